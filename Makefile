@@ -1,0 +1,101 @@
+# anonvma - build, test and demo.
+#
+#   make          build every binary into $(BUILD) (default build/)
+#   make check    install missing Debian packages, run every test, then the
+#                 same suite built with AddressSanitizer + UBSan
+#   make demo     replay an embedded scenario through the models
+#   make deps     install the Debian packages that are missing
+#   make bench    the benchmarks under bench/
+
+BUILD   ?= build
+SAN     ?= 0
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O2 -Isrc -I$(BUILD) -MMD -MP
+LDFLAGS :=
+LDLIBS  := -lsqlite3 -lyaml -lcjson -lm
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+MAINS        := $(wildcard src/*_main.c)
+COLLECT_SRCS := $(wildcard src/collect*.c)
+BPF_SRCS     := $(wildcard src/*.bpf.c)
+LIB_SRCS     := $(filter-out $(MAINS) $(COLLECT_SRCS) $(BPF_SRCS),$(wildcard src/*.c))
+LIB_OBJS     := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+TOOLS        := $(patsubst src/%_main.c,$(BUILD)/anonvma-%,$(MAINS))
+TEST_SRCS    := $(wildcard tests/test_*.c)
+TESTS        := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+HELPER_SRCS  := $(wildcard tests/progs/*.c)
+HELPERS      := $(HELPER_SRCS:tests/progs/%.c=$(BUILD)/progs/%)
+
+ifneq ($(COLLECT_SRCS),)
+COLLECTOR    := $(BUILD)/anonvma-collect
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all check test deps demo bench clean
+
+all: $(TOOLS) $(COLLECTOR) $(TESTS) $(HELPERS)
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/anonvma-%: $(BUILD)/obj/%_main.o $(BUILD)/libanonvma.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/libanonvma.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+# Tests link the library and cmocka; TESTBUILD objects run the invariant checkers.
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libanonvma.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libanonvma.a $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+
+# Workload programs the end-to-end tests run (collected for real): static where
+# observed.md's micro-tests need a program without a dynamic loader.
+$(BUILD)/progs/%: tests/progs/%.c | $(BUILD)/progs
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -static -pthread $< -o $@
+
+# --- collector: BPF CO-RE side, skeleton, user side ---------------------------
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/%.bpf.o: src/%.bpf.c src/event.h $(BUILD)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Isrc -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+COLLECT_OBJS := $(COLLECT_SRCS:src/%.c=$(BUILD)/obj/%.o)
+$(COLLECT_OBJS): $(BUILD)/collect.skel.h
+$(BUILD)/anonvma-collect: $(COLLECT_OBJS) $(BUILD)/libanonvma.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lbpf -lelf -lz -o $@
+
+$(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
+	mkdir -p $@
+
+# --- test, check, demo, bench -------------------------------------------------
+test: all
+	tests/run.sh $(BUILD)
+
+check: deps
+	$(MAKE) test
+	$(MAKE) BUILD=build/asan SAN=1 test
+
+deps:
+	scripts/deps.sh
+
+demo: deps all
+	scripts/demo.sh $(BUILD)
+
+bench: all
+	bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*.d)

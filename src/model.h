@@ -1,0 +1,192 @@
+/*
+ * model.h - the anon rmap designs behind one ops table.
+ *
+ * The address-space simulator (mm.c) owns mms, VMAs, flags, syscall
+ * semantics, faults and pages.  It knows *when* the anon rmap is involved
+ * (a fault that needs anon memory, a fork, a split, a merge, an unlink) but
+ * not *what* that costs: that is the model.  Eager (mainline, model_eager.c)
+ * and lazy (ANON_VMA_LAZY, model_lazy.c) implement the same ops; each runs in
+ * its own world (its own simulator state) fed by the same event stream,
+ * because merge decisions depend on the design.
+ *
+ * A model keeps its per-VMA state behind vma->anon (NULL = the VMA never
+ * took an anon fault, for either design) and counts its objects in the
+ * model_stats the world hands it.  Every op names the kernel rule it follows
+ * in its implementation; see ../shared/kernel/eager.md and lazy.md.
+ */
+#ifndef ANONVMA_MODEL_H
+#define ANONVMA_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "event.h"
+
+struct mm_sim;
+struct mm_space;
+struct mm_vma;
+struct model;
+struct config;
+
+/* Object counts of one slab object kind, kept per world. */
+struct obj_count {
+	uint64_t allocs, frees;
+	uint64_t live, live_peak;
+	uint64_t preexisting; /* objects adopted from a start snapshot (not allocs) */
+};
+
+enum model_obj { MODEL_OBJ_ANON_VMA = 0, MODEL_OBJ_AVC = 1, MODEL_OBJ_VMA = 2, MODEL_OBJ_NR = 3 };
+
+/* Why the simulator asks for an operation: attribution for reports and validation. */
+enum model_why {
+	MODEL_WHY_FAULT = 0,   /* first anon fault (prepare) */
+	MODEL_WHY_FORK,        /* dup_mmap */
+	MODEL_WHY_SPLIT,       /* __split_vma */
+	MODEL_WHY_MERGE,       /* merge dup into an unfaulted target, or merge removal */
+	MODEL_WHY_MREMAP,      /* copy_vma */
+	MODEL_WHY_UNMAP,       /* munmap, MAP_FIXED overlay, brk/mremap shrink, mremap source */
+	MODEL_WHY_EXIT,        /* exit_mmap */
+	MODEL_WHY_EXEC,        /* objects the kernel allocated during execve (from the snapshot) */
+	MODEL_WHY_NR,
+};
+
+struct model_stats {
+	struct obj_count obj[MODEL_OBJ_NR];
+	/* allocations and frees of anon_vma / AVC attributed to the operation */
+	uint64_t allocs_by_why[MODEL_OBJ_NR][MODEL_WHY_NR];
+	uint64_t frees_by_why[MODEL_OBJ_NR][MODEL_WHY_NR];
+	uint64_t bytes_live, bytes_peak;      /* all three kinds together */
+	uint32_t obj_size[MODEL_OBJ_NR];      /* bytes per object, from trace meta */
+	/* lazy-only figures (0 for eager) */
+	uint64_t upgrades, folio_rewrites;
+	uint64_t pinned_vmas, pinned_vmas_peak;
+};
+
+/* Counting helpers every model uses (stats.c is not needed: they are inline). */
+static inline void model_stats_alloc(struct model_stats *s, enum model_obj o, enum model_why why)
+{
+	struct obj_count *c = &s->obj[o];
+
+	c->allocs++;
+	c->live++;
+	if (c->live > c->live_peak)
+		c->live_peak = c->live;
+	s->allocs_by_why[o][why]++;
+	s->bytes_live += s->obj_size[o];
+	if (s->bytes_live > s->bytes_peak)
+		s->bytes_peak = s->bytes_live;
+}
+
+static inline void model_stats_free(struct model_stats *s, enum model_obj o, enum model_why why)
+{
+	struct obj_count *c = &s->obj[o];
+
+	c->frees++;
+	c->live--;
+	s->frees_by_why[o][why]++;
+	s->bytes_live -= s->obj_size[o];
+}
+
+/* An object that existed before the trace started (start snapshot). */
+static inline void model_stats_adopt(struct model_stats *s, enum model_obj o)
+{
+	struct obj_count *c = &s->obj[o];
+
+	c->preexisting++;
+	c->live++;
+	if (c->live > c->live_peak)
+		c->live_peak = c->live;
+	s->bytes_live += s->obj_size[o];
+	if (s->bytes_live > s->bytes_peak)
+		s->bytes_peak = s->bytes_live;
+}
+
+/*
+ * What a model gets from its world: the simulator (for neighbour lookups and
+ * page iteration), its stats, the parsed config (policies, kernel profile).
+ */
+struct model_env {
+	struct mm_sim *sim;
+	struct model_stats *stats;
+	const struct config *cfg;
+};
+
+struct model_ops {
+	const char *name; /* "eager", "lazy" */
+
+	int (*create)(const struct model_env *env, struct model **out, struct avm_err *err);
+	void (*destroy)(struct model *m);
+
+	/* vma->anon state exists (eager: vma->anon_vma != NULL). */
+	bool (*has_anon)(const struct model *m, const struct mm_vma *v);
+
+	/*
+	 * A fault (or populate, or stack growth, ...) needs anon memory in v and
+	 * v has no anon state: eager runs __anon_vma_prepare with neighbour reuse.
+	 */
+	int (*prepare)(struct model *m, struct mm_vma *v, struct avm_err *err);
+
+	/* A new folio is being mapped into v: the token folio->mapping would name. */
+	uint64_t (*folio_owner)(struct model *m, const struct mm_vma *v);
+
+	/*
+	 * Merge compatibility of anon state (eager.md §3.2).  tgt is the
+	 * neighbour that survives, src the middle VMA or proposed range (NULL
+	 * anon state for a new range), copied_from the mremap source or NULL.
+	 */
+	bool (*merge_ok)(struct model *m, const struct mm_vma *tgt, const struct mm_vma *src,
+			 const struct mm_vma *copied_from);
+	/* Both neighbours would merge: may prev and next be joined (§3.2 last rule)? */
+	bool (*merge_pair_ok)(struct model *m, const struct mm_vma *prev, const struct mm_vma *next);
+
+	/*
+	 * dst takes src's anon state: split (dst is the new piece), merge dup into
+	 * an unfaulted target, mremap copy.  src must have anon state.
+	 */
+	int (*clone)(struct model *m, struct mm_vma *dst, const struct mm_vma *src,
+		     enum model_why why, struct avm_err *err);
+
+	/* Fork: called once before the first VMA, per VMA in ascending order, then once after. */
+	int (*fork_begin)(struct model *m, struct mm_space *parent, struct mm_space *child,
+			  struct avm_err *err);
+	int (*fork_vma)(struct model *m, struct mm_vma *child, struct mm_vma *parent,
+			struct avm_err *err);
+	int (*fork_end)(struct model *m, struct mm_space *parent, struct mm_space *child,
+			struct avm_err *err);
+
+	/* End v's links (unlink_anon_vmas); v's anon state becomes NULL. */
+	void (*unlink)(struct model *m, struct mm_vma *v, enum model_why why);
+
+	/*
+	 * The simulator is about to free the VMA object v (already unlinked).
+	 * Return true if the model keeps the object alive (lazy root pinned by
+	 * folios); the model then owns its vm_area_struct accounting and must
+	 * count the free itself later.
+	 */
+	bool (*vma_pin)(struct model *m, struct mm_vma *v);
+
+	/* A folio named by owner lost its last mapping (lazy: may drop a root pin). */
+	void (*folio_gone)(struct model *m, uint64_t owner);
+
+	/*
+	 * Adopt anon state from a snapshot row: preexisting (start snapshot,
+	 * counted as adopted, not allocated) or created during exec (counted as
+	 * MODEL_WHY_EXEC allocations, as the kernel did before the snapshot).
+	 */
+	int (*adopt)(struct model *m, struct mm_vma *v, const struct avm_snap_vma *sv,
+		     bool preexisting, struct avm_err *err);
+	/* Anon_vma counters seen in a start snapshot (ancestors with no VMA of their own). */
+	int (*adopt_av)(struct model *m, const struct avm_snap_av *sa, struct avm_err *err);
+
+	/* Test builds: check every invariant of the model's state; fill err and return -1 if broken. */
+	int (*check)(struct model *m, struct avm_err *err);
+};
+
+extern const struct model_ops model_eager_ops;
+extern const struct model_ops model_lazy_ops;
+
+/* Look up a model by name ("eager", "lazy"); NULL if unknown. */
+const struct model_ops *model_find(const char *name);
+
+#endif

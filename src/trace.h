@@ -1,0 +1,66 @@
+/*
+ * trace.h - the SQLite trace store (trace.db), created from schema.sql.
+ *
+ * Owns: creating a trace (schema, meta), the batched writer used by the
+ * collector and the synthesiser, the schema-version check, and the streaming
+ * reader used by the replay.  Nobody else opens trace.db.
+ *
+ * Writer: WAL, one prepared multi-row INSERT, large transactions; events must
+ * be appended in stream order (seq is assigned here when ev->seq is 0).
+ * trace_close() commits what was appended, so an interrupted collection still
+ * leaves a valid trace; trace_abort() is for failures after which the file
+ * should say it is incomplete (meta complete=0 stays).
+ *
+ * Reader: trace_open() checks meta schema_version against TRACE_SCHEMA_VERSION
+ * and the file's integrity (a truncated or non-SQLite file fails here with one
+ * line); trace_next() streams events in seq order with O(1) memory.
+ */
+#ifndef ANONVMA_TRACE_H
+#define ANONVMA_TRACE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "event.h"
+
+#define TRACE_SCHEMA_VERSION 1
+
+struct trace;
+
+/* Create a new trace at path (mode 0600; fails if it exists unless overwrite). */
+int trace_create(const char *path, int overwrite, struct trace **out, struct avm_err *err);
+/* Open an existing trace read-only; checks the schema version. */
+int trace_open(const char *path, struct trace **out, struct avm_err *err);
+/* Commit and close (writer) or close (reader).  Safe on NULL. */
+int trace_close(struct trace *t, struct avm_err *err);
+
+/* meta table: text values; ints are stored as decimal text. */
+int trace_meta_set(struct trace *t, const char *key, const char *value, struct avm_err *err);
+int trace_meta_set_int(struct trace *t, const char *key, int64_t value, struct avm_err *err);
+/* Returns 1 and copies the value if present, 0 if absent, -1 on error. */
+int trace_meta_get(struct trace *t, const char *key, char *buf, size_t len, struct avm_err *err);
+int trace_meta_get_int(struct trace *t, const char *key, int64_t *value, struct avm_err *err);
+
+/* Writer. */
+int trace_append(struct trace *t, const struct avm_event *ev, struct avm_err *err);
+int trace_append_snap_vma(struct trace *t, const struct avm_snap_vma *v, struct avm_err *err);
+int trace_append_snap_av(struct trace *t, const struct avm_snap_av *a, struct avm_err *err);
+/* Commit the current batch (the writer also commits by itself every N rows). */
+int trace_flush(struct trace *t, struct avm_err *err);
+uint64_t trace_events_written(const struct trace *t);
+
+/* Reader: stream events in seq order.  Returns 1 with *ev filled, 0 at the end, -1 on error. */
+int trace_rewind(struct trace *t, struct avm_err *err);
+int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err);
+int64_t trace_event_count(struct trace *t, struct avm_err *err);
+
+/* Snapshot rows of one snapshot id, in (mm, start) order.  The callback returns 0 to go on. */
+typedef int (*trace_snap_vma_cb)(void *ctx, const struct avm_snap_vma *v, struct avm_err *err);
+typedef int (*trace_snap_av_cb)(void *ctx, const struct avm_snap_av *a, struct avm_err *err);
+int trace_snapshot_vmas(struct trace *t, uint64_t snap, trace_snap_vma_cb cb, void *ctx,
+			struct avm_err *err);
+int trace_snapshot_avs(struct trace *t, uint64_t snap, trace_snap_av_cb cb, void *ctx,
+		       struct avm_err *err);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Run every test of one build folder: the cmocka unit tests, then the
+# end-to-end scripts in tests/e2e/ (real binaries, real workloads).
+# Prints one closing line "N passed, N failed" and exits non-zero on failure.
+set -u
+build=${1:-build}
+passed=0
+failed=0
+failures=()
+for t in "$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
+done
+for t in tests/e2e/*.sh; do
+	[ -f "$t" ] || continue
+	echo "[ e2e      ] $t"
+	if BUILD="$build" bash "$t"; then
+		echo "[       OK ] $t"; passed=$((passed + 1))
+	else
+		echo "[  FAILED  ] $t"; failed=$((failed + 1)); failures+=("$t")
+	fi
+done
+for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
