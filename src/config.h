@@ -42,10 +42,84 @@ struct config {
 	double min_saving_percent;
 	double max_lock_hold_regression_percent;
 	double max_fork_cost_regression_percent;
+	/* kernel (continued): */
+	bool ksm;                      /* KSM merging on (eager.md §7.1); default false */
+	/* pressure: what-if rmap walks (issue 6 item 3); 0 = off */
+	double reclaim_share_per_s;    /* share (0..1) of anon folios reclaim visits per second */
+	double compaction_share_per_s; /* share (0..1) of anon folios compaction migrates per second */
+	double page_idle_sweep_s;      /* seconds between full page-idle sweeps */
 };
 
 void config_defaults(struct config *c);
 /* Load a YAML file over the defaults; unknown keys and bad values fail with file:line. */
 int config_load(struct config *c, const char *path, struct avm_err *err);
+
+/*
+ * Generic YAML reading, shared by every module that reads a YAML file
+ * (replay config, configs/arch/ files, synth scenarios), so there is one
+ * libyaml wrapper and one error format: "file:line: message".  Lines are
+ * 1-based.
+ */
+
+/* A loaded YAML document (the first document of the file); nodes are small ints > 0. */
+struct config_yaml;
+
+enum config_node_type { CONFIG_NODE_SCALAR = 1, CONFIG_NODE_MAP = 2, CONFIG_NODE_SEQ = 3 };
+
+/* Parse path.  A missing file or a syntax error fails with "file:line: ..." (or "file: ...").
+ * An empty file loads as a document whose root is 0. */
+int config_yaml_open(const char *path, struct config_yaml **out, struct avm_err *err);
+void config_yaml_close(struct config_yaml *y);   /* safe on NULL */
+const char *config_yaml_path(const struct config_yaml *y);
+int config_yaml_root(const struct config_yaml *y);            /* 0: empty document */
+enum config_node_type config_yaml_type(const struct config_yaml *y, int node);
+int config_yaml_line(const struct config_yaml *y, int node);
+const char *config_yaml_scalar(const struct config_yaml *y, int node); /* NULL if not a scalar */
+/* Items of a mapping (pairs) or sequence (entries); 0 for a scalar. */
+int config_yaml_count(const struct config_yaml *y, int node);
+/* i-th pair of a mapping: key and value nodes.  Returns -1 (no message) if out of range. */
+int config_yaml_pair(const struct config_yaml *y, int map, int i, int *key, int *value);
+/* i-th entry of a sequence, 0 if out of range. */
+int config_yaml_item(const struct config_yaml *y, int seq, int i);
+/* Value node of `key` in a mapping, 0 if absent. */
+int config_yaml_get(const struct config_yaml *y, int map, const char *key);
+/* Fail with "file:LINE: message" where LINE is the node's line.  Returns -1. */
+int config_yaml_errf(const struct config_yaml *y, int node, struct avm_err *err,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Walk every scalar of the file in document order and call cb with its dotted
+ * key path ("costs.tlb_flush_ns"; sequence entries appear as their index,
+ * "levels.0.bits"), the value text and its line.  cb returns 0 to go on, or
+ * -1 with err filled (use config_parse_* or config_yaml_errf-style messages).
+ * Non-scalar mapping keys are an error.  Returns 0 or -1.
+ */
+typedef int (*config_scalar_cb)(void *ctx, const char *key_path, const char *value, int line,
+				struct avm_err *err);
+int config_yaml_scalars(const char *path, config_scalar_cb cb, void *ctx, struct avm_err *err);
+
+/*
+ * Value parsers.  Each converts `value` (the text of key `key` at file:line)
+ * or fails with one line such as "f.yaml:3: 'profile' must be one of P1, P2,
+ * P3, P4" (got 'P9').  file may be NULL (the message then starts with the key).
+ */
+int config_parse_u64(const char *file, int line, const char *key, const char *value,
+		     uint64_t *out, struct avm_err *err);
+int config_parse_i64(const char *file, int line, const char *key, const char *value,
+		     int64_t *out, struct avm_err *err);
+/* Sizes: a plain number of bytes or one with a K, M, G, T suffix (powers of 1024). */
+int config_parse_size(const char *file, int line, const char *key, const char *value,
+		      uint64_t *out, struct avm_err *err);
+/* Durations to nanoseconds: a plain number is ns; suffixes ns, us, ms, s. */
+int config_parse_duration(const char *file, int line, const char *key, const char *value,
+			  uint64_t *out, struct avm_err *err);
+int config_parse_double(const char *file, int line, const char *key, const char *value,
+			double *out, struct avm_err *err);
+/* true/false, yes/no, on/off, 1/0. */
+int config_parse_bool(const char *file, int line, const char *key, const char *value,
+		      bool *out, struct avm_err *err);
+/* names[0..n-1] (case-sensitive); *out = index. */
+int config_parse_enum(const char *file, int line, const char *key, const char *value,
+		      const char *const *names, int n, int *out, struct avm_err *err);
 
 #endif
