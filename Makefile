@@ -48,6 +48,9 @@ $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
 $(BUILD)/anonvma-%: $(BUILD)/obj/%_main.o $(BUILD)/libanonvma.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# trace.c embeds schema.sql with .incbin (see its design comment).
+$(BUILD)/obj/trace.o: schema.sql
+
 $(BUILD)/libanonvma.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 

@@ -7,9 +7,11 @@
  *
  * Writer: WAL, one prepared multi-row INSERT, large transactions; events must
  * be appended in stream order (seq is assigned here when ev->seq is 0).
- * trace_close() commits what was appended, so an interrupted collection still
- * leaves a valid trace; trace_abort() is for failures after which the file
- * should say it is incomplete (meta complete=0 stays).
+ * trace_close() commits what was appended and sets meta complete=1, so an
+ * interrupted (Ctrl-C'd) collection still leaves a valid trace; trace_abort()
+ * is for failures after which the file should say it is incomplete: it
+ * commits what was appended but leaves meta complete=0.  AVM_LOST events are
+ * summed per CPU into table `lost` and meta `lost_events` by the writer.
  *
  * Reader: trace_open() checks meta schema_version against TRACE_SCHEMA_VERSION
  * and the file's integrity (a truncated or non-SQLite file fails here with one
@@ -32,15 +34,23 @@ struct trace;
 int trace_create(const char *path, int overwrite, struct trace **out, struct avm_err *err);
 /* Open an existing trace read-only; checks the schema version. */
 int trace_open(const char *path, struct trace **out, struct avm_err *err);
-/* Commit and close (writer) or close (reader).  Safe on NULL. */
+/* Commit and close (writer) or close (reader).  Safe on NULL.  Frees t even on error. */
 int trace_close(struct trace *t, struct avm_err *err);
+/* Writer after a failure: commit what was appended, keep complete=0, close.  Safe on NULL. */
+int trace_abort(struct trace *t, struct avm_err *err);
+/* The path the trace was opened or created with (for messages). */
+const char *trace_path(const struct trace *t);
 
 /* meta table: text values; ints are stored as decimal text. */
 int trace_meta_set(struct trace *t, const char *key, const char *value, struct avm_err *err);
 int trace_meta_set_int(struct trace *t, const char *key, int64_t value, struct avm_err *err);
 /* Returns 1 and copies the value if present, 0 if absent, -1 on error. */
 int trace_meta_get(struct trace *t, const char *key, char *buf, size_t len, struct avm_err *err);
+/* Same 1 / 0 / -1 contract; a value that is not a decimal integer is an error. */
 int trace_meta_get_int(struct trace *t, const char *key, int64_t *value, struct avm_err *err);
+/* Every meta row in key order.  The callback returns 0 to go on, -1 to stop with its error. */
+typedef int (*trace_meta_cb)(void *ctx, const char *key, const char *value, struct avm_err *err);
+int trace_meta_each(struct trace *t, trace_meta_cb cb, void *ctx, struct avm_err *err);
 
 /* Writer. */
 int trace_append(struct trace *t, const struct avm_event *ev, struct avm_err *err);
@@ -55,7 +65,11 @@ int trace_rewind(struct trace *t, struct avm_err *err);
 int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err);
 int64_t trace_event_count(struct trace *t, struct avm_err *err);
 
-/* Snapshot rows of one snapshot id, in (mm, start) order.  The callback returns 0 to go on. */
+/*
+ * Snapshot rows of one snapshot id, in (mm, start) order (avs: in id order).
+ * The callback returns 0 to go on, -1 to stop with its error.  These use
+ * their own statements, so they may be called between two trace_next().
+ */
 typedef int (*trace_snap_vma_cb)(void *ctx, const struct avm_snap_vma *v, struct avm_err *err);
 typedef int (*trace_snap_av_cb)(void *ctx, const struct avm_snap_av *a, struct avm_err *err);
 int trace_snapshot_vmas(struct trace *t, uint64_t snap, trace_snap_vma_cb cb, void *ctx,

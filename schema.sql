@@ -1,0 +1,159 @@
+-- schema.sql - the anonvma trace (trace.db), schema version 1.
+--
+-- One SQLite file per recording (anonvma-collect) or scenario (anonvma-synth).
+-- It is compiled into the binaries (src/trace.c), so the tools never need this
+-- file at run time; it is also the documentation of every column.
+--
+-- Size: the design target is <= 32 bytes per event on disk.  SQLite stores an
+-- integer in 0 (values 0 and 1, and NULL), 1, 2, 3, 4, 6 or 8 bytes plus one
+-- header byte per column, so the events table keeps every value small:
+--   * seq is the rowid (INTEGER PRIMARY KEY): no separate key, no index;
+--   * time is stored as the difference to the previous event (dt), usually
+--     2 bytes instead of 6 for an absolute nanosecond count;
+--   * tid is NULL when it equals pid (every single-threaded task);
+--   * arguments a kind does not use are 0 (no payload byte);
+--   * mm and object fields hold small ids (1, 2, ...), never kernel addresses.
+-- No secondary index exists on events: the replay reads it once in seq order.
+--
+-- To read events with absolute times and tids in plain sqlite3, use the view:
+--   sqlite3 trace.db 'SELECT * FROM event_view LIMIT 20'
+--
+-- Every integer that names a kernel object (mm, file, anon_vma, object ids) is
+-- a small stable id assigned by the collector: ids start at 1, 0 means none.
+
+-- Key/value facts about the recording.  Integers are stored as decimal text.
+--   schema_version   1 (readers refuse any other version)
+--   tool_version     version of the anonvma tool that wrote the file
+--   writer           "collect" or "synth" (plus the scenario name for synth)
+--   kernel_release   uname -r of the recorded host
+--   arch             uname -m of the recorded host (x86_64, aarch64)
+--   page_size        bytes per base page
+--   va_bits          virtual address bits of user space (47, 48, 57, ...)
+--   pgtable_levels   page-table levels (4 or 5 on x86_64)
+--   thp_enabled      /sys/kernel/mm/transparent_hugepage/enabled: always|madvise|never
+--   thp_defrag       /sys/kernel/mm/transparent_hugepage/defrag
+--   cpus             online CPUs
+--   mem_bytes        physical memory (MemTotal) in bytes
+--   size_anon_vma, size_anon_vma_chain, size_vm_area_struct
+--                    sizeof() of each struct from the kernel's BTF (bytes)
+--   collection_mode  "tracepoint" or "fentry" (collector), "synth" (synthesiser)
+--   start_ns, end_ns wall-clock start and end (CLOCK_REALTIME, ns since the epoch)
+--   duration_ns      end - start of the event stream (ns)
+--   events           number of events (written when the trace is closed)
+--   lost_events      events the ring buffer dropped, summed over CPUs (table lost)
+--   complete         1 once the writer closed the trace normally (also after a
+--                    Ctrl-C'd collection); 0 while writing or after a failure,
+--                    in which case the file holds every batch committed before it
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT
+);
+
+-- The ordered event stream: one row per struct avm_event (src/event.h).
+-- The meaning of a..f depends on kind; see src/event.h, repeated here:
+--   kind  1 FORK        mm=parent mm, a=child mm (== mm for CLONE_VM), b=child tid,
+--                       c=clone flags, d=child tgid
+--         2 EXEC        mm=old mm, a=new mm, b=snapshot id of the new mm (0 none),
+--                       c=old pid
+--         3 EXIT        mm=mm the task leaves, a=group_dead
+--         4 MM_RELEASE  mm=mm whose exit_mmap just finished
+--        10 MMAP        a=result addr or -errno, b=len, c=prot, d=MAP_* flags,
+--                       e=file id (0 anonymous), f=pgoff (pages)
+--        11 MUNMAP      a=addr, b=len, c=result
+--        12 MPROTECT    a=addr, b=len, c=prot, d=result (also pkey_mprotect)
+--        13 MREMAP      a=old addr, b=old len, c=new len, d=MREMAP_* flags,
+--                       e=result (new addr or -errno), f=requested new addr
+--        14 BRK         a=requested brk, b=result (the brk after the call)
+--        15 MADVISE     a=addr, b=len, c=advice, d=result (also process_madvise)
+--        16 MLOCK       a=addr, b=len, c=flags (MLOCK_ONFAULT), d=result
+--        17 MUNLOCK     a=addr, b=len, d=result
+--        18 MLOCKALL    c=MCL_* flags, d=result
+--        19 MUNLOCKALL  d=result
+--        20 VMA_NAME    a=addr, b=len, c=name id (0 clears), d=result
+--        21 MSEAL       a=addr, b=len, c=flags, d=result
+--        22 SHMAT       a=result addr or -errno, b=size, c=shmflg, e=shm file id
+--        23 SHMDT       a=addr, d=result
+--        24 PRCTL_THP   a=value, d=result
+--        30 FAULT       a=address, b=x86 error code (1 P, 2 W, 4 U, 16 I),
+--                       c=1 if taken in kernel mode
+--        31 POPULATE    a=addr, b=len, c=1 write
+--        40 SLAB        a=cache (1 anon_vma, 2 anon_vma_chain, 3 vm_area_struct),
+--                       b=op (1 alloc, 2 free), c=call site (0 unknown, 1 prepare,
+--                       2 clone, 3 fork, 4 unlink, 5 put, 6 vma, 7 other),
+--                       d=object id, e=1 if the allocation failed
+--        50 MMAP_LOCK   a=1 write, b=phase (0 start, 1 acquired, 2 released),
+--                       c=success
+--        60 SNAPSHOT    a=snapshot id, b=reason (1 start, 2 exec), c=VMA count;
+--                       the VMAs are in snap_vmas, their anon_vmas in snap_anon_vmas
+--        70 MIGRATE     a=op (1 set pte, 2 remove pte, 3 set pmd, 4 remove pmd,
+--                       5 start, 6 end), b=address, c=order
+--        71 KSM         a=op (1 merge, 2 remove rmap, 3 enter, 4 exit), b=pfn, c=err
+--        72 THP         a=op (1 collapse, 2 scan), b=address, c=status
+--        73 RECLAIM     a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file
+--        74 TLB_FLUSH   a=reason, b=pages
+--        80 LOST        a=cpu, b=events lost on that cpu since the previous LOST
+CREATE TABLE events (
+	seq  INTEGER PRIMARY KEY, -- position in the stream, 1, 2, 3, ... (the rowid)
+	dt   INTEGER NOT NULL,    -- ns since the previous event (the first: since trace start);
+	                          -- negative if CPU clocks disagree; t = running sum of dt
+	cpu  INTEGER NOT NULL,    -- CPU the event happened on
+	tid  INTEGER,             -- thread id; NULL when equal to pid
+	kind INTEGER NOT NULL,    -- enum avm_kind, list above
+	pid  INTEGER NOT NULL,    -- thread group id (the process)
+	mm   INTEGER NOT NULL,    -- address-space id (0 for events without an mm)
+	a    INTEGER NOT NULL,    -- arguments, meaning by kind (list above); 0 unused
+	b    INTEGER NOT NULL,
+	c    INTEGER NOT NULL,
+	d    INTEGER NOT NULL,
+	e    INTEGER NOT NULL,
+	f    INTEGER NOT NULL
+);
+
+-- The stream as struct avm_event sees it: absolute time t (ns since trace
+-- start) and tid filled in.  A view costs nothing on disk.
+CREATE VIEW event_view AS
+	SELECT seq, sum(dt) OVER (ORDER BY seq) AS t, cpu, coalesce(tid, pid) AS tid,
+	       kind, pid, mm, a, b, c, d, e, f
+	FROM events;
+
+-- VMA snapshots (struct avm_snap_vma): taken at collection start for every
+-- existing mm (reason start) and at each exec (reason exec), one row per VMA.
+CREATE TABLE snap_vmas (
+	snap        INTEGER NOT NULL, -- snapshot id (SNAPSHOT event a, EXEC event b)
+	mm          INTEGER NOT NULL, -- address-space id
+	start       INTEGER NOT NULL, -- vm_start (bytes)
+	end         INTEGER NOT NULL, -- vm_end (bytes, exclusive)
+	pgoff       INTEGER NOT NULL, -- vm_pgoff (pages)
+	flags       INTEGER NOT NULL, -- kernel vm_flags
+	file        INTEGER NOT NULL, -- open-file id, 0 anonymous
+	anon_vma    INTEGER NOT NULL, -- id of vma->anon_vma, 0 none
+	av_root     INTEGER NOT NULL, -- id of anon_vma->root (0 when anon_vma is 0)
+	av_parent   INTEGER NOT NULL, -- id of anon_vma->parent
+	av_refcount INTEGER NOT NULL, -- anon_vma->refcount
+	av_children INTEGER NOT NULL, -- anon_vma->num_children
+	av_active   INTEGER NOT NULL, -- anon_vma->num_active_vmas
+	chain_len   INTEGER NOT NULL, -- AVCs on vma->anon_vma_chain (may exceed the ids listed)
+	chain       TEXT NOT NULL,    -- anon_vma ids of the chain, head (newest) first,
+	                              -- comma-separated ("12,7,3"); at most 16 ids; '' if empty
+	PRIMARY KEY (snap, mm, start)
+) WITHOUT ROWID;
+
+-- Every anon_vma met on any snapshotted VMA's chain (struct avm_snap_av), so
+-- ancestors whose own VMAs are gone still arrive with their counters.
+CREATE TABLE snap_anon_vmas (
+	snap            INTEGER NOT NULL, -- snapshot id
+	id              INTEGER NOT NULL, -- anon_vma id
+	root            INTEGER NOT NULL, -- id of its root anon_vma
+	parent          INTEGER NOT NULL, -- id of its parent anon_vma
+	refcount        INTEGER NOT NULL, -- anon_vma->refcount
+	num_children    INTEGER NOT NULL, -- anon_vma->num_children
+	num_active_vmas INTEGER NOT NULL, -- anon_vma->num_active_vmas
+	PRIMARY KEY (snap, id)
+) WITHOUT ROWID;
+
+-- Ring-buffer events lost, per CPU, over the whole recording (the sum of the
+-- LOST events of that CPU; meta lost_events is the total).
+CREATE TABLE lost (
+	cpu   INTEGER PRIMARY KEY, -- CPU number
+	count INTEGER NOT NULL     -- events lost on that CPU
+);
