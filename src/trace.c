@@ -470,12 +470,11 @@ uint64_t trace_events_written(const struct trace *t)
 
 static int trace_finish(struct trace *t, bool complete, struct avm_err *err)
 {
-	if (trace_flush(t, err) || trace_begin(t, err) ||
-	    trace_meta_set_int(t, "events", (int64_t)t->written, err) ||
-	    trace_meta_set_int(t, "complete", complete ? 1 : 0, err))
-		return -1;
 	/* The final state is written with full syncs, then the WAL is folded in. */
-	if (trace_exec(t, "PRAGMA synchronous = FULL", err) || trace_commit(t, err) ||
+	if (trace_flush(t, err) || trace_exec(t, "PRAGMA synchronous = FULL", err) ||
+	    trace_begin(t, err) ||
+	    trace_meta_set_int(t, "events", (int64_t)t->written, err) ||
+	    trace_meta_set_int(t, "complete", complete ? 1 : 0, err) || trace_commit(t, err) ||
 	    trace_exec(t, "PRAGMA journal_mode = DELETE", err))
 		return -1;
 	return 0;

@@ -298,15 +298,17 @@ static void test_truncated(void **state)
 {
 	struct avm_err err = { "" };
 	struct trace *t = create_or_die("full.db");
+	char full[512];
 	struct stat st;
 
 	(void)state;
 	write_events(t, 20000);
 	assert_int_equal(trace_close(t, &err), 0);
 	assert_int_equal(stat(tpath("full.db"), &st), 0);
-	copy_prefix(tpath("full.db"), tpath("half.db"), st.st_size / 2);
+	strcpy(full, tpath("full.db"));
+	copy_prefix(full, tpath("half.db"), st.st_size / 2);
 	expect_open_error(tpath("half.db"), "truncated");
-	copy_prefix(tpath("full.db"), tpath("short.db"), 50); /* not even a header */
+	copy_prefix(full, tpath("short.db"), 50); /* not even a header */
 	expect_open_error(tpath("short.db"), "not an SQLite database");
 }
 
@@ -404,7 +406,7 @@ static void test_killed_writer(void **state)
 {
 	struct avm_err err = { "" };
 	struct trace *t;
-	int64_t complete = -1;
+	int64_t complete = -1, n;
 	pid_t pid;
 	int status;
 
@@ -413,7 +415,7 @@ static void test_killed_writer(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		t = create_or_die("killed.db");
-		write_events(t, 60000); /* one commit at 50000, 10000 uncommitted */
+		write_events(t, 60000); /* one commit near 50000, the rest uncommitted */
 		_exit(0);               /* no trace_close */
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -421,8 +423,10 @@ static void test_killed_writer(void **state)
 	assert_int_equal(trace_open(tpath("killed.db"), &t, &err), 0);
 	assert_int_equal(trace_meta_get_int(t, "complete", &complete, &err), 1);
 	assert_int_equal(complete, 0);
-	assert_int_equal(trace_event_count(t, &err), 50000);
-	check_events(t, 50000);
+	/* the transaction that crossed 50000 rows (at a 64-row batch boundary) */
+	n = trace_event_count(t, &err);
+	assert_true(n >= 50000 && n < 50064);
+	check_events(t, (uint64_t)n);
 	assert_int_equal(trace_close(t, &err), 0);
 }
 
