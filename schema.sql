@@ -5,17 +5,25 @@
 -- file at run time; it is also the documentation of every column.
 --
 -- Size: the design target is <= 32 bytes per event on disk.  SQLite stores an
--- integer in 0 (values 0 and 1, and NULL), 1, 2, 3, 4, 6 or 8 bytes plus one
--- header byte per column, so the events table keeps every value small:
---   * seq is the rowid (INTEGER PRIMARY KEY): no separate key, no index;
+-- integer in 0 (values 0 and 1, and NULL), 1, 2, 3, 4, 6 or 8 bytes, plus one
+-- record-header byte per column and about 6 bytes of cell overhead per row, so
+-- the events table keeps both the values and the column count small:
+--   * seq is the implicit rowid: a declared INTEGER PRIMARY KEY would cost a
+--     header byte per row for a NULL placeholder (read it as rowid or via the
+--     view below);
 --   * time is stored as the difference to the previous event (dt), usually
 --     2 bytes instead of 6 for an absolute nanosecond count;
 --   * tid is NULL when it equals pid (every single-threaded task);
+--   * arguments e and f, which only mmap, mremap, shmat and failed slab
+--     allocations use, live in events_ef, one row per event that has them;
 --   * arguments a kind does not use are 0 (no payload byte);
 --   * mm and object fields hold small ids (1, 2, ...), never kernel addresses.
--- No secondary index exists on events: the replay reads it once in seq order.
+-- Measured on a 2M-event fork/fault-heavy trace (bench/gentrace.c): 30 bytes
+-- per event.  No secondary index exists on events: the replay reads it once in
+-- rowid order.
 --
--- To read events with absolute times and tids in plain sqlite3, use the view:
+-- To read events with seq, absolute times, tids and all six arguments in plain
+-- sqlite3, use the view:
 --   sqlite3 trace.db 'SELECT * FROM event_view LIMIT 20'
 --
 -- Every integer that names a kernel object (mm, file, anon_vma, object ids) is
@@ -92,8 +100,7 @@ CREATE TABLE meta (
 --        73 RECLAIM     a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file
 --        74 TLB_FLUSH   a=reason, b=pages
 --        80 LOST        a=cpu, b=events lost on that cpu since the previous LOST
-CREATE TABLE events (
-	seq  INTEGER PRIMARY KEY, -- position in the stream, 1, 2, 3, ... (the rowid)
+CREATE TABLE events (        -- seq = rowid: position in the stream, 1, 2, 3, ...
 	dt   INTEGER NOT NULL,    -- ns since the previous event (the first: since trace start);
 	                          -- negative if CPU clocks disagree; t = running sum of dt
 	cpu  INTEGER NOT NULL,    -- CPU the event happened on
@@ -104,17 +111,25 @@ CREATE TABLE events (
 	a    INTEGER NOT NULL,    -- arguments, meaning by kind (list above); 0 unused
 	b    INTEGER NOT NULL,
 	c    INTEGER NOT NULL,
-	d    INTEGER NOT NULL,
-	e    INTEGER NOT NULL,
-	f    INTEGER NOT NULL
+	d    INTEGER NOT NULL
 );
 
--- The stream as struct avm_event sees it: absolute time t (ns since trace
--- start) and tid filled in.  A view costs nothing on disk.
+-- Arguments e and f of the events that have either non-zero (mmap, mremap,
+-- shmat, failed slab allocations); every other event has e = f = 0.
+CREATE TABLE events_ef (
+	seq INTEGER PRIMARY KEY,  -- the event's rowid in events
+	e   INTEGER NOT NULL,
+	f   INTEGER NOT NULL
+);
+
+-- The stream as struct avm_event sees it: seq, absolute time t (ns since
+-- trace start), tid filled in, all six arguments.  A view costs nothing on disk.
 CREATE VIEW event_view AS
-	SELECT seq, sum(dt) OVER (ORDER BY seq) AS t, cpu, coalesce(tid, pid) AS tid,
-	       kind, pid, mm, a, b, c, d, e, f
-	FROM events;
+	SELECT ev.rowid AS seq, sum(ev.dt) OVER (ORDER BY ev.rowid) AS t, ev.cpu,
+	       coalesce(ev.tid, ev.pid) AS tid, ev.kind, ev.pid, ev.mm, ev.a, ev.b, ev.c, ev.d,
+	       coalesce(x.e, 0) AS e, coalesce(x.f, 0) AS f
+	FROM events AS ev LEFT JOIN events_ef AS x ON x.seq = ev.rowid
+	ORDER BY ev.rowid;
 
 -- VMA snapshots (struct avm_snap_vma): taken at collection start for every
 -- existing mm (reason start) and at each exec (reason exec), one row per VMA.

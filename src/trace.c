@@ -15,15 +15,17 @@
  * mode), runs in WAL mode with synchronous=OFF during the bulk, and is turned
  * back into a rollback-journal file (checkpointed, no -wal/-shm left) by
  * trace_close, so readers need no write access to its directory.  Time is
- * delta-encoded (events.dt) and tid is NULL when it equals pid: both keep the
- * typical row near 25 bytes (schema.sql explains the size budget).
+ * delta-encoded (events.dt), tid is NULL when it equals pid, and the rarely
+ * used arguments e and f go to events_ef only when non-zero: together they
+ * keep an event near 30 bytes on disk (schema.sql explains the size budget).
  *
  * Reader.  trace_open checks, before trusting SQLite with the file: that it
  * exists and is not empty, the SQLite magic, and that the file is as long as
  * its header says (a truncated copy fails here).  Then meta.schema_version,
  * the presence of every table, and both ends of the events b-tree (the rows
- * a truncated or torn file loses first).  trace_next steps one statement in
- * rowid order and rebuilds t as the running sum of dt: O(1) memory.  Any
+ * a truncated or torn file loses first).  trace_next steps two statements
+ * in rowid order (events, and events_ef merged in by seq) and rebuilds t as
+ * the running sum of dt: O(1) memory.  Any
  * SQLite error met later (a corrupt page in the middle) is reported with the
  * last good seq, never skipped.
  */
@@ -55,7 +57,7 @@ extern const char trace_schema_sql[];
 
 #define TRACE_BATCH_ROWS 64      /* rows per multi-row INSERT (13 params each) */
 #define TRACE_TXN_ROWS   50000   /* rows per transaction */
-#define TRACE_EV_COLS    13
+#define TRACE_EV_COLS    11
 
 struct trace_row {
 	int64_t seq, dt;
@@ -68,7 +70,7 @@ struct trace {
 	bool writer;
 	bool in_txn;
 	/* writer */
-	sqlite3_stmt *ins_batch, *ins_one, *ins_vma, *ins_av, *ins_lost;
+	sqlite3_stmt *ins_batch, *ins_one, *ins_ef, *ins_vma, *ins_av, *ins_lost;
 	struct trace_row rows[TRACE_BATCH_ROWS];
 	int nrows;
 	uint64_t txn_rows;
@@ -80,9 +82,11 @@ struct trace {
 	/* both */
 	sqlite3_stmt *meta_set, *meta_get, *snap_vmas, *snap_avs;
 	/* reader */
-	sqlite3_stmt *read;
+	sqlite3_stmt *read, *read_ef;
 	int64_t read_t;
 	uint64_t read_seq;
+	uint64_t ef_seq;        /* seq of the pending events_ef row; 0: fetch; UINT64_MAX: none */
+	int64_t ef_e, ef_f;
 };
 
 static int trace_sqlerr(struct trace *t, struct avm_err *err, const char *what)
@@ -114,8 +118,9 @@ static int trace_prepare(struct trace *t, const char *sql, sqlite3_stmt **st,
 
 static void trace_free(struct trace *t)
 {
-	sqlite3_stmt *sts[] = { t->ins_batch, t->ins_one, t->ins_vma, t->ins_av, t->ins_lost,
-				t->meta_set, t->meta_get, t->snap_vmas, t->snap_avs, t->read };
+	sqlite3_stmt *sts[] = { t->ins_batch, t->ins_one, t->ins_ef, t->ins_vma, t->ins_av,
+				t->ins_lost, t->meta_set, t->meta_get, t->snap_vmas, t->snap_avs,
+				t->read, t->read_ef };
 
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
@@ -191,9 +196,25 @@ static int trace_bind_row(sqlite3_stmt *st, int base, const struct trace_row *r)
 	rc |= sqlite3_bind_int64(st, base + 9, ev->b);
 	rc |= sqlite3_bind_int64(st, base + 10, ev->c);
 	rc |= sqlite3_bind_int64(st, base + 11, ev->d);
-	rc |= sqlite3_bind_int64(st, base + 12, ev->e);
-	rc |= sqlite3_bind_int64(st, base + 13, ev->f);
 	return rc;
+}
+
+/* The e/f arguments of the buffered rows that have them (schema.sql: events_ef). */
+static int trace_write_ef(struct trace *t, struct avm_err *err)
+{
+	for (int i = 0; i < t->nrows; i++) {
+		const struct trace_row *r = &t->rows[i];
+
+		if (!r->ev.e && !r->ev.f)
+			continue;
+		if (sqlite3_bind_int64(t->ins_ef, 1, r->seq) != SQLITE_OK ||
+		    sqlite3_bind_int64(t->ins_ef, 2, r->ev.e) != SQLITE_OK ||
+		    sqlite3_bind_int64(t->ins_ef, 3, r->ev.f) != SQLITE_OK)
+			return trace_sqlerr(t, err, "bind event e/f");
+		if (trace_step_done(t, t->ins_ef, "insert event e/f", err))
+			return -1;
+	}
+	return 0;
 }
 
 /* Write the buffered rows: one multi-row INSERT if full, else one row at a time. */
@@ -201,7 +222,7 @@ static int trace_write_rows(struct trace *t, struct avm_err *err)
 {
 	if (t->nrows == 0)
 		return 0;
-	if (trace_begin(t, err))
+	if (trace_begin(t, err) || trace_write_ef(t, err))
 		return -1;
 	if (t->nrows == TRACE_BATCH_ROWS) {
 		for (int i = 0; i < t->nrows; i++)
@@ -226,9 +247,9 @@ static int trace_write_rows(struct trace *t, struct avm_err *err)
 
 static int trace_prepare_writer(struct trace *t, struct avm_err *err)
 {
-	static const char row[] = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	static const char row[] = "(?,?,?,?,?,?,?,?,?,?,?)";
 	static const char head[] =
-		"INSERT INTO events(seq,dt,cpu,tid,kind,pid,mm,a,b,c,d,e,f) VALUES ";
+		"INSERT INTO events(rowid,dt,cpu,tid,kind,pid,mm,a,b,c,d) VALUES ";
 	char *sql;
 	size_t len = sizeof(head) + TRACE_BATCH_ROWS * sizeof(row);
 	int rc;
@@ -246,8 +267,9 @@ static int trace_prepare_writer(struct trace *t, struct avm_err *err)
 	free(sql);
 	if (rc)
 		return -1;
-	if (trace_prepare(t, "INSERT INTO events(seq,dt,cpu,tid,kind,pid,mm,a,b,c,d,e,f) "
-			     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", &t->ins_one, err) ||
+	if (trace_prepare(t, "INSERT INTO events(rowid,dt,cpu,tid,kind,pid,mm,a,b,c,d) "
+			     "VALUES (?,?,?,?,?,?,?,?,?,?,?)", &t->ins_one, err) ||
+	    trace_prepare(t, "INSERT INTO events_ef(seq,e,f) VALUES (?,?,?)", &t->ins_ef, err) ||
 	    trace_prepare(t, "INSERT INTO snap_vmas VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			  &t->ins_vma, err) ||
 	    trace_prepare(t, "INSERT INTO snap_anon_vmas VALUES (?,?,?,?,?,?,?)", &t->ins_av,
@@ -714,12 +736,14 @@ int trace_open(const char *path, struct trace **out, struct avm_err *err)
 	st = NULL;
 	if (trace_prepare_common(t, err))
 		goto out;
-	if (trace_prepare(t, "SELECT seq,dt,cpu,tid,kind,pid,mm,a,b,c,d,e,f FROM events "
-			     "ORDER BY seq", &t->read, err))
+	if (trace_prepare(t, "SELECT rowid,dt,cpu,tid,kind,pid,mm,a,b,c,d FROM events "
+			     "ORDER BY rowid", &t->read, err) ||
+	    trace_prepare(t, "SELECT seq,e,f FROM events_ef ORDER BY seq", &t->read_ef, err))
 		goto out;
-	/* Both ends of the events b-tree: what a torn or truncated file loses first. */
-	if (trace_prepare(t, "SELECT (SELECT seq FROM events ORDER BY seq LIMIT 1), "
-			     "(SELECT seq FROM events ORDER BY seq DESC LIMIT 1), "
+	/* Both ends of the events b-trees: what a torn or truncated file loses first. */
+	if (trace_prepare(t, "SELECT (SELECT rowid FROM events ORDER BY rowid LIMIT 1), "
+			     "(SELECT rowid FROM events ORDER BY rowid DESC LIMIT 1), "
+			     "(SELECT seq FROM events_ef ORDER BY seq DESC LIMIT 1), "
 			     "(SELECT count(*) FROM lost)", &st, err))
 		goto out;
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -741,8 +765,30 @@ int trace_rewind(struct trace *t, struct avm_err *err)
 	if (!t->read)
 		return avm_errf(err, "%s: not opened for reading", t->path);
 	sqlite3_reset(t->read);
+	sqlite3_reset(t->read_ef);
 	t->read_t = 0;
 	t->read_seq = 0;
+	t->ef_seq = 0;
+	return 0;
+}
+
+/* Fetch the next events_ef row into t->ef_* (ef_seq UINT64_MAX at the end). */
+static int trace_next_ef(struct trace *t, struct avm_err *err)
+{
+	int rc = sqlite3_step(t->read_ef);
+
+	if (rc == SQLITE_DONE) {
+		t->ef_seq = UINT64_MAX;
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return avm_errf(err, "%s: corrupt trace after event %" PRIu64 ": %s", t->path,
+				t->read_seq, sqlite3_errmsg(t->db));
+	t->ef_seq = (uint64_t)sqlite3_column_int64(t->read_ef, 0);
+	t->ef_e = sqlite3_column_int64(t->read_ef, 1);
+	t->ef_f = sqlite3_column_int64(t->read_ef, 2);
+	if (t->ef_seq == 0) /* seq starts at 1: 0 would read as "fetch again" */
+		return avm_errf(err, "%s: corrupt trace: events_ef row with seq 0", t->path);
 	return 0;
 }
 
@@ -774,8 +820,18 @@ int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err)
 	ev->b = sqlite3_column_int64(st, 8);
 	ev->c = sqlite3_column_int64(st, 9);
 	ev->d = sqlite3_column_int64(st, 10);
-	ev->e = sqlite3_column_int64(st, 11);
-	ev->f = sqlite3_column_int64(st, 12);
+	ev->e = 0;
+	ev->f = 0;
+	if (t->ef_seq == 0 && trace_next_ef(t, err))
+		return -1;
+	if (t->ef_seq < ev->seq)
+		return avm_errf(err, "%s: corrupt trace: events_ef row %" PRIu64 " has no event",
+				t->path, t->ef_seq);
+	if (t->ef_seq == ev->seq) {
+		ev->e = t->ef_e;
+		ev->f = t->ef_f;
+		t->ef_seq = 0;
+	}
 	t->read_seq = ev->seq;
 	return 1;
 }
