@@ -1,0 +1,539 @@
+/*
+ * test_validate.c - the comparison engine on hand-made event streams.
+ *
+ * Each test writes what a kernel would have recorded (AVM_SLAB events with
+ * call sites, in the order the collector sees them: fault before its slab
+ * events, slab events before the syscall exit / fork / exec event, exit_mmap
+ * frees before MM_RELEASE) and what the eager world reports for the same
+ * events (model_stats bumped between validate_event and
+ * validate_world_delta), then checks the verdict.  Expected counts follow
+ * eager.md: a first write fault is 1 AV + 1 AVC (§2.2), a fork of one
+ * faulted VMA with L=1 is 1 AV + 2 AVC (§2.5), a middle split is +2 AVC
+ * (§2.7 mprotect), exit frees everything (§2.6).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "validate.h"
+
+struct fx {
+	struct validate *v;
+	struct model_stats st;
+	uint64_t seq;
+};
+
+/* One model change the world makes while applying an event. */
+struct mdelta {
+	enum model_obj obj;
+	enum model_why why;
+	int allocs, frees;
+};
+
+static void fx_init(struct fx *f, double tol)
+{
+	struct validate_params p;
+	struct avm_err err = { { 0 } };
+
+	memset(f, 0, sizeof(*f));
+	validate_params_default(&p);
+	p.tolerance = tol;
+	assert_int_equal(validate_create(&p, &f->v, &err), 0);
+}
+
+static void fx_done(struct fx *f)
+{
+	validate_destroy(f->v);
+}
+
+static void fx_slab(struct fx *f, uint32_t tid, uint64_t mm, int cache, int op, int site)
+{
+	struct avm_err err = { { 0 } };
+	struct avm_event ev = { .seq = ++f->seq, .t = f->seq * 1000, .tid = tid, .pid = tid,
+				.kind = AVM_SLAB, .mm = mm, .a = cache, .b = op, .c = site,
+				.d = (int64_t)f->seq };
+
+	assert_int_equal(validate_event(f->v, &ev, &err), 0);
+	assert_int_equal(validate_world_delta(f->v, &ev, &f->st, &err), 0);
+}
+
+/* A first-fault prepare as the kernel records it: AV then AVC, both at PREPARE. */
+static void fx_kernel_prepare(struct fx *f, uint32_t tid, uint64_t mm)
+{
+	fx_slab(f, tid, mm, AVM_CACHE_ANON_VMA, AVM_SLAB_ALLOC, AVM_SITE_PREPARE);
+	fx_slab(f, tid, mm, AVM_CACHE_AVC, AVM_SLAB_ALLOC, AVM_SITE_PREPARE);
+}
+
+/* A non-slab event; the world applies deltas d[0..n) between the two calls. */
+static uint64_t fx_ev(struct fx *f, uint32_t kind, uint32_t tid, uint32_t pid, uint64_t mm, int64_t a,
+		      const struct mdelta *d, size_t n)
+{
+	struct avm_err err = { { 0 } };
+	struct avm_event ev = { .seq = ++f->seq, .t = f->seq * 1000, .tid = tid, .pid = pid,
+				.kind = kind, .mm = mm, .a = a };
+	size_t i;
+
+	if (kind == AVM_FORK)
+		ev.d = (int64_t)a + 1000; /* child tgid */
+	assert_int_equal(validate_event(f->v, &ev, &err), 0);
+	for (i = 0; i < n; i++) {
+		for (int k = 0; k < d[i].allocs; k++)
+			model_stats_alloc(&f->st, d[i].obj, d[i].why);
+		for (int k = 0; k < d[i].frees; k++)
+			model_stats_free(&f->st, d[i].obj, d[i].why);
+	}
+	assert_int_equal(validate_world_delta(f->v, &ev, &f->st, &err), 0);
+	return ev.seq;
+}
+
+static void fx_finish(struct fx *f)
+{
+	struct avm_err err = { { 0 } };
+
+	assert_int_equal(validate_finish(f->v, &err), 0);
+}
+
+static const struct mdelta prep[] = {
+	{ MODEL_OBJ_ANON_VMA, MODEL_WHY_FAULT, 1, 0 },
+	{ MODEL_OBJ_AVC, MODEL_WHY_FAULT, 1, 0 },
+};
+
+/* The explained entry called name in the report (NULL if absent). */
+static cJSON *explained(cJSON *j, const char *name)
+{
+	cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "explained"))
+		if (strcmp(cJSON_GetObjectItem(e, "name")->valuestring, name) == 0)
+			return e;
+	return NULL;
+}
+
+static double num(cJSON *j, const char *a, const char *b)
+{
+	cJSON *x = cJSON_GetObjectItem(j, a);
+
+	if (b)
+		x = cJSON_GetObjectItem(x, b);
+	assert_non_null(x);
+	return x->valuedouble;
+}
+
+/*
+ * A life that matches: fault, split, fork, child exit, parent exit.
+ *
+ *   after the fault:     [ A ]                    AV a, chain [a]
+ *   mprotect(middle):    [ A |ro| A ]             +2 AVC (two splits, L=1)
+ *   fork:                child copies 3 VMAs:     3 x (L=1 clone + own AV and AVC)
+ *                        = +3 AV, +6 AVC (§2.5, no reuse: a has 2 children)
+ *   child exit:          -3 AV, -6 AVC            (§2.6)
+ *   parent exit:         -1 AV, -3 AVC
+ */
+static void test_matching_life(void **state)
+{
+	struct fx f;
+	cJSON *j;
+	struct validate_totals t;
+	const struct mdelta split[] = { { MODEL_OBJ_AVC, MODEL_WHY_SPLIT, 2, 0 } };
+	const struct mdelta fork[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_FORK, 3, 0 },
+				       { MODEL_OBJ_AVC, MODEL_WHY_FORK, 6, 0 } };
+	const struct mdelta child_exit[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_EXIT, 0, 3 },
+					     { MODEL_OBJ_AVC, MODEL_WHY_EXIT, 0, 6 } };
+	const struct mdelta parent_exit[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_EXIT, 0, 1 },
+					      { MODEL_OBJ_AVC, MODEL_WHY_EXIT, 0, 3 } };
+	int i;
+
+	(void)state;
+	fx_init(&f, 0.01);
+	fx_ev(&f, AVM_MMAP, 100, 100, 1, 0x10000, NULL, 0);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_ALLOC, AVM_SITE_CLONE);
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_ALLOC, AVM_SITE_CLONE);
+	fx_ev(&f, AVM_MPROTECT, 100, 100, 1, 0x11000, split, 1);
+	for (i = 0; i < 3; i++) {
+		/* per VMA: clone of L=1 chain, then the child's own AV and its AVC */
+		fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_ALLOC, AVM_SITE_CLONE);
+		fx_slab(&f, 100, 1, AVM_CACHE_ANON_VMA, AVM_SLAB_ALLOC, AVM_SITE_FORK);
+		fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_ALLOC, AVM_SITE_FORK);
+	}
+	fx_ev(&f, AVM_FORK, 100, 100, 1, 2, fork, 2);
+	/* the child exits: model tears down at EXIT, kernel frees before MM_RELEASE */
+	fx_ev(&f, AVM_EXIT, 101, 101, 2, 1, child_exit, 2);
+	for (i = 0; i < 3; i++) {
+		fx_slab(&f, 101, 0, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
+		fx_slab(&f, 101, 0, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT);
+		fx_slab(&f, 101, 0, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
+	}
+	fx_ev(&f, AVM_MM_RELEASE, 101, 101, 2, 0, NULL, 0);
+	fx_ev(&f, AVM_EXIT, 100, 100, 1, 1, parent_exit, 2);
+	fx_slab(&f, 100, 0, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT);
+	for (i = 0; i < 3; i++)
+		fx_slab(&f, 100, 0, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
+	fx_ev(&f, AVM_MM_RELEASE, 100, 100, 1, 0, NULL, 0);
+	fx_finish(&f);
+
+	validate_totals(f.v, VALIDATE_AV, &t);
+	assert_int_equal(t.kernel_allocs, 4);
+	assert_int_equal(t.model_allocs, 4);
+	assert_int_equal(t.kernel_frees, 4);
+	assert_int_equal(t.model_frees, 4);
+	assert_true(t.error == 0.0);
+	validate_totals(f.v, VALIDATE_AVC, &t);
+	assert_int_equal(t.kernel_allocs, 9);
+	assert_int_equal(t.model_allocs, 9);
+	assert_int_equal(t.kernel_frees, 9);
+	assert_int_equal(validate_divergence_count(f.v), 0);
+	assert_true(validate_passed(f.v));
+
+	j = validate_to_json(f.v);
+	assert_non_null(j);
+	/* per operation: the kernel's sites and contexts land where the model's whys do */
+	cJSON *ops = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "anon_vma_chain"), "by_operation");
+	assert_int_equal((int)num(ops, "prepare", "kernel_allocs"), 1);
+	assert_int_equal((int)num(ops, "prepare", "model_allocs"), 1);
+	assert_int_equal((int)num(ops, "split_merge_mremap", "kernel_allocs"), 2);
+	assert_int_equal((int)num(ops, "split_merge_mremap", "model_allocs"), 2);
+	assert_int_equal((int)num(ops, "fork", "kernel_allocs"), 6);
+	assert_int_equal((int)num(ops, "fork", "model_allocs"), 6);
+	assert_int_equal((int)num(ops, "exit", "kernel_frees"), 9);
+	assert_int_equal((int)num(ops, "exit", "model_frees"), 9);
+	/* per process: the fork's objects belong to the child mm 2 */
+	assert_int_equal((int)num(j, "per_process", "processes"), 2);
+	assert_int_equal((int)num(j, "per_process", "equal"), 2);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "divergences")), 0);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "passed")));
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/*
+ * The model misses a split at a known mprotect (say it wrongly merged):
+ *
+ *   kernel:  [ A ] -> [ A |ro| A ]   +2 AVC
+ *   model:   [ A ] -> [ A ]          +0
+ * The divergence names that mprotect (seq, pid, operation, counts, rule).
+ */
+static void test_diverges_at_known_event(void **state)
+{
+	struct fx f;
+	cJSON *j, *d;
+	uint64_t bad;
+
+	(void)state;
+	fx_init(&f, 0.01);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_ev(&f, AVM_MMAP, 100, 100, 1, 0x40000, NULL, 0);
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_ALLOC, AVM_SITE_CLONE);
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_ALLOC, AVM_SITE_CLONE);
+	bad = fx_ev(&f, AVM_MPROTECT, 100, 100, 1, 0x11000, NULL, 0);
+	fx_ev(&f, AVM_MUNMAP, 100, 100, 1, 0x40000, NULL, 0);
+	fx_finish(&f);
+
+	assert_int_equal(validate_divergence_count(f.v), 1);
+	assert_int_equal(validate_first_divergence_seq(f.v), bad);
+	assert_false(validate_passed(f.v)); /* AVC 3 vs 1: error 2/3 */
+	j = validate_to_json(f.v);
+	d = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "divergences"), 0);
+	assert_non_null(d);
+	assert_int_equal((uint64_t)num(d, "seq", NULL), bad);
+	assert_int_equal((int)num(d, "pid", NULL), 100);
+	assert_int_equal((int)num(d, "mm", NULL), 1);
+	assert_string_equal(cJSON_GetObjectItem(d, "operation")->valuestring, "mprotect");
+	assert_string_equal(cJSON_GetObjectItem(d, "address")->valuestring, "0x11000");
+	assert_int_equal((int)num(cJSON_GetObjectItem(d, "kernel"), "anon_vma_chain", "allocs"), 2);
+	assert_int_equal((int)num(cJSON_GetObjectItem(d, "model"), "anon_vma_chain", "allocs"), 0);
+	assert_non_null(strstr(cJSON_GetObjectItem(d, "rule")->valuestring, "§3.3"));
+	assert_string_equal(cJSON_GetObjectItem(d, "kernel_sites")->valuestring, "clone");
+	assert_true(num(j, "anon_vma_chain", "error") > 0.6);
+	assert_true(num(j, "anon_vma", "error") == 0.0);
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/*
+ * Two threads of mm 1 take their first fault on the same unfaulted VMA.
+ * The trace shows A's fault first, so the model prepares in A's fault.  The
+ * kernel let B win; A lost and freed its AV and AVC (eager.md §2.2 step 4):
+ *   A: FAULT .. alloc AV, alloc AVC, free AV (put), free AVC (prepare)
+ *   B: FAULT .. alloc AV, alloc AVC
+ * Net kernel = model; the extra pair is explained as a race, not an error.
+ */
+static void test_explained_race_pair(void **state)
+{
+	struct fx f;
+	struct validate_totals t;
+	cJSON *j, *e;
+
+	(void)state;
+	fx_init(&f, 0.0);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_ev(&f, AVM_FAULT, 101, 100, 1, 0x10008, NULL, 0);
+	fx_kernel_prepare(&f, 101, 1);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_slab(&f, 100, 1, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT);
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_PREPARE);
+	fx_ev(&f, AVM_MUNMAP, 100, 100, 1, 0x90000, NULL, 0);
+	fx_ev(&f, AVM_MADVISE, 101, 100, 1, 0x90000, NULL, 0);
+	fx_finish(&f);
+
+	validate_totals(f.v, VALIDATE_AV, &t);
+	assert_int_equal(t.kernel_allocs, 2);
+	assert_int_equal(t.model_allocs, 1);
+	assert_int_equal(t.explained_allocs, 1);
+	assert_true(t.error == 0.0);
+	assert_true(t.raw_error == 0.5);
+	assert_int_equal(validate_divergence_count(f.v), 0);
+	assert_true(validate_passed(f.v));
+	j = validate_to_json(f.v);
+	e = explained(j, "prepare_race");
+	assert_non_null(e);
+	assert_int_equal((int)num(e, "count", NULL), 1);
+	assert_int_equal((int)num(e, "anon_vma", NULL), 1);
+	assert_int_equal((int)num(e, "anon_vma_chain", NULL), 1);
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/*
+ * Extra allocs and frees that are *not* at prepare are no race: a model that
+ * misses a split and the merge that undoes it (+1/-1 AVC at clone/unlink)
+ * is a divergence.
+ */
+static void test_clone_pair_is_not_a_race(void **state)
+{
+	struct fx f;
+	struct validate_totals t;
+
+	(void)state;
+	fx_init(&f, 0.01);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_ALLOC, AVM_SITE_CLONE);
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
+	fx_ev(&f, AVM_MPROTECT, 100, 100, 1, 0x10000, NULL, 0);
+	fx_finish(&f);
+	assert_int_equal(validate_divergence_count(f.v), 1);
+	validate_totals(f.v, VALIDATE_AVC, &t);
+	assert_int_equal(t.explained_allocs, 0);
+	assert_false(validate_passed(f.v));
+	fx_done(&f);
+}
+
+/* n faults in one task; the kernel prepares in each, the model in the first m. */
+static void run_faults(struct fx *f, int n, int m)
+{
+	for (int i = 0; i < n; i++) {
+		fx_ev(f, AVM_FAULT, 100, 100, 1, 0x10000 + i * 0x2000, i < m ? prep : NULL, i < m ? 2 : 0);
+		fx_kernel_prepare(f, 100, 1);
+	}
+	fx_ev(f, AVM_MUNMAP, 100, 100, 1, 0x900000, NULL, 0);
+	fx_finish(f);
+}
+
+/* error = |100 - 99| / 100 = 0.01: passes at tolerance 0.01 (inclusive), not at 0.009. */
+static void test_tolerance_boundary(void **state)
+{
+	struct fx f;
+	struct validate_totals t;
+	cJSON *j;
+
+	(void)state;
+	fx_init(&f, 0.01);
+	run_faults(&f, 100, 99);
+	validate_totals(f.v, VALIDATE_AV, &t);
+	assert_int_equal(t.kernel_allocs, 100);
+	assert_int_equal(t.model_allocs, 99);
+	assert_true(t.error > 0.0099 && t.error < 0.0101);
+	assert_true(validate_passed(f.v));
+	/* still reported: the missed prepare is a divergence with its fault */
+	assert_int_equal(validate_divergence_count(f.v), 1);
+	j = validate_to_json(f.v);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "divergences"), 0),
+						"operation")->valuestring, "fault");
+	cJSON_Delete(j);
+	fx_done(&f);
+
+	fx_init(&f, 0.009);
+	run_faults(&f, 100, 99);
+	assert_false(validate_passed(f.v));
+	fx_done(&f);
+
+	fx_init(&f, 0.01);
+	run_faults(&f, 100, 98); /* 0.02 */
+	assert_false(validate_passed(f.v));
+	fx_done(&f);
+}
+
+/*
+ * Exec in the kernel's order (eager.md §2.7 execve, §6.1): the new stack's
+ * AV+AVC (old task context), the old mm's teardown ending in MM_RELEASE, a
+ * kernel-mode padzero fault in the new mm 9 (+1/+1), then the EXEC event.
+ * The world does it all at EXEC: old mm teardown (why EXIT) and adoption of
+ * the new mm's two anon_vmas (why EXEC).
+ */
+static void test_exec_order(void **state)
+{
+	struct fx f;
+	cJSON *j, *ops;
+	const struct mdelta exec[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_EXIT, 0, 1 },
+				       { MODEL_OBJ_AVC, MODEL_WHY_EXIT, 0, 1 },
+				       { MODEL_OBJ_ANON_VMA, MODEL_WHY_EXEC, 2, 0 },
+				       { MODEL_OBJ_AVC, MODEL_WHY_EXEC, 2, 0 } };
+
+	(void)state;
+	fx_init(&f, 0.0);
+	fx_ev(&f, AVM_FORK, 1, 1, 7, 1, NULL, 0);     /* mm 1 is created in the trace */
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_ev(&f, AVM_BRK, 100, 100, 1, 0x20000, NULL, 0);
+	fx_kernel_prepare(&f, 100, 1); /* stack of the new mm */
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
+	fx_slab(&f, 100, 1, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT);
+	fx_ev(&f, AVM_MM_RELEASE, 100, 100, 1, 0, NULL, 0);
+	fx_ev(&f, AVM_FAULT, 100, 100, 9, 0x601000, NULL, 0); /* padzero, the world ignores it */
+	fx_kernel_prepare(&f, 100, 9);
+	fx_ev(&f, AVM_EXEC, 100, 100, 1, 9, exec, 4);
+	fx_ev(&f, AVM_MMAP, 100, 100, 9, 0x7000, NULL, 0);
+	fx_finish(&f);
+
+	assert_int_equal(validate_divergence_count(f.v), 0);
+	assert_true(validate_passed(f.v));
+	j = validate_to_json(f.v);
+	ops = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "anon_vma"), "by_operation");
+	assert_int_equal((int)num(ops, "exec", "kernel_allocs"), 2);
+	assert_int_equal((int)num(ops, "exec", "model_allocs"), 2);
+	assert_int_equal((int)num(ops, "exit", "kernel_frees"), 1);
+	assert_int_equal((int)num(ops, "exit", "model_frees"), 1);
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/*
+ * The last mmput of mm 1 is made by another task (a /proc reader, tid 200
+ * in mm 5): the frees and MM_RELEASE come from it, after task 100's EXIT at
+ * which the world tore mm 1 down.
+ */
+static void test_teardown_by_other_task(void **state)
+{
+	struct fx f;
+	const struct mdelta teardown[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_EXIT, 0, 1 },
+					   { MODEL_OBJ_AVC, MODEL_WHY_EXIT, 0, 1 } };
+
+	(void)state;
+	fx_init(&f, 0.0);
+	fx_ev(&f, AVM_FORK, 1, 1, 7, 1, NULL, 0);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_ev(&f, AVM_EXIT, 100, 100, 1, 1, teardown, 2);
+	fx_ev(&f, AVM_MMAP, 200, 200, 5, 0x10000, NULL, 0);
+	fx_slab(&f, 200, 5, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
+	fx_slab(&f, 200, 5, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT);
+	fx_ev(&f, AVM_MM_RELEASE, 200, 200, 1, 0, NULL, 0);
+	fx_ev(&f, AVM_MUNMAP, 200, 200, 5, 0x10000, NULL, 0);
+	fx_finish(&f);
+	assert_int_equal(validate_divergence_count(f.v), 0);
+	fx_done(&f);
+}
+
+/*
+ * A KSM-pinned anon_vma (eager.md §7.5): munmap unlinks it, the model frees
+ * it there, the kernel frees it later from ksmd (a task with no traced
+ * operation).  Explained as a free from another context.
+ */
+static void test_other_context_free(void **state)
+{
+	struct fx f;
+	cJSON *j, *e;
+	const struct mdelta unmap[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_UNMAP, 0, 1 },
+					{ MODEL_OBJ_AVC, MODEL_WHY_UNMAP, 0, 1 } };
+
+	(void)state;
+	fx_init(&f, 0.0);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
+	fx_ev(&f, AVM_MUNMAP, 100, 100, 1, 0x10000, unmap, 2);
+	fx_slab(&f, 55, 0, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT); /* ksmd */
+	fx_finish(&f);
+	assert_int_equal(validate_divergence_count(f.v), 0);
+	j = validate_to_json(f.v);
+	e = explained(j, "other_context_frees");
+	assert_non_null(e);
+	assert_int_equal((int)num(e, "anon_vma", NULL), 1);
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/* A free nobody pays stays a divergence at the end. */
+static void test_unpaid_free_is_divergence(void **state)
+{
+	struct fx f;
+	const struct mdelta unmap[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_UNMAP, 0, 1 } };
+
+	(void)state;
+	fx_init(&f, 0.0);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_ev(&f, AVM_MUNMAP, 100, 100, 1, 0x10000, unmap, 1);
+	fx_finish(&f);
+	assert_int_equal(validate_divergence_count(f.v), 1);
+	assert_true(validate_passed(f.v)); /* allocations agree; frees are reported, not judged */
+	fx_done(&f);
+}
+
+/* Layouts: the kernel's snapshot rows against the world's VMAs of that mm. */
+static void test_layout_compare(void **state)
+{
+	struct fx f;
+	struct avm_err err = { { 0 } };
+	struct avm_event ev = { .seq = 5, .kind = AVM_EXEC, .tid = 100, .pid = 100, .mm = 1, .a = 9 };
+	struct avm_snap_vma rows[2] = {
+		{ .mm = 9, .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon_vma = 0 },
+		{ .mm = 9, .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon_vma = 4 },
+	};
+	struct validate_vma same[2] = { { 0x400000, 0x401000, 0x875, false },
+					{ 0x7ff000, 0x800000, 0x100173 | 0x08000000, true } };
+	struct validate_vma other[2] = { { 0x400000, 0x401000, 0x875, false },
+					 { 0x7ff000, 0x800000, 0x100173, false } };
+	cJSON *j;
+
+	(void)state;
+	fx_init(&f, 0.01);
+	assert_int_equal(validate_snapshot(f.v, &ev, rows, 2, same, 2, &err), 0); /* softdirty ignored */
+	assert_int_equal(validate_divergence_count(f.v), 0);
+	assert_int_equal(validate_snapshot(f.v, &ev, rows, 2, other, 2, &err), 0);
+	assert_int_equal(validate_snapshot(f.v, &ev, rows, 2, same, 1, &err), 0);
+	assert_int_equal(validate_divergence_count(f.v), 2);
+	j = validate_to_json(f.v);
+	assert_int_equal((int)num(j, "layouts", "snapshots_compared"), 3);
+	assert_int_equal((int)num(j, "layouts", "equal"), 1);
+	assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "divergences"), 1),
+						   "what")->valuestring, "2 VMAs, model 1"));
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_matching_life),
+		cmocka_unit_test(test_diverges_at_known_event),
+		cmocka_unit_test(test_explained_race_pair),
+		cmocka_unit_test(test_clone_pair_is_not_a_race),
+		cmocka_unit_test(test_tolerance_boundary),
+		cmocka_unit_test(test_exec_order),
+		cmocka_unit_test(test_teardown_by_other_task),
+		cmocka_unit_test(test_other_context_free),
+		cmocka_unit_test(test_unpaid_free_is_divergence),
+		cmocka_unit_test(test_layout_compare),
+	};
+
+	return cmocka_run_group_tests_name("validate", tests, NULL, NULL);
+}
