@@ -1,0 +1,902 @@
+/*
+ * report.c - the JSON report, its text summary and the fleet merge; see
+ * report.h for the API and docs/report.md for every key.
+ *
+ * Data layout.  A report is a cJSON tree:
+ *   { "schema": "anonvma-report/1",
+ *     "trace":   { file, events, lost_events, complete, host: {meta...} },
+ *     "models":  { <name>: model block },
+ *     "savings": { baseline, model, <kind>: {peak, end}, total: {peak, end} } }
+ * A model block holds, per object kind (anon_vma, anon_vma_chain,
+ * vm_area_struct), {allocs, frees, live_end, live_peak, bytes_peak, bytes_end,
+ * preexisting, object_size}, the allocations and frees by operation, the
+ * simultaneous byte peak of all three kinds (bytes_peak_total) and, for lazy,
+ * its cost counters.
+ *
+ * Savings are computed from two model blocks, never from model_stats, so
+ * the same code serves a single report and a fleet merge (where the blocks
+ * are sums over hosts): merging two reports gives exactly the savings of the
+ * summed counts.
+ *
+ * Writing goes to a temporary file in the target's folder, then rename():
+ * readers see either the previous file or the whole new one, never a prefix.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const report_obj_names[MODEL_OBJ_NR] = {
+	[MODEL_OBJ_ANON_VMA] = "anon_vma",
+	[MODEL_OBJ_AVC] = "anon_vma_chain",
+	[MODEL_OBJ_VMA] = "vm_area_struct",
+};
+
+static const char *const report_why_names[MODEL_WHY_NR] = {
+	[MODEL_WHY_FAULT] = "fault",   [MODEL_WHY_FORK] = "fork",     [MODEL_WHY_SPLIT] = "split",
+	[MODEL_WHY_MERGE] = "merge",   [MODEL_WHY_MREMAP] = "mremap", [MODEL_WHY_UNMAP] = "unmap",
+	[MODEL_WHY_EXIT] = "exit",     [MODEL_WHY_EXEC] = "exec",
+};
+
+/* Per-kind keys; the first five are the stable ones issue 2 names. */
+static const char *const report_count_keys[] = {
+	"allocs", "frees", "live_end", "live_peak", "bytes_peak", "bytes_end", "preexisting",
+};
+#define REPORT_NCOUNT (sizeof(report_count_keys) / sizeof(report_count_keys[0]))
+#define REPORT_NREQUIRED 5
+
+/* Model-level counters that add up across hosts. */
+static const char *const report_model_sums[] = {
+	"bytes_peak_total", "bytes_end_total", "upgrades", "folio_rewrites", "pinned_vmas_peak",
+};
+#define REPORT_NMODEL_SUMS (sizeof(report_model_sums) / sizeof(report_model_sums[0]))
+
+const char *report_obj_name(enum model_obj o)
+{
+	return (unsigned)o < MODEL_OBJ_NR ? report_obj_names[o] : "?";
+}
+
+const char *report_why_name(enum model_why w)
+{
+	return (unsigned)w < MODEL_WHY_NR ? report_why_names[w] : "?";
+}
+
+/* cJSON reports allocation failure as NULL from every constructor. */
+static int report_oom(struct avm_err *err)
+{
+	return avm_errf(err, "report: out of memory");
+}
+
+static int report_num(cJSON *obj, const char *key, double v, struct avm_err *err)
+{
+	if (!cJSON_AddNumberToObject(obj, key, v))
+		return report_oom(err);
+	return 0;
+}
+
+/* A number at obj.key, or -1 with "what.key missing" in err. */
+static int report_get(const cJSON *obj, const char *key, const char *what, double *v,
+		      struct avm_err *err)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(n))
+		return avm_errf(err, "%s.%s missing or not a number", what, key);
+	*v = n->valuedouble;
+	return 0;
+}
+
+/* ---- build ---------------------------------------------------------------- */
+
+/* A meta value that is a decimal integer becomes a JSON number, anything else a string. */
+static cJSON *report_meta_value(const char *v)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*v && !*end && !errno && llabs(n) < (1LL << 53))
+		return cJSON_CreateNumber((double)n);
+	return cJSON_CreateString(v);
+}
+
+static cJSON *report_trace(const struct report_input *in, struct avm_err *err)
+{
+	static const char *const apart[] = { "schema_version", "events", "lost_events",
+					     "complete" };
+	cJSON *tr = cJSON_CreateObject(), *host;
+	const char *base;
+
+	if (!tr) {
+		report_oom(err);
+		return NULL;
+	}
+	base = in->trace_path ? strrchr(in->trace_path, '/') : NULL;
+	base = base ? base + 1 : in->trace_path;
+	if (!cJSON_AddStringToObject(tr, "file", base ? base : "") ||
+	    report_num(tr, "events", (double)in->events, err) ||
+	    report_num(tr, "lost_events", (double)in->lost_events, err) ||
+	    !cJSON_AddBoolToObject(tr, "complete", in->complete) ||
+	    !(host = cJSON_AddObjectToObject(tr, "host")))
+		goto fail;
+	for (size_t i = 0; i < in->nmeta; i++) {
+		bool skip = false;
+		cJSON *v;
+
+		for (size_t k = 0; k < sizeof(apart) / sizeof(apart[0]); k++)
+			skip |= !strcmp(in->meta[i].key, apart[k]);
+		if (skip)
+			continue;
+		v = report_meta_value(in->meta[i].value);
+		if (!v || !cJSON_AddItemToObject(host, in->meta[i].key, v)) {
+			cJSON_Delete(v);
+			goto fail;
+		}
+	}
+	return tr;
+fail:
+	if (!err || !err->msg[0])
+		report_oom(err);
+	cJSON_Delete(tr);
+	return NULL;
+}
+
+static cJSON *report_model_block(const struct report_model *m, struct avm_err *err)
+{
+	const struct model_stats *s = m->stats;
+	cJSON *b = cJSON_CreateObject(), *by_a, *by_f;
+
+	if (!b)
+		goto fail;
+	for (int o = 0; o < MODEL_OBJ_NR; o++) {
+		const struct obj_count *c = &s->obj[o];
+		cJSON *k = cJSON_AddObjectToObject(b, report_obj_names[o]);
+		double size = s->obj_size[o];
+
+		if (!k || report_num(k, "allocs", (double)c->allocs, err) ||
+		    report_num(k, "frees", (double)c->frees, err) ||
+		    report_num(k, "live_end", (double)c->live, err) ||
+		    report_num(k, "live_peak", (double)c->live_peak, err) ||
+		    report_num(k, "bytes_peak", (double)c->live_peak * size, err) ||
+		    report_num(k, "bytes_end", (double)c->live * size, err) ||
+		    report_num(k, "preexisting", (double)c->preexisting, err) ||
+		    report_num(k, "object_size", size, err))
+			goto fail;
+	}
+	by_a = cJSON_AddObjectToObject(b, "allocs_by_operation");
+	by_f = cJSON_AddObjectToObject(b, "frees_by_operation");
+	if (!by_a || !by_f)
+		goto fail;
+	for (int o = 0; o < MODEL_OBJ_NR; o++) {
+		cJSON *ka = cJSON_AddObjectToObject(by_a, report_obj_names[o]);
+		cJSON *kf = cJSON_AddObjectToObject(by_f, report_obj_names[o]);
+
+		if (!ka || !kf)
+			goto fail;
+		for (int w = 0; w < MODEL_WHY_NR; w++)
+			if (report_num(ka, report_why_names[w], (double)s->allocs_by_why[o][w], err) ||
+			    report_num(kf, report_why_names[w], (double)s->frees_by_why[o][w], err))
+				goto fail;
+	}
+	if (report_num(b, "bytes_peak_total", (double)s->bytes_peak, err) ||
+	    report_num(b, "bytes_end_total", (double)s->bytes_live, err))
+		goto fail;
+	if (m->lazy_figures &&
+	    (report_num(b, "upgrades", (double)s->upgrades, err) ||
+	     report_num(b, "folio_rewrites", (double)s->folio_rewrites, err) ||
+	     report_num(b, "pinned_vmas_peak", (double)s->pinned_vmas_peak, err)))
+		goto fail;
+	return b;
+fail:
+	report_oom(err);
+	cJSON_Delete(b);
+	return NULL;
+}
+
+/* {"bytes": base - model, "percent": 100 * saved / base (null when base is 0)} */
+static int report_saving(cJSON *parent, const char *key, double base, double model,
+			 struct avm_err *err)
+{
+	cJSON *s = cJSON_AddObjectToObject(parent, key);
+
+	if (!s || report_num(s, "bytes", base - model, err))
+		return report_oom(err);
+	if (base > 0) {
+		if (report_num(s, "percent", 100.0 * (base - model) / base, err))
+			return -1;
+	} else if (!cJSON_AddNullToObject(s, "percent")) {
+		return report_oom(err);
+	}
+	return 0;
+}
+
+cJSON *report_savings(const cJSON *baseline, const cJSON *model, const char *baseline_name,
+		      const char *model_name, struct avm_err *err)
+{
+	cJSON *sv = cJSON_CreateObject();
+	char what[160];
+	double bp = 0, mp = 0, be = 0, me = 0;
+
+	if (!sv || !cJSON_AddStringToObject(sv, "baseline", baseline_name) ||
+	    !cJSON_AddStringToObject(sv, "model", model_name)) {
+		report_oom(err);
+		goto fail;
+	}
+	for (int o = 0; o < MODEL_OBJ_NR; o++) {
+		const cJSON *bk = cJSON_GetObjectItemCaseSensitive(baseline, report_obj_names[o]);
+		const cJSON *mk = cJSON_GetObjectItemCaseSensitive(model, report_obj_names[o]);
+		cJSON *k = cJSON_AddObjectToObject(sv, report_obj_names[o]);
+
+		if (!k) {
+			report_oom(err);
+			goto fail;
+		}
+		snprintf(what, sizeof(what), "models.%s.%s", baseline_name, report_obj_names[o]);
+		if (report_get(bk, "bytes_peak", what, &bp, err) ||
+		    report_get(bk, "bytes_end", what, &be, err))
+			goto fail;
+		snprintf(what, sizeof(what), "models.%s.%s", model_name, report_obj_names[o]);
+		if (report_get(mk, "bytes_peak", what, &mp, err) ||
+		    report_get(mk, "bytes_end", what, &me, err))
+			goto fail;
+		if (report_saving(k, "peak", bp, mp, err) || report_saving(k, "end", be, me, err))
+			goto fail;
+	}
+	{
+		cJSON *tot = cJSON_AddObjectToObject(sv, "total");
+
+		if (!tot) {
+			report_oom(err);
+			goto fail;
+		}
+		snprintf(what, sizeof(what), "models.%s", baseline_name);
+		if (report_get(baseline, "bytes_peak_total", what, &bp, err) ||
+		    report_get(baseline, "bytes_end_total", what, &be, err))
+			goto fail;
+		snprintf(what, sizeof(what), "models.%s", model_name);
+		if (report_get(model, "bytes_peak_total", what, &mp, err) ||
+		    report_get(model, "bytes_end_total", what, &me, err))
+			goto fail;
+		if (report_saving(tot, "peak", bp, mp, err) || report_saving(tot, "end", be, me, err))
+			goto fail;
+	}
+	return sv;
+fail:
+	cJSON_Delete(sv);
+	return NULL;
+}
+
+/* Add savings (eager - lazy) when both models are in `models`. */
+static int report_add_savings(cJSON *root, const cJSON *models, struct avm_err *err)
+{
+	const cJSON *eager = cJSON_GetObjectItemCaseSensitive(models, "eager");
+	const cJSON *lazy = cJSON_GetObjectItemCaseSensitive(models, "lazy");
+	cJSON *sv;
+
+	if (!eager || !lazy)
+		return 0;
+	sv = report_savings(eager, lazy, "eager", "lazy", err);
+	if (!sv)
+		return -1;
+	return report_add_section(root, "savings", sv, err);
+}
+
+int report_build(const struct report_input *in, cJSON **out, struct avm_err *err)
+{
+	cJSON *root = cJSON_CreateObject(), *tr, *models;
+	int ret = -1;
+
+	*out = NULL;
+	if (!root || !cJSON_AddStringToObject(root, "schema", REPORT_SCHEMA)) {
+		report_oom(err);
+		goto out;
+	}
+	tr = report_trace(in, err);
+	if (!tr || report_add_section(root, "trace", tr, err))
+		goto out;
+	models = cJSON_AddObjectToObject(root, "models");
+	if (!models) {
+		report_oom(err);
+		goto out;
+	}
+	for (size_t i = 0; i < in->nmodels; i++) {
+		cJSON *b;
+
+		if (cJSON_GetObjectItemCaseSensitive(models, in->models[i].name)) {
+			avm_errf(err, "report: model %s given twice", in->models[i].name);
+			goto out;
+		}
+		b = report_model_block(&in->models[i], err);
+		if (!b || report_add_section(models, in->models[i].name, b, err))
+			goto out;
+	}
+	if (report_add_savings(root, models, err))
+		goto out;
+	*out = root;
+	root = NULL;
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	return ret;
+}
+
+int report_add_section(cJSON *report, const char *key, cJSON *section, struct avm_err *err)
+{
+	if (!section)
+		return report_oom(err);
+	if (cJSON_GetObjectItemCaseSensitive(report, key)) {
+		cJSON_Delete(section);
+		return avm_errf(err, "report: section %s added twice", key);
+	}
+	if (!cJSON_AddItemToObject(report, key, section)) {
+		cJSON_Delete(section);
+		return report_oom(err);
+	}
+	return 0;
+}
+
+/* ---- write and load ------------------------------------------------------------ */
+
+int report_write(const cJSON *report, const char *path, struct avm_err *err)
+{
+	char tmp[PATH_MAX];
+	char *text = NULL;
+	FILE *f = NULL;
+	int fd = -1, ret = -1;
+	mode_t mask;
+	size_t len;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return avm_errf(err, "%s: path too long", path);
+	text = cJSON_Print(report);
+	if (!text)
+		return report_oom(err);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		avm_errf(err, "%s: cannot create a temporary file next to it: %s", path,
+			 strerror(errno));
+		goto out;
+	}
+	/* mkstemp made it 0600; a report gets the mode a plain fopen would give it */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask)) {
+		avm_errf(err, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out_unlink;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		avm_errf(err, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out_unlink;
+	}
+	len = strlen(text);
+	if (fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF || fflush(f) ||
+	    fsync(fileno(f))) {
+		avm_errf(err, "%s: write failed: %s", path, strerror(errno));
+		fclose(f);
+		goto out_unlink;
+	}
+	if (fclose(f)) {
+		avm_errf(err, "%s: write failed: %s", path, strerror(errno));
+		goto out_unlink;
+	}
+	if (rename(tmp, path)) {
+		avm_errf(err, "%s: %s", path, strerror(errno));
+		goto out_unlink;
+	}
+	ret = 0;
+	goto out;
+out_unlink:
+	unlink(tmp);
+out:
+	cJSON_free(text);
+	return ret;
+}
+
+static char *report_slurp(const char *path, struct avm_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!f) {
+		avm_errf(err, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 65536) {
+			char *nb = realloc(buf, cap + 65536 + 1);
+
+			if (!nb) {
+				report_oom(err);
+				goto fail;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		avm_errf(err, "%s: read failed", path);
+		goto fail;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (len == 0) {
+		free(buf);
+		avm_errf(err, "%s: empty file, not an anonvma report", path);
+		return NULL;
+	}
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+/* Check the keys a report's readers (summary, merge) rely on. */
+static int report_check_models(const cJSON *root, struct avm_err *err)
+{
+	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+	const cJSON *m;
+	char what[160];
+	double v;
+
+	if (!cJSON_IsObject(models) || !models->child)
+		return avm_errf(err, "models missing or empty");
+	cJSON_ArrayForEach(m, models) {
+		if (!cJSON_IsObject(m))
+			return avm_errf(err, "models.%s is not an object", m->string);
+		for (int o = 0; o < MODEL_OBJ_NR; o++) {
+			const cJSON *k = cJSON_GetObjectItemCaseSensitive(m, report_obj_names[o]);
+
+			snprintf(what, sizeof(what), "models.%s.%s", m->string, report_obj_names[o]);
+			for (size_t i = 0; i < REPORT_NCOUNT; i++)
+				if (report_get(k, report_count_keys[i], what, &v, err))
+					return -1;
+		}
+		snprintf(what, sizeof(what), "models.%s", m->string);
+		if (report_get(m, "bytes_peak_total", what, &v, err) ||
+		    report_get(m, "bytes_end_total", what, &v, err))
+			return -1;
+	}
+	return 0;
+}
+
+int report_load(const char *path, cJSON **out, struct avm_err *err)
+{
+	char *text = report_slurp(path, err);
+	const cJSON *schema, *tr;
+	cJSON *root = NULL;
+	double v;
+	int ret = -1;
+
+	*out = NULL;
+	if (!text)
+		return -1;
+	root = cJSON_Parse(text);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+		int line = 1;
+
+		for (const char *p = text; at && p < at && *p; p++)
+			line += *p == '\n';
+		avm_errf(err, "%s:%d: not valid JSON, not an anonvma report", path, line);
+		goto out;
+	}
+	schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
+	if (!cJSON_IsObject(root) || !cJSON_IsString(schema)) {
+		avm_errf(err, "%s: no \"schema\" key, not an anonvma report", path);
+		goto out;
+	}
+	if (strcmp(schema->valuestring, REPORT_SCHEMA) &&
+	    strcmp(schema->valuestring, REPORT_FLEET_SCHEMA)) {
+		avm_errf(err, "%s: schema %s, this anonvma reads %s and %s", path,
+			 schema->valuestring, REPORT_SCHEMA, REPORT_FLEET_SCHEMA);
+		goto out;
+	}
+	tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
+	if (report_get(tr, "events", "trace", &v, err) ||
+	    report_get(tr, "lost_events", "trace", &v, err) || report_check_models(root, err)) {
+		avm_err_prefix(err, "%s", path);
+		goto out;
+	}
+	*out = root;
+	root = NULL;
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	free(text);
+	return ret;
+}
+
+/* ---- text summary ----------------------------------------------------------------- */
+
+static const char *report_bytes(double b, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double a = fabs(b);
+	int u = 0;
+
+	while (a >= 1024 && u < 4) {
+		a /= 1024;
+		b /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f B", b);
+	else
+		snprintf(buf, len, "%.1f %s", b, units[u]);
+	return buf;
+}
+
+static double report_val(const cJSON *obj, const char *key)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(n) ? n->valuedouble : 0;
+}
+
+static void report_percent(const cJSON *saving, char *buf, size_t len)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(saving, "percent");
+
+	if (cJSON_IsNumber(p))
+		snprintf(buf, len, "%.1f %%", p->valuedouble);
+	else
+		snprintf(buf, len, "n/a");
+}
+
+static void report_models_table(const cJSON *root, FILE *out)
+{
+	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models"), *m;
+	char b1[32], b2[32], b3[32], b4[32];
+
+	fprintf(out, "%-22s %16s %16s %16s %12s\n", "", "anon_vma", "anon_vma_chain",
+		"vm_area_struct", "all three");
+	cJSON_ArrayForEach(m, models) {
+		const cJSON *k[MODEL_OBJ_NR];
+
+		for (int o = 0; o < MODEL_OBJ_NR; o++)
+			k[o] = cJSON_GetObjectItemCaseSensitive(m, report_obj_names[o]);
+		fprintf(out, "%-8s %-13s %16.0f %16.0f %16.0f\n", m->string, "allocs",
+			report_val(k[0], "allocs"), report_val(k[1], "allocs"),
+			report_val(k[2], "allocs"));
+		fprintf(out, "%-8s %-13s %16.0f %16.0f %16.0f\n", "", "frees",
+			report_val(k[0], "frees"), report_val(k[1], "frees"), report_val(k[2], "frees"));
+		fprintf(out, "%-8s %-13s %16.0f %16.0f %16.0f\n", "", "live at peak",
+			report_val(k[0], "live_peak"), report_val(k[1], "live_peak"),
+			report_val(k[2], "live_peak"));
+		fprintf(out, "%-8s %-13s %16.0f %16.0f %16.0f\n", "", "live at end",
+			report_val(k[0], "live_end"), report_val(k[1], "live_end"),
+			report_val(k[2], "live_end"));
+		fprintf(out, "%-8s %-13s %16s %16s %16s %12s\n", "", "bytes at peak",
+			report_bytes(report_val(k[0], "bytes_peak"), b1, sizeof(b1)),
+			report_bytes(report_val(k[1], "bytes_peak"), b2, sizeof(b2)),
+			report_bytes(report_val(k[2], "bytes_peak"), b3, sizeof(b3)),
+			report_bytes(report_val(m, "bytes_peak_total"), b4, sizeof(b4)));
+		if (cJSON_GetObjectItemCaseSensitive(m, "upgrades"))
+			fprintf(out, "%-8s %.0f upgrades, %.0f folio rewrites, %.0f pinned VMAs at the peak\n",
+				"", report_val(m, "upgrades"), report_val(m, "folio_rewrites"),
+				report_val(m, "pinned_vmas_peak"));
+	}
+}
+
+static void report_savings_table(const cJSON *sv, FILE *out)
+{
+	const char *when[] = { "peak", "end" };
+	char b[4][32], p[4][16];
+
+	if (!sv)
+		return;
+	fprintf(out, "saving (%s - %s)\n",
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sv, "baseline")),
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sv, "model")));
+	for (int w = 0; w < 2; w++) {
+		for (int o = 0; o <= MODEL_OBJ_NR; o++) {
+			const char *name = o < MODEL_OBJ_NR ? report_obj_names[o] : "total";
+			const cJSON *s = cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(sv, name), when[w]);
+
+			report_bytes(report_val(s, "bytes"), b[o], sizeof(b[o]));
+			report_percent(s, p[o], sizeof(p[o]));
+		}
+		fprintf(out, "%-8s %-13s %16s %16s %16s %12s\n", "", w ? "at end" : "at peak", b[0],
+			b[1], b[2], b[3]);
+		fprintf(out, "%-8s %-13s %16s %16s %16s %12s\n", "", "", p[0], p[1], p[2], p[3]);
+	}
+}
+
+static void report_fleet_summary(const cJSON *root, FILE *out)
+{
+	const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(root, "host_list"), *h;
+	const cJSON *dist = cJSON_GetObjectItemCaseSensitive(root, "savings_distribution");
+	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
+
+	fprintf(out, "anonvma fleet: %.0f hosts, %.0f events, %.0f lost\n",
+		report_val(root, "hosts"), report_val(tr, "events"), report_val(tr, "lost_events"));
+	fprintf(out, "%-28s %-24s %14s %10s %16s\n", "report", "kernel", "events", "lost",
+		"saving at peak");
+	cJSON_ArrayForEach(h, hosts) {
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(h, "kernel_release");
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(h, "saving_peak_percent");
+		char pct[16];
+
+		if (cJSON_IsNumber(p))
+			snprintf(pct, sizeof(pct), "%.1f %%", p->valuedouble);
+		else
+			snprintf(pct, sizeof(pct), "n/a");
+		fprintf(out, "%-28s %-24s %14.0f %10.0f %16s\n",
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "report")),
+			cJSON_IsString(k) ? k->valuestring : "?", report_val(h, "events"),
+			report_val(h, "lost_events"), pct);
+	}
+	fprintf(out, "\ntotals over all hosts (peaks are sums of per-host peaks)\n");
+	report_models_table(root, out);
+	report_savings_table(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
+	if (dist && report_val(dist, "hosts") > 0)
+		fprintf(out, "saving at peak across %.0f hosts: min %.1f %%, median %.1f %%, "
+			     "mean %.1f %%, max %.1f %%\n",
+			report_val(dist, "hosts"), report_val(dist, "min"), report_val(dist, "p50"),
+			report_val(dist, "mean"), report_val(dist, "max"));
+}
+
+int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
+{
+	const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
+	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(tr, "host");
+	const char *kr, *arch;
+	char mem[32];
+
+	if (!cJSON_IsString(schema))
+		return avm_errf(err, "report: no schema");
+	if (!strcmp(schema->valuestring, REPORT_FLEET_SCHEMA)) {
+		report_fleet_summary(root, out);
+	} else {
+		kr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(host, "kernel_release"));
+		arch = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(host, "arch"));
+		fprintf(out, "anonvma report: %s, %.0f events, %.0f lost%s\n",
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tr, "file")),
+			report_val(tr, "events"), report_val(tr, "lost_events"),
+			cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(tr, "complete"))
+				? " (trace incomplete: the recording did not close normally)" : "");
+		if (kr || arch)
+			fprintf(out, "host: Linux %s %s, %.0f CPUs, %s\n", kr ? kr : "?",
+				arch ? arch : "?", report_val(host, "cpus"),
+				report_bytes(report_val(host, "mem_bytes"), mem, sizeof(mem)));
+		report_models_table(root, out);
+		report_savings_table(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
+	}
+	if (ferror(out))
+		return avm_errf(err, "report: write failed: %s", strerror(errno));
+	return 0;
+}
+
+/* ---- fleet merge ------------------------------------------------------------------ */
+
+static int report_add_to(cJSON *sum, const cJSON *from, const char *key, struct avm_err *err)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(from, key);
+	cJSON *s;
+
+	if (!cJSON_IsNumber(f))
+		return 0;
+	s = cJSON_GetObjectItemCaseSensitive(sum, key);
+	if (!s)
+		return report_num(sum, key, f->valuedouble, err);
+	cJSON_SetNumberValue(s, s->valuedouble + f->valuedouble);
+	return 0;
+}
+
+/* sum.key += from.key for the listed keys, in sub-object `sub` of both (NULL: top). */
+static int report_add_keys(cJSON *sum, const cJSON *from, const char *sub,
+			   const char *const *keys, size_t nkeys, struct avm_err *err)
+{
+	if (sub) {
+		cJSON *s = cJSON_GetObjectItemCaseSensitive(sum, sub);
+
+		from = cJSON_GetObjectItemCaseSensitive(from, sub);
+		if (!from)
+			return 0;
+		if (!s && !(s = cJSON_AddObjectToObject(sum, sub)))
+			return report_oom(err);
+		sum = s;
+	}
+	for (size_t i = 0; i < nkeys; i++)
+		if (report_add_to(sum, from, keys[i], err))
+			return -1;
+	return 0;
+}
+
+/*
+ * Add one host's model block into the fleet's: only the counters that add
+ * up across hosts (object_size and anything other modules attach are left out).
+ */
+static int report_add_model(cJSON *sum, const cJSON *m, struct avm_err *err)
+{
+	static const char *const by[] = { "allocs_by_operation", "frees_by_operation" };
+
+	for (int o = 0; o < MODEL_OBJ_NR; o++)
+		if (report_add_keys(sum, m, report_obj_names[o], report_count_keys, REPORT_NCOUNT,
+				    err))
+			return -1;
+	for (int b = 0; b < 2; b++) {
+		cJSON *s = cJSON_GetObjectItemCaseSensitive(sum, by[b]);
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(m, by[b]);
+
+		if (!f)
+			continue;
+		if (!s && !(s = cJSON_AddObjectToObject(sum, by[b])))
+			return report_oom(err);
+		for (int o = 0; o < MODEL_OBJ_NR; o++)
+			if (report_add_keys(s, f, report_obj_names[o], report_why_names, MODEL_WHY_NR,
+					    err))
+				return -1;
+	}
+	return report_add_keys(sum, m, NULL, report_model_sums, REPORT_NMODEL_SUMS, err);
+}
+
+/* Same model names, same order-independent set. */
+static int report_same_models(const cJSON *a, const cJSON *b, const char *aname,
+			      const char *bname, struct avm_err *err)
+{
+	const cJSON *ma = cJSON_GetObjectItemCaseSensitive(a, "models");
+	const cJSON *mb = cJSON_GetObjectItemCaseSensitive(b, "models");
+	const cJSON *m;
+
+	if (cJSON_GetArraySize(ma) != cJSON_GetArraySize(mb))
+		goto differ;
+	cJSON_ArrayForEach(m, ma)
+		if (!cJSON_GetObjectItemCaseSensitive(mb, m->string))
+			goto differ;
+	return 0;
+differ:
+	return avm_errf(err, "%s: replayed models differ from %s's (%d vs %d models); "
+			     "merge reports replayed with the same --model list", bname, aname,
+			cJSON_GetArraySize(mb), cJSON_GetArraySize(ma));
+}
+
+static int report_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* min, median, mean, max of the per-host saving at the peak. */
+static int report_distribution(cJSON *root, double *v, size_t n, struct avm_err *err)
+{
+	cJSON *d = cJSON_AddObjectToObject(root, "savings_distribution");
+	double sum = 0, p50;
+
+	if (!d || !cJSON_AddStringToObject(d, "of", "savings.total.peak.percent per host") ||
+	    report_num(d, "hosts", (double)n, err))
+		return report_oom(err);
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), report_cmp_double);
+	for (size_t i = 0; i < n; i++)
+		sum += v[i];
+	p50 = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	if (report_num(d, "min", v[0], err) || report_num(d, "p50", p50, err) ||
+	    report_num(d, "mean", sum / (double)n, err) || report_num(d, "max", v[n - 1], err))
+		return -1;
+	return 0;
+}
+
+static cJSON *report_host_entry(const cJSON *r, const char *name, double *pct, bool *has_pct,
+				struct avm_err *err)
+{
+	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(r, "trace");
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(tr, "host");
+	const cJSON *kr = cJSON_GetObjectItemCaseSensitive(host, "kernel_release");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(r, "savings"), "total"),
+			"peak"),
+		"percent");
+	cJSON *h = cJSON_CreateObject();
+
+	if (!h || !cJSON_AddStringToObject(h, "report", name) ||
+	    !cJSON_AddStringToObject(h, "kernel_release", cJSON_IsString(kr) ? kr->valuestring : "?") ||
+	    report_num(h, "events", report_val(tr, "events"), err) ||
+	    report_num(h, "lost_events", report_val(tr, "lost_events"), err))
+		goto fail;
+	*has_pct = cJSON_IsNumber(p);
+	if (*has_pct) {
+		*pct = p->valuedouble;
+		if (report_num(h, "saving_peak_percent", *pct, err))
+			goto fail;
+	} else if (!cJSON_AddNullToObject(h, "saving_peak_percent")) {
+		goto fail;
+	}
+	return h;
+fail:
+	report_oom(err);
+	cJSON_Delete(h);
+	return NULL;
+}
+
+int report_merge(const cJSON *const *reports, const char *const *names, size_t n, cJSON **out,
+		 struct avm_err *err)
+{
+	cJSON *root = cJSON_CreateObject(), *tr, *models, *hosts;
+	double *pcts = NULL;
+	size_t npct = 0;
+	int ret = -1;
+
+	*out = NULL;
+	if (n == 0) {
+		avm_errf(err, "merge: no reports");
+		goto out;
+	}
+	pcts = calloc(n, sizeof(*pcts));
+	if (!root || !pcts || !cJSON_AddStringToObject(root, "schema", REPORT_FLEET_SCHEMA) ||
+	    report_num(root, "hosts", (double)n, err) ||
+	    !(hosts = cJSON_AddArrayToObject(root, "host_list")) ||
+	    !(tr = cJSON_AddObjectToObject(root, "trace")) ||
+	    !(models = cJSON_AddObjectToObject(root, "models"))) {
+		report_oom(err);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *r = reports[i], *m;
+		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(r, "schema");
+		const cJSON *rt = cJSON_GetObjectItemCaseSensitive(r, "trace");
+		cJSON *h;
+		bool has;
+
+		if (!cJSON_IsString(schema) || strcmp(schema->valuestring, REPORT_SCHEMA)) {
+			avm_errf(err, "%s: not a single-host report (schema %s); merge reports, "
+				      "not fleet reports", names[i],
+				 cJSON_IsString(schema) ? schema->valuestring : "missing");
+			goto out;
+		}
+		if (i > 0 && report_same_models(reports[0], r, names[0], names[i], err))
+			goto out;
+		if (report_add_to(tr, rt, "events", err) || report_add_to(tr, rt, "lost_events", err))
+			goto out;
+		h = report_host_entry(r, names[i], &pcts[npct], &has, err);
+		if (!h || !cJSON_AddItemToArray(hosts, h)) {
+			cJSON_Delete(h);
+			report_oom(err);
+			goto out;
+		}
+		npct += has;
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "models")) {
+			cJSON *s = cJSON_GetObjectItemCaseSensitive(models, m->string);
+
+			if (!s && !(s = cJSON_AddObjectToObject(models, m->string))) {
+				report_oom(err);
+				goto out;
+			}
+			if (report_add_model(s, m, err))
+				goto out;
+		}
+	}
+	if (report_add_savings(root, models, err) || report_distribution(root, pcts, npct, err))
+		goto out;
+	*out = root;
+	root = NULL;
+	ret = 0;
+out:
+	free(pcts);
+	cJSON_Delete(root);
+	return ret;
+}
