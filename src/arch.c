@@ -1,0 +1,880 @@
+/*
+ * arch.c - the arch registry (loading configs/arch/<name>.yaml) and the
+ * per-mm page-table model shared by every ISA (see arch.h).
+ *
+ * Loading.  config_yaml_scalars() hands every scalar of the file with its
+ * dotted key; a table maps each key to a field and a parser.  All keys are
+ * required (the YAML is the one place a cost and its source live), unknown
+ * keys fail with file:line, and the ISA's geometry() then derives the levels
+ * and checks the stated sizes against the architecture's rules.
+ *
+ * Page tables.  One radix tree per mm mirrors the kernel's: level 0 is the
+ * pgd, level levels-1 the PTE tables.  An upper-level table is a `pt_dir`
+ * holding one child pointer per entry (the same 8 bytes per entry the kernel
+ * spends, so the model costs about what the tables it models cost, and only
+ * for tables above the leaves).  A leaf table is a `pt_leaf`: a bitmap of
+ * present entries and their count, 1/64 of the real table's size.  Touch is
+ * a walk of `levels` pointers (or one compare for the last leaf used); unmap
+ * and copy recurse only into tables that exist and overlap the range.
+ *
+ * Freeing follows free_pgd_range() in mm/memory.c: a table is freed when its
+ * whole span lies inside [floor, ceiling) - the gap between the neighbouring
+ * VMAs - and overlaps the unmapped range; the kernel does not look at whether
+ * a table is empty, so an empty table shared with a neighbour VMA stays.
+ */
+#include "arch.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* ---- registry and YAML --------------------------------------------------------- */
+
+static const struct arch_isa_ops *const isa_table[] = { &arch_x86_64_ops, &arch_arm64_ops };
+
+enum key_kind { K_NAME, K_ISA, K_SIZE, K_UINT, K_NS, K_BOOL };
+
+struct arch_key {
+	const char *key;
+	enum key_kind kind;
+	size_t off;
+};
+
+#define F(field) offsetof(struct arch, field)
+static const struct arch_key keys[] = {
+	{ "name", K_NAME, F(name) },
+	{ "isa", K_ISA, 0 },
+	{ "page_size", K_SIZE, F(page_size) },
+	{ "va_bits", K_UINT, F(va_bits) },
+	{ "levels", K_UINT, F(levels) },
+	{ "pmd_size", K_SIZE, F(pmd_size) },
+	{ "cont_pte_size", K_SIZE, F(cont_pte_size) },
+	{ "cont_pmd_size", K_SIZE, F(cont_pmd_size) },
+	{ "walk.level_ns", K_NS, F(cost.walk_level_ns) },
+	{ "tlb.flush_ceiling_pages", K_UINT, F(cost.tlb_flush_ceiling) },
+	{ "tlb.single_flush_ns", K_NS, F(cost.tlb_single_ns) },
+	{ "tlb.full_flush_ns", K_NS, F(cost.tlb_full_ns) },
+	{ "tlb.sync_ns", K_NS, F(cost.tlb_sync_ns) },
+	{ "tlb.ipi_ns", K_NS, F(cost.ipi_ns) },
+	{ "tlb.ipi_extra_cpu_ns", K_NS, F(cost.ipi_extra_cpu_ns) },
+	{ "tlb.range", K_BOOL, F(cost.tlbi_range) },
+	{ "fork.pte_copy_ns", K_NS, F(cost.fork_pte_ns) },
+	{ "fork.table_ns", K_NS, F(cost.fork_table_ns) },
+};
+#undef F
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct load_ctx {
+	struct arch *a;
+	const char *path;
+	bool seen[NKEYS];
+	int line[NKEYS];
+	bool seen_op[LOCKS_OP_NR];
+	unsigned va_bits, levels; /* parsed as u64, stored narrow */
+};
+
+static int set_key(struct load_ctx *lc, size_t k, const char *value, int line,
+		   struct avm_err *err)
+{
+	const struct arch_key *key = &keys[k];
+	char *field = (char *)lc->a + key->off;
+	uint64_t u;
+	bool b;
+	size_t i;
+
+	switch (key->kind) {
+	case K_NAME:
+		if (!*value || strlen(value) >= sizeof(lc->a->name))
+			return avm_errf(err, "%s:%d: 'name' must be 1 to %zu characters",
+					lc->path, line, sizeof(lc->a->name) - 1);
+		snprintf(lc->a->name, sizeof(lc->a->name), "%s", value);
+		return 0;
+	case K_ISA:
+		for (i = 0; i < sizeof(isa_table) / sizeof(isa_table[0]); i++) {
+			if (strcmp(value, isa_table[i]->isa) == 0) {
+				lc->a->ops = isa_table[i];
+				lc->a->isa = (enum arch_isa)i;
+				return 0;
+			}
+		}
+		return avm_errf(err, "%s:%d: 'isa' must be one of x86_64, arm64 (got '%s')",
+				lc->path, line, value);
+	case K_SIZE:
+		if (config_parse_size(lc->path, line, key->key, value, &u, err))
+			return -1;
+		memcpy(field, &u, sizeof(u));
+		return 0;
+	case K_NS:
+		if (config_parse_duration(lc->path, line, key->key, value, &u, err))
+			return -1;
+		memcpy(field, &u, sizeof(u));
+		return 0;
+	case K_UINT:
+		if (config_parse_u64(lc->path, line, key->key, value, &u, err))
+			return -1;
+		if (key->off == offsetof(struct arch, va_bits) ||
+		    key->off == offsetof(struct arch, levels)) {
+			unsigned narrow = (unsigned)u;
+
+			if (u > 64)
+				return avm_errf(err, "%s:%d: '%s' must be at most 64 (got '%s')",
+						lc->path, line, key->key, value);
+			memcpy(field, &narrow, sizeof(narrow));
+			return 0;
+		}
+		memcpy(field, &u, sizeof(u));
+		return 0;
+	case K_BOOL:
+		if (config_parse_bool(lc->path, line, key->key, value, &b, err))
+			return -1;
+		memcpy(field, &b, sizeof(b));
+		return 0;
+	}
+	return avm_errf(err, "%s:%d: internal: bad key kind", lc->path, line);
+}
+
+static int load_scalar(void *ctx, const char *key_path, const char *value, int line,
+		       struct avm_err *err)
+{
+	struct load_ctx *lc = ctx;
+	size_t k;
+	int op;
+
+	for (k = 0; k < NKEYS; k++) {
+		if (strcmp(key_path, keys[k].key) == 0) {
+			if (lc->seen[k])
+				return avm_errf(err, "%s:%d: key '%s' given twice", lc->path,
+						line, key_path);
+			lc->seen[k] = true;
+			lc->line[k] = line;
+			return set_key(lc, k, value, line, err);
+		}
+	}
+	if (strncmp(key_path, "rmap.", 5) == 0) {
+		for (op = 0; op < LOCKS_OP_NR; op++) {
+			if (strcmp(key_path + 5, locks_op_key((enum locks_op)op)) != 0)
+				continue;
+			if (lc->seen_op[op])
+				return avm_errf(err, "%s:%d: key '%s' given twice", lc->path,
+						line, key_path);
+			lc->seen_op[op] = true;
+			return config_parse_duration(lc->path, line, key_path, value,
+						     &lc->a->rmap.ns[op], err);
+		}
+	}
+	return avm_errf(err, "%s:%d: unknown key '%s'", lc->path, line, key_path);
+}
+
+static int load_file(const char *path, struct arch *a, struct avm_err *err)
+{
+	struct load_ctx lc = { .a = a, .path = path };
+	size_t k;
+	int op;
+
+	memset(a, 0, sizeof(*a));
+	if (strlen(path) >= sizeof(a->path))
+		return avm_errf(err, "%s: path too long", path);
+	snprintf(a->path, sizeof(a->path), "%s", path);
+	if (config_yaml_scalars(path, load_scalar, &lc, err))
+		return -1;
+	for (k = 0; k < NKEYS; k++) {
+		if (!lc.seen[k])
+			return avm_errf(err, "%s: missing key '%s'", path, keys[k].key);
+	}
+	for (op = 0; op < LOCKS_OP_NR; op++) {
+		if (!lc.seen_op[op])
+			return avm_errf(err, "%s: missing key 'rmap.%s'", path,
+					locks_op_key((enum locks_op)op));
+	}
+	if (a->page_size == 0 || (a->page_size & (a->page_size - 1)))
+		return avm_errf(err, "%s: page_size %llu is not a power of two", path,
+				(unsigned long long)a->page_size);
+	a->page_shift = (unsigned)__builtin_ctzll(a->page_size);
+	if (a->ops->geometry(a, err)) {
+		if (!err)
+			return -1;
+		/* Point at the line of the key the message names, if it names one. */
+		for (k = 0; k < NKEYS; k++) {
+			char quoted[64];
+
+			snprintf(quoted, sizeof(quoted), "'%s'", keys[k].key);
+			if (strstr(err->msg, quoted))
+				return avm_err_prefix(err, "%s:%d", path, lc.line[k]);
+		}
+		return avm_err_prefix(err, "%s", path);
+	}
+	return 0;
+}
+
+static bool is_path(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strchr(name, '/') || (n > 5 && strcmp(name + n - 5, ".yaml") == 0);
+}
+
+/* Candidate directories for a name, in order; returns how many were filled. */
+static int arch_dirs(const char *dir, char out[][PATH_MAX], int max)
+{
+	char exe[PATH_MAX];
+	const char *env = getenv("ANONVMA_ARCH_DIR");
+	ssize_t n;
+	int k = 0;
+	char *slash;
+
+	if (dir && k < max)
+		snprintf(out[k++], PATH_MAX, "%s", dir);
+	if (env && *env && k < max)
+		snprintf(out[k++], PATH_MAX, "%s", env);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			if (k < max)
+				snprintf(out[k++], PATH_MAX, "%.*s/../configs/arch", PATH_MAX - 32, exe);
+			if (k < max)
+				snprintf(out[k++], PATH_MAX, "%.*s/../../configs/arch", PATH_MAX - 32,
+					 exe);
+		}
+	}
+	if (k < max)
+		snprintf(out[k++], PATH_MAX, "configs/arch");
+	return k;
+}
+
+int arch_load(const char *name, const char *dir, struct arch *out, struct avm_err *err)
+{
+	char dirs[5][PATH_MAX];
+	char path[PATH_MAX + 64];
+	struct arch a; /* *out changes only on success */
+	int n, i;
+
+	if (!name || !*name)
+		return avm_errf(err, "arch: no name given");
+	if (is_path(name)) {
+		if (load_file(name, &a, err))
+			return -1;
+		*out = a;
+		return 0;
+	}
+	if (strlen(name) >= sizeof(out->name))
+		return avm_errf(err, "arch: name '%s' is too long", name);
+	n = arch_dirs(dir, dirs, 5);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%.4000s/%.47s.yaml", dirs[i], name);
+		if (access(path, R_OK) != 0)
+			continue;
+		if (load_file(path, &a, err))
+			return -1;
+		if (strcmp(a.name, name) != 0)
+			return avm_errf(err, "%s: 'name' is '%s', expected '%s' (the file name)",
+					path, a.name, name);
+		*out = a;
+		return 0;
+	}
+	return avm_errf(err,
+			"arch: unknown arch '%s' (no %s.yaml in %s%s$ANONVMA_ARCH_DIR or "
+			"configs/arch; see docs/arch.md for the list)",
+			name, name, dir ? dir : "", dir ? ", " : "");
+}
+
+int arch_name_for(const char *isa, uint64_t page_size, unsigned va_bits, unsigned levels,
+		  char *buf, size_t len, struct avm_err *err)
+{
+	int n;
+
+	if (strcmp(isa, "x86_64") == 0) {
+		if (levels == 5 || va_bits == 57)
+			n = snprintf(buf, len, "x86_64-5level");
+		else
+			n = snprintf(buf, len, "x86_64-4level");
+	} else if (strcmp(isa, "arm64") == 0 || strcmp(isa, "aarch64") == 0) {
+		if (page_size == 0 || va_bits == 0)
+			return avm_errf(err, "arch: arm64 trace without page size or VA bits");
+		n = snprintf(buf, len, "arm64-%lluk-%ubit",
+			     (unsigned long long)(page_size >> 10), va_bits);
+	} else {
+		return avm_errf(err, "arch: no model for ISA '%s' (x86_64 and arm64 are known)",
+				isa);
+	}
+	if (n < 0 || (size_t)n >= len)
+		return avm_errf(err, "arch: name buffer too small");
+	return 0;
+}
+
+int arch_set_levels(struct arch *a, const char *const *const names_by_levels[ARCH_MAX_LEVELS + 1],
+		    bool small_top, struct avm_err *err)
+{
+	unsigned b = a->page_shift - 3, n, i, derived_pmd_shift;
+	uint64_t pmd;
+
+	if (a->page_shift < 12 || a->va_bits <= a->page_shift || a->va_bits > 64)
+		return avm_errf(err, "page size %llu with %u VA bits is not a page-table geometry",
+				(unsigned long long)a->page_size, a->va_bits);
+	/* every level indexes b bits of the VA above the page offset */
+	n = (a->va_bits - a->page_shift + b - 1) / b;
+	if (n < 2 || n > ARCH_MAX_LEVELS || !names_by_levels[n])
+		return avm_errf(err, "%u VA bits with %llu-byte pages need %u levels: not supported",
+				a->va_bits, (unsigned long long)a->page_size, n);
+	if (a->levels && a->levels != n)
+		return avm_errf(err, "'levels' is %u but %u VA bits with %llu-byte pages give %u",
+				a->levels, a->va_bits, (unsigned long long)a->page_size, n);
+	a->levels = n;
+	for (i = 0; i < n; i++) {
+		struct arch_level *l = &a->level[n - 1 - i];
+
+		l->name = names_by_levels[n][n - 1 - i];
+		l->shift = a->page_shift + i * b;
+		l->bits = (i == n - 1) ? a->va_bits - l->shift : b;
+		l->table_bytes = a->page_size;
+	}
+	if (small_top)
+		a->level[0].table_bytes = (1ULL << a->level[0].bits) * 8;
+	derived_pmd_shift = a->level[n - 2].shift;
+	pmd = 1ULL << derived_pmd_shift;
+	if (a->pmd_size && a->pmd_size != pmd)
+		return avm_errf(err, "'pmd_size' is %llu but one %s entry maps %llu bytes",
+				(unsigned long long)a->pmd_size, a->level[n - 2].name,
+				(unsigned long long)pmd);
+	a->pmd_size = pmd;
+	a->pud_size = n >= 3 ? 1ULL << a->level[n - 3].shift : 0;
+	return 0;
+}
+
+void arch_tlb_flush(const struct arch *a, uint64_t nr_pages, unsigned remote,
+		    struct arch_flush *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (nr_pages == 0)
+		return;
+	a->ops->tlb_flush(a, nr_pages, remote, out);
+}
+
+/* ---- page tables ----------------------------------------------------------------- */
+
+#define PT_CPU_WORDS 16 /* mm_cpumask of up to 1024 CPUs; higher ids fold onto these */
+
+struct pt_dir {
+	uint32_t used; /* non-NULL children */
+	void *child[];
+};
+
+struct pt_leaf {
+	uint32_t present; /* set bits */
+	uint64_t bits[];
+};
+
+struct arch_pt {
+	const struct arch *a;
+	struct arch_pt_stats *world;
+	struct arch_pt_mm mm;
+	struct pt_dir *top;
+	unsigned leaf;          /* index of the PTE level: levels - 1 */
+	uint64_t cache_base;    /* base address of cache_leaf */
+	struct pt_leaf *cache_leaf;
+	uint64_t cpumask[PT_CPU_WORDS];
+};
+
+static uint64_t entries(const struct arch *a, unsigned lvl)
+{
+	return 1ULL << a->level[lvl].bits;
+}
+
+static uint64_t level_index(const struct arch *a, unsigned lvl, uint64_t addr)
+{
+	return (addr >> a->level[lvl].shift) & (entries(a, lvl) - 1);
+}
+
+static void count_alloc(struct arch_pt *pt, unsigned lvl)
+{
+	struct arch_pt_stats *w = pt->world;
+	uint64_t bytes = pt->a->level[lvl].table_bytes;
+
+	if (++pt->mm.tables[lvl] > pt->mm.tables_peak[lvl])
+		pt->mm.tables_peak[lvl] = pt->mm.tables[lvl];
+	pt->mm.bytes += bytes;
+	if (pt->mm.bytes > pt->mm.bytes_peak)
+		pt->mm.bytes_peak = pt->mm.bytes;
+	w->allocs[lvl]++;
+	if (++w->tables[lvl] > w->tables_peak[lvl])
+		w->tables_peak[lvl] = w->tables[lvl];
+	w->bytes += bytes;
+	if (w->bytes > w->bytes_peak)
+		w->bytes_peak = w->bytes;
+}
+
+static void count_free(struct arch_pt *pt, unsigned lvl)
+{
+	uint64_t bytes = pt->a->level[lvl].table_bytes;
+
+	pt->mm.tables[lvl]--;
+	pt->mm.bytes -= bytes;
+	pt->world->frees[lvl]++;
+	pt->world->tables[lvl]--;
+	pt->world->bytes -= bytes;
+}
+
+static void *table_new(struct arch_pt *pt, unsigned lvl)
+{
+	uint64_t n = entries(pt->a, lvl);
+	void *t;
+
+	if (lvl == pt->leaf)
+		t = calloc(1, sizeof(struct pt_leaf) + ((n + 63) / 64) * sizeof(uint64_t));
+	else
+		t = calloc(1, sizeof(struct pt_dir) + n * sizeof(void *));
+	if (t)
+		count_alloc(pt, lvl);
+	return t;
+}
+
+static void leaf_drop_ptes(struct arch_pt *pt, uint64_t n)
+{
+	pt->mm.ptes -= n;
+	pt->world->ptes -= n;
+}
+
+/* Free a table and everything below it (its entries are gone with it). */
+static void subtree_free(struct arch_pt *pt, void *t, unsigned lvl)
+{
+	if (lvl == pt->leaf) {
+		struct pt_leaf *l = t;
+
+		leaf_drop_ptes(pt, l->present);
+		if (l == pt->cache_leaf)
+			pt->cache_leaf = NULL;
+	} else {
+		struct pt_dir *d = t;
+		uint64_t i, n = entries(pt->a, lvl);
+
+		for (i = 0; i < n && d->used; i++) {
+			if (d->child[i]) {
+				subtree_free(pt, d->child[i], lvl + 1);
+				d->used--;
+			}
+		}
+	}
+	free(t);
+	count_free(pt, lvl);
+}
+
+int arch_pt_create(const struct arch *a, struct arch_pt_stats *world, struct arch_pt **out,
+		   struct avm_err *err)
+{
+	struct arch_pt *pt;
+
+	*out = NULL;
+	if (a->levels < 2 || a->levels > ARCH_MAX_LEVELS)
+		return avm_errf(err, "arch %s: %u levels is not supported", a->name, a->levels);
+	pt = calloc(1, sizeof(*pt));
+	if (!pt)
+		return avm_errf(err, "arch: out of memory for a page-table model");
+	pt->a = a;
+	pt->world = world;
+	pt->leaf = a->levels - 1;
+	pt->top = table_new(pt, 0); /* mm_alloc_pgd: the pgd lives as long as the mm */
+	if (!pt->top) {
+		free(pt);
+		return avm_errf(err, "arch: out of memory for a pgd");
+	}
+	*out = pt;
+	return 0;
+}
+
+void arch_pt_destroy(struct arch_pt *pt)
+{
+	if (!pt)
+		return;
+	subtree_free(pt, pt->top, 0);
+	free(pt);
+}
+
+static int check_addr(const struct arch_pt *pt, uint64_t addr, struct avm_err *err)
+{
+	if (pt->a->va_bits < 64 && (addr >> pt->a->va_bits) != 0)
+		return avm_errf(err, "arch %s: address 0x%llx is beyond the %u-bit address space",
+				pt->a->name, (unsigned long long)addr, pt->a->va_bits);
+	return 0;
+}
+
+/* The leaf table covering addr, allocating missing tables if create. */
+static struct pt_leaf *leaf_get(struct arch_pt *pt, uint64_t addr, bool create)
+{
+	const struct arch *a = pt->a;
+	uint64_t base = addr & ~(arch_level_span(a, pt->leaf) - 1);
+	struct pt_dir *d = pt->top;
+	unsigned lvl;
+	void *child = NULL;
+
+	if (pt->cache_leaf && pt->cache_base == base)
+		return pt->cache_leaf;
+	for (lvl = 0; lvl < pt->leaf; lvl++) {
+		uint64_t i = level_index(a, lvl, addr);
+
+		child = d->child[i];
+		if (!child) {
+			if (!create)
+				return NULL;
+			child = table_new(pt, lvl + 1);
+			if (!child)
+				return NULL;
+			d->child[i] = child;
+			d->used++;
+		}
+		d = child;
+	}
+	pt->cache_base = base;
+	pt->cache_leaf = child;
+	return child;
+}
+
+/* Set entries [first, first + n) of a leaf; returns how many were newly set. */
+static uint64_t leaf_set(struct arch_pt *pt, struct pt_leaf *l, uint64_t first, uint64_t n)
+{
+	uint64_t i, added = 0;
+
+	for (i = first; i < first + n; i++) {
+		uint64_t bit = 1ULL << (i & 63);
+
+		if (!(l->bits[i >> 6] & bit)) {
+			l->bits[i >> 6] |= bit;
+			added++;
+		}
+	}
+	l->present += (uint32_t)added;
+	pt->mm.ptes += added;
+	pt->world->ptes += added;
+	return added;
+}
+
+int arch_pt_touch(struct arch_pt *pt, uint64_t addr, struct avm_err *err)
+{
+	struct pt_leaf *l;
+
+	if (check_addr(pt, addr, err))
+		return -1;
+	l = leaf_get(pt, addr, true);
+	if (!l)
+		return avm_errf(err, "arch: out of memory for page tables");
+	leaf_set(pt, l, level_index(pt->a, pt->leaf, addr), 1);
+	return 0;
+}
+
+int arch_pt_touch_pmd(struct arch_pt *pt, uint64_t addr, struct avm_err *err)
+{
+	struct pt_leaf *l;
+
+	if (check_addr(pt, addr, err))
+		return -1;
+	l = leaf_get(pt, addr, true);
+	if (!l)
+		return avm_errf(err, "arch: out of memory for page tables");
+	leaf_set(pt, l, 0, entries(pt->a, pt->leaf));
+	return 0;
+}
+
+bool arch_pt_present(const struct arch_pt *pt, uint64_t addr)
+{
+	struct pt_leaf *l;
+	uint64_t i;
+
+	if (pt->a->va_bits < 64 && (addr >> pt->a->va_bits) != 0)
+		return false;
+	/* leaf_get without create never allocates; the cache update is harmless. */
+	l = leaf_get((struct arch_pt *)pt, addr, false);
+	if (!l)
+		return false;
+	i = level_index(pt->a, pt->leaf, addr);
+	return (l->bits[i >> 6] >> (i & 63)) & 1;
+}
+
+/* Clear the entries of leaf l (based at base) that lie in [start, end). */
+static void leaf_zap(struct arch_pt *pt, struct pt_leaf *l, uint64_t base, uint64_t start,
+		     uint64_t end)
+{
+	const struct arch *a = pt->a;
+	uint64_t n = entries(a, pt->leaf), first = 0, last = n, i, cleared = 0;
+	unsigned shift = a->level[pt->leaf].shift;
+
+	if (start > base)
+		first = (start - base) >> shift;
+	if (end - base < (n << shift))
+		last = (end - base + (1ULL << shift) - 1) >> shift;
+	for (i = first; i < last && l->present; i++) {
+		uint64_t bit = 1ULL << (i & 63);
+
+		if (l->bits[i >> 6] & bit) {
+			l->bits[i >> 6] &= ~bit;
+			l->present--;
+			cleared++;
+		}
+	}
+	leaf_drop_ptes(pt, cleared);
+}
+
+/*
+ * free_pgd_range()'s test for one table spanning [base, base + span): it lies
+ * at or above floor, and ends at or below ceiling rounded down to its span
+ * (ceiling 0 = no upper limit; a ceiling that rounds down to 0 frees nothing).
+ */
+static bool table_freeable(uint64_t base, uint64_t span, uint64_t floor, uint64_t ceiling)
+{
+	uint64_t c;
+
+	if (base < floor)
+		return false;
+	if (ceiling == 0)
+		return true;
+	c = ceiling & ~(span - 1);
+	return c != 0 && base + span <= c;
+}
+
+struct pt_range {
+	uint64_t start, end, floor, ceiling;
+	bool free_tables;
+};
+
+static void dir_unmap(struct arch_pt *pt, struct pt_dir *d, unsigned lvl, uint64_t base,
+		      const struct pt_range *r)
+{
+	const struct arch *a = pt->a;
+	unsigned shift = a->level[lvl].shift;
+	uint64_t es = 1ULL << shift, n = entries(a, lvl);
+	uint64_t first = 0, last = n - 1, i;
+
+	if (r->start > base)
+		first = (r->start - base) >> shift;
+	/* The caller only descends into tables the range overlaps: end > base. */
+	if ((r->end - 1 - base) >> shift < last)
+		last = (r->end - 1 - base) >> shift;
+	for (i = first; i <= last && d->used; i++) {
+		void *c = d->child[i];
+		uint64_t cb = base + i * es;
+
+		if (!c)
+			continue;
+		if (r->free_tables && table_freeable(cb, es, r->floor, r->ceiling)) {
+			subtree_free(pt, c, lvl + 1);
+			d->child[i] = NULL;
+			d->used--;
+		} else if (lvl + 1 == pt->leaf) {
+			leaf_zap(pt, c, cb, r->start, r->end);
+		} else {
+			dir_unmap(pt, c, lvl + 1, cb, r);
+		}
+	}
+}
+
+static void pt_unmap(struct arch_pt *pt, const struct pt_range *r)
+{
+	uint64_t top = pt->a->va_bits < 64 ? 1ULL << pt->a->va_bits : 0;
+	struct pt_range c = *r;
+
+	if (top && c.end > top)
+		c.end = top;
+	if (c.start >= c.end)
+		return;
+	pt->cache_leaf = NULL;
+	dir_unmap(pt, pt->top, 0, 0, &c);
+}
+
+void arch_pt_zap(struct arch_pt *pt, uint64_t start, uint64_t end)
+{
+	struct pt_range r = { .start = start, .end = end };
+
+	pt_unmap(pt, &r);
+}
+
+void arch_pt_unmap(struct arch_pt *pt, uint64_t start, uint64_t end, uint64_t floor,
+		   uint64_t ceiling)
+{
+	struct pt_range r = { start, end, floor, ceiling, true };
+
+	pt_unmap(pt, &r);
+}
+
+/* Copy the present entries of src's leaf (based at base) in [start, end) into dst. */
+static int leaf_copy(struct arch_pt *dst, const struct pt_leaf *l, uint64_t base,
+		     uint64_t start, uint64_t end, struct arch_fork_copy *fc)
+{
+	const struct arch *a = dst->a;
+	uint64_t n = entries(a, dst->leaf), first = 0, last = n, i;
+	unsigned shift = a->level[dst->leaf].shift;
+	struct pt_leaf *d = NULL;
+
+	if (start > base)
+		first = (start - base) >> shift;
+	if (end - base < (n << shift))
+		last = (end - base + (1ULL << shift) - 1) >> shift;
+	for (i = first; i < last; i++) {
+		if (!((l->bits[i >> 6] >> (i & 63)) & 1))
+			continue;
+		if (!d) {
+			d = leaf_get(dst, base, true);
+			if (!d)
+				return -1;
+		}
+		fc->ptes++;
+		leaf_set(dst, d, i, 1);
+	}
+	return 0;
+}
+
+static int dir_copy(struct arch_pt *dst, const struct pt_dir *d, unsigned lvl, uint64_t base,
+		    uint64_t start, uint64_t end, struct arch_fork_copy *fc)
+{
+	const struct arch *a = dst->a;
+	unsigned shift = a->level[lvl].shift;
+	uint64_t es = 1ULL << shift, n = entries(a, lvl), first = 0, last = n - 1, i;
+
+	if (start > base)
+		first = (start - base) >> shift;
+	if ((end - 1 - base) >> shift < last)
+		last = (end - 1 - base) >> shift;
+	for (i = first; i <= last; i++) {
+		const void *c = d->child[i];
+		uint64_t cb = base + i * es;
+		int rc;
+
+		if (!c)
+			continue;
+		if (lvl + 1 == dst->leaf)
+			rc = leaf_copy(dst, c, cb, start, end, fc);
+		else
+			rc = dir_copy(dst, c, lvl + 1, cb, start, end, fc);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+int arch_pt_copy(struct arch_pt *dst, const struct arch_pt *src, uint64_t start, uint64_t end,
+		 struct arch_fork_copy *out, struct avm_err *err)
+{
+	const struct arch *a = dst->a;
+	struct arch_fork_copy fc = { 0 };
+	uint64_t top = a->va_bits < 64 ? 1ULL << a->va_bits : 0, allocs_before = 0, allocs = 0;
+	unsigned lvl;
+	int rc = 0;
+
+	if (src->a != dst->a)
+		return avm_errf(err, "arch: fork copy between two different arch models");
+	if (top && end > top)
+		end = top;
+	for (lvl = 0; lvl < a->levels; lvl++)
+		allocs_before += dst->world->allocs[lvl];
+	if (start < end)
+		rc = dir_copy(dst, src->top, 0, 0, start, end, &fc);
+	for (lvl = 0; lvl < a->levels; lvl++)
+		allocs += dst->world->allocs[lvl];
+	fc.tables = allocs - allocs_before;
+	fc.ns = fc.ptes * a->cost.fork_pte_ns + fc.tables * a->cost.fork_table_ns;
+	dst->world->fork_copies++;
+	dst->world->fork_ptes += fc.ptes;
+	dst->world->fork_tables += fc.tables;
+	dst->world->fork_ns += fc.ns;
+	if (out) {
+		out->ptes += fc.ptes;
+		out->tables += fc.tables;
+		out->ns += fc.ns;
+	}
+	if (rc)
+		return avm_errf(err, "arch: out of memory for page tables");
+	return 0;
+}
+
+void arch_pt_ran_on(struct arch_pt *pt, uint32_t cpu)
+{
+	unsigned w = (cpu / 64) % PT_CPU_WORDS;
+
+	pt->cpumask[w] |= 1ULL << (cpu % 64);
+}
+
+void arch_pt_flush(struct arch_pt *pt, uint64_t nr_pages, uint32_t cpu, struct arch_flush *out)
+{
+	struct arch_pt_stats *w = pt->world;
+	unsigned remote = 0, i, self = (cpu / 64) % PT_CPU_WORDS;
+
+	for (i = 0; i < PT_CPU_WORDS; i++) {
+		uint64_t m = pt->cpumask[i];
+
+		if (i == self)
+			m &= ~(1ULL << (cpu % 64));
+		remote += (unsigned)__builtin_popcountll(m);
+	}
+	arch_tlb_flush(pt->a, nr_pages, remote, out);
+	if (nr_pages == 0)
+		return;
+	w->flushes++;
+	w->full_flushes += out->full;
+	w->flush_ops += out->ops;
+	w->ipis += out->ipis;
+	w->flush_ns += out->ns;
+}
+
+const struct arch_pt_mm *arch_pt_mm_stats(const struct arch_pt *pt)
+{
+	return &pt->mm;
+}
+
+/* Recount a subtree: tables per level and present entries. */
+static int subtree_check(const struct arch_pt *pt, const void *t, unsigned lvl,
+			 uint64_t *tables, uint64_t *ptes, struct avm_err *err)
+{
+	uint64_t i, n = entries(pt->a, lvl), cnt = 0;
+
+	tables[lvl]++;
+	if (lvl == pt->leaf) {
+		const struct pt_leaf *l = t;
+
+		for (i = 0; i < (n + 63) / 64; i++)
+			cnt += (uint64_t)__builtin_popcountll(l->bits[i]);
+		if (cnt != l->present)
+			return avm_errf(err, "arch: leaf table counts %u entries, has %llu",
+					l->present, (unsigned long long)cnt);
+		*ptes += cnt;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		const struct pt_dir *d = t;
+
+		if (!d->child[i])
+			continue;
+		cnt++;
+		if (subtree_check(pt, d->child[i], lvl + 1, tables, ptes, err))
+			return -1;
+	}
+	if (cnt != ((const struct pt_dir *)t)->used)
+		return avm_errf(err, "arch: %s table counts %u children, has %llu",
+				pt->a->level[lvl].name, ((const struct pt_dir *)t)->used,
+				(unsigned long long)cnt);
+	return 0;
+}
+
+int arch_pt_check(const struct arch_pt *pt, struct avm_err *err)
+{
+	uint64_t tables[ARCH_MAX_LEVELS] = { 0 }, ptes = 0, bytes = 0;
+	unsigned lvl;
+
+	if (subtree_check(pt, pt->top, 0, tables, &ptes, err))
+		return -1;
+	for (lvl = 0; lvl < pt->a->levels; lvl++) {
+		if (tables[lvl] != pt->mm.tables[lvl])
+			return avm_errf(err, "arch: %s tables: counted %llu, recorded %llu",
+					pt->a->level[lvl].name, (unsigned long long)tables[lvl],
+					(unsigned long long)pt->mm.tables[lvl]);
+		bytes += tables[lvl] * pt->a->level[lvl].table_bytes;
+	}
+	if (ptes != pt->mm.ptes || bytes != pt->mm.bytes)
+		return avm_errf(err, "arch: entries/bytes: counted %llu/%llu, recorded %llu/%llu",
+				(unsigned long long)ptes, (unsigned long long)bytes,
+				(unsigned long long)pt->mm.ptes, (unsigned long long)pt->mm.bytes);
+	return 0;
+}

@@ -1,0 +1,463 @@
+/*
+ * locks.c - lock hold accounting and simulated contention (see locks.h).
+ *
+ * Data layout.
+ *   - Per (class, mode): one hold histogram, one wait histogram, and counts
+ *     and totals per reason (enum locks_why).  Fixed size: 8 x 2 histograms
+ *     of ~15 KiB, whatever the trace length.
+ *   - Per lock instance that may still be held: a small record in an
+ *     open-addressing hash table keyed by (class, instance id).  For each
+ *     mode it keeps the two latest end times of holds by two *different*
+ *     CPUs, which is exactly what answering "when does every other CPU's
+ *     hold of this mode end?" needs: if the asking CPU owns the latest end,
+ *     the answer is the second one.  Records whose holds ended more than
+ *     LOCKS_EXPIRY_NS before the latest start seen are dead and their slots
+ *     are reused, so memory follows the number of locks held recently, not
+ *     the trace length.
+ *
+ * Waiting (simulated contention).  A hold requested at time t on CPU c
+ *   - in read mode starts at max(t, end of other CPUs' write holds);
+ *   - in write mode starts at max(t, end of other CPUs' read and write holds);
+ * its wait is that start minus t, and its end (start + len) becomes the
+ * instance's new end for that mode and CPU.  This is a rwsem without writer
+ * preference: a reader that arrives while a writer waits is not queued behind
+ * it (the kernel's rwsem would queue it; holds are short next to event gaps, so
+ * the difference is second order and is named in docs/arch.md).  A trylock
+ * that would wait fails instead, as reclaim's folio_referenced does
+ * (eager.md §4.2 step 3).  The simulated wait does not move the model's time
+ * line: the trace's times are what happened; waits are what the model's lock
+ * usage would add.
+ *
+ * RCU read sections never wait and need no instance record.
+ */
+#include "locks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Hold records older than this (relative to the latest start) are dead. */
+#define LOCKS_EXPIRY_NS 100000000ULL /* 100 ms: covers event reordering across CPUs */
+#define LOCKS_TABLE_MIN 1024
+
+/* The two latest hold ends of one mode, by two different CPUs; end[0] >= end[1]. */
+struct locks_ends {
+	uint64_t end[2];
+	uint32_t cpu[2];
+	uint8_t n; /* entries in use, 0..2 */
+};
+
+struct locks_inst {
+	uint64_t id;
+	uint8_t cls;
+	uint8_t used;
+	struct locks_ends mode[LOCKS_MODE_NR];
+	uint64_t last_end; /* max of every end above: the record's expiry */
+};
+
+struct locks_stat {
+	struct locks_hist hold, wait;
+	uint64_t trylock_failed;
+	uint64_t count_by_why[LOCKS_WHY_NR];
+	uint64_t total_by_why[LOCKS_WHY_NR];
+};
+
+struct locks {
+	struct locks_stat stat[LOCKS_CLASS_NR][LOCKS_MODE_NR];
+	struct locks_inst *table;
+	size_t cap;    /* power of two */
+	size_t used;   /* slots holding a record, live or dead */
+	uint64_t now;  /* latest section start seen */
+};
+
+/* ---- cost model ------------------------------------------------------------ */
+
+static const char *const op_keys[LOCKS_OP_NR] = {
+	[LOCKS_OP_LOCK] = "lock_ns",
+	[LOCKS_OP_AV_ALLOC] = "anon_vma_alloc_ns",
+	[LOCKS_OP_AV_FREE] = "anon_vma_free_ns",
+	[LOCKS_OP_AVC_ALLOC] = "avc_alloc_ns",
+	[LOCKS_OP_AVC_FREE] = "avc_free_ns",
+	[LOCKS_OP_TREE_INSERT] = "interval_tree_insert_ns",
+	[LOCKS_OP_TREE_REMOVE] = "interval_tree_remove_ns",
+	[LOCKS_OP_FOLIO_REWRITE] = "folio_rewrite_ns",
+	[LOCKS_OP_RMAP_VMA] = "rmap_vma_ns",
+	[LOCKS_OP_VMA_LOOKUP] = "vma_lookup_ns",
+};
+
+const char *locks_op_key(enum locks_op op)
+{
+	if ((unsigned)op >= LOCKS_OP_NR)
+		return NULL;
+	return op_keys[op];
+}
+
+uint64_t locks_cost(const struct locks_costs *c, const struct locks_work *w, uint64_t extra_ns)
+{
+	uint64_t ns = extra_ns;
+	int i;
+
+	for (i = 0; i < LOCKS_OP_NR; i++)
+		ns += c->ns[i] * w->n[i];
+	return ns;
+}
+
+/* ---- histogram ------------------------------------------------------------- */
+
+static unsigned hist_index(uint64_t v)
+{
+	unsigned e;
+
+	if (v < 32)
+		return (unsigned)v;
+	e = 63u - (unsigned)__builtin_clzll(v); /* 5..63 */
+	return 32u + (e - 5u) * 32u + (unsigned)((v >> (e - 5u)) & 31u);
+}
+
+/* [lo, hi] of the values that land in bucket i. */
+static void hist_bounds(unsigned i, uint64_t *lo, uint64_t *hi)
+{
+	unsigned e, sub;
+
+	if (i < 32) {
+		*lo = *hi = i;
+		return;
+	}
+	e = (i - 32u) / 32u + 5u;
+	sub = (i - 32u) % 32u;
+	*lo = (32ULL + sub) << (e - 5u);
+	*hi = *lo + ((1ULL << (e - 5u)) - 1);
+}
+
+void locks_hist_add(struct locks_hist *h, uint64_t v)
+{
+	if (h->n == 0 || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+	h->n++;
+	h->sum += v;
+	h->bucket[hist_index(v)]++;
+}
+
+uint64_t locks_hist_quantile(const struct locks_hist *h, double q)
+{
+	uint64_t rank, seen = 0, lo, hi, mid;
+	unsigned i;
+
+	if (h->n == 0)
+		return 0;
+	if (q <= 0)
+		return h->min;
+	if (q >= 1)
+		return h->max;
+	rank = (uint64_t)(q * (double)h->n);
+	if ((double)rank < q * (double)h->n)
+		rank++; /* ceil */
+	if (rank == 0)
+		rank = 1;
+	for (i = 0; i < LOCKS_HIST_BUCKETS; i++) {
+		seen += h->bucket[i];
+		if (seen >= rank)
+			break;
+	}
+	hist_bounds(i, &lo, &hi);
+	mid = lo + (hi - lo) / 2;
+	if (mid < h->min)
+		mid = h->min;
+	if (mid > h->max)
+		mid = h->max;
+	return mid;
+}
+
+void locks_hist_merge(struct locks_hist *a, const struct locks_hist *b)
+{
+	unsigned i;
+
+	if (b->n == 0)
+		return;
+	if (a->n == 0 || b->min < a->min)
+		a->min = b->min;
+	if (b->max > a->max)
+		a->max = b->max;
+	a->n += b->n;
+	a->sum += b->sum;
+	for (i = 0; i < LOCKS_HIST_BUCKETS; i++)
+		a->bucket[i] += b->bucket[i];
+}
+
+/* ---- instance table ---------------------------------------------------------- */
+
+static size_t inst_hash(uint64_t id, unsigned cls, size_t cap)
+{
+	uint64_t h = (id ^ ((uint64_t)cls << 56)) * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 17) & (cap - 1);
+}
+
+static bool inst_dead(const struct locks *l, const struct locks_inst *in)
+{
+	return in->last_end + LOCKS_EXPIRY_NS < l->now;
+}
+
+/* Rebuild into a table of new_cap slots, dropping dead records. */
+static int table_rebuild(struct locks *l, size_t new_cap, struct avm_err *err)
+{
+	struct locks_inst *old = l->table, *t;
+	size_t old_cap = l->cap, i, j;
+
+	t = calloc(new_cap, sizeof(*t));
+	if (!t)
+		return avm_errf(err, "locks: out of memory for %zu lock instances", new_cap);
+	l->table = t;
+	l->cap = new_cap;
+	l->used = 0;
+	for (i = 0; i < old_cap; i++) {
+		if (!old[i].used || inst_dead(l, &old[i]))
+			continue;
+		j = inst_hash(old[i].id, old[i].cls, new_cap);
+		while (t[j].used)
+			j = (j + 1) & (new_cap - 1);
+		t[j] = old[i];
+		l->used++;
+	}
+	free(old);
+	return 0;
+}
+
+/*
+ * Find (cls, id) or make a fresh record for it.  The probe runs to the first
+ * empty slot (the key cannot be further on); a fresh record reuses the first
+ * dead slot met on the way, so dead records never lengthen the chains for good.
+ */
+static int inst_get(struct locks *l, unsigned cls, uint64_t id, struct locks_inst **out,
+		    struct avm_err *err)
+{
+	struct locks_inst *in, *reuse = NULL;
+	size_t j;
+
+	if ((l->used + 1) * 4 > l->cap * 3) {
+		size_t live = 0, i, cap = l->cap;
+
+		for (i = 0; i < l->cap; i++)
+			live += l->table[i].used && !inst_dead(l, &l->table[i]);
+		while ((live + 1) * 2 > cap)
+			cap *= 2;
+		if (table_rebuild(l, cap, err))
+			return -1;
+	}
+	j = inst_hash(id, cls, l->cap);
+	for (;;) {
+		in = &l->table[j];
+		if (!in->used)
+			break;
+		if (in->id == id && in->cls == cls) {
+			*out = in;
+			return 0;
+		}
+		if (!reuse && inst_dead(l, in))
+			reuse = in;
+		j = (j + 1) & (l->cap - 1);
+	}
+	if (reuse) {
+		in = reuse;
+	} else {
+		l->used++;
+	}
+	memset(in, 0, sizeof(*in));
+	in->id = id;
+	in->cls = (uint8_t)cls;
+	in->used = 1;
+	*out = in;
+	return 0;
+}
+
+/* When do the holds of other CPUs (not cpu) in this mode end?  0: none. */
+static uint64_t ends_others(const struct locks_ends *e, uint32_t cpu)
+{
+	if (e->n == 0)
+		return 0;
+	if (e->cpu[0] != cpu)
+		return e->end[0];
+	return e->n > 1 ? e->end[1] : 0;
+}
+
+static void ends_add(struct locks_ends *e, uint32_t cpu, uint64_t end)
+{
+	if (e->n > 0 && e->cpu[0] == cpu) {
+		if (end > e->end[0])
+			e->end[0] = end;
+		return;
+	}
+	if (e->n > 1 && e->cpu[1] == cpu) {
+		if (end > e->end[1])
+			e->end[1] = end;
+	} else if (e->n < 2) {
+		e->cpu[e->n] = cpu;
+		e->end[e->n] = end;
+		e->n++;
+	} else if (end > e->end[1]) {
+		e->cpu[1] = cpu;
+		e->end[1] = end;
+	} else {
+		return;
+	}
+	if (e->n == 2 && e->end[1] > e->end[0]) {
+		uint64_t te = e->end[0];
+		uint32_t tc = e->cpu[0];
+
+		e->end[0] = e->end[1];
+		e->cpu[0] = e->cpu[1];
+		e->end[1] = te;
+		e->cpu[1] = tc;
+	}
+}
+
+/* ---- public ------------------------------------------------------------------- */
+
+int locks_create(struct locks **out, struct avm_err *err)
+{
+	struct locks *l;
+
+	*out = NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return avm_errf(err, "locks: out of memory");
+	l->cap = LOCKS_TABLE_MIN;
+	l->table = calloc(l->cap, sizeof(*l->table));
+	if (!l->table) {
+		free(l);
+		return avm_errf(err, "locks: out of memory");
+	}
+	*out = l;
+	return 0;
+}
+
+void locks_destroy(struct locks *l)
+{
+	if (!l)
+		return;
+	free(l->table);
+	free(l);
+}
+
+int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns,
+	       struct avm_err *err)
+{
+	struct locks_stat *st;
+	struct locks_inst *in;
+	uint64_t ready, blocked, end;
+
+	if ((unsigned)s->cls >= LOCKS_CLASS_NR || (unsigned)s->mode >= LOCKS_MODE_NR ||
+	    (unsigned)s->why >= LOCKS_WHY_NR)
+		return avm_errf(err, "locks: bad section (class %d, mode %d, why %d)",
+				(int)s->cls, (int)s->mode, (int)s->why);
+	st = &l->stat[s->cls][s->mode];
+	if (s->start > l->now)
+		l->now = s->start;
+	ready = s->start;
+	if (s->cls != LOCKS_RCU) {
+		if (inst_get(l, s->cls, s->instance, &in, err))
+			return -1;
+		/* Readers are excluded by writers; writers by everyone (rwsem rules). */
+		blocked = ends_others(&in->mode[LOCKS_WRITE], s->cpu);
+		if (s->mode == LOCKS_WRITE) {
+			uint64_t r = ends_others(&in->mode[LOCKS_READ], s->cpu);
+
+			if (r > blocked)
+				blocked = r;
+		}
+		if (blocked > ready) {
+			if (s->trylock) {
+				st->trylock_failed++;
+				if (wait_ns)
+					*wait_ns = 0;
+				return 1;
+			}
+			ready = blocked;
+		}
+		end = ready + s->len;
+		ends_add(&in->mode[s->mode], s->cpu, end);
+		if (end > in->last_end)
+			in->last_end = end;
+	}
+	locks_hist_add(&st->hold, s->len);
+	if (ready > s->start)
+		locks_hist_add(&st->wait, ready - s->start);
+	st->count_by_why[s->why]++;
+	st->total_by_why[s->why] += s->len;
+	if (wait_ns)
+		*wait_ns = ready - s->start;
+	return 0;
+}
+
+void locks_summary(const struct locks *l, enum locks_class c, enum locks_mode m,
+		   struct locks_summary *out)
+{
+	const struct locks_stat *st = &l->stat[c][m];
+
+	memset(out, 0, sizeof(*out));
+	out->count = st->hold.n;
+	out->total_ns = st->hold.sum;
+	out->p50_ns = locks_hist_quantile(&st->hold, 0.50);
+	out->p99_ns = locks_hist_quantile(&st->hold, 0.99);
+	out->max_ns = st->hold.max;
+	out->waited = st->wait.n;
+	out->wait_total_ns = st->wait.sum;
+	out->wait_p99_ns = locks_hist_quantile(&st->wait, 0.99);
+	out->wait_max_ns = st->wait.max;
+	out->trylock_failed = st->trylock_failed;
+	memcpy(out->count_by_why, st->count_by_why, sizeof(out->count_by_why));
+	memcpy(out->total_ns_by_why, st->total_by_why, sizeof(out->total_ns_by_why));
+}
+
+const struct locks_hist *locks_hold_hist(const struct locks *l, enum locks_class c,
+					 enum locks_mode m)
+{
+	return &l->stat[c][m].hold;
+}
+
+const struct locks_hist *locks_wait_hist(const struct locks *l, enum locks_class c,
+					 enum locks_mode m)
+{
+	return &l->stat[c][m].wait;
+}
+
+uint64_t locks_live_instances(const struct locks *l)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < l->cap; i++)
+		n += l->table[i].used && !inst_dead(l, &l->table[i]);
+	return n;
+}
+
+const char *locks_class_name(enum locks_class c)
+{
+	static const char *const names[LOCKS_CLASS_NR] = {
+		[LOCKS_ANON_VMA] = "anon_vma_rwsem",
+		[LOCKS_MMAP] = "mmap_lock",
+		[LOCKS_VMA] = "vma_lock",
+		[LOCKS_RCU] = "rcu",
+	};
+
+	return (unsigned)c < LOCKS_CLASS_NR ? names[c] : "?";
+}
+
+const char *locks_mode_name(enum locks_mode m)
+{
+	return m == LOCKS_WRITE ? "write" : m == LOCKS_READ ? "read" : "?";
+}
+
+const char *locks_why_name(enum locks_why w)
+{
+	static const char *const names[LOCKS_WHY_NR] = {
+		[LOCKS_WHY_PREPARE] = "prepare",     [LOCKS_WHY_CLONE] = "clone",
+		[LOCKS_WHY_FORK] = "fork",           [LOCKS_WHY_UNLINK] = "unlink",
+		[LOCKS_WHY_UPGRADE] = "upgrade",     [LOCKS_WHY_RMAP_WALK] = "rmap_walk",
+		[LOCKS_WHY_THP_SPLIT] = "thp_split", [LOCKS_WHY_FAULT] = "fault",
+		[LOCKS_WHY_OTHER] = "other",
+	};
+
+	return (unsigned)w < LOCKS_WHY_NR ? names[w] : "?";
+}

@@ -1,0 +1,164 @@
+/*
+ * locks.h - lock hold accounting and simulated contention, one instance per world.
+ *
+ * Owns: the record of every critical section a model takes (which lock class,
+ * which instance, read or write, why, on which CPU, when, for how long), the
+ * per class / mode summaries the report prints (count, total, p50, p99, max),
+ * the simulated waiting of holds that overlap a hold of the same instance from
+ * another CPU, the per-operation cost model that turns work (AVCs cloned,
+ * anon_vmas allocated, folios rewritten, ...) into a hold length, and the
+ * bounded-memory log-linear histogram behind every quantile.
+ *
+ * Lock facts the models follow (eager.md §5, lazy.md §9.3):
+ *   - anon_vma root rwsem: write in prepare, clone, fork, unlink; read for the
+ *     whole of an rmap walk (reclaim's folio_referenced only trylocks);
+ *   - mmap_lock: eager's first fault under a per-VMA lock trylocks it (read)
+ *     and retries under it when that fails; lazy's first fault takes nothing;
+ *   - lazy's walk lock is a policy (config lazy_walk_lock): RCU, the VMA read
+ *     lock, or an mmap_lock read trylock.
+ * The models decide which locks they take; this module only keeps time.
+ */
+#ifndef ANONVMA_LOCKS_H
+#define ANONVMA_LOCKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* ---- the cost model: ns per unit of work done under a lock --------------- */
+
+enum locks_op {
+	LOCKS_OP_LOCK = 0,      /* acquire + release of an uncontended lock */
+	LOCKS_OP_AV_ALLOC,      /* anon_vma_alloc + init */
+	LOCKS_OP_AV_FREE,       /* anon_vma free (put) */
+	LOCKS_OP_AVC_ALLOC,     /* anon_vma_chain_alloc */
+	LOCKS_OP_AVC_FREE,      /* anon_vma_chain_free */
+	LOCKS_OP_TREE_INSERT,   /* anon_vma_interval_tree_insert + same_vma list add */
+	LOCKS_OP_TREE_REMOVE,   /* anon_vma_interval_tree_remove + list del */
+	LOCKS_OP_FOLIO_REWRITE, /* lazy upgrade: one folio->mapping rewrite */
+	LOCKS_OP_RMAP_VMA,      /* rmap walk: per VMA visited, beyond the page-table walk */
+	LOCKS_OP_VMA_LOOKUP,    /* lazy walk: find the VMA of an address in one mm */
+	LOCKS_OP_NR,
+};
+
+/* ns per unit of each op; loaded from the arch YAML section `rmap:` (arch.c). */
+struct locks_costs {
+	uint64_t ns[LOCKS_OP_NR];
+};
+
+/* Units of each op one critical section performs. */
+struct locks_work {
+	uint64_t n[LOCKS_OP_NR];
+};
+
+/* The YAML key of an op ("anon_vma_alloc_ns", ...); NULL for an op out of range. */
+const char *locks_op_key(enum locks_op op);
+
+/* Length of a critical section: the dot product of work and costs, plus extra_ns. */
+uint64_t locks_cost(const struct locks_costs *c, const struct locks_work *w, uint64_t extra_ns);
+
+/* ---- log-linear histogram (bounded memory quantiles) ----------------------- */
+
+/*
+ * Values below 32 have a bucket each; above, every power of two is split in
+ * 32 equal buckets, so a quantile is within 1/32 (3.1 %) of the true value.
+ * 1920 buckets cover the whole uint64_t range: ~15 KiB per histogram.
+ */
+#define LOCKS_HIST_SUB_BITS 5
+#define LOCKS_HIST_BUCKETS (32 + 59 * 32)
+
+struct locks_hist {
+	uint64_t n, sum, min, max;
+	uint64_t bucket[LOCKS_HIST_BUCKETS];
+};
+
+void locks_hist_add(struct locks_hist *h, uint64_t v);
+/*
+ * Nearest-rank quantile (q in [0, 1]): the smallest recorded value v with
+ * at least ceil(q * n) values <= v, reported as its bucket's midpoint clamped
+ * to [min, max].  0 for an empty histogram.
+ */
+uint64_t locks_hist_quantile(const struct locks_hist *h, double q);
+/* a += b (fleet and per-model totals). */
+void locks_hist_merge(struct locks_hist *a, const struct locks_hist *b);
+
+/* ---- lock classes, sections, summaries ------------------------------------- */
+
+enum locks_class {
+	LOCKS_ANON_VMA = 0, /* anon_vma root rwsem (instance: root anon_vma id) */
+	LOCKS_MMAP,         /* mmap_lock (instance: mm id) */
+	LOCKS_VMA,          /* per-VMA lock (instance: VMA id) */
+	LOCKS_RCU,          /* RCU read-side section: recorded, never waits */
+	LOCKS_CLASS_NR,
+};
+
+enum locks_mode { LOCKS_READ = 0, LOCKS_WRITE = 1, LOCKS_MODE_NR };
+
+/* Why a section was taken: the breakdown each class/mode summary keeps. */
+enum locks_why {
+	LOCKS_WHY_PREPARE = 0, /* first anon fault (__anon_vma_prepare) */
+	LOCKS_WHY_CLONE,       /* anon_vma_clone: split, merge dup, mremap copy */
+	LOCKS_WHY_FORK,        /* anon_vma_fork / dup_mmap */
+	LOCKS_WHY_UNLINK,      /* unlink_anon_vmas */
+	LOCKS_WHY_UPGRADE,     /* lazy: upgrade of a lazy root at fork */
+	LOCKS_WHY_RMAP_WALK,   /* rmap walks: reclaim, migration, KSM, page idle, ... */
+	LOCKS_WHY_THP_SPLIT,   /* THP split / khugepaged collapse (write) */
+	LOCKS_WHY_FAULT,       /* mmap_lock taken by a fault (trylock or retry) */
+	LOCKS_WHY_OTHER,
+	LOCKS_WHY_NR,
+};
+
+struct locks_section {
+	enum locks_class cls;
+	enum locks_mode mode;
+	enum locks_why why;
+	bool trylock;       /* give up instead of waiting (reclaim's folio_referenced) */
+	uint64_t instance;  /* which lock of the class */
+	uint32_t cpu;       /* the event's CPU */
+	uint64_t start;     /* ns, the event's time */
+	uint64_t len;       /* ns held, from locks_cost() */
+};
+
+struct locks_summary {
+	uint64_t count;                     /* holds taken */
+	uint64_t total_ns, p50_ns, p99_ns, max_ns;
+	uint64_t waited;                    /* holds that had to wait */
+	uint64_t wait_total_ns, wait_p99_ns, wait_max_ns;
+	uint64_t trylock_failed;            /* trylocks that found the lock held */
+	uint64_t count_by_why[LOCKS_WHY_NR];
+	uint64_t total_ns_by_why[LOCKS_WHY_NR];
+};
+
+struct locks;
+
+int locks_create(struct locks **out, struct avm_err *err);
+void locks_destroy(struct locks *l); /* safe on NULL */
+
+/*
+ * Record one critical section.  It starts at s->start on s->cpu, or later if
+ * another CPU holds the same instance in an incompatible mode (a writer
+ * excludes everyone, readers exclude writers): then it waits until that hold
+ * ends.  Holds of one CPU never wait for each other.  Returns 0 with *wait_ns
+ * set (may be NULL), 1 if a trylock found the lock held (nothing recorded but
+ * the failure), or -1 with err filled (out of memory).
+ */
+int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns,
+	       struct avm_err *err);
+
+void locks_summary(const struct locks *l, enum locks_class c, enum locks_mode m,
+		   struct locks_summary *out);
+/* The histograms behind a summary (for merging across worlds or hosts). */
+const struct locks_hist *locks_hold_hist(const struct locks *l, enum locks_class c,
+					 enum locks_mode m);
+const struct locks_hist *locks_wait_hist(const struct locks *l, enum locks_class c,
+					 enum locks_mode m);
+/* Lock instances with a hold that may still overlap a future one (memory bound). */
+uint64_t locks_live_instances(const struct locks *l);
+
+/* Stable names for reports: "anon_vma_rwsem", "read", "fork", ... */
+const char *locks_class_name(enum locks_class c);
+const char *locks_mode_name(enum locks_mode m);
+const char *locks_why_name(enum locks_why w);
+
+#endif

@@ -1,0 +1,272 @@
+/*
+ * test_locks.c - lock hold accounting: sums, quantiles and simulated waits
+ * on hand-computed sequences, the trylock rule, the cost model, and the
+ * memory bound of the instance table.
+ *
+ * Rules under test (locks.h, eager.md §5): an rwsem's writer excludes
+ * everyone, readers exclude only writers; holds of one CPU never wait for each
+ * other; a trylock that would wait fails (reclaim's folio_referenced,
+ * eager.md §4.2 step 3).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "arch.h"
+#include "locks.h"
+
+static uint64_t hold(struct locks *l, enum locks_mode m, enum locks_why why, uint64_t inst,
+		     uint32_t cpu, uint64_t t, uint64_t len)
+{
+	struct locks_section s = { .cls = LOCKS_ANON_VMA, .mode = m, .why = why,
+				   .instance = inst, .cpu = cpu, .start = t, .len = len };
+	struct avm_err err = { "" };
+	uint64_t wait = 12345;
+
+	assert_int_equal(locks_hold(l, &s, &wait, &err), 0);
+	return wait;
+}
+
+/*
+ * One anon_vma root (instance 7), four CPUs, times in ns:
+ *
+ *   cpu0  W[100,150) fork           W[180,200) unlink (waited 10)  R[185,190)
+ *   cpu1        R wants 120 -> [150,180) rmap (waited 30: cpu0's write)
+ *   cpu2                 R[160,170) rmap (readers share)
+ *   cpu3                                       tryR at 190: cpu0 writes -> fails
+ *   cpu1  instance 8: W[150,190) clone (other lock: no wait)
+ *
+ * write: 3 holds, 50 + 20 + 40 = 110 ns, 1 waited 10 ns
+ * read:  3 holds, 30 + 10 + 5 = 45 ns, 1 waited 30 ns, 1 failed trylock
+ */
+static void test_hand_sequence(void **state)
+{
+	struct locks *l;
+	struct locks_summary w, r;
+	struct avm_err err = { "" };
+	struct locks_section try = { .cls = LOCKS_ANON_VMA, .mode = LOCKS_READ,
+				     .why = LOCKS_WHY_RMAP_WALK, .trylock = true,
+				     .instance = 7, .cpu = 3, .start = 190, .len = 5 };
+	uint64_t wait = 99;
+
+	(void)state;
+	assert_int_equal(locks_create(&l, &err), 0);
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_FORK, 7, 0, 100, 50), 0);
+	assert_int_equal(hold(l, LOCKS_READ, LOCKS_WHY_RMAP_WALK, 7, 1, 120, 30), 30);
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_CLONE, 8, 1, 150, 40), 0);
+	assert_int_equal(hold(l, LOCKS_READ, LOCKS_WHY_RMAP_WALK, 7, 2, 160, 10), 0);
+	/* cpu1's read ends at 180, cpu2's at 170: the writer starts at 180 */
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_UNLINK, 7, 0, 170, 20), 10);
+	/* the same CPU never waits for itself */
+	assert_int_equal(hold(l, LOCKS_READ, LOCKS_WHY_RMAP_WALK, 7, 0, 185, 5), 0);
+	assert_int_equal(locks_hold(l, &try, &wait, &err), 1);
+	assert_int_equal(wait, 0);
+
+	locks_summary(l, LOCKS_ANON_VMA, LOCKS_WRITE, &w);
+	assert_int_equal(w.count, 3);
+	assert_int_equal(w.total_ns, 110);
+	assert_int_equal(w.max_ns, 50);
+	assert_int_equal(w.waited, 1);
+	assert_int_equal(w.wait_total_ns, 10);
+	assert_int_equal(w.wait_max_ns, 10);
+	assert_int_equal(w.count_by_why[LOCKS_WHY_FORK], 1);
+	assert_int_equal(w.total_ns_by_why[LOCKS_WHY_UNLINK], 20);
+	assert_int_equal(w.total_ns_by_why[LOCKS_WHY_CLONE], 40);
+	/* three values 20, 40, 50 (all below 64: exact buckets) */
+	assert_int_equal(w.p50_ns, 40);
+	assert_int_equal(w.p99_ns, 50);
+
+	locks_summary(l, LOCKS_ANON_VMA, LOCKS_READ, &r);
+	assert_int_equal(r.count, 3);
+	assert_int_equal(r.total_ns, 45);
+	assert_int_equal(r.waited, 1);
+	assert_int_equal(r.wait_total_ns, 30);
+	assert_int_equal(r.trylock_failed, 1);
+	assert_int_equal(r.count_by_why[LOCKS_WHY_RMAP_WALK], 3);
+	assert_int_equal(r.p50_ns, 10);
+
+	/* other classes saw nothing */
+	locks_summary(l, LOCKS_MMAP, LOCKS_READ, &r);
+	assert_int_equal(r.count, 0);
+	assert_int_equal(r.p99_ns, 0);
+	locks_destroy(l);
+}
+
+/* A write queued behind a write queued behind a write: waits chain. */
+static void test_writer_chain(void **state)
+{
+	struct locks *l;
+	struct avm_err err = { "" };
+
+	(void)state;
+	assert_int_equal(locks_create(&l, &err), 0);
+	/* cpu0 [0,100); cpu1 asks at 10 -> [100,200); cpu2 asks at 20 -> [200,300) */
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_FORK, 1, 0, 0, 100), 0);
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_FORK, 1, 1, 10, 100), 90);
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_FORK, 1, 2, 20, 100), 180);
+	/* cpu0 again at 150: cpu1 holds until 200, cpu2 until 300 -> waits 150 */
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_FORK, 1, 0, 150, 10), 150);
+	/* a reader on cpu1 at 250 waits for cpu2 (300) and cpu0 (310): 60 */
+	assert_int_equal(hold(l, LOCKS_READ, LOCKS_WHY_RMAP_WALK, 1, 1, 250, 1), 60);
+	locks_destroy(l);
+}
+
+/* RCU sections never wait, whatever else holds the same "instance". */
+static void test_rcu_never_waits(void **state)
+{
+	struct locks *l;
+	struct avm_err err = { "" };
+	struct locks_section s = { .cls = LOCKS_RCU, .mode = LOCKS_READ,
+				   .why = LOCKS_WHY_RMAP_WALK, .instance = 1, .cpu = 1,
+				   .start = 10, .len = 5 };
+	struct locks_summary sum;
+	uint64_t wait = 1;
+
+	(void)state;
+	assert_int_equal(locks_create(&l, &err), 0);
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_FORK, 1, 0, 0, 100), 0);
+	assert_int_equal(locks_hold(l, &s, &wait, &err), 0);
+	assert_int_equal(wait, 0);
+	locks_summary(l, LOCKS_RCU, LOCKS_READ, &sum);
+	assert_int_equal(sum.count, 1);
+	assert_int_equal(sum.total_ns, 5);
+	locks_destroy(l);
+}
+
+/*
+ * Quantiles (nearest rank) from the log-linear histogram: 990 holds of
+ * 1000 ns and 10 of 1 ms.  Rank for p50 is 500 -> 1000 ns; for p99 it is 990
+ * -> still 1000 ns; max 1 ms.  Buckets are 1/32 wide: 1000 lands in
+ * [992, 1007], whose midpoint 999 is within 1/32 of 1000.
+ */
+static void test_quantiles(void **state)
+{
+	struct locks_hist *h = calloc(1, sizeof(*h));
+	uint64_t q, v;
+	int i;
+
+	(void)state;
+	assert_non_null(h);
+	for (i = 0; i < 990; i++)
+		locks_hist_add(h, 1000);
+	for (i = 0; i < 10; i++)
+		locks_hist_add(h, 1000000);
+	q = locks_hist_quantile(h, 0.50);
+	assert_in_range(q, 1000 - 1000 / 32, 1000 + 1000 / 32);
+	q = locks_hist_quantile(h, 0.99);
+	assert_in_range(q, 1000 - 1000 / 32, 1000 + 1000 / 32);
+	/* rank 991 is the first 1 ms hold */
+	q = locks_hist_quantile(h, 0.991);
+	assert_in_range(q, 1000000 - 1000000 / 32, 1000000);
+	assert_int_equal(locks_hist_quantile(h, 1.0), 1000000);
+	assert_int_equal(h->sum, 990 * 1000 + 10 * 1000000);
+
+	/* 1..1000: every quantile within 1/32 of the exact nearest rank */
+	memset(h, 0, sizeof(*h));
+	for (v = 1; v <= 1000; v++)
+		locks_hist_add(h, v);
+	for (i = 1; i <= 99; i++) {
+		uint64_t exact = (uint64_t)i * 10;
+
+		q = locks_hist_quantile(h, i / 100.0);
+		assert_in_range(q, exact - exact / 32, exact + exact / 32);
+	}
+	/* merging two halves gives the histogram of the whole */
+	{
+		struct locks_hist *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+
+		assert_non_null(a);
+		assert_non_null(b);
+		for (v = 1; v <= 1000; v++)
+			locks_hist_add(v % 2 ? a : b, v);
+		locks_hist_merge(a, b);
+		assert_memory_equal(a, h, sizeof(*h));
+		free(a);
+		free(b);
+	}
+	free(h);
+}
+
+/*
+ * Hold lengths from the cost model with the x86_64-4level defaults: an eager
+ * fork of a VMA whose chain has 2 AVCs (eager.md §2.4-2.5) clones 2 AVCs
+ * (alloc + interval-tree insert each), then allocates its own anon_vma and
+ * one AVC and links it, under one lock: lock + 1 av alloc + 3 avc alloc +
+ * 3 inserts = 20 + 60 + 3 x 40 + 3 x 50 = 350 ns.
+ */
+static void test_cost_model(void **state)
+{
+	struct arch a;
+	struct avm_err err = { "" };
+	struct locks_work w = { { 0 } };
+
+	(void)state;
+	assert_int_equal(arch_load("x86_64-4level", NULL, &a, &err), 0);
+	w.n[LOCKS_OP_LOCK] = 1;
+	w.n[LOCKS_OP_AV_ALLOC] = 1;
+	w.n[LOCKS_OP_AVC_ALLOC] = 3;
+	w.n[LOCKS_OP_TREE_INSERT] = 3;
+	assert_int_equal(locks_cost(&a.rmap, &w, 0),
+			 a.rmap.ns[LOCKS_OP_LOCK] + a.rmap.ns[LOCKS_OP_AV_ALLOC] +
+				 3 * a.rmap.ns[LOCKS_OP_AVC_ALLOC] +
+				 3 * a.rmap.ns[LOCKS_OP_TREE_INSERT]);
+	assert_int_equal(locks_cost(&a.rmap, &w, 0), 350);
+	/* extra time (e.g. page-table walks of an rmap walk) adds on */
+	assert_int_equal(locks_cost(&a.rmap, &w, arch_walk_ns(&a)), 350 + 4 * 10);
+	assert_string_equal(locks_op_key(LOCKS_OP_FOLIO_REWRITE), "folio_rewrite_ns");
+	assert_null(locks_op_key(LOCKS_OP_NR));
+}
+
+/*
+ * Memory follows the locks held recently, not the trace: a million holds on
+ * distinct instances 1 us apart leave only those of the last ~100 ms (plus
+ * slack) live, and a contended instance is still found after the churn.
+ */
+static void test_bounded_instances(void **state)
+{
+	struct locks *l;
+	struct avm_err err = { "" };
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(locks_create(&l, &err), 0);
+	for (i = 0; i < 1000000; i++)
+		hold(l, LOCKS_WRITE, LOCKS_WHY_PREPARE, 1000 + i, (uint32_t)(i % 4), i * 1000, 500);
+	assert_in_range(locks_live_instances(l), 90000, 110000);
+	/* the last instance is still known: another CPU waits for it */
+	i = 999999;
+	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_PREPARE, 1000 + i, 0, i * 1000 + 100, 1),
+			 400);
+	locks_destroy(l);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(locks_class_name(LOCKS_ANON_VMA), "anon_vma_rwsem");
+	assert_string_equal(locks_class_name(LOCKS_MMAP), "mmap_lock");
+	assert_string_equal(locks_mode_name(LOCKS_WRITE), "write");
+	assert_string_equal(locks_why_name(LOCKS_WHY_RMAP_WALK), "rmap_walk");
+	assert_string_equal(locks_why_name(LOCKS_WHY_NR), "?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hand_sequence),
+		cmocka_unit_test(test_writer_chain),
+		cmocka_unit_test(test_rcu_never_waits),
+		cmocka_unit_test(test_quantiles),
+		cmocka_unit_test(test_cost_model),
+		cmocka_unit_test(test_bounded_instances),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests_name("locks", tests, NULL, NULL);
+}
