@@ -63,6 +63,7 @@
 
 enum { VAL_ALLOC = 0, VAL_FREE = 1 };
 #define VAL_SITE_NR 8
+#define VAL_FAULT_IDS 4
 
 /* counts[obj][alloc/free] */
 typedef int64_t val_counts[VALIDATE_OBJ_NR][2];
@@ -85,7 +86,9 @@ struct val_task {
 	/* the open window */
 	struct val_ctx opener;  /* FAULT / POPULATE / EXIT the window opened with */
 	bool opener_exec;       /* a fault inside an exec (its mm is not ours yet) */
-	int64_t win_fault_av_allocs, win_fault_av_puts;
+	/* objects this fault window prepared: a free of one of them is the race loser's */
+	uint64_t win_fault_ids[VALIDATE_OBJ_NR][VAL_FAULT_IDS];
+	int win_fault_n[VALIDATE_OBJ_NR];
 	int64_t deferred[VALIDATE_OBJ_NR][2][VAL_SITE_NR]; /* waiting for the closer */
 	val_counts win_k, win_m; /* the window, both sides (for the span) */
 	val_counts exec_pending; /* exec stack allocations seen before the EXEC */
@@ -745,20 +748,30 @@ static int val_slab(struct validate *v, const struct avm_event *ev, struct avm_e
 		return -1;
 	tk->span_sites |= 1u << site;
 
-	/* a fault window claims its prepare and the put of the race loser (§2.2 step 4) */
+	/*
+	 * A fault window claims its prepare and the frees of the race loser
+	 * (§2.2 step 4: put_anon_vma of the fresh AV, the AVC freed through
+	 * anon_vma_chain_free): frees of the very objects (ids) this window
+	 * allocated at prepare, whatever site they were freed from.
+	 */
 	if (tk->opener.set && tk->opener.kind != AVM_EXIT) {
-		bool mine = site == AVM_SITE_PREPARE;
+		bool mine = false;
 
-		if (o == VALIDATE_AV && op == VAL_FREE && site == AVM_SITE_PUT &&
-		    tk->win_fault_av_puts < tk->win_fault_av_allocs) {
-			tk->win_fault_av_puts++;
+		if (op == VAL_ALLOC && site == AVM_SITE_PREPARE) {
+			if (tk->win_fault_n[o] < VAL_FAULT_IDS)
+				tk->win_fault_ids[o][tk->win_fault_n[o]++] = (uint64_t)ev->d;
 			mine = true;
+		} else if (op == VAL_FREE && ev->d) {
+			for (int i = 0; i < tk->win_fault_n[o]; i++) {
+				if (tk->win_fault_ids[o][i] != (uint64_t)ev->d)
+					continue;
+				tk->win_fault_ids[o][i] = 0;
+				tk->span_race_frees[o]++;
+				mine = true;
+				break;
+			}
 		}
 		if (mine) {
-			if (o == VALIDATE_AV && op == VAL_ALLOC)
-				tk->win_fault_av_allocs++;
-			if (op == VAL_FREE)
-				tk->span_race_frees[o]++;
 			return val_kernel_credit(v, o, op,
 						 tk->opener_exec ? VALIDATE_OP_EXEC : VALIDATE_OP_PREPARE,
 						 tk->opener.mm, tk->opener.pid, 1, err);
@@ -846,6 +859,16 @@ int validate_event(struct validate *v, const struct avm_event *ev, struct avm_er
 	}
 	if (!val_is_opener(ev->kind) && !val_is_closer(ev->kind))
 		return 0;
+	if (ev->kind == AVM_FORK && ev->b && (uint64_t)ev->b != ev->tid) {
+		/* the child task starts in the child mm (or ours: CLONE_VM) */
+		/* before tk: an insert may move the table */
+		struct val_task *child = val_task(v, (uint64_t)ev->b, err);
+
+		if (!child)
+			return -1;
+		child->mm = ev->a ? (uint64_t)ev->a : ev->mm;
+		child->pid = (uint32_t)ev->d;
+	}
 	tk = val_task(v, ev->tid, err);
 	if (!tk)
 		return -1;
@@ -874,8 +897,7 @@ int validate_event(struct validate *v, const struct avm_event *ev, struct avm_er
 	val_ctx_from(&tk->opener, ev);
 	/* a fault in an mm this task has not entered yet: inside an exec (padzero COW) */
 	tk->opener_exec = ev->kind != AVM_EXIT && tk->mm && ev->mm && ev->mm != tk->mm;
-	tk->win_fault_av_allocs = 0;
-	tk->win_fault_av_puts = 0;
+	memset(tk->win_fault_n, 0, sizeof(tk->win_fault_n));
 	if (!tk->opener_exec)
 		tk->mm = ev->mm;
 	tk->checkpointed = true;
