@@ -160,6 +160,7 @@ struct validate {
 	uint64_t live_checks, live_equal;
 	int64_t first_live_k[VALIDATE_OBJ_NR], first_live_m[VALIDATE_OBJ_NR];
 	uint64_t first_live_seq;
+	uint64_t live_pending_seq;  /* a snapshot whose live counts wait for the world's stats */
 
 	bool finished;
 	validate_vma_lookup_fn lookup;
@@ -961,6 +962,36 @@ static int val_model_delta(struct validate *v, struct val_task *tk, const struct
 	return 0;
 }
 
+/* Kernel live objects: adopted at the start + allocs - frees (untracked mms' frees excluded). */
+static int64_t val_kernel_live(const struct validate *v, int o)
+{
+	const struct obj_count *c = &v->prev.obj[o == VALIDATE_AV ? MODEL_OBJ_ANON_VMA : MODEL_OBJ_AVC];
+
+	return (int64_t)(c->preexisting + v->k_allocs[o]) -
+	       (int64_t)(v->k_frees[o] - v->untracked_frees[o]);
+}
+
+static void val_live_check(struct validate *v, uint64_t seq)
+{
+	bool live_eq = true;
+	int64_t k[VALIDATE_OBJ_NR], m[VALIDATE_OBJ_NR];
+
+	for (int o = 0; o < VALIDATE_OBJ_NR; o++) {
+		k[o] = val_kernel_live(v, o);
+		m[o] = (int64_t)v->prev.obj[o == VALIDATE_AV ? MODEL_OBJ_ANON_VMA : MODEL_OBJ_AVC].live;
+		if (k[o] != m[o])
+			live_eq = false;
+	}
+	v->live_checks++;
+	if (live_eq) {
+		v->live_equal++;
+	} else if (!v->first_live_seq) {
+		v->first_live_seq = seq;
+		memcpy(v->first_live_k, k, sizeof(k));
+		memcpy(v->first_live_m, m, sizeof(m));
+	}
+}
+
 int validate_world_delta(struct validate *v, const struct avm_event *ev,
 			 const struct model_stats *stats, struct avm_err *err)
 {
@@ -1010,6 +1041,10 @@ out:
 	if (!rc) {
 		v->prev = *stats;
 		v->have_stats = true;
+		if (v->live_pending_seq == ev->seq) {
+			val_live_check(v, ev->seq);
+			v->live_pending_seq = 0;
+		}
 	}
 	return rc;
 }
@@ -1061,29 +1096,8 @@ int validate_snapshot(struct validate *v, const struct avm_event *ev,
 		val_div_add(v, &d);
 	}
 
-	/* live counts: kernel = adopted + allocs - frees seen, model = its live */
-	if (v->have_stats) {
-		static const int objs[VALIDATE_OBJ_NR] = { MODEL_OBJ_ANON_VMA, MODEL_OBJ_AVC };
-		bool live_eq = true;
-		int64_t k[VALIDATE_OBJ_NR], m[VALIDATE_OBJ_NR];
-
-		for (int o = 0; o < VALIDATE_OBJ_NR; o++) {
-			const struct obj_count *c = &v->prev.obj[objs[o]];
-
-			k[o] = (int64_t)(c->preexisting + v->k_allocs[o]) - (int64_t)v->k_frees[o];
-			m[o] = (int64_t)c->live;
-			if (k[o] != m[o])
-				live_eq = false;
-		}
-		v->live_checks++;
-		if (live_eq) {
-			v->live_equal++;
-		} else if (!v->first_live_seq) {
-			v->first_live_seq = ev->seq;
-			memcpy(v->first_live_k, k, sizeof(k));
-			memcpy(v->first_live_m, m, sizeof(m));
-		}
-	}
+	/* live counts once the world's stats for this event are in (validate_world_delta) */
+	v->live_pending_seq = ev->seq;
 	return 0;
 }
 
@@ -1259,7 +1273,7 @@ static char *val_mask_names(char *buf, size_t len, uint32_t mask, const char **n
 
 	buf[0] = 0;
 	for (int i = 0; i < n; i++) {
-		if (!(mask & (1u << i)))
+		if (!(mask & (1u << i)) || !names[i])
 			continue;
 		off += (size_t)snprintf(buf + off, len > off ? len - off : 0, "%s%s", off ? "," : "",
 					names[i]);
@@ -1278,7 +1292,7 @@ static cJSON *val_div_json(const struct val_div *d)
 	if (!j)
 		return NULL;
 	for (int w = 0; w < MODEL_WHY_NR; w++)
-		if (d->why & (1u << w)) {
+		if ((d->why & (1u << w)) && val_why_rules[w]) {
 			rule = val_why_rules[w];
 			break;
 		}
@@ -1442,8 +1456,7 @@ cJSON *validate_to_json(const struct validate *v)
 			x = cJSON_AddObjectToObject(x, "live_end");
 			if (!x)
 				goto fail;
-			cJSON_AddNumberToObject(x, "kernel", (double)((int64_t)(c->preexisting + t.kernel_allocs) -
-								   (int64_t)t.kernel_frees));
+			cJSON_AddNumberToObject(x, "kernel", (double)val_kernel_live(v, o));
 			cJSON_AddNumberToObject(x, "model", (double)c->live);
 		}
 	}
