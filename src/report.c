@@ -64,7 +64,7 @@ const char *report_obj_name(enum model_obj o)
 
 const char *report_why_name(enum model_why w)
 {
-	return (unsigned)w < MODEL_WHY_NR ? report_why_names[w] : "?";
+	return (unsigned)w < MODEL_WHY_NR ? report_why_names[w] : NULL;
 }
 
 /* cJSON reports allocation failure as NULL from every constructor. */
@@ -180,10 +180,18 @@ static cJSON *report_model_block(const struct report_model *m, struct avm_err *e
 
 		if (!ka || !kf)
 			goto fail;
-		for (int w = 0; w < MODEL_WHY_NR; w++)
-			if (report_num(ka, report_why_names[w], (double)s->allocs_by_why[o][w], err) ||
-			    report_num(kf, report_why_names[w], (double)s->frees_by_why[o][w], err))
+		for (int w = 0; w < MODEL_WHY_NR; w++) {
+			char other[24];
+			const char *name = report_why_names[w];
+
+			if (!name) { /* a reason model.h gained after this table */
+				snprintf(other, sizeof(other), "why_%d", w);
+				name = other;
+			}
+			if (report_num(ka, name, (double)s->allocs_by_why[o][w], err) ||
+			    report_num(kf, name, (double)s->frees_by_why[o][w], err))
 				goto fail;
+		}
 	}
 	if (report_num(b, "bytes_peak_total", (double)s->bytes_peak, err) ||
 	    report_num(b, "bytes_end_total", (double)s->bytes_live, err))
@@ -743,10 +751,19 @@ static int report_add_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 			continue;
 		if (!s && !(s = cJSON_AddObjectToObject(sum, by[b])))
 			return report_oom(err);
-		for (int o = 0; o < MODEL_OBJ_NR; o++)
-			if (report_add_keys(s, f, report_obj_names[o], report_why_names, MODEL_WHY_NR,
-					    err))
-				return -1;
+		for (int o = 0; o < MODEL_OBJ_NR; o++) {
+			const cJSON *fk = cJSON_GetObjectItemCaseSensitive(f, report_obj_names[o]), *w;
+			cJSON *sk = cJSON_GetObjectItemCaseSensitive(s, report_obj_names[o]);
+
+			if (!fk)
+				continue;
+			if (!sk && !(sk = cJSON_AddObjectToObject(s, report_obj_names[o])))
+				return report_oom(err);
+			/* every entry is a count, whatever operations the host's build knew */
+			cJSON_ArrayForEach(w, fk)
+				if (report_add_to(sk, fk, w->string, err))
+					return -1;
+		}
 	}
 	return report_add_keys(sum, m, NULL, report_model_sums, REPORT_NMODEL_SUMS, err);
 }

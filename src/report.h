@@ -55,7 +55,7 @@ struct report_input {
 	size_t nmodels;
 };
 
-/* JSON names of the object kinds and of the operations (model_why), for every writer of reports. */
+/* JSON names of the object kinds and of the operations (model_why; NULL if unnamed), for every writer of reports. */
 const char *report_obj_name(enum model_obj o);
 const char *report_why_name(enum model_why w);
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# anonvma-report end to end: summary of one report, fleet view of two, the
+# fleet JSON, and one clear line + non-zero exit for every bad input.
+# The reports are written here by hand (two hosts, eager and lazy), so the
+# expected fleet figures can be checked by arithmetic.
+set -euo pipefail
+BUILD=${BUILD:-build}
+bin="$BUILD/anonvma-report"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# host a: eager peak 6000 B, lazy 5100 B (15 % saved); host b: 12000 vs 12000 (0 %)
+report() { # name kernel eager_peak lazy_peak av_allocs
+	local kinds=""
+	cat > "$tmp/$1" <<JSON
+{ "schema": "anonvma-report/1",
+  "trace": { "file": "$1.db", "events": 1000, "lost_events": 1, "complete": true,
+             "host": { "kernel_release": "$2", "arch": "x86_64", "cpus": 2 } },
+  "models": {
+    "eager": {
+      "anon_vma":       { "allocs": $5, "frees": 0, "live_end": $5, "live_peak": $5, "bytes_peak": 104, "bytes_end": 104, "preexisting": 0, "object_size": 104 },
+      "anon_vma_chain": { "allocs": 1, "frees": 0, "live_end": 1, "live_peak": 1, "bytes_peak": 64, "bytes_end": 64, "preexisting": 0, "object_size": 64 },
+      "vm_area_struct": { "allocs": 1, "frees": 0, "live_end": 1, "live_peak": 1, "bytes_peak": 192, "bytes_end": 192, "preexisting": 0, "object_size": 192 },
+      "allocs_by_operation": { "anon_vma": { "fault": $5 } },
+      "bytes_peak_total": $3, "bytes_end_total": $3 },
+    "lazy": {
+      "anon_vma":       { "allocs": 0, "frees": 0, "live_end": 0, "live_peak": 0, "bytes_peak": 0, "bytes_end": 0, "preexisting": 0, "object_size": 104 },
+      "anon_vma_chain": { "allocs": 0, "frees": 0, "live_end": 0, "live_peak": 0, "bytes_peak": 0, "bytes_end": 0, "preexisting": 0, "object_size": 64 },
+      "vm_area_struct": { "allocs": 1, "frees": 0, "live_end": 1, "live_peak": 1, "bytes_peak": 192, "bytes_end": 192, "preexisting": 0, "object_size": 192 },
+      "bytes_peak_total": $4, "bytes_end_total": $4, "upgrades": 2, "folio_rewrites": 7, "pinned_vmas_peak": 0 } },
+  "savings": { "total": { "peak": { "bytes": $(( $3 - $4 )), "percent": $(( ($3 - $4) * 100 / $3 )) } } } }
+JSON
+}
+report a.json 6.18.44 6000 5100 3
+report b.json 6.1.0 12000 12000 5
+
+# one report: text summary
+"$bin" "$tmp/a.json" > "$tmp/one.txt"
+grep -q "anonvma report: a.json.db, 1000 events, 1 lost" "$tmp/one.txt" || fail "summary header"
+grep -q "^eager" "$tmp/one.txt" && grep -q "^lazy" "$tmp/one.txt" || fail "summary models"
+grep -q "2 upgrades, 7 folio rewrites" "$tmp/one.txt" || fail "lazy figures"
+
+# two reports: fleet view, and its JSON with the sums
+"$bin" "$tmp/a.json" "$tmp/b.json" -o "$tmp/fleet.json" > "$tmp/fleet.txt"
+grep -q "anonvma fleet: 2 hosts, 2000 events, 2 lost" "$tmp/fleet.txt" || fail "fleet header"
+grep -q "min 0.0 %, median 7.5 %, mean 7.5 %, max 15.0 %" "$tmp/fleet.txt" || fail "fleet distribution"
+python3 - "$tmp/fleet.json" <<'PY' || fail "fleet json"
+import json, sys
+f = json.load(open(sys.argv[1]))
+assert f["schema"] == "anonvma-fleet/1"
+assert f["hosts"] == 2
+assert f["models"]["eager"]["anon_vma"]["allocs"] == 8
+assert f["models"]["eager"]["allocs_by_operation"]["anon_vma"]["fault"] == 8
+assert f["models"]["eager"]["bytes_peak_total"] == 18000
+assert f["models"]["lazy"]["upgrades"] == 4
+assert f["savings"]["total"]["peak"]["bytes"] == 900
+assert f["savings"]["total"]["peak"]["percent"] == 5.0
+PY
+# the fleet file is itself readable
+"$bin" "$tmp/fleet.json" | grep -q "anonvma fleet: 2 hosts" || fail "fleet file summary"
+"$bin" --json "$tmp/a.json" | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "--json"
+"$bin" --help | grep -q "usage: anonvma-report" || fail "--help"
+
+# bad input: one line on stderr, non-zero exit, nothing on stdout
+expect_error() { # want_status want_text args...
+	local want=$1 text=$2 st=0
+	shift 2
+	"$bin" "$@" > "$tmp/out" 2> "$tmp/err" || st=$?
+	[ "$st" -eq "$want" ] || fail "$* exited $st, want $want"
+	[ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "$*: stderr is not one line: $(cat "$tmp/err")"
+	grep -q -- "$text" "$tmp/err" || fail "$*: '$(cat "$tmp/err")' lacks '$text'"
+	[ ! -s "$tmp/out" ] || fail "$*: printed something on stdout"
+}
+printf '{"schema": "anonvma-report/1",\n  "trace": {' > "$tmp/cut.json"
+expect_error 1 "cut.json:2: not valid JSON" "$tmp/cut.json"
+echo '{"schema": "anonvma-report/9"}' > "$tmp/v9.json"
+expect_error 1 "v9.json: schema anonvma-report/9" "$tmp/v9.json"
+python3 - "$tmp/a.json" "$tmp/eager.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); del r["models"]["lazy"]; del r["savings"]
+json.dump(r, open(sys.argv[2], "w"))
+PY
+expect_error 1 "eager.json: replayed models differ" "$tmp/a.json" "$tmp/eager.json"
+expect_error 1 "missing.json: No such file" "$tmp/a.json" "$tmp/missing.json"
+expect_error 2 "unknown option '--frobnicate'" --frobnicate "$tmp/a.json"
+expect_error 2 "no report given"
+[ ! -e "$tmp/fleet2.json" ] || fail "fleet2 exists"
+expect_error 1 "replayed models differ" -o "$tmp/fleet2.json" "$tmp/a.json" "$tmp/eager.json"
+[ ! -e "$tmp/fleet2.json" ] || fail "a failed merge left a fleet file"
+echo "report_cli: ok"
