@@ -9,18 +9,23 @@
  *
  * An mm is identified by its trace id (threads and vfork children share it).
  * Profiles P1..P4 (eager.md §0) select the merge rules.
+ *
+ * Events on an mm the simulator has never seen (a process that predates the
+ * trace and had no start snapshot) create an empty "opaque" mm; they are
+ * counted in mm_sim_stats so reports can say how much was unknown.
  */
 #ifndef ANONVMA_MM_H
 #define ANONVMA_MM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
 #include "event.h"
 #include "model.h"
 
-/* Kernel vm_flags bits (x86_64, Linux 6.18), as recorded in snapshots. */
+/* Kernel vm_flags bits (x86_64, Linux 6.18 include/linux/mm.h), as recorded in snapshots. */
 #define VM_READ         0x00000001ULL
 #define VM_WRITE        0x00000002ULL
 #define VM_EXEC         0x00000004ULL
@@ -44,7 +49,7 @@
 #define VM_NORESERVE    0x00200000ULL
 #define VM_HUGETLB      0x00400000ULL
 #define VM_SYNC         0x00800000ULL
-#define VM_ARCH_1       0x01000000ULL
+#define VM_ARCH_1       0x01000000ULL /* x86: VM_PAT */
 #define VM_WIPEONFORK   0x02000000ULL
 #define VM_DONTDUMP     0x04000000ULL
 #define VM_SOFTDIRTY    0x08000000ULL
@@ -52,7 +57,14 @@
 #define VM_HUGEPAGE     0x20000000ULL
 #define VM_NOHUGEPAGE   0x40000000ULL
 #define VM_MERGEABLE    0x80000000ULL
+/* High bits (64-bit only): shadow stack is VM_HIGH_ARCH_5 on x86. */
+#define VM_SHADOW_STACK (1ULL << 37)
+#define VM_UFFD_MINOR   (1ULL << 38)
+#define VM_DROPPABLE    (1ULL << 40)
+#define VM_SEALED       (1ULL << 42)
 #define VM_SPECIAL      (VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP)
+#define VM_LOCKED_MASK  (VM_LOCKED | VM_LOCKONFAULT)
+#define VM_UFFD_MASK    (VM_UFFD_MISSING | VM_UFFD_WP | VM_UFFD_MINOR)
 
 enum mm_profile { MM_PROFILE_P1 = 1, MM_PROFILE_P2, MM_PROFILE_P3, MM_PROFILE_P4 };
 
@@ -72,7 +84,7 @@ struct mm_vma {
 	uint64_t policy;          /* mempolicy identity, 0 default */
 	uint64_t uffd_ctx;        /* userfaultfd ctx identity, 0 none */
 	uint64_t anon_name;       /* anon_name identity, 0 none */
-	struct mm_space *mm;
+	struct mm_space *mm;      /* NULL once the VMA left its mm (pinned by a model) */
 	void *anon;               /* model-owned anon rmap state, NULL: none */
 	bool has_close;           /* vm_ops->close (hugetlb, some special mappings) */
 };
@@ -86,38 +98,80 @@ struct mm_sim_params {
 	bool overcommit_never;    /* vm.overcommit_memory == 2 */
 };
 
+/* What the simulator saw, for reports and validation (not model costs). */
+struct mm_sim_stats {
+	uint64_t events;            /* events applied */
+	uint64_t forks, vforks, execs, exits, teardowns;
+	uint64_t faults, faults_unmapped, faults_denied, thp_faults, cow_copies, cow_reuses;
+	uint64_t folios_live, folios_peak;
+	uint64_t failed_syscalls;   /* syscalls with a negative result */
+	uint64_t unknown_mm;        /* events that created an opaque mm */
+	uint64_t mms_live, mms_peak;
+	uint64_t vmas_live, vmas_peak; /* VMAs in mms (pinned ones excluded) */
+};
+
 int mm_sim_create(const struct mm_sim_params *p, const struct model_ops *ops,
 		  struct model *model, struct model_stats *stats, struct mm_sim **out,
 		  struct avm_err *err);
 void mm_sim_destroy(struct mm_sim *s);
+/* The model is created after the simulator (its env points at it): attach it here. */
+void mm_sim_set_model(struct mm_sim *s, struct model *model);
+void mm_sim_params_defaults(struct mm_sim_params *p);
 
 /* Feed one trace event (everything but AVM_SLAB, which is kernel truth, and snapshots). */
 int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *err);
 
 /*
- * An exec (AVM_EXEC) or a start snapshot: build mm `mm_id` from snapshot rows.
- * For exec the old mm loses one user first (ev->mm).
+ * An exec (AVM_EXEC): build mm ev->a from the exec snapshot rows (sorted by
+ * start; n may be 0), then the old mm ev->mm loses one user.
  */
 int mm_sim_exec(struct mm_sim *s, const struct avm_event *ev, const struct avm_snap_vma *vmas,
 		size_t n, struct avm_err *err);
+/* A start snapshot: build mm `mm_id` (must not exist yet) from its rows (sorted by start). */
 int mm_sim_adopt_start(struct mm_sim *s, uint64_t mm_id, const struct avm_snap_vma *vmas,
 		       size_t n, struct avm_err *err);
 
 /* Queries for models and reports. */
+const struct mm_sim_stats *mm_sim_stats(const struct mm_sim *s);
+const struct mm_sim_params *mm_sim_params(const struct mm_sim *s);
 struct mm_space *mm_sim_find(struct mm_sim *s, uint64_t mm_id);
+size_t mm_sim_mm_count(const struct mm_sim *s);
 struct mm_vma *mm_vma_prev(const struct mm_vma *v); /* immediate neighbours in address order */
 struct mm_vma *mm_vma_next(const struct mm_vma *v);
 struct mm_vma *mm_find_vma(struct mm_space *mm, uint64_t addr); /* VMA containing addr */
 uint64_t mm_space_id(const struct mm_space *mm);
+int64_t mm_space_users(const struct mm_space *mm);
 size_t mm_space_vma_count(const struct mm_space *mm);
+/* The i-th VMA in address order (i < mm_space_vma_count), for tests and reports. */
+struct mm_vma *mm_space_vma(struct mm_space *mm, size_t i);
+static inline uint64_t mm_vma_pages(const struct mm_vma *v, uint64_t page_size)
+{
+	return (v->end - v->start) / page_size;
+}
 /* Iterate VMAs of an mm in address order; the callback returns non-zero to stop. */
 int mm_for_each_vma(struct mm_space *mm, int (*cb)(void *ctx, struct mm_vma *v), void *ctx);
-/* Iterate the pages v has mapped: page address, the folio's owner token, its id. */
+/*
+ * Iterate the anon pages v has mapped, in address order: page address, the
+ * folio's owner token (the callback may rewrite it: lazy's folio->mapping
+ * rewrite), the folio id.  The callback returns non-zero to stop.
+ */
 int mm_vma_for_each_page(struct mm_vma *v,
 			 int (*cb)(void *ctx, uint64_t addr, uint64_t *owner, uint64_t folio),
 			 void *ctx);
+/* Number of anon pages v has mapped (O(pages of v's 2 MiB regions)). */
+uint64_t mm_vma_page_count(struct mm_vma *v);
 
-/* Test builds: check simulator invariants (sorted, non-overlapping, users >= 0). */
+/*
+ * eager.md §2.3 rules 1-5 (find_mergeable_anon_vma without the chain test):
+ * a (lower) and b (upper) are adjacent, have equal policy and file, equal
+ * vm_flags except VM_READ/WRITE/EXEC/SOFTDIRTY, and linear pgoff.
+ */
+bool mm_vma_reuse_attrs_ok(const struct mm_vma *a, const struct mm_vma *b);
+
+/* A model releases a VMA object it pinned (model_ops.vma_pin): counts the free. */
+void mm_vma_free_pinned(struct mm_sim *s, struct mm_vma *v, enum model_why why);
+
+/* Test builds: check simulator invariants (sorted, non-overlapping, users >= 1, pages). */
 int mm_sim_check(struct mm_sim *s, struct avm_err *err);
 
 #endif

@@ -48,6 +48,7 @@ enum model_why {
 	MODEL_WHY_UNMAP,       /* munmap, MAP_FIXED overlay, brk/mremap shrink, mremap source */
 	MODEL_WHY_EXIT,        /* exit_mmap */
 	MODEL_WHY_EXEC,        /* objects the kernel allocated during execve (from the snapshot) */
+	MODEL_WHY_MMAP,        /* a new VMA object: mmap, brk, shmat (vm_area_struct only) */
 	MODEL_WHY_NR,
 };
 
@@ -131,12 +132,19 @@ struct model_ops {
 	uint64_t (*folio_owner)(struct model *m, const struct mm_vma *v);
 
 	/*
-	 * Merge compatibility of anon state (eager.md §3.2).  tgt is the
-	 * neighbour that survives, src the middle VMA or proposed range (NULL
-	 * anon state for a new range), copied_from the mremap source or NULL.
+	 * Merge compatibility of anon state (eager.md §3.2, is_mergeable_anon_vma).
+	 *   tgt         the neighbour that would survive (prev or next);
+	 *   anon_src    the VMA whose anon state the range carries (the kernel's
+	 *               vmg->anon_vma): the existing middle VMA (mprotect & co),
+	 *               the mremap source (copy_vma), the VMA being grown in
+	 *               place (mremap grow); NULL for a new range (mmap, brk);
+	 *   middle      the existing VMA being modified (vmg->middle), else NULL;
+	 *   copied_from the mremap copy source (vmg->copied_from), else NULL.
+	 * The kernel's fork-child test applies to middle (case 1), to tgt
+	 * (case 2) and, from P3 on, to copied_from (case 1).
 	 */
-	bool (*merge_ok)(struct model *m, const struct mm_vma *tgt, const struct mm_vma *src,
-			 const struct mm_vma *copied_from);
+	bool (*merge_ok)(struct model *m, const struct mm_vma *tgt, const struct mm_vma *anon_src,
+			 const struct mm_vma *middle, const struct mm_vma *copied_from);
 	/* Both neighbours would merge: may prev and next be joined (§3.2 last rule)? */
 	bool (*merge_pair_ok)(struct model *m, const struct mm_vma *prev, const struct mm_vma *next);
 
@@ -159,14 +167,15 @@ struct model_ops {
 	void (*unlink)(struct model *m, struct mm_vma *v, enum model_why why);
 
 	/*
-	 * The simulator is about to free the VMA object v (already unlinked).
-	 * Return true if the model keeps the object alive (lazy root pinned by
-	 * folios); the model then owns its vm_area_struct accounting and must
-	 * count the free itself later.
+	 * The simulator is about to free the VMA object v (already unlinked and
+	 * out of its mm; v->mm is NULL).  Return true if the model keeps the
+	 * object alive (lazy root pinned by folios); the model then owns the
+	 * object and releases it later with mm_vma_free_pinned(), which counts
+	 * the vm_area_struct free.  NULL op: never pinned.
 	 */
 	bool (*vma_pin)(struct model *m, struct mm_vma *v);
 
-	/* A folio named by owner lost its last mapping (lazy: may drop a root pin). */
+	/* Optional: a folio named by owner lost its last mapping (lazy: may drop a root pin). */
 	void (*folio_gone)(struct model *m, uint64_t owner);
 
 	/*
@@ -178,8 +187,14 @@ struct model_ops {
 		     bool preexisting, struct avm_err *err);
 	/* Anon_vma counters seen in a start snapshot (ancestors with no VMA of their own). */
 	int (*adopt_av)(struct model *m, const struct avm_snap_av *sa, struct avm_err *err);
+	/*
+	 * Optional (may be NULL): the adoption of one snapshot (start or exec)
+	 * is complete; the model can resolve ids and reconcile counters.  The
+	 * world calls it before the next event.
+	 */
+	int (*adopt_done)(struct model *m, struct avm_err *err);
 
-	/* Test builds: check every invariant of the model's state; fill err and return -1 if broken. */
+	/* Optional: check every invariant of the model's state; fill err and return -1 if broken. */
 	int (*check)(struct model *m, struct avm_err *err);
 };
 

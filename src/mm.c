@@ -1,0 +1,2342 @@
+/*
+ * mm.c - the address-space simulator (see mm.h): mms, VMAs, syscalls, faults
+ * and pages, following the kernel's mm/vma.c, mm/mmap.c, mm/mremap.c,
+ * mm/mprotect.c, mm/madvise.c, mm/mlock.c, mm/memory.c and kernel/fork.c as
+ * eager.md §2.7, §3 and §7 describe them.  The anon rmap itself is the
+ * model's (model.h); this file decides *when* it is involved.
+ *
+ * Data layout
+ *   mm_sim    one u64map mm id -> mm_space; counters; the model and its ops.
+ *   mm_space  the VMAs of one mm as a sorted array of pointers (binary search
+ *             by address; insert/remove memmove pointers - cheap next to the
+ *             event rate, and neighbours are the adjacent slots); brk,
+ *             def_flags, THP-disable; a u64map of 2 MiB "chunks".
+ *   chunk     one PMD-sized region: whether its PMD is populated (a page
+ *             table exists under it: eager.md §2.8) and, once anon pages are
+ *             mapped there, an array of folio pointers, one per page.
+ *   folio     an anonymous folio: id, owner token (model_ops.folio_owner:
+ *             what folio->mapping would name), index (linear pgoff), size in
+ *             pages and the number of page-table entries mapping it over all
+ *             mms (the sharing test after fork: COW copy vs reuse).
+ *   Only anonymous folios are tracked: page-cache pages and the zero page
+ *   never involve the anon rmap.
+ *
+ * Kernel order is kept where it is visible in the model's counts: munmap
+ * gathers, splits the edges (first piece split off below, last piece split
+ * off above), zaps pages, unlinks every detached VMA in address order and
+ * only then frees the VMA objects; MAP_FIXED unlinks the overlapped VMAs
+ * before it tries the merge; mremap copies (copy_vma) and then unmaps the
+ * source; exit_mmap zaps, unlinks in address order, frees.
+ */
+#include "mm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "u64map.h"
+
+/* Kernel ABI values (uapi asm-generic/mman*.h, linux/mman.h), x86_64. */
+#define K_PROT_READ 0x1
+#define K_PROT_WRITE 0x2
+#define K_PROT_EXEC 0x4
+#define K_MAP_SHARED 0x01
+#define K_MAP_PRIVATE 0x02
+#define K_MAP_SHARED_VALIDATE 0x03
+#define K_MAP_DROPPABLE 0x08
+#define K_MAP_TYPE 0x0f
+#define K_MAP_FIXED 0x10
+#define K_MAP_ANONYMOUS 0x20
+#define K_MAP_GROWSDOWN 0x0100
+#define K_MAP_LOCKED 0x2000
+#define K_MAP_NORESERVE 0x4000
+#define K_MAP_POPULATE 0x8000
+#define K_MAP_NONBLOCK 0x10000
+#define K_MAP_STACK 0x20000
+#define K_MAP_HUGETLB 0x40000
+#define K_MAP_SYNC 0x80000
+#define K_MREMAP_MAYMOVE 1
+#define K_MREMAP_FIXED 2
+#define K_MREMAP_DONTUNMAP 4
+#define K_MLOCK_ONFAULT 0x1
+#define K_MCL_CURRENT 1
+#define K_MCL_FUTURE 2
+#define K_MCL_ONFAULT 4
+#define K_ENOMEM 12
+#define K_CLONE_VM 0x100
+
+enum {
+	K_MADV_NORMAL = 0, K_MADV_RANDOM = 1, K_MADV_SEQUENTIAL = 2, K_MADV_DONTNEED = 4,
+	K_MADV_DONTFORK = 10, K_MADV_DOFORK = 11, K_MADV_MERGEABLE = 12,
+	K_MADV_UNMERGEABLE = 13, K_MADV_HUGEPAGE = 14, K_MADV_NOHUGEPAGE = 15,
+	K_MADV_DONTDUMP = 16, K_MADV_DODUMP = 17, K_MADV_WIPEONFORK = 18,
+	K_MADV_KEEPONFORK = 19, K_MADV_POPULATE_READ = 22, K_MADV_POPULATE_WRITE = 23,
+	K_MADV_DONTNEED_LOCKED = 24, K_MADV_GUARD_INSTALL = 102,
+};
+
+#define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
+/* VM_DATA_DEFAULT_FLAGS on x86_64 without READ_IMPLIES_EXEC. */
+#define VM_DATA_DEFAULT (VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC)
+/* Fake file ids for shmem (shared anonymous) and anonymous hugetlb mappings. */
+#define FAKE_FILE_BASE (1ULL << 62)
+/* How far below a VM_GROWSDOWN VMA a fault may land and still expand it. */
+#define STACK_GROW_MAX (256ULL << 20)
+
+struct folio {
+	uint64_t id, owner, index;
+	uint32_t nr, maps;
+};
+
+struct chunk {
+	struct folio **pg; /* chunk_pages slots, NULL until a page is mapped */
+	uint32_t npages;
+	bool pmd;          /* a page table exists under this PMD */
+};
+
+struct mm_space {
+	uint64_t id;
+	int64_t users;
+	bool users_unknown; /* adopted or opaque: threads from before the trace are unknown */
+	struct mm_vma **vma;
+	size_t nvma, cap;
+	uint64_t start_brk, brk;
+	bool brk_known;
+	uint64_t def_flags;
+	bool thp_disabled;
+	struct u64map chunks; /* (addr >> pmd_shift) + 1 -> struct chunk */
+	struct mm_sim *sim;
+};
+
+struct mm_sim {
+	struct mm_sim_params p;
+	const struct model_ops *ops;
+	struct model *model;
+	struct model_stats *ms;
+	struct mm_sim_stats st;
+	struct u64map mms;
+	uint64_t next_vma_id, next_folio_id, next_fake_file;
+	unsigned page_shift, pmd_shift;
+	uint64_t chunk_pages;
+};
+
+/* Proposed VMA attributes (the kernel's vma_merge_struct fields that matter). */
+struct vattr {
+	uint64_t flags, file, pgoff, policy, uffd_ctx, anon_name;
+	bool has_close;
+};
+
+/* ------------------------------------------------------------------------- */
+/* small helpers */
+
+static uint64_t page_align(const struct mm_sim *s, uint64_t x)
+{
+	return (x + s->p.page_size - 1) & ~(s->p.page_size - 1);
+}
+
+static uint64_t pages_of(const struct mm_sim *s, uint64_t bytes)
+{
+	return bytes >> s->page_shift;
+}
+
+static unsigned log2u(uint64_t x)
+{
+	unsigned n = 0;
+
+	while (x > 1) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+}
+
+static bool has_anon(const struct mm_sim *s, const struct mm_vma *v)
+{
+	return v->anon && s->ops->has_anon(s->model, v);
+}
+
+static uint64_t prot_to_vm(int64_t prot)
+{
+	uint64_t f = 0;
+
+	if (prot & K_PROT_READ)
+		f |= VM_READ;
+	if (prot & K_PROT_WRITE)
+		f |= VM_WRITE;
+	if (prot & K_PROT_EXEC)
+		f |= VM_EXEC;
+	return f;
+}
+
+/* vma_is_anonymous(): no vm_ops - private anonymous memory (brk, stack, mmap). */
+static bool vma_is_anonymous(const struct mm_vma *v)
+{
+	return v->file == 0;
+}
+
+static void vattr_of(const struct mm_vma *v, struct vattr *a)
+{
+	a->flags = v->flags;
+	a->file = v->file;
+	a->pgoff = v->pgoff;
+	a->policy = v->policy;
+	a->uffd_ctx = v->uffd_ctx;
+	a->anon_name = v->anon_name;
+	a->has_close = v->has_close;
+}
+
+static void vattr_apply(struct mm_vma *v, const struct vattr *a)
+{
+	v->flags = a->flags;
+	v->file = a->file;
+	v->policy = a->policy;
+	v->uffd_ctx = a->uffd_ctx;
+	v->anon_name = a->anon_name;
+	v->has_close = a->has_close;
+}
+
+/* eager.md §3.1 is_mergeable_vma, without pgoff (checked by the callers). */
+static bool attrs_mergeable(const struct mm_vma *t, const struct vattr *a)
+{
+	return ((t->flags ^ a->flags) & ~VM_SOFTDIRTY) == 0 && t->file == a->file &&
+	       t->policy == a->policy && t->uffd_ctx == a->uffd_ctx &&
+	       t->anon_name == a->anon_name;
+}
+
+static bool attrs_equal(const struct mm_vma *v, const struct vattr *a)
+{
+	return v->flags == a->flags && v->policy == a->policy && v->uffd_ctx == a->uffd_ctx &&
+	       v->anon_name == a->anon_name;
+}
+
+/* ------------------------------------------------------------------------- */
+/* the sorted VMA array */
+
+/* First index whose VMA ends above addr (== nvma if none). */
+static size_t idx_end_above(const struct mm_space *mm, uint64_t addr)
+{
+	size_t lo = 0, hi = mm->nvma;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (mm->vma[mid]->end > addr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* First index whose VMA starts at or above addr. */
+static size_t idx_start_ge(const struct mm_space *mm, uint64_t addr)
+{
+	size_t lo = 0, hi = mm->nvma;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (mm->vma[mid]->start >= addr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static size_t idx_of(const struct mm_space *mm, const struct mm_vma *v)
+{
+	return idx_start_ge(mm, v->start);
+}
+
+static int vma_insert(struct mm_space *mm, struct mm_vma *v, struct avm_err *err)
+{
+	size_t i;
+
+	if (mm->nvma == mm->cap) {
+		size_t cap = mm->cap ? mm->cap * 2 : 16;
+		struct mm_vma **nv = realloc(mm->vma, cap * sizeof(*nv));
+
+		if (!nv)
+			return avm_errf(err, "out of memory (VMA array of mm %llu)",
+					(unsigned long long)mm->id);
+		mm->vma = nv;
+		mm->cap = cap;
+	}
+	i = idx_start_ge(mm, v->start);
+	memmove(&mm->vma[i + 1], &mm->vma[i], (mm->nvma - i) * sizeof(*mm->vma));
+	mm->vma[i] = v;
+	mm->nvma++;
+	v->mm = mm;
+	mm->sim->st.vmas_live++;
+	if (mm->sim->st.vmas_live > mm->sim->st.vmas_peak)
+		mm->sim->st.vmas_peak = mm->sim->st.vmas_live;
+	return 0;
+}
+
+static void vma_remove_at(struct mm_space *mm, size_t i)
+{
+	memmove(&mm->vma[i], &mm->vma[i + 1], (mm->nvma - i - 1) * sizeof(*mm->vma));
+	mm->nvma--;
+	mm->sim->st.vmas_live--;
+}
+
+static struct mm_vma *vma_alloc(struct mm_sim *s, enum model_why why, struct avm_err *err)
+{
+	struct mm_vma *v = calloc(1, sizeof(*v));
+
+	if (!v) {
+		avm_errf(err, "out of memory (VMA)");
+		return NULL;
+	}
+	v->id = ++s->next_vma_id;
+	model_stats_alloc(s->ms, MODEL_OBJ_VMA, why);
+	return v;
+}
+
+/* The VMA object goes (remove_vma / vm_area_free): unless the model pins it. */
+static void vma_release(struct mm_sim *s, struct mm_vma *v, enum model_why why)
+{
+	v->mm = NULL;
+	if (s->ops->vma_pin && s->ops->vma_pin(s->model, v))
+		return;
+	model_stats_free(s->ms, MODEL_OBJ_VMA, why);
+	free(v);
+}
+
+void mm_vma_free_pinned(struct mm_sim *s, struct mm_vma *v, enum model_why why)
+{
+	model_stats_free(s->ms, MODEL_OBJ_VMA, why);
+	free(v);
+}
+
+/* ------------------------------------------------------------------------- */
+/* pages */
+
+static uint64_t chunk_key(const struct mm_sim *s, uint64_t addr)
+{
+	return (addr >> s->pmd_shift) + 1;
+}
+
+static struct chunk *chunk_get(struct mm_space *mm, uint64_t addr, bool create,
+			       struct avm_err *err)
+{
+	uint64_t key = chunk_key(mm->sim, addr);
+	struct chunk *c = u64map_get(&mm->chunks, key);
+
+	if (c || !create)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c || u64map_put(&mm->chunks, key, c)) {
+		free(c);
+		avm_errf(err, "out of memory (page chunk)");
+		return NULL;
+	}
+	return c;
+}
+
+static void chunk_drop(struct mm_space *mm, uint64_t key, struct chunk *c)
+{
+	u64map_del(&mm->chunks, key);
+	free(c->pg);
+	free(c);
+}
+
+static size_t page_slot(const struct mm_sim *s, uint64_t addr)
+{
+	return (addr >> s->page_shift) & (s->chunk_pages - 1);
+}
+
+static void folio_unmap(struct mm_sim *s, struct folio *f)
+{
+	if (--f->maps)
+		return;
+	if (s->ops->folio_gone)
+		s->ops->folio_gone(s->model, f->owner);
+	s->st.folios_live--;
+	free(f);
+}
+
+static struct folio *folio_new(struct mm_sim *s, uint64_t owner, uint64_t index, uint32_t nr,
+			       struct avm_err *err)
+{
+	struct folio *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		avm_errf(err, "out of memory (folio)");
+		return NULL;
+	}
+	f->id = ++s->next_folio_id;
+	f->owner = owner;
+	f->index = index;
+	f->nr = nr;
+	s->st.folios_live++;
+	if (s->st.folios_live > s->st.folios_peak)
+		s->st.folios_peak = s->st.folios_live;
+	return f;
+}
+
+/* Map f at addr (the slot must be empty or hold another folio, which loses a map). */
+static int page_set(struct mm_space *mm, uint64_t addr, struct folio *f, struct avm_err *err)
+{
+	struct mm_sim *s = mm->sim;
+	struct chunk *c = chunk_get(mm, addr, true, err);
+	size_t i;
+
+	if (!c)
+		return -1;
+	if (!c->pg) {
+		c->pg = calloc(s->chunk_pages, sizeof(*c->pg));
+		if (!c->pg)
+			return avm_errf(err, "out of memory (page slots)");
+	}
+	i = page_slot(s, addr);
+	if (c->pg[i])
+		folio_unmap(s, c->pg[i]);
+	else
+		c->npages++;
+	c->pg[i] = f;
+	f->maps++;
+	return 0;
+}
+
+/*
+ * Visit the chunks overlapping [start, end): probe each 2 MiB key when the
+ * range has fewer regions than the mm has chunks, else scan the map.  The
+ * callback may not add or remove chunks; it returns non-zero to stop.
+ */
+static int chunks_in(struct mm_space *mm, uint64_t start, uint64_t end,
+		     int (*cb)(void *ctx, uint64_t base, struct chunk *c), void *ctx)
+{
+	struct mm_sim *s = mm->sim;
+	uint64_t first = start >> s->pmd_shift, last = (end - 1) >> s->pmd_shift, k, it = 0;
+	void *val;
+	int rc;
+
+	if (end <= start || !mm->chunks.n)
+		return 0;
+	if (last - first + 1 <= mm->chunks.n) {
+		for (k = first; k <= last; k++) {
+			struct chunk *c = u64map_get(&mm->chunks, k + 1);
+
+			if (c && (rc = cb(ctx, k << s->pmd_shift, c)))
+				return rc;
+		}
+		return 0;
+	}
+	while (u64map_next(&mm->chunks, &it, &k, &val)) {
+		if (k - 1 < first || k - 1 > last)
+			continue;
+		if ((rc = cb(ctx, (k - 1) << s->pmd_shift, val)))
+			return rc;
+	}
+	return 0;
+}
+
+struct zap_ctx {
+	struct mm_space *mm;
+	uint64_t start, end;
+};
+
+static int zap_chunk(void *ctx, uint64_t base, struct chunk *c)
+{
+	struct zap_ctx *z = ctx;
+	struct mm_sim *s = z->mm->sim;
+	uint64_t lo = z->start > base ? z->start : base;
+	uint64_t hi = z->end < base + s->p.pmd_size ? z->end : base + s->p.pmd_size;
+	uint64_t a;
+
+	if (!c->pg)
+		return 0;
+	for (a = lo; a < hi && c->npages; a += s->p.page_size) {
+		size_t i = page_slot(s, a);
+
+		if (c->pg[i]) {
+			folio_unmap(s, c->pg[i]);
+			c->pg[i] = NULL;
+			c->npages--;
+		}
+	}
+	return 0;
+}
+
+/* Drop every anon page mapped in [start, end) (zap_page_range / unmap_vmas). */
+static void zap_range(struct mm_space *mm, uint64_t start, uint64_t end)
+{
+	struct zap_ctx z = { mm, start, end };
+
+	chunks_in(mm, start, end, zap_chunk, &z);
+}
+
+/*
+ * After an unmap: page tables under a PMD are freed when no VMA is left in
+ * that 2 MiB region (eager.md §7.1, conservative form), so a later fault
+ * there can take the PMD-THP path again.
+ */
+static void pmd_release_empty(struct mm_space *mm, uint64_t start, uint64_t end)
+{
+	struct mm_sim *s = mm->sim;
+	uint64_t base;
+
+	if (end <= start)
+		return;
+	for (base = start & ~(s->p.pmd_size - 1); base < end; base += s->p.pmd_size) {
+		uint64_t key = chunk_key(s, base);
+		struct chunk *c = u64map_get(&mm->chunks, key);
+		size_t i;
+
+		if (!c)
+			continue;
+		i = idx_end_above(mm, base);
+		if (i < mm->nvma && mm->vma[i]->start < base + s->p.pmd_size)
+			continue;
+		c->pmd = false;
+		if (!c->npages)
+			chunk_drop(mm, key, c);
+		if (end - start > (64ULL << 30))
+			break; /* absurd ranges: the rest stays marked (conservative) */
+	}
+}
+
+/* ------------------------------------------------------------------------- */
+/* model calls */
+
+static int anon_prepare(struct mm_sim *s, struct mm_vma *v, struct avm_err *err)
+{
+	if (has_anon(s, v))
+		return 0;
+	return s->ops->prepare(s->model, v, err);
+}
+
+static int anon_clone(struct mm_sim *s, struct mm_vma *dst, const struct mm_vma *src,
+		      enum model_why why, struct avm_err *err)
+{
+	if (!has_anon(s, src) || has_anon(s, dst))
+		return 0;
+	return s->ops->clone(s->model, dst, src, why, err);
+}
+
+static void anon_unlink(struct mm_sim *s, struct mm_vma *v, enum model_why why)
+{
+	if (v->anon)
+		s->ops->unlink(s->model, v, why);
+}
+
+/* ------------------------------------------------------------------------- */
+/* mms */
+
+static struct mm_space *mm_new(struct mm_sim *s, uint64_t id, struct avm_err *err)
+{
+	struct mm_space *mm = calloc(1, sizeof(*mm));
+
+	if (!mm || u64map_put(&s->mms, id, mm)) {
+		free(mm);
+		avm_errf(err, "out of memory (mm %llu)", (unsigned long long)id);
+		return NULL;
+	}
+	mm->id = id;
+	mm->users = 1;
+	mm->sim = s;
+	s->st.mms_live++;
+	if (s->st.mms_live > s->st.mms_peak)
+		s->st.mms_peak = s->st.mms_live;
+	return mm;
+}
+
+/* An mm the trace uses before we saw it: an empty, opaque one. */
+static struct mm_space *mm_get(struct mm_sim *s, uint64_t id, struct avm_err *err)
+{
+	struct mm_space *mm = u64map_get(&s->mms, id);
+
+	if (mm)
+		return mm;
+	if (id == 0) {
+		avm_errf(err, "event without an mm id");
+		return NULL;
+	}
+	mm = mm_new(s, id, err);
+	if (mm) {
+		mm->users_unknown = true;
+		s->st.unknown_mm++;
+	}
+	return mm;
+}
+
+/* exit_mmap (eager.md §2.7 "process exit"): zap all, unlink all in address order, free all. */
+static void mm_teardown(struct mm_sim *s, struct mm_space *mm)
+{
+	uint64_t it = 0, key;
+	void *val;
+	size_t i;
+
+	while (u64map_next(&mm->chunks, &it, &key, &val)) {
+		struct chunk *c = val;
+
+		for (i = 0; c->pg && c->npages && i < s->chunk_pages; i++) {
+			if (c->pg[i]) {
+				folio_unmap(s, c->pg[i]);
+				c->npages--;
+			}
+		}
+		free(c->pg);
+		free(c);
+	}
+	u64map_free(&mm->chunks);
+	for (i = 0; i < mm->nvma; i++)
+		anon_unlink(s, mm->vma[i], MODEL_WHY_EXIT);
+	for (i = 0; i < mm->nvma; i++)
+		vma_release(s, mm->vma[i], MODEL_WHY_EXIT);
+	s->st.vmas_live -= mm->nvma;
+	free(mm->vma);
+	u64map_del(&s->mms, mm->id);
+	s->st.mms_live--;
+	s->st.teardowns++;
+	free(mm);
+}
+
+/* mmput: one user less; the last one tears the mm down. */
+static void mm_put(struct mm_sim *s, struct mm_space *mm, bool group_dead)
+{
+	if (mm->users_unknown && mm->users <= 1 && !group_dead)
+		return; /* a thread from before the trace: the mm lives on */
+	if (--mm->users <= 0)
+		mm_teardown(s, mm);
+}
+
+/* ------------------------------------------------------------------------- */
+/* split and merge (mm/vma.c; eager.md §3) */
+
+/*
+ * __split_vma: a new VMA object takes [v->start, addr) (new_below) or
+ * [addr, v->end); the original keeps the rest.  The new piece clones v's
+ * anon state (eager.md §2.4, non-fork mode: +L(v) AVCs).
+ */
+static struct mm_vma *vma_split(struct mm_sim *s, struct mm_vma *v, uint64_t addr,
+				bool new_below, struct avm_err *err)
+{
+	struct mm_space *mm = v->mm;
+	struct mm_vma *n = vma_alloc(s, MODEL_WHY_SPLIT, err);
+	struct vattr a;
+
+	if (!n)
+		return NULL;
+	vattr_of(v, &a);
+	vattr_apply(n, &a);
+	if (new_below) {
+		n->start = v->start;
+		n->end = addr;
+		n->pgoff = v->pgoff;
+		v->pgoff += pages_of(s, addr - v->start);
+		v->start = addr;
+	} else {
+		n->start = addr;
+		n->end = v->end;
+		n->pgoff = v->pgoff + pages_of(s, addr - v->start);
+		v->end = addr;
+	}
+	if (vma_insert(mm, n, err))
+		goto fail;
+	if (anon_clone(s, n, v, MODEL_WHY_SPLIT, err))
+		return NULL;
+	return n;
+fail:
+	model_stats_free(s->ms, MODEL_OBJ_VMA, MODEL_WHY_SPLIT);
+	free(n);
+	return NULL;
+}
+
+/* A VMA removed by a merge: out of the array, unlinked (vma_complete), freed. */
+static void vma_merge_remove(struct mm_sim *s, struct mm_vma *v)
+{
+	struct mm_space *mm = v->mm;
+
+	vma_remove_at(mm, idx_of(mm, v));
+	anon_unlink(s, v, MODEL_WHY_MERGE);
+	vma_release(s, v, MODEL_WHY_MERGE);
+}
+
+static bool merge_ok(struct mm_sim *s, const struct mm_vma *tgt, const struct mm_vma *anon_src,
+		     const struct mm_vma *middle, const struct mm_vma *copied_from)
+{
+	return s->ops->merge_ok(s->model, tgt, anon_src, middle, copied_from);
+}
+
+static bool merge_pair_ok(struct mm_sim *s, const struct mm_vma *prev, const struct mm_vma *next)
+{
+	return s->ops->merge_pair_ok(s->model, prev, next);
+}
+
+/*
+ * vma_merge_new_range (eager.md §3.4): the range [start, end) with attributes
+ * a is free; merge it into prev and/or next.  anon_src carries the range's
+ * anon state (copy_vma source, the VMA grown by mremap), copied_from is the
+ * copy_vma source.  just_expand (brk): prev only.  Returns the VMA now
+ * covering the range, NULL when nothing merged, and sets *failed on error.
+ */
+static struct mm_vma *merge_new(struct mm_sim *s, struct mm_space *mm, uint64_t start,
+				uint64_t end, const struct vattr *a, const struct mm_vma *anon_src,
+				const struct mm_vma *copied_from, bool just_expand,
+				enum model_why why, int *failed, struct avm_err *err)
+{
+	size_t i = idx_start_ge(mm, end);
+	struct mm_vma *next = i < mm->nvma ? mm->vma[i] : NULL;
+	struct mm_vma *prev = i > 0 ? mm->vma[i - 1] : NULL;
+	struct mm_vma *tgt;
+	bool left, right;
+
+	*failed = 0;
+	if (a->flags & VM_SPECIAL)
+		return NULL;
+	if (prev && prev->end > start)
+		prev = NULL; /* not free: callers guarantee it is, except when growing prev itself */
+	left = prev && prev->end == start && attrs_mergeable(prev, a) &&
+	       prev->pgoff + pages_of(s, prev->end - prev->start) == a->pgoff &&
+	       merge_ok(s, prev, anon_src, NULL, copied_from);
+	right = !just_expand && next && next->start == end && attrs_mergeable(next, a) &&
+		a->pgoff + pages_of(s, end - start) == next->pgoff &&
+		merge_ok(s, next, anon_src, NULL, copied_from) &&
+		(!left || merge_pair_ok(s, prev, next));
+	/* A next with a close hook cannot be removed: reduce to prev + range. */
+	if (left && right && next->has_close)
+		right = false;
+	if (!left && !right)
+		return NULL;
+	tgt = left ? prev : next;
+	/* vma_expand: dup the removed next into an unfaulted target (§3.4) ... */
+	if (left && right && anon_clone(s, tgt, next, MODEL_WHY_MERGE, err))
+		goto fail;
+	/* ... and, from P3 on, the copy_vma source (the CVE-2026-23077 fix). */
+	if (copied_from && s->p.profile >= MM_PROFILE_P3 &&
+	    anon_clone(s, tgt, copied_from, why, err))
+		goto fail;
+	if (left && right) {
+		uint64_t nend = next->end;
+
+		vma_merge_remove(s, next);
+		prev->end = nend;
+	} else if (left) {
+		prev->end = end;
+	} else {
+		next->start = start;
+		next->pgoff = a->pgoff;
+	}
+	return tgt;
+fail:
+	*failed = 1;
+	return NULL;
+}
+
+/*
+ * vma_merge_existing_range (eager.md §3.3): [start, end) of v gets attributes
+ * a.  Returns the VMA now covering the range (prev, next), NULL when no merge
+ * happened (the caller splits), and sets *failed on error.
+ */
+static struct mm_vma *merge_existing(struct mm_sim *s, struct mm_vma *v, uint64_t start,
+				     uint64_t end, const struct vattr *a, int *failed,
+				     struct avm_err *err)
+{
+	struct mm_space *mm = v->mm;
+	size_t i = idx_of(mm, v);
+	struct mm_vma *prev = i > 0 && mm->vma[i - 1]->end == v->start ? mm->vma[i - 1] : NULL;
+	struct mm_vma *next = i + 1 < mm->nvma && mm->vma[i + 1]->start == v->end ?
+				      mm->vma[i + 1] : NULL;
+	bool left_side = start == v->start, right_side = end == v->end, left, right;
+	uint64_t pgoff = v->pgoff + pages_of(s, start - v->start);
+
+	*failed = 0;
+	if ((a->flags & VM_SPECIAL) || (!left_side && !right_side))
+		return NULL;
+	left = left_side && prev && attrs_mergeable(prev, a) &&
+	       prev->pgoff + pages_of(s, prev->end - prev->start) == pgoff &&
+	       merge_ok(s, prev, v, v, NULL);
+	right = right_side && next && attrs_mergeable(next, a) &&
+		pgoff + pages_of(s, end - start) == next->pgoff &&
+		merge_ok(s, next, v, v, NULL) && (!left || merge_pair_ok(s, prev, next));
+	if (!left && !right)
+		return NULL;
+	/* Removing the whole middle needs it to have no close hook. */
+	if (left_side && right_side && v->has_close)
+		return NULL;
+	if (left && right && next->has_close)
+		right = false;
+
+	if (left && right) {
+		/* prev + middle + next: dup into prev from next if faulted, else from middle */
+		const struct mm_vma *donor = has_anon(s, next) ? next : v;
+		uint64_t nend = next->end;
+
+		if (anon_clone(s, prev, donor, MODEL_WHY_MERGE, err))
+			goto fail;
+		vma_merge_remove(s, v);
+		vma_merge_remove(s, next);
+		prev->end = nend;
+		return prev;
+	}
+	if (left) {
+		/* prev + middle: prev extends over the range; middle shrinks or goes */
+		if (anon_clone(s, prev, v, MODEL_WHY_MERGE, err))
+			goto fail;
+		if (right_side) {
+			vma_merge_remove(s, v);
+		} else {
+			v->pgoff += pages_of(s, end - v->start);
+			v->start = end;
+		}
+		prev->end = end;
+		return prev;
+	}
+	/* middle + next: next extends down over the range; middle shrinks or goes */
+	if (anon_clone(s, next, v, MODEL_WHY_MERGE, err))
+		goto fail;
+	if (left_side)
+		vma_merge_remove(s, v);
+	else
+		v->end = start;
+	next->start = start;
+	next->pgoff = pgoff;
+	return next;
+fail:
+	*failed = 1;
+	return NULL;
+}
+
+/*
+ * vma_modify: give [start, end) of v (inside it) the attributes a: merge if
+ * possible, else split off the parts outside the range (below first, then
+ * above) and change v in place.  Returns the VMA covering the range.
+ */
+static struct mm_vma *vma_modify(struct mm_sim *s, struct mm_vma *v, uint64_t start,
+				 uint64_t end, const struct vattr *a, struct avm_err *err)
+{
+	struct mm_vma *t;
+	int failed;
+
+	t = merge_existing(s, v, start, end, a, &failed, err);
+	if (failed)
+		return NULL;
+	if (t)
+		return t;
+	if (v->start < start && !vma_split(s, v, start, true, err))
+		return NULL;
+	if (v->end > end && !vma_split(s, v, end, false, err))
+		return NULL;
+	vattr_apply(v, a);
+	return v;
+}
+
+/* ------------------------------------------------------------------------- */
+/* munmap */
+
+/*
+ * do_vmi_align_munmap: split the edge VMAs, detach every VMA in the range,
+ * zap pages, unlink in address order (eager.md §2.6), free the objects.
+ */
+static int do_munmap(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
+		     enum model_why why, struct avm_err *err)
+{
+	struct mm_vma **det = NULL, *stackbuf[8];
+	size_t i, j, n;
+	int rc = -1;
+
+	if (end <= start)
+		return 0;
+	i = idx_end_above(mm, start);
+	if (i == mm->nvma || mm->vma[i]->start >= end)
+		return 0;
+	if (mm->vma[i]->start < start && !vma_split(s, mm->vma[i], start, true, err))
+		return -1;
+	i = idx_end_above(mm, start);
+	j = idx_start_ge(mm, end) - 1;
+	if (mm->vma[j]->end > end && !vma_split(s, mm->vma[j], end, false, err))
+		return -1;
+	i = idx_end_above(mm, start);
+	j = idx_start_ge(mm, end);
+	n = j - i;
+	det = n <= 8 ? stackbuf : malloc(n * sizeof(*det));
+	if (!det)
+		return avm_errf(err, "out of memory (munmap)");
+	memcpy(det, &mm->vma[i], n * sizeof(*det));
+	memmove(&mm->vma[i], &mm->vma[j], (mm->nvma - j) * sizeof(*mm->vma));
+	mm->nvma -= n;
+	s->st.vmas_live -= n;
+	zap_range(mm, start, end);
+	for (i = 0; i < n; i++)
+		anon_unlink(s, det[i], why);
+	pmd_release_empty(mm, start, end);
+	for (i = 0; i < n; i++)
+		vma_release(s, det[i], why);
+	rc = 0;
+	if (det != stackbuf)
+		free(det);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+/* faults */
+
+/* eager.md §2.8: may a fault at addr in v take the PMD-THP path? */
+static bool thp_pmd_allowed(const struct mm_sim *s, const struct mm_space *mm,
+			    const struct mm_vma *v, uint64_t addr)
+{
+	uint64_t base = addr & ~(s->p.pmd_size - 1);
+
+	if (!vma_is_anonymous(v) || (v->flags & (VM_SHARED | VM_HUGETLB | VM_SPECIAL)))
+		return false;
+	if ((v->flags & VM_NOHUGEPAGE) || mm->thp_disabled)
+		return false;
+	if (s->p.thp_enabled == 0 || (s->p.thp_enabled == 1 && !(v->flags & VM_HUGEPAGE)))
+		return false;
+	return base >= v->start && base + s->p.pmd_size <= v->end;
+}
+
+static uint64_t linear_index(const struct mm_sim *s, const struct mm_vma *v, uint64_t addr)
+{
+	return v->pgoff + pages_of(s, addr - v->start);
+}
+
+/*
+ * One fault (or GUP touch) of the page at addr in v, after the permission
+ * checks (eager.md §2.2 and §7.3 rule 1).
+ */
+static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, uint64_t addr,
+		      bool write, struct avm_err *err)
+{
+	struct chunk *c = chunk_get(mm, addr, true, err);
+	struct folio *f, *nf;
+	uint64_t owner;
+
+	if (!c)
+		return -1;
+	/* Shared mappings (shmem included) never prepare. */
+	if (v->flags & VM_SHARED) {
+		c->pmd = true;
+		return 0;
+	}
+	/* Private hugetlb: any fault instantiating a page prepares (no zero page). */
+	if (v->flags & VM_HUGETLB) {
+		c->pmd = true;
+		return anon_prepare(s, v, err);
+	}
+	/* §2.8: an empty PMD in a THP-eligible range prepares even for reads. */
+	if (!c->pmd && thp_pmd_allowed(s, mm, v, addr)) {
+		uint64_t base = addr & ~(s->p.pmd_size - 1), a;
+
+		c->pmd = true;
+		s->st.thp_faults++;
+		if (anon_prepare(s, v, err))
+			return -1;
+		if (!write)
+			return 0; /* the huge zero page */
+		owner = s->ops->folio_owner(s->model, v);
+		nf = folio_new(s, owner, linear_index(s, v, base), (uint32_t)s->chunk_pages, err);
+		if (!nf)
+			return -1;
+		nf->maps = 1; /* held while mapping, dropped below */
+		for (a = base; a < base + s->p.pmd_size; a += s->p.page_size) {
+			if (page_set(mm, a, nf, err))
+				return -1;
+		}
+		folio_unmap(s, nf);
+		return 0;
+	}
+	c->pmd = true;
+	if (!write)
+		return 0; /* zero page, page cache, or already mapped */
+	f = c->pg ? c->pg[page_slot(s, addr)] : NULL;
+	if (f && f->maps <= f->nr) {
+		/* Sole mapping: reuse in place, re-pointing folio->mapping (§4.1). */
+		if (anon_prepare(s, v, err))
+			return -1;
+		f->owner = s->ops->folio_owner(s->model, v);
+		s->st.cow_reuses++;
+		return 0;
+	}
+	/* First write (anon, private-file COW) or COW of a shared page: a new folio. */
+	if (anon_prepare(s, v, err))
+		return -1;
+	owner = s->ops->folio_owner(s->model, v);
+	nf = folio_new(s, owner, linear_index(s, v, addr), 1, err);
+	if (!nf)
+		return -1;
+	if (f)
+		s->st.cow_copies++;
+	return page_set(mm, addr, nf, err);
+}
+
+/* expand_downwards: a fault below a VM_GROWSDOWN VMA grows it (prepare first, §2.2). */
+static struct mm_vma *stack_expand(struct mm_sim *s, struct mm_space *mm, uint64_t addr,
+				   int *failed, struct avm_err *err)
+{
+	size_t i = idx_end_above(mm, addr);
+	struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL;
+	uint64_t na = addr & ~(s->p.page_size - 1);
+
+	*failed = 0;
+	if (!v || !(v->flags & VM_GROWSDOWN) || v->start <= addr ||
+	    v->start - addr > STACK_GROW_MAX)
+		return NULL;
+	if (i > 0 && mm->vma[i - 1]->end > na)
+		return NULL;
+	if (anon_prepare(s, v, err)) {
+		*failed = 1;
+		return NULL;
+	}
+	v->pgoff -= pages_of(s, v->start - na);
+	v->start = na;
+	return v;
+}
+
+static int sys_fault(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		     struct avm_err *err)
+{
+	uint64_t addr = (uint64_t)ev->a, code = (uint64_t)ev->b;
+	bool write = code & AVM_PF_WRITE;
+	struct mm_vma *v = mm_find_vma(mm, addr);
+	int failed;
+
+	s->st.faults++;
+	if (!v) {
+		v = stack_expand(s, mm, addr, &failed, err);
+		if (failed)
+			return -1;
+		if (!v) {
+			s->st.faults_unmapped++;
+			return 0;
+		}
+	}
+	/* access_error(): the kernel delivers SIGSEGV without touching the mm. */
+	if ((write && !(v->flags & VM_WRITE)) ||
+	    (!write && !(v->flags & (VM_READ | VM_EXEC | VM_WRITE)))) {
+		s->st.faults_denied++;
+		return 0;
+	}
+	return fault_page(s, mm, v, addr, write, err);
+}
+
+/*
+ * GUP population (populate_vma_page_range): FOLL_WRITE exactly when the VMA
+ * is private and writable (eager.md §2.2); force=true is an explicit write
+ * request (AVM_POPULATE c=1: exec argument copy, ptrace) that COWs even
+ * read-only private mappings.
+ */
+static int populate(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
+		    int want_write, struct avm_err *err)
+{
+	uint64_t a = start & ~(s->p.page_size - 1);
+
+	while (a < end) {
+		size_t i = idx_end_above(mm, a);
+		struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL;
+		uint64_t vend;
+		bool write;
+
+		if (!v || v->start >= end)
+			break;
+		if (v->start > a)
+			a = v->start;
+		vend = v->end < end ? v->end : end;
+		if (want_write < 0)
+			write = (v->flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+		else
+			write = want_write && !(v->flags & VM_SHARED);
+		if ((v->flags & (VM_IO | VM_PFNMAP)) || !(v->flags & VM_ACCESS_FLAGS) ||
+		    (want_write < 0 && (v->flags & VM_LOCKONFAULT))) {
+			a = vend;
+			continue;
+		}
+		for (; a < vend; a += s->p.page_size) {
+			if (fault_page(s, mm, v, a, write, err))
+				return -1;
+			v = mm_find_vma(mm, a); /* fault_page never changes the layout */
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* mmap */
+
+static uint64_t fake_file(struct mm_sim *s)
+{
+	return FAKE_FILE_BASE + ++s->next_fake_file;
+}
+
+static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		    struct avm_err *err)
+{
+	uint64_t addr = (uint64_t)ev->a, len = page_align(s, (uint64_t)ev->b);
+	int64_t flags = ev->d, type = flags & K_MAP_TYPE;
+	bool shared = type == K_MAP_SHARED || type == K_MAP_SHARED_VALIDATE;
+	struct vattr a = { 0 };
+	struct mm_vma *v;
+	bool populate_it;
+	int failed;
+
+	if (ev->a < 0) {
+		s->st.failed_syscalls++;
+		return 0;
+	}
+	if (!len)
+		return 0;
+	/* do_mmap: calc_vm_prot_bits | calc_vm_flag_bits | def_flags | VM_MAY* */
+	a.flags = prot_to_vm(ev->c) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | mm->def_flags;
+	if (flags & K_MAP_GROWSDOWN)
+		a.flags |= VM_GROWSDOWN;
+	if (flags & K_MAP_LOCKED)
+		a.flags |= VM_LOCKED;
+	if (flags & K_MAP_STACK)
+		a.flags |= VM_NOHUGEPAGE;
+	if ((flags & K_MAP_SYNC) && type == K_MAP_SHARED_VALIDATE)
+		a.flags |= VM_SYNC;
+	if (shared)
+		a.flags |= VM_SHARED | VM_MAYSHARE;
+	if (type == K_MAP_DROPPABLE)
+		a.flags |= VM_DROPPABLE | VM_WIPEONFORK | VM_DONTDUMP | VM_NORESERVE;
+	a.file = (uint64_t)ev->e;
+	if (flags & K_MAP_HUGETLB) {
+		/* hugetlbfs: VM_HUGETLB | VM_DONTEXPAND, a close hook, never merges */
+		a.flags |= VM_HUGETLB | VM_DONTEXPAND;
+		a.has_close = true;
+		if (!a.file)
+			a.file = fake_file(s);
+		a.pgoff = (uint64_t)ev->f;
+	} else if (!a.file && shared) {
+		a.file = fake_file(s); /* shmem_zero_setup: its own file, pgoff 0 */
+		a.pgoff = 0;
+	} else if (!a.file) {
+		a.pgoff = pages_of(s, addr); /* private anon: pgoff = addr / PAGE */
+	} else {
+		a.pgoff = (uint64_t)ev->f;
+	}
+	if ((flags & K_MAP_NORESERVE) && !s->p.overcommit_never)
+		a.flags |= VM_NORESERVE;
+	/* accountable_mapping(): private, writable, not NORESERVE, not hugetlb */
+	if (!(a.flags & VM_HUGETLB) && (a.flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE)
+		a.flags |= VM_ACCOUNT;
+
+	/* MAP_FIXED (or a stale overlap): split, zap and unlink before the merge (§7.5). */
+	if (do_munmap(s, mm, addr, addr + len, MODEL_WHY_UNMAP, err))
+		return -1;
+	v = merge_new(s, mm, addr, addr + len, &a, NULL, NULL, false, MODEL_WHY_MMAP, &failed, err);
+	if (failed)
+		return -1;
+	if (!v) {
+		v = vma_alloc(s, MODEL_WHY_MMAP, err);
+		if (!v)
+			return -1;
+		vattr_apply(v, &a);
+		v->start = addr;
+		v->end = addr + len;
+		v->pgoff = a.pgoff;
+		if (vma_insert(mm, v, err))
+			return -1;
+	}
+	populate_it = ((a.flags & VM_LOCKED) && !(a.flags & VM_LOCKONFAULT)) ||
+		      (flags & (K_MAP_POPULATE | K_MAP_NONBLOCK)) == K_MAP_POPULATE;
+	if (populate_it)
+		return populate(s, mm, addr, addr + len, -1, err);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* per-VMA attribute changes: mprotect, madvise, mlock, prctl name, mseal */
+
+enum modify_kind { MOD_MPROTECT, MOD_MADVISE, MOD_MLOCK, MOD_MUNLOCK, MOD_NAME, MOD_SEAL };
+
+struct modify {
+	enum modify_kind kind;
+	int64_t arg;         /* prot, advice, mlock flags, name id */
+	bool holes_stop;     /* mprotect/mlock stop at a hole (ENOMEM); madvise skips it */
+};
+
+/*
+ * The new attributes of v under op m.  Returns 1 if they differ, 0 for "no
+ * change" (the kernel skips the VMA) and -1 if the kernel rejects this VMA
+ * (the operation stops there).
+ */
+static int modify_attrs(const struct mm_vma *v, const struct modify *m, struct vattr *a)
+{
+	uint64_t f = v->flags;
+
+	vattr_of(v, a);
+	switch (m->kind) {
+	case MOD_MPROTECT:
+		f = (f & ~VM_ACCESS_FLAGS) | prot_to_vm(m->arg);
+		if ((f & ~(f >> 4)) & VM_ACCESS_FLAGS)
+			return -1; /* EACCES: beyond VM_MAY* */
+		if (f == v->flags)
+			return 0;
+		/* mprotect_fixup's VM_ACCOUNT rule (§2.7) */
+		if (f & VM_WRITE) {
+			if (!(v->flags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
+				f |= VM_ACCOUNT;
+		} else if ((v->flags & VM_ACCOUNT) && vma_is_anonymous(v) && !v->anon) {
+			f &= ~VM_ACCOUNT;
+		}
+		break;
+	case MOD_MADVISE:
+		switch (m->arg) {
+		case K_MADV_NORMAL: f &= ~(VM_SEQ_READ | VM_RAND_READ); break;
+		case K_MADV_RANDOM: f = (f & ~VM_SEQ_READ) | VM_RAND_READ; break;
+		case K_MADV_SEQUENTIAL: f = (f & ~VM_RAND_READ) | VM_SEQ_READ; break;
+		case K_MADV_DONTFORK: f |= VM_DONTCOPY; break;
+		case K_MADV_DOFORK:
+			if (f & VM_IO)
+				return -1;
+			f &= ~VM_DONTCOPY;
+			break;
+		case K_MADV_WIPEONFORK:
+			if (v->file || (f & VM_SHARED))
+				return -1;
+			f |= VM_WIPEONFORK;
+			break;
+		case K_MADV_KEEPONFORK:
+			if (f & VM_DROPPABLE)
+				return -1;
+			f &= ~VM_WIPEONFORK;
+			break;
+		case K_MADV_DONTDUMP: f |= VM_DONTDUMP; break;
+		case K_MADV_DODUMP:
+			if ((f & VM_SPECIAL) && !(f & VM_HUGETLB))
+				return -1;
+			f &= ~VM_DONTDUMP;
+			break;
+		case K_MADV_MERGEABLE:
+			/* ksm_madvise: silently ignores VMAs KSM cannot handle */
+			if (f & (VM_MERGEABLE | VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO |
+				 VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP | VM_DROPPABLE))
+				return 0;
+			f |= VM_MERGEABLE;
+			break;
+		case K_MADV_UNMERGEABLE: f &= ~VM_MERGEABLE; break;
+		case K_MADV_HUGEPAGE: f = (f & ~VM_NOHUGEPAGE) | VM_HUGEPAGE; break;
+		case K_MADV_NOHUGEPAGE: f = (f & ~VM_HUGEPAGE) | VM_NOHUGEPAGE; break;
+		default: return 0;
+		}
+		break;
+	case MOD_MLOCK:
+		/* mlock_fixup skips special, hugetlb and droppable VMAs */
+		if (f & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE))
+			return 0;
+		f = (f & ~VM_LOCKED_MASK) | VM_LOCKED |
+		    ((m->arg & K_MLOCK_ONFAULT) ? VM_LOCKONFAULT : 0);
+		break;
+	case MOD_MUNLOCK:
+		if (f & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE))
+			return 0;
+		f &= ~VM_LOCKED_MASK;
+		break;
+	case MOD_NAME:
+		if (v->file && !(v->flags & VM_SHARED && v->file >= FAKE_FILE_BASE))
+			return -1; /* EBADF: file mappings other than anon shmem */
+		a->anon_name = (uint64_t)m->arg;
+		return attrs_equal(v, a) ? 0 : 1;
+	case MOD_SEAL:
+		f |= VM_SEALED;
+		break;
+	}
+	a->flags = f;
+	return f == v->flags ? 0 : 1;
+}
+
+/*
+ * Where does op m stop in [start, end)?  The kernel walks VMAs in order and
+ * stops at the first hole (holes_stop) or rejected VMA.  Returns that address
+ * or end.  For a failed call whose failure we cannot place, nothing changed.
+ */
+static uint64_t modify_stop(struct mm_space *mm, uint64_t start, uint64_t end,
+			    const struct modify *m, bool failed)
+{
+	uint64_t a = start;
+	size_t i = idx_end_above(mm, start);
+	struct vattr tmp;
+
+	for (; a < end; i++) {
+		struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL;
+
+		if (!v || v->start >= end)
+			return m->holes_stop ? a : end;
+		if (v->start > a && m->holes_stop)
+			return a;
+		if (modify_attrs(v, m, &tmp) < 0)
+			return v->start > a ? v->start : a;
+		a = v->end;
+	}
+	return failed ? start : end;
+}
+
+/* Apply op m to every VMA in [start, end) in ascending order (§2.7 row "mprotect, madvise..."). */
+static int modify_range(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
+			const struct modify *m, bool failed, struct avm_err *err)
+{
+	uint64_t stop = modify_stop(mm, start, end, m, failed), a = start;
+
+	while (a < stop) {
+		size_t i = idx_end_above(mm, a);
+		struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL, *t;
+		uint64_t s0, e0, oldflags;
+		struct vattr na;
+		int rc;
+
+		if (!v || v->start >= stop)
+			break;
+		s0 = v->start > a ? v->start : a;
+		e0 = v->end < stop ? v->end : stop;
+		oldflags = v->flags;
+		rc = modify_attrs(v, m, &na);
+		if (rc < 0)
+			break;
+		if (rc > 0) {
+			t = vma_modify(s, v, s0, e0, &na, err);
+			if (!t)
+				return -1;
+			/* mprotect making a locked private VMA writable populates it */
+			if (m->kind == MOD_MPROTECT &&
+			    (oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED &&
+			    (na.flags & VM_WRITE) && populate(s, mm, s0, e0, -1, err))
+				return -1;
+		}
+		a = e0;
+	}
+	return 0;
+}
+
+static int sys_mprotect(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			struct avm_err *err)
+{
+	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
+	struct modify m = { MOD_MPROTECT, ev->c, true };
+	size_t i;
+
+	if (ev->d < 0)
+		s->st.failed_syscalls++;
+	if (start & (s->p.page_size - 1))
+		return 0;
+	i = idx_end_above(mm, start);
+	if (i == mm->nvma || mm->vma[i]->start > start)
+		return 0; /* ENOMEM before any change */
+	return modify_range(s, mm, start, end, &m, ev->d < 0, err);
+}
+
+/* madvise advice that zap, populate or prepare instead of changing flags. */
+static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
+			  int64_t advice, struct avm_err *err)
+{
+	uint64_t a = start;
+
+	switch (advice) {
+	case K_MADV_DONTNEED:
+	case K_MADV_DONTNEED_LOCKED:
+		zap_range(mm, start, end);
+		return 0;
+	case K_MADV_POPULATE_READ:
+		return populate(s, mm, start, end, 0, err);
+	case K_MADV_POPULATE_WRITE:
+		return populate(s, mm, start, end, 1, err);
+	case K_MADV_GUARD_INSTALL:
+		/* madvise_guard_install prepares although no page is mapped (§2.2) */
+		while (a < end) {
+			size_t i = idx_end_above(mm, a);
+			struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL;
+
+			if (!v || v->start >= end)
+				break;
+			if (!(v->flags & (VM_SHARED | VM_SPECIAL | VM_HUGETLB | VM_LOCKED)) &&
+			    anon_prepare(s, v, err))
+				return -1;
+			a = v->end;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int sys_madvise(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		       struct avm_err *err)
+{
+	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
+	struct modify m = { MOD_MADVISE, ev->c, false };
+	bool failed = ev->d < 0 && ev->d != -K_ENOMEM; /* ENOMEM: holes, the rest applied */
+
+	if (ev->d < 0)
+		s->st.failed_syscalls++;
+	if (start & (s->p.page_size - 1))
+		return 0;
+	if (failed && ev->c != K_MADV_WIPEONFORK && ev->c != K_MADV_KEEPONFORK &&
+	    ev->c != K_MADV_DOFORK && ev->c != K_MADV_DODUMP)
+		return 0;
+	if (madvise_action(s, mm, start, end, ev->c, err))
+		return -1;
+	return modify_range(s, mm, start, end, &m, failed, err);
+}
+
+static int sys_mlock(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		     bool lock, struct avm_err *err)
+{
+	uint64_t start = (uint64_t)ev->a & ~(s->p.page_size - 1);
+	uint64_t end = page_align(s, (uint64_t)ev->a + (uint64_t)ev->b);
+	struct modify m = { lock ? MOD_MLOCK : MOD_MUNLOCK, ev->c, true };
+
+	if (ev->d < 0) {
+		s->st.failed_syscalls++;
+		return 0;
+	}
+	if (modify_range(s, mm, start, end, &m, false, err))
+		return -1;
+	if (lock && !(ev->c & K_MLOCK_ONFAULT))
+		return populate(s, mm, start, end, -1, err);
+	return 0;
+}
+
+static int sys_mlockall(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			bool lock, struct avm_err *err)
+{
+	int64_t fl = lock ? ev->c : 0;
+	struct modify m = { MOD_MUNLOCK, 0, false };
+
+	if (ev->d < 0) {
+		s->st.failed_syscalls++;
+		return 0;
+	}
+	/* def_flags: MCL_FUTURE locks later mappings (eager.md §7.1) */
+	mm->def_flags &= ~VM_LOCKED_MASK;
+	if (fl & K_MCL_FUTURE)
+		mm->def_flags |= VM_LOCKED | ((fl & K_MCL_ONFAULT) ? VM_LOCKONFAULT : 0);
+	if (lock && !(fl & K_MCL_CURRENT))
+		return 0;
+	if (lock) {
+		m.kind = MOD_MLOCK;
+		m.arg = (fl & K_MCL_ONFAULT) ? K_MLOCK_ONFAULT : 0;
+	}
+	if (modify_range(s, mm, 0, UINT64_MAX, &m, false, err))
+		return -1;
+	if (lock && !(fl & K_MCL_ONFAULT))
+		return populate(s, mm, 0, UINT64_MAX, -1, err);
+	return 0;
+}
+
+static int sys_vma_name(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			struct avm_err *err)
+{
+	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
+	struct modify m = { MOD_NAME, ev->c, false };
+	bool failed = ev->d < 0 && ev->d != -K_ENOMEM;
+
+	if (ev->d < 0)
+		s->st.failed_syscalls++;
+	return modify_range(s, mm, start, end, &m, failed, err);
+}
+
+static int sys_mseal(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		     struct avm_err *err)
+{
+	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
+	struct modify m = { MOD_SEAL, 0, true };
+
+	if (ev->d < 0) {
+		s->st.failed_syscalls++;
+		return 0; /* mseal checks the whole range before changing anything */
+	}
+	return modify_range(s, mm, start, end, &m, false, err);
+}
+
+/* ------------------------------------------------------------------------- */
+/* brk */
+
+static int sys_brk(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		   struct avm_err *err)
+{
+	uint64_t newbrk = (uint64_t)ev->b, oldbrk = mm->brk, olda, newa;
+	struct vattr a = { 0 };
+	struct mm_vma *v;
+	int failed;
+
+	if (!mm->brk_known) {
+		/* The first brk we see (normally brk(0)) tells where the break is. */
+		mm->brk = mm->start_brk = newbrk;
+		mm->brk_known = true;
+		return 0;
+	}
+	if (newbrk == oldbrk)
+		return 0; /* query, no-op or failure */
+	mm->brk = newbrk;
+	olda = page_align(s, oldbrk);
+	newa = page_align(s, newbrk);
+	if (newa == olda)
+		return 0;
+	if (newa < olda)
+		return do_munmap(s, mm, newa, olda, MODEL_WHY_UNMAP, err);
+	/* do_brk_flags: extend the VMA ending at the old break, prev only (§2.7 "brk grow") */
+	a.flags = VM_DATA_DEFAULT | VM_ACCOUNT | mm->def_flags;
+	a.pgoff = pages_of(s, olda);
+	v = merge_new(s, mm, olda, newa, &a, NULL, NULL, true, MODEL_WHY_MMAP, &failed, err);
+	if (failed)
+		return -1;
+	if (!v) {
+		v = vma_alloc(s, MODEL_WHY_MMAP, err);
+		if (!v)
+			return -1;
+		vattr_apply(v, &a);
+		v->start = olda;
+		v->end = newa;
+		v->pgoff = a.pgoff;
+		if (vma_insert(mm, v, err))
+			return -1;
+	}
+	if (mm->def_flags & VM_LOCKED)
+		return populate(s, mm, olda, newa, -1, err);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* mremap */
+
+struct move_pages_ctx {
+	struct folio **f;
+	uint64_t *off;
+	size_t n, cap;
+	uint64_t start, end;
+	const struct mm_sim *s;
+};
+
+static int collect_chunk(void *ctx, uint64_t base, struct chunk *c)
+{
+	struct move_pages_ctx *m = ctx;
+	uint64_t a, lo = m->start > base ? m->start : base;
+	uint64_t hi = m->end < base + m->s->p.pmd_size ? m->end : base + m->s->p.pmd_size;
+
+	if (!c->pg || !c->npages)
+		return 0;
+	for (a = lo; a < hi; a += m->s->p.page_size) {
+		struct folio *f = c->pg[page_slot(m->s, a)];
+
+		if (!f)
+			continue;
+		if (m->n == m->cap) {
+			size_t cap = m->cap ? m->cap * 2 : 64;
+			void *nf = realloc(m->f, cap * sizeof(*m->f));
+			void *no;
+
+			if (!nf)
+				return -1;
+			m->f = nf;
+			no = realloc(m->off, cap * sizeof(*m->off));
+			if (!no)
+				return -1;
+			m->off = no;
+			m->cap = cap;
+		}
+		m->f[m->n] = f;
+		m->off[m->n++] = a - m->start;
+	}
+	return 0;
+}
+
+/* move_page_tables: the anon pages of [from, from+len) now sit at [to, to+len). */
+static int move_pages(struct mm_sim *s, struct mm_space *mm, uint64_t from, uint64_t to,
+		      uint64_t len, struct avm_err *err)
+{
+	struct move_pages_ctx m = { NULL, NULL, 0, 0, from, from + len, s };
+	size_t i;
+	int rc = -1;
+
+	if (chunks_in(mm, from, from + len, collect_chunk, &m)) {
+		avm_errf(err, "out of memory (mremap pages)");
+		goto out;
+	}
+	for (i = 0; i < m.n; i++)
+		m.f[i]->maps++; /* hold across the zap */
+	zap_range(mm, from, from + len);
+	for (i = 0; i < m.n; i++) {
+		if (page_set(mm, to + m.off[i], m.f[i], err))
+			goto out;
+		folio_unmap(s, m.f[i]);
+		chunk_get(mm, to + m.off[i], true, err)->pmd = true;
+	}
+	rc = 0;
+out:
+	free(m.f);
+	free(m.off);
+	return rc;
+}
+
+/*
+ * move_vma for one source VMA piece (eager.md §2.7 "mremap move"): copy_vma
+ * (new-range merge with copied_from, else a new VMA cloning v's chain), move
+ * the pages, then unmap the source range (or, with DONTUNMAP, unlink the
+ * source when it moved whole and leave it unfaulted).
+ */
+static int move_one(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, uint64_t from,
+		    uint64_t from_len, uint64_t to, uint64_t to_len, bool dontunmap,
+		    struct avm_err *err)
+{
+	struct vattr a;
+	struct mm_vma *t;
+	bool whole = from == v->start && from + from_len == v->end;
+	int failed;
+
+	vattr_of(v, &a);
+	a.pgoff = v->pgoff + pages_of(s, from - v->start);
+	/* copy_vma: an unfaulted anonymous VMA gets pgoff = new address / PAGE */
+	if (vma_is_anonymous(v) && !(v->flags & VM_SHARED) && !has_anon(s, v))
+		a.pgoff = pages_of(s, to);
+	t = merge_new(s, mm, to, to + to_len, &a, v, v, false, MODEL_WHY_MREMAP, &failed, err);
+	if (failed)
+		return -1;
+	if (!t) {
+		t = vma_alloc(s, MODEL_WHY_MREMAP, err);
+		if (!t)
+			return -1;
+		vattr_apply(t, &a);
+		t->start = to;
+		t->end = to + to_len;
+		t->pgoff = a.pgoff;
+		if (vma_insert(mm, t, err))
+			return -1;
+		if (anon_clone(s, t, v, MODEL_WHY_MREMAP, err))
+			return -1;
+	}
+	if (move_pages(s, mm, from, to, from_len < to_len ? from_len : to_len, err))
+		return -1;
+	if (!dontunmap)
+		return do_munmap(s, mm, from, from + from_len, MODEL_WHY_UNMAP, err);
+	/* MREMAP_DONTUNMAP: the source stays mapped, empty; unlinked if it moved whole */
+	v = mm_find_vma(mm, from);
+	if (v && whole && v->start == from)
+		anon_unlink(s, v, MODEL_WHY_MREMAP);
+	return 0;
+}
+
+static int sys_mremap(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		      struct avm_err *err)
+{
+	uint64_t old = (uint64_t)ev->a, oldlen = page_align(s, (uint64_t)ev->b);
+	uint64_t newlen = page_align(s, (uint64_t)ev->c), to = (uint64_t)ev->e;
+	int64_t flags = ev->d;
+	bool dontunmap = flags & K_MREMAP_DONTUNMAP;
+	struct mm_vma *v;
+
+	if (ev->e < 0) {
+		s->st.failed_syscalls++;
+		return 0;
+	}
+	if (to == old && !(flags & K_MREMAP_FIXED) && !dontunmap) {
+		int failed;
+		struct vattr a;
+		struct mm_vma *t;
+
+		if (newlen < oldlen)
+			return do_munmap(s, mm, old + newlen, old + oldlen, MODEL_WHY_UNMAP, err);
+		if (newlen == oldlen)
+			return 0;
+		/* grow in place: vma_merge_extend, prev = the VMA itself, may absorb next */
+		v = mm_find_vma(mm, old);
+		if (!v)
+			return 0;
+		vattr_of(v, &a);
+		a.pgoff = v->pgoff + pages_of(s, v->end - v->start);
+		if (do_munmap(s, mm, v->end, old + newlen, MODEL_WHY_UNMAP, err))
+			return -1; /* nothing should be there; keep the map consistent */
+		t = merge_new(s, mm, v->end, old + newlen, &a, v, NULL, false, MODEL_WHY_MREMAP,
+			      &failed, err);
+		if (failed)
+			return -1;
+		if (!t)
+			v->end = old + newlen; /* the kernel succeeded: expand regardless */
+		return 0;
+	}
+	/* a move: the destination is unmapped first (MREMAP_FIXED), then a shrink of the tail */
+	if (do_munmap(s, mm, to, to + newlen, MODEL_WHY_UNMAP, err))
+		return -1;
+	if (oldlen == 0) {
+		/* duplicate of a shared mapping: a new VMA, no anon state */
+		struct vattr a;
+		struct mm_vma *n;
+
+		v = mm_find_vma(mm, old);
+		if (!v)
+			return 0;
+		vattr_of(v, &a);
+		n = vma_alloc(s, MODEL_WHY_MREMAP, err);
+		if (!n)
+			return -1;
+		vattr_apply(n, &a);
+		n->start = to;
+		n->end = to + newlen;
+		n->pgoff = v->pgoff + pages_of(s, old - v->start);
+		return vma_insert(mm, n, err);
+	}
+	if (newlen < oldlen) {
+		if (do_munmap(s, mm, old + newlen, old + oldlen, MODEL_WHY_UNMAP, err))
+			return -1;
+		oldlen = newlen;
+	}
+	if (newlen == oldlen) {
+		/* 6.18: a same-size move may span several VMAs, each moved on its own */
+		uint64_t a = old;
+
+		while (a < old + oldlen) {
+			size_t i = idx_end_above(mm, a);
+			uint64_t e;
+
+			v = i < mm->nvma ? mm->vma[i] : NULL;
+			if (!v || v->start >= old + oldlen)
+				break;
+			if (v->start > a)
+				a = v->start;
+			e = v->end < old + oldlen ? v->end : old + oldlen;
+			if (move_one(s, mm, v, a, e - a, to + (a - old), e - a, dontunmap, err))
+				return -1;
+			a = e;
+		}
+		return 0;
+	}
+	v = mm_find_vma(mm, old);
+	if (!v)
+		return 0;
+	if (oldlen > v->end - old)
+		oldlen = v->end - old;
+	return move_one(s, mm, v, old, oldlen, to, newlen, dontunmap, err);
+}
+
+/* ------------------------------------------------------------------------- */
+/* shm */
+
+static int sys_shmat(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		     struct avm_err *err)
+{
+	struct avm_event m = *ev;
+
+	if (ev->a < 0) {
+		s->st.failed_syscalls++;
+		return 0;
+	}
+	/* a shared file mapping of the segment's shm file, pgoff 0 */
+	m.c = K_PROT_READ | ((ev->c & 010000) ? 0 : K_PROT_WRITE); /* SHM_RDONLY */
+	m.d = K_MAP_SHARED | K_MAP_FIXED;
+	m.f = 0;
+	if (!m.e)
+		m.e = (int64_t)fake_file(s);
+	return sys_mmap(s, mm, &m, err);
+}
+
+static int sys_shmdt(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		     struct avm_err *err)
+{
+	struct mm_vma *v = mm_find_vma(mm, (uint64_t)ev->a);
+	uint64_t file;
+
+	if (ev->d < 0 || !v || v->start != (uint64_t)ev->a || !(v->flags & VM_SHARED))
+		return 0;
+	/* every VMA of that segment from addr on */
+	file = v->file;
+	while (v && v->file == file) {
+		struct mm_vma *n = mm_vma_next(v);
+		uint64_t e = v->end;
+
+		if (do_munmap(s, mm, v->start, e, MODEL_WHY_UNMAP, err))
+			return -1;
+		v = n && n->start == e ? mm_find_vma(mm, e) : NULL;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* fork, exit, exec, adopt */
+
+struct copy_pages_ctx {
+	struct mm_space *child;
+	uint64_t start, end;
+	struct avm_err *err;
+};
+
+static int copy_chunk(void *ctx, uint64_t base, struct chunk *c)
+{
+	struct copy_pages_ctx *cp = ctx;
+	struct mm_sim *s = cp->child->sim;
+	uint64_t a, lo = cp->start > base ? cp->start : base;
+	uint64_t hi = cp->end < base + s->p.pmd_size ? cp->end : base + s->p.pmd_size;
+	struct chunk *cc = chunk_get(cp->child, base, true, cp->err);
+
+	if (!cc)
+		return -1;
+	cc->pmd = cc->pmd || c->pmd;
+	if (!c->pg || !c->npages)
+		return 0;
+	for (a = lo; a < hi; a += s->p.page_size) {
+		struct folio *f = c->pg[page_slot(s, a)];
+
+		if (f && page_set(cp->child, a, f, cp->err))
+			return -1;
+	}
+	return 0;
+}
+
+/* dup_mmap (eager.md §2.7 "fork"): parent VMAs in ascending address order. */
+static int sim_fork(struct mm_sim *s, struct mm_space *pm, uint64_t child_id,
+		    struct avm_err *err)
+{
+	struct mm_space *cm;
+	size_t i;
+
+	cm = u64map_get(&s->mms, child_id);
+	if (cm)
+		mm_teardown(s, cm); /* a stale mm under a reused id */
+	cm = mm_new(s, child_id, err);
+	if (!cm)
+		return -1;
+	cm->start_brk = pm->start_brk;
+	cm->brk = pm->brk;
+	cm->brk_known = pm->brk_known;
+	cm->def_flags = pm->def_flags & VM_NOHUGEPAGE; /* VM_INIT_DEF_MASK */
+	cm->thp_disabled = pm->thp_disabled;
+	s->st.forks++;
+	if (s->ops->fork_begin && s->ops->fork_begin(s->model, pm, cm, err))
+		return -1;
+	for (i = 0; i < pm->nvma; i++) {
+		struct mm_vma *pv = pm->vma[i], *cv;
+		struct vattr a;
+
+		if (pv->flags & VM_DONTCOPY)
+			continue;
+		cv = vma_alloc(s, MODEL_WHY_FORK, err);
+		if (!cv)
+			return -1;
+		vattr_of(pv, &a);
+		vattr_apply(cv, &a);
+		cv->start = pv->start;
+		cv->end = pv->end;
+		cv->pgoff = pv->pgoff;
+		cv->flags &= ~VM_LOCKED_MASK; /* mlock is not inherited */
+		if (cv->uffd_ctx) {           /* no UFFD_FEATURE_EVENT_FORK assumed */
+			cv->uffd_ctx = 0;
+			cv->flags &= ~VM_UFFD_MASK;
+		}
+		if (vma_insert(cm, cv, err))
+			return -1;
+		if (pv->flags & VM_WIPEONFORK)
+			continue; /* no anon state, no pages */
+		if (has_anon(s, pv)) {
+			struct copy_pages_ctx cp = { cm, pv->start, pv->end, err };
+
+			if (s->ops->fork_vma(s->model, cv, pv, err))
+				return -1;
+			if (chunks_in(pm, pv->start, pv->end, copy_chunk, &cp))
+				return -1;
+		}
+	}
+	if (s->ops->fork_end && s->ops->fork_end(s->model, pm, cm, err))
+		return -1;
+	return 0;
+}
+
+static int sys_fork(struct mm_sim *s, struct mm_space *pm, const struct avm_event *ev,
+		    struct avm_err *err)
+{
+	uint64_t child = (uint64_t)ev->a;
+
+	if (child == pm->id || (ev->c & K_CLONE_VM)) {
+		/* threads, vfork, posix_spawn: the mm is shared (no dup_mmap) */
+		struct mm_space *mm = child == pm->id ? pm : mm_get(s, child, err);
+
+		if (!mm)
+			return -1;
+		if (mm != pm || child == pm->id)
+			mm->users++;
+		s->st.vforks++;
+		return 0;
+	}
+	if (child == 0)
+		return 0;
+	return sim_fork(s, pm, child, err);
+}
+
+static bool is_power_of_two(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* Build VMAs of mm from snapshot rows (exec or start), adopting their anon state. */
+static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_snap_vma *rows,
+		      size_t n, bool preexisting, struct avm_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct avm_snap_vma *r = &rows[i];
+		struct mm_vma *v;
+
+		if (r->end <= r->start || (r->start & (s->p.page_size - 1)) ||
+		    (r->end & (s->p.page_size - 1)))
+			return avm_errf(err, "snapshot %llu: mm %llu: bad VMA [%#llx, %#llx)",
+					(unsigned long long)r->snap, (unsigned long long)mm->id,
+					(unsigned long long)r->start, (unsigned long long)r->end);
+		if (mm->nvma && mm->vma[mm->nvma - 1]->end > r->start)
+			return avm_errf(err, "snapshot %llu: mm %llu: VMA at %#llx overlaps or is "
+					"out of order", (unsigned long long)r->snap,
+					(unsigned long long)mm->id, (unsigned long long)r->start);
+		v = calloc(1, sizeof(*v));
+		if (!v)
+			return avm_errf(err, "out of memory (VMA)");
+		v->id = ++s->next_vma_id;
+		if (preexisting)
+			model_stats_adopt(s->ms, MODEL_OBJ_VMA);
+		else
+			model_stats_alloc(s->ms, MODEL_OBJ_VMA, MODEL_WHY_EXEC);
+		v->start = r->start;
+		v->end = r->end;
+		v->pgoff = r->pgoff;
+		v->flags = r->flags;
+		v->file = r->file;
+		v->has_close = (r->flags & VM_HUGETLB) != 0;
+		if (vma_insert(mm, v, err))
+			return -1;
+		if (r->anon_vma) {
+			struct chunk *c;
+
+			if (s->ops->adopt(s->model, v, r, preexisting, err))
+				return avm_err_prefix(err, "snapshot %llu: mm %llu: VMA %#llx",
+						      (unsigned long long)r->snap,
+						      (unsigned long long)mm->id,
+						      (unsigned long long)r->start);
+			/* a faulted VMA has page tables at least at its edges (§2.8) */
+			c = chunk_get(mm, v->start, true, err);
+			if (!c)
+				return -1;
+			c->pmd = true;
+			c = chunk_get(mm, v->end - 1, true, err);
+			if (!c)
+				return -1;
+			c->pmd = true;
+		}
+	}
+	return 0;
+}
+
+int mm_sim_exec(struct mm_sim *s, const struct avm_event *ev, const struct avm_snap_vma *vmas,
+		size_t n, struct avm_err *err)
+{
+	uint64_t nid = (uint64_t)ev->a;
+	struct mm_space *old = u64map_get(&s->mms, ev->mm), *nm;
+
+	s->st.events++;
+	s->st.execs++;
+	if (nid == 0 || nid == ev->mm)
+		return avm_errf(err, "event %llu: exec: bad new mm id %llu",
+				(unsigned long long)ev->seq, (unsigned long long)nid);
+	nm = u64map_get(&s->mms, nid);
+	if (nm)
+		mm_teardown(s, nm);
+	nm = mm_new(s, nid, err);
+	if (!nm)
+		return -1;
+	/* the new mm (stack, ELF segments, their COWs) exists before the old one goes */
+	if (adopt_rows(s, nm, vmas, n, false, err))
+		return avm_err_prefix(err, "event %llu: exec", (unsigned long long)ev->seq);
+	if (old)
+		mm_put(s, old, true);
+	return 0;
+}
+
+int mm_sim_adopt_start(struct mm_sim *s, uint64_t mm_id, const struct avm_snap_vma *vmas,
+		       size_t n, struct avm_err *err)
+{
+	struct mm_space *mm;
+
+	if (u64map_get(&s->mms, mm_id))
+		return avm_errf(err, "start snapshot: mm %llu adopted twice",
+				(unsigned long long)mm_id);
+	mm = mm_new(s, mm_id, err);
+	if (!mm)
+		return -1;
+	mm->users_unknown = true;
+	return adopt_rows(s, mm, vmas, n, true, err);
+}
+
+/* ------------------------------------------------------------------------- */
+/* the event dispatcher */
+
+int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *err)
+{
+	struct mm_space *mm;
+	int rc = 0;
+
+	switch (ev->kind) {
+	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE: case AVM_KSM:
+	case AVM_THP: case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:
+		return 0; /* kernel truth and activity: not simulator input */
+	case AVM_EXEC:
+		return mm_sim_exec(s, ev, NULL, 0, err);
+	case AVM_EXIT:
+		s->st.events++;
+		s->st.exits++;
+		mm = u64map_get(&s->mms, ev->mm);
+		if (mm)
+			mm_put(s, mm, ev->a != 0);
+		return 0;
+	case AVM_MM_RELEASE:
+		/* exit_mmap finished in the kernel: whatever we counted, the mm is gone */
+		s->st.events++;
+		mm = u64map_get(&s->mms, ev->mm);
+		if (mm)
+			mm_teardown(s, mm);
+		return 0;
+	default:
+		break;
+	}
+	s->st.events++;
+	mm = mm_get(s, ev->mm, err);
+	if (!mm)
+		return avm_err_prefix(err, "event %llu", (unsigned long long)ev->seq);
+	switch (ev->kind) {
+	case AVM_FORK: rc = sys_fork(s, mm, ev, err); break;
+	case AVM_MMAP: rc = sys_mmap(s, mm, ev, err); break;
+	case AVM_MUNMAP:
+		if (ev->c < 0 || ((uint64_t)ev->a & (s->p.page_size - 1))) {
+			s->st.failed_syscalls += ev->c < 0;
+			break;
+		}
+		rc = do_munmap(s, mm, (uint64_t)ev->a, (uint64_t)ev->a + page_align(s, (uint64_t)ev->b),
+			       MODEL_WHY_UNMAP, err);
+		break;
+	case AVM_MPROTECT: rc = sys_mprotect(s, mm, ev, err); break;
+	case AVM_MREMAP: rc = sys_mremap(s, mm, ev, err); break;
+	case AVM_BRK: rc = sys_brk(s, mm, ev, err); break;
+	case AVM_MADVISE: rc = sys_madvise(s, mm, ev, err); break;
+	case AVM_MLOCK: rc = sys_mlock(s, mm, ev, true, err); break;
+	case AVM_MUNLOCK: rc = sys_mlock(s, mm, ev, false, err); break;
+	case AVM_MLOCKALL: rc = sys_mlockall(s, mm, ev, true, err); break;
+	case AVM_MUNLOCKALL: rc = sys_mlockall(s, mm, ev, false, err); break;
+	case AVM_VMA_NAME: rc = sys_vma_name(s, mm, ev, err); break;
+	case AVM_MSEAL: rc = sys_mseal(s, mm, ev, err); break;
+	case AVM_SHMAT: rc = sys_shmat(s, mm, ev, err); break;
+	case AVM_SHMDT: rc = sys_shmdt(s, mm, ev, err); break;
+	case AVM_PRCTL_THP:
+		if (ev->d >= 0)
+			mm->thp_disabled = ev->a != 0;
+		break;
+	case AVM_FAULT: rc = sys_fault(s, mm, ev, err); break;
+	case AVM_POPULATE:
+		rc = populate(s, mm, (uint64_t)ev->a, (uint64_t)ev->a + (uint64_t)ev->b,
+			      ev->c ? 1 : 0, err);
+		break;
+	default:
+		return avm_errf(err, "event %llu: unknown event kind %u", (unsigned long long)ev->seq,
+				ev->kind);
+	}
+	if (rc)
+		return avm_err_prefix(err, "event %llu (kind %u, mm %llu)",
+				      (unsigned long long)ev->seq, ev->kind,
+				      (unsigned long long)ev->mm);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* create, destroy, queries, checks */
+
+void mm_sim_params_defaults(struct mm_sim_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->profile = MM_PROFILE_P3;
+	p->page_size = 4096;
+	p->thp_enabled = 1;
+	p->pmd_size = 2ULL << 20;
+	p->overcommit_never = false;
+}
+
+int mm_sim_create(const struct mm_sim_params *p, const struct model_ops *ops,
+		  struct model *model, struct model_stats *stats, struct mm_sim **out,
+		  struct avm_err *err)
+{
+	struct mm_sim *s;
+
+	if (!is_power_of_two(p->page_size) || !is_power_of_two(p->pmd_size) ||
+	    p->pmd_size <= p->page_size)
+		return avm_errf(err, "simulator: bad page size %llu or PMD size %llu",
+				(unsigned long long)p->page_size, (unsigned long long)p->pmd_size);
+	if (p->profile < MM_PROFILE_P1 || p->profile > MM_PROFILE_P4)
+		return avm_errf(err, "simulator: kernel profile P%d does not exist (P1..P4)",
+				(int)p->profile);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return avm_errf(err, "out of memory (simulator)");
+	s->p = *p;
+	s->ops = ops;
+	s->model = model;
+	s->ms = stats;
+	s->page_shift = log2u(p->page_size);
+	s->pmd_shift = log2u(p->pmd_size);
+	s->chunk_pages = p->pmd_size / p->page_size;
+	*out = s;
+	return 0;
+}
+
+void mm_sim_set_model(struct mm_sim *s, struct model *model)
+{
+	s->model = model;
+}
+
+void mm_sim_destroy(struct mm_sim *s)
+{
+	uint64_t it = 0, key;
+	void *val;
+
+	if (!s)
+		return;
+	/* tear down what is left, so pinned objects and folios are released in order */
+	while (s->mms.n) {
+		it = 0;
+		if (!u64map_next(&s->mms, &it, &key, &val))
+			break;
+		mm_teardown(s, val);
+	}
+	u64map_free(&s->mms);
+	free(s);
+}
+
+const struct mm_sim_stats *mm_sim_stats(const struct mm_sim *s)
+{
+	return &s->st;
+}
+
+const struct mm_sim_params *mm_sim_params(const struct mm_sim *s)
+{
+	return &s->p;
+}
+
+struct mm_space *mm_sim_find(struct mm_sim *s, uint64_t mm_id)
+{
+	return u64map_get(&s->mms, mm_id);
+}
+
+size_t mm_sim_mm_count(const struct mm_sim *s)
+{
+	return s->mms.n;
+}
+
+struct mm_vma *mm_vma_prev(const struct mm_vma *v)
+{
+	size_t i;
+
+	if (!v->mm)
+		return NULL;
+	i = idx_of(v->mm, v);
+	return i > 0 ? v->mm->vma[i - 1] : NULL;
+}
+
+struct mm_vma *mm_vma_next(const struct mm_vma *v)
+{
+	size_t i;
+
+	if (!v->mm)
+		return NULL;
+	i = idx_of(v->mm, v);
+	return i + 1 < v->mm->nvma ? v->mm->vma[i + 1] : NULL;
+}
+
+struct mm_vma *mm_find_vma(struct mm_space *mm, uint64_t addr)
+{
+	size_t i = idx_end_above(mm, addr);
+
+	return i < mm->nvma && mm->vma[i]->start <= addr ? mm->vma[i] : NULL;
+}
+
+uint64_t mm_space_id(const struct mm_space *mm)
+{
+	return mm->id;
+}
+
+int64_t mm_space_users(const struct mm_space *mm)
+{
+	return mm->users;
+}
+
+size_t mm_space_vma_count(const struct mm_space *mm)
+{
+	return mm->nvma;
+}
+
+struct mm_vma *mm_space_vma(struct mm_space *mm, size_t i)
+{
+	return i < mm->nvma ? mm->vma[i] : NULL;
+}
+
+int mm_for_each_vma(struct mm_space *mm, int (*cb)(void *ctx, struct mm_vma *v), void *ctx)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < mm->nvma; i++)
+		if ((rc = cb(ctx, mm->vma[i])))
+			return rc;
+	return 0;
+}
+
+struct page_iter_ctx {
+	struct mm_vma *v;
+	int (*cb)(void *ctx, uint64_t addr, uint64_t *owner, uint64_t folio);
+	void *ctx;
+	uint64_t count;
+};
+
+static int page_iter_chunk(void *ctx, uint64_t base, struct chunk *c)
+{
+	struct page_iter_ctx *p = ctx;
+	struct mm_sim *s = p->v->mm->sim;
+	uint64_t a, lo = p->v->start > base ? p->v->start : base;
+	uint64_t hi = p->v->end < base + s->p.pmd_size ? p->v->end : base + s->p.pmd_size;
+	int rc;
+
+	if (!c->pg || !c->npages)
+		return 0;
+	for (a = lo; a < hi; a += s->p.page_size) {
+		struct folio *f = c->pg[page_slot(s, a)];
+
+		if (!f)
+			continue;
+		p->count++;
+		if (p->cb && (rc = p->cb(p->ctx, a, &f->owner, f->id)))
+			return rc;
+	}
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct base_list {
+	uint64_t *b;
+	size_t n, cap;
+};
+
+static int collect_base(void *ctx, uint64_t base, struct chunk *c)
+{
+	struct base_list *l = ctx;
+
+	if (!c->npages)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		uint64_t *nb = realloc(l->b, cap * sizeof(*nb));
+
+		if (!nb)
+			return -1;
+		l->b = nb;
+		l->cap = cap;
+	}
+	l->b[l->n++] = base;
+	return 0;
+}
+
+/* Pages in address order: the chunks overlapping v, sorted by base address. */
+int mm_vma_for_each_page(struct mm_vma *v,
+			 int (*cb)(void *ctx, uint64_t addr, uint64_t *owner, uint64_t folio),
+			 void *ctx)
+{
+	struct page_iter_ctx p = { v, cb, ctx, 0 };
+	struct base_list l = { NULL, 0, 0 };
+	size_t i;
+	int rc = 0;
+
+	if (!v->mm)
+		return 0;
+	if (chunks_in(v->mm, v->start, v->end, collect_base, &l)) {
+		free(l.b);
+		return -1;
+	}
+	qsort(l.b, l.n, sizeof(*l.b), cmp_u64);
+	for (i = 0; i < l.n && !rc; i++) {
+		struct chunk *c = u64map_get(&v->mm->chunks, chunk_key(v->mm->sim, l.b[i]));
+
+		rc = page_iter_chunk(&p, l.b[i], c);
+	}
+	free(l.b);
+	return rc;
+}
+
+uint64_t mm_vma_page_count(struct mm_vma *v)
+{
+	struct page_iter_ctx p = { v, NULL, NULL, 0 };
+
+	if (!v->mm)
+		return 0;
+	chunks_in(v->mm, v->start, v->end, page_iter_chunk, &p);
+	return p.count;
+}
+
+bool mm_vma_reuse_attrs_ok(const struct mm_vma *a, const struct mm_vma *b)
+{
+	const struct mm_sim *s;
+	const uint64_t ignore = VM_READ | VM_WRITE | VM_EXEC | VM_SOFTDIRTY;
+
+	if (!a->mm)
+		return false;
+	s = a->mm->sim;
+	return a->end == b->start && a->policy == b->policy && a->file == b->file &&
+	       ((a->flags ^ b->flags) & ~ignore) == 0 &&
+	       b->pgoff == a->pgoff + pages_of(s, b->start - a->start);
+}
+
+int mm_sim_check(struct mm_sim *s, struct avm_err *err)
+{
+	uint64_t it = 0, key, vmas = 0;
+	void *val;
+
+	while (u64map_next(&s->mms, &it, &key, &val)) {
+		struct mm_space *mm = val;
+		uint64_t cit = 0, ckey;
+		void *cval;
+		size_t i;
+
+		if (mm->id != key)
+			return avm_errf(err, "mm %llu filed under id %llu",
+					(unsigned long long)mm->id, (unsigned long long)key);
+		if (mm->users < 1)
+			return avm_errf(err, "mm %llu alive with %lld users",
+					(unsigned long long)mm->id, (long long)mm->users);
+		for (i = 0; i < mm->nvma; i++) {
+			const struct mm_vma *v = mm->vma[i];
+
+			if (v->mm != mm)
+				return avm_errf(err, "mm %llu: VMA %llu points at another mm",
+						(unsigned long long)mm->id, (unsigned long long)v->id);
+			if (v->start >= v->end || ((v->start | v->end) & (s->p.page_size - 1)))
+				return avm_errf(err, "mm %llu: VMA %llu has bad range [%#llx, %#llx)",
+						(unsigned long long)mm->id, (unsigned long long)v->id,
+						(unsigned long long)v->start, (unsigned long long)v->end);
+			if (i > 0 && mm->vma[i - 1]->end > v->start)
+				return avm_errf(err, "mm %llu: VMAs %llu and %llu overlap or are "
+						"out of order", (unsigned long long)mm->id,
+						(unsigned long long)mm->vma[i - 1]->id,
+						(unsigned long long)v->id);
+			if (v->anon && !has_anon(s, v))
+				return avm_errf(err, "mm %llu: VMA %llu keeps anon state the model "
+						"says is empty", (unsigned long long)mm->id,
+						(unsigned long long)v->id);
+		}
+		vmas += mm->nvma;
+		while (u64map_next(&mm->chunks, &cit, &ckey, &cval)) {
+			struct chunk *c = cval;
+			uint32_t n = 0;
+
+			for (i = 0; c->pg && i < s->chunk_pages; i++) {
+				if (!c->pg[i])
+					continue;
+				n++;
+				if (!c->pg[i]->maps)
+					return avm_errf(err, "mm %llu: a mapped folio has no maps",
+							(unsigned long long)mm->id);
+			}
+			if (n != c->npages)
+				return avm_errf(err, "mm %llu: page chunk counts %u pages, holds %u",
+						(unsigned long long)mm->id, c->npages, n);
+		}
+	}
+	if (vmas != s->st.vmas_live)
+		return avm_errf(err, "simulator counts %llu live VMAs, mms hold %llu",
+				(unsigned long long)s->st.vmas_live, (unsigned long long)vmas);
+	return 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * world.c - one simulator + one model + their stats (world.h).
+ *
+ * The world owns the model_stats (object sizes set from meta/config before
+ * anything is counted), creates the model with a model_env pointing at the
+ * simulator, and runs the invariant checkers after every event when asked.
+ * An adoption (start snapshot or exec snapshot) is closed with the model's
+ * adopt_done before the next event is applied.
+ */
+#include "world.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct world {
+	const struct model_ops *ops;
+	struct model *model;
+	struct mm_sim *sim;
+	struct model_stats stats;
+	struct config cfg;
+	bool check;
+	bool adopt_open; /* a start-snapshot adoption awaits adopt_done */
+};
+
+void world_meta_defaults(struct world_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->size_anon_vma = 104;
+	m->size_avc = 64;
+	m->size_vma = 192;
+	m->page_size = 4096;
+	m->thp_enabled = -1;
+}
+
+int world_create(const struct config *cfg, const struct model_ops *ops,
+		 const struct world_meta *meta, struct world **out, struct avm_err *err)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct mm_sim_params p;
+	struct model_env env;
+
+	if (!w)
+		return avm_errf(err, "out of memory (world)");
+	w->ops = ops;
+	w->cfg = *cfg;
+	w->stats.obj_size[MODEL_OBJ_ANON_VMA] = cfg->size_anon_vma ? cfg->size_anon_vma :
+						meta->size_anon_vma ? meta->size_anon_vma : 104;
+	w->stats.obj_size[MODEL_OBJ_AVC] = cfg->size_avc ? cfg->size_avc :
+					   meta->size_avc ? meta->size_avc : 64;
+	w->stats.obj_size[MODEL_OBJ_VMA] = cfg->size_vma ? cfg->size_vma :
+					   meta->size_vma ? meta->size_vma : 192;
+	mm_sim_params_defaults(&p);
+	p.profile = (enum mm_profile)cfg->profile;
+	p.page_size = meta->page_size ? meta->page_size : 4096;
+	p.thp_enabled = cfg->thp_from_trace && meta->thp_enabled >= 0 ? meta->thp_enabled :
+								   cfg->thp_enabled;
+	p.overcommit_never = cfg->overcommit_never;
+	/* the simulator first (the model's env points at it), then the model */
+	if (mm_sim_create(&p, ops, NULL, &w->stats, &w->sim, err))
+		goto fail;
+	env.sim = w->sim;
+	env.stats = &w->stats;
+	env.cfg = &w->cfg;
+	if (ops->create(&env, &w->model, err))
+		goto fail;
+	mm_sim_set_model(w->sim, w->model);
+	*out = w;
+	return 0;
+fail:
+	world_destroy(w);
+	return -1;
+}
+
+void world_destroy(struct world *w)
+{
+	if (!w)
+		return;
+	mm_sim_destroy(w->sim); /* tears down every mm through the model first */
+	if (w->model)
+		w->ops->destroy(w->model);
+	free(w);
+}
+
+void world_set_check(struct world *w, bool on)
+{
+	w->check = on;
+}
+
+int world_check(struct world *w, struct avm_err *err)
+{
+	if (mm_sim_check(w->sim, err))
+		return avm_err_prefix(err, "simulator invariant");
+	if (w->ops->check && w->ops->check(w->model, err))
+		return avm_err_prefix(err, "%s model invariant", w->ops->name);
+	return 0;
+}
+
+static int close_adoption(struct world *w, struct avm_err *err)
+{
+	if (!w->adopt_open)
+		return 0;
+	w->adopt_open = false;
+	if (w->ops->adopt_done && w->ops->adopt_done(w->model, err))
+		return avm_err_prefix(err, "start snapshot");
+	return 0;
+}
+
+static int after_event(struct world *w, const struct avm_event *ev, struct avm_err *err)
+{
+	if (!w->check)
+		return 0;
+	if (world_check(w, err))
+		return avm_err_prefix(err, "after event %llu (kind %u)",
+				      (unsigned long long)ev->seq, ev->kind);
+	return 0;
+}
+
+int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err)
+{
+	if (close_adoption(w, err))
+		return -1;
+	if (ev->kind == AVM_EXEC)
+		return world_exec(w, ev, NULL, 0, err);
+	if (mm_sim_apply(w->sim, ev, err))
+		return -1;
+	return after_event(w, ev, err);
+}
+
+int world_exec(struct world *w, const struct avm_event *ev, const struct avm_snap_vma *vmas,
+	       size_t n, struct avm_err *err)
+{
+	if (close_adoption(w, err))
+		return -1;
+	if (mm_sim_exec(w->sim, ev, vmas, n, err))
+		return -1;
+	if (w->ops->adopt_done && w->ops->adopt_done(w->model, err))
+		return avm_err_prefix(err, "event %llu: exec snapshot", (unsigned long long)ev->seq);
+	return after_event(w, ev, err);
+}
+
+int world_adopt_start(struct world *w, uint64_t mm, const struct avm_snap_vma *vmas, size_t n,
+		      const struct avm_snap_av *avs, size_t navs, struct avm_err *err)
+{
+	size_t i;
+
+	w->adopt_open = true;
+	for (i = 0; i < navs; i++)
+		if (w->ops->adopt_av(w->model, &avs[i], err))
+			return avm_err_prefix(err, "start snapshot: anon_vma %llu",
+					      (unsigned long long)avs[i].id);
+	return mm_sim_adopt_start(w->sim, mm, vmas, n, err);
+}
+
+const struct model_stats *world_stats(const struct world *w)
+{
+	return &w->stats;
+}
+
+const struct mm_sim_stats *world_sim_stats(const struct world *w)
+{
+	return mm_sim_stats(w->sim);
+}
+
+const char *world_model_name(const struct world *w)
+{
+	return w->ops->name;
+}
+
+struct mm_sim *world_sim(struct world *w)
+{
+	return w->sim;
+}
+
+struct model *world_model(struct world *w)
+{
+	return w->model;
+}
+
+const struct model_ops *world_ops(const struct world *w)
+{
+	return w->ops;
+}

@@ -1,0 +1,68 @@
+/*
+ * world.h - one replay world: an address-space simulator (mm.h) plus one
+ * model instance (model.h) and the model_stats they fill, for one design.
+ *
+ * The replay runs one world per model over the same event stream (merge
+ * decisions depend on the design, so worlds never share simulator state).
+ * A world is fed events in stream order:
+ *   - world_apply() for every event except AVM_EXEC with a snapshot and the
+ *     start snapshot; AVM_SLAB (kernel ground truth), AVM_SNAPSHOT and the
+ *     other kernel-activity kinds are accepted and ignored;
+ *   - world_exec() for AVM_EXEC, with the rows of snapshot ev->b (n may be 0);
+ *   - world_adopt_start() once per mm of the start snapshot, before the
+ *     first other event; the snapshot's anon_vma rows may be passed with
+ *     every call (ids already adopted are skipped).
+ * With checking on (tests; anonvma-replay --check-invariants) the model's
+ * and the simulator's invariant checkers run after every event, and the
+ * first broken invariant fails the event with a message naming it.
+ */
+#ifndef ANONVMA_WORLD_H
+#define ANONVMA_WORLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "event.h"
+#include "mm.h"
+#include "model.h"
+
+/* What the trace's meta table says about the recording host. */
+struct world_meta {
+	uint32_t size_anon_vma, size_avc, size_vma; /* bytes; 0: 104/64/192 */
+	uint64_t page_size;                         /* 0: 4096 */
+	int thp_enabled;                            /* -1 unknown, 0 never, 1 madvise, 2 always */
+};
+
+struct world;
+
+void world_meta_defaults(struct world_meta *m);
+
+/*
+ * Config beats meta for object sizes when the config sets them (non-zero);
+ * THP comes from meta when cfg->thp_from_trace and meta knows it.
+ */
+int world_create(const struct config *cfg, const struct model_ops *ops,
+		 const struct world_meta *meta, struct world **out, struct avm_err *err);
+void world_destroy(struct world *w);
+
+int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err);
+int world_exec(struct world *w, const struct avm_event *ev, const struct avm_snap_vma *vmas,
+	       size_t n, struct avm_err *err);
+int world_adopt_start(struct world *w, uint64_t mm, const struct avm_snap_vma *vmas, size_t n,
+		      const struct avm_snap_av *avs, size_t navs, struct avm_err *err);
+
+void world_set_check(struct world *w, bool on);
+/* Run both invariant checkers now (also done after every event when checking is on). */
+int world_check(struct world *w, struct avm_err *err);
+
+const struct model_stats *world_stats(const struct world *w);
+const struct mm_sim_stats *world_sim_stats(const struct world *w);
+const char *world_model_name(const struct world *w);
+struct mm_sim *world_sim(struct world *w);
+struct model *world_model(struct world *w);
+const struct model_ops *world_ops(const struct world *w);
+
+#endif

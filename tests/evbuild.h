@@ -1,0 +1,384 @@
+/*
+ * evbuild.h - build trace events inline and feed them to a world, for model
+ * and simulator tests (cmocka).  Include after <cmocka.h>'s prerequisites;
+ * this header includes them itself.
+ *
+ *   struct world *w = tw_world("eager", 3);        // profile P3, checker on
+ *   tw(w, ev_mmap(1, A, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS));
+ *   struct tw_mark m = tw_mark(w);
+ *   tw(w, ev_write(1, A));
+ *   tw_assert_delta(w, &m, 1, 0, 1, 0);            // +1 AV, +1 AVC (eager.md §2.2)
+ *
+ * Every tw() call fails the test with the world's message if the event is
+ * rejected or an invariant breaks (the checker runs after every event).
+ */
+#ifndef ANONVMA_TESTS_EVBUILD_H
+#define ANONVMA_TESTS_EVBUILD_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "event.h"
+#include "mm.h"
+#include "model.h"
+#include "world.h"
+
+#define PG 4096ULL
+#define RW (PROT_READ | PROT_WRITE)
+#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#define EV_CLONE_VM 0x100ULL
+#define EV_CLONE_VFORK 0x4000ULL
+
+static inline struct avm_event ev_base(uint64_t mm, uint32_t kind)
+{
+	struct avm_event ev = { 0 };
+
+	ev.mm = mm;
+	ev.kind = kind;
+	ev.pid = (uint32_t)mm;
+	ev.tid = (uint32_t)mm;
+	return ev;
+}
+
+/* mmap at addr (the result), anonymous unless file != 0. */
+static inline struct avm_event ev_mmap_file(uint64_t mm, uint64_t addr, uint64_t len, int prot,
+					    int flags, uint64_t file, uint64_t pgoff)
+{
+	struct avm_event ev = ev_base(mm, AVM_MMAP);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.c = prot;
+	ev.d = flags;
+	ev.e = (int64_t)file;
+	ev.f = (int64_t)pgoff;
+	return ev;
+}
+
+static inline struct avm_event ev_mmap(uint64_t mm, uint64_t addr, uint64_t len, int prot, int flags)
+{
+	return ev_mmap_file(mm, addr, len, prot, flags, 0, 0);
+}
+
+static inline struct avm_event ev_munmap(uint64_t mm, uint64_t addr, uint64_t len)
+{
+	struct avm_event ev = ev_base(mm, AVM_MUNMAP);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	return ev;
+}
+
+static inline struct avm_event ev_mprotect(uint64_t mm, uint64_t addr, uint64_t len, int prot)
+{
+	struct avm_event ev = ev_base(mm, AVM_MPROTECT);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.c = prot;
+	return ev;
+}
+
+/* mremap: result = new address (or -errno); newaddr = the requested one (MREMAP_FIXED). */
+static inline struct avm_event ev_mremap(uint64_t mm, uint64_t old, uint64_t oldlen,
+					 uint64_t newlen, int flags, int64_t result, uint64_t newaddr)
+{
+	struct avm_event ev = ev_base(mm, AVM_MREMAP);
+
+	ev.a = (int64_t)old;
+	ev.b = (int64_t)oldlen;
+	ev.c = (int64_t)newlen;
+	ev.d = flags;
+	ev.e = result;
+	ev.f = (int64_t)newaddr;
+	return ev;
+}
+
+static inline struct avm_event ev_brk(uint64_t mm, uint64_t req, uint64_t result)
+{
+	struct avm_event ev = ev_base(mm, AVM_BRK);
+
+	ev.a = (int64_t)req;
+	ev.b = (int64_t)result;
+	return ev;
+}
+
+static inline struct avm_event ev_madvise(uint64_t mm, uint64_t addr, uint64_t len, int advice)
+{
+	struct avm_event ev = ev_base(mm, AVM_MADVISE);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.c = advice;
+	return ev;
+}
+
+static inline struct avm_event ev_mlock(uint64_t mm, uint64_t addr, uint64_t len, int flags)
+{
+	struct avm_event ev = ev_base(mm, AVM_MLOCK);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.c = flags;
+	return ev;
+}
+
+static inline struct avm_event ev_munlock(uint64_t mm, uint64_t addr, uint64_t len)
+{
+	struct avm_event ev = ev_base(mm, AVM_MUNLOCK);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	return ev;
+}
+
+static inline struct avm_event ev_mlockall(uint64_t mm, int flags)
+{
+	struct avm_event ev = ev_base(mm, AVM_MLOCKALL);
+
+	ev.c = flags;
+	return ev;
+}
+
+static inline struct avm_event ev_munlockall(uint64_t mm)
+{
+	return ev_base(mm, AVM_MUNLOCKALL);
+}
+
+static inline struct avm_event ev_vma_name(uint64_t mm, uint64_t addr, uint64_t len, uint64_t name)
+{
+	struct avm_event ev = ev_base(mm, AVM_VMA_NAME);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.c = (int64_t)name;
+	return ev;
+}
+
+static inline struct avm_event ev_thp_disable(uint64_t mm, int value)
+{
+	struct avm_event ev = ev_base(mm, AVM_PRCTL_THP);
+
+	ev.a = value;
+	return ev;
+}
+
+/* A page fault with an x86 error code (AVM_PF_*). */
+static inline struct avm_event ev_fault(uint64_t mm, uint64_t addr, uint64_t code)
+{
+	struct avm_event ev = ev_base(mm, AVM_FAULT);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)code;
+	return ev;
+}
+
+static inline struct avm_event ev_write(uint64_t mm, uint64_t addr)
+{
+	return ev_fault(mm, addr, AVM_PF_WRITE | AVM_PF_USER);
+}
+
+static inline struct avm_event ev_read(uint64_t mm, uint64_t addr)
+{
+	return ev_fault(mm, addr, AVM_PF_USER);
+}
+
+/* Write to a present read-only PTE (COW of the zero page, a file page or a shared anon page). */
+static inline struct avm_event ev_write_present(uint64_t mm, uint64_t addr)
+{
+	return ev_fault(mm, addr, AVM_PF_PROT | AVM_PF_WRITE | AVM_PF_USER);
+}
+
+static inline struct avm_event ev_populate(uint64_t mm, uint64_t addr, uint64_t len, int write)
+{
+	struct avm_event ev = ev_base(mm, AVM_POPULATE);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.c = write;
+	return ev;
+}
+
+/* fork without CLONE_VM: dup_mmap of parent into the new mm child. */
+static inline struct avm_event ev_fork(uint64_t parent, uint64_t child)
+{
+	struct avm_event ev = ev_base(parent, AVM_FORK);
+
+	ev.a = (int64_t)child;
+	ev.b = (int64_t)child;
+	ev.d = (int64_t)child;
+	return ev;
+}
+
+/* A thread or vfork child: shares mm (CLONE_VM). */
+static inline struct avm_event ev_clone_vm(uint64_t mm)
+{
+	struct avm_event ev = ev_base(mm, AVM_FORK);
+
+	ev.a = (int64_t)mm;
+	ev.c = (int64_t)(EV_CLONE_VM | EV_CLONE_VFORK);
+	return ev;
+}
+
+static inline struct avm_event ev_exit(uint64_t mm)
+{
+	struct avm_event ev = ev_base(mm, AVM_EXIT);
+
+	ev.a = 1;
+	return ev;
+}
+
+static inline struct avm_event ev_exec(uint64_t old_mm, uint64_t new_mm, uint64_t snap)
+{
+	struct avm_event ev = ev_base(old_mm, AVM_EXEC);
+
+	ev.a = (int64_t)new_mm;
+	ev.b = (int64_t)snap;
+	return ev;
+}
+
+/* Set a syscall event's result field to a failure (-errno). */
+static inline struct avm_event ev_failed(struct avm_event ev, int64_t neg_errno)
+{
+	switch (ev.kind) {
+	case AVM_MMAP: case AVM_SHMAT: ev.a = neg_errno; break;
+	case AVM_MUNMAP: ev.c = neg_errno; break;
+	case AVM_MREMAP: ev.e = neg_errno; break;
+	default: ev.d = neg_errno; break;
+	}
+	return ev;
+}
+
+/* A world for one model and kernel profile, with the invariant checker on. */
+static inline struct world *tw_world_cfg(const char *model, const struct config *cfg)
+{
+	struct world_meta meta;
+	struct world *w = NULL;
+	struct avm_err err = { { 0 } };
+	const struct model_ops *ops = model_find(model);
+
+	assert_non_null(ops);
+	world_meta_defaults(&meta);
+	if (world_create(cfg, ops, &meta, &w, &err))
+		fail_msg("world_create: %s", err.msg);
+	world_set_check(w, true);
+	return w;
+}
+
+static inline struct world *tw_world(const char *model, int profile)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	cfg.profile = profile;
+	cfg.thp_from_trace = false;
+	cfg.thp_enabled = 1; /* madvise: no THP unless MADV_HUGEPAGE */
+	return tw_world_cfg(model, &cfg);
+}
+
+/* Apply one event; fail the test on error. */
+#define tw(w, ev) tw_apply_at((w), (ev), __FILE__, __LINE__)
+static inline void tw_apply_at(struct world *w, struct avm_event ev, const char *file, int line)
+{
+	struct avm_err err = { { 0 } };
+
+	if (world_apply(w, &ev, &err))
+		fail_msg("%s:%d: world_apply(kind %u): %s", file, line, ev.kind, err.msg);
+}
+
+/* Allocation counters at one point, for deltas. */
+struct tw_mark {
+	uint64_t av_allocs, av_frees, avc_allocs, avc_frees, vma_allocs, vma_frees;
+};
+
+static inline struct tw_mark tw_mark(struct world *w)
+{
+	const struct model_stats *s = world_stats(w);
+	struct tw_mark m = {
+		s->obj[MODEL_OBJ_ANON_VMA].allocs, s->obj[MODEL_OBJ_ANON_VMA].frees,
+		s->obj[MODEL_OBJ_AVC].allocs, s->obj[MODEL_OBJ_AVC].frees,
+		s->obj[MODEL_OBJ_VMA].allocs, s->obj[MODEL_OBJ_VMA].frees,
+	};
+	return m;
+}
+
+/* anon_vma and anon_vma_chain allocations/frees since mark. */
+#define tw_assert_delta(w, mark, av_a, av_f, avc_a, avc_f) \
+	tw_assert_delta_at((w), (mark), (av_a), (av_f), (avc_a), (avc_f), __FILE__, __LINE__)
+static inline void tw_assert_delta_at(struct world *w, const struct tw_mark *m, uint64_t av_a,
+				      uint64_t av_f, uint64_t avc_a, uint64_t avc_f,
+				      const char *file, int line)
+{
+	struct tw_mark n = tw_mark(w);
+
+	if (n.av_allocs - m->av_allocs != av_a || n.av_frees - m->av_frees != av_f ||
+	    n.avc_allocs - m->avc_allocs != avc_a || n.avc_frees - m->avc_frees != avc_f)
+		fail_msg("%s:%d: anon_vma +%llu/-%llu anon_vma_chain +%llu/-%llu, expected "
+			 "+%llu/-%llu +%llu/-%llu", file, line,
+			 (unsigned long long)(n.av_allocs - m->av_allocs),
+			 (unsigned long long)(n.av_frees - m->av_frees),
+			 (unsigned long long)(n.avc_allocs - m->avc_allocs),
+			 (unsigned long long)(n.avc_frees - m->avc_frees),
+			 (unsigned long long)av_a, (unsigned long long)av_f,
+			 (unsigned long long)avc_a, (unsigned long long)avc_f);
+}
+
+/* Live objects now. */
+static inline uint64_t tw_live(struct world *w, enum model_obj o)
+{
+	return world_stats(w)->obj[o].live;
+}
+
+static inline struct mm_space *tw_mm(struct world *w, uint64_t mm)
+{
+	return mm_sim_find(world_sim(w), mm);
+}
+
+static inline size_t tw_vma_count(struct world *w, uint64_t mm)
+{
+	struct mm_space *s = tw_mm(w, mm);
+
+	return s ? mm_space_vma_count(s) : 0;
+}
+
+static inline struct mm_vma *tw_vma(struct world *w, uint64_t mm, uint64_t addr)
+{
+	struct mm_space *s = tw_mm(w, mm);
+
+	return s ? mm_find_vma(s, addr) : NULL;
+}
+
+/* Assert the VMA containing addr spans [start, end). */
+#define tw_assert_vma(w, mm, addr, start, end) \
+	tw_assert_vma_at((w), (mm), (addr), (start), (end), __FILE__, __LINE__)
+static inline void tw_assert_vma_at(struct world *w, uint64_t mm, uint64_t addr, uint64_t start,
+				    uint64_t end, const char *file, int line)
+{
+	struct mm_vma *v = tw_vma(w, mm, addr);
+
+	if (!v)
+		fail_msg("%s:%d: no VMA at %#llx", file, line, (unsigned long long)addr);
+	if (v->start != start || v->end != end)
+		fail_msg("%s:%d: VMA at %#llx is [%#llx, %#llx), expected [%#llx, %#llx)", file, line,
+			 (unsigned long long)addr, (unsigned long long)v->start,
+			 (unsigned long long)v->end, (unsigned long long)start,
+			 (unsigned long long)end);
+}
+
+static inline bool tw_faulted(struct world *w, uint64_t mm, uint64_t addr)
+{
+	struct mm_vma *v = tw_vma(w, mm, addr);
+
+	assert_non_null(v);
+	return world_ops(w)->has_anon(world_model(w), v);
+}
+
+#endif
