@@ -878,3 +878,150 @@ int arch_pt_check(const struct arch_pt *pt, struct avm_err *err)
 				(unsigned long long)pt->mm.ptes, (unsigned long long)pt->mm.bytes);
 	return 0;
 }
+
+/* ---- report sections ------------------------------------------------------------- */
+
+static bool add_num(cJSON *o, const char *key, double v)
+{
+	return cJSON_AddNumberToObject(o, key, v) != NULL;
+}
+
+cJSON *arch_json(const struct arch *a, struct avm_err *err)
+{
+	const struct arch_costs *c = &a->cost;
+	cJSON *o = cJSON_CreateObject(), *levels, *costs, *rmap;
+	unsigned i;
+	int op;
+
+	if (!o || !cJSON_AddStringToObject(o, "name", a->name) ||
+	    !cJSON_AddStringToObject(o, "isa", a->ops->isa) ||
+	    !cJSON_AddStringToObject(o, "source", a->path) ||
+	    !add_num(o, "page_size", (double)a->page_size) || !add_num(o, "va_bits", a->va_bits) ||
+	    !(levels = cJSON_AddArrayToObject(o, "levels")))
+		goto oom;
+	for (i = 0; i < a->levels; i++) {
+		cJSON *l = cJSON_CreateObject();
+
+		if (!l || !cJSON_AddItemToArray(levels, l)) {
+			cJSON_Delete(l);
+			goto oom;
+		}
+		if (!cJSON_AddStringToObject(l, "name", a->level[i].name) ||
+		    !add_num(l, "entries", (double)(1ULL << a->level[i].bits)) ||
+		    !add_num(l, "table_bytes", (double)a->level[i].table_bytes) ||
+		    !add_num(l, "entry_maps", (double)(1ULL << a->level[i].shift)))
+			goto oom;
+	}
+	if (!add_num(o, "pmd_size", (double)a->pmd_size) ||
+	    !add_num(o, "pud_size", (double)a->pud_size) ||
+	    !add_num(o, "cont_pte_size", (double)a->cont_pte_size) ||
+	    !add_num(o, "cont_pmd_size", (double)a->cont_pmd_size) ||
+	    !(costs = cJSON_AddObjectToObject(o, "costs")) ||
+	    !add_num(costs, "walk_level_ns", (double)c->walk_level_ns) ||
+	    !add_num(costs, "walk_ns", (double)arch_walk_ns(a)) ||
+	    !add_num(costs, "tlb_flush_ceiling_pages", (double)c->tlb_flush_ceiling) ||
+	    !add_num(costs, "tlb_single_flush_ns", (double)c->tlb_single_ns) ||
+	    !add_num(costs, "tlb_full_flush_ns", (double)c->tlb_full_ns) ||
+	    !add_num(costs, "tlb_sync_ns", (double)c->tlb_sync_ns) ||
+	    !add_num(costs, "ipi_ns", (double)c->ipi_ns) ||
+	    !add_num(costs, "ipi_extra_cpu_ns", (double)c->ipi_extra_cpu_ns) ||
+	    !cJSON_AddBoolToObject(costs, "tlbi_range", c->tlbi_range) ||
+	    !add_num(costs, "fork_pte_copy_ns", (double)c->fork_pte_ns) ||
+	    !add_num(costs, "fork_table_ns", (double)c->fork_table_ns) ||
+	    !(rmap = cJSON_AddObjectToObject(costs, "rmap")))
+		goto oom;
+	for (op = 0; op < LOCKS_OP_NR; op++)
+		if (!add_num(rmap, locks_op_key((enum locks_op)op), (double)a->rmap.ns[op]))
+			goto oom;
+	return o;
+oom:
+	cJSON_Delete(o);
+	avm_errf(err, "arch: out of memory building the report section");
+	return NULL;
+}
+
+cJSON *arch_pt_stats_json(const struct arch *a, const struct arch_pt_stats *s,
+			  struct avm_err *err)
+{
+	cJSON *o = cJSON_CreateObject(), *levels, *tlb, *fork;
+	unsigned i;
+
+	if (!o || !(levels = cJSON_AddObjectToObject(o, "levels")))
+		goto oom;
+	for (i = 0; i < a->levels; i++) {
+		cJSON *l = cJSON_AddObjectToObject(levels, a->level[i].name);
+		double tb = (double)a->level[i].table_bytes;
+
+		if (!l || !add_num(l, "tables_end", (double)s->tables[i]) ||
+		    !add_num(l, "tables_peak", (double)s->tables_peak[i]) ||
+		    !add_num(l, "allocs", (double)s->allocs[i]) ||
+		    !add_num(l, "frees", (double)s->frees[i]) ||
+		    !add_num(l, "bytes_end", (double)s->tables[i] * tb) ||
+		    !add_num(l, "bytes_peak", (double)s->tables_peak[i] * tb))
+			goto oom;
+	}
+	if (!add_num(o, "bytes_end", (double)s->bytes) ||
+	    !add_num(o, "bytes_peak", (double)s->bytes_peak) ||
+	    !add_num(o, "ptes_end", (double)s->ptes) || !(tlb = cJSON_AddObjectToObject(o, "tlb")) ||
+	    !add_num(tlb, "flushes", (double)s->flushes) ||
+	    !add_num(tlb, "full_flushes", (double)s->full_flushes) ||
+	    !add_num(tlb, "ops", (double)s->flush_ops) || !add_num(tlb, "ipis", (double)s->ipis) ||
+	    !add_num(tlb, "ns", (double)s->flush_ns) ||
+	    !(fork = cJSON_AddObjectToObject(o, "fork_copy")) ||
+	    !add_num(fork, "copies", (double)s->fork_copies) ||
+	    !add_num(fork, "ptes", (double)s->fork_ptes) ||
+	    !add_num(fork, "tables", (double)s->fork_tables) ||
+	    !add_num(fork, "ns", (double)s->fork_ns))
+		goto oom;
+	return o;
+oom:
+	cJSON_Delete(o);
+	avm_errf(err, "arch: out of memory building the report section");
+	return NULL;
+}
+
+/* into += add, key by key; numbers summed, objects recursed, the rest kept from into. */
+static int json_sum_into(cJSON *into, const cJSON *add, struct avm_err *err)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, add) {
+		cJSON *mine = cJSON_GetObjectItemCaseSensitive(into, item->string);
+
+		if (!mine) {
+			cJSON *copy = cJSON_Duplicate(item, 1);
+
+			if (!copy || !cJSON_AddItemToObject(into, item->string, copy)) {
+				cJSON_Delete(copy);
+				return avm_errf(err, "arch: out of memory merging page_tables");
+			}
+		} else if (cJSON_IsNumber(mine) && cJSON_IsNumber(item)) {
+			cJSON_SetNumberValue(mine, mine->valuedouble + item->valuedouble);
+		} else if (cJSON_IsObject(mine) && cJSON_IsObject(item)) {
+			if (json_sum_into(mine, item, err))
+				return -1;
+		} else if (mine->type != item->type) {
+			return avm_errf(err, "page_tables: '%s' differs in type between reports",
+					item->string);
+		}
+	}
+	return 0;
+}
+
+int arch_pt_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err *err)
+{
+	cJSON *m;
+
+	*out = NULL;
+	if (!cJSON_IsObject(a) || !cJSON_IsObject(b))
+		return avm_errf(err, "page_tables: block is not an object");
+	m = cJSON_Duplicate(a, 1);
+	if (!m)
+		return avm_errf(err, "arch: out of memory merging page_tables");
+	if (json_sum_into(m, b, err)) {
+		cJSON_Delete(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}

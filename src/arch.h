@@ -18,7 +18,10 @@
 #define ANONVMA_ARCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "error.h"
 #include "locks.h"
@@ -212,5 +215,23 @@ const struct arch_pt_mm *arch_pt_mm_stats(const struct arch_pt *pt);
 bool arch_pt_present(const struct arch_pt *pt, uint64_t addr);
 /* Test builds: recount every table and entry and compare with the counters. */
 int arch_pt_check(const struct arch_pt *pt, struct avm_err *err);
+
+/* ---- report sections (docs/arch.md lists the keys) ---------------------------------- */
+
+/* The report's `arch` section: name, ISA, geometry per level, every cost. */
+cJSON *arch_json(const struct arch *a, struct avm_err *err);
+/*
+ * One model's `page_tables` block: per level (by name) tables_end,
+ * tables_peak, allocs, frees, bytes_end, bytes_peak; bytes_end and bytes_peak
+ * of all levels (the simultaneous peak); ptes_end; tlb {flushes,
+ * full_flushes, ops, ipis, ns}; fork_copy {copies, ptes, tables, ns}.
+ */
+cJSON *arch_pt_stats_json(const struct arch *a, const struct arch_pt_stats *s,
+			  struct avm_err *err);
+/*
+ * Fleet merge of two page_tables blocks: every number summed key by key
+ * (peaks become sums of per-host peaks), keys only one side has kept.
+ */
+int arch_pt_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err *err);
 
 #endif

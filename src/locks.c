@@ -461,3 +461,218 @@ const char *locks_why_name(enum locks_why w)
 
 	return (unsigned)w < LOCKS_WHY_NR ? names[w] : "?";
 }
+
+/* ---- report block ------------------------------------------------------------------ */
+
+/*
+ * JSON of one histogram: the summary figures and the sparse buckets.  Numbers
+ * are doubles in cJSON: exact up to 2^53 ns (104 days of hold time).
+ */
+static cJSON *hist_to_json(const struct locks_hist *h)
+{
+	cJSON *o = cJSON_CreateObject(), *b;
+	unsigned i;
+
+	if (!o)
+		return NULL;
+	if (!cJSON_AddNumberToObject(o, "count", (double)h->n) ||
+	    !cJSON_AddNumberToObject(o, "total_ns", (double)h->sum) ||
+	    !cJSON_AddNumberToObject(o, "min_ns", (double)h->min) ||
+	    !cJSON_AddNumberToObject(o, "p50_ns", (double)locks_hist_quantile(h, 0.50)) ||
+	    !cJSON_AddNumberToObject(o, "p99_ns", (double)locks_hist_quantile(h, 0.99)) ||
+	    !cJSON_AddNumberToObject(o, "max_ns", (double)h->max) ||
+	    !(b = cJSON_AddArrayToObject(o, "buckets")))
+		goto fail;
+	for (i = 0; i < LOCKS_HIST_BUCKETS; i++) {
+		cJSON *pair;
+
+		if (!h->bucket[i])
+			continue;
+		pair = cJSON_CreateArray();
+		if (!pair || !cJSON_AddItemToArray(b, pair)) {
+			cJSON_Delete(pair);
+			goto fail;
+		}
+		if (!cJSON_AddItemToArray(pair, cJSON_CreateNumber(i)) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)h->bucket[i])))
+			goto fail;
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static int json_u64(const cJSON *o, const char *key, uint64_t *out, struct avm_err *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+		return avm_errf(err, "locks block: '%s' missing or not a count", key);
+	*out = (uint64_t)v->valuedouble;
+	return 0;
+}
+
+static int hist_from_json(const cJSON *o, struct locks_hist *h, struct avm_err *err)
+{
+	const cJSON *b, *pair;
+	uint64_t n = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (!cJSON_IsObject(o))
+		return avm_errf(err, "locks block: histogram is not an object");
+	if (json_u64(o, "count", &h->n, err) || json_u64(o, "total_ns", &h->sum, err) ||
+	    json_u64(o, "min_ns", &h->min, err) || json_u64(o, "max_ns", &h->max, err))
+		return -1;
+	b = cJSON_GetObjectItemCaseSensitive(o, "buckets");
+	if (!cJSON_IsArray(b))
+		return avm_errf(err, "locks block: 'buckets' missing");
+	cJSON_ArrayForEach(pair, b) {
+		const cJSON *i = cJSON_GetArrayItem(pair, 0), *c = cJSON_GetArrayItem(pair, 1);
+
+		if (!cJSON_IsNumber(i) || !cJSON_IsNumber(c) || i->valuedouble < 0 ||
+		    i->valuedouble >= LOCKS_HIST_BUCKETS || c->valuedouble < 0)
+			return avm_errf(err, "locks block: bad bucket entry");
+		h->bucket[(unsigned)i->valuedouble] += (uint64_t)c->valuedouble;
+		n += (uint64_t)c->valuedouble;
+	}
+	if (n != h->n)
+		return avm_errf(err, "locks block: buckets hold %llu values, count says %llu",
+				(unsigned long long)n, (unsigned long long)h->n);
+	return 0;
+}
+
+static cJSON *stat_to_json(const struct locks_stat *st)
+{
+	cJSON *o = cJSON_CreateObject(), *h, *by;
+	int w;
+
+	if (!o)
+		return NULL;
+	h = hist_to_json(&st->hold);
+	if (!h || !cJSON_AddItemToObject(o, "hold", h)) {
+		cJSON_Delete(h);
+		goto fail;
+	}
+	h = hist_to_json(&st->wait);
+	if (!h || !cJSON_AddItemToObject(o, "wait", h)) {
+		cJSON_Delete(h);
+		goto fail;
+	}
+	if (!cJSON_AddNumberToObject(o, "trylock_failed", (double)st->trylock_failed) ||
+	    !(by = cJSON_AddObjectToObject(o, "by_reason")))
+		goto fail;
+	for (w = 0; w < LOCKS_WHY_NR; w++) {
+		cJSON *r = cJSON_AddObjectToObject(by, locks_why_name((enum locks_why)w));
+
+		if (!r || !cJSON_AddNumberToObject(r, "count", (double)st->count_by_why[w]) ||
+		    !cJSON_AddNumberToObject(r, "total_ns", (double)st->total_by_why[w]))
+			goto fail;
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static int stat_from_json(const cJSON *o, struct locks_stat *st, struct avm_err *err)
+{
+	const cJSON *by;
+	int w;
+
+	if (!cJSON_IsObject(o))
+		return avm_errf(err, "locks block: mode entry is not an object");
+	if (hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "hold"), &st->hold, err) ||
+	    hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "wait"), &st->wait, err) ||
+	    json_u64(o, "trylock_failed", &st->trylock_failed, err))
+		return -1;
+	by = cJSON_GetObjectItemCaseSensitive(o, "by_reason");
+	for (w = 0; w < LOCKS_WHY_NR; w++) {
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(by, locks_why_name((enum locks_why)w));
+
+		st->count_by_why[w] = st->total_by_why[w] = 0;
+		if (!r)
+			continue; /* a reason added after the report was written */
+		if (json_u64(r, "count", &st->count_by_why[w], err) ||
+		    json_u64(r, "total_ns", &st->total_by_why[w], err))
+			return -1;
+	}
+	return 0;
+}
+
+/* Build a block from stats laid out [class][mode]. */
+static cJSON *block_to_json(const struct locks_stat st[LOCKS_CLASS_NR][LOCKS_MODE_NR],
+			    struct avm_err *err)
+{
+	cJSON *o = cJSON_CreateObject();
+	int c, m;
+
+	if (!o)
+		goto oom;
+	for (c = 0; c < LOCKS_CLASS_NR; c++) {
+		cJSON *co = cJSON_AddObjectToObject(o, locks_class_name((enum locks_class)c));
+
+		if (!co)
+			goto oom;
+		for (m = 0; m < LOCKS_MODE_NR; m++) {
+			cJSON *mo = stat_to_json(&st[c][m]);
+
+			if (!mo || !cJSON_AddItemToObject(co, locks_mode_name((enum locks_mode)m), mo)) {
+				cJSON_Delete(mo);
+				goto oom;
+			}
+		}
+	}
+	return o;
+oom:
+	cJSON_Delete(o);
+	avm_errf(err, "locks: out of memory building the report block");
+	return NULL;
+}
+
+cJSON *locks_json(const struct locks *l, struct avm_err *err)
+{
+	return block_to_json(l->stat, err);
+}
+
+int locks_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err *err)
+{
+	struct locks_stat(*sa)[LOCKS_MODE_NR] = NULL, (*sb)[LOCKS_MODE_NR] = NULL;
+	int c, m, w, rc = -1;
+
+	*out = NULL;
+	sa = calloc(LOCKS_CLASS_NR, sizeof(*sa));
+	sb = calloc(LOCKS_CLASS_NR, sizeof(*sb));
+	if (!sa || !sb) {
+		avm_errf(err, "locks: out of memory merging blocks");
+		goto out;
+	}
+	for (c = 0; c < LOCKS_CLASS_NR; c++) {
+		const char *cn = locks_class_name((enum locks_class)c);
+		const cJSON *ca = cJSON_GetObjectItemCaseSensitive(a, cn);
+		const cJSON *cb = cJSON_GetObjectItemCaseSensitive(b, cn);
+
+		for (m = 0; m < LOCKS_MODE_NR; m++) {
+			const char *mn = locks_mode_name((enum locks_mode)m);
+
+			if (stat_from_json(cJSON_GetObjectItemCaseSensitive(ca, mn), &sa[c][m], err) ||
+			    stat_from_json(cJSON_GetObjectItemCaseSensitive(cb, mn), &sb[c][m], err)) {
+				avm_err_prefix(err, "%s.%s", cn, mn);
+				goto out;
+			}
+			locks_hist_merge(&sa[c][m].hold, &sb[c][m].hold);
+			locks_hist_merge(&sa[c][m].wait, &sb[c][m].wait);
+			sa[c][m].trylock_failed += sb[c][m].trylock_failed;
+			for (w = 0; w < LOCKS_WHY_NR; w++) {
+				sa[c][m].count_by_why[w] += sb[c][m].count_by_why[w];
+				sa[c][m].total_by_why[w] += sb[c][m].total_by_why[w];
+			}
+		}
+	}
+	*out = block_to_json((const struct locks_stat(*)[LOCKS_MODE_NR])sa, err);
+	rc = *out ? 0 : -1;
+out:
+	free(sa);
+	free(sb);
+	return rc;
+}

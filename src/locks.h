@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "error.h"
 
 /* ---- the cost model: ns per unit of work done under a lock --------------- */
@@ -155,6 +157,19 @@ const struct locks_hist *locks_wait_hist(const struct locks *l, enum locks_class
 					 enum locks_mode m);
 /* Lock instances with a hold that may still overlap a future one (memory bound). */
 uint64_t locks_live_instances(const struct locks *l);
+
+/*
+ * The report's `locks` block of one model (docs/arch.md): for every class and
+ * mode (all present, zeros when unused, so keys stay stable)
+ *   { "hold": H, "wait": H, "trylock_failed": n,
+ *     "by_reason": { <why>: { "count", "total_ns" } } }
+ * where H = { "count", "total_ns", "min_ns", "p50_ns", "p99_ns", "max_ns",
+ * "buckets": [[bucket, count], ...] }; the sparse buckets make blocks
+ * mergeable with exact histogram arithmetic.  NULL (err filled) on OOM.
+ */
+cJSON *locks_json(const struct locks *l, struct avm_err *err);
+/* Fleet merge: *out = a + b (counts and histograms summed, quantiles recomputed). */
+int locks_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err *err);
 
 /* Stable names for reports: "anon_vma_rwsem", "read", "fork", ... */
 const char *locks_class_name(enum locks_class c);

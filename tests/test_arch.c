@@ -601,6 +601,62 @@ static void test_random_against_prefixes(void **state)
 	}
 }
 
+/* ---- report sections ---------------------------------------------------------------- */
+
+static double num(const cJSON *o, const char *path)
+{
+	char buf[128], *tok, *save = NULL;
+	const cJSON *cur = o;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save))
+		cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+	assert_true(cJSON_IsNumber(cur));
+	return cur->valuedouble;
+}
+
+/*
+ * The `arch` section lists the levels; `page_tables` has the per-level live
+ * and peak counts (x86_64-4level, one page at 0x400000 then unmapped: peak 4
+ * tables = 16 KiB, end 1 pgd), and the fleet merge of two hosts sums them.
+ */
+static void test_json(void **state)
+{
+	struct arch a;
+	struct arch_pt_stats w = { 0 };
+	struct arch_pt *pt;
+	struct avm_err err = { "" };
+	cJSON *ja, *jp, *merged;
+
+	(void)state;
+	load("x86_64-4level", &a);
+	ja = arch_json(&a, &err);
+	assert_non_null(ja);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(ja, "name")->valuestring,
+			    "x86_64-4level");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ja, "levels")), 4);
+	assert_int_equal(num(ja, "costs.walk_ns"), 40);
+	assert_int_equal(num(ja, "costs.rmap.folio_rewrite_ns"), a.rmap.ns[LOCKS_OP_FOLIO_REWRITE]);
+
+	assert_int_equal(arch_pt_create(&a, &w, &pt, &err), 0);
+	touch(pt, 0x400000);
+	arch_pt_unmap(pt, 0x400000, 0x401000, 0, 0);
+	jp = arch_pt_stats_json(&a, &w, &err);
+	assert_non_null(jp);
+	assert_int_equal(num(jp, "bytes_peak"), 4 * 4096);
+	assert_int_equal(num(jp, "bytes_end"), 4096);
+	assert_int_equal(num(jp, "levels.pte.tables_peak"), 1);
+	assert_int_equal(num(jp, "levels.pte.tables_end"), 0);
+	assert_int_equal(num(jp, "levels.pgd.bytes_end"), 4096);
+	assert_int_equal(arch_pt_json_merge(jp, jp, &merged, &err), 0);
+	assert_int_equal(num(merged, "bytes_peak"), 2 * 4 * 4096);
+	assert_int_equal(num(merged, "levels.pud.allocs"), 2);
+	cJSON_Delete(merged);
+	cJSON_Delete(ja);
+	cJSON_Delete(jp);
+	arch_pt_destroy(pt);
+}
+
 /* ---- bad descriptors ---------------------------------------------------------------- */
 
 static char tmp_path[64];
@@ -705,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_x86_flush),
 		cmocka_unit_test(test_arm64_flush),
 		cmocka_unit_test(test_random_against_prefixes),
+		cmocka_unit_test(test_json),
 		cmocka_unit_test_teardown(test_bad_descriptors, teardown),
 	};
 

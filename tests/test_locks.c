@@ -246,6 +246,78 @@ static void test_bounded_instances(void **state)
 	locks_destroy(l);
 }
 
+static double num(const cJSON *o, const char *path)
+{
+	char buf[128], *tok, *save = NULL;
+	const cJSON *cur = o;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save))
+		cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+	assert_true(cJSON_IsNumber(cur));
+	return cur->valuedouble;
+}
+
+/*
+ * The report block carries the summaries, and merging the blocks of two
+ * worlds (or hosts) equals the block of one world that saw both sets of
+ * holds: histograms add bucket by bucket, so quantiles match exactly.
+ */
+static void test_json_and_merge(void **state)
+{
+	struct locks *a, *b, *both;
+	struct avm_err err = { "" };
+	cJSON *ja, *jb, *jboth, *merged;
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(locks_create(&a, &err), 0);
+	assert_int_equal(locks_create(&b, &err), 0);
+	assert_int_equal(locks_create(&both, &err), 0);
+	for (i = 0; i < 200; i++) {
+		struct locks *half = i % 2 ? a : b;
+		uint64_t len = 100 + i * 37 % 5000;
+
+		/* different instances per half: no cross-half waits, so both match */
+		hold(half, LOCKS_WRITE, LOCKS_WHY_FORK, 1 + i % 2, (uint32_t)(i % 3), i * 1000, len);
+		hold(both, LOCKS_WRITE, LOCKS_WHY_FORK, 1 + i % 2, (uint32_t)(i % 3), i * 1000, len);
+	}
+	hold(a, LOCKS_READ, LOCKS_WHY_RMAP_WALK, 9, 0, 500000, 77);
+	hold(both, LOCKS_READ, LOCKS_WHY_RMAP_WALK, 9, 0, 500000, 77);
+	ja = locks_json(a, &err);
+	jb = locks_json(b, &err);
+	jboth = locks_json(both, &err);
+	assert_non_null(ja);
+	assert_non_null(jb);
+	assert_non_null(jboth);
+	assert_int_equal(num(ja, "anon_vma_rwsem.read.hold.count"), 1);
+	assert_int_equal(num(ja, "anon_vma_rwsem.read.hold.p99_ns"), 77);
+	assert_int_equal(num(ja, "anon_vma_rwsem.read.by_reason.rmap_walk.total_ns"), 77);
+	/* every class and mode is present, zero when unused */
+	assert_int_equal(num(jb, "mmap_lock.write.hold.count"), 0);
+	assert_int_equal(num(jb, "rcu.read.wait.max_ns"), 0);
+	assert_int_equal(locks_json_merge(ja, jb, &merged, &err), 0);
+	assert_true(cJSON_Compare(merged, jboth, 1));
+	assert_int_equal(num(merged, "anon_vma_rwsem.write.hold.count"), 200);
+	cJSON_Delete(merged);
+
+	/* a damaged block is named, not merged */
+	cJSON_DeleteItemFromObjectCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(jb, "vma_lock"),
+						 "read"),
+		"trylock_failed");
+	assert_int_equal(locks_json_merge(ja, jb, &merged, &err), -1);
+	assert_null(merged);
+	assert_non_null(strstr(err.msg, "vma_lock.read"));
+	assert_non_null(strstr(err.msg, "trylock_failed"));
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+	cJSON_Delete(jboth);
+	locks_destroy(a);
+	locks_destroy(b);
+	locks_destroy(both);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -265,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_quantiles),
 		cmocka_unit_test(test_cost_model),
 		cmocka_unit_test(test_bounded_instances),
+		cmocka_unit_test(test_json_and_merge),
 		cmocka_unit_test(test_names),
 	};
 
