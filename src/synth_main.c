@@ -1,0 +1,210 @@
+/*
+ * synth_main.c - anonvma-synth: write a trace from a scenario.
+ *
+ *   anonvma-synth scenario.yaml -o trace.db [--seed N] [--scale X] [--force]
+ *
+ * Loads the scenario (synth.h), creates the trace (trace.h), records the
+ * meta a collector would (host facts the models read: page size, THP, object
+ * sizes) with writer "synth <name>", and streams the generated events into
+ * it.  Ctrl-C stops generation, commits what was written and leaves the trace
+ * marked incomplete (meta complete=0), exit status 130.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "synth.h"
+#include "trace.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: anonvma-synth SCENARIO.yaml -o TRACE.db [--seed N] [--scale X] [--force]\n"
+		"\n"
+		"Write a trace (same schema as anonvma-collect) from a described workload.\n"
+		"Scenarios ship in configs/scenarios/ (android-24-apps, prefork-server, build);\n"
+		"docs/scenarios.md describes the format.\n"
+		"\n"
+		"  -o, --output FILE  trace to create (required; refuses to overwrite without --force)\n"
+		"  -s, --seed N       random seed (default: the scenario's `seed`)\n"
+		"  -x, --scale X      multiply process counts by X (default 1; e.g. 40 for ~10^6 events)\n"
+		"  -f, --force        overwrite an existing trace\n"
+		"  -q, --quiet        no progress line on stderr\n"
+		"  -h, --help         this text\n");
+}
+
+static int sink_event(void *ctx, const struct avm_event *ev, struct avm_err *err)
+{
+	return trace_append(ctx, ev, err);
+}
+
+static int sink_snap_vma(void *ctx, const struct avm_snap_vma *v, struct avm_err *err)
+{
+	return trace_append_snap_vma(ctx, v, err);
+}
+
+static int sink_snap_av(void *ctx, const struct avm_snap_av *a, struct avm_err *err)
+{
+	return trace_append_snap_av(ctx, a, err);
+}
+
+/* Meta a collector would record (schema.sql), with this scenario's host. */
+static int write_meta(struct trace *t, const struct synth_scenario *s,
+		      const struct synth_opts *o, struct avm_err *err)
+{
+	char writer[128];
+
+	snprintf(writer, sizeof(writer), "synth %s", synth_name(s));
+	return trace_meta_set(t, "writer", writer, err) ||
+	       trace_meta_set(t, "tool_version", "anonvma 0.1", err) ||
+	       trace_meta_set(t, "collection_mode", "synth", err) ||
+	       trace_meta_set(t, "kernel_release", "synth (6.18, profile P3)", err) ||
+	       trace_meta_set(t, "arch", "x86_64", err) ||
+	       trace_meta_set_int(t, "page_size", 4096, err) ||
+	       trace_meta_set_int(t, "va_bits", 47, err) ||
+	       trace_meta_set_int(t, "pgtable_levels", 4, err) ||
+	       trace_meta_set(t, "thp_enabled", synth_thp(s), err) ||
+	       trace_meta_set_int(t, "cpus", synth_cpus(s), err) ||
+	       trace_meta_set_int(t, "size_anon_vma", 104, err) ||
+	       trace_meta_set_int(t, "size_anon_vma_chain", 64, err) ||
+	       trace_meta_set_int(t, "size_vm_area_struct", 192, err) ||
+	       trace_meta_set_int(t, "synth_seed", (int64_t)o->seed, err) ||
+	       trace_meta_set(t, "synth_scenario", synth_name(s), err) ||
+	       trace_meta_set_int(t, "start_ns", 0, err)
+		       ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "scale", required_argument, NULL, 'x' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct synth_opts o = { .scale = 1.0, .progress = true, .stop = &stop_flag };
+	struct synth_sink sink = { .event = sink_event, .snap_vma = sink_snap_vma,
+				   .snap_av = sink_snap_av };
+	struct synth_scenario *s = NULL;
+	struct synth_stats st;
+	struct trace *t = NULL;
+	struct avm_err err = { "" };
+	struct sigaction sa;
+	const char *out = NULL;
+	bool seed_set = false, force = false;
+	int c, rc = 1;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:s:x:fqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 's':
+			if (config_parse_u64(NULL, 0, "--seed", optarg, &o.seed, &err))
+				goto fail;
+			seed_set = true;
+			break;
+		case 'x':
+			if (config_parse_double(NULL, 0, "--scale", optarg, &o.scale, &err))
+				goto fail;
+			if (!(o.scale > 0) || o.scale > 1e6) {
+				avm_errf(&err, "'--scale' must be above 0 and at most 1e6 (got '%s')",
+					 optarg);
+				goto fail;
+			}
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'q':
+			o.progress = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			avm_errf(&err, "option '%s' needs a value (see --help)", argv[optind - 1]);
+			goto fail;
+		default:
+			avm_errf(&err, "unknown option '%s' (see --help)", argv[optind - 1]);
+			goto fail;
+		}
+	}
+	if (optind != argc - 1) {
+		avm_errf(&err, "%s (see --help)", optind >= argc ? "missing scenario file" :
+			 "exactly one scenario file expected");
+		goto fail;
+	}
+	if (!out) {
+		avm_errf(&err, "missing -o TRACE.db (see --help)");
+		goto fail;
+	}
+	if (synth_load(argv[optind], &s, &err))
+		goto fail;
+	if (!seed_set)
+		o.seed = synth_default_seed(s);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (trace_create(out, force, &t, &err) || write_meta(t, s, &o, &err))
+		goto fail;
+	sink.ctx = t;
+	if (synth_run(s, &o, &sink, &st, &err) || trace_meta_set_int(t, "duration_ns",
+								    (int64_t)st.end_ns, &err) ||
+	    trace_meta_set_int(t, "end_ns", (int64_t)st.end_ns, &err))
+		goto fail;
+	if (st.stopped) {
+		rc = trace_abort(t, &err);
+		t = NULL;
+		if (rc)
+			goto fail;
+		fprintf(stderr, "anonvma-synth: interrupted: %s holds the %llu events written so far "
+			"(marked incomplete)\n", out, (unsigned long long)st.events);
+		rc = 130;
+		goto out;
+	}
+	rc = trace_close(t, &err);
+	t = NULL;
+	if (rc)
+		goto fail;
+	fprintf(stderr,
+		"anonvma-synth: %s: %llu events, %llu processes (%llu forks, %llu vforks, "
+		"%llu threads, %llu execs, %llu exits), %llu faults, %.3f s simulated\n",
+		out, (unsigned long long)st.events, (unsigned long long)st.processes,
+		(unsigned long long)st.forks, (unsigned long long)st.vforks,
+		(unsigned long long)st.threads, (unsigned long long)st.execs,
+		(unsigned long long)st.exits, (unsigned long long)st.faults,
+		(double)st.end_ns / 1e9);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "anonvma-synth: %s\n", err.msg);
+	rc = rc == 130 ? 130 : 1;
+	if (t) {
+		struct avm_err ignored;
+
+		/* Keep what was written, marked incomplete; the first error is the one shown. */
+		if (trace_abort(t, &ignored))
+			fprintf(stderr, "anonvma-synth: also: %s\n", ignored.msg);
+	}
+out:
+	synth_free(s);
+	return rc;
+}
