@@ -23,7 +23,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 MAINS        := $(wildcard src/*_main.c)
-COLLECT_SRCS := $(wildcard src/collect*.c)
+COLLECT_SRCS := $(filter-out %.bpf.c,$(wildcard src/collect*.c))
 BPF_SRCS     := $(wildcard src/*.bpf.c)
 LIB_SRCS     := $(filter-out $(MAINS) $(COLLECT_SRCS) $(BPF_SRCS),$(wildcard src/*.c))
 LIB_OBJS     := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -69,6 +69,8 @@ $(BUILD)/vmlinux.h: | $(BUILD)
 
 $(BUILD)/%.bpf.o: src/%.bpf.c src/event.h $(BUILD)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Isrc -c $< -o $@
+
+$(BUILD)/collect.bpf.o: src/collect.h
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@

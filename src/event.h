@@ -78,6 +78,8 @@ enum avm_kind {
 	AVM_THP = 72,       /* a=enum avm_thp_op, b=address, c=status */
 	AVM_RECLAIM = 73,   /* a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file */
 	AVM_TLB_FLUSH = 74, /* a=reason, b=pages */
+	AVM_RMAP_CALL = 75, /* fentry mode only: a=enum avm_rmap_fn, b=duration ns,
+	                       c=return value */
 	AVM_LOST = 80,      /* a=cpu, b=events lost on that cpu since the last AVM_LOST */
 };
 
@@ -104,6 +106,7 @@ enum avm_migrate_op { AVM_MIGRATE_SET_PTE = 1, AVM_MIGRATE_REMOVE_PTE = 2,
 enum avm_ksm_op { AVM_KSM_MERGE = 1, AVM_KSM_REMOVE_RMAP = 2, AVM_KSM_ENTER = 3,
 		  AVM_KSM_EXIT = 4 };
 enum avm_thp_op { AVM_THP_COLLAPSE = 1, AVM_THP_SCAN = 2 };
+enum avm_rmap_fn { AVM_RMAP_PREPARE = 1, AVM_RMAP_FORK = 2, AVM_RMAP_UNLINK = 3 };
 
 /* Fault error-code bits (x86 layout; other arches are converted to it). */
 #define AVM_PF_PROT  0x1ULL
