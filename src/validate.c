@@ -89,6 +89,9 @@ struct val_task {
 	/* objects this fault window prepared: a free of one of them is the race loser's */
 	uint64_t win_fault_ids[VALIDATE_OBJ_NR][VAL_FAULT_IDS];
 	int win_fault_n[VALIDATE_OBJ_NR];
+	int64_t win_claimed[VALIDATE_OBJ_NR];  /* prepares the fault window claimed */
+	uint64_t win_claimed_mm;
+	int64_t win_m_fault[VALIDATE_OBJ_NR];  /* the world's fault allocations in it */
 	int64_t deferred[VALIDATE_OBJ_NR][2][VAL_SITE_NR]; /* waiting for the closer */
 	val_counts win_k, win_m; /* the window, both sides (for the span) */
 	val_counts exec_pending; /* exec stack allocations seen before the EXEC */
@@ -623,6 +626,8 @@ static int val_checkpoint(struct validate *v, struct val_task *tk, const struct 
 	}
 	memset(tk->win_k, 0, sizeof(tk->win_k));
 	memset(tk->win_m, 0, sizeof(tk->win_m));
+	memset(tk->win_claimed, 0, sizeof(tk->win_claimed));
+	memset(tk->win_m_fault, 0, sizeof(tk->win_m_fault));
 	if (val_counts_zero(tk->d)) {
 		val_task_settle(tk);
 		return 0;
@@ -773,6 +778,10 @@ static int val_slab(struct validate *v, const struct avm_event *ev, struct avm_e
 			}
 		}
 		if (mine) {
+			if (op == VAL_ALLOC && !tk->opener_exec) {
+				tk->win_claimed[o]++;
+				tk->win_claimed_mm = tk->opener.mm;
+			}
 			return val_kernel_credit(v, o, op,
 						 tk->opener_exec ? VALIDATE_OP_EXEC : VALIDATE_OP_PREPARE,
 						 tk->opener.mm, tk->opener.pid, 1, err);
@@ -785,10 +794,35 @@ static int val_slab(struct validate *v, const struct avm_event *ev, struct avm_e
 	return 0;
 }
 
-/* The window's deferred kernel events, classified by the closer ev (NULL: none). */
+/*
+ * The window's deferred kernel events, classified by the closer ev; NULL at
+ * an opener (no closer came: by call site) or at the end of the trace.
+ */
 static int val_resolve_deferred(struct validate *v, struct val_task *tk, const struct avm_event *ev,
-				struct avm_err *err)
+				bool at_end, struct avm_err *err)
 {
+	/*
+	 * exit_mmap of our own mm with no exit under way: an exec.  The fault
+	 * window that closes here claimed prepares the world did not make at
+	 * that fault: those are the exec's new stack (get_arg_page, §2.7).
+	 */
+	if (ev && ev->kind == AVM_MM_RELEASE && ev->mm == tk->mm &&
+	    !(tk->opener.set && tk->opener.kind == AVM_EXIT)) {
+		for (int o = 0; o < VALIDATE_OBJ_NR; o++) {
+			int64_t extra = tk->win_claimed[o] - tk->win_m_fault[o];
+			struct val_mm *m;
+
+			if (extra <= 0)
+				continue;
+			v->k_op[o][VALIDATE_OP_PREPARE][VAL_ALLOC] -= (uint64_t)extra;
+			m = tk->win_claimed_mm ? val_mm(v, tk->win_claimed_mm, err) : NULL;
+			if (tk->win_claimed_mm && !m)
+				return -1;
+			if (m)
+				m->k[o][VAL_ALLOC] -= extra;
+			tk->exec_pending[o][VAL_ALLOC] += extra;
+		}
+	}
 	for (int o = 0; o < VALIDATE_OBJ_NR; o++) {
 		for (int op = 0; op < 2; op++) {
 			for (int s = 0; s < VAL_SITE_NR; s++) {
@@ -799,9 +833,15 @@ static int val_resolve_deferred(struct validate *v, struct val_task *tk, const s
 				if (!n)
 					continue;
 				tk->deferred[o][op][s] = 0;
-				mm = ev ? ev->mm : 0;
-				if (!ev) {
-					cls = VALIDATE_OP_OTHER;
+				mm = ev ? ev->mm : tk->mm;
+				if (!ev && at_end && !tk->checkpointed) {
+					cls = VALIDATE_OP_OTHER; /* a kernel thread's frees */
+				} else if (!ev && !at_end && op == VAL_ALLOC && s == AVM_SITE_PREPARE) {
+					/* a prepare outside any fault or syscall: exec's stack GUP */
+					tk->exec_pending[o][op] += n;
+					continue;
+				} else if (!ev) {
+					cls = val_op_by_site(s, op);
 				} else if (ev->kind == AVM_FORK && (uint64_t)ev->a != ev->mm) {
 					cls = VALIDATE_OP_FORK;
 					mm = (uint64_t)ev->a;
@@ -833,10 +873,14 @@ static int val_resolve_deferred(struct validate *v, struct val_task *tk, const s
 			}
 		}
 	}
-	if (ev && ev->kind == AVM_EXEC) {
+	if ((ev && ev->kind == AVM_EXEC) || at_end) {
+		/* at the end with no exec: they were prepares after all */
+		enum validate_op cls = ev ? VALIDATE_OP_EXEC : VALIDATE_OP_PREPARE;
+		uint64_t mm = ev ? (uint64_t)ev->a : tk->mm;
+
 		for (int o = 0; o < VALIDATE_OBJ_NR; o++)
 			for (int op = 0; op < 2; op++) {
-				if (val_kernel_credit(v, o, op, VALIDATE_OP_EXEC, (uint64_t)ev->a, ev->pid,
+				if (val_kernel_credit(v, o, op, cls, mm, ev ? ev->pid : tk->pid,
 						      tk->exec_pending[o][op], err))
 					return -1;
 				tk->exec_pending[o][op] = 0;
@@ -891,7 +935,7 @@ int validate_event(struct validate *v, const struct avm_event *ev, struct avm_er
 	if (!val_is_opener(ev->kind))
 		return 0;
 	/* an opener ends the previous window: soft checkpoint, then open */
-	if (val_resolve_deferred(v, tk, NULL, err))
+	if (val_resolve_deferred(v, tk, NULL, false, err))
 		return -1;
 	if (val_checkpoint(v, tk, NULL, false, err))
 		return -1;
@@ -949,6 +993,8 @@ static int val_model_delta(struct validate *v, struct val_task *tk, const struct
 				}
 				to->d[o][op] -= n;
 				to->win_m[o][op] += n;
+				if (why == MODEL_WHY_FAULT && op == VAL_ALLOC)
+					to->win_m_fault[o] += n;
 				if (val_unsettled_add(v, to, err))
 					return -1;
 				to->span_why |= 1u << why;
@@ -1023,7 +1069,7 @@ int validate_world_delta(struct validate *v, const struct avm_event *ev,
 		m->released_by = ev->tid ? ev->tid : UINT64_MAX;
 	}
 	if (val_is_closer(ev->kind)) {
-		if (val_resolve_deferred(v, tk, ev, err))
+		if (val_resolve_deferred(v, tk, ev, false, err))
 			goto out;
 		if (val_checkpoint(v, tk, ev, val_is_hard(ev->kind), err))
 			goto out;
@@ -1113,7 +1159,7 @@ int validate_finish(struct validate *v, struct avm_err *err)
 
 		if (!tk->tid)
 			continue;
-		if (val_resolve_deferred(v, tk, NULL, err))
+		if (val_resolve_deferred(v, tk, NULL, true, err))
 			return -1;
 		if (val_checkpoint(v, tk, NULL, false, err))
 			return -1;

@@ -390,7 +390,8 @@ static void test_tolerance_boundary(void **state)
 
 /*
  * Exec in the kernel's order (eager.md §2.7 execve, §6.1): the new stack's
- * AV+AVC (old task context), the old mm's teardown ending in MM_RELEASE, a
+ * AV+AVC (old task context, inside the window of the task's last fault, a
+ * read that prepared nothing), the old mm's teardown ending in MM_RELEASE, a
  * kernel-mode padzero fault in the new mm 9 (+1/+1), then the EXEC event.
  * The world does it all at EXEC: old mm teardown (why EXIT) and adoption of
  * the new mm's two anon_vmas (why EXEC).
@@ -410,7 +411,8 @@ static void test_exec_order(void **state)
 	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
 	fx_kernel_prepare(&f, 100, 1);
 	fx_ev(&f, AVM_BRK, 100, 100, 1, 0x20000, NULL, 0);
-	fx_kernel_prepare(&f, 100, 1); /* stack of the new mm */
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x401000, NULL, 0); /* a read: no prepare */
+	fx_kernel_prepare(&f, 100, 1); /* stack of the new mm, in that fault's window */
 	fx_slab(&f, 100, 1, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
 	fx_slab(&f, 100, 1, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT);
 	fx_ev(&f, AVM_MM_RELEASE, 100, 100, 1, 0, NULL, 0);
@@ -424,6 +426,8 @@ static void test_exec_order(void **state)
 	assert_true(validate_passed(f.v));
 	j = validate_to_json(f.v);
 	ops = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "anon_vma"), "by_operation");
+	assert_int_equal((int)num(ops, "prepare", "kernel_allocs"), 1);
+	assert_int_equal((int)num(ops, "prepare", "model_allocs"), 1);
 	assert_int_equal((int)num(ops, "exec", "kernel_allocs"), 2);
 	assert_int_equal((int)num(ops, "exec", "model_allocs"), 2);
 	assert_int_equal((int)num(ops, "exit", "kernel_frees"), 1);
