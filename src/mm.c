@@ -1442,6 +1442,36 @@ static int sys_mseal(struct mm_sim *s, struct mm_space *mm, const struct avm_eve
 /* ------------------------------------------------------------------------- */
 /* brk */
 
+/*
+ * An mm adopted from a start snapshot whose first brk we see is a real
+ * request (not brk(0)) that succeeded: the call may already have moved the
+ * break, and the snapshot does not say where it was.  do_brk_flags keeps
+ * the brk VMA ending at the (page-aligned) break (eager.md §2.7 "brk grow"),
+ * so the old break is the end of the private anonymous VMA holding the new
+ * break or lying just below it with nothing in between.  Without this, a
+ * grow is missed (the world lacks the grown part) and the shrink that
+ * follows skips the kernel's split of the brk VMA (+L AVCs, then -L).
+ */
+static bool brk_infer_old(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			  uint64_t *oldbrk)
+{
+	uint64_t newa = page_align(s, (uint64_t)ev->b);
+	size_t i;
+	struct mm_vma *c;
+
+	if (!mm->users_unknown || !ev->a || ev->a != ev->b)
+		return false; /* built in the trace, a query, or a failed call */
+	i = idx_start_ge(mm, newa);
+	if (i == 0)
+		return false;
+	c = mm->vma[i - 1];
+	if (!vma_is_anonymous(c) || (c->flags & (VM_SHARED | VM_SPECIAL)) ||
+	    !(c->flags & VM_WRITE) || c->end == newa)
+		return false;
+	*oldbrk = c->end;
+	return true;
+}
+
 static int sys_brk(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
 		   struct avm_err *err)
 {
@@ -1454,7 +1484,9 @@ static int sys_brk(struct mm_sim *s, struct mm_space *mm, const struct avm_event
 		/* The first brk we see (normally brk(0)) tells where the break is. */
 		mm->brk = mm->start_brk = newbrk;
 		mm->brk_known = true;
-		return 0;
+		if (!brk_infer_old(s, mm, ev, &oldbrk))
+			return 0;
+		mm->brk = newbrk;
 	}
 	if (newbrk == oldbrk)
 		return 0; /* query, no-op or failure */
