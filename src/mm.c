@@ -1168,7 +1168,7 @@ static int modify_attrs(const struct mm_vma *v, const struct modify *m, struct v
 		if (f & VM_WRITE) {
 			if (!(v->flags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
 				f |= VM_ACCOUNT;
-		} else if ((v->flags & VM_ACCOUNT) && vma_is_anonymous(v) && !v->anon) {
+		} else if ((v->flags & VM_ACCOUNT) && vma_is_anonymous(v) && !has_anon(v->mm->sim, v)) {
 			f &= ~VM_ACCOUNT;
 		}
 		break;
@@ -2279,7 +2279,8 @@ int mm_vma_for_each_page(struct mm_vma *v,
 		free(l.b);
 		return -1;
 	}
-	qsort(l.b, l.n, sizeof(*l.b), cmp_u64);
+	if (l.n > 1)
+		qsort(l.b, l.n, sizeof(*l.b), cmp_u64);
 	for (i = 0; i < l.n && !rc; i++) {
 		struct chunk *c = u64map_get(&v->mm->chunks, chunk_key(v->mm->sim, l.b[i]));
 

@@ -381,4 +381,41 @@ static inline bool tw_faulted(struct world *w, uint64_t mm, uint64_t addr)
 	return world_ops(w)->has_anon(world_model(w), v);
 }
 
+/* The owner token a new folio in the VMA at addr would get (eager: its anon_vma). */
+static inline uint64_t tw_owner(struct world *w, uint64_t mm, uint64_t addr)
+{
+	struct mm_vma *v = tw_vma(w, mm, addr);
+
+	assert_non_null(v);
+	return world_ops(w)->folio_owner(world_model(w), v);
+}
+
+struct tw_page_find {
+	uint64_t addr, owner, folio;
+	int found;
+};
+
+static inline int tw_page_cb(void *ctx, uint64_t addr, uint64_t *owner, uint64_t folio)
+{
+	struct tw_page_find *p = ctx;
+
+	if (addr != p->addr)
+		return 0;
+	p->owner = *owner;
+	p->folio = folio;
+	p->found = 1;
+	return 1;
+}
+
+/* The anon folio mapped at addr: its owner token and id (0/0 if none). */
+static inline struct tw_page_find tw_page(struct world *w, uint64_t mm, uint64_t addr)
+{
+	struct tw_page_find p = { addr & ~(PG - 1), 0, 0, 0 };
+	struct mm_vma *v = tw_vma(w, mm, addr);
+
+	if (v)
+		mm_vma_for_each_page(v, tw_page_cb, &p);
+	return p;
+}
+
 #endif

@@ -1,0 +1,815 @@
+/*
+ * test_eager_rules.c - one test per rule of eager.md §2-§3, on profile P3
+ * unless the test says otherwise.  Each test draws the VMA layout before and
+ * after; expected anon_vma / anon_vma_chain deltas come from the rule named.
+ * Legend: [rw] [rwx] [r] = protection, * = faulted (has an anon_vma),
+ * X, Y = distinct anon_vmas, L = chain length.  The invariant checker runs
+ * after every event.
+ */
+#include "evbuild.h"
+
+#define MM 1
+#define C1 2
+#define C2 3
+#define C3 4
+#define C4 5
+#define A 0x20000000ULL
+#define RWX (PROT_READ | PROT_WRITE | PROT_EXEC)
+
+static struct world *p3(void)
+{
+	return tw_world("eager", 3);
+}
+
+/* Three adjacent one-page VMAs at A: [rw][rwx][rw] (they differ in VM_EXEC only). */
+static void three(struct world *w, uint64_t mm)
+{
+	tw(w, ev_mmap(mm, A, 3 * PG, RW, ANON));
+	tw(w, ev_mprotect(mm, A + PG, PG, RWX));
+	assert_int_equal(tw_vma_count(w, mm), 3);
+}
+
+/*
+ * §2.3: reuse looks at next first.  prev and next are faulted with different
+ * anon_vmas X and Y, both singular; the middle's first write takes Y (next):
+ * +1 AVC, no AV.  Rule 4 ignores VM_EXEC.
+ *   before  [rw*X][rwx][rw*Y]      after  [rw*X][rwx*Y][rw*Y]
+ */
+static void test_prepare_reuses_next_first(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	three(w, MM);
+	tw(w, ev_write(MM, A));
+	tw(w, ev_write(MM, A + 2 * PG));
+	assert_int_not_equal(tw_owner(w, MM, A), tw_owner(w, MM, A + 2 * PG));
+	m = tw_mark(w);
+	tw(w, ev_write(MM, A + PG));
+	tw_assert_delta(w, &m, 0, 0, 1, 0);
+	assert_int_equal(tw_owner(w, MM, A + PG), tw_owner(w, MM, A + 2 * PG));
+	world_destroy(w);
+}
+
+/*
+ * §2.3: next unfaulted, so prev donates.
+ *   before  [rw*X][rwx][rw]        after  [rw*X][rwx*X][rw]
+ */
+static void test_prepare_reuses_prev(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	three(w, MM);
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_write(MM, A + PG));
+	tw_assert_delta(w, &m, 0, 0, 1, 0);
+	assert_int_equal(tw_owner(w, MM, A + PG), tw_owner(w, MM, A));
+	world_destroy(w);
+}
+
+/*
+ * §2.3 rule 4: a flag other than R/W/X/SOFTDIRTY differs (VM_DONTDUMP), so
+ * no neighbour donates: a new AV.
+ *   before  [rw*X][rw dontdump][rw*Y]   after  [rw*X][rw dontdump *Z][rw*Y]
+ */
+static void test_prepare_no_reuse_flags_differ(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
+	tw(w, ev_madvise(MM, A + PG, PG, MADV_DONTDUMP));
+	assert_int_equal(tw_vma_count(w, MM), 3);
+	tw(w, ev_write(MM, A));
+	tw(w, ev_write(MM, A + 2 * PG));
+	m = tw_mark(w);
+	tw(w, ev_write(MM, A + PG));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	world_destroy(w);
+}
+
+/*
+ * §2.3 rule 6: a fork child's neighbour (L = 2) never donates.  The parent
+ * reuses (+1 AVC); the child, same layout, allocates (+1 AV +1 AVC).
+ *   parent  [rw*X][rwx]  ->  [rw*X][rwx*X]
+ *   child   [rw*X1 L=2][rwx]  ->  [rw*X1][rwx*Z]
+ */
+static void test_prepare_no_reuse_from_fork_child(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+	tw(w, ev_mprotect(MM, A + PG, PG, RWX));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_fork(MM, C1));
+	m = tw_mark(w);
+	tw(w, ev_write(C1, A + PG));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	m = tw_mark(w);
+	tw(w, ev_write(MM, A + PG));
+	tw_assert_delta(w, &m, 0, 0, 1, 0);
+	world_destroy(w);
+}
+
+/*
+ * §2.3 rule 5: pgoff must be linear.  A faulted VMA moved by mremap keeps its
+ * old pgoff (§2.7), so it neither merges with nor donates to the unfaulted
+ * VMA it now touches.
+ *   before  [rw*X @B]        ...    [rwx @C]
+ *   moved                  [rw*X @C-1][rwx @C]  (pgoff B/PAGE, not linear)
+ *   write C                [rw*X][rwx*Z]        +1 AV +1 AVC
+ */
+static void test_prepare_no_reuse_nonlinear_pgoff(void **state)
+{
+	struct world *w = p3();
+	uint64_t b = A + 0x100000, c = A + 0x400000;
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, b, PG, RW, ANON));
+	tw(w, ev_write(MM, b));
+	tw(w, ev_mmap(MM, c, PG, RWX, ANON));
+	tw(w, ev_mremap(MM, b, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, (int64_t)(c - PG), c - PG));
+	assert_int_equal(tw_vma_count(w, MM), 2);
+	m = tw_mark(w);
+	tw(w, ev_write(MM, c));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	world_destroy(w);
+}
+
+/*
+ * §2.4 / §7.2 split: each new piece clones the whole chain.  In a fork child
+ * (L = 2) an mprotect of the middle page splits twice: +2 x 2 AVCs.
+ *   child  [rw* L=2 ......]  ->  [rw*][r*][rw*]   +4 AVC, 0 AV
+ */
+static void test_split_clones_whole_chain(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_fork(MM, C1));
+	m = tw_mark(w);
+	tw(w, ev_mprotect(C1, A + PG, PG, PROT_READ));
+	tw_assert_delta(w, &m, 0, 0, 4, 0);
+	assert_int_equal(tw_vma_count(w, C1), 3);
+	world_destroy(w);
+}
+
+/*
+ * §2.7 munmap of the middle of a faulted VMA: two edge splits (+L each),
+ * then the middle is unlinked (-L): +2L -L.  No AV is freed (the others
+ * still link it).
+ *   before [rw* . . . .]   after [rw*]   [rw*]
+ */
+static void test_munmap_middle(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_munmap(MM, A + PG, 2 * PG));
+	tw_assert_delta(w, &m, 0, 0, 2, 1);
+	tw_assert_vma(w, MM, A, A, A + PG);
+	tw_assert_vma(w, MM, A + 3 * PG, A + 3 * PG, A + 4 * PG);
+	assert_null(tw_vma(w, MM, A + PG));
+	world_destroy(w);
+}
+
+/*
+ * §2.7 munmap across several VMAs: the partial edges are split, every
+ * covered VMA unlinked; the last unlink of an AV frees it (§2.6).
+ *   before [rw*X][rwx*X][rw*X]  (one AV: both later writes reuse prev's)
+ *   munmap pages 1-2: [rw*X]     no split, two unlinks: -2 AVC, X stays
+ *   munmap page 0:    (empty)    the last link: -1 AVC, X freed
+ */
+static void test_munmap_several(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	three(w, MM);
+	tw(w, ev_write(MM, A));
+	tw(w, ev_write(MM, A + PG));
+	tw(w, ev_write(MM, A + 2 * PG));
+	assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 1); /* reuse: prev, then prev again */
+	m = tw_mark(w);
+	tw(w, ev_munmap(MM, A + PG, 2 * PG));
+	tw_assert_delta(w, &m, 0, 0, 0, 2);
+	m = tw_mark(w);
+	tw(w, ev_munmap(MM, A, PG));
+	tw_assert_delta(w, &m, 0, 1, 0, 1);
+	assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 0);
+	world_destroy(w);
+}
+
+/*
+ * §2.6 / §2.1: the root outlives its descendants.  P (root A) forks C
+ * (C's chain [A1, A]).  P unmaps: its AVC goes, A stays (C's AVC is in A's
+ * tree).  C unmaps: pass 1 empties A1's and A's trees, pass 2 puts A1
+ * (freed; drops A's child reference) and A (freed): -2 AV -2 AVC.
+ */
+static void test_unlink_root_freed_last(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_fork(MM, C1));
+	m = tw_mark(w);
+	tw(w, ev_munmap(MM, A, PG));
+	tw_assert_delta(w, &m, 0, 0, 0, 1);
+	m = tw_mark(w);
+	tw(w, ev_munmap(C1, A, PG));
+	tw_assert_delta(w, &m, 0, 2, 0, 2);
+	assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 0);
+	world_destroy(w);
+}
+
+/*
+ * §3.3 prev + middle, prev unfaulted: dup(prev <- middle) +L, the middle is
+ * removed -L.
+ *   before [rw][rwx*X]   mprotect middle rw   after [rw*X ....]
+ */
+static void test_merge_existing_dup_into_prev(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+	tw(w, ev_mprotect(MM, A + PG, PG, RWX));
+	tw(w, ev_write(MM, A + PG));
+	m = tw_mark(w);
+	tw(w, ev_mprotect(MM, A + PG, PG, RW));
+	tw_assert_delta(w, &m, 0, 0, 1, 1);
+	assert_int_equal(tw_vma_count(w, MM), 1);
+	assert_true(tw_faulted(w, MM, A));
+	world_destroy(w);
+}
+
+/*
+ * §3.3 middle + next, next unfaulted: dup(next <- middle), middle removed.
+ *   before [rwx*X][rw]   mprotect first rw   after [rw*X ....]
+ */
+static void test_merge_existing_dup_into_next(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+	tw(w, ev_mprotect(MM, A, PG, RWX));
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_mprotect(MM, A, PG, RW));
+	tw_assert_delta(w, &m, 0, 0, 1, 1);
+	assert_int_equal(tw_vma_count(w, MM), 1);
+	assert_true(tw_faulted(w, MM, A + PG));
+	world_destroy(w);
+}
+
+/*
+ * §3.3 prev + part of middle: prev extends over the range and gets a dup;
+ * the middle only shrinks (no removal): +1 AVC.
+ *   before [rw][rwx*X rwx*X]   mprotect page 1 rw   after [rw*X rw*X][rwx*X]
+ */
+static void test_merge_existing_partial(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
+	tw(w, ev_mprotect(MM, A + PG, 2 * PG, RWX));
+	tw(w, ev_write(MM, A + PG));
+	m = tw_mark(w);
+	tw(w, ev_mprotect(MM, A + PG, PG, RW));
+	tw_assert_delta(w, &m, 0, 0, 1, 0);
+	tw_assert_vma(w, MM, A, A, A + 2 * PG);
+	tw_assert_vma(w, MM, A + 2 * PG, A + 2 * PG, A + 3 * PG);
+	assert_int_equal(tw_owner(w, MM, A), tw_owner(w, MM, A + 2 * PG));
+	world_destroy(w);
+}
+
+/*
+ * §3.2 case 1 (P2+): the middle is a fork child: no dup into an unfaulted
+ * prev, so no merge: the mprotect changes the middle in place.
+ *   child before [rw][rwx* L=2]   after the same two VMAs, middle rw
+ */
+static void test_merge_refused_fork_child_middle(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+	tw(w, ev_mprotect(MM, A + PG, PG, RWX));
+	tw(w, ev_write(MM, A + PG));
+	tw(w, ev_fork(MM, C1));
+	m = tw_mark(w);
+	tw(w, ev_mprotect(C1, A + PG, PG, RW));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	assert_int_equal(tw_vma_count(w, C1), 2);
+	/* the parent (not a fork child) merges */
+	tw(w, ev_mprotect(MM, A + PG, PG, RW));
+	assert_int_equal(tw_vma_count(w, MM), 1);
+	world_destroy(w);
+}
+
+/*
+ * §3.2 case 2: the faulted target is a fork child: an unfaulted middle may
+ * not join it.
+ *   child before [rw* L=2][rwx]   mprotect second rw   after still two VMAs
+ */
+static void test_merge_refused_fork_child_target(void **state)
+{
+	struct world *w = p3();
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+	tw(w, ev_mprotect(MM, A + PG, PG, RWX));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_fork(MM, C1));
+	tw(w, ev_mprotect(C1, A + PG, PG, RW));
+	assert_int_equal(tw_vma_count(w, C1), 2);
+	tw(w, ev_mprotect(MM, A + PG, PG, RW));
+	assert_int_equal(tw_vma_count(w, MM), 1);
+	world_destroy(w);
+}
+
+/*
+ * §3.2 last rule: prev and next both fit the middle but have different
+ * anon_vmas: only prev merges.
+ *   before [rw*X][rwx][rw*Y]   mprotect middle rw   after [rw*X rw*X][rw*Y]
+ */
+static void test_merge_pair_rule(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	three(w, MM);
+	tw(w, ev_write(MM, A));
+	tw(w, ev_write(MM, A + 2 * PG));
+	m = tw_mark(w);
+	tw(w, ev_mprotect(MM, A + PG, PG, RW));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw_assert_vma(w, MM, A, A, A + 2 * PG);
+	tw_assert_vma(w, MM, A + 2 * PG, A + 2 * PG, A + 3 * PG);
+	world_destroy(w);
+}
+
+/*
+ * §3.4 / §2.7 mmap: a new range between an unfaulted prev and a faulted next
+ * merges with both: dup(prev <- next) +L(next), next removed -L(next).
+ *   before [rw]  gap  [rw*X]     mmap the gap     after [rw*X ..........]
+ */
+static void test_merge_new_range_dup_next(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_mmap(MM, A + 2 * PG, PG, RW, ANON));
+	tw(w, ev_write(MM, A + 2 * PG));
+	m = tw_mark(w);
+	tw(w, ev_mmap(MM, A + PG, PG, RW, ANON));
+	tw_assert_delta(w, &m, 0, 0, 1, 1);
+	tw_assert_vma(w, MM, A, A, A + 3 * PG);
+	assert_true(tw_faulted(w, MM, A));
+	world_destroy(w);
+}
+
+/*
+ * §7.5 MAP_FIXED over a faulted VMA: the overlapped VMA is unlinked (its AV
+ * freed: tree empty) before the new range is merged or created.
+ *   before [rw*X]   MAP_FIXED same range   after [rw] unfaulted
+ */
+static void test_map_fixed_unlinks_before_merge(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON | MAP_FIXED));
+	tw_assert_delta(w, &m, 0, 1, 0, 1);
+	assert_false(tw_faulted(w, MM, A));
+	world_destroy(w);
+}
+
+/*
+ * §2.7 MAP_FIXED over the tail of a faulted VMA next to an unfaulted
+ * neighbour: split (+1), unlink the covered part (-1), and the new range then
+ * merges with the unfaulted next (both unfaulted): the faulted head is not
+ * involved.
+ *   before [rw*X rw*X][rwx]   MAP_FIXED page 1 rwx   after [rw*X][rwx rwx]
+ */
+static void test_map_fixed_partial(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
+	tw(w, ev_mprotect(MM, A + 2 * PG, PG, RWX));
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_mmap(MM, A + PG, PG, RWX, ANON | MAP_FIXED));
+	tw_assert_delta(w, &m, 0, 0, 1, 1);
+	tw_assert_vma(w, MM, A, A, A + PG);
+	tw_assert_vma(w, MM, A + PG, A + PG, A + 3 * PG);
+	world_destroy(w);
+}
+
+/*
+ * §2.7 fork: VM_DONTCOPY VMAs are skipped; VM_WIPEONFORK children have no
+ * anon state: neither costs anything.
+ *   parent [rw* dontfork]  [rw* wipeonfork]   child: [rw wipeonfork] only
+ */
+static void test_fork_dontcopy_wipeonfork(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_mmap(MM, A + 4 * PG, PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_write(MM, A + 4 * PG));
+	tw(w, ev_madvise(MM, A, PG, MADV_DONTFORK));
+	tw(w, ev_madvise(MM, A + 4 * PG, PG, MADV_WIPEONFORK));
+	m = tw_mark(w);
+	tw(w, ev_fork(MM, C1));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	assert_int_equal(tw_vma_count(w, C1), 1);
+	assert_false(tw_faulted(w, C1, A + 4 * PG));
+	world_destroy(w);
+}
+
+/*
+ * §2.7 fork: counter updates from an earlier VMA change the next one's reuse
+ * decision in the same fork.  C2's VMA is split in two (same AV A2, chain
+ * [A2, A1, A]); C1 exits; C2 forks C3: the first piece reuses A1 (children
+ * 1, active 0) and makes A1 active, so the second piece cannot: +1 AV.
+ * AVCs: 3 + (3 + 1) = 7.
+ */
+static void test_fork_reuse_once_per_fork(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_fork(MM, C1));
+	tw(w, ev_fork(C1, C2));
+	tw(w, ev_mprotect(C2, A + PG, PG, PROT_READ));
+	tw(w, ev_exit(C1));
+	m = tw_mark(w);
+	tw(w, ev_fork(C2, C3));
+	tw_assert_delta(w, &m, 1, 0, 7, 0);
+	world_destroy(w);
+}
+
+/*
+ * §2.4 [ver]: P1-P3 reuse the oldest qualifying AV; P4 walks the source chain
+ * head to tail, and its chains are reversed on every clone, so the pick
+ * follows list order.  Lineage P -> C1 -> C2 -> C3 -> C4 (own AVs A1..A4);
+ * C1, C2 and C3 exit, so A1, A2 and A3 qualify; C4 forks C5.
+ *   P3 chain of C4 (oldest first): A A1 A2 A3 A4        -> A1
+ *   P4 chain of C4 (tail..head):   A3 A1 A A2 A4, walked A4 A2 ... -> A2
+ */
+static void reuse_choice(int profile, int want_a2)
+{
+	struct world *w = tw_world("eager", profile);
+	uint64_t a1, a2, got;
+
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_fork(MM, C1));
+	tw(w, ev_fork(C1, C2));
+	tw(w, ev_fork(C2, C3));
+	tw(w, ev_fork(C3, C4));
+	a1 = tw_owner(w, C1, A);
+	a2 = tw_owner(w, C2, A);
+	tw(w, ev_exit(C1));
+	tw(w, ev_exit(C2));
+	tw(w, ev_exit(C3));
+	tw(w, ev_fork(C4, C4 + 1));
+	got = tw_owner(w, C4 + 1, A);
+	assert_int_equal(got, want_a2 ? a2 : a1);
+	world_destroy(w);
+}
+
+static void test_fork_reuse_oldest_p3(void **state)
+{
+	(void)state;
+	reuse_choice(3, 0);
+}
+
+static void test_fork_reuse_list_order_p4(void **state)
+{
+	(void)state;
+	reuse_choice(4, 1);
+}
+
+/*
+ * §2.7 mremap grow in place: an unfaulted VMA grows up to a faulted
+ * neighbour and absorbs it: dup(v <- next) +1, next removed -1.
+ *   before [rw] gap [rw*X]     mremap grow     after [rw*X .........]
+ */
+static void test_mremap_grow_absorbs_next(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_mmap(MM, A + 2 * PG, PG, RW, ANON));
+	tw(w, ev_write(MM, A + 2 * PG));
+	m = tw_mark(w);
+	tw(w, ev_mremap(MM, A, PG, 2 * PG, 0, (int64_t)A, 0));
+	tw_assert_delta(w, &m, 0, 0, 1, 1);
+	tw_assert_vma(w, MM, A, A, A + 3 * PG);
+	assert_true(tw_faulted(w, MM, A));
+	world_destroy(w);
+}
+
+/*
+ * §2.7 MREMAP_DONTUNMAP: the whole source moved, so it is unlinked and left
+ * mapped but unfaulted; the copy got the chain: +1 -1 AVC.
+ */
+static void test_mremap_dontunmap(void **state)
+{
+	struct world *w = p3();
+	uint64_t to = A + 0x1000000;
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_mremap(MM, A, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, (int64_t)to, 0));
+	tw_assert_delta(w, &m, 0, 0, 1, 1);
+	assert_false(tw_faulted(w, MM, A));
+	assert_true(tw_faulted(w, MM, to));
+	assert_true(tw_page(w, MM, to).found);
+	assert_false(tw_page(w, MM, A).found);
+	world_destroy(w);
+}
+
+/*
+ * §2.2 callers: a write to a private file mapping COWs and prepares; reads
+ * of it, and any fault on a shared mapping (file or shmem), never prepare.
+ */
+static void test_fault_kinds(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap_file(MM, A, PG, RW, MAP_PRIVATE, 7, 0));
+	tw(w, ev_mmap_file(MM, A + 4 * PG, PG, RW, MAP_SHARED, 7, 0));
+	tw(w, ev_mmap(MM, A + 8 * PG, PG, RW, MAP_SHARED | MAP_ANONYMOUS));
+	m = tw_mark(w);
+	tw(w, ev_read(MM, A));
+	tw(w, ev_write(MM, A + 4 * PG));
+	tw(w, ev_write(MM, A + 8 * PG));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw(w, ev_write_present(MM, A)); /* COW of the page-cache page */
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	assert_true(tw_page(w, MM, A).found);
+	world_destroy(w);
+}
+
+/* §2.2: a read maps the zero page (0/0); the later write COWs it and prepares (1/1). */
+static void test_zero_page_cow(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	m = tw_mark(w);
+	tw(w, ev_read(MM, A));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw(w, ev_write_present(MM, A));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	world_destroy(w);
+}
+
+/*
+ * §4.1: after fork a COW copy in the child goes to the child's own AV; the
+ * parent's page, now mapped once, is reused in place (its owner stays the
+ * parent's AV).
+ */
+static void test_cow_owner_after_fork(void **state)
+{
+	struct world *w = p3();
+	struct tw_page_find before, child, parent;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	before = tw_page(w, MM, A);
+	tw(w, ev_fork(MM, C1));
+	assert_int_equal(tw_page(w, C1, A).folio, before.folio); /* shared after fork */
+	tw(w, ev_write_present(C1, A));
+	child = tw_page(w, C1, A);
+	assert_int_not_equal(child.folio, before.folio);
+	assert_int_equal(child.owner, tw_owner(w, C1, A));
+	assert_int_not_equal(child.owner, before.owner);
+	tw(w, ev_write_present(MM, A));
+	parent = tw_page(w, MM, A);
+	assert_int_equal(parent.folio, before.folio);
+	assert_int_equal(parent.owner, before.owner);
+	world_destroy(w);
+}
+
+/*
+ * §2.2 GUP population: MAP_POPULATE of a writable private mapping writes
+ * (prepares, 1/1); of a read-only one reads (0/0).  mlockall(MCL_FUTURE)
+ * makes later writable mappings VM_LOCKED and populated (1/1).
+ */
+static void test_populate_prepares(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	m = tw_mark(w);
+	tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON | MAP_POPULATE));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	m = tw_mark(w);
+	tw(w, ev_mmap(MM, A + 8 * PG, 4 * PG, PROT_READ, ANON | MAP_POPULATE));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw(w, ev_mlockall(MM, MCL_CURRENT | MCL_FUTURE));
+	m = tw_mark(w);
+	tw(w, ev_mmap(MM, A + 16 * PG, PG, RW, ANON));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	assert_true(tw_vma(w, MM, A + 16 * PG)->flags & VM_LOCKED);
+	world_destroy(w);
+}
+
+/* §2.2 stack growth: a fault below a VM_GROWSDOWN VMA prepares it and grows it. */
+static void test_stack_growth_prepares(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A + 16 * PG, 4 * PG, RW, ANON | MAP_GROWSDOWN));
+	m = tw_mark(w);
+	tw(w, ev_write(MM, A + 14 * PG + 8));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	tw_assert_vma(w, MM, A + 14 * PG, A + 14 * PG, A + 20 * PG);
+	world_destroy(w);
+}
+
+/*
+ * §2.7 mprotect VM_ACCOUNT rule: making an unfaulted anonymous VMA read-only
+ * drops VM_ACCOUNT, a faulted one keeps it, and making it writable again
+ * adds it back.
+ */
+static void test_mprotect_vm_account(void **state)
+{
+	struct world *w = p3();
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_mmap(MM, A + 4 * PG, PG, RW, ANON));
+	tw(w, ev_write(MM, A + 4 * PG));
+	assert_true(tw_vma(w, MM, A)->flags & VM_ACCOUNT);
+	tw(w, ev_mprotect(MM, A, PG, PROT_READ));
+	tw(w, ev_mprotect(MM, A + 4 * PG, PG, PROT_READ));
+	assert_false(tw_vma(w, MM, A)->flags & VM_ACCOUNT);
+	assert_true(tw_vma(w, MM, A + 4 * PG)->flags & VM_ACCOUNT);
+	tw(w, ev_mprotect(MM, A, PG, RW));
+	assert_true(tw_vma(w, MM, A)->flags & VM_ACCOUNT);
+	world_destroy(w);
+}
+
+/*
+ * §2.7 clone(CLONE_VM) (threads, vfork): no dup_mmap, no anon activity; the
+ * mm lives until its last user exits (§7.3 rule 5).
+ */
+static void test_threads_share_mm(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_clone_vm(MM));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw(w, ev_exit(MM));
+	assert_non_null(tw_mm(w, MM));
+	tw(w, ev_exit(MM));
+	assert_null(tw_mm(w, MM));
+	tw_assert_delta(w, &m, 0, 1, 0, 1);
+	world_destroy(w);
+}
+
+/* A failed syscall changes nothing (§7.3 rule 2). */
+static void test_failed_syscalls(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_failed(ev_mprotect(MM, A + PG, PG, PROT_READ), -13));
+	tw(w, ev_failed(ev_munmap(MM, A + PG, PG), -22));
+	tw(w, ev_failed(ev_mmap(MM, A, PG, RW, ANON | MAP_FIXED), -12));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	assert_int_equal(tw_vma_count(w, MM), 1);
+	world_destroy(w);
+}
+
+/*
+ * §2.7 multi-VMA mprotect stops at the first hole (ENOMEM): VMAs before it
+ * stay modified, splits included.
+ *   before [rw* rw*]  hole  [rw]     mprotect all r, fails ENOMEM
+ *   after  [r*  r* ]  hole  [rw]     the VMA before the hole changed, not the one after
+ */
+static void test_mprotect_stops_at_hole(void **state)
+{
+	struct world *w = p3();
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+	tw(w, ev_mmap(MM, A + 3 * PG, PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	m = tw_mark(w);
+	tw(w, ev_failed(ev_mprotect(MM, A, 4 * PG, PROT_READ), -12));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	assert_false(tw_vma(w, MM, A)->flags & VM_WRITE);
+	assert_true(tw_vma(w, MM, A + 3 * PG)->flags & VM_WRITE);
+	world_destroy(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prepare_reuses_next_first),
+		cmocka_unit_test(test_prepare_reuses_prev),
+		cmocka_unit_test(test_prepare_no_reuse_flags_differ),
+		cmocka_unit_test(test_prepare_no_reuse_from_fork_child),
+		cmocka_unit_test(test_prepare_no_reuse_nonlinear_pgoff),
+		cmocka_unit_test(test_split_clones_whole_chain),
+		cmocka_unit_test(test_munmap_middle),
+		cmocka_unit_test(test_munmap_several),
+		cmocka_unit_test(test_unlink_root_freed_last),
+		cmocka_unit_test(test_merge_existing_dup_into_prev),
+		cmocka_unit_test(test_merge_existing_dup_into_next),
+		cmocka_unit_test(test_merge_existing_partial),
+		cmocka_unit_test(test_merge_refused_fork_child_middle),
+		cmocka_unit_test(test_merge_refused_fork_child_target),
+		cmocka_unit_test(test_merge_pair_rule),
+		cmocka_unit_test(test_merge_new_range_dup_next),
+		cmocka_unit_test(test_map_fixed_unlinks_before_merge),
+		cmocka_unit_test(test_map_fixed_partial),
+		cmocka_unit_test(test_fork_dontcopy_wipeonfork),
+		cmocka_unit_test(test_fork_reuse_once_per_fork),
+		cmocka_unit_test(test_fork_reuse_oldest_p3),
+		cmocka_unit_test(test_fork_reuse_list_order_p4),
+		cmocka_unit_test(test_mremap_grow_absorbs_next),
+		cmocka_unit_test(test_mremap_dontunmap),
+		cmocka_unit_test(test_fault_kinds),
+		cmocka_unit_test(test_zero_page_cow),
+		cmocka_unit_test(test_cow_owner_after_fork),
+		cmocka_unit_test(test_populate_prepares),
+		cmocka_unit_test(test_stack_growth_prepares),
+		cmocka_unit_test(test_mprotect_vm_account),
+		cmocka_unit_test(test_threads_share_mm),
+		cmocka_unit_test(test_failed_syscalls),
+		cmocka_unit_test(test_mprotect_stops_at_hole),
+	};
+
+	return cmocka_run_group_tests_name("eager_rules", tests, NULL, NULL);
+}
