@@ -54,6 +54,11 @@ struct eav {
 	uint64_t snap_id, snap_root, snap_parent;
 	int64_t snap_ref, snap_children, snap_active;
 	bool snap_known, in_session;
+	/*
+	 * Adopted from a start snapshot while VMAs the world never saw (a
+	 * process outside the trace) link it: its tree never empties for us.
+	 */
+	bool tree_ext;
 };
 
 struct evma;
@@ -506,7 +511,7 @@ static void eager_unlink(struct model *m, struct mm_vma *v, enum model_why why)
 		struct eav *av = avc->av;
 
 		tree_remove(avc);
-		if (av->tree_n == 0) {
+		if (av->tree_n == 0 && !av->tree_ext) {
 			av->parent->num_children--;
 			/* kept in slots already visited, same head-first order */
 			ev->chain[ev->len - 1 - kept++] = avc;
@@ -688,8 +693,28 @@ static int eager_adopt_done(struct model *m, struct avm_err *err)
 			av->refcount = 1;
 			av->bias_ref = 1;
 		}
-		av->in_session = false;
 	}
+	/*
+	 * The kernel counts more VMAs on an anon_vma than the world adopted:
+	 * those VMAs (a process outside the trace, e.g. the collector that
+	 * forked the command) link it and every ancestor on their chains
+	 * (eager.md §1.4: a VMA's chain is its anon_vma and each parent up to
+	 * the root), so those trees never empty here and the kernel never
+	 * frees them when the traced VMAs go (§2.6 "when an AV is really freed").
+	 */
+	for (i = 0; i < m->nsession; i++) {
+		struct eav *av = m->session[i];
+
+		if (av->bias_active <= 0)
+			continue;
+		for (; !av->tree_ext; av = av->parent) {
+			av->tree_ext = true;
+			if (av->parent == av)
+				break;
+		}
+	}
+	for (i = 0; i < m->nsession; i++)
+		m->session[i]->in_session = false;
 	m->nsession = 0;
 	m->adopt_preexisting = false;
 	u64map_free(&m->adopt);
@@ -735,16 +760,16 @@ static int eager_check(struct model *m, struct avm_err *err)
 				 (unsigned long long)av->tree_n);
 			goto out;
 		}
-		if (av->tree_n && !u64map_get(&live, (uint64_t)(uintptr_t)av->parent)) {
+		if ((av->tree_n || av->tree_ext) && !u64map_get(&live, (uint64_t)(uintptr_t)av->parent)) {
 			avm_errf(err, "anon_vma %llu: linked, but its parent is gone",
 				 (unsigned long long)av->id);
 			goto out;
 		}
-		if (av->tree_n && BUMP(refs, (uint64_t)(uintptr_t)av))
+		if ((av->tree_n || av->tree_ext) && BUMP(refs, (uint64_t)(uintptr_t)av))
 			goto oom;
 		if (av->root != av && BUMP(refs, (uint64_t)(uintptr_t)av->root))
 			goto oom;
-		if (av->tree_n && BUMP(kids, (uint64_t)(uintptr_t)av->parent))
+		if ((av->tree_n || av->tree_ext) && BUMP(kids, (uint64_t)(uintptr_t)av->parent))
 			goto oom;
 	}
 	for (ev = m->evmas; ev; ev = ev->next_live) {
