@@ -132,6 +132,7 @@ struct step {
 	double pages, write, probability;
 	int prot, advice;
 	bool file, shared, noreserve, stack, vfork, wait_all;
+	bool scaled;              /* fork, repeat: count is multiplied by --scale */
 	int target;               /* fork: template index; exec: image index */
 	int jump;                 /* OP_REPEAT: index of its OP_END; OP_END: its OP_REPEAT */
 };
@@ -464,8 +465,8 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 	static const char *const mremap_keys[] = { "map", "size", NULL };
 	static const char *const brk_keys[] = { "size", NULL };
 	static const char *const fork_keys[] = { "process", "count", "every", "probability",
-						 "vfork", NULL };
-	static const char *const repeat_keys[] = { "count", "steps", NULL };
+						 "vfork", "scaled", NULL };
+	static const char *const repeat_keys[] = { "count", "steps", "scaled", NULL };
 	static const char *const advice_names[] = { "dontneed", "dontfork", "dofork",
 						    "mergeable", "hugepage", "nohugepage",
 						    "wipeonfork" };
@@ -579,7 +580,8 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 		    get_count(ps, v, "count", &st->count, err) ||
 		    get_duration(ps, v, "every", &st->every, err) ||
 		    get_share(ps, v, "probability", &st->probability, err) ||
-		    get_bool(ps, v, "vfork", &st->vfork, err))
+		    get_bool(ps, v, "vfork", &st->vfork, err) ||
+		    get_bool(ps, v, "scaled", &st->scaled, err))
 			return -1;
 		st->target = find_tmpl(ps->s, name);
 		if (st->target < 0)
@@ -620,7 +622,8 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 		int body;
 
 		if (check_keys(ps, v, repeat_keys, err) ||
-		    get_count(ps, v, "count", &st->count, err))
+		    get_count(ps, v, "count", &st->count, err) ||
+		    get_bool(ps, v, "scaled", &st->scaled, err))
 			return -1;
 		body = config_yaml_get(y, v, "steps");
 		if (!body)
@@ -890,12 +893,14 @@ static uint64_t round_page(uint64_t n)
 	return (n + PAGE - 1) / PAGE * PAGE;
 }
 
-static uint64_t scaled(const struct gen *g, uint64_t n)
+/* A step's count: multiplied by --scale where the scenario marked it `scaled`. */
+static uint64_t step_count(const struct gen *g, const struct step *st)
 {
+	uint64_t n = st->count;
 	double v;
 
-	if (n == 0)
-		return 0;
+	if (!st->scaled || n == 0)
+		return n;
 	v = (double)n * g->o->scale + 0.5;
 	if (v < 1)
 		return 1;
@@ -1812,12 +1817,12 @@ static int run_slice(struct gen *g, struct proc *p, struct avm_err *err)
 		st = &t->steps[p->pc];
 		switch (st->op) {
 		case OP_REPEAT:
-			if (st->count == 0) {
+			if (step_count(g, st) == 0) {
 				p->pc = st->jump + 1;
 				continue;
 			}
 			p->loops[p->depth].pc = p->pc;
-			p->loops[p->depth].left = st->count;
+			p->loops[p->depth].left = step_count(g, st);
 			p->depth++;
 			p->pc++;
 			continue;
@@ -1840,7 +1845,7 @@ static int run_slice(struct gen *g, struct proc *p, struct avm_err *err)
 			p->pc++;
 			return heap_push(g, p->idx, err);
 		case OP_FORK:
-			if (p->done >= scaled(g, st->count)) {
+			if (p->done >= step_count(g, st)) {
 				p->done = 0;
 				p->pc++;
 				continue;
@@ -1997,8 +2002,8 @@ int synth_run(const struct synth_scenario *s, const struct synth_opts *o,
 		goto out;
 	g.next_pid = 300;
 	/* init forks every `start` process; each execs as its first step.  Scale
-	 * applies to the forks inside the scenario, not to these roots, so it grows
-	 * the trace linearly. */
+	 * applies only to the counts the scenario marks `scaled`, so a scenario
+	 * chooses what grows (apps, workers, build rounds) and grows linearly. */
 	for (k = 0; k < s->ntmpls; k++) {
 		n = s->tmpls[k].start;
 		for (i = 0; i < n; i++) {
