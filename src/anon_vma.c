@@ -1,0 +1,742 @@
+/*
+ * anon_vma.c - the mainline anon rmap objects (anon_vma.h), every rule of
+ * ../shared/kernel/eager.md §2-§3 that allocates, links or frees them.
+ *
+ * Data layout
+ *   struct anon_vma        root, parent, refcount, num_children,
+ *                          num_active_vmas, and its "interval tree": the
+ *                          AVCs linked into it, kept as a doubly linked list
+ *                          (insert/remove O(1); the tree's keys - the linked
+ *                          VMA's pgoff range - change on every split and
+ *                          merge, a list needs no re-keying).
+ *   struct anon_vma_chain  one AVC: (av_vma, anon_vma) and its list links.
+ *   struct av_vma          a VMA's vma->anon_vma and chain, as an array
+ *                          ordered oldest (tail) -> newest (head), so "walk
+ *                          tail to head" is a forward loop and the head is
+ *                          the last slot.  Exists only while the chain is
+ *                          non-empty (eager.md §1.4: anon_vma == NULL <=>
+ *                          empty chain; a lazy TREE_PARENT chain is the one
+ *                          exception: chain, tree_parent, no anon_vma).
+ *   Every live anon_vma and av_vma is also on a list for the checker.
+ *
+ * Counters follow the kernel exactly (§1.1); the checker recomputes them
+ * from the structure: refcount = (tree non-empty) + live AVs rooted here
+ * (other than itself) + pins; num_children = AVs whose parent is this one
+ * and whose tree is non-empty (a root counts itself); num_active_vmas = VMAs
+ * whose anon_vma is this one.  AVs adopted from a start snapshot keep the
+ * kernel's counters; the difference to the structure at adoption (KSM or
+ * migration pins, ancestors we never saw) is kept as a bias the checker
+ * allows for.
+ *
+ * Profiles (eager.md §0): P1 merge compatibility uses the old singular-chain
+ * test; P2 lacks the copied_from check (the simulator also skips the dup);
+ * P4 clones in "new" order (dst chain reversed, newest qualifying AV reused)
+ * and allocates the fork child's AV and AVC before the clone, freeing both
+ * at once when an AV is reused.
+ */
+#include "anon_vma.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm.h"
+
+void av_space_init(struct av_space *sp, struct model_stats *stats, int profile,
+		   struct av_vma *(*of)(const struct mm_vma *v))
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->stats = stats;
+	sp->profile = profile >= 1 && profile <= 4 ? profile : 3;
+	sp->of = of;
+}
+
+void av_space_destroy(struct av_space *sp)
+{
+	/* the simulator tore every mm down first; free whatever a bias kept alive */
+	while (sp->avvs) {
+		struct av_vma *avv = sp->avvs;
+
+		sp->avvs = avv->next_live;
+		for (uint32_t i = 0; i < avv->len; i++)
+			free(avv->chain[i]);
+		free(avv->chain);
+		free(avv);
+	}
+	while (sp->avs) {
+		struct anon_vma *av = sp->avs;
+
+		sp->avs = av->next_live;
+		free(av);
+	}
+	u64map_free(&sp->adopt);
+	free(sp->session);
+	sp->session = NULL;
+}
+
+struct anon_vma *av_anon_vma_of(const struct av_space *sp, const struct mm_vma *v)
+{
+	struct av_vma *avv = v ? sp->of(v) : NULL;
+
+	return avv ? avv->anon_vma : NULL;
+}
+
+uint32_t av_chain_len(const struct av_space *sp, const struct mm_vma *v)
+{
+	struct av_vma *avv = v ? sp->of(v) : NULL;
+
+	return avv ? avv->len : 0;
+}
+
+bool av_fork_child(const struct av_space *sp, const struct mm_vma *v)
+{
+	return v && av_anon_vma_of(sp, v) && av_chain_len(sp, v) != 1;
+}
+
+/* ------------------------------------------------------------------------- */
+/* objects */
+
+static struct anon_vma *av_alloc(struct av_space *sp, enum model_why why, bool count)
+{
+	struct anon_vma *av = calloc(1, sizeof(*av));
+
+	if (!av)
+		return NULL;
+	av->id = ++sp->next_id;
+	av->root = av->parent = av;
+	av->refcount = 1;
+	av->next_live = sp->avs;
+	if (sp->avs)
+		sp->avs->prev_live = av;
+	sp->avs = av;
+	if (count)
+		model_stats_alloc(sp->stats, MODEL_OBJ_ANON_VMA, why);
+	return av;
+}
+
+static void av_free(struct av_space *sp, struct anon_vma *av, enum model_why why)
+{
+	if (av->prev_live)
+		av->prev_live->next_live = av->next_live;
+	else
+		sp->avs = av->next_live;
+	if (av->next_live)
+		av->next_live->prev_live = av->prev_live;
+	model_stats_free(sp->stats, MODEL_OBJ_ANON_VMA, why);
+	free(av);
+}
+
+static struct anon_vma_chain *avc_alloc(struct av_space *sp, enum model_why why, bool count)
+{
+	struct anon_vma_chain *avc = calloc(1, sizeof(*avc));
+
+	if (avc && count)
+		model_stats_alloc(sp->stats, MODEL_OBJ_AVC, why);
+	return avc;
+}
+
+static void avc_free(struct av_space *sp, struct anon_vma_chain *avc, enum model_why why)
+{
+	model_stats_free(sp->stats, MODEL_OBJ_AVC, why);
+	free(avc);
+}
+
+static void tree_insert(struct anon_vma *av, struct anon_vma_chain *avc)
+{
+	avc->av = av;
+	avc->tprev = NULL;
+	avc->tnext = av->tree;
+	if (av->tree)
+		av->tree->tprev = avc;
+	av->tree = avc;
+	av->tree_n++;
+}
+
+static void tree_remove(struct anon_vma_chain *avc)
+{
+	struct anon_vma *av = avc->av;
+
+	if (avc->tprev)
+		avc->tprev->tnext = avc->tnext;
+	else
+		av->tree = avc->tnext;
+	if (avc->tnext)
+		avc->tnext->tprev = avc->tprev;
+	av->tree_n--;
+}
+
+struct av_vma *av_vma_new(struct av_space *sp, struct mm_vma *v)
+{
+	struct av_vma *avv = calloc(1, sizeof(*avv));
+
+	if (!avv)
+		return NULL;
+	avv->vma = v;
+	avv->next_live = sp->avvs;
+	if (sp->avvs)
+		sp->avvs->prev_live = avv;
+	sp->avvs = avv;
+	return avv;
+}
+
+static void av_vma_free(struct av_space *sp, struct av_vma *avv)
+{
+	if (avv->prev_live)
+		avv->prev_live->next_live = avv->next_live;
+	else
+		sp->avvs = avv->next_live;
+	if (avv->next_live)
+		avv->next_live->prev_live = avv->prev_live;
+	free(avv->chain);
+	free(avv);
+}
+
+/* Link avc (new, not yet in a tree) at the head of avv's chain and into av's tree. */
+static int chain_push_head(struct av_vma *avv, struct anon_vma_chain *avc, struct anon_vma *av)
+{
+	if (avv->len == avv->cap) {
+		uint32_t cap = avv->cap ? avv->cap * 2 : 4;
+		struct anon_vma_chain **nc = realloc(avv->chain, cap * sizeof(*nc));
+
+		if (!nc)
+			return -1;
+		avv->chain = nc;
+		avv->cap = cap;
+	}
+	avv->chain[avv->len++] = avc;
+	avc->avv = avv;
+	tree_insert(av, avc);
+	return 0;
+}
+
+/* put_anon_vma / __put_anon_vma (§2.1): free at 0, then drop the root's reference. */
+void av_put(struct av_space *sp, struct anon_vma *av, enum model_why why)
+{
+	struct anon_vma *root = av->root;
+
+	if (--av->refcount > 0)
+		return;
+	av_free(sp, av, why);
+	if (root != av && --root->refcount == 0)
+		av_free(sp, root, why);
+}
+
+/* ------------------------------------------------------------------------- */
+/* the rules */
+
+/*
+ * find_mergeable_anon_vma (§2.3): next first, then prev; the neighbour must
+ * pass the attribute rules 1-5 and be faulted with a singular chain.
+ */
+struct anon_vma *av_find_mergeable(const struct av_space *sp, const struct mm_vma *v)
+{
+	const struct mm_vma *next = mm_vma_next(v), *prev = mm_vma_prev(v);
+
+	if (next && mm_vma_reuse_attrs_ok(v, next) && av_anon_vma_of(sp, next) &&
+	    av_chain_len(sp, next) == 1)
+		return av_anon_vma_of(sp, next);
+	if (prev && mm_vma_reuse_attrs_ok(prev, v) && av_anon_vma_of(sp, prev) &&
+	    av_chain_len(sp, prev) == 1)
+		return av_anon_vma_of(sp, prev);
+	return NULL;
+}
+
+/* __anon_vma_prepare (§2.2): one AVC, and a new root AV unless a donor is reused. */
+int av_prepare(struct av_space *sp, struct av_vma *avv, struct anon_vma *donor,
+	       enum model_why why, struct avm_err *err)
+{
+	struct anon_vma_chain *avc;
+	struct anon_vma *av = donor;
+
+	avc = avc_alloc(sp, why, true);
+	if (!avc)
+		return avm_errf(err, "out of memory (anon_vma_chain)");
+	if (!av) {
+		av = av_alloc(sp, why, true);
+		if (!av) {
+			free(avc);
+			return avm_errf(err, "out of memory (anon_vma)");
+		}
+		av->num_children = 1; /* a root counts itself */
+	}
+	if (chain_push_head(avv, avc, av))
+		return avm_errf(err, "out of memory (anon chain)");
+	avv->anon_vma = av;
+	av->num_active_vmas++;
+	return 0;
+}
+
+/* is_mergeable_anon_vma (§3.2), per profile. */
+bool av_merge_ok(const struct av_space *sp, const struct mm_vma *tgt,
+		 const struct mm_vma *anon_src, const struct mm_vma *middle,
+		 const struct mm_vma *copied_from)
+{
+	struct anon_vma *t = av_anon_vma_of(sp, tgt), *s = av_anon_vma_of(sp, anon_src);
+
+	if (sp->profile == 1) {
+		/* P1: one side unfaulted and the neighbour's chain singular, or equal AVs */
+		if ((!t || !s) && av_chain_len(sp, tgt) == 1)
+			return true;
+		return t == s;
+	}
+	if (!t && s) {
+		/* case 1: src will be dup'ed into tgt - not from a fork child */
+		if (av_fork_child(sp, middle))
+			return false;
+		if (sp->profile >= 3 && av_fork_child(sp, copied_from))
+			return false;
+		return true;
+	}
+	if (t && !s)
+		return !av_fork_child(sp, tgt); /* case 2 */
+	return t == s;                          /* case 3 */
+}
+
+/*
+ * anon_vma_clone (§2.4): one AVC per source AVC.  P1-P3 ("old"): walk src
+ * tail to head, pushing on dst's head, so dst keeps src's order; in fork
+ * mode the first (oldest) AV with num_children < 2 and no active VMA is
+ * reused.  P4 ("new"): dst is src reversed and the newest qualifying AV wins.
+ */
+int av_chain_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma *src,
+		   bool fork_mode, enum model_why why, struct avm_err *err)
+{
+	uint32_t i, n = src->len;
+
+	for (i = 0; i < n; i++) {
+		uint32_t k = sp->profile == 4 ? n - 1 - i : i;
+		struct anon_vma *av = src->chain[k]->av;
+		struct anon_vma_chain *avc = avc_alloc(sp, why, true);
+
+		if (!avc || chain_push_head(dst, avc, av))
+			return avm_errf(err, "out of memory (anon_vma_chain)");
+		if (fork_mode && !dst->anon_vma && av->num_children < 2 && av->num_active_vmas == 0)
+			dst->anon_vma = av;
+	}
+	if (fork_mode && dst->anon_vma)
+		dst->anon_vma->num_active_vmas++;
+	return 0;
+}
+
+/* split, merge dup, mremap copy: dst->anon_vma = src->anon_vma, then clone (+L(src)). */
+int av_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma *src,
+	     enum model_why why, struct avm_err *err)
+{
+	dst->anon_vma = src->anon_vma;
+	dst->tree_parent = src->tree_parent;
+	if (av_chain_clone(sp, dst, src, false, why, err))
+		return -1;
+	if (src->anon_vma)
+		src->anon_vma->num_active_vmas++;
+	return 0;
+}
+
+/* anon_vma_fork step 4: a new AV under parent and its AVC at the head of avv's chain. */
+static int fork_link_new(struct av_vma *avv, struct anon_vma *nav, struct anon_vma_chain *navc,
+			 struct anon_vma *parent, struct avm_err *err)
+{
+	nav->root = parent->root;
+	nav->parent = parent;
+	nav->root->refcount++;
+	nav->num_active_vmas = 1;
+	parent->num_children++;
+	if (chain_push_head(avv, navc, nav))
+		return avm_errf(err, "out of memory (anon chain)");
+	avv->anon_vma = nav;
+	avv->tree_parent = NULL;
+	return 0;
+}
+
+int av_fork_new(struct av_space *sp, struct av_vma *avv, struct anon_vma *parent,
+		enum model_why why, struct avm_err *err)
+{
+	struct anon_vma *nav = av_alloc(sp, why, true);
+	struct anon_vma_chain *navc = avc_alloc(sp, why, true);
+
+	if (!nav || !navc)
+		return avm_errf(err, "out of memory (anon_vma)");
+	return fork_link_new(avv, nav, navc, parent, err);
+}
+
+/* anon_vma_fork (§2.5). */
+int av_fork(struct av_space *sp, struct av_vma *child, const struct av_vma *parent,
+	    struct avm_err *err)
+{
+	struct anon_vma *pav = parent->anon_vma, *nav = NULL;
+	struct anon_vma_chain *navc = NULL;
+
+	if (sp->profile == 4) {
+		/* P4: the child's AV and AVC come first, unlocked */
+		nav = av_alloc(sp, MODEL_WHY_FORK, true);
+		navc = avc_alloc(sp, MODEL_WHY_FORK, true);
+		if (!nav || !navc)
+			return avm_errf(err, "out of memory (anon_vma)");
+	}
+	child->anon_vma = NULL;
+	if (av_chain_clone(sp, child, parent, true, MODEL_WHY_FORK, err))
+		return -1;
+	if (child->anon_vma) {
+		/* an existing AV was reused: +L(parent) AVCs, no AV (P4: alloc+free pair) */
+		if (nav) {
+			avc_free(sp, navc, MODEL_WHY_FORK);
+			av_free(sp, nav, MODEL_WHY_FORK);
+		}
+		return 0;
+	}
+	if (!nav) {
+		navc = avc_alloc(sp, MODEL_WHY_FORK, false);
+		nav = av_alloc(sp, MODEL_WHY_FORK, false);
+		if (!nav || !navc)
+			return avm_errf(err, "out of memory (anon_vma)");
+		/* tracing order: the clone's AVCs, then the AV, then its AVC */
+		model_stats_alloc(sp->stats, MODEL_OBJ_ANON_VMA, MODEL_WHY_FORK);
+		model_stats_alloc(sp->stats, MODEL_OBJ_AVC, MODEL_WHY_FORK);
+	}
+	return fork_link_new(child, nav, navc, pav, err);
+}
+
+/*
+ * unlink_anon_vmas (§2.6): pass 1 head to tail takes each AVC out of its
+ * tree; an AV whose tree empties loses its parent's num_children and is put
+ * in pass 2 (which may free it and cascade to the root); other AVCs are freed
+ * at once.  Then vma->anon_vma's num_active_vmas drops.
+ */
+void av_unlink(struct av_space *sp, struct av_vma *avv, enum model_why why)
+{
+	uint32_t i, kept = 0;
+
+	for (i = avv->len; i-- > 0;) {
+		struct anon_vma_chain *avc = avv->chain[i];
+		struct anon_vma *av = avc->av;
+
+		tree_remove(avc);
+		if (av->tree_n == 0 && !av->tree_ext) {
+			av->parent->num_children--;
+			/* kept in slots already visited, same head-first order */
+			avv->chain[avv->len - 1 - kept++] = avc;
+		} else {
+			avc_free(sp, avc, why);
+		}
+	}
+	if (avv->anon_vma)
+		avv->anon_vma->num_active_vmas--;
+	avv->anon_vma = NULL;
+	for (i = 0; i < kept; i++) {
+		struct anon_vma_chain *avc = avv->chain[avv->len - 1 - i];
+
+		av_put(sp, avc->av, why);
+		avc_free(sp, avc, why);
+	}
+	avv->len = 0;
+	av_vma_free(sp, avv);
+}
+/* ------------------------------------------------------------------------- */
+/* adoption from snapshots */
+
+static struct anon_vma *adopt_av_get(struct av_space *sp, uint64_t snap_id, bool preexisting,
+				struct avm_err *err)
+{
+	struct anon_vma *av = u64map_get(&sp->adopt, snap_id);
+
+	if (av)
+		return av;
+	av = av_alloc(sp, MODEL_WHY_EXEC, false);
+	if (!av || u64map_put(&sp->adopt, snap_id, av)) {
+		avm_errf(err, "out of memory (adopted anon_vma)");
+		return NULL;
+	}
+	if (preexisting)
+		model_stats_adopt(sp->stats, MODEL_OBJ_ANON_VMA);
+	else
+		model_stats_alloc(sp->stats, MODEL_OBJ_ANON_VMA, MODEL_WHY_EXEC);
+	av->refcount = 0; /* recomputed at adopt_done */
+	av->snap_id = snap_id;
+	av->in_session = true;
+	if (sp->nsession == sp->capsession) {
+		size_t cap = sp->capsession ? sp->capsession * 2 : 64;
+		struct anon_vma **ns = realloc(sp->session, cap * sizeof(*ns));
+
+		if (!ns) {
+			avm_errf(err, "out of memory (adoption)");
+			return NULL;
+		}
+		sp->session = ns;
+		sp->capsession = cap;
+	}
+	sp->session[sp->nsession++] = av;
+	return av;
+}
+
+int av_adopt_av(struct av_space *sp, const struct avm_snap_av *sa, struct avm_err *err)
+{
+	struct anon_vma *av = adopt_av_get(sp, sa->id, true, err);
+
+	if (!av)
+		return -1;
+	av->snap_known = true;
+	av->snap_root = sa->root;
+	av->snap_parent = sa->parent;
+	av->snap_ref = sa->refcount;
+	av->snap_children = sa->num_children;
+	av->snap_active = sa->num_active_vmas;
+	sp->adopt_preexisting = true;
+	return 0;
+}
+
+/*
+ * A VMA of a snapshot: link its chain (the row lists it head first).  Exec
+ * snapshots: the objects were allocated during execve (MODEL_WHY_EXEC);
+ * start snapshots: they predate the trace (adopted, not allocated).
+ */
+int av_adopt(struct av_space *sp, struct av_vma *avv, const struct avm_snap_vma *sv,
+	     bool preexisting, struct avm_err *err)
+{
+	uint64_t ids[AVM_CHAIN_MAX + 1];
+	uint32_t n = sv->chain_len < AVM_CHAIN_MAX ? sv->chain_len : AVM_CHAIN_MAX, i;
+	struct av_vma *ev = avv;
+	bool own_in_chain = false;
+
+	if (!sv->anon_vma)
+		return 0;
+	for (i = 0; i < n; i++) {
+		ids[i] = sv->chain[i];
+		own_in_chain |= ids[i] == sv->anon_vma;
+	}
+	if (!own_in_chain)
+		ids[n++] = sv->anon_vma; /* truncated chain or a bare row: link the own AV */
+	sp->adopt_preexisting = sp->adopt_preexisting || preexisting;
+	for (i = n; i-- > 0;) {
+		struct anon_vma *av = adopt_av_get(sp, ids[i], preexisting, err);
+		struct anon_vma_chain *avc;
+		uint32_t k;
+
+		if (!av)
+			return -1;
+		for (k = 0; k < ev->len; k++)
+			if (ev->chain[k]->av == av)
+				break;
+		if (k < ev->len)
+			continue; /* a repeated id in the row */
+		if (!av->snap_parent && i + 1 < n)
+			av->snap_parent = ids[i + 1]; /* the next older link, in a fork lineage */
+		if (!av->snap_root)
+			av->snap_root = ids[n - 1];
+		avc = avc_alloc(sp, MODEL_WHY_EXEC, !preexisting);
+		if (!avc || chain_push_head(ev, avc, av))
+			return avm_errf(err, "out of memory (anon_vma_chain)");
+		if (preexisting)
+			model_stats_adopt(sp->stats, MODEL_OBJ_AVC);
+	}
+	ev->anon_vma = u64map_get(&sp->adopt, sv->anon_vma);
+	ev->anon_vma->num_active_vmas++;
+	if (sv->anon_vma == ev->anon_vma->snap_id && !ev->anon_vma->snap_known && preexisting) {
+		struct anon_vma *av = ev->anon_vma;
+
+		av->snap_known = true;
+		av->snap_root = sv->av_root ? sv->av_root : av->snap_root;
+		av->snap_parent = sv->av_parent ? sv->av_parent : av->snap_parent;
+		av->snap_ref = sv->av_refcount;
+		av->snap_children = sv->av_children;
+		av->snap_active = sv->av_active;
+	}
+	return 0;
+}
+
+/* Resolve roots and parents, compute the structural counters, keep the kernel's as bias. */
+int av_adopt_done(struct av_space *sp, struct avm_err *err)
+{
+	size_t i;
+
+	(void)err;
+	for (i = 0; i < sp->nsession; i++) {
+		struct anon_vma *av = sp->session[i], *r, *p;
+
+		r = av->snap_root ? u64map_get(&sp->adopt, av->snap_root) : NULL;
+		p = av->snap_parent ? u64map_get(&sp->adopt, av->snap_parent) : NULL;
+		av->root = r ? r : av;
+		if (av->root->root != av->root)
+			av->root = av->root->root;
+		av->parent = p ? p : av->root;
+		av->refcount = 0;
+		av->num_children = 0;
+	}
+	for (i = 0; i < sp->nsession; i++) {
+		struct anon_vma *av = sp->session[i];
+
+		if (av->tree_n)
+			av->refcount++;
+		if (av->root != av)
+			av->root->refcount++;
+		if (av->tree_n)
+			av->parent->num_children++;
+	}
+	for (i = 0; i < sp->nsession; i++) {
+		struct anon_vma *av = sp->session[i];
+
+		if (av->snap_known && sp->adopt_preexisting) {
+			av->bias_ref = av->snap_ref - av->refcount;
+			if (av->bias_ref < 0)
+				av->bias_ref = 0; /* never free what is still linked */
+			av->bias_children = av->snap_children - av->num_children;
+			av->bias_active = av->snap_active - av->num_active_vmas;
+			av->refcount += av->bias_ref;
+			av->num_children += av->bias_children;
+			av->num_active_vmas += av->bias_active;
+		}
+		if (av->refcount == 0) {
+			/* a chain member nothing keeps alive: the kernel would have freed it */
+			av->refcount = 1;
+			av->bias_ref = 1;
+		}
+	}
+	/*
+	 * The kernel counts more VMAs on an anon_vma than the world adopted:
+	 * those VMAs (a process outside the trace, e.g. the collector that
+	 * forked the command) link it and every ancestor on their chains
+	 * (eager.md §1.4: a VMA's chain is its anon_vma and each parent up to
+	 * the root), so those trees never empty here and the kernel never
+	 * frees them when the traced VMAs go (§2.6 "when an AV is really freed").
+	 */
+	for (i = 0; i < sp->nsession; i++) {
+		struct anon_vma *av = sp->session[i];
+
+		if (av->bias_active <= 0)
+			continue;
+		for (; !av->tree_ext; av = av->parent) {
+			av->tree_ext = true;
+			if (av->parent == av)
+				break;
+		}
+	}
+	for (i = 0; i < sp->nsession; i++)
+		sp->session[i]->in_session = false;
+	sp->nsession = 0;
+	sp->adopt_preexisting = false;
+	u64map_free(&sp->adopt);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* the invariant checker */
+
+int av_check(const struct av_space *sp, bool check_stats, struct avm_err *err)
+{
+	struct u64map live = { 0 }, refs = { 0 }, kids = { 0 }, active = { 0 };
+	uint64_t nav = 0, navc = 0;
+	const struct anon_vma *av;
+	const struct av_vma *ev;
+	int rc = -1;
+
+#define BUMP(map, key) u64map_put(&(map), (key), (void *)((uintptr_t)u64map_get(&(map), (key)) + 1))
+	for (av = sp->avs; av; av = av->next_live) {
+		if (u64map_put(&live, (uint64_t)(uintptr_t)av, (void *)av))
+			goto oom;
+		nav++;
+	}
+	for (av = sp->avs; av; av = av->next_live) {
+		struct anon_vma_chain *avc;
+		uint64_t n = 0;
+
+		if (!u64map_get(&live, (uint64_t)(uintptr_t)av->root) || av->root->root != av->root) {
+			avm_errf(err, "anon_vma %llu: root is not a live root", (unsigned long long)av->id);
+			goto out;
+		}
+		for (avc = av->tree; avc; avc = avc->tnext) {
+			if (avc->av != av) {
+				avm_errf(err, "anon_vma %llu: foreign AVC in its tree",
+					 (unsigned long long)av->id);
+				goto out;
+			}
+			n++;
+		}
+		if (n != av->tree_n) {
+			avm_errf(err, "anon_vma %llu: tree holds %llu AVCs, counts %llu",
+				 (unsigned long long)av->id, (unsigned long long)n,
+				 (unsigned long long)av->tree_n);
+			goto out;
+		}
+		if ((av->tree_n || av->tree_ext) && !u64map_get(&live, (uint64_t)(uintptr_t)av->parent)) {
+			avm_errf(err, "anon_vma %llu: linked, but its parent is gone",
+				 (unsigned long long)av->id);
+			goto out;
+		}
+		if ((av->tree_n || av->tree_ext) && BUMP(refs, (uint64_t)(uintptr_t)av))
+			goto oom;
+		if (av->root != av && BUMP(refs, (uint64_t)(uintptr_t)av->root))
+			goto oom;
+		if ((av->tree_n || av->tree_ext) && BUMP(kids, (uint64_t)(uintptr_t)av->parent))
+			goto oom;
+	}
+	for (ev = sp->avvs; ev; ev = ev->next_live) {
+		uint32_t i, j;
+		bool own = false;
+
+		if (!ev->len || (!ev->anon_vma) == (!ev->tree_parent) || sp->of(ev->vma) != ev) {
+			avm_errf(err, "VMA %llu: anon_vma %s, tree parent %s, chain length %u%s",
+				 (unsigned long long)ev->vma->id, ev->anon_vma ? "set" : "NULL",
+				 ev->tree_parent ? "set" : "NULL", ev->len,
+				 sp->of(ev->vma) != ev ? ", not the VMA's state" : "");
+			goto out;
+		}
+		for (i = 0; i < ev->len; i++) {
+			struct anon_vma_chain *avc = ev->chain[i];
+
+			if (avc->avv != ev || !u64map_get(&live, (uint64_t)(uintptr_t)avc->av)) {
+				avm_errf(err, "VMA %llu: chain link %u is broken",
+					 (unsigned long long)ev->vma->id, i);
+				goto out;
+			}
+			for (j = 0; j < i; j++) {
+				if (ev->chain[j]->av == avc->av) {
+					avm_errf(err, "VMA %llu: anon_vma %llu twice on its chain",
+						 (unsigned long long)ev->vma->id,
+						 (unsigned long long)avc->av->id);
+					goto out;
+				}
+			}
+			own |= avc->av == ev->anon_vma || avc->av == ev->tree_parent;
+			navc++;
+		}
+		if (!own) {
+			avm_errf(err, "VMA %llu: its anon_vma is not on its chain",
+				 (unsigned long long)ev->vma->id);
+			goto out;
+		}
+		if (ev->anon_vma && BUMP(active, (uint64_t)(uintptr_t)ev->anon_vma))
+			goto oom;
+	}
+	for (av = sp->avs; av; av = av->next_live) {
+		uint64_t k = (uint64_t)(uintptr_t)av;
+		int64_t r = (int64_t)(uintptr_t)u64map_get(&refs, k) + av->bias_ref + av->pins;
+		int64_t c = (int64_t)(uintptr_t)u64map_get(&kids, k) + av->bias_children;
+		int64_t a = (int64_t)(uintptr_t)u64map_get(&active, k) + av->bias_active;
+
+		if (av->refcount != r || av->num_children != c || av->num_active_vmas != a) {
+			avm_errf(err, "anon_vma %llu: refcount/num_children/num_active_vmas are "
+				 "%lld/%lld/%lld, the structure says %lld/%lld/%lld",
+				 (unsigned long long)av->id, (long long)av->refcount,
+				 (long long)av->num_children, (long long)av->num_active_vmas,
+				 (long long)r, (long long)c, (long long)a);
+			goto out;
+		}
+	}
+	if (check_stats && (nav != sp->stats->obj[MODEL_OBJ_ANON_VMA].live ||
+	    navc != sp->stats->obj[MODEL_OBJ_AVC].live)) {
+		avm_errf(err, "live anon_vma/AVC %llu/%llu, stats say %llu/%llu",
+			 (unsigned long long)nav, (unsigned long long)navc,
+			 (unsigned long long)sp->stats->obj[MODEL_OBJ_ANON_VMA].live,
+			 (unsigned long long)sp->stats->obj[MODEL_OBJ_AVC].live);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+oom:
+	avm_errf(err, "out of memory (anon_vma check)");
+out:
+#undef BUMP
+	u64map_free(&live);
+	u64map_free(&refs);
+	u64map_free(&kids);
+	u64map_free(&active);
+	return rc;
+}
+
