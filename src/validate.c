@@ -86,6 +86,7 @@ struct val_task {
 	/* the open window */
 	struct val_ctx opener;  /* FAULT / POPULATE / EXIT the window opened with */
 	bool opener_exec;       /* a fault inside an exec (its mm is not ours yet) */
+	bool in_exec;           /* between AVM_EXEC and the new program's first own step */
 	/* objects this fault window prepared: a free of one of them is the race loser's */
 	uint64_t win_fault_ids[VALIDATE_OBJ_NR][VAL_FAULT_IDS];
 	int win_fault_n[VALIDATE_OBJ_NR];
@@ -275,18 +276,18 @@ static void val_counts_add(val_counts dst, const val_counts src, int sign)
 static bool val_is_closer(uint32_t kind)
 {
 	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK ||
-	       kind == AVM_EXEC || kind == AVM_MM_RELEASE;
+	       kind == AVM_MM_RELEASE;
 }
 
 static bool val_is_opener(uint32_t kind)
 {
-	return kind == AVM_FAULT || kind == AVM_POPULATE || kind == AVM_EXIT;
+	return kind == AVM_FAULT || kind == AVM_POPULATE || kind == AVM_EXIT || kind == AVM_EXEC;
 }
 
 /* Hard checkpoints: everything the kernel did for the event has been seen. */
 static bool val_is_hard(uint32_t kind)
 {
-	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK || kind == AVM_EXEC;
+	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK;
 }
 
 static const char *val_kind_name(uint32_t kind)
@@ -762,6 +763,7 @@ static int val_slab(struct validate *v, const struct avm_event *ev, struct avm_e
 	 */
 	if (tk->opener.set && tk->opener.kind != AVM_EXIT) {
 		bool mine = false;
+		bool exec_ctx = tk->opener_exec || tk->opener.kind == AVM_EXEC;
 
 		if (op == VAL_ALLOC && site == AVM_SITE_PREPARE) {
 			if (tk->win_fault_n[o] < VAL_FAULT_IDS)
@@ -778,12 +780,12 @@ static int val_slab(struct validate *v, const struct avm_event *ev, struct avm_e
 			}
 		}
 		if (mine) {
-			if (op == VAL_ALLOC && !tk->opener_exec) {
+			if (op == VAL_ALLOC && !exec_ctx) {
 				tk->win_claimed[o]++;
 				tk->win_claimed_mm = tk->opener.mm;
 			}
 			return val_kernel_credit(v, o, op,
-						 tk->opener_exec ? VALIDATE_OP_EXEC : VALIDATE_OP_PREPARE,
+						 exec_ctx ? VALIDATE_OP_EXEC : VALIDATE_OP_PREPARE,
 						 tk->opener.mm, tk->opener.pid, 1, err);
 		}
 	}
@@ -795,6 +797,51 @@ static int val_slab(struct validate *v, const struct avm_event *ev, struct avm_e
 }
 
 /*
+ * Prepares a fault window claimed beyond the world's own prepares at that
+ * fault, when an exec follows: they are the exec's new stack (get_arg_page
+ * before the point of no return, eager.md §2.7 execve), moved to the exec.
+ */
+static int val_claims_to_exec(struct validate *v, struct val_task *tk, struct avm_err *err)
+{
+	for (int o = 0; o < VALIDATE_OBJ_NR; o++) {
+		int64_t extra = tk->win_claimed[o] - tk->win_m_fault[o];
+		struct val_mm *m;
+
+		if (extra <= 0)
+			continue;
+		v->k_op[o][VALIDATE_OP_PREPARE][VAL_ALLOC] -= (uint64_t)extra;
+		m = tk->win_claimed_mm ? val_mm(v, tk->win_claimed_mm, err) : NULL;
+		if (tk->win_claimed_mm && !m)
+			return -1;
+		if (m)
+			m->k[o][VAL_ALLOC] -= extra;
+		tk->exec_pending[o][VAL_ALLOC] += extra;
+		tk->win_claimed[o] -= extra;
+	}
+	return 0;
+}
+
+/* Kernel allocations carried to the exec (cls) or given back as prepares, to tk's mm. */
+static int val_exec_credit(struct validate *v, struct val_task *tk, enum validate_op cls,
+			   struct avm_err *err)
+{
+	for (int o = 0; o < VALIDATE_OBJ_NR; o++)
+		for (int op = 0; op < 2; op++) {
+			if (val_kernel_credit(v, o, op, cls, tk->mm, tk->pid, tk->exec_pending[o][op], err))
+				return -1;
+			tk->exec_pending[o][op] = 0;
+		}
+	return 0;
+}
+
+/* The new program takes its first own step: the exec is over. */
+static int val_exec_end(struct validate *v, struct val_task *tk, struct avm_err *err)
+{
+	tk->in_exec = false;
+	return val_exec_credit(v, tk, VALIDATE_OP_EXEC, err);
+}
+
+/*
  * The window's deferred kernel events, classified by the closer ev; NULL at
  * an opener (no closer came: by call site) or at the end of the trace.
  */
@@ -802,27 +849,13 @@ static int val_resolve_deferred(struct validate *v, struct val_task *tk, const s
 				bool at_end, struct avm_err *err)
 {
 	/*
-	 * exit_mmap of our own mm with no exit under way: an exec.  The fault
-	 * window that closes here claimed prepares the world did not make at
-	 * that fault: those are the exec's new stack (get_arg_page, §2.7).
+	 * exit_mmap of our own mm with no exit under way: an exec (collectors
+	 * that emit AVM_EXEC at its end).  The window closing here claimed
+	 * prepares the world did not make: the exec's new stack.
 	 */
 	if (ev && ev->kind == AVM_MM_RELEASE && ev->mm == tk->mm &&
-	    !(tk->opener.set && tk->opener.kind == AVM_EXIT)) {
-		for (int o = 0; o < VALIDATE_OBJ_NR; o++) {
-			int64_t extra = tk->win_claimed[o] - tk->win_m_fault[o];
-			struct val_mm *m;
-
-			if (extra <= 0)
-				continue;
-			v->k_op[o][VALIDATE_OP_PREPARE][VAL_ALLOC] -= (uint64_t)extra;
-			m = tk->win_claimed_mm ? val_mm(v, tk->win_claimed_mm, err) : NULL;
-			if (tk->win_claimed_mm && !m)
-				return -1;
-			if (m)
-				m->k[o][VAL_ALLOC] -= extra;
-			tk->exec_pending[o][VAL_ALLOC] += extra;
-		}
-	}
+	    !(tk->opener.set && tk->opener.kind == AVM_EXIT) && val_claims_to_exec(v, tk, err))
+		return -1;
 	for (int o = 0; o < VALIDATE_OBJ_NR; o++) {
 		for (int op = 0; op < 2; op++) {
 			for (int s = 0; s < VAL_SITE_NR; s++) {
@@ -844,9 +877,6 @@ static int val_resolve_deferred(struct validate *v, struct val_task *tk, const s
 					cls = val_op_by_site(s, op);
 				} else if (ev->kind == AVM_FORK && (uint64_t)ev->a != ev->mm) {
 					cls = VALIDATE_OP_FORK;
-					mm = (uint64_t)ev->a;
-				} else if (ev->kind == AVM_EXEC) {
-					cls = VALIDATE_OP_EXEC;
 					mm = (uint64_t)ev->a;
 				} else if (ev->kind == AVM_MM_RELEASE && op == VAL_ALLOC) {
 					/* the new stack of an exec whose old mm this was (§2.7 execve) */
@@ -873,19 +903,9 @@ static int val_resolve_deferred(struct validate *v, struct val_task *tk, const s
 			}
 		}
 	}
-	if ((ev && ev->kind == AVM_EXEC) || at_end) {
-		/* at the end with no exec: they were prepares after all */
-		enum validate_op cls = ev ? VALIDATE_OP_EXEC : VALIDATE_OP_PREPARE;
-		uint64_t mm = ev ? (uint64_t)ev->a : tk->mm;
-
-		for (int o = 0; o < VALIDATE_OBJ_NR; o++)
-			for (int op = 0; op < 2; op++) {
-				if (val_kernel_credit(v, o, op, cls, mm, ev ? ev->pid : tk->pid,
-						      tk->exec_pending[o][op], err))
-					return -1;
-				tk->exec_pending[o][op] = 0;
-			}
-	}
+	/* at the end: inside an exec, or prepares after all if no exec came */
+	if (at_end && val_exec_credit(v, tk, tk->in_exec ? VALIDATE_OP_EXEC : VALIDATE_OP_PREPARE, err))
+		return -1;
 	return 0;
 }
 
@@ -934,18 +954,41 @@ int validate_event(struct validate *v, const struct avm_event *ev, struct avm_er
 	}
 	if (!val_is_opener(ev->kind))
 		return 0;
+	/*
+	 * The exec is over at the new program's first own step: anything but
+	 * a kernel-mode fault (the ELF loader's padzero COW, argument copies).
+	 */
+	if (tk->in_exec && !(ev->kind == AVM_FAULT && ev->c) && val_exec_end(v, tk, err))
+		return -1;
+	/* AVM_EXEC at the point of no return: what came before it was the new stack */
+	if (ev->kind == AVM_EXEC && val_claims_to_exec(v, tk, err))
+		return -1;
 	/* an opener ends the previous window: soft checkpoint, then open */
 	if (val_resolve_deferred(v, tk, NULL, false, err))
 		return -1;
 	if (val_checkpoint(v, tk, NULL, false, err))
 		return -1;
 	val_ctx_from(&tk->opener, ev);
-	/* a fault in an mm this task has not entered yet: inside an exec (padzero COW) */
-	tk->opener_exec = ev->kind != AVM_EXIT && tk->mm && ev->mm && ev->mm != tk->mm;
 	memset(tk->win_fault_n, 0, sizeof(tk->win_fault_n));
-	if (!tk->opener_exec)
-		tk->mm = ev->mm;
 	tk->checkpointed = true;
+	if (ev->kind == AVM_EXEC) {
+		/*
+		 * An exec opens a window that ends with the new program's first
+		 * step: the old mm's teardown, the loader's kernel-mode faults and
+		 * the world's adoption of the snapshot (taken at its end) all fall
+		 * inside, whichever order the collector saw them in.
+		 */
+		tk->in_exec = true;
+		tk->opener_exec = false;
+		if (ev->a)
+			tk->mm = (uint64_t)ev->a;
+		return 0;
+	}
+	/* a fault in an mm this task has not entered yet: inside an exec (padzero COW) */
+	tk->opener_exec = ev->kind != AVM_EXIT &&
+			  ((tk->in_exec && ev->c) || (tk->mm && ev->mm && ev->mm != tk->mm));
+	if (!tk->opener_exec || tk->in_exec)
+		tk->mm = ev->mm;
 	return 0;
 }
 
@@ -1069,6 +1112,8 @@ int validate_world_delta(struct validate *v, const struct avm_event *ev,
 		m->released_by = ev->tid ? ev->tid : UINT64_MAX;
 	}
 	if (val_is_closer(ev->kind)) {
+		if (tk->in_exec && ev->kind != AVM_MM_RELEASE && val_exec_end(v, tk, err))
+			goto out;
 		if (val_resolve_deferred(v, tk, ev, false, err))
 			goto out;
 		if (val_checkpoint(v, tk, ev, val_is_hard(ev->kind), err))
@@ -1076,9 +1121,7 @@ int validate_world_delta(struct validate *v, const struct avm_event *ev,
 		tk->opener.set = false;
 		tk->opener_exec = false;
 		/* MM_RELEASE may be another task's mm (the last mmput): not ours */
-		if (ev->kind == AVM_EXEC && ev->a)
-			tk->mm = (uint64_t)ev->a;
-		else if (ev->kind != AVM_MM_RELEASE)
+		if (ev->kind != AVM_MM_RELEASE)
 			tk->mm = ev->mm;
 		tk->checkpointed = true;
 	}

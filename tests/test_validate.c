@@ -437,6 +437,59 @@ static void test_exec_order(void **state)
 }
 
 /*
+ * Exec as the collector records it when AVM_EXEC comes from
+ * sched_prepare_exec (the point of no return) and the snapshot from
+ * sched_process_exec: new stack AV+AVC, AVM_EXEC (the world adopts the
+ * whole snapshot here: stack and data-segment COW, 2/2), the old mm's
+ * teardown and MM_RELEASE, then the loader's kernel-mode padzero fault and
+ * its prepare (1/1), then the new program's first user-mode fault.
+ */
+static void test_exec_at_point_of_no_return(void **state)
+{
+	struct fx f;
+	cJSON *j, *ops;
+	const struct mdelta adopt[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_EXEC, 2, 0 },
+					{ MODEL_OBJ_AVC, MODEL_WHY_EXEC, 2, 0 } };
+	const struct mdelta teardown[] = { { MODEL_OBJ_ANON_VMA, MODEL_WHY_EXIT, 0, 1 },
+					   { MODEL_OBJ_AVC, MODEL_WHY_EXIT, 0, 1 } };
+	struct avm_err err = { { 0 } };
+	struct avm_event pf = { .tid = 100, .pid = 100, .kind = AVM_FAULT, .mm = 9, .a = 0x601000,
+				.b = AVM_PF_WRITE, .c = 1 };
+
+	(void)state;
+	fx_init(&f, 0.0);
+	fx_ev(&f, AVM_FORK, 1, 1, 7, 1, NULL, 0);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x10000, prep, 2);
+	fx_kernel_prepare(&f, 100, 1);
+	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x401000, NULL, 0); /* a read */
+	fx_kernel_prepare(&f, 100, 1); /* the new stack */
+	fx_ev(&f, AVM_EXEC, 100, 100, 1, 9, adopt, 2);
+	fx_slab(&f, 100, 9, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
+	fx_slab(&f, 100, 9, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT);
+	fx_ev(&f, AVM_MM_RELEASE, 100, 100, 1, 0, teardown, 2);
+	pf.seq = ++f.seq;
+	assert_int_equal(validate_event(f.v, &pf, &err), 0); /* padzero: kernel mode */
+	assert_int_equal(validate_world_delta(f.v, &pf, &f.st, &err), 0);
+	fx_kernel_prepare(&f, 100, 9);
+	fx_ev(&f, AVM_FAULT, 100, 100, 9, 0x401000, NULL, 0); /* user mode: the program runs */
+	fx_ev(&f, AVM_MMAP, 100, 100, 9, 0x7000, NULL, 0);
+	fx_finish(&f);
+
+	assert_int_equal(validate_divergence_count(f.v), 0);
+	j = validate_to_json(f.v);
+	ops = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "anon_vma_chain"), "by_operation");
+	assert_int_equal((int)num(ops, "exec", "kernel_allocs"), 2);
+	assert_int_equal((int)num(ops, "exec", "model_allocs"), 2);
+	assert_int_equal((int)num(ops, "prepare", "kernel_allocs"), 1);
+	assert_int_equal((int)num(ops, "exit", "kernel_frees"), 1);
+	assert_int_equal((int)num(ops, "exit", "model_frees"), 1);
+	/* per process: the exec's objects belong to the new mm 9 */
+	assert_int_equal((int)num(j, "per_process", "equal"), 2);
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/*
  * The last mmput of mm 1 is made by another task (a /proc reader, tid 200
  * in mm 5): the frees and MM_RELEASE come from it, after task 100's EXIT at
  * which the world tore mm 1 down.
@@ -550,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_clone_pair_is_not_a_race),
 		cmocka_unit_test(test_tolerance_boundary),
 		cmocka_unit_test(test_exec_order),
+		cmocka_unit_test(test_exec_at_point_of_no_return),
 		cmocka_unit_test(test_teardown_by_other_task),
 		cmocka_unit_test(test_other_context_free),
 		cmocka_unit_test(test_unpaid_free_is_divergence),

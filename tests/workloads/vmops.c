@@ -257,6 +257,10 @@ static void sc_thp(void)
 	(void)peek(p + 4 * HUGE);        /* zero page: no prepare */
 	(void)peek(p + 7 * HUGE);        /* plain VMA: depends on the global mode */
 	touch(p + 7 * HUGE + PG);
+	/* a read-only mapping of its own, only read: an anon_vma only under "always" */
+	raw = map(6 * HUGE, PROT_READ, MAP_NORESERVE);
+	p = (char *)(((uintptr_t)raw + HUGE - 1) & ~(HUGE - 1));
+	(void)peek(p + HUGE);
 }
 
 /*
