@@ -510,8 +510,12 @@ static __always_inline __u64 exec_snap_id(struct task_struct *p, pid_t old_pid, 
 		if (stashed) {
 			snap = *stashed;
 			bpf_map_delete_elem(&exec_snap, &key);
+			return snap;
 		}
-		return snap;
+		/*
+		 * Not traced at sched_prepare_exec: a --comm match that only the
+		 * new name makes.  The old mm is gone; the late event has mm 0.
+		 */
 	}
 	if (with_snap)
 		snap = __sync_fetch_and_add(&snap_next, 1);

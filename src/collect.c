@@ -151,7 +151,7 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		{ "duration", required_argument, NULL, 'd' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "comm", required_argument, NULL, 'c' },
-		{ "ringbuf-size", required_argument, NULL, 'r' },
+		{ "ringbuf-size", required_argument, NULL, 256 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -162,7 +162,7 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 	memset(o, 0, sizeof(*o));
 	o->ringbuf = COLLECT_RINGBUF_DEFAULT;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+o:fd:p:c:vh", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:o:fd:p:c:vh", longs, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o->out = optarg;
@@ -193,7 +193,7 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 				return avm_errf(err, "bad comm '%s' (1 to 15 characters)", optarg);
 			o->comm = optarg;
 			break;
-		case 'r': {
+		case 256: {
 			unsigned long v;
 
 			errno = 0;
@@ -209,8 +209,13 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		case 'h':
 			collect_usage(stdout);
 			exit(0);
+		case ':':
+			if (optopt > 0 && optopt < 256)
+				return avm_errf(err, "option '-%c' needs a value (see --help)", optopt);
+			return avm_errf(err, "option '%s' needs a value (see --help)",
+					argv[optind - 1]);
 		default:
-			if (optopt)
+			if (optopt > 0 && optopt < 256)
 				return avm_errf(err, "unknown option '-%c' (see --help)", optopt);
 			return avm_errf(err, "unknown option '%s' (see --help)", argv[optind - 1]);
 		}
@@ -801,6 +806,24 @@ static void collect_progress(struct collect_run *r, uint64_t now, uint64_t *last
 	*shown = 1;
 }
 
+/* Is pid still running (a zombie has left its address space behind)? */
+static int collect_pid_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the state follows the parenthesised comm */
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 static int collect_loop(struct collect_run *r, struct avm_err *err)
 {
 	uint64_t t0 = collect_now(CLOCK_MONOTONIC);
@@ -835,7 +858,7 @@ static int collect_loop(struct collect_run *r, struct avm_err *err)
 			if (r->child_done)
 				break;
 		}
-		if (r->o.pid && kill(r->o.pid, 0) && errno == ESRCH)
+		if (r->o.pid && !collect_pid_alive(r->o.pid))
 			break;
 	}
 	if (shown)
@@ -984,6 +1007,10 @@ int main(int argc, char **argv)
 	}
 	if (collect_start_snapshot(&r, &err))
 		goto out;
+	if (!r.o.cmd)
+		fprintf(stderr, "anonvma-collect: recording %s into %s%s\n",
+			r.o.pid ? "one process" : r.o.comm ? "processes by name" : "the whole host",
+			r.o.out, r.o.duration > 0 ? "" : " (Ctrl-C to stop)");
 	if (r.child > 0) {
 		int e = collect_release_command(&r, go_fd, err_fd, &err);
 
