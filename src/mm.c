@@ -84,10 +84,12 @@ enum {
 struct folio {
 	uint64_t id, owner, index;
 	uint32_t nr, maps;
+	struct folio *next_free; /* the simulator's folio pool */
 };
 
 struct chunk {
 	struct folio **pg; /* chunk_pages slots, NULL until a page is mapped */
+	uint64_t *bits;    /* occupancy bitmap of pg (same allocation) */
 	uint32_t npages;
 	bool pmd;          /* a page table exists under this PMD */
 };
@@ -114,6 +116,7 @@ struct mm_sim {
 	struct mm_sim_stats st;
 	struct u64map mms;
 	uint64_t next_vma_id, next_folio_id, next_fake_file;
+	struct folio *folio_pool;
 	unsigned page_shift, pmd_shift;
 	uint64_t chunk_pages;
 };
@@ -352,50 +355,108 @@ static void folio_unmap(struct mm_sim *s, struct folio *f)
 	if (s->ops->folio_gone)
 		s->ops->folio_gone(s->model, f->owner);
 	s->st.folios_live--;
-	free(f);
+	f->next_free = s->folio_pool;
+	s->folio_pool = f;
 }
 
 static struct folio *folio_new(struct mm_sim *s, uint64_t owner, uint64_t index, uint32_t nr,
 			       struct avm_err *err)
 {
-	struct folio *f = calloc(1, sizeof(*f));
+	struct folio *f = s->folio_pool;
 
-	if (!f) {
-		avm_errf(err, "out of memory (folio)");
-		return NULL;
+	if (f) {
+		s->folio_pool = f->next_free;
+	} else {
+		f = malloc(sizeof(*f));
+		if (!f) {
+			avm_errf(err, "out of memory (folio)");
+			return NULL;
+		}
 	}
 	f->id = ++s->next_folio_id;
 	f->owner = owner;
 	f->index = index;
 	f->nr = nr;
+	f->maps = 0;
+	f->next_free = NULL;
 	s->st.folios_live++;
 	if (s->st.folios_live > s->st.folios_peak)
 		s->st.folios_peak = s->st.folios_live;
 	return f;
 }
 
-/* Map f at addr (the slot must be empty or hold another folio, which loses a map). */
+/* The slot array and its bitmap, allocated on the first page mapped in a chunk. */
+static int chunk_slots(struct mm_sim *s, struct chunk *c, struct avm_err *err)
+{
+	size_t words = (s->chunk_pages + 63) / 64;
+
+	if (c->pg)
+		return 0;
+	c->pg = calloc(s->chunk_pages + words, sizeof(*c->pg));
+	if (!c->pg)
+		return avm_errf(err, "out of memory (page slots)");
+	c->bits = (uint64_t *)(void *)(c->pg + s->chunk_pages);
+	return 0;
+}
+
+/* The first occupied slot in [i, end), or end. */
+static size_t slot_next(const struct chunk *c, size_t i, size_t end)
+{
+	if (!c->pg || !c->npages)
+		return end;
+	while (i < end) {
+		uint64_t w = c->bits[i >> 6] >> (i & 63);
+
+		if (w) {
+			i += (size_t)__builtin_ctzll(w);
+			return i < end ? i : end;
+		}
+		i = (i | 63) + 1;
+	}
+	return end;
+}
+
+/* Map f in slot i of c (a folio already there loses that map). */
+static void slot_set(struct mm_sim *s, struct chunk *c, size_t i, struct folio *f)
+{
+	if (c->pg[i]) {
+		folio_unmap(s, c->pg[i]);
+	} else {
+		c->npages++;
+		c->bits[i >> 6] |= 1ULL << (i & 63);
+	}
+	c->pg[i] = f;
+	f->maps++;
+}
+
+static void slot_clear(struct mm_sim *s, struct chunk *c, size_t i)
+{
+	folio_unmap(s, c->pg[i]);
+	c->pg[i] = NULL;
+	c->npages--;
+	c->bits[i >> 6] &= ~(1ULL << (i & 63));
+}
+
 static int page_set(struct mm_space *mm, uint64_t addr, struct folio *f, struct avm_err *err)
 {
 	struct mm_sim *s = mm->sim;
 	struct chunk *c = chunk_get(mm, addr, true, err);
-	size_t i;
 
-	if (!c)
+	if (!c || chunk_slots(s, c, err))
 		return -1;
-	if (!c->pg) {
-		c->pg = calloc(s->chunk_pages, sizeof(*c->pg));
-		if (!c->pg)
-			return avm_errf(err, "out of memory (page slots)");
-	}
-	i = page_slot(s, addr);
-	if (c->pg[i])
-		folio_unmap(s, c->pg[i]);
-	else
-		c->npages++;
-	c->pg[i] = f;
-	f->maps++;
+	slot_set(s, c, page_slot(s, addr), f);
 	return 0;
+}
+
+/* Slot range of [lo, hi) clipped to the chunk at base. */
+static void slot_range(const struct mm_sim *s, uint64_t base, uint64_t lo, uint64_t hi,
+		       size_t *i0, size_t *i1)
+{
+	uint64_t a = lo > base ? lo : base;
+	uint64_t b = hi < base + s->p.pmd_size ? hi : base + s->p.pmd_size;
+
+	*i0 = (size_t)((a - base) >> s->page_shift);
+	*i1 = b > a ? (size_t)((b - base + s->p.page_size - 1) >> s->page_shift) : *i0;
 }
 
 /*
@@ -440,21 +501,11 @@ static int zap_chunk(void *ctx, uint64_t base, struct chunk *c)
 {
 	struct zap_ctx *z = ctx;
 	struct mm_sim *s = z->mm->sim;
-	uint64_t lo = z->start > base ? z->start : base;
-	uint64_t hi = z->end < base + s->p.pmd_size ? z->end : base + s->p.pmd_size;
-	uint64_t a;
+	size_t i, i1;
 
-	if (!c->pg)
-		return 0;
-	for (a = lo; a < hi && c->npages; a += s->p.page_size) {
-		size_t i = page_slot(s, a);
-
-		if (c->pg[i]) {
-			folio_unmap(s, c->pg[i]);
-			c->pg[i] = NULL;
-			c->npages--;
-		}
-	}
+	slot_range(s, base, z->start, z->end, &i, &i1);
+	for (i = slot_next(c, i, i1); i < i1; i = slot_next(c, i + 1, i1))
+		slot_clear(s, c, i);
 	return 0;
 }
 
@@ -570,12 +621,9 @@ static void mm_teardown(struct mm_sim *s, struct mm_space *mm)
 	while (u64map_next(&mm->chunks, &it, &key, &val)) {
 		struct chunk *c = val;
 
-		for (i = 0; c->pg && c->npages && i < s->chunk_pages; i++) {
-			if (c->pg[i]) {
-				folio_unmap(s, c->pg[i]);
-				c->npages--;
-			}
-		}
+		for (i = slot_next(c, 0, s->chunk_pages); i < s->chunk_pages;
+		     i = slot_next(c, i + 1, s->chunk_pages))
+			folio_unmap(s, c->pg[i]);
 		free(c->pg);
 		free(c);
 	}
@@ -929,11 +977,11 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		nf = folio_new(s, owner, linear_index(s, v, base), (uint32_t)s->chunk_pages, err);
 		if (!nf)
 			return -1;
+		if (chunk_slots(s, c, err))
+			return -1;
 		nf->maps = 1; /* held while mapping, dropped below */
-		for (a = base; a < base + s->p.pmd_size; a += s->p.page_size) {
-			if (page_set(mm, a, nf, err))
-				return -1;
-		}
+		for (a = 0; a < s->chunk_pages; a++)
+			slot_set(s, c, a, nf);
 		folio_unmap(s, nf);
 		return 0;
 	}
@@ -958,7 +1006,10 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		return -1;
 	if (f)
 		s->st.cow_copies++;
-	return page_set(mm, addr, nf, err);
+	if (chunk_slots(s, c, err))
+		return -1;
+	slot_set(s, c, page_slot(s, addr), nf);
+	return 0;
 }
 
 /* expand_downwards: a fault below a VM_GROWSDOWN VMA grows it (prepare first, §2.2). */
@@ -1533,16 +1584,10 @@ struct move_pages_ctx {
 static int collect_chunk(void *ctx, uint64_t base, struct chunk *c)
 {
 	struct move_pages_ctx *m = ctx;
-	uint64_t a, lo = m->start > base ? m->start : base;
-	uint64_t hi = m->end < base + m->s->p.pmd_size ? m->end : base + m->s->p.pmd_size;
+	size_t i, i1;
 
-	if (!c->pg || !c->npages)
-		return 0;
-	for (a = lo; a < hi; a += m->s->p.page_size) {
-		struct folio *f = c->pg[page_slot(m->s, a)];
-
-		if (!f)
-			continue;
+	slot_range(m->s, base, m->start, m->end, &i, &i1);
+	for (i = slot_next(c, i, i1); i < i1; i = slot_next(c, i + 1, i1)) {
 		if (m->n == m->cap) {
 			size_t cap = m->cap ? m->cap * 2 : 64;
 			void *nf = realloc(m->f, cap * sizeof(*m->f));
@@ -1557,8 +1602,8 @@ static int collect_chunk(void *ctx, uint64_t base, struct chunk *c)
 			m->off = no;
 			m->cap = cap;
 		}
-		m->f[m->n] = f;
-		m->off[m->n++] = a - m->start;
+		m->f[m->n] = c->pg[i];
+		m->off[m->n++] = base + ((uint64_t)i << m->s->page_shift) - m->start;
 	}
 	return 0;
 }
@@ -1785,21 +1830,18 @@ static int copy_chunk(void *ctx, uint64_t base, struct chunk *c)
 {
 	struct copy_pages_ctx *cp = ctx;
 	struct mm_sim *s = cp->child->sim;
-	uint64_t a, lo = cp->start > base ? cp->start : base;
-	uint64_t hi = cp->end < base + s->p.pmd_size ? cp->end : base + s->p.pmd_size;
 	struct chunk *cc = chunk_get(cp->child, base, true, cp->err);
+	size_t i, i1;
 
 	if (!cc)
 		return -1;
 	cc->pmd = cc->pmd || c->pmd;
-	if (!c->pg || !c->npages)
-		return 0;
-	for (a = lo; a < hi; a += s->p.page_size) {
-		struct folio *f = c->pg[page_slot(s, a)];
-
-		if (f && page_set(cp->child, a, f, cp->err))
-			return -1;
-	}
+	slot_range(s, base, cp->start, cp->end, &i, &i1);
+	i = slot_next(c, i, i1);
+	if (i < i1 && chunk_slots(s, cc, cp->err))
+		return -1;
+	for (; i < i1; i = slot_next(c, i + 1, i1))
+		slot_set(s, cc, i, c->pg[i]);
 	return 0;
 }
 
@@ -2122,6 +2164,12 @@ void mm_sim_destroy(struct mm_sim *s)
 		mm_teardown(s, val);
 	}
 	u64map_free(&s->mms);
+	while (s->folio_pool) {
+		struct folio *f = s->folio_pool;
+
+		s->folio_pool = f->next_free;
+		free(f);
+	}
 	free(s);
 }
 
@@ -2214,19 +2262,16 @@ static int page_iter_chunk(void *ctx, uint64_t base, struct chunk *c)
 {
 	struct page_iter_ctx *p = ctx;
 	struct mm_sim *s = p->v->mm->sim;
-	uint64_t a, lo = p->v->start > base ? p->v->start : base;
-	uint64_t hi = p->v->end < base + s->p.pmd_size ? p->v->end : base + s->p.pmd_size;
+	size_t i, i1;
 	int rc;
 
-	if (!c->pg || !c->npages)
-		return 0;
-	for (a = lo; a < hi; a += s->p.page_size) {
-		struct folio *f = c->pg[page_slot(s, a)];
+	slot_range(s, base, p->v->start, p->v->end, &i, &i1);
+	for (i = slot_next(c, i, i1); i < i1; i = slot_next(c, i + 1, i1)) {
+		struct folio *f = c->pg[i];
 
-		if (!f)
-			continue;
 		p->count++;
-		if (p->cb && (rc = p->cb(p->ctx, a, &f->owner, f->id)))
+		if (p->cb && (rc = p->cb(p->ctx, base + ((uint64_t)i << s->page_shift), &f->owner,
+					 f->id)))
 			return rc;
 	}
 	return 0;
