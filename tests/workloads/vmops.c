@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,18 +347,23 @@ static void sc_vfork(void)
 	wait_all();
 }
 
-#define NTHREADS 4
-static pthread_barrier_t barrier;
+#define NTHREADS 2
+#define ROUNDS 1000
 static char *volatile shared_vma;
+static volatile int gen, done;
 
+/* Spin (no sleeping barrier) so both threads write the fresh VMA at once. */
 static void *toucher(void *arg)
 {
 	long i = (long)arg;
+	int seen = 0;
 
-	for (int round = 0; round < 40; round++) {
-		pthread_barrier_wait(&barrier);
+	for (int round = 0; round < ROUNDS; round++) {
+		while (__atomic_load_n(&gen, __ATOMIC_ACQUIRE) == seen)
+			sched_yield();
+		seen++;
 		touch(shared_vma + (size_t)i * PG);
-		pthread_barrier_wait(&barrier);
+		__atomic_add_fetch(&done, 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
@@ -367,16 +373,16 @@ static void sc_threads(void)
 	pthread_t t[NTHREADS];
 	long i;
 
-	if (pthread_barrier_init(&barrier, NULL, NTHREADS + 1))
-		die("barrier");
 	for (i = 0; i < NTHREADS; i++)
 		if (pthread_create(&t[i], NULL, toucher, (void *)i))
 			die("pthread_create");
-	for (int round = 0; round < 40; round++) {
-		/* a fresh unfaulted VMA each round, all threads write it at once */
+	for (int round = 0; round < ROUNDS; round++) {
+		/* a fresh unfaulted VMA each round, both threads write it at once */
 		shared_vma = map(NTHREADS * PG, PROT_READ | PROT_WRITE, MAP_NORESERVE);
-		pthread_barrier_wait(&barrier);
-		pthread_barrier_wait(&barrier);
+		__atomic_store_n(&done, 0, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&gen, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&done, __ATOMIC_ACQUIRE) < NTHREADS)
+			sched_yield();
 		if (munmap(shared_vma, NTHREADS * PG))
 			die("munmap");
 	}
