@@ -57,6 +57,7 @@ struct locks_inst {
 struct locks_stat {
 	struct locks_hist hold, wait;
 	uint64_t trylock_failed;
+	uint64_t untracked; /* holds whose instance could not be tracked (out of memory) */
 	uint64_t count_by_why[LOCKS_WHY_NR];
 	uint64_t total_by_why[LOCKS_WHY_NR];
 };
@@ -200,14 +201,14 @@ static bool inst_dead(const struct locks *l, const struct locks_inst *in)
 }
 
 /* Rebuild into a table of new_cap slots, dropping dead records. */
-static int table_rebuild(struct locks *l, size_t new_cap, struct avm_err *err)
+static int table_rebuild(struct locks *l, size_t new_cap)
 {
 	struct locks_inst *old = l->table, *t;
 	size_t old_cap = l->cap, i, j;
 
 	t = calloc(new_cap, sizeof(*t));
 	if (!t)
-		return avm_errf(err, "locks: out of memory for %zu lock instances", new_cap);
+		return -1;
 	l->table = t;
 	l->cap = new_cap;
 	l->used = 0;
@@ -229,8 +230,7 @@ static int table_rebuild(struct locks *l, size_t new_cap, struct avm_err *err)
  * empty slot (the key cannot be further on); a fresh record reuses the first
  * dead slot met on the way, so dead records never lengthen the chains for good.
  */
-static int inst_get(struct locks *l, unsigned cls, uint64_t id, struct locks_inst **out,
-		    struct avm_err *err)
+static struct locks_inst *inst_get(struct locks *l, unsigned cls, uint64_t id)
 {
 	struct locks_inst *in, *reuse = NULL;
 	size_t j;
@@ -242,33 +242,30 @@ static int inst_get(struct locks *l, unsigned cls, uint64_t id, struct locks_ins
 			live += l->table[i].used && !inst_dead(l, &l->table[i]);
 		while ((live + 1) * 2 > cap)
 			cap *= 2;
-		if (table_rebuild(l, cap, err))
-			return -1;
+		/* Out of memory: go on in the old table while it has an empty slot. */
+		if (table_rebuild(l, cap) && l->used + 2 > l->cap)
+			return NULL;
 	}
 	j = inst_hash(id, cls, l->cap);
 	for (;;) {
 		in = &l->table[j];
 		if (!in->used)
 			break;
-		if (in->id == id && in->cls == cls) {
-			*out = in;
-			return 0;
-		}
+		if (in->id == id && in->cls == cls)
+			return in;
 		if (!reuse && inst_dead(l, in))
 			reuse = in;
 		j = (j + 1) & (l->cap - 1);
 	}
-	if (reuse) {
+	if (reuse)
 		in = reuse;
-	} else {
+	else
 		l->used++;
-	}
 	memset(in, 0, sizeof(*in));
 	in->id = id;
 	in->cls = (uint8_t)cls;
 	in->used = 1;
-	*out = in;
-	return 0;
+	return in;
 }
 
 /* When do the holds of other CPUs (not cpu) in this mode end?  0: none. */
@@ -340,24 +337,24 @@ void locks_destroy(struct locks *l)
 	free(l);
 }
 
-int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns,
-	       struct avm_err *err)
+int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns)
 {
 	struct locks_stat *st;
-	struct locks_inst *in;
+	struct locks_inst *in = NULL;
 	uint64_t ready, blocked, end;
 
-	if ((unsigned)s->cls >= LOCKS_CLASS_NR || (unsigned)s->mode >= LOCKS_MODE_NR ||
-	    (unsigned)s->why >= LOCKS_WHY_NR)
-		return avm_errf(err, "locks: bad section (class %d, mode %d, why %d)",
-				(int)s->cls, (int)s->mode, (int)s->why);
-	st = &l->stat[s->cls][s->mode];
+	/* Out-of-range enums are caller bugs: count them as "other" of the first class. */
+	st = &l->stat[(unsigned)s->cls < LOCKS_CLASS_NR ? s->cls : 0]
+		     [(unsigned)s->mode < LOCKS_MODE_NR ? s->mode : 0];
 	if (s->start > l->now)
 		l->now = s->start;
 	ready = s->start;
-	if (s->cls != LOCKS_RCU) {
-		if (inst_get(l, s->cls, s->instance, &in, err))
-			return -1;
+	if (s->cls != LOCKS_RCU && (unsigned)s->cls < LOCKS_CLASS_NR) {
+		in = inst_get(l, s->cls, s->instance);
+		if (!in)
+			st->untracked++;
+	}
+	if (in) {
 		/* Readers are excluded by writers; writers by everyone (rwsem rules). */
 		blocked = ends_others(&in->mode[LOCKS_WRITE], s->cpu);
 		if (s->mode == LOCKS_WRITE) {
@@ -376,15 +373,15 @@ int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns
 			ready = blocked;
 		}
 		end = ready + s->len;
-		ends_add(&in->mode[s->mode], s->cpu, end);
+		ends_add(&in->mode[s->mode == LOCKS_WRITE], s->cpu, end);
 		if (end > in->last_end)
 			in->last_end = end;
 	}
 	locks_hist_add(&st->hold, s->len);
 	if (ready > s->start)
 		locks_hist_add(&st->wait, ready - s->start);
-	st->count_by_why[s->why]++;
-	st->total_by_why[s->why] += s->len;
+	st->count_by_why[(unsigned)s->why < LOCKS_WHY_NR ? s->why : LOCKS_WHY_OTHER]++;
+	st->total_by_why[(unsigned)s->why < LOCKS_WHY_NR ? s->why : LOCKS_WHY_OTHER] += s->len;
 	if (wait_ns)
 		*wait_ns = ready - s->start;
 	return 0;
@@ -406,6 +403,7 @@ void locks_summary(const struct locks *l, enum locks_class c, enum locks_mode m,
 	out->wait_p99_ns = locks_hist_quantile(&st->wait, 0.99);
 	out->wait_max_ns = st->wait.max;
 	out->trylock_failed = st->trylock_failed;
+	out->untracked = st->untracked;
 	memcpy(out->count_by_why, st->count_by_why, sizeof(out->count_by_why));
 	memcpy(out->total_ns_by_why, st->total_by_why, sizeof(out->total_ns_by_why));
 }
@@ -560,6 +558,7 @@ static cJSON *stat_to_json(const struct locks_stat *st)
 		goto fail;
 	}
 	if (!cJSON_AddNumberToObject(o, "trylock_failed", (double)st->trylock_failed) ||
+	    !cJSON_AddNumberToObject(o, "untracked", (double)st->untracked) ||
 	    !(by = cJSON_AddObjectToObject(o, "by_reason")))
 		goto fail;
 	for (w = 0; w < LOCKS_WHY_NR; w++) {
@@ -584,7 +583,8 @@ static int stat_from_json(const cJSON *o, struct locks_stat *st, struct avm_err 
 		return avm_errf(err, "locks block: mode entry is not an object");
 	if (hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "hold"), &st->hold, err) ||
 	    hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "wait"), &st->wait, err) ||
-	    json_u64(o, "trylock_failed", &st->trylock_failed, err))
+	    json_u64(o, "trylock_failed", &st->trylock_failed, err) ||
+	    json_u64(o, "untracked", &st->untracked, err))
 		return -1;
 	by = cJSON_GetObjectItemCaseSensitive(o, "by_reason");
 	for (w = 0; w < LOCKS_WHY_NR; w++) {
@@ -663,6 +663,7 @@ int locks_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err
 			locks_hist_merge(&sa[c][m].hold, &sb[c][m].hold);
 			locks_hist_merge(&sa[c][m].wait, &sb[c][m].wait);
 			sa[c][m].trylock_failed += sb[c][m].trylock_failed;
+			sa[c][m].untracked += sb[c][m].untracked;
 			for (w = 0; w < LOCKS_WHY_NR; w++) {
 				sa[c][m].count_by_why[w] += sb[c][m].count_by_why[w];
 				sa[c][m].total_by_why[w] += sb[c][m].total_by_why[w];

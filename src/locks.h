@@ -128,6 +128,7 @@ struct locks_summary {
 	uint64_t waited;                    /* holds that had to wait */
 	uint64_t wait_total_ns, wait_p99_ns, wait_max_ns;
 	uint64_t trylock_failed;            /* trylocks that found the lock held */
+	uint64_t untracked;                 /* holds counted without contention (out of memory) */
 	uint64_t count_by_why[LOCKS_WHY_NR];
 	uint64_t total_ns_by_why[LOCKS_WHY_NR];
 };
@@ -142,11 +143,12 @@ void locks_destroy(struct locks *l); /* safe on NULL */
  * another CPU holds the same instance in an incompatible mode (a writer
  * excludes everyone, readers exclude writers): then it waits until that hold
  * ends.  Holds of one CPU never wait for each other.  Returns 0 with *wait_ns
- * set (may be NULL), 1 if a trylock found the lock held (nothing recorded but
- * the failure), or -1 with err filled (out of memory).
+ * set (may be NULL), or 1 if a trylock found the lock held (nothing recorded
+ * but the failure).  Never fails: it is called from paths that cannot (model
+ * unlink); if memory for tracking the instance runs out, the hold is counted
+ * without contention and as `untracked`.
  */
-int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns,
-	       struct avm_err *err);
+int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns);
 
 void locks_summary(const struct locks *l, enum locks_class c, enum locks_mode m,
 		   struct locks_summary *out);
@@ -161,7 +163,7 @@ uint64_t locks_live_instances(const struct locks *l);
 /*
  * The report's `locks` block of one model (docs/arch.md): for every class and
  * mode (all present, zeros when unused, so keys stay stable)
- *   { "hold": H, "wait": H, "trylock_failed": n,
+ *   { "hold": H, "wait": H, "trylock_failed": n, "untracked": n,
  *     "by_reason": { <why>: { "count", "total_ns" } } }
  * where H = { "count", "total_ns", "min_ns", "p50_ns", "p99_ns", "max_ns",
  * "buckets": [[bucket, count], ...] }; the sparse buckets make blocks

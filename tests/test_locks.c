@@ -26,10 +26,9 @@ static uint64_t hold(struct locks *l, enum locks_mode m, enum locks_why why, uin
 {
 	struct locks_section s = { .cls = LOCKS_ANON_VMA, .mode = m, .why = why,
 				   .instance = inst, .cpu = cpu, .start = t, .len = len };
-	struct avm_err err = { "" };
 	uint64_t wait = 12345;
 
-	assert_int_equal(locks_hold(l, &s, &wait, &err), 0);
+	assert_int_equal(locks_hold(l, &s, &wait), 0);
 	return wait;
 }
 
@@ -65,7 +64,7 @@ static void test_hand_sequence(void **state)
 	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_UNLINK, 7, 0, 170, 20), 10);
 	/* the same CPU never waits for itself */
 	assert_int_equal(hold(l, LOCKS_READ, LOCKS_WHY_RMAP_WALK, 7, 0, 185, 5), 0);
-	assert_int_equal(locks_hold(l, &try, &wait, &err), 1);
+	assert_int_equal(locks_hold(l, &try, &wait), 1);
 	assert_int_equal(wait, 0);
 
 	locks_summary(l, LOCKS_ANON_VMA, LOCKS_WRITE, &w);
@@ -131,7 +130,7 @@ static void test_rcu_never_waits(void **state)
 	(void)state;
 	assert_int_equal(locks_create(&l, &err), 0);
 	assert_int_equal(hold(l, LOCKS_WRITE, LOCKS_WHY_FORK, 1, 0, 0, 100), 0);
-	assert_int_equal(locks_hold(l, &s, &wait, &err), 0);
+	assert_int_equal(locks_hold(l, &s, &wait), 0);
 	assert_int_equal(wait, 0);
 	locks_summary(l, LOCKS_RCU, LOCKS_READ, &sum);
 	assert_int_equal(sum.count, 1);
