@@ -39,7 +39,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
+#include "locks.h"
 #include "mm.h"
+
+/*
+ * One critical section at the current event (eager.md §5), its length from
+ * the work done under the lock (locks.h cost model).  A failed trylock (the
+ * fault's mmap_read_trylock) is retried blocking, as the fault is.
+ */
+static void av_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
+		    enum locks_why why, uint64_t instance, bool trylock, const struct locks_work *w)
+{
+	const struct model_env *env = sp->env;
+	struct locks_section s = { .cls = cls, .mode = mode, .why = why, .instance = instance,
+				   .trylock = trylock };
+
+	if (!env || !env->locks)
+		return;
+	s.cpu = env->clock->cpu;
+	s.start = env->clock->t;
+	s.len = locks_cost(&env->arch->rmap, w, 0);
+	if (locks_hold(env->locks, &s, NULL) == 1) {
+		s.trylock = false;
+		locks_hold(env->locks, &s, NULL);
+	}
+}
+
+static enum locks_why av_lock_why(enum model_why why)
+{
+	switch (why) {
+	case MODEL_WHY_FAULT: return LOCKS_WHY_PREPARE;
+	case MODEL_WHY_FORK: return LOCKS_WHY_FORK;
+	case MODEL_WHY_UNMAP: case MODEL_WHY_EXIT: return LOCKS_WHY_UNLINK;
+	case MODEL_WHY_SPLIT: case MODEL_WHY_MERGE: case MODEL_WHY_MREMAP: return LOCKS_WHY_CLONE;
+	default: return LOCKS_WHY_OTHER;
+	}
+}
 
 void av_space_init(struct av_space *sp, struct model_stats *stats, int profile,
 		   struct av_vma *(*of)(const struct mm_vma *v))
@@ -262,6 +298,27 @@ int av_prepare(struct av_space *sp, struct av_vma *avv, struct anon_vma *donor,
 		return avm_errf(err, "out of memory (anon chain)");
 	avv->anon_vma = av;
 	av->num_active_vmas++;
+	if (sp->env && sp->env->locks) {
+		/*
+		 * §2.2: allocations first, then the root's rwsem (write) around the
+		 * link.  §5: the per-VMA-lock fault path runs all of it under an
+		 * mmap_read_trylock, retried under mmap_lock when that fails.
+		 */
+		struct locks_work link = { { 0 } }, fault;
+
+		link.n[LOCKS_OP_LOCK] = 1;
+		link.n[LOCKS_OP_TREE_INSERT] = 1;
+		fault = link;
+		fault.n[LOCKS_OP_LOCK] = 2;
+		fault.n[LOCKS_OP_AVC_ALLOC] = 1;
+		fault.n[LOCKS_OP_AV_ALLOC] = donor == NULL;
+		if (why == MODEL_WHY_FAULT)
+			av_lock(sp, LOCKS_MMAP, LOCKS_READ, LOCKS_WHY_FAULT,
+				avv->vma && avv->vma->mm ? mm_space_id(avv->vma->mm) : 0, true,
+				&fault);
+		av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why), av->root->id, false,
+			&link);
+	}
 	return 0;
 }
 
@@ -301,7 +358,19 @@ int av_chain_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma 
 		   bool fork_mode, enum model_why why, struct avm_err *err)
 {
 	uint32_t i, n = src->len;
+	struct locks_work w = { { 0 } };
 
+	/*
+	 * §5: one root for the whole chain, write-locked across the loop; 6.18
+	 * (P1-P3) allocates each AVC but the first under it (GFP_NOWAIT), P4
+	 * allocates them all before taking it.
+	 */
+	w.n[LOCKS_OP_LOCK] = 1;
+	w.n[LOCKS_OP_TREE_INSERT] = n;
+	w.n[LOCKS_OP_AVC_ALLOC] = sp->profile == 4 || n == 0 ? 0 : n - 1;
+	if (n)
+		av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why),
+			src->chain[0]->av->root->id, false, &w);
 	for (i = 0; i < n; i++) {
 		uint32_t k = sp->profile == 4 ? n - 1 - i : i;
 		struct anon_vma *av = src->chain[k]->av;
@@ -331,9 +400,16 @@ int av_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma *src,
 }
 
 /* anon_vma_fork step 4: a new AV under parent and its AVC at the head of avv's chain. */
-static int fork_link_new(struct av_vma *avv, struct anon_vma *nav, struct anon_vma_chain *navc,
-			 struct anon_vma *parent, struct avm_err *err)
+static int fork_link_new(struct av_space *sp, struct av_vma *avv, struct anon_vma *nav,
+			 struct anon_vma_chain *navc, struct anon_vma *parent, enum model_why why,
+			 struct avm_err *err)
 {
+	struct locks_work w = { { 0 } };
+
+	/* §2.5: the new AV and AVC are allocated unlocked, linked under the root */
+	w.n[LOCKS_OP_LOCK] = 1;
+	w.n[LOCKS_OP_TREE_INSERT] = 1;
+	av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why), parent->root->id, false, &w);
 	nav->root = parent->root;
 	nav->parent = parent;
 	nav->root->refcount++;
@@ -354,7 +430,7 @@ int av_fork_new(struct av_space *sp, struct av_vma *avv, struct anon_vma *parent
 
 	if (!nav || !navc)
 		return avm_errf(err, "out of memory (anon_vma)");
-	return fork_link_new(avv, nav, navc, parent, err);
+	return fork_link_new(sp, avv, nav, navc, parent, why, err);
 }
 
 /* anon_vma_fork (§2.5). */
@@ -391,7 +467,7 @@ int av_fork(struct av_space *sp, struct av_vma *child, const struct av_vma *pare
 		model_stats_alloc(sp->stats, MODEL_OBJ_ANON_VMA, MODEL_WHY_FORK);
 		model_stats_alloc(sp->stats, MODEL_OBJ_AVC, MODEL_WHY_FORK);
 	}
-	return fork_link_new(child, nav, navc, pav, err);
+	return fork_link_new(sp, child, nav, navc, pav, MODEL_WHY_FORK, err);
 }
 
 /*
@@ -403,6 +479,7 @@ int av_fork(struct av_space *sp, struct av_vma *child, const struct av_vma *pare
 void av_unlink(struct av_space *sp, struct av_vma *avv, enum model_why why)
 {
 	uint32_t i, kept = 0;
+	uint64_t root_id = avv->len ? avv->chain[0]->av->root->id : 0;
 
 	for (i = avv->len; i-- > 0;) {
 		struct anon_vma_chain *avc = avv->chain[i];
@@ -420,6 +497,15 @@ void av_unlink(struct av_space *sp, struct av_vma *avv, enum model_why why)
 	if (avv->anon_vma)
 		avv->anon_vma->num_active_vmas--;
 	avv->anon_vma = NULL;
+	if (avv->len) {
+		/* §2.6 pass 1 under the root (write): tree removals, frees of AVCs not kept */
+		struct locks_work w = { { 0 } };
+
+		w.n[LOCKS_OP_LOCK] = 1;
+		w.n[LOCKS_OP_TREE_REMOVE] = avv->len;
+		w.n[LOCKS_OP_AVC_FREE] = avv->len - kept;
+		av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, LOCKS_WHY_UNLINK, root_id, false, &w);
+	}
 	for (i = 0; i < kept; i++) {
 		struct anon_vma_chain *avc = avv->chain[avv->len - 1 - i];
 

@@ -77,6 +77,12 @@ struct av_space {
 	struct anon_vma *avs;          /* live anon_vmas */
 	struct av_vma *avvs;           /* live av_vmas */
 	struct av_vma *(*of)(const struct mm_vma *v); /* NULL: no mainline state */
+	/*
+	 * Lock-hold accounting (locks.h, eager.md §5): the model's env, whose
+	 * locks/arch/clock say where sections go; NULL or env->locks NULL: off.
+	 * Set by the model after av_space_init.
+	 */
+	const struct model_env *env;
 	/* the adoption session (snapshot ids -> anon_vma), until av_adopt_done */
 	struct u64map adopt;
 	struct anon_vma **session;

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "u64map.h"
 
 /* Kernel ABI values (uapi asm-generic/mman*.h, linux/mman.h), x86_64. */
@@ -106,6 +107,7 @@ struct mm_space {
 	bool thp_disabled;
 	struct u64map chunks; /* (addr >> pmd_shift) + 1 -> struct chunk */
 	struct mm_sim *sim;
+	struct arch_pt *pt;   /* page tables (arch.h), NULL when not modelled */
 };
 
 struct mm_sim {
@@ -119,6 +121,7 @@ struct mm_sim {
 	struct folio *folio_pool;
 	unsigned page_shift, pmd_shift;
 	uint64_t chunk_pages;
+	uint32_t cpu;         /* CPU of the event being applied (TLB-flush IPIs) */
 };
 
 /* Proposed VMA attributes (the kernel's vma_merge_struct fields that matter). */
@@ -547,6 +550,34 @@ static void pmd_release_empty(struct mm_space *mm, uint64_t start, uint64_t end)
 	}
 }
 
+/*
+ * Page tables (arch.h): a fault maps one PTE, or a PMD with its deposited
+ * PTE page; munmap clears entries and frees what free_pgtables() frees
+ * between the neighbours, then flushes the TLB of the range.
+ */
+static int pt_touch(struct mm_space *mm, uint64_t addr, bool pmd, struct avm_err *err)
+{
+	if (!mm->pt)
+		return 0;
+	return pmd ? arch_pt_touch_pmd(mm->pt, addr, err) : arch_pt_touch(mm->pt, addr, err);
+}
+
+static void pt_unmap(struct mm_space *mm, uint64_t start, uint64_t end, uint64_t floor,
+		     uint64_t ceiling)
+{
+	const struct arch_pt_mm *st;
+	struct arch_flush f;
+	uint64_t before;
+
+	if (!mm->pt)
+		return;
+	st = arch_pt_mm_stats(mm->pt);
+	before = st->ptes + st->bytes;
+	arch_pt_unmap(mm->pt, start, end, floor, ceiling);
+	if (st->ptes + st->bytes != before)
+		arch_pt_flush(mm->pt, (end - start) >> mm->sim->page_shift, mm->sim->cpu, &f);
+}
+
 /* ------------------------------------------------------------------------- */
 /* model calls */
 
@@ -586,6 +617,12 @@ static struct mm_space *mm_new(struct mm_sim *s, uint64_t id, struct avm_err *er
 	mm->id = id;
 	mm->users = 1;
 	mm->sim = s;
+	/* mm_alloc_pgd: the page-table model starts with the pgd */
+	if (s->p.arch && arch_pt_create(s->p.arch, s->p.pt_stats, &mm->pt, err)) {
+		u64map_del(&s->mms, id);
+		free(mm);
+		return NULL;
+	}
 	s->st.mms_live++;
 	if (s->st.mms_live > s->st.mms_peak)
 		s->st.mms_peak = s->st.mms_live;
@@ -628,6 +665,7 @@ static void mm_teardown(struct mm_sim *s, struct mm_space *mm)
 		free(c);
 	}
 	u64map_free(&mm->chunks);
+	arch_pt_destroy(mm->pt); /* free_pgtables over everything, then pgd_free */
 	for (i = 0; i < mm->nvma; i++)
 		anon_unlink(s, mm->vma[i], MODEL_WHY_EXIT);
 	for (i = 0; i < mm->nvma; i++)
@@ -906,6 +944,9 @@ static int do_munmap(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint
 	mm->nvma -= n;
 	s->st.vmas_live -= n;
 	zap_range(mm, start, end);
+	/* free_pgtables between the neighbours left: prev's end, next's start */
+	pt_unmap(mm, start, end, i > 0 ? mm->vma[i - 1]->end : 0,
+		 i < mm->nvma ? mm->vma[i]->start : 0);
 	for (i = 0; i < n; i++)
 		anon_unlink(s, det[i], why);
 	pmd_release_empty(mm, start, end);
@@ -956,11 +997,13 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 	/* Shared mappings (shmem included) never prepare. */
 	if (v->flags & VM_SHARED) {
 		c->pmd = true;
-		return 0;
+		return pt_touch(mm, addr, false, err);
 	}
 	/* Private hugetlb: any fault instantiating a page prepares (no zero page). */
 	if (v->flags & VM_HUGETLB) {
 		c->pmd = true;
+		if (pt_touch(mm, addr, false, err)) /* approximation: hugetlb maps above the PTEs */
+			return -1;
 		return anon_prepare(s, v, err);
 	}
 	/* §2.8: an empty PMD in a THP-eligible range prepares even for reads. */
@@ -969,6 +1012,9 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 
 		c->pmd = true;
 		s->st.thp_faults++;
+		/* a PMD mapping (huge zero page or THP) deposits its PTE page */
+		if (pt_touch(mm, base, true, err))
+			return -1;
 		if (anon_prepare(s, v, err))
 			return -1;
 		if (!write)
@@ -986,6 +1032,8 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		return 0;
 	}
 	c->pmd = true;
+	if (pt_touch(mm, addr, false, err))
+		return -1;
 	if (!write)
 		return 0; /* zero page, page cache, or already mapped */
 	f = c->pg ? c->pg[page_slot(s, addr)] : NULL;
@@ -1377,6 +1425,8 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 	case K_MADV_DONTNEED:
 	case K_MADV_DONTNEED_LOCKED:
 		zap_range(mm, start, end);
+		if (mm->pt) /* zap_page_range keeps the page tables */
+			arch_pt_zap(mm->pt, start, end);
 		return 0;
 	case K_MADV_POPULATE_READ:
 		return populate(s, mm, start, end, 0, err);
@@ -1624,7 +1674,8 @@ static int move_pages(struct mm_sim *s, struct mm_space *mm, uint64_t from, uint
 		m.f[i]->maps++; /* hold across the zap */
 	zap_range(mm, from, from + len);
 	for (i = 0; i < m.n; i++) {
-		if (page_set(mm, to + m.off[i], m.f[i], err))
+		if (page_set(mm, to + m.off[i], m.f[i], err) ||
+		    pt_touch(mm, to + m.off[i], false, err))
 			goto out;
 		folio_unmap(s, m.f[i]);
 		chunk_get(mm, to + m.off[i], true, err)->pmd = true;
@@ -1896,6 +1947,9 @@ static int sim_fork(struct mm_sim *s, struct mm_space *pm, uint64_t child_id,
 				return -1;
 			if (chunks_in(pm, pv->start, pv->end, copy_chunk, &cp))
 				return -1;
+			/* copy_page_range: only VMAs that need copying (anon_vma set) */
+			if (cm->pt && arch_pt_copy(cm->pt, pm->pt, pv->start, pv->end, NULL, err))
+				return -1;
 		}
 	}
 	if (s->ops->fork_end && s->ops->fork_end(s->model, pm, cm, err))
@@ -2061,6 +2115,9 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 	mm = mm_get(s, ev->mm, err);
 	if (!mm)
 		return avm_err_prefix(err, "event %llu", (unsigned long long)ev->seq);
+	s->cpu = ev->cpu;
+	if (mm->pt) /* mm_cpumask: remote TLB flushes reach every CPU the mm ran on */
+		arch_pt_ran_on(mm->pt, ev->cpu);
 	switch (ev->kind) {
 	case AVM_FORK: rc = sys_fork(s, mm, ev, err); break;
 	case AVM_MMAP: rc = sys_mmap(s, mm, ev, err); break;
@@ -2218,6 +2275,11 @@ struct mm_vma *mm_find_vma(struct mm_space *mm, uint64_t addr)
 	size_t i = idx_end_above(mm, addr);
 
 	return i < mm->nvma && mm->vma[i]->start <= addr ? mm->vma[i] : NULL;
+}
+
+const struct arch_pt *mm_space_pt(const struct mm_space *mm)
+{
+	return mm->pt;
 }
 
 uint64_t mm_space_id(const struct mm_space *mm)

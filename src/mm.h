@@ -68,6 +68,9 @@
 
 enum mm_profile { MM_PROFILE_P1 = 1, MM_PROFILE_P2, MM_PROFILE_P3, MM_PROFILE_P4 };
 
+struct arch;
+struct arch_pt;
+struct arch_pt_stats;
 struct mm_space; /* one mm_struct */
 struct mm_sim;   /* every mm of one world */
 
@@ -96,6 +99,9 @@ struct mm_sim_params {
 	int thp_enabled;          /* 0 never, 1 madvise, 2 always */
 	uint64_t pmd_size;        /* default 2 MiB */
 	bool overcommit_never;    /* vm.overcommit_memory == 2 */
+	/* Page tables per mm (arch.h); NULL arch: not modelled.  pt_stats sums all mms. */
+	const struct arch *arch;
+	struct arch_pt_stats *pt_stats;
 };
 
 /* What the simulator saw, for reports and validation (not model costs). */
@@ -142,6 +148,8 @@ struct mm_vma *mm_find_vma(struct mm_space *mm, uint64_t addr); /* VMA containin
 uint64_t mm_space_id(const struct mm_space *mm);
 int64_t mm_space_users(const struct mm_space *mm);
 size_t mm_space_vma_count(const struct mm_space *mm);
+/* The mm's page-table model (arch.h); NULL when the simulator has no arch. */
+const struct arch_pt *mm_space_pt(const struct mm_space *mm);
 /* The i-th VMA in address order (i < mm_space_vma_count), for tests and reports. */
 struct mm_vma *mm_space_vma(struct mm_space *mm, size_t i);
 static inline uint64_t mm_vma_pages(const struct mm_vma *v, uint64_t page_size)

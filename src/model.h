@@ -28,6 +28,8 @@ struct mm_space;
 struct mm_vma;
 struct model;
 struct config;
+struct locks;
+struct arch;
 
 /* Object counts of one slab object kind, kept per world. */
 struct obj_count {
@@ -107,10 +109,24 @@ static inline void model_stats_adopt(struct model_stats *s, enum model_obj o)
  * What a model gets from its world: the simulator (for neighbour lookups and
  * page iteration), its stats, the parsed config (policies, kernel profile).
  */
+/* Time and CPU of the event being applied: lock sections start there (locks.h). */
+struct model_clock {
+	uint64_t t;
+	uint32_t cpu;
+};
+
 struct model_env {
 	struct mm_sim *sim;
 	struct model_stats *stats;
 	const struct config *cfg;
+	/*
+	 * Lock-hold and cost accounting (issue 6, locks.h, arch.h): models record
+	 * every critical section they take with locks_hold(), its length from
+	 * locks_cost(&arch->rmap, ...), starting at *clock.  NULL when off.
+	 */
+	struct locks *locks;
+	const struct arch *arch;
+	const struct model_clock *clock;
 };
 
 struct model_ops {

@@ -33,6 +33,7 @@ static int eager_create(const struct model_env *env, struct model **out, struct 
 		return avm_errf(err, "out of memory (eager model)");
 	m->env = *env;
 	av_space_init(&m->sp, env->stats, env->cfg ? env->cfg->profile : 3, eager_avv_of);
+	m->sp.env = &m->env; /* lock sections (locks.h) when the world accounts them */
 	*out = m;
 	return 0;
 }

@@ -20,6 +20,11 @@ struct world {
 	struct config cfg;
 	bool check;
 	bool adopt_open; /* a start-snapshot adoption awaits adopt_done */
+	/* issue 6 accounting, when meta->arch is set */
+	const struct arch *arch;
+	struct locks *locks;
+	struct arch_pt_stats pt_stats;
+	struct model_clock clock; /* the event being applied */
 };
 
 void world_meta_defaults(struct world_meta *m)
@@ -55,12 +60,29 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 	p.thp_enabled = cfg->thp_from_trace && meta->thp_enabled >= 0 ? meta->thp_enabled :
 								   cfg->thp_enabled;
 	p.overcommit_never = cfg->overcommit_never;
+	if (meta->arch) {
+		if (meta->arch->page_size != p.page_size) {
+			avm_errf(err, "arch %s has %llu-byte pages but the trace has %llu",
+				 meta->arch->name, (unsigned long long)meta->arch->page_size,
+				 (unsigned long long)p.page_size);
+			goto fail;
+		}
+		w->arch = meta->arch;
+		p.arch = meta->arch;
+		p.pt_stats = &w->pt_stats;
+		p.pmd_size = meta->arch->pmd_size;
+		if (locks_create(&w->locks, err))
+			goto fail;
+	}
 	/* the simulator first (the model's env points at it), then the model */
 	if (mm_sim_create(&p, ops, NULL, &w->stats, &w->sim, err))
 		goto fail;
 	env.sim = w->sim;
 	env.stats = &w->stats;
 	env.cfg = &w->cfg;
+	env.locks = w->locks;
+	env.arch = w->arch;
+	env.clock = &w->clock;
 	if (ops->create(&env, &w->model, err))
 		goto fail;
 	mm_sim_set_model(w->sim, w->model);
@@ -78,6 +100,7 @@ void world_destroy(struct world *w)
 	mm_sim_destroy(w->sim); /* tears down every mm through the model first */
 	if (w->model)
 		w->ops->destroy(w->model);
+	locks_destroy(w->locks);
 	free(w);
 }
 
@@ -117,6 +140,8 @@ static int after_event(struct world *w, const struct avm_event *ev, struct avm_e
 
 int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err)
 {
+	w->clock.t = ev->t;
+	w->clock.cpu = ev->cpu;
 	if (close_adoption(w, err))
 		return -1;
 	if (ev->kind == AVM_EXEC)
@@ -129,6 +154,8 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 int world_exec(struct world *w, const struct avm_event *ev, const struct avm_snap_vma *vmas,
 	       size_t n, struct avm_err *err)
 {
+	w->clock.t = ev->t;
+	w->clock.cpu = ev->cpu;
 	if (close_adoption(w, err))
 		return -1;
 	if (mm_sim_exec(w->sim, ev, vmas, n, err))
@@ -179,4 +206,19 @@ struct model *world_model(struct world *w)
 const struct model_ops *world_ops(const struct world *w)
 {
 	return w->ops;
+}
+
+const struct locks *world_locks(const struct world *w)
+{
+	return w->locks;
+}
+
+const struct arch_pt_stats *world_pt_stats(const struct world *w)
+{
+	return w->arch ? &w->pt_stats : NULL;
+}
+
+const struct arch *world_arch(const struct world *w)
+{
+	return w->arch;
 }

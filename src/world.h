@@ -23,9 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch.h"
 #include "config.h"
 #include "error.h"
 #include "event.h"
+#include "locks.h"
 #include "mm.h"
 #include "model.h"
 
@@ -34,6 +36,12 @@ struct world_meta {
 	uint32_t size_anon_vma, size_avc, size_vma; /* bytes; 0: 104/64/192 */
 	uint64_t page_size;                         /* 0: 4096 */
 	int thp_enabled;                            /* -1 unknown, 0 never, 1 madvise, 2 always */
+	/*
+	 * The arch model (arch.h), loaded by the caller from --arch or the
+	 * trace's meta.  NULL: no page tables, no lock accounting.  Its page
+	 * size must equal page_size.
+	 */
+	const struct arch *arch;
 };
 
 struct world;
@@ -64,5 +72,9 @@ const char *world_model_name(const struct world *w);
 struct mm_sim *world_sim(struct world *w);
 struct model *world_model(struct world *w);
 const struct model_ops *world_ops(const struct world *w);
+/* Issue 6 accounting (NULL when meta->arch was NULL): lock sections and page tables. */
+const struct locks *world_locks(const struct world *w);
+const struct arch_pt_stats *world_pt_stats(const struct world *w);
+const struct arch *world_arch(const struct world *w);
 
 #endif
