@@ -38,8 +38,9 @@
  *    file-backed data segment whose file part ends inside a page has one
  *    (padzero's kernel-mode COW), text, bss and the (not yet existing) brk
  *    have none.  Each such anon_vma gets a fresh object id.  Other threads
- *    of the process exit first (de_thread).  Then the old mm loses a user;
- *    if that was its last one, AVM_MM_RELEASE follows.
+ *    of the process exit first (de_thread).  The old mm loses a user in
+ *    exec_mmap, before the exec tracepoint: if that was its last one,
+ *    AVM_MM_RELEASE of the old mm comes just before the AVM_EXEC.
  *  - exit: AVM_EXIT per thread (a = group_dead on the last), then
  *    AVM_MM_RELEASE when the mm has no user left (a vfork parent still has it).
  *  - The trace starts with a start snapshot (AVM_SNAPSHOT, reason START) of
@@ -1780,13 +1781,14 @@ static int op_exec(struct gen *g, struct proc *p, const struct step *st, struct 
 	}
 	p->ntids = 0;
 	p->t += COST_EXEC;
+	/* Kernel order: exec_mmap drops the old mm (exit_mmap if it was the last user)
+	 * inside load_elf_binary; sched_process_exec, where the collector records the
+	 * exec and its snapshot, fires after the ELF load. */
 	if (build_exec_mm(g, p, &g->s->images[st->target], snap, mm, &count, err) ||
-	    mm_users_add(g, mm, 1, &users, err) ||
+	    mm_users_add(g, mm, 1, &users, err) || mm_put(g, p, old, err) ||
 	    emit(g, p, p->pid, AVM_EXEC, (int64_t)mm, (int64_t)snap, p->pid, 0, 0, 0, err))
 		return -1;
 	g->st->execs++;
-	if (mm_put(g, p, old, err))
-		return -1;
 	p->mm = mm;
 	if (p->vfork_child) {
 		if (notify_parent(g, p, false, err))

@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"\n"
 		"  -o, --output FILE  trace to create (required; refuses to overwrite without --force)\n"
 		"  -s, --seed N       random seed (default: the scenario's `seed`)\n"
-		"  -x, --scale X      multiply process counts by X (default 1; e.g. 40 for ~10^6 events)\n"
+		"  -x, --scale X      multiply the counts the scenario marks `scaled` (default 1;\n"
+		"                     5 makes ~10^6 events from android-24-apps)\n"
 		"  -f, --force        overwrite an existing trace\n"
 		"  -q, --quiet        no progress line on stderr\n"
 		"  -h, --help         this text\n");
