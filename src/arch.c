@@ -296,10 +296,32 @@ int arch_name_for(const char *isa, uint64_t page_size, unsigned va_bits, unsigne
 		else
 			n = snprintf(buf, len, "x86_64-4level");
 	} else if (strcmp(isa, "arm64") == 0 || strcmp(isa, "aarch64") == 0) {
-		if (page_size == 0 || va_bits == 0)
-			return avm_errf(err, "arch: arm64 trace without page size or VA bits");
-		n = snprintf(buf, len, "arm64-%lluk-%ubit",
-			     (unsigned long long)(page_size >> 10), va_bits);
+		/*
+		 * The shipped arm64 files by granule: levels pick the VA size
+		 * (§C2: 4K 3/4 levels = 39/48 bits, 16K 3/4 = 47/48, 64K 2/3 =
+		 * 42/48); without levels, the smallest shipped VA size that holds
+		 * va_bits (a collector may record 47 user bits for a 48-bit VA).
+		 */
+		static const struct { uint64_t page; unsigned small_va, small_levels; } g[] = {
+			{ 4096, 39, 3 }, { 16384, 47, 3 }, { 65536, 42, 2 },
+		};
+		unsigned i, va = 0;
+
+		for (i = 0; i < 3; i++) {
+			if (g[i].page != page_size)
+				continue;
+			if (levels)
+				va = levels == g[i].small_levels ? g[i].small_va :
+				     levels == g[i].small_levels + 1 ? 48 : 0;
+			else if (va_bits)
+				va = va_bits <= g[i].small_va ? g[i].small_va : va_bits <= 48 ? 48 : 0;
+		}
+		if (!va)
+			return avm_errf(err, "arch: no shipped arm64 model for %llu-byte pages with "
+					"%u VA bits and %u levels (write one: docs/arch.md)",
+					(unsigned long long)page_size, va_bits, levels);
+		n = snprintf(buf, len, "arm64-%lluk-%ubit", (unsigned long long)(page_size >> 10),
+			     va);
 	} else {
 		return avm_errf(err, "arch: no model for ISA '%s' (x86_64 and arm64 are known)",
 				isa);
@@ -348,6 +370,26 @@ int arch_set_levels(struct arch *a, const char *const *const names_by_levels[ARC
 	return 0;
 }
 
+int arch_select(const char *requested, const char *isa, uint64_t page_size, unsigned va_bits,
+		unsigned levels, const char *dir, struct arch *out, struct avm_err *err)
+{
+	char name[48];
+
+	if (requested && *requested)
+		return arch_load(requested, dir, out, err);
+	if (!isa || !*isa)
+		return avm_errf(err, "arch: the trace does not name its ISA; choose one with --arch "
+				"(see docs/arch.md)");
+	if (arch_name_for(isa, page_size, va_bits, levels, name, sizeof(name), err))
+		return -1;
+	if (arch_load(name, dir, out, err))
+		return -1;
+	if (page_size && out->page_size != page_size)
+		return avm_errf(err, "arch %s has %llu-byte pages but the trace has %llu", name,
+				(unsigned long long)out->page_size, (unsigned long long)page_size);
+	return 0;
+}
+
 void arch_tlb_flush(const struct arch *a, uint64_t nr_pages, unsigned remote,
 		    struct arch_flush *out)
 {
@@ -377,6 +419,10 @@ struct arch_pt {
 	struct arch_pt_mm mm;
 	struct pt_dir *top;
 	unsigned leaf;          /* index of the PTE level: levels - 1 */
+	unsigned leaf_shift;    /* page shift: the PTE level's index starts here */
+	uint64_t leaf_mask;     /* entries per PTE table - 1 */
+	uint64_t base_mask;     /* clears the offset inside one PTE table's span */
+	uint64_t va_limit;      /* first address beyond the VA space (0: none) */
 	uint64_t cache_base;    /* base address of cache_leaf */
 	struct pt_leaf *cache_leaf;
 	uint64_t cpumask[PT_CPU_WORDS];
@@ -479,6 +525,10 @@ int arch_pt_create(const struct arch *a, struct arch_pt_stats *world, struct arc
 	pt->a = a;
 	pt->world = world;
 	pt->leaf = a->levels - 1;
+	pt->leaf_shift = a->level[pt->leaf].shift;
+	pt->leaf_mask = entries(a, pt->leaf) - 1;
+	pt->base_mask = ~(arch_level_span(a, pt->leaf) - 1);
+	pt->va_limit = a->va_bits < 64 ? 1ULL << a->va_bits : 0;
 	pt->top = table_new(pt, 0); /* mm_alloc_pgd: the pgd lives as long as the mm */
 	if (!pt->top) {
 		free(pt);
@@ -498,7 +548,7 @@ void arch_pt_destroy(struct arch_pt *pt)
 
 static int check_addr(const struct arch_pt *pt, uint64_t addr, struct avm_err *err)
 {
-	if (pt->a->va_bits < 64 && (addr >> pt->a->va_bits) != 0)
+	if (pt->va_limit && addr >= pt->va_limit)
 		return avm_errf(err, "arch %s: address 0x%llx is beyond the %u-bit address space",
 				pt->a->name, (unsigned long long)addr, pt->a->va_bits);
 	return 0;
@@ -508,7 +558,7 @@ static int check_addr(const struct arch_pt *pt, uint64_t addr, struct avm_err *e
 static struct pt_leaf *leaf_get(struct arch_pt *pt, uint64_t addr, bool create)
 {
 	const struct arch *a = pt->a;
-	uint64_t base = addr & ~(arch_level_span(a, pt->leaf) - 1);
+	uint64_t base = addr & pt->base_mask;
 	struct pt_dir *d = pt->top;
 	unsigned lvl;
 	void *child = NULL;
@@ -558,6 +608,13 @@ int arch_pt_touch(struct arch_pt *pt, uint64_t addr, struct avm_err *err)
 {
 	struct pt_leaf *l;
 
+	/* The hot path: the PTE table of the last touch, the entry already set. */
+	if (pt->cache_leaf && (addr & pt->base_mask) == pt->cache_base) {
+		uint64_t i = (addr >> pt->leaf_shift) & pt->leaf_mask;
+
+		if ((pt->cache_leaf->bits[i >> 6] >> (i & 63)) & 1)
+			return 0;
+	}
 	if (check_addr(pt, addr, err))
 		return -1;
 	l = leaf_get(pt, addr, true);

@@ -119,9 +119,19 @@ extern const struct arch_isa_ops arch_arm64_ops;
  */
 int arch_load(const char *name, const char *dir, struct arch *out, struct avm_err *err);
 
-/* Resolve the name of the trace's arch from meta (isa, page size, VA bits, levels). */
+/*
+ * The shipped arch for a trace's meta: isa ("x86_64", "aarch64"/"arm64"),
+ * page size, VA bits, page-table levels (0 = unknown).
+ */
 int arch_name_for(const char *isa, uint64_t page_size, unsigned va_bits, unsigned levels,
 		  char *buf, size_t len, struct avm_err *err);
+/*
+ * What the replay calls: load `requested` (--arch, else the config's
+ * arch.name) when non-empty, else the arch arch_name_for() picks from the
+ * trace's meta (whose page size must then match).
+ */
+int arch_select(const char *requested, const char *isa, uint64_t page_size, unsigned va_bits,
+		unsigned levels, const char *dir, struct arch *out, struct avm_err *err);
 
 /* Bytes mapped by one table at level i (its span) and by one entry (1 << shift). */
 static inline uint64_t arch_level_span(const struct arch *a, unsigned i)

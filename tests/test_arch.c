@@ -147,6 +147,19 @@ static void test_name_for(void **state)
 	assert_string_equal(buf, "x86_64-5level");
 	assert_int_equal(arch_name_for("arm64", 16384, 47, 3, buf, sizeof(buf), &err), 0);
 	assert_string_equal(buf, "arm64-16k-47bit");
+	/* the collector's x86 meta: 47 user VA bits, 4 levels; 56 and 5 with LA57 */
+	assert_int_equal(arch_name_for("x86_64", 4096, 47, 4, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "x86_64-4level");
+	assert_int_equal(arch_name_for("x86_64", 4096, 56, 5, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "x86_64-5level");
+	/* arm64 by levels (uname says aarch64), or by the VA bits alone */
+	assert_int_equal(arch_name_for("aarch64", 4096, 0, 3, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "arm64-4k-39bit");
+	assert_int_equal(arch_name_for("aarch64", 65536, 47, 0, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "arm64-64k-48bit");
+	assert_int_equal(arch_name_for("aarch64", 16384, 0, 4, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "arm64-16k-48bit");
+	assert_int_equal(arch_name_for("aarch64", 8192, 48, 4, buf, sizeof(buf), &err), -1);
 	assert_int_equal(arch_name_for("riscv64", 4096, 39, 3, buf, sizeof(buf), &err), -1);
 	assert_non_null(strstr(err.msg, "riscv64"));
 }
@@ -736,6 +749,14 @@ static void test_bad_descriptors(void **state)
 		     "MAX_DVM_OPS");
 	expect_error("x86_64-4level", "single_flush_ns: 100", "single_flush_ns: fast",
 		     "'tlb.single_flush_ns' must be a duration");
+
+	/* selection: an explicit name wins; else the trace's meta picks */
+	assert_int_equal(arch_select("arm64-64k-42bit", "x86_64", 4096, 47, 4, NULL, &a, &err), 0);
+	assert_string_equal(a.name, "arm64-64k-42bit");
+	assert_int_equal(arch_select("", "x86_64", 4096, 47, 4, NULL, &a, &err), 0);
+	assert_string_equal(a.name, "x86_64-4level");
+	assert_int_equal(arch_select(NULL, "", 4096, 47, 4, NULL, &a, &err), -1);
+	assert_non_null(strstr(err.msg, "--arch"));
 
 	/* unknown names say where they looked */
 	assert_int_equal(arch_load("sparc64", NULL, &a, &err), -1);
