@@ -701,7 +701,7 @@ int trace_open(const char *path, struct trace **out, struct avm_err *err)
 	t = trace_alloc(path, err);
 	if (!t)
 		return -1;
-	if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		trace_sqlerr(t, err, "cannot open");
 		goto out;
 	}
