@@ -1,0 +1,799 @@
+/*
+ * replay.c - the replay loop; see replay.h.
+ *
+ * Algorithm.  The trace is streamed once and every event goes to every world
+ * in the same order:
+ *
+ *   AVM_SNAPSHOT, reason start  the snapshot's rows, grouped by mm (they
+ *                               arrive in (mm, start) order), are adopted by
+ *                               the world with the snapshot's anon_vma rows
+ *                               (pre-existing state);
+ *   AVM_EXEC                    the exec snapshot's rows (ev->b, 0 = none) go
+ *                               to world_exec, which builds the new mm;
+ *   anything else               world_apply (worlds ignore what they do not
+ *                               model, e.g. the kernel's own AVM_SLAB records).
+ *
+ * Threads.  Reading SQLite costs about as much as one world, and worlds
+ * share nothing, so the work is a pipeline:
+ *
+ *   reader thread ──batches──▶ ring of REPLAY_SLOTS ──▶ one thread per world
+ *
+ * The reader fills a batch with up to REPLAY_BATCH events and, for the
+ * events that need them, the snapshot rows (so only the reader touches the
+ * trace connection); it publishes the batch with the number of worlds that
+ * must consume it.  Each world thread takes batches in order, applies every
+ * event to its world, and releases the batch; the last release frees the slot
+ * for the reader.  One mutex and two condition variables guard the ring; a
+ * hand-off costs nothing next to a 4096-event batch.  Memory: the worlds'
+ * live state plus REPLAY_SLOTS batches (snapshot rows included).
+ *
+ * With --validate the eager world's thread also drives validate.c: it sees
+ * every event before the eager world does, the eager stats after, and the
+ * kernel's and the world's VMA layout after every snapshot was applied.
+ *
+ * The main thread waits, prints progress about once a second, and turns the
+ * stop flag (SIGINT) into an abort of every thread.  The first error of any
+ * thread aborts the others; replay_run then returns -1 with that error and no
+ * report, so the caller never sees a partial result.
+ */
+#include "replay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model.h"
+#include "mm.h"
+#include "report.h"
+#include "trace.h"
+#include "world.h"
+
+#define REPLAY_BATCH 4096
+#define REPLAY_SLOTS 4
+
+/* Growable arrays of snapshot rows. */
+struct replay_rows {
+	struct avm_snap_vma *v;
+	size_t n, cap;
+	struct avm_snap_av *a;
+	size_t na, capa;
+};
+
+/* The snapshot rows of one event of a batch (slices of the batch's rows). */
+struct replay_snapref {
+	uint32_t ev;            /* index of the event in the batch */
+	size_t v, nv, a, na;    /* offsets and counts in the batch's rows */
+};
+
+struct replay_batch {
+	uint64_t no;            /* batch number; slot = no % REPLAY_SLOTS */
+	int pending;            /* world threads that still have to consume it; 0: free */
+	bool filled, last;
+	uint32_t n;
+	struct avm_event ev[REPLAY_BATCH];
+	struct replay_rows rows;
+	struct replay_snapref *refs;
+	size_t nrefs, caprefs;
+};
+
+/* The trace's meta rows, kept for the report. */
+struct replay_meta {
+	struct report_meta *rows;
+	size_t n, cap;
+};
+
+struct replay;
+
+/* One world and the thread that feeds it. */
+struct replay_worker {
+	struct replay *r;
+	struct world *w;
+	bool validated;               /* drives r->val (the eager world with --validate) */
+	pthread_t th;
+	bool started;
+	uint64_t done;                /* events applied (read under r->mu) */
+	struct validate_vma *wvmas;   /* one mm's layout, for validate_snapshot */
+	size_t nwvmas, capwvmas;
+	struct avm_err err;
+};
+
+struct replay {
+	const struct replay_opts *o;
+	struct trace *t;
+	struct replay_worker workers[REPLAY_MAX_MODELS];
+	size_t nworkers;
+	struct world *eager;          /* the validated world, NULL without --validate */
+	struct validate *val;
+	struct replay_meta meta;
+	/* the pipeline */
+	struct replay_batch *slots;   /* REPLAY_SLOTS */
+	pthread_t reader;
+	bool reader_started;
+	pthread_mutex_t mu;
+	pthread_cond_t filled, freed, progress;
+	bool abort;                   /* stop every thread */
+	bool failed;                  /* err holds the first error */
+	int running;                  /* threads not finished */
+	uint64_t read;                /* events read */
+	struct avm_err err;
+};
+
+static double replay_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int replay_grow(void **p, size_t *cap, size_t need, size_t size, struct avm_err *err)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	np = realloc(*p, ncap * size);
+	if (!np)
+		return avm_errf(err, "replay: out of memory");
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+size_t replay_default_models(const char **names, size_t max)
+{
+	static const char *const wanted[] = { "eager", "lazy" };
+	size_t n = 0;
+
+	for (size_t i = 0; i < 2 && n < max; i++)
+		if (model_find(wanted[i]))
+			names[n++] = wanted[i];
+	return n;
+}
+
+void replay_opts_default(struct replay_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	validate_params_default(&o->vparams);
+	o->nmodels = replay_default_models(o->models, REPLAY_MAX_MODELS);
+}
+
+static void replay_known_models(char *buf, size_t len)
+{
+	static const char *const all[] = { "eager", "lazy" };
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < 2; i++)
+		if (model_find(all[i]) && off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", all[i]);
+}
+
+int replay_parse_models(struct replay_opts *o, char *list, struct avm_err *err)
+{
+	char known[64], *save = NULL, *name;
+
+	replay_known_models(known, sizeof(known));
+	o->nmodels = 0;
+	for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		if (!model_find(name))
+			return avm_errf(err, "unknown model '%s' (this build has: %s)", name, known);
+		for (size_t i = 0; i < o->nmodels; i++)
+			if (!strcmp(o->models[i], name))
+				return avm_errf(err, "model '%s' named twice", name);
+		if (o->nmodels == REPLAY_MAX_MODELS)
+			return avm_errf(err, "at most %d models", REPLAY_MAX_MODELS);
+		o->models[o->nmodels++] = name;
+	}
+	if (o->nmodels == 0)
+		return avm_errf(err, "no model named (this build has: %s)", known);
+	return 0;
+}
+
+/* ---- trace meta ------------------------------------------------------------- */
+
+static int replay_meta_row(void *ctx, const char *key, const char *value, struct avm_err *err)
+{
+	struct replay_meta *m = ctx;
+	struct report_meta *r;
+
+	if (replay_grow((void **)&m->rows, &m->cap, m->n + 1, sizeof(*m->rows), err))
+		return -1;
+	r = &m->rows[m->n];
+	r->key = strdup(key);
+	r->value = strdup(value);
+	if (!r->key || !r->value) {
+		free((char *)r->key);
+		free((char *)r->value);
+		return avm_errf(err, "replay: out of memory");
+	}
+	m->n++;
+	return 0;
+}
+
+static void replay_meta_free(struct replay_meta *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free((char *)m->rows[i].key);
+		free((char *)m->rows[i].value);
+	}
+	free(m->rows);
+}
+
+static const char *replay_meta_lookup(const struct replay_meta *m, const char *key)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->rows[i].key, key))
+			return m->rows[i].value;
+	return NULL;
+}
+
+/* A meta integer, or 0 when absent; a malformed one is an error naming the key. */
+static int replay_meta_u64(const struct replay *r, const char *key, uint64_t *out,
+			   struct avm_err *err)
+{
+	const char *v = replay_meta_lookup(&r->meta, key);
+	char *end;
+
+	*out = 0;
+	if (!v)
+		return 0;
+	*out = strtoull(v, &end, 10);
+	if (end == v || *end)
+		return avm_errf(err, "%s: meta %s = '%s' is not a number", r->o->trace_path, key, v);
+	return 0;
+}
+
+/* sysfs style "always [madvise] never" or a bare word. */
+static int replay_thp_mode(const char *v)
+{
+	static const char *const modes[] = { "never", "madvise", "always" };
+	char sel[16];
+
+	if (!v)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		snprintf(sel, sizeof(sel), "[%s]", modes[i]);
+		if (strstr(v, sel) || !strcmp(v, modes[i]))
+			return i;
+	}
+	return -1;
+}
+
+static int replay_world_meta(const struct replay *r, struct world_meta *wm, struct avm_err *err)
+{
+	uint64_t av, avc, vma, page;
+
+	world_meta_defaults(wm);
+	if (replay_meta_u64(r, "size_anon_vma", &av, err) ||
+	    replay_meta_u64(r, "size_anon_vma_chain", &avc, err) ||
+	    replay_meta_u64(r, "size_vm_area_struct", &vma, err) ||
+	    replay_meta_u64(r, "page_size", &page, err))
+		return -1;
+	if (av)
+		wm->size_anon_vma = (uint32_t)av;
+	if (avc)
+		wm->size_avc = (uint32_t)avc;
+	if (vma)
+		wm->size_vma = (uint32_t)vma;
+	if (page)
+		wm->page_size = page;
+	wm->thp_enabled = replay_thp_mode(replay_meta_lookup(&r->meta, "thp_enabled"));
+	return 0;
+}
+
+/* ---- the reader thread --------------------------------------------------------- */
+
+static int replay_take_vma(void *ctx, const struct avm_snap_vma *v, struct avm_err *err)
+{
+	struct replay_rows *rows = ctx;
+
+	if (replay_grow((void **)&rows->v, &rows->cap, rows->n + 1, sizeof(*rows->v), err))
+		return -1;
+	rows->v[rows->n++] = *v;
+	return 0;
+}
+
+static int replay_take_av(void *ctx, const struct avm_snap_av *a, struct avm_err *err)
+{
+	struct replay_rows *rows = ctx;
+
+	if (replay_grow((void **)&rows->a, &rows->capa, rows->na + 1, sizeof(*rows->a), err))
+		return -1;
+	rows->a[rows->na++] = *a;
+	return 0;
+}
+
+/* Attach the rows of snapshot `snap` (and its anon_vmas if avs) to event i of b. */
+static int replay_attach_snapshot(struct replay *r, struct replay_batch *b, uint32_t i,
+				  uint64_t snap, bool avs, struct avm_err *err)
+{
+	struct replay_snapref *ref;
+
+	if (replay_grow((void **)&b->refs, &b->caprefs, b->nrefs + 1, sizeof(*b->refs), err))
+		return -1;
+	ref = &b->refs[b->nrefs];
+	ref->ev = i;
+	ref->v = b->rows.n;
+	ref->a = b->rows.na;
+	if (trace_snapshot_vmas(r->t, snap, replay_take_vma, &b->rows, err))
+		return -1;
+	if (avs && trace_snapshot_avs(r->t, snap, replay_take_av, &b->rows, err))
+		return -1;
+	ref->nv = b->rows.n - ref->v;
+	ref->na = b->rows.na - ref->a;
+	b->nrefs++;
+	return 0;
+}
+
+/* Read up to REPLAY_BATCH events (and their snapshot rows) into b; 1 at the end. */
+static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err *err)
+{
+	b->n = 0;
+	b->rows.n = 0;
+	b->rows.na = 0;
+	b->nrefs = 0;
+	while (b->n < REPLAY_BATCH) {
+		struct avm_event *ev = &b->ev[b->n];
+		int rc = trace_next(r->t, ev, err);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return 1;
+		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_START &&
+		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, true, err))
+			return -1;
+		if (ev->kind == AVM_EXEC && ev->b &&
+		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->b, false, err))
+			return -1;
+		b->n++;
+	}
+	return 0;
+}
+
+/* Record the first error and stop every thread.  Called with r->mu held. */
+static void replay_fail_locked(struct replay *r, const struct avm_err *err)
+{
+	if (!r->failed) {
+		r->failed = true;
+		r->err = *err;
+	}
+	r->abort = true;
+	pthread_cond_broadcast(&r->filled);
+	pthread_cond_broadcast(&r->freed);
+	pthread_cond_broadcast(&r->progress);
+}
+
+static void replay_thread_done(struct replay *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->running--;
+	pthread_cond_broadcast(&r->progress);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void *replay_reader(void *arg)
+{
+	struct replay *r = arg;
+	struct avm_err err = { "" };
+
+	for (uint64_t no = 0;; no++) {
+		struct replay_batch *b = &r->slots[no % REPLAY_SLOTS];
+		int rc;
+
+		pthread_mutex_lock(&r->mu);
+		while (b->pending && !r->abort)
+			pthread_cond_wait(&r->freed, &r->mu);
+		pthread_mutex_unlock(&r->mu);
+		if (r->abort)
+			break;
+		/* the slot is ours until published: no lock while reading SQLite */
+		rc = replay_fill(r, b, &err);
+		pthread_mutex_lock(&r->mu);
+		if (rc < 0) {
+			replay_fail_locked(r, &err);
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		b->no = no;
+		b->last = rc == 1;
+		b->filled = true;
+		b->pending = (int)r->nworkers;
+		r->read += b->n;
+		pthread_cond_broadcast(&r->filled);
+		pthread_mutex_unlock(&r->mu);
+		if (rc == 1)
+			break;
+	}
+	replay_thread_done(r);
+	return NULL;
+}
+
+/* ---- the world threads --------------------------------------------------------- */
+
+struct replay_layout {
+	struct replay_worker *wk;
+	const struct model_ops *ops;
+	struct model *model;
+	struct avm_err *err;
+	int failed;
+};
+
+static int replay_layout_vma(void *ctx, struct mm_vma *v)
+{
+	struct replay_layout *l = ctx;
+	struct replay_worker *wk = l->wk;
+
+	if (replay_grow((void **)&wk->wvmas, &wk->capwvmas, wk->nwvmas + 1, sizeof(*wk->wvmas),
+			l->err)) {
+		l->failed = 1;
+		return 1;
+	}
+	wk->wvmas[wk->nwvmas++] = (struct validate_vma){
+		.start = v->start, .end = v->end, .flags = v->flags,
+		.anon = l->ops->has_anon(l->model, v),
+	};
+	return 0;
+}
+
+/* After a snapshot was applied: the kernel's layout of mm against the world's. */
+static int replay_validate_snapshot(struct replay_worker *wk, const struct avm_event *ev,
+				    const struct avm_snap_vma *rows, size_t n, uint64_t mm,
+				    struct avm_err *err)
+{
+	struct replay_layout l = { .wk = wk, .ops = world_ops(wk->w), .model = world_model(wk->w),
+				   .err = err };
+	struct mm_space *space;
+
+	if (!wk->validated)
+		return 0;
+	wk->nwvmas = 0;
+	space = mm_sim_find(world_sim(wk->w), mm);
+	if (space)
+		mm_for_each_vma(space, replay_layout_vma, &l);
+	if (l.failed)
+		return -1;
+	return validate_snapshot(wk->r->val, ev, rows, n, wk->wvmas, wk->nwvmas, err);
+}
+
+/* Start snapshot: the world adopts every mm of it, one mm at a time. */
+static int replay_adopt_start(struct replay_worker *wk, const struct avm_event *ev,
+			      const struct replay_batch *b, const struct replay_snapref *ref,
+			      struct avm_err *err)
+{
+	const struct avm_snap_vma *v = b->rows.v + ref->v;
+	const struct avm_snap_av *a = b->rows.a + ref->a;
+	size_t i = 0;
+
+	while (i < ref->nv) {
+		uint64_t mm = v[i].mm;
+		size_t j = i;
+
+		while (j < ref->nv && v[j].mm == mm)
+			j++;
+		if (world_adopt_start(wk->w, mm, &v[i], j - i, a, ref->na, err))
+			return avm_err_prefix(err, "start snapshot %" PRId64 ", mm %" PRIu64, ev->a, mm);
+		if (replay_validate_snapshot(wk, ev, &v[i], j - i, mm, err))
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
+static int replay_event(struct replay_worker *wk, const struct avm_event *ev,
+			const struct replay_batch *b, const struct replay_snapref *ref,
+			struct avm_err *err)
+{
+	struct validate *val = wk->validated ? wk->r->val : NULL;
+
+	if (val && validate_event(val, ev, err))
+		return -1;
+	if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_START) {
+		if (replay_adopt_start(wk, ev, b, ref, err))
+			return -1;
+	} else if (ev->kind == AVM_EXEC) {
+		const struct avm_snap_vma *rows = ref ? b->rows.v + ref->v : NULL;
+		size_t n = ref ? ref->nv : 0;
+
+		if (world_exec(wk->w, ev, rows, n, err))
+			return avm_err_prefix(err, "exec");
+		if (ref && replay_validate_snapshot(wk, ev, rows, n, (uint64_t)ev->a, err))
+			return -1;
+	} else if (world_apply(wk->w, ev, err)) {
+		return -1;
+	}
+	if (val && validate_world_delta(val, ev, world_stats(wk->w), err))
+		return -1;
+	return 0;
+}
+
+/* Apply every event of b to this worker's world. */
+static int replay_consume(struct replay_worker *wk, const struct replay_batch *b,
+			  struct avm_err *err)
+{
+	size_t next_ref = 0;
+
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct avm_event *ev = &b->ev[i];
+		const struct replay_snapref *ref = NULL;
+
+		if (next_ref < b->nrefs && b->refs[next_ref].ev == i)
+			ref = &b->refs[next_ref++];
+		if (replay_event(wk, ev, b, ref, err))
+			return avm_err_prefix(err, "%s: event %" PRIu64 " (kind %u, pid %u) in the %s world",
+					      wk->r->o->trace_path, ev->seq, ev->kind, ev->pid,
+					      world_model_name(wk->w));
+	}
+	return 0;
+}
+
+static void *replay_worker_main(void *arg)
+{
+	struct replay_worker *wk = arg;
+	struct replay *r = wk->r;
+
+	for (uint64_t no = 0;; no++) {
+		struct replay_batch *b = &r->slots[no % REPLAY_SLOTS];
+		bool last;
+		int rc;
+
+		pthread_mutex_lock(&r->mu);
+		while (!(b->filled && b->no == no) && !r->abort)
+			pthread_cond_wait(&r->filled, &r->mu);
+		pthread_mutex_unlock(&r->mu);
+		if (r->abort)
+			break;
+		rc = replay_consume(wk, b, &wk->err);
+		last = b->last;
+		pthread_mutex_lock(&r->mu);
+		if (rc) {
+			replay_fail_locked(r, &wk->err);
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		wk->done += b->n;
+		if (--b->pending == 0) {
+			b->filled = false;
+			pthread_cond_broadcast(&r->freed);
+		}
+		pthread_mutex_unlock(&r->mu);
+		if (last)
+			break;
+	}
+	replay_thread_done(r);
+	return NULL;
+}
+
+/* ---- setup, run, report ---------------------------------------------------------- */
+
+static int replay_vma_lookup(void *ctx, uint64_t mm, uint64_t addr, struct validate_vma *out)
+{
+	struct world *w = ctx;
+	struct mm_space *space = mm_sim_find(world_sim(w), mm);
+	struct mm_vma *v = space ? mm_find_vma(space, addr) : NULL;
+
+	if (!v)
+		return 0;
+	*out = (struct validate_vma){ .start = v->start, .end = v->end, .flags = v->flags,
+				      .anon = world_ops(w)->has_anon(world_model(w), v) };
+	return 1;
+}
+
+static int replay_setup(struct replay *r, struct avm_err *err)
+{
+	const struct replay_opts *o = r->o;
+	struct config defaults;
+	const struct config *cfg = o->cfg;
+	struct world_meta wm;
+
+	if (o->nmodels == 0)
+		return avm_errf(err, "no model to replay");
+	if (trace_open(o->trace_path, &r->t, err) ||
+	    trace_meta_each(r->t, replay_meta_row, &r->meta, err) ||
+	    replay_world_meta(r, &wm, err))
+		return -1;
+	if (!cfg) {
+		config_defaults(&defaults);
+		cfg = &defaults;
+	}
+	for (size_t i = 0; i < o->nmodels; i++) {
+		const struct model_ops *ops = model_find(o->models[i]);
+		struct replay_worker *wk = &r->workers[i];
+
+		if (!ops)
+			return avm_errf(err, "unknown model '%s'", o->models[i]);
+		wk->r = r;
+		if (world_create(cfg, ops, &wm, &wk->w, err))
+			return avm_err_prefix(err, "%s world", o->models[i]);
+		r->nworkers++;
+		world_set_check(wk->w, o->check_invariants);
+		if (o->validate && !strcmp(o->models[i], "eager")) {
+			wk->validated = true;
+			r->eager = wk->w;
+		}
+	}
+	if (o->validate) {
+		if (!r->eager)
+			return avm_errf(err, "--validate compares the eager model with the kernel: "
+					     "add eager to --model");
+		if (validate_create(&o->vparams, &r->val, err))
+			return -1;
+		validate_set_vma_lookup(r->val, replay_vma_lookup, r->eager);
+	}
+	r->slots = calloc(REPLAY_SLOTS, sizeof(*r->slots));
+	if (!r->slots)
+		return avm_errf(err, "replay: out of memory");
+	return 0;
+}
+
+static int replay_report(struct replay *r, struct replay_result *res, struct avm_err *err)
+{
+	struct report_model models[REPLAY_MAX_MODELS];
+	struct report_input in = { 0 };
+	uint64_t lost, complete;
+	cJSON *report = NULL;
+
+	if (replay_meta_u64(r, "lost_events", &lost, err) ||
+	    replay_meta_u64(r, "complete", &complete, err))
+		return -1;
+	for (size_t i = 0; i < r->nworkers; i++) {
+		struct world *w = r->workers[i].w;
+
+		models[i] = (struct report_model){
+			.name = world_model_name(w),
+			.stats = world_stats(w),
+			.lazy_figures = !strcmp(world_model_name(w), "lazy"),
+		};
+	}
+	in.trace_path = r->o->trace_path;
+	in.meta = r->meta.rows;
+	in.nmeta = r->meta.n;
+	in.events = res->events;
+	in.lost_events = lost;
+	in.complete = complete == 1;
+	in.models = models;
+	in.nmodels = r->nworkers;
+	if (report_build(&in, &report, err))
+		return -1;
+	if (r->val) {
+		if (report_add_section(report, "validation", validate_to_json(r->val), err)) {
+			cJSON_Delete(report);
+			return -1;
+		}
+		res->validated = true;
+		res->validation_passed = validate_passed(r->val);
+	}
+	res->report = report;
+	return 0;
+}
+
+/* Events every world has applied. */
+static uint64_t replay_done_locked(const struct replay *r)
+{
+	uint64_t done = UINT64_MAX;
+
+	for (size_t i = 0; i < r->nworkers; i++)
+		if (r->workers[i].done < done)
+			done = r->workers[i].done;
+	return done;
+}
+
+/* Start the threads, wait for them with progress and the stop flag, join them. */
+static int replay_pipeline(struct replay *r, int64_t total, struct avm_err *err)
+{
+	const struct replay_opts *o = r->o;
+	double start = replay_now(), last = start;
+	int rc;
+
+	pthread_mutex_lock(&r->mu);
+	rc = pthread_create(&r->reader, NULL, replay_reader, r);
+	r->reader_started = rc == 0;
+	r->running += rc == 0;
+	for (size_t i = 0; i < r->nworkers && rc == 0; i++) {
+		rc = pthread_create(&r->workers[i].th, NULL, replay_worker_main, &r->workers[i]);
+		r->workers[i].started = rc == 0;
+		r->running += rc == 0;
+	}
+	if (rc) {
+		struct avm_err e;
+
+		avm_errf(&e, "replay: cannot start a thread: %s", strerror(rc));
+		replay_fail_locked(r, &e);
+	}
+	while (r->running > 0) {
+		struct timespec until;
+		double now;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000 * 1000; /* 0.1 s: Ctrl-C is noticed quickly */
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&r->progress, &r->mu, &until);
+		if (o->stop && *o->stop && !r->abort) {
+			struct avm_err e;
+
+			avm_errf(&e, "interrupted after %" PRIu64 " of %" PRId64
+				     " events; no report written", replay_done_locked(r), total);
+			replay_fail_locked(r, &e);
+		}
+		now = replay_now();
+		if (o->progress && !r->abort && now - last >= 1.0) {
+			uint64_t done = replay_done_locked(r);
+
+			pthread_mutex_unlock(&r->mu);
+			o->progress(o->progress_ctx, done, (uint64_t)total, now - start);
+			pthread_mutex_lock(&r->mu);
+			last = now;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (r->reader_started)
+		pthread_join(r->reader, NULL);
+	for (size_t i = 0; i < r->nworkers; i++)
+		if (r->workers[i].started)
+			pthread_join(r->workers[i].th, NULL);
+	if (r->failed) {
+		*err = r->err;
+		return -1;
+	}
+	return 0;
+}
+
+int replay_run(const struct replay_opts *o, struct replay_result *res, struct avm_err *err)
+{
+	struct replay r = { .o = o };
+	double start;
+	int64_t total;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.filled, NULL);
+	pthread_cond_init(&r.freed, NULL);
+	pthread_cond_init(&r.progress, NULL);
+	if (replay_setup(&r, err))
+		goto out;
+	total = trace_event_count(r.t, err);
+	if (total < 0)
+		goto out;
+	start = replay_now();
+	if (replay_pipeline(&r, total, err))
+		goto out;
+	res->events = r.read;
+	res->seconds = replay_now() - start;
+	if (r.val && validate_finish(r.val, err))
+		goto out;
+	if (replay_report(&r, res, err))
+		goto out;
+	ret = 0;
+out:
+	validate_destroy(r.val);
+	for (size_t i = 0; i < r.nworkers; i++) {
+		world_destroy(r.workers[i].w);
+		free(r.workers[i].wvmas);
+	}
+	trace_close(r.t, NULL);
+	replay_meta_free(&r.meta);
+	for (size_t i = 0; r.slots && i < REPLAY_SLOTS; i++) {
+		free(r.slots[i].rows.v);
+		free(r.slots[i].rows.a);
+		free(r.slots[i].refs);
+	}
+	free(r.slots);
+	pthread_cond_destroy(&r.progress);
+	pthread_cond_destroy(&r.freed);
+	pthread_cond_destroy(&r.filled);
+	pthread_mutex_destroy(&r.mu);
+	return ret;
+}

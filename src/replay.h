@@ -1,0 +1,68 @@
+/*
+ * replay.h - the replay loop as a library: one trace, one world per model,
+ * one report.
+ *
+ * Owns: reading the trace once in stream order and feeding every event to
+ * every world (world.h), loading snapshot rows where the stream needs them
+ * (the start snapshot adopts pre-existing mms; an exec builds the new mm from
+ * its snapshot), the optional validation of the eager world against the
+ * kernel records (validate.h), progress and interruption, and assembling the
+ * report (report.h).  anonvma-replay (replay_main.c) is a thin CLI over it;
+ * tests and benchmarks call replay_run directly.
+ */
+#ifndef ANONVMA_REPLAY_H
+#define ANONVMA_REPLAY_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "error.h"
+#include "validate.h"
+
+#define REPLAY_MAX_MODELS 4
+
+struct replay_opts {
+	const char *trace_path;
+	const struct config *cfg;        /* NULL: config_defaults() */
+	const char *models[REPLAY_MAX_MODELS]; /* names for model_find(), in report order */
+	size_t nmodels;                  /* 0: replay_default_models() */
+	bool check_invariants;           /* world checkers after every event (slow) */
+	bool validate;                   /* compare the eager world with the kernel records */
+	struct validate_params vparams;  /* used when validate */
+	/* Set (by a signal handler) to stop: replay_run then fails with "interrupted". */
+	const volatile sig_atomic_t *stop;
+	/* Called at most about once a second while replaying; may be NULL. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total, double seconds);
+	void *progress_ctx;
+};
+
+struct replay_result {
+	cJSON *report;          /* the whole report; the caller frees it */
+	uint64_t events;        /* events replayed */
+	double seconds;         /* wall time of the event loop */
+	bool validated;         /* validation ran */
+	bool validation_passed; /* every validated error within the tolerance */
+};
+
+/* Fill opts with the defaults (no trace path; models from replay_default_models). */
+void replay_opts_default(struct replay_opts *o);
+
+/* The models replayed when none are named: eager, and lazy once it is built in. */
+size_t replay_default_models(const char **names, size_t max);
+
+/*
+ * Parse "eager,lazy" into opts->models (pointers into `list`, which is
+ * modified and must outlive opts).  Unknown or repeated names fail with one
+ * line that lists the models this build has.
+ */
+int replay_parse_models(struct replay_opts *o, char *list, struct avm_err *err);
+
+/* Replay the whole trace.  On failure nothing is returned (no partial report). */
+int replay_run(const struct replay_opts *o, struct replay_result *res, struct avm_err *err);
+
+#endif
