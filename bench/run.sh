@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD - every benchmark of anonvma, figures as ratios measured
+# side by side in one run (median of 5).  Used by `make bench`.
+#
+#   trace size   bytes per event on disk of a large fork/fault-heavy trace
+#                (DESIGN.md target: <= 32)
+#   replay       replay events/s vs a bare SQLite scan of the same trace
+#                (target: ratio >= 0.5)
+#
+# The trace: BENCH_TRACE if set (e.g. a real collection), else 2 M events
+# written by bench/gentrace.c into $BUILD/bench/ (kept between runs).
+set -euo pipefail
+build=${1:-build}
+cd "$(dirname "$0")/.."
+out="$build/bench"
+mkdir -p "$out"
+lib="$build/libanonvma.a"
+[ -f "$lib" ] || { echo "bench: $lib missing: run make first" >&2; exit 1; }
+cflags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -Isrc -I"$build")
+libs=(-lsqlite3 -lyaml -lcjson -lm)
+for p in gentrace replay_bench; do
+	if [ ! -x "$out/$p" ] || [ "bench/$p.c" -nt "$out/$p" ] || [ "$lib" -nt "$out/$p" ]; then
+		${CC:-cc} "${cflags[@]}" "bench/$p.c" "$lib" "${libs[@]}" -o "$out/$p"
+	fi
+done
+
+trace=${BENCH_TRACE:-$out/gentrace-2M.db}
+if [ ! -f "$trace" ]; then
+	echo "bench: writing $trace (2 M events)" >&2
+	"$out/gentrace" "$trace" 2000000
+fi
+
+events=$(sqlite3 "$trace" 'SELECT count(*) FROM events')
+bytes=$(stat -c %s "$trace")
+awk -v b="$bytes" -v n="$events" -v f="$trace" \
+	'BEGIN { printf "trace size: %s, %d events, %d bytes, %.2f bytes/event (target <= 32)\n", f, n, b, b / n }'
+
+"$out/replay_bench" "$trace" 5
