@@ -683,10 +683,15 @@ int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
 			report_val(tr, "events"), report_val(tr, "lost_events"),
 			cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(tr, "complete"))
 				? " (trace incomplete: the recording did not close normally)" : "");
-		if (kr || arch)
-			fprintf(out, "host: Linux %s %s, %.0f CPUs, %s\n", kr ? kr : "?",
-				arch ? arch : "?", report_val(host, "cpus"),
-				report_bytes(report_val(host, "mem_bytes"), mem, sizeof(mem)));
+		if (kr || arch) {
+			fprintf(out, "host: Linux %s %s", kr ? kr : "?", arch ? arch : "?");
+			if (report_val(host, "cpus") > 0)
+				fprintf(out, ", %.0f CPUs", report_val(host, "cpus"));
+			if (report_val(host, "mem_bytes") > 0)
+				fprintf(out, ", %s memory",
+					report_bytes(report_val(host, "mem_bytes"), mem, sizeof(mem)));
+			fputc('\n', out);
+		}
 		report_models_table(root, out);
 		report_savings_table(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
 	}
