@@ -52,6 +52,7 @@ const volatile __u32 exit_has_group_dead = 1;
 const volatile __u32 page_shift = 12;
 const volatile __u32 have_prepare_exec = 1;
 const volatile __u32 snap_at_exec = 1;
+const volatile __u64 wake_bytes = 4 << 20;
 
 /* --- state --------------------------------------------------------------- */
 __u64 cache_av, cache_avc, cache_vma; /* struct kmem_cache * once named */
@@ -190,6 +191,17 @@ static __always_inline void stat_inc(__u32 slot)
 
 	if (v)
 		__sync_fetch_and_add(v, 1);
+}
+
+/*
+ * Wake the reader only when the ring is a quarter full: it drains the ring
+ * every few milliseconds anyway, and a wake-up per record would cost more
+ * than the record (a context switch per event on a busy host).
+ */
+static __always_inline __u64 wake_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wake_bytes ? BPF_RB_FORCE_WAKEUP :
+									     BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline struct avm_event *ev_new(__u32 kind, __u64 mm)
@@ -342,7 +354,7 @@ int BPF_PROG(on_newtask, struct task_struct *task, __u64 clone_flags)
 	e->b = BPF_CORE_READ(task, pid);
 	e->c = clone_flags;
 	e->d = ctgid;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -369,7 +381,7 @@ int BPF_PROG(on_prepare_exec, struct task_struct *task, struct linux_binprm *bpr
 	e->a = (__u64)BPF_CORE_READ(bprm, mm);
 	e->b = snap;
 	e->c = BPF_CORE_READ(task, pid);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	bpf_map_update_elem(&exec_snap, &key, &snap, BPF_ANY);
 	return 0;
 }
@@ -463,7 +475,7 @@ static __always_inline void snap_vma(struct vm_area_struct *vma, __u64 snap, __u
 			fill_av(&ar.a, snap, cav);
 			if (seq)
 				bpf_seq_write(seq, &ar, sizeof(ar));
-			else if (bpf_ringbuf_output(&events, &ar, sizeof(ar), 0))
+			else if (bpf_ringbuf_output(&events, &ar, sizeof(ar), wake_flags()))
 				stat_inc(COLLECT_STAT_LOST);
 		}
 		n++;
@@ -474,7 +486,7 @@ static __always_inline void snap_vma(struct vm_area_struct *vma, __u64 snap, __u
 	r->v.chain_len = n;
 	if (seq)
 		bpf_seq_write(seq, r, sizeof(*r));
-	else if (bpf_ringbuf_output(&events, r, sizeof(*r), 0))
+	else if (bpf_ringbuf_output(&events, r, sizeof(*r), wake_flags()))
 		stat_inc(COLLECT_STAT_LOST);
 }
 
@@ -496,7 +508,7 @@ static __always_inline void exec_event_late(struct task_struct *p, pid_t old_pid
 	e->a = (__u64)BPF_CORE_READ(p, mm);
 	e->b = snap;
 	e->c = old_pid;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 /* The snapshot id on_prepare_exec gave this exec, or a new one (and the
@@ -571,7 +583,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (!e)
 		return 0;
 	e->a = group_dead;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -586,7 +598,7 @@ int BPF_PROG(on_exit_mmap, struct mm_struct *mm)
 		return 0;
 	e = ev_new(AVM_MM_RELEASE, (__u64)mm);
 	if (e)
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -690,7 +702,7 @@ static __always_inline void emit_sys(__u32 kind, __u64 mm, __s64 a, __s64 b, __s
 	e->d = d;
 	e->e = ee;
 	e->f = f;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 SEC("tp_btf/sys_exit")
@@ -790,7 +802,7 @@ static __always_inline void emit_fault(unsigned long address, unsigned long erro
 	e->a = address;
 	e->b = error_code;
 	e->c = kernel;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 SEC("tp_btf/page_fault_user")
@@ -899,7 +911,7 @@ static __always_inline void emit_slab(__u64 ip, __u64 ptr, __u64 s, int op)
 	e->c = site;
 	e->d = ptr;
 	e->e = ptr ? 0 : 1;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 SEC("tp_btf/kmem_cache_alloc")
@@ -931,7 +943,7 @@ static __always_inline void emit_lock(struct mm_struct *mm, bool write, int phas
 	e->a = write;
 	e->b = phase;
 	e->c = success;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 SEC("tp_btf/mmap_lock_start_locking")
@@ -969,7 +981,7 @@ static __always_inline void emit_misc(__u32 kind, __u64 mm, __s64 a, __s64 b, __
 	e->b = b;
 	e->c = c;
 	e->d = d;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 SEC("tp_btf/mm_migrate_pages_start")
@@ -1112,7 +1124,7 @@ static __always_inline void rmap_exit(__u32 fn, __s64 ret)
 	e->a = fn;
 	e->b = e->t - t0;
 	e->c = ret;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 SEC("fentry/__anon_vma_prepare")

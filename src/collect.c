@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,9 +49,10 @@
 #include "trace.h"
 
 #define COLLECT_VERSION "0.1"
-#define COLLECT_WINDOW_NS (100ULL * 1000 * 1000)   /* reorder window */
+#define COLLECT_WINDOW_NS (30ULL * 1000 * 1000)    /* reorder window */
 #define COLLECT_ORDER_MAX (4u << 20)                /* records held at most */
 #define COLLECT_RINGBUF_DEFAULT (32u << 20)
+#define COLLECT_POLL_MS 20                          /* drain period */
 
 struct collect_opts {
 	const char *out;
@@ -400,7 +402,7 @@ static int collect_release(struct collect_run *r, uint64_t before_t, struct avm_
 
 	while (!rc && collect_order_pop(&r->order, before_t, &rec, &size)) {
 		rc = collect_out(r, rec, size, err);
-		free(rec);
+		collect_order_done(&r->order, rec, size);
 	}
 	return rc;
 }
@@ -548,6 +550,7 @@ static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 		rb <<= 1;
 	if (bpf_map__set_max_entries(r->skel->maps.events, (unsigned)rb))
 		return avm_errf(err, "cannot size the ring buffer to %lu bytes", rb);
+	r->skel->rodata->wake_bytes = rb / 4;
 
 	fentry = collect_probe_fentry(r->vmlinux);
 	kfuncs = btf__find_by_name_kind(r->vmlinux, "bpf_iter_task_vma_new", BTF_KIND_FUNC) > 0;
@@ -833,8 +836,12 @@ static int collect_loop(struct collect_run *r, struct avm_err *err)
 
 	while (!collect_stop_signal) {
 		uint64_t now;
-		int n = ring_buffer__poll(r->rb, 100);
+		/* Records come without wake-ups (collect.bpf.c wake_flags()):
+		 * sleep a little, woken early only when the ring fills, then drain. */
+		int n = ring_buffer__poll(r->rb, COLLECT_POLL_MS);
 
+		if (n >= 0)
+			n = ring_buffer__consume(r->rb);
 		if (n < 0 && n != -EINTR) {
 			rc = avm_errf(err, "reading the ring buffer: %s", strerror(-n));
 			break;
@@ -1030,9 +1037,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	r.trace = NULL;
-	if (r.o.verbose)
+	if (r.o.verbose) {
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
 		fprintf(stderr, "anonvma-collect: %" PRIu64 " records, %" PRIu64
-			" events written, %" PRIu64 " lost\n", r.received, r.written, r.lost_total);
+			" events written, %" PRIu64 " lost; cpu %.2f s user %.2f s system\n",
+			r.received, r.written, r.lost_total,
+			ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+			ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	}
 	if (collect_stop_signal && r.child > 0 && !r.child_done)
 		rc = 128 + collect_stop_signal;
 	else if (r.child > 0)

@@ -140,41 +140,43 @@ static int collect_site_match(const char *sym, const char *name)
 	return sym[n] == '\0' || (sym[n] == '.' && strncmp(sym + n, ".cold", 5));
 }
 
+/*
+ * One pass over /proc/kallsyms (about 120k lines, parsed by hand: sscanf
+ * would dominate the collector's start-up).  The core kernel's symbols are
+ * listed in address order, so a function ends where the next listed symbol
+ * with a higher address begins.
+ */
 int collect_host_sites(struct collect_site_range out[COLLECT_FN_MAX], int *known,
 		       struct avm_err *err)
 {
-	FILE *f = NULL;
+	FILE *f;
 	char line[512];
-	int rc = -1, pass, i;
+	int i;
 
 	memset(out, 0, COLLECT_FN_MAX * sizeof(*out));
 	*known = 0;
-	/* Pass 0 finds each function's start; pass 1 the next symbol after it. */
-	for (pass = 0; pass < 2; pass++) {
-		f = fopen("/proc/kallsyms", "r");
-		if (!f) {
-			avm_errf(err, "cannot read /proc/kallsyms: %s", strerror(errno));
-			goto out;
-		}
-		while (fgets(line, sizeof(line), f)) {
-			unsigned long long addr;
-			char type, sym[256];
+	f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return avm_errf(err, "cannot read /proc/kallsyms: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *sym;
+		unsigned long long addr = strtoull(line, &p, 16);
+		char type;
 
-			if (sscanf(line, "%llx %c %255s", &addr, &type, sym) != 3 || !addr)
-				continue;
-			for (i = 0; i < COLLECT_FN_MAX; i++) {
-				if (pass == 0 && !out[i].start &&
-				    (type == 't' || type == 'T') &&
-				    collect_site_match(sym, collect_site_names[i]))
-					out[i].start = addr;
-				else if (pass == 1 && out[i].start && addr > out[i].start &&
-					 (!out[i].end || addr < out[i].end))
-					out[i].end = addr;
-			}
+		if (!addr || p[0] != ' ' || !p[1] || p[2] != ' ')
+			continue;
+		type = p[1];
+		sym = p + 3;
+		sym[strcspn(sym, " \t\n")] = '\0';
+		for (i = 0; i < COLLECT_FN_MAX; i++) {
+			if (out[i].start && !out[i].end && addr > out[i].start)
+				out[i].end = addr;
+			else if (!out[i].start && (type == 't' || type == 'T') &&
+				 collect_site_match(sym, collect_site_names[i]))
+				out[i].start = addr;
 		}
-		fclose(f);
-		f = NULL;
 	}
+	fclose(f);
 	*known = 1;
 	for (i = 0; i < COLLECT_FN_MAX; i++) {
 		if (!out[i].end)
@@ -182,11 +184,7 @@ int collect_host_sites(struct collect_site_range out[COLLECT_FN_MAX], int *known
 		if (i != COLLECT_FN_AVC_FREE && !out[i].start)
 			*known = 0;
 	}
-	rc = 0;
-out:
-	if (f)
-		fclose(f);
-	return rc;
+	return 0;
 }
 
 /* The first line of a small sysfs/procfs file, newline stripped; NULL if unreadable. */

@@ -28,10 +28,28 @@ int collect_order_init(struct collect_order *q, size_t max, struct avm_err *err)
 	return 0;
 }
 
+#define COLLECT_ORDER_SMALL sizeof(struct avm_event)
+
+void collect_order_done(struct collect_order *q, void *rec, uint32_t size)
+{
+	if (size <= COLLECT_ORDER_SMALL) {
+		*(void **)rec = q->free_small;
+		q->free_small = rec;
+		return;
+	}
+	free(rec);
+}
+
 void collect_order_free(struct collect_order *q)
 {
 	for (size_t i = 0; i < q->n; i++)
-		free(q->heap[i].rec);
+		collect_order_done(q, q->heap[i].rec, q->heap[i].size);
+	while (q->free_small) {
+		void *next = *(void **)q->free_small;
+
+		free(q->free_small);
+		q->free_small = next;
+	}
 	free(q->heap);
 	memset(q, 0, sizeof(*q));
 }
@@ -50,7 +68,12 @@ int collect_order_push(struct collect_order *q, const void *rec, size_t size,
 		q->heap = h;
 		q->cap *= 2;
 	}
-	it.rec = malloc(size);
+	if (size <= COLLECT_ORDER_SMALL && q->free_small) {
+		it.rec = q->free_small;
+		q->free_small = *(void **)it.rec;
+	} else {
+		it.rec = malloc(size <= COLLECT_ORDER_SMALL ? COLLECT_ORDER_SMALL : size);
+	}
 	if (!it.rec)
 		return avm_errf(err, "out of memory for a %zu-byte record", size);
 	memcpy(it.rec, rec, size);
