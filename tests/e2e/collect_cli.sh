@@ -54,8 +54,12 @@ check "idle: snapshot VMA count" "$(q "$tmp/idle.db" "SELECT count(*) FROM snap_
 check "idle: anon_vmas of the chains listed" 0 "$(q "$tmp/idle.db" "
 	SELECT count(*) FROM snap_vmas v WHERE v.anon_vma<>0 AND NOT EXISTS
 	(SELECT 1 FROM snap_anon_vmas a WHERE a.snap=v.snap AND a.id=v.anon_vma)")"
-check "idle: chains head at anon_vma" 0 "$(q "$tmp/idle.db" "
-	SELECT count(*) FROM snap_vmas WHERE anon_vma<>0 AND chain NOT LIKE anon_vma||'%'")"
+# vma->anon_vma is always one of the anon_vmas its chain links (eager.md §1.4).
+check "idle: anon_vma on its own chain" 0 "$(q "$tmp/idle.db" "
+	SELECT count(*) FROM snap_vmas WHERE anon_vma<>0 AND chain_len <= 16
+	AND ','||chain||',' NOT LIKE '%,'||anon_vma||',%'")"
+check "idle: unfaulted VMAs have no chain" 0 "$(q "$tmp/idle.db" "
+	SELECT count(*) FROM snap_vmas WHERE anon_vma=0 AND chain_len<>0")"
 check "idle: duration" 1 "$(q "$tmp/idle.db" "SELECT CAST(value AS INTEGER) BETWEEN 1900000000 AND 4000000000 FROM meta WHERE key='duration_ns'")"
 for k in kernel_release arch page_size va_bits pgtable_levels thp_enabled cpus mem_bytes \
 	 size_anon_vma size_anon_vma_chain size_vm_area_struct collection_mode start_ns end_ns; do
@@ -100,11 +104,13 @@ check "pid: its forks recorded" 1 "$(q "$tmp/pid.db" "SELECT count(*) >= 2 FROM 
 check "pid: start snapshot of one mm" 1 "$(q "$tmp/pid.db" "SELECT count(DISTINCT mm) FROM snap_vmas WHERE snap=1")"
 
 # --- --comm: processes by name ------------------------------------------------
-cp "$SEQ" "$tmp/avmcommtest"
-"$C" -o "$tmp/comm.db" --comm avmcommtest -d 6 2>"$tmp/comm.err" &
+# A name of this run only: other test runs may be recording at the same time.
+name=avmcomm$$
+cp "$SEQ" "$tmp/$name"
+"$C" -o "$tmp/comm.db" --comm "$name" -d 6 2>"$tmp/comm.err" &
 cpid=$!
 ready "$tmp/comm.err"
-"$tmp/avmcommtest" "$tmp/comm.seq"
+"$tmp/$name" "$tmp/comm.seq"
 wait "$cpid"
 cp_pid=$(awk '/^pid /{print $2}' "$tmp/comm.seq")
 check "comm: the named process recorded" 1 "$(q "$tmp/comm.db" "SELECT count(*) FROM events WHERE pid=$cp_pid AND kind=15 AND c=1001")"
