@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "mm.h"
@@ -871,6 +872,7 @@ struct gen {
 	int *heap;                /* proc indices, min (t, pid) on top */
 	int nheap, capheap;
 	time_t last_progress;
+	bool printed;             /* a progress line is on screen (end it at the end) */
 	uint64_t slices;
 };
 
@@ -1970,16 +1972,22 @@ static int start_init(struct gen *g, struct proc **out, struct avm_err *err)
 	return 0;
 }
 
+/* At most one line a second; on a terminal the line is rewritten in place. */
 static void progress(struct gen *g, bool final)
 {
 	time_t now = time(NULL);
+	bool tty = isatty(STDERR_FILENO);
 
-	if (!g->o->progress || (!final && now == g->last_progress))
+	if (!g->o->progress || (!final && now == g->last_progress) || (final && !g->printed))
 		return;
+	if (final && !tty)
+		return; /* each line already ended */
 	g->last_progress = now;
-	fprintf(stderr, "\rsynth: %llu events, %llu processes, %.3f s simulated%s",
-		(unsigned long long)g->st->events, (unsigned long long)g->st->processes,
-		(double)g->now / 1e9, final ? "\n" : "");
+	g->printed = true;
+	fprintf(stderr, "%ssynth: %llu events, %llu processes, %.3f s simulated%s",
+		tty ? "\r" : "", (unsigned long long)g->st->events,
+		(unsigned long long)g->st->processes, (double)g->now / 1e9,
+		final || !tty ? "\n" : "");
 }
 
 int synth_run(const struct synth_scenario *s, const struct synth_opts *o,
