@@ -107,8 +107,10 @@ struct av_vma *av_vma_new(struct av_space *sp, struct mm_vma *v);
 /* find_mergeable_anon_vma (§2.3): a neighbour's anon_vma v may reuse, or NULL. */
 struct anon_vma *av_find_mergeable(const struct av_space *sp, const struct mm_vma *v);
 /*
- * __anon_vma_prepare (§2.2) on an empty avv: one AVC, and reuse donor or
- * (donor NULL) allocate a new root anon_vma.  why attributes the objects.
+ * __anon_vma_prepare (§2.2): one AVC at avv's head, and reuse donor or
+ * (donor NULL) allocate a new root anon_vma, which becomes avv->anon_vma.
+ * avv is empty (a first fault) or a TREE_PARENT chain joining its family's
+ * anon_vma (the lazy upgrade).  why attributes the objects.
  */
 int av_prepare(struct av_space *sp, struct av_vma *avv, struct anon_vma *donor,
 	       enum model_why why, struct avm_err *err);

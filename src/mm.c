@@ -122,6 +122,7 @@ struct mm_sim {
 	unsigned page_shift, pmd_shift;
 	uint64_t chunk_pages;
 	uint32_t cpu;         /* CPU of the event being applied (TLB-flush IPIs) */
+	uint64_t now;         /* trace time (ns) of the event being applied */
 };
 
 /* Proposed VMA attributes (the kernel's vma_merge_struct fields that matter). */
@@ -1041,7 +1042,14 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		/* Sole mapping: reuse in place, re-pointing folio->mapping (§4.1). */
 		if (anon_prepare(s, v, err))
 			return -1;
-		f->owner = s->ops->folio_owner(s->model, v);
+		{
+			uint64_t old = f->owner;
+
+			/* the folio names a new owner: the old name is gone (a lazy root's count) */
+			f->owner = s->ops->folio_owner(s->model, v);
+			if (s->ops->folio_gone)
+				s->ops->folio_gone(s->model, old);
+		}
 		s->st.cow_reuses++;
 		return 0;
 	}
@@ -2040,12 +2048,18 @@ static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_sn
 	return 0;
 }
 
+uint64_t mm_sim_now(const struct mm_sim *s)
+{
+	return s->now;
+}
+
 int mm_sim_exec(struct mm_sim *s, const struct avm_event *ev, const struct avm_snap_vma *vmas,
 		size_t n, struct avm_err *err)
 {
 	uint64_t nid = (uint64_t)ev->a;
 	struct mm_space *old = u64map_get(&s->mms, ev->mm), *nm;
 
+	s->now = ev->t;
 	s->st.events++;
 	s->st.execs++;
 	if (nid == 0 || nid == ev->mm)
@@ -2088,6 +2102,7 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 	struct mm_space *mm;
 	int rc = 0;
 
+	s->now = ev->t;
 	switch (ev->kind) {
 	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE: case AVM_KSM:
 	case AVM_THP: case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:

@@ -138,6 +138,8 @@ int mm_sim_adopt_start(struct mm_sim *s, uint64_t mm_id, const struct avm_snap_v
 		       size_t n, struct avm_err *err);
 
 /* Queries for models and reports. */
+/* Trace time (ns) of the event being applied (lazy's runtime switch, lazy.md §6). */
+uint64_t mm_sim_now(const struct mm_sim *s);
 const struct mm_sim_stats *mm_sim_stats(const struct mm_sim *s);
 const struct mm_sim_params *mm_sim_params(const struct mm_sim *s);
 struct mm_space *mm_sim_find(struct mm_sim *s, uint64_t mm_id);
