@@ -45,6 +45,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "arch.h"
+#include "locks.h"
 #include "model.h"
 #include "mm.h"
 #include "report.h"
@@ -108,6 +110,9 @@ struct replay {
 	struct world *eager;          /* the validated world, NULL without --validate */
 	struct validate *val;
 	struct replay_meta meta;
+	struct arch arch;             /* page tables and lock costs of every world */
+	bool have_arch;
+	char note[256];
 	/* the pipeline */
 	struct replay_batch *slots;   /* REPLAY_SLOTS */
 	pthread_t reader;
@@ -268,7 +273,40 @@ static int replay_thp_mode(const char *v)
 	return -1;
 }
 
-static int replay_world_meta(const struct replay *r, struct world_meta *wm, struct avm_err *err)
+/*
+ * The arch model: --arch, else the config's arch, else the one the trace's
+ * meta (ISA, page size, VA bits, levels) names.  A trace that does not name
+ * its ISA replays without one (no page tables, no lock holds), with a note.
+ */
+static int replay_arch(struct replay *r, const struct config *cfg, uint64_t page,
+		       struct avm_err *err)
+{
+	const char *requested = r->o->arch ? r->o->arch : cfg->arch;
+	const char *isa = replay_meta_lookup(&r->meta, "arch");
+	uint64_t va_bits, levels;
+
+	if (replay_meta_u64(r, "va_bits", &va_bits, err) ||
+	    replay_meta_u64(r, "pgtable_levels", &levels, err))
+		return -1;
+	if ((!requested || !*requested) && (!isa || !*isa)) {
+		snprintf(r->note, sizeof(r->note), "the trace does not name its ISA: page tables and "
+			 "lock holds are not modelled (choose an arch with --arch)");
+		return 0;
+	}
+	if (arch_select(requested, isa, page, (unsigned)va_bits, (unsigned)levels, NULL, &r->arch,
+			err))
+		return -1;
+	/* the trace's addresses are in its own pages: another page size cannot replay them */
+	if (page && r->arch.page_size != page)
+		return avm_errf(err, "arch %s has %llu-byte pages but %s was recorded with %llu-byte "
+				     "pages", r->arch.name, (unsigned long long)r->arch.page_size,
+				r->o->trace_path, (unsigned long long)page);
+	r->have_arch = true;
+	return 0;
+}
+
+static int replay_world_meta(struct replay *r, const struct config *cfg, struct world_meta *wm,
+			     struct avm_err *err)
 {
 	uint64_t av, avc, vma, page;
 
@@ -287,6 +325,12 @@ static int replay_world_meta(const struct replay *r, struct world_meta *wm, stru
 	if (page)
 		wm->page_size = page;
 	wm->thp_enabled = replay_thp_mode(replay_meta_lookup(&r->meta, "thp_enabled"));
+	if (replay_arch(r, cfg, page, err))
+		return -1;
+	if (r->have_arch) {
+		wm->arch = &r->arch;
+		wm->page_size = r->arch.page_size;
+	}
 	return 0;
 }
 
@@ -597,14 +641,14 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 
 	if (o->nmodels == 0)
 		return avm_errf(err, "no model to replay");
-	if (trace_open(o->trace_path, &r->t, err) ||
-	    trace_meta_each(r->t, replay_meta_row, &r->meta, err) ||
-	    replay_world_meta(r, &wm, err))
-		return -1;
 	if (!cfg) {
 		config_defaults(&defaults);
 		cfg = &defaults;
 	}
+	if (trace_open(o->trace_path, &r->t, err) ||
+	    trace_meta_each(r->t, replay_meta_row, &r->meta, err) ||
+	    replay_world_meta(r, cfg, &wm, err))
+		return -1;
 	for (size_t i = 0; i < o->nmodels; i++) {
 		const struct model_ops *ops = model_find(o->models[i]);
 		struct replay_worker *wk = &r->workers[i];
@@ -632,6 +676,28 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 	r->slots = calloc(REPLAY_SLOTS, sizeof(*r->slots));
 	if (!r->slots)
 		return avm_errf(err, "replay: out of memory");
+	return 0;
+}
+
+/* Issue 6 sections: `arch`, and per model `page_tables` and `locks` (docs/arch.md). */
+static int replay_arch_sections(struct replay *r, cJSON *report, struct avm_err *err)
+{
+	cJSON *models = cJSON_GetObjectItemCaseSensitive(report, "models");
+
+	if (report_add_section(report, "arch", arch_json(&r->arch, err), err))
+		return -1;
+	for (size_t i = 0; i < r->nworkers; i++) {
+		struct world *w = r->workers[i].w;
+		cJSON *m = cJSON_GetObjectItemCaseSensitive(models, world_model_name(w));
+
+		if (world_pt_stats(w) &&
+		    report_add_section(m, "page_tables",
+				       arch_pt_stats_json(&r->arch, world_pt_stats(w), err), err))
+			return -1;
+		if (world_locks(w) &&
+		    report_add_section(m, "locks", locks_json(world_locks(w), err), err))
+			return -1;
+	}
 	return 0;
 }
 
@@ -664,6 +730,10 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 	in.nmodels = r->nworkers;
 	if (report_build(&in, &report, err))
 		return -1;
+	if (r->have_arch && replay_arch_sections(r, report, err)) {
+		cJSON_Delete(report);
+		return -1;
+	}
 	if (r->val) {
 		if (report_add_section(report, "validation", validate_to_json(r->val), err)) {
 			cJSON_Delete(report);
@@ -771,6 +841,7 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 	if (replay_pipeline(&r, total, err))
 		goto out;
 	res->events = r.read;
+	memcpy(res->note, r.note, sizeof(res->note));
 	res->seconds = replay_now() - start;
 	if (r.val && validate_finish(r.val, err))
 		goto out;

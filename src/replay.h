@@ -5,9 +5,11 @@
  * Owns: reading the trace once in stream order and feeding every event to
  * every world (world.h), loading snapshot rows where the stream needs them
  * (the start snapshot adopts pre-existing mms; an exec builds the new mm from
- * its snapshot), the optional validation of the eager world against the
- * kernel records (validate.h), progress and interruption, and assembling the
- * report (report.h).  anonvma-replay (replay_main.c) is a thin CLI over it;
+ * its snapshot), choosing the arch model (arch.h) the worlds count page
+ * tables and lock holds with, the optional validation of the eager world
+ * against the kernel records (validate.h), progress and interruption, and
+ * assembling the report (report.h, plus the arch, page_tables and locks
+ * sections).  anonvma-replay (replay_main.c) is a thin CLI over it;
  * tests and benchmarks call replay_run directly.
  */
 #ifndef ANONVMA_REPLAY_H
@@ -29,6 +31,8 @@
 struct replay_opts {
 	const char *trace_path;
 	const struct config *cfg;        /* NULL: config_defaults() */
+	const char *arch;                /* --arch name or YAML path; NULL: the config's
+					    arch, else the one the trace's meta names */
 	const char *models[REPLAY_MAX_MODELS]; /* names for model_find(), in report order */
 	size_t nmodels;                  /* 0: replay_default_models() */
 	bool check_invariants;           /* world checkers after every event (slow) */
@@ -47,6 +51,7 @@ struct replay_result {
 	double seconds;         /* wall time of the event loop */
 	bool validated;         /* validation ran */
 	bool validation_passed; /* every validated error within the tolerance */
+	char note[256];         /* "" or one line worth telling the user (no arch model, ...) */
 };
 
 /* Fill opts with the defaults (no trace path; models from replay_default_models). */

@@ -47,6 +47,9 @@ static void usage(FILE *out)
 		fprintf(out, "%s%s", i ? "," : "", models[i]);
 	fprintf(out,
 		")\n"
+		"      --arch NAME        page-table and cost model: a name from configs/arch\n"
+		"                         (x86_64-4level, arm64-4k-48bit, ...) or a YAML path\n"
+		"                         (default: the config's arch, else the trace's host)\n"
 		"      --validate         compare the eager model with the kernel's own\n"
 		"                         allocations recorded in the trace; exit 3 if an\n"
 		"                         error is above the tolerance\n"
@@ -73,11 +76,12 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total, double seconds
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK };
+	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "model", required_argument, NULL, 'm' },
+		{ "arch", required_argument, NULL, OPT_ARCH },
 		{ "validate", no_argument, NULL, OPT_VALIDATE },
 		{ "tolerance", required_argument, NULL, OPT_TOLERANCE },
 		{ "check-invariants", no_argument, NULL, OPT_CHECK },
@@ -109,6 +113,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_ARCH: ro.arch = optarg; break;
 		case OPT_VALIDATE: ro.validate = true; break;
 		case OPT_TOLERANCE:
 			errno = 0;
@@ -163,6 +168,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "\r\033[K");
 	if (report_write(res.report, out_path, &err))
 		goto out;
+	if (res.note[0])
+		fprintf(stderr, "anonvma-replay: note: %s\n", res.note);
 	if (!quiet) {
 		if (report_summary(res.report, stdout, &err))
 			goto out;

@@ -23,6 +23,9 @@
  */
 #include "report.h"
 
+#include "arch.h"
+#include "locks.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -569,6 +572,29 @@ static void report_percent(const cJSON *saving, char *buf, size_t len)
 		snprintf(buf, len, "n/a");
 }
 
+/* One line each for a model's page tables and anon_vma lock holds, when present. */
+static void report_arch_lines(const cJSON *m, FILE *out)
+{
+	const cJSON *pt = cJSON_GetObjectItemCaseSensitive(m, "page_tables");
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(m, "locks"), "anon_vma_rwsem"),
+			"write"),
+		"hold");
+	char b1[32], b2[32];
+
+	if (pt)
+		fprintf(out, "%-8s page tables: %s at peak, %s at end\n", "",
+			report_bytes(report_val(pt, "bytes_peak"), b1, sizeof(b1)),
+			report_bytes(report_val(pt, "bytes_end"), b2, sizeof(b2)));
+	if (w)
+		fprintf(out, "%-8s anon_vma lock (write): %.0f holds, %.1f us in all, p99 %.0f ns, "
+			     "max %.0f ns\n", "", report_val(w, "count"),
+			report_val(w, "total_ns") / 1000, report_val(w, "p99_ns"),
+			report_val(w, "max_ns"));
+}
+
 static void report_models_table(const cJSON *root, FILE *out)
 {
 	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models"), *m;
@@ -597,6 +623,7 @@ static void report_models_table(const cJSON *root, FILE *out)
 			report_bytes(report_val(k[1], "bytes_peak"), b2, sizeof(b2)),
 			report_bytes(report_val(k[2], "bytes_peak"), b3, sizeof(b3)),
 			report_bytes(report_val(m, "bytes_peak_total"), b4, sizeof(b4)));
+		report_arch_lines(m, out);
 		if (cJSON_GetObjectItemCaseSensitive(m, "upgrades"))
 			fprintf(out, "%-8s %.0f upgrades, %.0f folio rewrites, %.0f pinned VMAs at the peak\n",
 				"", report_val(m, "upgrades"), report_val(m, "folio_rewrites"),
@@ -683,6 +710,11 @@ int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
 			report_val(tr, "events"), report_val(tr, "lost_events"),
 			cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(tr, "complete"))
 				? " (trace incomplete: the recording did not close normally)" : "");
+		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(root, "arch"), "name")))
+			fprintf(out, "arch model: %s\n",
+				cJSON_GetObjectItemCaseSensitive(
+					cJSON_GetObjectItemCaseSensitive(root, "arch"), "name")->valuestring);
 		if (kr || arch) {
 			fprintf(out, "host: Linux %s %s", kr ? kr : "?", arch ? arch : "?");
 			if (report_val(host, "cpus") > 0)
@@ -736,6 +768,28 @@ static int report_add_keys(cJSON *sum, const cJSON *from, const char *sub,
 	return 0;
 }
 
+/* sum.key = merge(sum.key, m.key) with the section owner's merge (arch.h, locks.h). */
+static int report_merge_section(cJSON *sum, const cJSON *m, const char *key,
+				int (*merge)(const cJSON *a, const cJSON *b, cJSON **out,
+					     struct avm_err *err),
+				struct avm_err *err)
+{
+	const cJSON *from = cJSON_GetObjectItemCaseSensitive(m, key);
+	cJSON *have = cJSON_GetObjectItemCaseSensitive(sum, key), *merged = NULL;
+
+	if (!from)
+		return 0;
+	if (!have) {
+		merged = cJSON_Duplicate(from, 1);
+		if (!merged)
+			return report_oom(err);
+	} else if (merge(have, from, &merged, err)) {
+		return avm_err_prefix(err, "merge %s", key);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(sum, key);
+	return report_add_section(sum, key, merged, err);
+}
+
 /*
  * Add one host's model block into the fleet's: only the counters that add
  * up across hosts (object_size and anything other modules attach are left out).
@@ -770,6 +824,9 @@ static int report_add_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 					return -1;
 		}
 	}
+	if (report_merge_section(sum, m, "page_tables", arch_pt_json_merge, err) ||
+	    report_merge_section(sum, m, "locks", locks_json_merge, err))
+		return -1;
 	return report_add_keys(sum, m, NULL, report_model_sums, REPORT_NMODEL_SUMS, err);
 }
 
@@ -855,6 +912,24 @@ fail:
 	return NULL;
 }
 
+/* fleet "arches": {arch name: hosts replayed with it} */
+static int report_count_arch(cJSON *root, const cJSON *r, struct avm_err *err)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(r, "arch"), "name");
+	cJSON *arches = cJSON_GetObjectItemCaseSensitive(root, "arches"), *n;
+
+	if (!cJSON_IsString(name))
+		return 0;
+	if (!arches && !(arches = cJSON_AddObjectToObject(root, "arches")))
+		return report_oom(err);
+	n = cJSON_GetObjectItemCaseSensitive(arches, name->valuestring);
+	if (!n)
+		return report_num(arches, name->valuestring, 1, err);
+	cJSON_SetNumberValue(n, n->valuedouble + 1);
+	return 0;
+}
+
 int report_merge(const cJSON *const *reports, const char *const *names, size_t n, cJSON **out,
 		 struct avm_err *err)
 {
@@ -901,6 +976,8 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 			goto out;
 		}
 		npct += has;
+		if (report_count_arch(root, r, err))
+			goto out;
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "models")) {
 			cJSON *s = cJSON_GetObjectItemCaseSensitive(models, m->string);
 

@@ -36,6 +36,8 @@ expect_error 2 "one trace at a time" "$tmp/good.db" "$tmp/good.db"
 expect_error 2 "unknown model 'nosuch'" --model nosuch "$tmp/good.db"
 expect_error 2 "needs a value" "$tmp/good.db" --model
 
+expect_error 1 "nosuch" --arch nosuch "$tmp/good.db"
+
 # traces
 expect_error 1 "missing.db: No such file" "$tmp/missing.db"
 : > "$tmp/empty.db"

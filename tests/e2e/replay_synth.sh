@@ -38,6 +38,12 @@ for name, m in r["models"].items():
     assert m["anon_vma"]["allocs"] > 0, "a prefork server faults anonymous memory"
     assert m["bytes_peak_total"] <= sum(m[k]["bytes_peak"] for k in
                                         ("anon_vma", "anon_vma_chain", "vm_area_struct"))
+# issue 6 sections: the arch the trace's meta names, page tables and lock holds per model
+assert r["arch"]["name"] == "x86_64-4level", r["arch"].get("name")
+for name, m in r["models"].items():
+    assert m["page_tables"]["bytes_peak"] >= m["page_tables"]["bytes_end"] > 0
+    hold = m["locks"]["anon_vma_rwsem"]["write"]["hold"]
+    assert hold["count"] > 0 and hold["total_ns"] > 0
 if "lazy" in r["models"]:
     assert "savings" in r and r["savings"]["baseline"] == "eager"
 PY
@@ -51,6 +57,20 @@ a, b = (json.load(open(p)) for p in sys.argv[1:3])
 assert a["models"] == b["models"] and a["trace"] == b["trace"]
 PY
 "$BUILD/anonvma-report" "$tmp/r.json" | grep -q "anonvma report: t.db" || fail "report summary"
+
+# --arch picks another page-table model: same objects, other page tables
+"$replay" -q --arch arm64-64k-48bit "$tmp/t.db" -o "$tmp/arm.json" 2> "$tmp/arm.err" &&
+	fail "a 64K-page arch accepted for a 4K-page trace"
+grep -q "page" "$tmp/arm.err" || fail "64K arch on a 4K trace: $(cat "$tmp/arm.err")"
+"$replay" -q --arch x86_64-5level "$tmp/t.db" -o "$tmp/x5.json"
+python3 - "$tmp/r.json" "$tmp/x5.json" <<'PY' || fail "--arch x86_64-5level"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert b["arch"]["name"] == "x86_64-5level"
+e4, e5 = a["models"]["eager"], b["models"]["eager"]
+assert e4["anon_vma"] == e5["anon_vma"]              # the rmap does not depend on the arch
+assert "p4d" in e5["page_tables"]["levels"] and "p4d" not in e4["page_tables"]["levels"]
+PY
 
 # Ctrl-C: 3 M events (bench/gentrace.c) take seconds to replay, far more than 0.3 s
 san=()  # the library of a SAN=1 build needs the sanitizers at link time
