@@ -560,9 +560,15 @@ int BPF_PROG(on_exec_snap, struct task_struct *p, pid_t old_pid, struct linux_bi
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec_plain, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	struct avm_event *e;
+
 	if (!traced_current())
 		return 0;
 	exec_snap_id(p, old_pid, 0);
+	/* User space lists the new mm from /proc/PID/maps: wake it now. */
+	e = ev_new(COLLECT_REC_EXEC_DONE, (__u64)BPF_CORE_READ(p, mm));
+	if (e)
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 

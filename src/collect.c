@@ -24,6 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -44,6 +45,7 @@
 #include "collect_host.h"
 #include "collect_ids.h"
 #include "collect_order.h"
+#include "collect_procmaps.h"
 #include "error.h"
 #include "event.h"
 #include "trace.h"
@@ -53,6 +55,7 @@
 #define COLLECT_ORDER_MAX (4u << 20)                /* records held at most */
 #define COLLECT_RINGBUF_DEFAULT (32u << 20)
 #define COLLECT_POLL_MS 20                          /* drain period */
+#define COLLECT_EXEC_PENDING 64                     /* concurrent /proc exec snapshots */
 
 struct collect_opts {
 	const char *out;
@@ -63,6 +66,7 @@ struct collect_opts {
 	const char *comm;
 	unsigned long ringbuf;
 	int verbose;
+	int procmaps;         /* --proc-maps: snapshots from /proc/PID/maps */
 };
 
 /* Which snapshot last listed each anon_vma id (index = id), to list it once. */
@@ -90,6 +94,13 @@ struct collect_run {
 	struct avm_err cb_err;
 	const char *mode;
 	const char *snapshot_source;
+	int procmaps_start;   /* the start snapshot came from /proc: mms known by tgid */
+	int procmaps_exec;    /* exec snapshots from /proc at the EXEC event */
+	uint64_t user_snap;   /* next snapshot id given here (procmaps_exec) */
+	struct {
+		uint32_t pid;
+		uint64_t snap;
+	} exec_pending[COLLECT_EXEC_PENDING]; /* execs waiting for their maps */
 	pid_t child;
 	int child_status;
 	int child_done;
@@ -136,6 +147,9 @@ static void collect_usage(FILE *f)
 		"  -p, --pid PID           only this process and its descendants\n"
 		"  -c, --comm NAME         only processes named NAME and their descendants\n"
 		"      --ringbuf-size MIB  ring buffer size in MiB (default %u)\n"
+		"      --proc-maps         take snapshots from /proc/PID/maps (no anon_vma\n"
+		"                          state; what kernels without the BPF task_vma\n"
+		"                          iterator get)\n"
 		"  -v, --verbose           libbpf and verifier messages\n"
 		"  -h, --help              this help\n"
 		"  -- CMD [ARGS...]        run CMD and record it and its descendants only;\n"
@@ -155,6 +169,7 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		{ "comm", required_argument, NULL, 'c' },
 		{ "ringbuf-size", required_argument, NULL, 256 },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "proc-maps", no_argument, NULL, 257 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -207,6 +222,9 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		}
 		case 'v':
 			o->verbose = 1;
+			break;
+		case 257:
+			o->procmaps = 1;
 			break;
 		case 'h':
 			collect_usage(stdout);
@@ -323,6 +341,20 @@ static int collect_out_snap_av(struct collect_run *r, struct collect_snap_av_rec
 	return trace_append_snap_av(r->trace, a, err);
 }
 
+/*
+ * A start snapshot from /proc knows an mm only by its process: the first
+ * event of that process with an mm address not seen before names it.
+ */
+static int collect_out_claim_mm(struct collect_run *r, struct avm_event *e, struct avm_err *err)
+{
+	int moved;
+
+	if (!e->mm || collect_ids_known(&r->ids, COLLECT_NS_MM, e->mm))
+		return 0;
+	return collect_ids_alias(&r->ids, COLLECT_NS_MM, COLLECT_PROCMAPS_MM_TAG | e->pid, e->mm,
+				 &moved, err);
+}
+
 /* Map one ordered record and write it. */
 static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct avm_err *err)
 {
@@ -346,12 +378,18 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 			return -1;
 		e->mm = v;
 	} else {
+		if (r->procmaps_start && collect_out_claim_mm(r, e, err))
+			return -1;
 		if (ID(COLLECT_NS_MM, e->mm))
 			return -1;
 		e->mm = v;
 	}
 	switch (e->kind) {
 	case AVM_FORK:
+		if (ID(COLLECT_NS_MM, e->a))
+			return -1;
+		e->a = (int64_t)v;
+		break;
 	case AVM_EXEC:
 		if (ID(COLLECT_NS_MM, e->a))
 			return -1;
@@ -407,13 +445,88 @@ static int collect_release(struct collect_run *r, uint64_t before_t, struct avm_
 	return rc;
 }
 
+/* /proc/PID/maps rows of one process into the window (start and exec snapshots). */
+struct collect_maps_ctx {
+	struct collect_run *r;
+	uint64_t t;
+	pid_t pid;
+	uint64_t rows;
+};
+
+static int collect_maps_push(void *ctx, const struct avm_snap_vma *v, struct avm_err *err)
+{
+	struct collect_maps_ctx *c = ctx;
+	struct collect_snap_vma_rec rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.h.t = c->t;
+	rec.h.kind = COLLECT_REC_SNAP_VMA;
+	rec.h.pid = rec.h.tid = (uint32_t)c->pid;
+	rec.h.mm = v->mm;
+	rec.v = *v;
+	c->rows++;
+	return collect_order_push(&c->r->order, &rec, sizeof(rec), err);
+}
+
+/*
+ * Exec snapshots from /proc (no task_vma kfuncs, or --proc-maps): the EXEC
+ * (at the point of no return) gets a snapshot id here, on arrival; when the
+ * new image is loaded (COLLECT_REC_EXEC_DONE, which wakes us at once) the
+ * process's maps are read into rows with that id.  The process runs on
+ * meanwhile, so the rows may show a little more than the exec made, or
+ * nothing if it is already gone.
+ */
+static int collect_exec_maps(struct collect_run *r, struct avm_event *e, struct avm_err *err)
+{
+	size_t i;
+
+	if (e->kind == AVM_EXEC) {
+		if (e->b || !e->a)
+			return 0;
+		e->b = (int64_t)r->user_snap++;
+		for (i = 0; i < COLLECT_EXEC_PENDING; i++) {
+			if (!r->exec_pending[i].pid || r->exec_pending[i].pid == e->pid) {
+				r->exec_pending[i].pid = e->pid;
+				r->exec_pending[i].snap = (uint64_t)e->b;
+				return 0;
+			}
+		}
+		return 0; /* more concurrent execs than slots: this one has no rows */
+	}
+	for (i = 0; i < COLLECT_EXEC_PENDING; i++) {
+		struct collect_maps_ctx c = { r, e->t, (pid_t)e->pid, 0 };
+		uint64_t snap = r->exec_pending[i].snap;
+
+		if (r->exec_pending[i].pid != e->pid)
+			continue;
+		r->exec_pending[i].pid = 0;
+		return collect_procmaps_read(c.pid, snap, e->mm, r->host.page_shift,
+					     collect_maps_push, &c, err) < 0 ? -1 : 0;
+	}
+	return 0;
+}
+
 static int collect_on_record(void *ctx, void *data, size_t size)
 {
 	struct collect_run *r = ctx;
+	const struct avm_event *e = data;
+	struct avm_event copy;
 
 	if (size < sizeof(struct avm_event))
 		return 0;
 	r->received++;
+	if (r->procmaps_exec && (e->kind == AVM_EXEC || e->kind == COLLECT_REC_EXEC_DONE)) {
+		/* The ring is mapped read-only: give the snapshot id to a copy. */
+		copy = *e;
+		if (collect_exec_maps(r, &copy, &r->cb_err)) {
+			r->callback_failed = 1;
+			return -1;
+		}
+		if (e->kind == COLLECT_REC_EXEC_DONE)
+			return 0;
+		data = &copy;
+		size = sizeof(copy);
+	}
 	if (collect_order_push(&r->order, data, size, &r->cb_err)) {
 		r->callback_failed = 1;
 		return -1;
@@ -553,10 +666,13 @@ static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 	r->skel->rodata->wake_bytes = rb / 4;
 
 	fentry = collect_probe_fentry(r->vmlinux);
-	kfuncs = btf__find_by_name_kind(r->vmlinux, "bpf_iter_task_vma_new", BTF_KIND_FUNC) > 0;
+	kfuncs = !r->o.procmaps &&
+		 btf__find_by_name_kind(r->vmlinux, "bpf_iter_task_vma_new", BTF_KIND_FUNC) > 0;
+	r->procmaps_exec = !kfuncs;
+	r->user_snap = 2;
 	r->skel->rodata->snap_at_exec = (unsigned)kfuncs;
 	r->mode = fentry ? "fentry" : "tracepoint";
-	r->snapshot_source = kfuncs ? "bpf_task_vma" : "none_at_exec";
+	r->snapshot_source = kfuncs ? "bpf_task_vma" : "proc_maps";
 
 	bpf_object__for_each_program(prog, r->skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
@@ -604,6 +720,71 @@ static int collect_track(struct collect_run *r, pid_t pid, struct avm_err *err)
 	return 0;
 }
 
+/* Is process pid one the start snapshot lists (the BPF filter's rule)? */
+static int collect_maps_wanted(struct collect_run *r, pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (pid == getpid())
+		return 0;
+	if (r->o.cmd)
+		return pid == r->child;
+	if (r->o.pid)
+		return pid == r->o.pid;
+	if (!r->o.comm)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return !strcmp(comm, r->o.comm);
+}
+
+/*
+ * The reduced start snapshot: every wanted process's /proc/PID/maps, its mm
+ * named by COLLECT_PROCMAPS_MM_TAG | pid until its first event gives the
+ * address (collect_out_claim_mm).  vfork children appear as their own mm.
+ */
+static int collect_start_snapshot_procmaps(struct collect_run *r, struct avm_err *err)
+{
+	struct collect_maps_ctx c = { r, collect_now(CLOCK_MONOTONIC), 0, 0 };
+	struct avm_event ev;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int rc = 0;
+
+	if (!d)
+		return avm_errf(err, "cannot list /proc: %s", strerror(errno));
+	while (!rc && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || !collect_maps_wanted(r, (pid_t)pid))
+			continue;
+		c.pid = (pid_t)pid;
+		if (collect_procmaps_read(c.pid, 1, COLLECT_PROCMAPS_MM_TAG | (uint64_t)pid,
+					  r->host.page_shift, collect_maps_push, &c, err) < 0)
+			rc = -1;
+	}
+	closedir(d);
+	if (rc)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.t = c.t - 1;
+	ev.kind = AVM_SNAPSHOT;
+	ev.a = 1;
+	ev.b = AVM_SNAP_START;
+	ev.c = (int64_t)c.rows;
+	r->procmaps_start = 1;
+	r->snapshot_source = "proc_maps";
+	return collect_order_push(&r->order, &ev, sizeof(ev), err);
+}
+
 /* The start snapshot: every VMA of every recorded process, via iter/task_vma. */
 static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 {
@@ -618,13 +799,10 @@ static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 	struct avm_event ev;
 
 	link = bpf_program__attach_iter(r->skel->progs.snap_iter, NULL);
-	if (!link) {
-		avm_errf(err, "cannot attach the task_vma iterator: %s", strerror(errno));
-		goto out;
-	}
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
 	if (fd < 0) {
-		avm_errf(err, "cannot start the task_vma iterator: %s", strerror(errno));
+		/* No task_vma iterator here: the reduced snapshot from /proc. */
+		rc = collect_start_snapshot_procmaps(r, err);
 		goto out;
 	}
 	for (;;) {
@@ -1012,7 +1190,8 @@ int main(int argc, char **argv)
 		avm_errf(&err, "cannot open the ring buffer: %s", strerror(errno));
 		goto out;
 	}
-	if (collect_start_snapshot(&r, &err))
+	if (r.o.procmaps ? collect_start_snapshot_procmaps(&r, &err) :
+			   collect_start_snapshot(&r, &err))
 		goto out;
 	if (!r.o.cmd)
 		fprintf(stderr, "anonvma-collect: recording %s into %s%s\n",

@@ -23,6 +23,9 @@
 enum collect_rec {
 	COLLECT_REC_SNAP_VMA = 1001, /* struct collect_snap_vma_rec */
 	COLLECT_REC_SNAP_AV = 1002,  /* struct collect_snap_av_rec */
+	COLLECT_REC_EXEC_DONE = 1003,/* the new image is loaded (h.mm = new mm): user
+	                                space reads /proc/PID/maps when BPF cannot
+	                                snapshot; never written to the trace */
 };
 
 /* Snapshot rows: h.t is when the row was read; pointers are raw. */

@@ -66,9 +66,9 @@ static int collect_ids_grow(struct collect_ids *m, struct avm_err *err)
 	return 0;
 }
 
-/* Put a new id for (ns, key) at slot i (found empty or to be overwritten). */
-static int collect_ids_assign(struct collect_ids *m, int ns, uint64_t key, uint64_t *id,
-			      struct avm_err *err)
+/* Set (ns, key) to id (0: the next id of ns), replacing any earlier one. */
+static int collect_ids_set(struct collect_ids *m, int ns, uint64_t key, uint64_t id,
+			   struct avm_err *err)
 {
 	size_t i;
 
@@ -79,8 +79,16 @@ static int collect_ids_assign(struct collect_ids *m, int ns, uint64_t key, uint6
 		m->used++;
 	m->slots[i].key = key;
 	m->slots[i].ns = (uint32_t)ns;
-	m->slots[i].id = ++m->next[ns];
-	*id = m->slots[i].id;
+	m->slots[i].id = id ? id : ++m->next[ns];
+	return 0;
+}
+
+static int collect_ids_assign(struct collect_ids *m, int ns, uint64_t key, uint64_t *id,
+			      struct avm_err *err)
+{
+	if (collect_ids_set(m, ns, key, 0, err))
+		return -1;
+	*id = m->next[ns];
 	return 0;
 }
 
@@ -138,5 +146,19 @@ int collect_ids_release(struct collect_ids *m, int ns, uint64_t addr, uint64_t *
 			hole = j;
 		}
 	}
+	return 0;
+}
+
+int collect_ids_alias(struct collect_ids *m, int ns, uint64_t from, uint64_t addr, int *moved,
+		      struct avm_err *err)
+{
+	uint64_t id;
+
+	*moved = 0;
+	if (!collect_ids_known(m, ns, from))
+		return 0;
+	if (collect_ids_release(m, ns, from, &id, err) || collect_ids_set(m, ns, addr, id, err))
+		return -1;
+	*moved = 1;
 	return 0;
 }

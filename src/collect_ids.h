@@ -53,6 +53,13 @@ int collect_ids_fresh(struct collect_ids *m, int ns, uint64_t addr, uint64_t *id
 /* The id of addr (assigned if never seen), then forget addr (a free). */
 int collect_ids_release(struct collect_ids *m, int ns, uint64_t addr, uint64_t *id,
 			struct avm_err *err);
+/*
+ * Give addr the id that the stand-in address from currently has, and forget
+ * from (an mm first known by its process, later by its address).  *moved is
+ * 1 if from had an id.
+ */
+int collect_ids_alias(struct collect_ids *m, int ns, uint64_t from, uint64_t addr, int *moved,
+		      struct avm_err *err);
 /* 1 if addr currently has an id in ns. */
 int collect_ids_known(const struct collect_ids *m, int ns, uint64_t addr);
 
