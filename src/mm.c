@@ -1561,6 +1561,22 @@ static int sys_mseal(struct mm_sim *s, struct mm_space *mm, const struct avm_eve
  * grow is missed (the world lacks the grown part) and the shrink that
  * follows skips the kernel's split of the brk VMA (+L AVCs, then -L).
  */
+/*
+ * Where the heap of an adopted mm starts, given the anonymous VMA c that ends
+ * at the break: c itself is the heap unless it is the bss, which the ELF
+ * loader puts right after the file-backed data segment (then the heap is
+ * still empty and starts at c's end).  A randomised heap is never adjacent.
+ */
+static uint64_t brk_guess_start(const struct mm_space *mm, const struct mm_vma *c)
+{
+	size_t i = idx_of(mm, c);
+	const struct mm_vma *below = i ? mm->vma[i - 1] : NULL;
+
+	if (below && below->end == c->start && below->file)
+		return c->end;
+	return c->start;
+}
+
 static bool brk_infer_old(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
 			  uint64_t *oldbrk)
 {
@@ -1575,10 +1591,27 @@ static bool brk_infer_old(struct mm_sim *s, struct mm_space *mm, const struct av
 		return false;
 	c = mm->vma[i - 1];
 	if (!vma_is_anonymous(c) || (c->flags & (VM_SHARED | VM_SPECIAL)) ||
-	    !(c->flags & VM_WRITE) || c->end == newa)
+	    !(c->flags & VM_WRITE))
+		return false;
+	mm->start_brk = brk_guess_start(mm, c);
+	if (c->end == newa)
 		return false;
 	*oldbrk = c->end;
 	return true;
+}
+
+/*
+ * brk grows the VMA ending at the old break only if it is a brk VMA: the
+ * kernel looks for it with vma_prev_limit(start_brk), so the bss below the
+ * heap (or anything else under start_brk) is never extended; the first
+ * growth makes a new VMA (eager.md §2.7 "brk grow").
+ */
+static bool brk_may_extend(struct mm_sim *s, struct mm_space *mm, uint64_t olda)
+{
+	size_t i = idx_start_ge(mm, olda);
+
+	return i && mm->vma[i - 1]->end == olda &&
+	       mm->vma[i - 1]->start >= page_align(s, mm->start_brk);
 }
 
 static int sys_brk(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
@@ -1609,7 +1642,10 @@ static int sys_brk(struct mm_sim *s, struct mm_space *mm, const struct avm_event
 	/* do_brk_flags: extend the VMA ending at the old break, prev only (§2.7 "brk grow") */
 	a.flags = VM_DATA_DEFAULT | VM_ACCOUNT | mm->def_flags;
 	a.pgoff = pages_of(s, olda);
-	v = merge_new(s, mm, olda, newa, &a, NULL, NULL, true, MODEL_WHY_MMAP, &failed, err);
+	v = NULL;
+	failed = 0;
+	if (brk_may_extend(s, mm, olda))
+		v = merge_new(s, mm, olda, newa, &a, NULL, NULL, true, MODEL_WHY_MMAP, &failed, err);
 	if (failed)
 		return -1;
 	if (!v) {
