@@ -75,6 +75,11 @@ struct collect_seen {
 	size_t cap;
 };
 
+/* When the start snapshot read one mm's VMAs (raw kernel time). */
+struct collect_snap_mm {
+	uint64_t mm, t;
+};
+
 struct collect_run {
 	struct collect_opts o;
 	struct collect_host host;
@@ -86,6 +91,11 @@ struct collect_run {
 	struct collect_order order;
 	struct collect_seen av_seen;
 	uint64_t start_mono;
+	uint64_t snap_t0;           /* raw time the start snapshot began (0: none) */
+	struct collect_snap_mm *snap_mm; /* raw mm -> when its rows were read, by mm */
+	size_t nsnap_mm;
+	uint64_t snap_t_max;        /* the last row's read time */
+	uint64_t before_snapshot;   /* events dropped: older than the start snapshot */
 	uint64_t *lost_prev;  /* per possible CPU */
 	uint64_t lost_total;
 	int ncpus;
@@ -356,11 +366,46 @@ static int collect_out_claim_mm(struct collect_run *r, struct avm_event *e, stru
 }
 
 /* Map one ordered record and write it. */
+static int collect_snap_mm_cmp(const void *a, const void *b)
+{
+	const struct collect_snap_mm *x = a, *y = b;
+
+	return x->mm < y->mm ? -1 : x->mm > y->mm;
+}
+
+/*
+ * Is this event already part of the start snapshot's state?  Everything
+ * before the snapshot began is; on an mm the snapshot read, so is whatever
+ * happened to it before its rows were read (the iterator walks mm after mm
+ * while the probes already fire).
+ */
+static int collect_before_snapshot(const struct collect_run *r, const struct avm_event *e)
+{
+	struct collect_snap_mm key = { .mm = e->mm }, *hit;
+
+	if (e->t < r->snap_t0)
+		return 1;
+	if (!e->mm || !r->nsnap_mm)
+		return 0;
+	hit = bsearch(&key, r->snap_mm, r->nsnap_mm, sizeof(key), collect_snap_mm_cmp);
+	return hit && e->t < hit->t;
+}
+
 static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct avm_err *err)
 {
 	struct avm_event *e = rec;
 	uint64_t v;
 
+	/*
+	 * The probes attach before the iterator reads every mm, so events older
+	 * than the start snapshot are already in its state: replayed too, they
+	 * would count twice and reach mms the replay has not adopted yet.
+	 */
+	if (r->snap_t0 && e->t < r->snap_t_max && e->kind < 1000 && e->kind != AVM_LOST &&
+	    collect_before_snapshot(r, e)) {
+		r->before_snapshot++;
+		return 0;
+	}
 	e->t = e->t > r->start_mono ? e->t - r->start_mono : 0;
 	if (e->kind == COLLECT_REC_SNAP_VMA && size >= sizeof(struct collect_snap_vma_rec))
 		return collect_out_snap_vma(r, rec, err);
@@ -791,13 +836,14 @@ static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 	struct bpf_link *link = NULL;
 	char *buf = NULL;
 	size_t len = 0, cap = 0, off;
-	uint64_t mms[4096];
+	uint64_t mms[4096], snap_t[4096];
 	size_t nmm = 0, skipmm = 0;
 	uint64_t t0 = collect_now(CLOCK_MONOTONIC), vmas = 0;
 	uint32_t cur_tid = 0;
 	int fd = -1, rc = -1, skip = 0;
 	struct avm_event ev;
 
+	r->snap_t0 = t0;
 	link = bpf_program__attach_iter(r->skel->progs.snap_iter, NULL);
 	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
 	if (fd < 0) {
@@ -848,10 +894,14 @@ static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 			for (i = 0; i < nmm; i++)
 				if (mms[i] == h->mm)
 					skip = 1;
-			if (!skip && nmm < sizeof(mms) / sizeof(mms[0]))
+			if (!skip && nmm < sizeof(mms) / sizeof(mms[0])) {
+				snap_t[nmm] = h->t;
 				mms[nmm++] = h->mm;
+			}
 			skipmm += skip;
 		}
+		if (!skip && nmm && mms[nmm - 1] == h->mm && h->t > snap_t[nmm - 1])
+			snap_t[nmm - 1] = h->t; /* when this mm's last row was read */
 		if (!skip) {
 			h->t = t0 + 1;
 			if (h->kind == COLLECT_REC_SNAP_VMA)
@@ -861,6 +911,19 @@ static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 		}
 		off += sz;
 	}
+	r->snap_mm = calloc(nmm ? nmm : 1, sizeof(*r->snap_mm));
+	if (!r->snap_mm) {
+		avm_errf(err, "out of memory reading the start snapshot");
+		goto out;
+	}
+	for (r->nsnap_mm = 0; r->nsnap_mm < nmm; r->nsnap_mm++) {
+		r->snap_mm[r->nsnap_mm] = (struct collect_snap_mm){ mms[r->nsnap_mm], snap_t[r->nsnap_mm] };
+		if (snap_t[r->nsnap_mm] > r->snap_t_max)
+			r->snap_t_max = snap_t[r->nsnap_mm];
+	}
+	qsort(r->snap_mm, r->nsnap_mm, sizeof(*r->snap_mm), collect_snap_mm_cmp);
+	if (r->snap_t_max < t0)
+		r->snap_t_max = t0;
 	memset(&ev, 0, sizeof(ev));
 	ev.t = t0;
 	ev.kind = AVM_SNAPSHOT;
@@ -1099,7 +1162,8 @@ static int collect_meta_end(struct collect_run *r, struct avm_err *err)
 	    trace_meta_set_int(r->trace, "end_ns", (int64_t)collect_now(CLOCK_REALTIME), err) ||
 	    trace_meta_set_int(r->trace, "duration_ns", (int64_t)(end - r->start_mono), err) ||
 	    trace_meta_set_int(r->trace, "interrupted", collect_stop_signal ? 1 : 0, err) ||
-	    trace_meta_set_int(r->trace, "records_received", (int64_t)r->received, err))
+	    trace_meta_set_int(r->trace, "records_received", (int64_t)r->received, err) ||
+	    trace_meta_set_int(r->trace, "events_before_snapshot", (int64_t)r->before_snapshot, err))
 		return -1;
 	if (r->skel && r->skel->maps.stats && bpf_map__fd(r->skel->maps.stats) >= 0) {
 		if (trace_meta_set_int(r->trace, "slab_other_events",
@@ -1260,6 +1324,7 @@ out:
 	collect_order_free(&r.order);
 	free(r.av_seen.snap);
 	free(r.lost_prev);
+	free(r.snap_mm);
 	if (exec_failed)
 		return 127;
 	return rc;
