@@ -375,6 +375,38 @@ static void test_merge_mismatch(void **state)
 	cJSON_Delete(r[1]);
 }
 
+/* Sections other modules own are merged by their owners' merges (arch.h, locks.h). */
+static void test_merge_sections(void **state)
+{
+	struct avm_err err = { "" };
+	struct model_stats e, l;
+	cJSON *r[2], *m = NULL;
+	const char *names[2] = { "a.json", "b.json" };
+
+	(void)state;
+	eager_stats(&e);
+	lazy_stats(&l);
+	for (int i = 0; i < 2; i++) {
+		cJSON *eager, *pt, *arch;
+
+		r[i] = build(&e, &l, 10);
+		eager = cJSON_GetObjectItem(cJSON_GetObjectItem(r[i], "models"), "eager");
+		pt = cJSON_Parse(i ? "{\"bytes_peak\": 8192, \"levels\": {\"pte\": {\"allocs\": 3}}}"
+				   : "{\"bytes_peak\": 4096, \"levels\": {\"pte\": {\"allocs\": 1}}}");
+		arch = cJSON_Parse("{\"name\": \"x86_64-4level\"}");
+		assert_int_equal(report_add_section(eager, "page_tables", pt, &err), 0);
+		assert_int_equal(report_add_section(r[i], "arch", arch, &err), 0);
+	}
+	assert_int_equal(report_merge((const cJSON *const *)r, names, 2, &m, &err), 0);
+	assert_true(num(m, "models.eager.page_tables.bytes_peak") == 4096 + 8192);
+	assert_true(num(m, "models.eager.page_tables.levels.pte.allocs") == 4);
+	assert_true(num(m, "arches.x86_64-4level") == 2);
+	assert_null(cJSON_GetObjectItem(at(m, "models.lazy"), "page_tables"));
+	cJSON_Delete(m);
+	cJSON_Delete(r[0]);
+	cJSON_Delete(r[1]);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -401,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_bad_reports),
 		cmocka_unit_test(test_merge_two),
 		cmocka_unit_test(test_merge_mismatch),
+		cmocka_unit_test(test_merge_sections),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, setup, teardown);
