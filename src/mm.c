@@ -81,6 +81,7 @@ enum {
 #define FAKE_FILE_BASE (1ULL << 62)
 /* How far below a VM_GROWSDOWN VMA a fault may land and still expand it. */
 #define STACK_GROW_MAX (256ULL << 20)
+#define FOLIO_BLOCK 4096
 
 struct folio {
 	uint64_t id, owner, index;
@@ -88,10 +89,22 @@ struct folio {
 	struct folio *next_free; /* the simulator's folio pool */
 };
 
-struct chunk {
-	struct folio **pg; /* chunk_pages slots, NULL until a page is mapped */
-	uint64_t *bits;    /* occupancy bitmap of pg (same allocation) */
+/*
+ * The page slots of one chunk.  After fork, parent and child share one
+ * array (refs > 1) until either writes to it (copy on write): fork and exit
+ * then cost O(chunks), not O(pages).  A folio's maps counts the arrays that
+ * hold it; through a shared array it is mapped refs times, so it is shared.
+ */
+struct slots {
+	uint32_t refs;     /* chunks (of different mms) using this array */
 	uint32_t npages;
+	uint64_t *bits;    /* occupancy bitmap of pg (same allocation) */
+	struct slots *next_free;
+	struct folio *pg[];
+};
+
+struct chunk {
+	struct slots *sl;  /* NULL until a page is mapped */
 	bool pmd;          /* a page table exists under this PMD */
 };
 
@@ -119,6 +132,10 @@ struct mm_sim {
 	struct u64map mms;
 	uint64_t next_vma_id, next_folio_id, next_fake_file;
 	struct folio *folio_pool;
+	void **folio_blocks;      /* folios are carved from blocks of FOLIO_BLOCK */
+	size_t nfolio_blocks;
+	struct slots *slots_pool; /* free slot arrays (4 KiB each): malloc is hot */
+	size_t slots_pooled;
 	unsigned page_shift, pmd_shift;
 	uint64_t chunk_pages;
 	uint32_t cpu;         /* CPU of the event being applied (TLB-flush IPIs) */
@@ -340,10 +357,12 @@ static struct chunk *chunk_get(struct mm_space *mm, uint64_t addr, bool create,
 	return c;
 }
 
+static void chunk_release_slots(struct mm_sim *s, struct chunk *c);
+
 static void chunk_drop(struct mm_space *mm, uint64_t key, struct chunk *c)
 {
 	u64map_del(&mm->chunks, key);
-	free(c->pg);
+	chunk_release_slots(mm->sim, c); /* callers drop only chunks without pages */
 	free(c);
 }
 
@@ -366,17 +385,28 @@ static void folio_unmap(struct mm_sim *s, struct folio *f)
 static struct folio *folio_new(struct mm_sim *s, uint64_t owner, uint64_t index, uint32_t nr,
 			       struct avm_err *err)
 {
-	struct folio *f = s->folio_pool;
+	struct folio *f;
 
-	if (f) {
-		s->folio_pool = f->next_free;
-	} else {
-		f = malloc(sizeof(*f));
-		if (!f) {
-			avm_errf(err, "out of memory (folio)");
+	if (!s->folio_pool) {
+		/* refill the pool with a block: millions of folios, one malloc per 4096 */
+		void **nb = realloc(s->folio_blocks, (s->nfolio_blocks + 1) * sizeof(*nb));
+		struct folio *blk = nb ? malloc(FOLIO_BLOCK * sizeof(*blk)) : NULL;
+		size_t i;
+
+		if (nb)
+			s->folio_blocks = nb;
+		if (!blk) {
+			avm_errf(err, "out of memory (folios)");
 			return NULL;
 		}
+		s->folio_blocks[s->nfolio_blocks++] = blk;
+		for (i = 0; i < FOLIO_BLOCK; i++) {
+			blk[i].next_free = s->folio_pool;
+			s->folio_pool = &blk[i];
+		}
 	}
+	f = s->folio_pool;
+	s->folio_pool = f->next_free;
 	f->id = ++s->next_folio_id;
 	f->owner = owner;
 	f->index = index;
@@ -389,27 +419,48 @@ static struct folio *folio_new(struct mm_sim *s, uint64_t owner, uint64_t index,
 	return f;
 }
 
-/* The slot array and its bitmap, allocated on the first page mapped in a chunk. */
-static int chunk_slots(struct mm_sim *s, struct chunk *c, struct avm_err *err)
+static size_t slots_bytes(const struct mm_sim *s)
 {
-	size_t words = (s->chunk_pages + 63) / 64;
+	return sizeof(struct slots) + (s->chunk_pages + (s->chunk_pages + 63) / 64) *
+					      sizeof(struct folio *);
+}
 
-	if (c->pg)
-		return 0;
-	c->pg = calloc(s->chunk_pages + words, sizeof(*c->pg));
-	if (!c->pg)
-		return avm_errf(err, "out of memory (page slots)");
-	c->bits = (uint64_t *)(void *)(c->pg + s->chunk_pages);
-	return 0;
+static struct slots *slots_new(struct mm_sim *s)
+{
+	struct slots *sl = s->slots_pool;
+
+	if (sl) {
+		s->slots_pool = sl->next_free;
+		s->slots_pooled--;
+		memset(sl, 0, slots_bytes(s));
+	} else {
+		sl = calloc(1, slots_bytes(s));
+		if (!sl)
+			return NULL;
+	}
+	sl->refs = 1;
+	sl->bits = (uint64_t *)(void *)(sl->pg + s->chunk_pages);
+	return sl;
+}
+
+static void slots_free(struct mm_sim *s, struct slots *sl)
+{
+	if (s->slots_pooled >= 4096) {
+		free(sl);
+		return;
+	}
+	sl->next_free = s->slots_pool;
+	s->slots_pool = sl;
+	s->slots_pooled++;
 }
 
 /* The first occupied slot in [i, end), or end. */
-static size_t slot_next(const struct chunk *c, size_t i, size_t end)
+static size_t slot_next(const struct slots *sl, size_t i, size_t end)
 {
-	if (!c->pg || !c->npages)
+	if (!sl || !sl->npages)
 		return end;
 	while (i < end) {
-		uint64_t w = c->bits[i >> 6] >> (i & 63);
+		uint64_t w = sl->bits[i >> 6] >> (i & 63);
 
 		if (w) {
 			i += (size_t)__builtin_ctzll(w);
@@ -420,25 +471,71 @@ static size_t slot_next(const struct chunk *c, size_t i, size_t end)
 	return end;
 }
 
-/* Map f in slot i of c (a folio already there loses that map). */
-static void slot_set(struct mm_sim *s, struct chunk *c, size_t i, struct folio *f)
+/*
+ * Make c's slot array private and writable: allocate it on the first page,
+ * or copy a shared one (each folio in the copy gains a map).
+ */
+static int chunk_slots(struct mm_sim *s, struct chunk *c, struct avm_err *err)
 {
-	if (c->pg[i]) {
-		folio_unmap(s, c->pg[i]);
-	} else {
-		c->npages++;
-		c->bits[i >> 6] |= 1ULL << (i & 63);
+	struct slots *sl = c->sl, *n;
+	size_t i;
+
+	if (sl && sl->refs == 1)
+		return 0;
+	n = slots_new(s);
+	if (!n)
+		return avm_errf(err, "out of memory (page slots)");
+	if (sl) {
+		size_t words = (s->chunk_pages + 63) / 64;
+
+		memcpy(n->pg, sl->pg, s->chunk_pages * sizeof(n->pg[0]));
+		memcpy(n->bits, sl->bits, words * sizeof(n->bits[0]));
+		n->npages = sl->npages;
+		for (i = slot_next(n, 0, s->chunk_pages); i < s->chunk_pages;
+		     i = slot_next(n, i + 1, s->chunk_pages))
+			n->pg[i]->maps++;
+		sl->refs--;
 	}
-	c->pg[i] = f;
+	c->sl = n;
+	return 0;
+}
+
+/* Drop c's slot array: unmap its folios if it was the last user. */
+static void chunk_release_slots(struct mm_sim *s, struct chunk *c)
+{
+	struct slots *sl = c->sl;
+	size_t i;
+
+	if (!sl)
+		return;
+	c->sl = NULL;
+	if (--sl->refs)
+		return;
+	for (i = slot_next(sl, 0, s->chunk_pages); i < s->chunk_pages;
+	     i = slot_next(sl, i + 1, s->chunk_pages))
+		folio_unmap(s, sl->pg[i]);
+	slots_free(s, sl);
+}
+
+/* Map f in slot i of a private array (a folio already there loses that map). */
+static void slot_set(struct mm_sim *s, struct slots *sl, size_t i, struct folio *f)
+{
+	if (sl->pg[i]) {
+		folio_unmap(s, sl->pg[i]);
+	} else {
+		sl->npages++;
+		sl->bits[i >> 6] |= 1ULL << (i & 63);
+	}
+	sl->pg[i] = f;
 	f->maps++;
 }
 
-static void slot_clear(struct mm_sim *s, struct chunk *c, size_t i)
+static void slot_clear(struct mm_sim *s, struct slots *sl, size_t i)
 {
-	folio_unmap(s, c->pg[i]);
-	c->pg[i] = NULL;
-	c->npages--;
-	c->bits[i >> 6] &= ~(1ULL << (i & 63));
+	folio_unmap(s, sl->pg[i]);
+	sl->pg[i] = NULL;
+	sl->npages--;
+	sl->bits[i >> 6] &= ~(1ULL << (i & 63));
 }
 
 static int page_set(struct mm_space *mm, uint64_t addr, struct folio *f, struct avm_err *err)
@@ -448,7 +545,7 @@ static int page_set(struct mm_space *mm, uint64_t addr, struct folio *f, struct 
 
 	if (!c || chunk_slots(s, c, err))
 		return -1;
-	slot_set(s, c, page_slot(s, addr), f);
+	slot_set(s, c->sl, page_slot(s, addr), f);
 	return 0;
 }
 
@@ -499,6 +596,7 @@ static int chunks_in(struct mm_space *mm, uint64_t start, uint64_t end,
 struct zap_ctx {
 	struct mm_space *mm;
 	uint64_t start, end;
+	struct avm_err *err;
 };
 
 static int zap_chunk(void *ctx, uint64_t base, struct chunk *c)
@@ -508,17 +606,30 @@ static int zap_chunk(void *ctx, uint64_t base, struct chunk *c)
 	size_t i, i1;
 
 	slot_range(s, base, z->start, z->end, &i, &i1);
-	for (i = slot_next(c, i, i1); i < i1; i = slot_next(c, i + 1, i1))
-		slot_clear(s, c, i);
+	i = slot_next(c->sl, i, i1);
+	if (i >= i1)
+		return 0;
+	if (c->sl->refs > 1) {
+		/* shared: drop the whole array if the range holds all its pages */
+		if (slot_next(c->sl, 0, i) == i && slot_next(c->sl, i1, s->chunk_pages) ==
+		    s->chunk_pages) {
+			chunk_release_slots(s, c);
+			return 0;
+		}
+		if (chunk_slots(s, c, z->err))
+			return -1;
+	}
+	for (; i < i1; i = slot_next(c->sl, i + 1, i1))
+		slot_clear(s, c->sl, i);
 	return 0;
 }
 
 /* Drop every anon page mapped in [start, end) (zap_page_range / unmap_vmas). */
-static void zap_range(struct mm_space *mm, uint64_t start, uint64_t end)
+static int zap_range(struct mm_space *mm, uint64_t start, uint64_t end, struct avm_err *err)
 {
-	struct zap_ctx z = { mm, start, end };
+	struct zap_ctx z = { mm, start, end, err };
 
-	chunks_in(mm, start, end, zap_chunk, &z);
+	return chunks_in(mm, start, end, zap_chunk, &z);
 }
 
 /*
@@ -544,8 +655,10 @@ static void pmd_release_empty(struct mm_space *mm, uint64_t start, uint64_t end)
 		if (i < mm->nvma && mm->vma[i]->start < base + s->p.pmd_size)
 			continue;
 		c->pmd = false;
-		if (!c->npages)
+		if (!c->sl || !c->sl->npages) {
+			chunk_release_slots(s, c);
 			chunk_drop(mm, key, c);
+		}
 		if (end - start > (64ULL << 30))
 			break; /* absurd ranges: the rest stays marked (conservative) */
 	}
@@ -659,10 +772,7 @@ static void mm_teardown(struct mm_sim *s, struct mm_space *mm)
 	while (u64map_next(&mm->chunks, &it, &key, &val)) {
 		struct chunk *c = val;
 
-		for (i = slot_next(c, 0, s->chunk_pages); i < s->chunk_pages;
-		     i = slot_next(c, i + 1, s->chunk_pages))
-			folio_unmap(s, c->pg[i]);
-		free(c->pg);
+		chunk_release_slots(s, c);
 		free(c);
 	}
 	u64map_free(&mm->chunks);
@@ -944,7 +1054,8 @@ static int do_munmap(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint
 	memmove(&mm->vma[i], &mm->vma[j], (mm->nvma - j) * sizeof(*mm->vma));
 	mm->nvma -= n;
 	s->st.vmas_live -= n;
-	zap_range(mm, start, end);
+	if (zap_range(mm, start, end, err))
+		goto out;
 	/* free_pgtables between the neighbours left: prev's end, next's start */
 	pt_unmap(mm, start, end, i > 0 ? mm->vma[i - 1]->end : 0,
 		 i < mm->nvma ? mm->vma[i]->start : 0);
@@ -954,6 +1065,7 @@ static int do_munmap(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint
 	for (i = 0; i < n; i++)
 		vma_release(s, det[i], why);
 	rc = 0;
+out:
 	if (det != stackbuf)
 		free(det);
 	return rc;
@@ -1028,7 +1140,7 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 			return -1;
 		nf->maps = 1; /* held while mapping, dropped below */
 		for (a = 0; a < s->chunk_pages; a++)
-			slot_set(s, c, a, nf);
+			slot_set(s, c->sl, a, nf);
 		folio_unmap(s, nf);
 		return 0;
 	}
@@ -1037,8 +1149,8 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		return -1;
 	if (!write)
 		return 0; /* zero page, page cache, or already mapped */
-	f = c->pg ? c->pg[page_slot(s, addr)] : NULL;
-	if (f && f->maps <= f->nr) {
+	f = c->sl ? c->sl->pg[page_slot(s, addr)] : NULL;
+	if (f && c->sl->refs == 1 && f->maps <= f->nr) {
 		/* Sole mapping: reuse in place, re-pointing folio->mapping (§4.1). */
 		if (anon_prepare(s, v, err))
 			return -1;
@@ -1064,7 +1176,7 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		s->st.cow_copies++;
 	if (chunk_slots(s, c, err))
 		return -1;
-	slot_set(s, c, page_slot(s, addr), nf);
+	slot_set(s, c->sl, page_slot(s, addr), nf);
 	return 0;
 }
 
@@ -1432,7 +1544,8 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 	switch (advice) {
 	case K_MADV_DONTNEED:
 	case K_MADV_DONTNEED_LOCKED:
-		zap_range(mm, start, end);
+		if (zap_range(mm, start, end, err))
+			return -1;
 		if (mm->pt) /* zap_page_range keeps the page tables */
 			arch_pt_zap(mm->pt, start, end);
 		return 0;
@@ -1681,7 +1794,7 @@ static int collect_chunk(void *ctx, uint64_t base, struct chunk *c)
 	size_t i, i1;
 
 	slot_range(m->s, base, m->start, m->end, &i, &i1);
-	for (i = slot_next(c, i, i1); i < i1; i = slot_next(c, i + 1, i1)) {
+	for (i = slot_next(c->sl, i, i1); i < i1; i = slot_next(c->sl, i + 1, i1)) {
 		if (m->n == m->cap) {
 			size_t cap = m->cap ? m->cap * 2 : 64;
 			void *nf = realloc(m->f, cap * sizeof(*m->f));
@@ -1696,7 +1809,7 @@ static int collect_chunk(void *ctx, uint64_t base, struct chunk *c)
 			m->off = no;
 			m->cap = cap;
 		}
-		m->f[m->n] = c->pg[i];
+		m->f[m->n] = c->sl->pg[i];
 		m->off[m->n++] = base + ((uint64_t)i << m->s->page_shift) - m->start;
 	}
 	return 0;
@@ -1716,7 +1829,8 @@ static int move_pages(struct mm_sim *s, struct mm_space *mm, uint64_t from, uint
 	}
 	for (i = 0; i < m.n; i++)
 		m.f[i]->maps++; /* hold across the zap */
-	zap_range(mm, from, from + len);
+	if (zap_range(mm, from, from + len, err))
+		goto out;
 	for (i = 0; i < m.n; i++) {
 		if (page_set(mm, to + m.off[i], m.f[i], err) ||
 		    pt_touch(mm, to + m.off[i], false, err))
@@ -1915,29 +2029,68 @@ static int sys_shmdt(struct mm_sim *s, struct mm_space *mm, const struct avm_eve
 /* ------------------------------------------------------------------------- */
 /* fork, exit, exec, adopt */
 
-struct copy_pages_ctx {
-	struct mm_space *child;
-	uint64_t start, end;
-	struct avm_err *err;
-};
-
-static int copy_chunk(void *ctx, uint64_t base, struct chunk *c)
+/*
+ * copy_page_range for a whole fork: the child shares each chunk's slot array
+ * (copy on write), except where a VM_DONTCOPY or VM_WIPEONFORK VMA - whose
+ * pages stay in the parent - touches the chunk: there the pages of the other
+ * VMAs are copied one by one.
+ */
+static int fork_copy_pages(struct mm_sim *s, struct mm_space *pm, struct mm_space *cm,
+			   struct avm_err *err)
 {
-	struct copy_pages_ctx *cp = ctx;
-	struct mm_sim *s = cp->child->sim;
-	struct chunk *cc = chunk_get(cp->child, base, true, cp->err);
-	size_t i, i1;
+	const uint64_t nocopy = VM_DONTCOPY | VM_WIPEONFORK;
+	uint64_t it = 0, key, *skip = NULL;
+	size_t nskip = 0, i, k;
+	void *val;
+	int rc = -1;
 
-	if (!cc)
-		return -1;
-	cc->pmd = cc->pmd || c->pmd;
-	slot_range(s, base, cp->start, cp->end, &i, &i1);
-	i = slot_next(c, i, i1);
-	if (i < i1 && chunk_slots(s, cc, cp->err))
-		return -1;
-	for (; i < i1; i = slot_next(c, i + 1, i1))
-		slot_set(s, cc, i, c->pg[i]);
-	return 0;
+	for (i = 0; i < pm->nvma; i++)
+		if (pm->vma[i]->flags & nocopy)
+			nskip++;
+	if (nskip) {
+		skip = malloc(2 * nskip * sizeof(*skip));
+		if (!skip)
+			return avm_errf(err, "out of memory (fork)");
+		for (i = 0, k = 0; i < pm->nvma; i++) {
+			if (pm->vma[i]->flags & nocopy) {
+				skip[k++] = pm->vma[i]->start;
+				skip[k++] = pm->vma[i]->end;
+			}
+		}
+	}
+	while (u64map_next(&pm->chunks, &it, &key, &val)) {
+		struct chunk *c = val, *cc;
+		uint64_t base = (key - 1) << s->pmd_shift;
+		bool whole = true;
+
+		if (!c->sl || !c->sl->npages)
+			continue;
+		cc = chunk_get(cm, base, true, err);
+		if (!cc)
+			goto out;
+		cc->pmd = c->pmd;
+		for (k = 0; k < nskip && whole; k++)
+			whole = skip[2 * k + 1] <= base || skip[2 * k] >= base + s->p.pmd_size;
+		if (whole) {
+			cc->sl = c->sl;
+			c->sl->refs++;
+			continue;
+		}
+		for (i = slot_next(c->sl, 0, s->chunk_pages); i < s->chunk_pages;
+		     i = slot_next(c->sl, i + 1, s->chunk_pages)) {
+			struct mm_vma *v = mm_find_vma(pm, base + ((uint64_t)i << s->page_shift));
+
+			if (!v || (v->flags & nocopy))
+				continue;
+			if (chunk_slots(s, cc, err))
+				goto out;
+			slot_set(s, cc->sl, i, c->sl->pg[i]);
+		}
+	}
+	rc = 0;
+out:
+	free(skip);
+	return rc;
 }
 
 /* dup_mmap (eager.md §2.7 "fork"): parent VMAs in ascending address order. */
@@ -1984,18 +2137,16 @@ static int sim_fork(struct mm_sim *s, struct mm_space *pm, uint64_t child_id,
 			return -1;
 		if (pv->flags & VM_WIPEONFORK)
 			continue; /* no anon state, no pages */
-		if (has_anon(s, pv)) {
-			struct copy_pages_ctx cp = { cm, pv->start, pv->end, err };
-
-			if (s->ops->fork_vma(s->model, cv, pv, err))
-				return -1;
-			if (chunks_in(pm, pv->start, pv->end, copy_chunk, &cp))
-				return -1;
-			/* copy_page_range: only VMAs that need copying (anon_vma set) */
-			if (cm->pt && arch_pt_copy(cm->pt, pm->pt, pv->start, pv->end, NULL, err))
-				return -1;
-		}
+		if (!has_anon(s, pv))
+			continue;
+		if (s->ops->fork_vma(s->model, cv, pv, err))
+			return -1;
+		/* copy_page_range: only VMAs that need copying (anon_vma set) */
+		if (cm->pt && arch_pt_copy(cm->pt, pm->pt, pv->start, pv->end, NULL, err))
+			return -1;
 	}
+	if (fork_copy_pages(s, pm, cm, err))
+		return -1;
 	if (s->ops->fork_end && s->ops->fork_end(s->model, pm, cm, err))
 		return -1;
 	return 0;
@@ -2272,12 +2423,15 @@ void mm_sim_destroy(struct mm_sim *s)
 		mm_teardown(s, val);
 	}
 	u64map_free(&s->mms);
-	while (s->folio_pool) {
-		struct folio *f = s->folio_pool;
+	while (s->slots_pool) {
+		struct slots *sl = s->slots_pool;
 
-		s->folio_pool = f->next_free;
-		free(f);
+		s->slots_pool = sl->next_free;
+		free(sl);
 	}
+	for (size_t i = 0; i < s->nfolio_blocks; i++)
+		free(s->folio_blocks[i]);
+	free(s->folio_blocks);
 	free(s);
 }
 
@@ -2379,8 +2533,8 @@ static int page_iter_chunk(void *ctx, uint64_t base, struct chunk *c)
 	int rc;
 
 	slot_range(s, base, p->v->start, p->v->end, &i, &i1);
-	for (i = slot_next(c, i, i1); i < i1; i = slot_next(c, i + 1, i1)) {
-		struct folio *f = c->pg[i];
+	for (i = slot_next(c->sl, i, i1); i < i1; i = slot_next(c->sl, i + 1, i1)) {
+		struct folio *f = c->sl->pg[i];
 
 		p->count++;
 		if (p->cb && (rc = p->cb(p->ctx, base + ((uint64_t)i << s->page_shift), &f->owner,
@@ -2406,7 +2560,7 @@ static int collect_base(void *ctx, uint64_t base, struct chunk *c)
 {
 	struct base_list *l = ctx;
 
-	if (!c->npages)
+	if (!c->sl || !c->sl->npages)
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
@@ -2513,17 +2667,27 @@ int mm_sim_check(struct mm_sim *s, struct avm_err *err)
 			struct chunk *c = cval;
 			uint32_t n = 0;
 
-			for (i = 0; c->pg && i < s->chunk_pages; i++) {
-				if (!c->pg[i])
+			if (!c->sl)
+				continue;
+			if (!c->sl->refs)
+				return avm_errf(err, "mm %llu: a page array without users",
+						(unsigned long long)mm->id);
+			for (i = 0; i < s->chunk_pages; i++) {
+				bool bit = (c->sl->bits[i >> 6] >> (i & 63)) & 1;
+
+				if (bit != (c->sl->pg[i] != NULL))
+					return avm_errf(err, "mm %llu: page bitmap disagrees with slot %zu",
+							(unsigned long long)mm->id, i);
+				if (!c->sl->pg[i])
 					continue;
 				n++;
-				if (!c->pg[i]->maps)
+				if (!c->sl->pg[i]->maps)
 					return avm_errf(err, "mm %llu: a mapped folio has no maps",
 							(unsigned long long)mm->id);
 			}
-			if (n != c->npages)
+			if (n != c->sl->npages)
 				return avm_errf(err, "mm %llu: page chunk counts %u pages, holds %u",
-						(unsigned long long)mm->id, c->npages, n);
+						(unsigned long long)mm->id, c->sl->npages, n);
 		}
 	}
 	if (vmas != s->st.vmas_live)
