@@ -1575,10 +1575,11 @@ cJSON *validate_to_json(const struct validate *v)
 	{
 		uint64_t race[VALIDATE_OBJ_NR] = { v->race_allocs[0], v->race_allocs[1] };
 
+		/* every race loser allocates an AVC (and an AV unless it found one to reuse) */
 		val_explained_add(list, "prepare_race",
 				  "two threads' first faults on one VMA: the loser's alloc+free at "
-				  "prepare, no net effect (eager.md §2.2 step 4); counts are allocs",
-				  race, v->races);
+				  "prepare, no net effect (eager.md §2.2 step 4); count = losers",
+				  race, v->race_allocs[VALIDATE_AVC]);
 	}
 	n = v->other_ctx_frees[0] + v->other_ctx_frees[1];
 	val_explained_add(list, "other_context_frees",
