@@ -36,3 +36,6 @@ awk -v b="$bytes" -v n="$events" -v f="$trace" \
 	'BEGIN { printf "trace size: %s, %d events, %d bytes, %.2f bytes/event (target <= 32)\n", f, n, b, b / n }'
 
 "$out/replay_bench" "$trace" 5
+
+# The collector against perf record (root: BPF and perf); see bench/collect.sh.
+bench/collect.sh "$build"
