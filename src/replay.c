@@ -97,6 +97,7 @@ struct replay_worker {
 	pthread_t th;
 	bool started;
 	uint64_t done;                /* events applied (read under r->mu) */
+	double cpu;                   /* CPU seconds of the thread, set when it ends */
 	struct validate_vma *wvmas;   /* one mm's layout, for validate_snapshot */
 	size_t nwvmas, capwvmas;
 	struct avm_err err;
@@ -123,6 +124,7 @@ struct replay {
 	bool failed;                  /* err holds the first error */
 	int running;                  /* threads not finished */
 	uint64_t read;                /* events read */
+	double reader_cpu;            /* CPU seconds of the reader thread */
 	struct avm_err err;
 };
 
@@ -131,6 +133,14 @@ static double replay_now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double replay_thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -458,6 +468,7 @@ static void *replay_reader(void *arg)
 		if (rc == 1)
 			break;
 	}
+	r->reader_cpu = replay_thread_cpu(); /* read after the join */
 	replay_thread_done(r);
 	return NULL;
 }
@@ -613,6 +624,7 @@ static void *replay_worker_main(void *arg)
 		if (last)
 			break;
 	}
+	wk->cpu = replay_thread_cpu(); /* read after the join */
 	replay_thread_done(r);
 	return NULL;
 }
@@ -842,6 +854,9 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 		goto out;
 	res->events = r.read;
 	memcpy(res->note, r.note, sizeof(res->note));
+	res->reader_cpu = r.reader_cpu;
+	for (size_t i = 0; i < r.nworkers; i++)
+		res->world_cpu[i] = r.workers[i].cpu;
 	res->seconds = replay_now() - start;
 	if (r.val && validate_finish(r.val, err))
 		goto out;

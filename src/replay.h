@@ -52,6 +52,9 @@ struct replay_result {
 	bool validated;         /* validation ran */
 	bool validation_passed; /* every validated error within the tolerance */
 	char note[256];         /* "" or one line worth telling the user (no arch model, ...) */
+	/* CPU seconds of each pipeline thread (benchmarks: the longest bounds the wall time) */
+	double reader_cpu;
+	double world_cpu[REPLAY_MAX_MODELS];
 };
 
 /* Fill opts with the defaults (no trace path; models from replay_default_models). */
