@@ -50,9 +50,14 @@ for b in "$collect" "$replay" "$vmops"; do
 done
 [ "$(id -u)" = 0 ] || { echo "run.sh: the workloads are collected with BPF: run as root" >&2; exit 2; }
 
+# The THP mode is global and decides which read faults prepare (eager.md
+# §2.8): every collection runs under an exclusive lock, so concurrent runs
+# (other worktrees' test suites) cannot flip the mode under it.
 thp=/sys/kernel/mm/transparent_hugepage/enabled
-thp_saved=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp")
-restore_thp() { echo "$thp_saved" > "$thp"; }
+lockfile=/tmp/anonvma-thp.lock
+exec 9>>"$lockfile"
+thp_saved=
+restore_thp() { [ -z "$thp_saved" ] || echo "$thp_saved" > "$thp"; thp_saved=; }
 trap restore_thp EXIT
 
 # The THP mode each workload needs (eager.md §2.8: the PMD path prepares on reads).
@@ -109,14 +114,19 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 for name in "$@"; do
 	db=$out/$name.db
 	json=$out/$name.json
+	flock -x 9
+	thp_saved=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp")
 	echo "$(thp_mode "$name")" > "$thp"
-	if ! collect_one "$name" "$db" > "$out/$name.collect.log" 2>&1; then
+	collect_one "$name" "$db" > "$out/$name.collect.log" 2>&1
+	rc=$?
+	restore_thp
+	flock -u 9
+	if [ $rc -ne 0 ]; then
 		echo "run.sh: $name: collection failed (see $out/$name.collect.log)" >&2
 		tail -3 "$out/$name.collect.log" >&2
 		failed=1
 		continue
 	fi
-	restore_thp
 	"$replay" --validate -o "$json" "$db" > "$out/$name.replay.log" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ] && [ $rc -ne 3 ]; then
