@@ -773,6 +773,57 @@ static void test_mprotect_stops_at_hole(void **state)
 	world_destroy(w);
 }
 
+/*
+ * §3.2 case 1 / §3.4 copied_from (P3 vs P2, CVE-2026-23077).  Two private
+ * mappings of one open file: T (unfaulted) at offset 0, S (faulted) at
+ * offset 1 page elsewhere.  mremap moves S right after T: same file, linear
+ * pgoff, so copy_vma merges the range into the unfaulted T.
+ *   before  [T f@0]  ...  [S* f@1]        after  [T f@0 | f@1]
+ *   P3: T gets a dup of S's chain (+1), S is unmapped (-1), the AV lives on.
+ *   P2: no dup (the bug): S's unlink empties the AV's tree and frees it
+ *       while T's moved folio still names it.
+ *   P3 in a fork child (S's chain L=2): copied_from is a fork child, no
+ *   merge: a new VMA with the chain (+2), S unmapped (-2).
+ */
+static void copied_from_case(int profile, bool in_child, uint64_t av_f, uint64_t avc_a,
+			     uint64_t avc_f, size_t vmas)
+{
+	struct world *w = tw_world("eager", profile);
+	uint64_t t = A, src = A + 0x100000, mm = MM;
+	struct tw_mark m;
+
+	tw(w, ev_mmap_file(MM, t, PG, RW, MAP_PRIVATE, 7, 0));
+	tw(w, ev_mmap_file(MM, src, PG, RW, MAP_PRIVATE, 7, 1));
+	tw(w, ev_write(MM, src));
+	if (in_child) {
+		tw(w, ev_fork(MM, C1));
+		mm = C1;
+	}
+	m = tw_mark(w);
+	tw(w, ev_mremap(mm, src, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, (int64_t)(t + PG), t + PG));
+	tw_assert_delta(w, &m, 0, av_f, avc_a, avc_f);
+	assert_int_equal(tw_vma_count(w, mm), vmas);
+	world_destroy(w);
+}
+
+static void test_copied_from_dup_p3(void **state)
+{
+	(void)state;
+	copied_from_case(3, false, 0, 1, 1, 1);
+}
+
+static void test_copied_from_no_dup_p2(void **state)
+{
+	(void)state;
+	copied_from_case(2, false, 1, 0, 1, 1);
+}
+
+static void test_copied_from_fork_child_p3(void **state)
+{
+	(void)state;
+	copied_from_case(3, true, 0, 2, 2, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +860,9 @@ int main(void)
 		cmocka_unit_test(test_threads_share_mm),
 		cmocka_unit_test(test_failed_syscalls),
 		cmocka_unit_test(test_mprotect_stops_at_hole),
+		cmocka_unit_test(test_copied_from_dup_p3),
+		cmocka_unit_test(test_copied_from_no_dup_p2),
+		cmocka_unit_test(test_copied_from_fork_child_p3),
 	};
 
 	return cmocka_run_group_tests_name("eager_rules", tests, NULL, NULL);
