@@ -442,13 +442,15 @@ static void *replay_reader(void *arg)
 
 	for (uint64_t no = 0;; no++) {
 		struct replay_batch *b = &r->slots[no % REPLAY_SLOTS];
+		bool stop;
 		int rc;
 
 		pthread_mutex_lock(&r->mu);
 		while (b->pending && !r->abort)
 			pthread_cond_wait(&r->freed, &r->mu);
+		stop = r->abort;
 		pthread_mutex_unlock(&r->mu);
-		if (r->abort)
+		if (stop)
 			break;
 		/* the slot is ours until published: no lock while reading SQLite */
 		rc = replay_fill(r, b, &err);
@@ -598,14 +600,15 @@ static void *replay_worker_main(void *arg)
 
 	for (uint64_t no = 0;; no++) {
 		struct replay_batch *b = &r->slots[no % REPLAY_SLOTS];
-		bool last;
+		bool last, stop;
 		int rc;
 
 		pthread_mutex_lock(&r->mu);
 		while (!(b->filled && b->no == no) && !r->abort)
 			pthread_cond_wait(&r->filled, &r->mu);
+		stop = r->abort;
 		pthread_mutex_unlock(&r->mu);
-		if (r->abort)
+		if (stop)
 			break;
 		rc = replay_consume(wk, b, &wk->err);
 		last = b->last;
