@@ -48,8 +48,8 @@
  * the work done under the lock (locks.h cost model).  A failed trylock (the
  * fault's mmap_read_trylock) is retried blocking, as the fault is.
  */
-static void av_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
-		    enum locks_why why, uint64_t instance, bool trylock, const struct locks_work *w)
+void av_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
+	     enum locks_why why, uint64_t instance, bool trylock, const struct locks_work *w)
 {
 	const struct model_env *env = sp->env;
 	struct locks_section s = { .cls = cls, .mode = mode, .why = why, .instance = instance,

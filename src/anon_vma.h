@@ -27,6 +27,7 @@
 
 #include "error.h"
 #include "event.h"
+#include "locks.h"
 #include "model.h"
 #include "u64map.h"
 
@@ -139,6 +140,14 @@ void av_put(struct av_space *sp, struct anon_vma *av, enum model_why why);
 bool av_merge_ok(const struct av_space *sp, const struct mm_vma *tgt,
 		 const struct mm_vma *anon_src, const struct mm_vma *middle,
 		 const struct mm_vma *copied_from);
+
+/*
+ * One critical section at the current event (locks.h), its length from the
+ * work done under it; a failed trylock is retried blocking.  No-op unless
+ * sp->env accounts locks.  The lazy model records its upgrade with it.
+ */
+void av_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
+	     enum locks_why why, uint64_t instance, bool trylock, const struct locks_work *w);
 
 /* Snapshot adoption (model_ops.adopt, adopt_av, adopt_done) into avv. */
 int av_adopt(struct av_space *sp, struct av_vma *avv, const struct avm_snap_vma *sv,

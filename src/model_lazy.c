@@ -332,6 +332,8 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 	struct lazy_root *r = lv->root;
 	struct anon_vma *donor = r->av && r->av->tree_n ? r->av : NULL;
 	struct mm_vma *v = lv->vma;
+	struct locks_work work = { { 0 } };
+	uint64_t before;
 	int rc;
 
 	if (lv->state == LAZY_STATE_LAZY) {
@@ -359,8 +361,19 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 	}
 	m->env.stats->upgrades++;
 	lv->state = LAZY_STATE_REGULAR;
+	before = m->env.stats->folio_rewrites;
 	if (rewrite_folios(m, v, lv->avv->anon_vma->id, NULL, 0, UINT64_MAX, why, err))
 		return -1;
+	/*
+	 * Which lock excludes a lazy walk during the rewrite is not in the
+	 * sources (lazy.md §10 q8): modelled as the new anon_vma's root rwsem,
+	 * write, around the rewrites (the anon_vma link itself is av_prepare's
+	 * or av_fork_new's section).
+	 */
+	work.n[LOCKS_OP_LOCK] = 1;
+	work.n[LOCKS_OP_FOLIO_REWRITE] = m->env.stats->folio_rewrites - before;
+	av_lock(&m->sp, LOCKS_ANON_VMA, LOCKS_WRITE, LOCKS_WHY_UPGRADE,
+		lv->avv->anon_vma->root->id, false, &work);
 	family_del(lv);
 	root_settle(m, r, why);
 	return 0;
@@ -382,6 +395,7 @@ static int lazy_create(const struct model_env *env, struct model **out, struct a
 	m->cfg = env->cfg;
 	m->page_size = mm_sim_params(env->sim)->page_size;
 	av_space_init(&m->sp, env->stats, m->cfg->profile, lazy_avv_of);
+	m->sp.env = &m->env; /* mainline lock sections (locks.h) when the world accounts them */
 	/*
 	 * lazy.md §2.2: the vm_area_struct slab grew by +0.2...+1.0 %.  Every
 	 * object counts the configured growth, rounded to whole bytes (the

@@ -13,6 +13,9 @@
 
 #include <string.h>
 
+#include "arch.h"
+#include "locks.h"
+
 #define MM 1
 #define C1 2
 #define C2 3
@@ -866,6 +869,55 @@ static void test_checker_catches_dead_root(void **state)
 	world_destroy(w);
 }
 
+/*
+ * Lock sections (locks.h, lazy.md §9.3), x86_64 costs.  The first faults
+ * take nothing (no mmap_lock trylock, no anon_vma lock: §4.1).  The fork
+ * takes the new anon_vma's root rwsem (write) three times: the upgrade's
+ * link (lock + insert, why fork), the upgrade's 2 folio rewrites (lock + 2
+ * rewrites, why upgrade: the lock is a modelling choice, §10 q8) and the
+ * child's chain clone (lock + insert, why fork).
+ *   parent [rw L(R), 2 folios] -> [rw *X]     child [rw T(X)]
+ */
+static void test_lock_sections(void **state)
+{
+	struct world_meta meta;
+	struct world *w = NULL;
+	struct avm_err err = { { 0 } };
+	struct config cfg;
+	struct arch a;
+	struct locks_summary wr, rd;
+	uint64_t lock, insert, rewrite;
+
+	(void)state;
+	if (arch_load("x86_64-4level", NULL, &a, &err))
+		fail_msg("%s", err.msg);
+	lock = a.rmap.ns[LOCKS_OP_LOCK];
+	insert = a.rmap.ns[LOCKS_OP_TREE_INSERT];
+	rewrite = a.rmap.ns[LOCKS_OP_FOLIO_REWRITE];
+	config_defaults(&cfg);
+	cfg.thp_from_trace = false;
+	world_meta_defaults(&meta);
+	meta.arch = &a;
+	if (world_create(&cfg, model_find("lazy"), &meta, &w, &err))
+		fail_msg("world_create: %s", err.msg);
+	world_set_check(w, true);
+	tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_write(MM, A + PG));
+	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_WRITE, &wr);
+	locks_summary(world_locks(w), LOCKS_MMAP, LOCKS_READ, &rd);
+	assert_int_equal(wr.count, 0);
+	assert_int_equal(rd.count, 0);
+	tw(w, ev_fork(MM, C1));
+	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_WRITE, &wr);
+	assert_int_equal(wr.count, 3);
+	assert_int_equal(wr.count_by_why[LOCKS_WHY_FORK], 2);
+	assert_int_equal(wr.count_by_why[LOCKS_WHY_UPGRADE], 1);
+	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_FORK], 2 * (lock + insert));
+	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_UPGRADE], lock + 2 * rewrite);
+	world_destroy(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -893,6 +945,7 @@ int main(void)
 		cmocka_unit_test(test_start_snapshot_rule),
 		cmocka_unit_test(test_vma_growth),
 		cmocka_unit_test(test_checker_catches_dead_root),
+		cmocka_unit_test(test_lock_sections),
 	};
 
 	return cmocka_run_group_tests_name("lazy", tests, NULL, NULL);
