@@ -119,6 +119,11 @@ for name in "$@"; do
 	echo "$(thp_mode "$name")" > "$thp"
 	collect_one "$name" "$db" > "$out/$name.collect.log" 2>&1
 	rc=$?
+	if ! grep -q "\[$(thp_mode "$name")\]" "$thp"; then
+		echo "run.sh: $name: the THP mode changed during the collection ($(cat "$thp")):" \
+			"another process wrote $thp" >&2
+		rc=1
+	fi
 	restore_thp
 	flock -u 9
 	if [ $rc -ne 0 ]; then
