@@ -165,6 +165,8 @@ struct validate {
 	int64_t first_live_k[VALIDATE_OBJ_NR], first_live_m[VALIDATE_OBJ_NR];
 	uint64_t first_live_seq;
 	uint64_t live_pending_seq;  /* a snapshot whose live counts wait for the world's stats */
+	uint64_t live_pending_tid;  /* ... or for this task's next hard checkpoint (exec) */
+	bool live_due;              /* that checkpoint came: check once the stats are in */
 
 	bool finished;
 	validate_vma_lookup_fn lookup;
@@ -620,6 +622,9 @@ static int val_checkpoint(struct validate *v, struct val_task *tk, const struct 
 			  bool hard, struct avm_err *err)
 {
 	bool zero_before = !tk->span.set;
+
+	if (hard && v->live_pending_tid && v->live_pending_tid == tk->tid)
+		v->live_due = true;
 
 	if (!val_counts_zero(tk->win_k) || !val_counts_zero(tk->win_m)) {
 		val_counts_add(tk->span_k, tk->win_k, 1);
@@ -1130,9 +1135,11 @@ out:
 	if (!rc) {
 		v->prev = *stats;
 		v->have_stats = true;
-		if (v->live_pending_seq == ev->seq) {
+		if (v->live_due || (v->live_pending_seq == ev->seq && !v->live_pending_tid)) {
 			val_live_check(v, ev->seq);
 			v->live_pending_seq = 0;
+			v->live_pending_tid = 0;
+			v->live_due = false;
 		}
 	}
 	return rc;
@@ -1187,6 +1194,11 @@ int validate_snapshot(struct validate *v, const struct avm_event *ev,
 
 	/* live counts once the world's stats for this event are in (validate_world_delta) */
 	v->live_pending_seq = ev->seq;
+	/*
+	 * An exec snapshot is adopted at AVM_EXEC, before the kernel tore the
+	 * old mm down: compare live counts when the task next settles.
+	 */
+	v->live_pending_tid = ev->kind == AVM_EXEC ? (ev->tid ? ev->tid : UINT64_MAX) : 0;
 	return 0;
 }
 
@@ -1282,6 +1294,8 @@ int validate_finish(struct validate *v, struct avm_err *err)
 		val_task_settle(tk);
 	}
 	val_unsettled_compact(v);
+	if (v->live_pending_seq)
+		val_live_check(v, v->live_pending_seq); /* an exec whose task never settled again */
 	for (i = 0; i < v->n_owed_spans; i++) {
 		if (v->owed[VALIDATE_AV] <= 0 && v->owed[VALIDATE_AVC] <= 0)
 			break;

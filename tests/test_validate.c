@@ -455,6 +455,14 @@ static void test_exec_at_point_of_no_return(void **state)
 	struct avm_err err = { { 0 } };
 	struct avm_event pf = { .tid = 100, .pid = 100, .kind = AVM_FAULT, .mm = 9, .a = 0x601000,
 				.b = AVM_PF_WRITE, .c = 1 };
+	struct avm_event exec_ev = { .tid = 100, .pid = 100, .kind = AVM_EXEC, .mm = 1, .a = 9 };
+	struct avm_snap_vma rows[2] = {
+		{ .mm = 9, .start = 0x600000, .end = 0x602000, .flags = 0x100073, .anon_vma = 2 },
+		{ .mm = 9, .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon_vma = 1 },
+	};
+	struct validate_vma wvmas[2] = { { 0x600000, 0x602000, 0x100073, true },
+					 { 0x7ff000, 0x800000, 0x100173, true } };
+	uint64_t exec_seq;
 
 	(void)state;
 	fx_init(&f, 0.0);
@@ -463,7 +471,10 @@ static void test_exec_at_point_of_no_return(void **state)
 	fx_kernel_prepare(&f, 100, 1);
 	fx_ev(&f, AVM_FAULT, 100, 100, 1, 0x401000, NULL, 0); /* a read */
 	fx_kernel_prepare(&f, 100, 1); /* the new stack */
-	fx_ev(&f, AVM_EXEC, 100, 100, 1, 9, adopt, 2);
+	exec_seq = fx_ev(&f, AVM_EXEC, 100, 100, 1, 9, adopt, 2);
+	/* the exec snapshot: live counts differ now (kernel 2 AV, world 3), not once settled */
+	exec_ev.seq = exec_seq;
+	assert_int_equal(validate_snapshot(f.v, &exec_ev, rows, 2, wvmas, 2, &err), 0);
 	fx_slab(&f, 100, 9, AVM_CACHE_AVC, AVM_SLAB_FREE, AVM_SITE_UNLINK);
 	fx_slab(&f, 100, 9, AVM_CACHE_ANON_VMA, AVM_SLAB_FREE, AVM_SITE_PUT);
 	fx_ev(&f, AVM_MM_RELEASE, 100, 100, 1, 0, teardown, 2);
@@ -485,6 +496,10 @@ static void test_exec_at_point_of_no_return(void **state)
 	assert_int_equal((int)num(ops, "exit", "model_frees"), 1);
 	/* per process: the exec's objects belong to the new mm 9 */
 	assert_int_equal((int)num(j, "per_process", "equal"), 2);
+	/* checked once the exec settled: kernel 3 - 1 = 2 AV live, world 3 - 1 */
+	assert_int_equal((int)num(j, "layouts", "live_checks"), 1);
+	assert_int_equal((int)num(j, "layouts", "live_equal"), 1);
+	assert_int_equal((int)num(j, "layouts", "equal"), 1);
 	cJSON_Delete(j);
 	fx_done(&f);
 }
