@@ -2063,8 +2063,22 @@ static int fork_copy_pages(struct mm_sim *s, struct mm_space *pm, struct mm_spac
 		uint64_t base = (key - 1) << s->pmd_shift;
 		bool whole = true;
 
-		if (!c->sl || !c->sl->npages)
+		if (!c->sl || !c->sl->npages) {
+			/* no anon page, but copy_page_range still copies the tables of faulted VMAs */
+			size_t j = idx_end_above(pm, base);
+			bool copied = false;
+
+			for (; c->pmd && !copied && j < pm->nvma && pm->vma[j]->start <
+			     base + s->p.pmd_size; j++)
+				copied = !(pm->vma[j]->flags & nocopy) && has_anon(s, pm->vma[j]);
+			if (!copied)
+				continue;
+			cc = chunk_get(cm, base, true, err);
+			if (!cc)
+				goto out;
+			cc->pmd = true;
 			continue;
+		}
 		cc = chunk_get(cm, base, true, err);
 		if (!cc)
 			goto out;

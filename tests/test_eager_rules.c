@@ -824,6 +824,38 @@ static void test_copied_from_fork_child_p3(void **state)
 	copied_from_case(3, true, 0, 2, 2, 2);
 }
 
+/*
+ * §2.8: the PMD-THP path needs an empty PMD.  THP "madvise": a read before
+ * MADV_HUGEPAGE maps a 4K zero page and populates PMD 0; afterwards a read
+ * in PMD 0 still takes the 4K path (0/0), a read in the untouched PMD 1
+ * takes the THP path and prepares (1/1).  Unmapping everything frees the
+ * page tables: a new mapping's read prepares again.
+ *   [ PMD 0: populated | PMD 1: empty ]   4 MiB, 2 MiB aligned
+ */
+static void test_thp_needs_empty_pmd(void **state)
+{
+	struct world *w = p3();
+	uint64_t h = 0x40000000ULL, mb2 = 2ULL << 20;
+	struct tw_mark m;
+
+	(void)state;
+	tw(w, ev_mmap(MM, h, 2 * mb2, RW, ANON));
+	tw(w, ev_read(MM, h));
+	tw(w, ev_madvise(MM, h, 2 * mb2, MADV_HUGEPAGE));
+	m = tw_mark(w);
+	tw(w, ev_read(MM, h + PG));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw(w, ev_read(MM, h + mb2 + PG));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	tw(w, ev_munmap(MM, h, 2 * mb2));
+	tw(w, ev_mmap(MM, h, 2 * mb2, RW, ANON));
+	tw(w, ev_madvise(MM, h, 2 * mb2, MADV_HUGEPAGE));
+	m = tw_mark(w);
+	tw(w, ev_read(MM, h + PG));
+	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	world_destroy(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_copied_from_dup_p3),
 		cmocka_unit_test(test_copied_from_no_dup_p2),
 		cmocka_unit_test(test_copied_from_fork_child_p3),
+		cmocka_unit_test(test_thp_needs_empty_pmd),
 	};
 
 	return cmocka_run_group_tests_name("eager_rules", tests, NULL, NULL);
