@@ -132,6 +132,7 @@ struct mm_sim {
 	struct u64map mms;
 	uint64_t next_vma_id, next_folio_id, next_fake_file;
 	struct folio *folio_pool;
+	struct mm_vma *vma_pool;  /* freed VMA objects, linked through ->anon */
 	void **folio_blocks;      /* folios are carved from blocks of FOLIO_BLOCK */
 	size_t nfolio_blocks;
 	struct slots *slots_pool; /* free slot arrays (4 KiB each): malloc is hot */
@@ -303,9 +304,28 @@ static void vma_remove_at(struct mm_space *mm, size_t i)
 	mm->sim->st.vmas_live--;
 }
 
+/* VMA objects come from a pool: fork and exit allocate and free hundreds at a time. */
+static struct mm_vma *vma_obj_new(struct mm_sim *s)
+{
+	struct mm_vma *v = s->vma_pool;
+
+	if (!v)
+		return calloc(1, sizeof(*v));
+	s->vma_pool = v->anon;
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
+static void vma_obj_put(struct mm_sim *s, struct mm_vma *v)
+{
+	v->mm = NULL;
+	v->anon = s->vma_pool;
+	s->vma_pool = v;
+}
+
 static struct mm_vma *vma_alloc(struct mm_sim *s, enum model_why why, struct avm_err *err)
 {
-	struct mm_vma *v = calloc(1, sizeof(*v));
+	struct mm_vma *v = vma_obj_new(s);
 
 	if (!v) {
 		avm_errf(err, "out of memory (VMA)");
@@ -323,13 +343,13 @@ static void vma_release(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 	if (s->ops->vma_pin && s->ops->vma_pin(s->model, v))
 		return;
 	model_stats_free(s->ms, MODEL_OBJ_VMA, why);
-	free(v);
+	vma_obj_put(s, v);
 }
 
 void mm_vma_free_pinned(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 {
 	model_stats_free(s->ms, MODEL_OBJ_VMA, why);
-	free(v);
+	vma_obj_put(s, v);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -836,7 +856,7 @@ static struct mm_vma *vma_split(struct mm_sim *s, struct mm_vma *v, uint64_t add
 	return n;
 fail:
 	model_stats_free(s->ms, MODEL_OBJ_VMA, MODEL_WHY_SPLIT);
-	free(n);
+	vma_obj_put(s, n);
 	return NULL;
 }
 
@@ -2211,7 +2231,7 @@ static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_sn
 			return avm_errf(err, "snapshot %llu: mm %llu: VMA at %#llx overlaps or is "
 					"out of order", (unsigned long long)r->snap,
 					(unsigned long long)mm->id, (unsigned long long)r->start);
-		v = calloc(1, sizeof(*v));
+		v = vma_obj_new(s);
 		if (!v)
 			return avm_errf(err, "out of memory (VMA)");
 		v->id = ++s->next_vma_id;
@@ -2442,6 +2462,12 @@ void mm_sim_destroy(struct mm_sim *s)
 
 		s->slots_pool = sl->next_free;
 		free(sl);
+	}
+	while (s->vma_pool) {
+		struct mm_vma *v = s->vma_pool;
+
+		s->vma_pool = v->anon;
+		free(v);
 	}
 	for (size_t i = 0; i < s->nfolio_blocks; i++)
 		free(s->folio_blocks[i]);
