@@ -398,6 +398,26 @@ static void test_android_24_apps(void **state)
 	checker_free(&c);
 }
 
+static void test_android_boot(void **state)
+{
+	struct checker c;
+	struct synth_stats st;
+
+	(void)state;
+	checker_init(&c, false);
+	run_checked("configs/scenarios/android-boot.yaml", 70, 1.0, &c, &st);
+	check_common(&c, &st);
+	/* init forks init-services and zygote; init-services forks 70 daemons; zygote
+	 * forks system_server and 6 persistent apps.  Everything stays alive. */
+	assert_int_equal(st.forks, 2 + 70 + 1 + 6);
+	assert_int_equal(st.execs, 1 + 1 + 70);
+	assert_int_equal(st.exits, 0);
+	assert_int_equal(st.threads, 70 * 6 + 40 + 6 * 12);
+	/* only the forked-away mms of init's children went (replaced by exec) */
+	assert_int_equal(c.kinds[AVM_MM_RELEASE], 1 + 1 + 70);
+	checker_free(&c);
+}
+
 static void test_prefork_server(void **state)
 {
 	struct checker c;
@@ -705,6 +725,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_android_24_apps),
+		cmocka_unit_test(test_android_boot),
 		cmocka_unit_test(test_prefork_server),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_deterministic),

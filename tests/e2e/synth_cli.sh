@@ -12,7 +12,7 @@ fail() { echo "synth_cli: $*" >&2; exit 1; }
 
 "$synth" --help | grep -q "usage: anonvma-synth" || fail "--help"
 
-for s in android-24-apps prefork-server build; do
+for s in android-24-apps android-boot prefork-server build; do
 	"$synth" "configs/scenarios/$s.yaml" -o "$dir/$s.db" --scale 0.25 -q 2>"$dir/err" ||
 		fail "$s: $(cat "$dir/err")"
 	n=$(sqlite3 "$dir/$s.db" "SELECT count(*) FROM events")

@@ -37,4 +37,12 @@ synth android-24-apps 0.25
 execs=$(sqlite3 "$dir/android-24-apps.db" "SELECT count(*) FROM events WHERE kind = 2")
 [ "$(field "$dir/android.json" "['models']['eager']['allocs_by_operation']['anon_vma']['exec']")" = \
 	$((3 * execs)) ] || fail "android-24-apps: exec anon_vmas are not 3 per exec"
+
+# android-boot: 72 execs (init-services, zygote, the daemons), 3 anon_vmas each.
+synth android-boot 0.25
+"$BUILD/anonvma-replay" "$dir/android-boot.db" -o "$dir/boot.json" -q ||
+	fail "android-boot: replay failed"
+execs=$(sqlite3 "$dir/android-boot.db" "SELECT count(*) FROM events WHERE kind = 2")
+[ "$(field "$dir/boot.json" "['models']['eager']['allocs_by_operation']['anon_vma']['exec']")" = \
+	$((3 * execs)) ] || fail "android-boot: exec anon_vmas are not 3 per exec"
 exit 0
