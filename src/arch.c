@@ -24,6 +24,7 @@
  */
 #include "arch.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1081,4 +1082,129 @@ int arch_pt_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_e
 	}
 	*out = m;
 	return 0;
+}
+
+/* ---- calibrated YAML ------------------------------------------------------------------ */
+
+static void yaml_cost(FILE *f, const char *indent, const char *key, double v, bool fitted,
+		      uint64_t seen, uint64_t prior)
+{
+	if (fitted)
+		fprintf(f, "%s%s: %.0f  # [fit] %llu holds\n", indent, key, v,
+			(unsigned long long)seen);
+	else
+		fprintf(f, "%s%s: %llu  # [prior] kept: seen in %llu holds\n", indent, key,
+			(unsigned long long)prior, (unsigned long long)seen);
+}
+
+int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
+			  uint64_t min_samples, const char *source, const char *path,
+			  struct avm_err *err)
+{
+	const struct locks_costs *r = &a->rmap;
+	double prior[LOCKS_CF_NR] = { 0 }, fit[LOCKS_CF_NR], link, unlink;
+	bool fitted[LOCKS_CF_NR];
+	char name[48], tmp[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	size_t n;
+	FILE *f = NULL;
+	int i, rc = -1;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".yaml") == 0)
+		n -= 5;
+	if (n == 0 || n >= sizeof(name))
+		return avm_errf(err, "%s: the file name must be NAME.yaml (1-47 characters)", path);
+	memcpy(name, base, n);
+	name[n] = '\0';
+	prior[LOCKS_CF_LOCK] = (double)r->ns[LOCKS_OP_LOCK];
+	prior[LOCKS_CF_AV_ALLOC] = (double)r->ns[LOCKS_OP_AV_ALLOC];
+	prior[LOCKS_CF_AV_FREE] = (double)r->ns[LOCKS_OP_AV_FREE];
+	prior[LOCKS_CF_AVC_LINK] = (double)(r->ns[LOCKS_OP_AVC_ALLOC] + r->ns[LOCKS_OP_TREE_INSERT]);
+	prior[LOCKS_CF_AVC_UNLINK] = (double)(r->ns[LOCKS_OP_TREE_REMOVE] + r->ns[LOCKS_OP_AVC_FREE]);
+	prior[LOCKS_CF_FOLIO_REWRITE] = (double)r->ns[LOCKS_OP_FOLIO_REWRITE];
+	prior[LOCKS_CF_PTE_COPY] = (double)a->cost.fork_pte_ns;
+	prior[LOCKS_CF_PT_TABLE] = (double)a->cost.fork_table_ns;
+	locks_calib_fit(c, prior, min_samples, fit);
+	for (i = 0; i < LOCKS_CF_NR; i++)
+		fitted[i] = c->seen[i] >= min_samples && c->seen[i] > 0 && c->xtx[i][i] > 0;
+	/* a pair's fit is split in the ratio of its prior parts */
+	link = prior[LOCKS_CF_AVC_LINK] > 0 ? fit[LOCKS_CF_AVC_LINK] / prior[LOCKS_CF_AVC_LINK] : 0;
+	unlink = prior[LOCKS_CF_AVC_UNLINK] > 0 ?
+			 fit[LOCKS_CF_AVC_UNLINK] / prior[LOCKS_CF_AVC_UNLINK] : 0;
+
+	snprintf(tmp, sizeof(tmp), "%.*s.tmp", PATH_MAX - 8, path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		avm_errf(err, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "# %s.yaml - %s with costs fitted by anonvma-replay --calibrate\n", name,
+		a->name);
+	fprintf(f, "# to %llu measured mmap_lock write holds of %s.\n",
+		(unsigned long long)c->samples, source ? source : "a trace");
+	fprintf(f, "# Geometry and TLB costs: as in %s (see its sources).\n", a->path);
+	fprintf(f, "# Work the models do not see, per hold: %.0f ns; per VMA copied at fork: %.0f ns.\n",
+		fit[LOCKS_CF_BASE], fit[LOCKS_CF_VMA_COPY]);
+	fprintf(f, "name: %s\nisa: %s\npage_size: %llu\nva_bits: %u\nlevels: %u\n", name,
+		a->ops->isa, (unsigned long long)a->page_size, a->va_bits, a->levels);
+	fprintf(f, "pmd_size: %llu\ncont_pte_size: %llu\ncont_pmd_size: %llu\n",
+		(unsigned long long)a->pmd_size, (unsigned long long)a->cont_pte_size,
+		(unsigned long long)a->cont_pmd_size);
+	fprintf(f, "walk:\n  level_ns: %llu\n", (unsigned long long)a->cost.walk_level_ns);
+	fprintf(f, "tlb:\n  flush_ceiling_pages: %llu\n  single_flush_ns: %llu\n"
+		   "  full_flush_ns: %llu\n  sync_ns: %llu\n  ipi_ns: %llu\n"
+		   "  ipi_extra_cpu_ns: %llu\n  range: %s\n",
+		(unsigned long long)a->cost.tlb_flush_ceiling,
+		(unsigned long long)a->cost.tlb_single_ns, (unsigned long long)a->cost.tlb_full_ns,
+		(unsigned long long)a->cost.tlb_sync_ns, (unsigned long long)a->cost.ipi_ns,
+		(unsigned long long)a->cost.ipi_extra_cpu_ns, a->cost.tlbi_range ? "true" : "false");
+	fprintf(f, "fork:\n");
+	yaml_cost(f, "  ", "pte_copy_ns", fit[LOCKS_CF_PTE_COPY], fitted[LOCKS_CF_PTE_COPY],
+		  c->seen[LOCKS_CF_PTE_COPY], a->cost.fork_pte_ns);
+	yaml_cost(f, "  ", "table_ns", fit[LOCKS_CF_PT_TABLE], fitted[LOCKS_CF_PT_TABLE],
+		  c->seen[LOCKS_CF_PT_TABLE], a->cost.fork_table_ns);
+	fprintf(f, "rmap:\n");
+	yaml_cost(f, "  ", "lock_ns", fit[LOCKS_CF_LOCK], fitted[LOCKS_CF_LOCK],
+		  c->seen[LOCKS_CF_LOCK], r->ns[LOCKS_OP_LOCK]);
+	yaml_cost(f, "  ", "anon_vma_alloc_ns", fit[LOCKS_CF_AV_ALLOC], fitted[LOCKS_CF_AV_ALLOC],
+		  c->seen[LOCKS_CF_AV_ALLOC], r->ns[LOCKS_OP_AV_ALLOC]);
+	yaml_cost(f, "  ", "anon_vma_free_ns", fit[LOCKS_CF_AV_FREE], fitted[LOCKS_CF_AV_FREE],
+		  c->seen[LOCKS_CF_AV_FREE], r->ns[LOCKS_OP_AV_FREE]);
+	yaml_cost(f, "  ", "avc_alloc_ns", link * (double)r->ns[LOCKS_OP_AVC_ALLOC],
+		  fitted[LOCKS_CF_AVC_LINK], c->seen[LOCKS_CF_AVC_LINK], r->ns[LOCKS_OP_AVC_ALLOC]);
+	yaml_cost(f, "  ", "interval_tree_insert_ns", link * (double)r->ns[LOCKS_OP_TREE_INSERT],
+		  fitted[LOCKS_CF_AVC_LINK], c->seen[LOCKS_CF_AVC_LINK],
+		  r->ns[LOCKS_OP_TREE_INSERT]);
+	yaml_cost(f, "  ", "avc_free_ns", unlink * (double)r->ns[LOCKS_OP_AVC_FREE],
+		  fitted[LOCKS_CF_AVC_UNLINK], c->seen[LOCKS_CF_AVC_UNLINK],
+		  r->ns[LOCKS_OP_AVC_FREE]);
+	yaml_cost(f, "  ", "interval_tree_remove_ns", unlink * (double)r->ns[LOCKS_OP_TREE_REMOVE],
+		  fitted[LOCKS_CF_AVC_UNLINK], c->seen[LOCKS_CF_AVC_UNLINK],
+		  r->ns[LOCKS_OP_TREE_REMOVE]);
+	yaml_cost(f, "  ", "folio_rewrite_ns", fit[LOCKS_CF_FOLIO_REWRITE],
+		  fitted[LOCKS_CF_FOLIO_REWRITE], c->seen[LOCKS_CF_FOLIO_REWRITE],
+		  r->ns[LOCKS_OP_FOLIO_REWRITE]);
+	fprintf(f, "  rmap_vma_ns: %llu  # [prior] not measurable from mmap_lock holds\n",
+		(unsigned long long)r->ns[LOCKS_OP_RMAP_VMA]);
+	fprintf(f, "  vma_lookup_ns: %llu  # [prior] not measurable from mmap_lock holds\n",
+		(unsigned long long)r->ns[LOCKS_OP_VMA_LOOKUP]);
+	if (ferror(f) | fclose(f)) {
+		f = NULL;
+		avm_errf(err, "%s: write failed", tmp);
+		goto out;
+	}
+	f = NULL;
+	if (rename(tmp, path)) {
+		avm_errf(err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (f)
+		fclose(f);
+	if (rc)
+		remove(tmp); /* never leave a half-written file */
+	return rc;
 }

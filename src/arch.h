@@ -226,6 +226,18 @@ bool arch_pt_present(const struct arch_pt *pt, uint64_t addr);
 /* Test builds: recount every table and entry and compare with the counters. */
 int arch_pt_check(const struct arch_pt *pt, struct avm_err *err);
 
+/*
+ * --calibrate: fit the costs to the holds in c (locks_calib_fit, priors from
+ * a, features seen in fewer than min_samples holds keep their prior) and
+ * write a complete arch YAML to path whose name is the file's base name, so
+ * it loads with --arch path or, copied to configs/arch/, by name.  Every
+ * cost says whether it was fitted (and from how many holds) or kept.
+ * `source` names the trace in the header.
+ */
+int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
+			  uint64_t min_samples, const char *source, const char *path,
+			  struct avm_err *err);
+
 /* ---- report sections (docs/arch.md lists the keys) ---------------------------------- */
 
 /* The report's `arch` section: name, ISA, geometry per level, every cost. */

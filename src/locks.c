@@ -677,3 +677,88 @@ out:
 	free(sb);
 	return rc;
 }
+
+uint64_t locks_count(const struct locks *l)
+{
+	uint64_t n = 0;
+	int c, m;
+
+	for (c = 0; c < LOCKS_CLASS_NR; c++)
+		for (m = 0; m < LOCKS_MODE_NR; m++)
+			n += l->stat[c][m].hold.n;
+	return n;
+}
+
+/* ---- calibration ------------------------------------------------------------------ */
+
+const char *locks_calib_feature_name(enum locks_calib_feature f)
+{
+	static const char *const names[LOCKS_CF_NR] = {
+		[LOCKS_CF_LOCK] = "lock",
+		[LOCKS_CF_AV_ALLOC] = "anon_vma_alloc",
+		[LOCKS_CF_AV_FREE] = "anon_vma_free",
+		[LOCKS_CF_AVC_LINK] = "avc_link",
+		[LOCKS_CF_AVC_UNLINK] = "avc_unlink",
+		[LOCKS_CF_FOLIO_REWRITE] = "folio_rewrite",
+		[LOCKS_CF_PTE_COPY] = "pte_copy",
+		[LOCKS_CF_PT_TABLE] = "pt_table",
+		[LOCKS_CF_VMA_COPY] = "vma_copy",
+		[LOCKS_CF_BASE] = "base",
+	};
+
+	return (unsigned)f < LOCKS_CF_NR ? names[f] : "?";
+}
+
+void locks_calib_add(struct locks_calib *c, const double x[LOCKS_CF_NR], double y_ns)
+{
+	int i, j;
+
+	for (i = 0; i < LOCKS_CF_NR; i++) {
+		if (x[i] == 0)
+			continue;
+		c->seen[i]++;
+		c->xty[i] += x[i] * y_ns;
+		for (j = 0; j < LOCKS_CF_NR; j++)
+			c->xtx[i][j] += x[i] * x[j];
+	}
+	c->samples++;
+}
+
+void locks_calib_fit(const struct locks_calib *c, const double prior[LOCKS_CF_NR],
+		     uint64_t min_samples, double out[LOCKS_CF_NR])
+{
+	bool fit[LOCKS_CF_NR];
+	int i, j, sweep;
+
+	for (i = 0; i < LOCKS_CF_NR; i++) {
+		fit[i] = c->seen[i] >= min_samples && c->seen[i] > 0 && c->xtx[i][i] > 0;
+		out[i] = prior[i];
+	}
+	/*
+	 * Minimise |Xb - y|^2 = b'Ab - 2c'b + const over b >= 0 with A = X'X,
+	 * c = X'y: each step sets one coordinate to its constrained optimum given
+	 * the others, which never increases the objective and converges for a
+	 * positive semi-definite A.
+	 */
+	for (sweep = 0; sweep < 10000; sweep++) {
+		double change = 0, scale = 0;
+
+		for (i = 0; i < LOCKS_CF_NR; i++) {
+			double r = c->xty[i], v;
+
+			if (!fit[i])
+				continue;
+			for (j = 0; j < LOCKS_CF_NR; j++)
+				if (j != i)
+					r -= c->xtx[i][j] * out[j];
+			v = r / c->xtx[i][i];
+			if (v < 0)
+				v = 0;
+			change += v > out[i] ? v - out[i] : out[i] - v;
+			scale += v;
+			out[i] = v;
+		}
+		if (change <= 1e-12 * (scale + 1))
+			break;
+	}
+}

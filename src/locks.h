@@ -173,6 +173,50 @@ cJSON *locks_json(const struct locks *l, struct avm_err *err);
 /* Fleet merge: *out = a + b (counts and histograms summed, quantiles recomputed). */
 int locks_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err *err);
 
+/* Holds recorded so far, every class and mode (trylock failures not counted). */
+uint64_t locks_count(const struct locks *l);
+
+/* ---- calibration (anonvma-replay --calibrate) ------------------------------------- */
+
+/*
+ * Features of one measured hold: how much of each kind of work the model did
+ * while the kernel held the lock.  AVC link = alloc + interval-tree insert and
+ * AVC unlink = removal + free always come in pairs in the models, so each
+ * pair is one feature (its fit is split in the ratio of the prior costs).
+ */
+enum locks_calib_feature {
+	LOCKS_CF_LOCK = 0,      /* anon_vma lock sections taken          -> lock_ns */
+	LOCKS_CF_AV_ALLOC,      /* anon_vmas allocated                   -> anon_vma_alloc_ns */
+	LOCKS_CF_AV_FREE,       /* anon_vmas freed                       -> anon_vma_free_ns */
+	LOCKS_CF_AVC_LINK,      /* AVCs allocated and linked             -> avc_alloc + insert */
+	LOCKS_CF_AVC_UNLINK,    /* AVCs unlinked and freed               -> remove + avc_free */
+	LOCKS_CF_FOLIO_REWRITE, /* folio->mapping rewrites (lazy)        -> folio_rewrite_ns */
+	LOCKS_CF_PTE_COPY,      /* PTEs copied by fork                   -> fork.pte_copy_ns */
+	LOCKS_CF_PT_TABLE,      /* page-table pages the fork allocated   -> fork.table_ns */
+	LOCKS_CF_VMA_COPY,      /* vm_area_structs allocated (dup_mmap)  -> reported only */
+	LOCKS_CF_BASE,          /* 1 per hold: work the models do not see -> reported only */
+	LOCKS_CF_NR,
+};
+
+/* The normal equations of a least-squares fit: memory is constant, whatever the trace. */
+struct locks_calib {
+	double xtx[LOCKS_CF_NR][LOCKS_CF_NR];
+	double xty[LOCKS_CF_NR];
+	uint64_t samples;
+	uint64_t seen[LOCKS_CF_NR]; /* samples in which the feature was non-zero */
+};
+
+const char *locks_calib_feature_name(enum locks_calib_feature f);
+/* One measured hold of y_ns with features x. */
+void locks_calib_add(struct locks_calib *c, const double x[LOCKS_CF_NR], double y_ns);
+/*
+ * Non-negative least squares (cyclic coordinate descent on the normal
+ * equations).  A feature seen in fewer than min_samples samples is not
+ * fitted: out[i] = prior[i].
+ */
+void locks_calib_fit(const struct locks_calib *c, const double prior[LOCKS_CF_NR],
+		     uint64_t min_samples, double out[LOCKS_CF_NR]);
+
 /* Stable names for reports: "anon_vma_rwsem", "read", "fork", ... */
 const char *locks_class_name(enum locks_class c);
 const char *locks_mode_name(enum locks_mode m);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "u64map.h"
+
 struct world {
 	const struct model_ops *ops;
 	struct model *model;
@@ -25,6 +27,22 @@ struct world {
 	struct locks *locks;
 	struct arch_pt_stats pt_stats;
 	struct model_clock clock; /* the event being applied */
+	/* --calibrate: the fit, and per task (tid + 1) its open or finished write hold */
+	struct locks_calib *calib;
+	struct u64map holds;
+};
+
+/* One task's mmap_lock write hold, as the trace measured it. */
+struct world_hold {
+	uint64_t mm;
+	uint64_t acquired;   /* t of the acquisition, 0: none open */
+	uint64_t held_ns;    /* finished holds not yet paired with a syscall */
+};
+
+/* The counters a calibration sample is the difference of. */
+struct world_work {
+	uint64_t av_allocs, av_frees, avc_allocs, avc_frees, vma_allocs, rewrites, sections;
+	uint64_t ptes, tables;
 };
 
 void world_meta_defaults(struct world_meta *m)
@@ -101,6 +119,7 @@ void world_destroy(struct world *w)
 	if (w->model)
 		w->ops->destroy(w->model);
 	locks_destroy(w->locks);
+	world_set_calibrate(w, false, NULL);
 	free(w);
 }
 
@@ -138,16 +157,138 @@ static int after_event(struct world *w, const struct avm_event *ev, struct avm_e
 	return 0;
 }
 
+/* ---- calibration ------------------------------------------------------------------- */
+
+int world_set_calibrate(struct world *w, bool on, struct avm_err *err)
+{
+	uint64_t it = 0, key;
+	void *val;
+
+	if (on && !w->calib) {
+		if (!w->locks)
+			return avm_errf(err, "--calibrate needs an arch model");
+		w->calib = calloc(1, sizeof(*w->calib));
+		if (!w->calib)
+			return avm_errf(err, "out of memory (calibration)");
+	} else if (!on) {
+		while (u64map_next(&w->holds, &it, &key, &val))
+			free(val);
+		u64map_free(&w->holds);
+		free(w->calib);
+		w->calib = NULL;
+	}
+	return 0;
+}
+
+const struct locks_calib *world_calib(const struct world *w)
+{
+	return w->calib;
+}
+
+static void work_now(const struct world *w, struct world_work *k)
+{
+	const struct model_stats *s = &w->stats;
+
+	k->av_allocs = s->obj[MODEL_OBJ_ANON_VMA].allocs;
+	k->av_frees = s->obj[MODEL_OBJ_ANON_VMA].frees;
+	k->avc_allocs = s->obj[MODEL_OBJ_AVC].allocs;
+	k->avc_frees = s->obj[MODEL_OBJ_AVC].frees;
+	k->vma_allocs = s->obj[MODEL_OBJ_VMA].allocs;
+	k->rewrites = s->folio_rewrites;
+	k->sections = locks_count(w->locks);
+	k->ptes = w->pt_stats.fork_ptes;
+	k->tables = w->pt_stats.fork_tables;
+}
+
+/* The VMA-changing syscalls that take mmap_lock for write (eager.md §5). */
+static bool takes_mmap_write(uint32_t kind)
+{
+	return kind == AVM_FORK || kind == AVM_MMAP || kind == AVM_MUNMAP ||
+	       kind == AVM_MPROTECT || kind == AVM_MREMAP || kind == AVM_BRK;
+}
+
+/* AVM_MMAP_LOCK: a=1 write, b=phase, c=success.  Write holds only. */
+static int calib_lock_event(struct world *w, const struct avm_event *ev, struct avm_err *err)
+{
+	struct world_hold *h = u64map_get(&w->holds, (uint64_t)ev->tid + 1);
+
+	if (ev->a != 1)
+		return 0;
+	if (!h) {
+		if (ev->b != AVM_LOCK_ACQUIRED || !ev->c)
+			return 0;
+		h = calloc(1, sizeof(*h));
+		if (!h || u64map_put(&w->holds, (uint64_t)ev->tid + 1, h)) {
+			free(h);
+			return avm_errf(err, "out of memory (calibration)");
+		}
+	}
+	if (ev->b == AVM_LOCK_ACQUIRED && ev->c) {
+		if (h->mm != ev->mm)
+			h->held_ns = 0;
+		h->mm = ev->mm;
+		h->acquired = ev->t;
+	} else if (ev->b == AVM_LOCK_RELEASED && h->acquired && h->mm == ev->mm) {
+		h->held_ns += ev->t > h->acquired ? ev->t - h->acquired : 0;
+		h->acquired = 0;
+	}
+	return 0;
+}
+
+/* The syscall ev was applied: pair the task's measured holds with the work done. */
+static void calib_sample(struct world *w, const struct avm_event *ev, const struct world_work *b)
+{
+	struct world_hold *h = u64map_get(&w->holds, (uint64_t)ev->tid + 1);
+	struct world_work a;
+	double x[LOCKS_CF_NR] = { 0 };
+
+	if (!h || !h->held_ns || h->mm != ev->mm || h->acquired)
+		return;
+	work_now(w, &a);
+	x[LOCKS_CF_LOCK] = (double)(a.sections - b->sections);
+	x[LOCKS_CF_AV_ALLOC] = (double)(a.av_allocs - b->av_allocs);
+	x[LOCKS_CF_AV_FREE] = (double)(a.av_frees - b->av_frees);
+	x[LOCKS_CF_AVC_LINK] = (double)(a.avc_allocs - b->avc_allocs);
+	x[LOCKS_CF_AVC_UNLINK] = (double)(a.avc_frees - b->avc_frees);
+	x[LOCKS_CF_FOLIO_REWRITE] = (double)(a.rewrites - b->rewrites);
+	x[LOCKS_CF_PTE_COPY] = (double)(a.ptes - b->ptes);
+	x[LOCKS_CF_PT_TABLE] = (double)(a.tables - b->tables);
+	x[LOCKS_CF_VMA_COPY] = (double)(a.vma_allocs - b->vma_allocs);
+	x[LOCKS_CF_BASE] = 1;
+	locks_calib_add(w->calib, x, (double)h->held_ns);
+	u64map_del(&w->holds, (uint64_t)ev->tid + 1);
+	free(h);
+}
+
 int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err)
 {
+	struct world_work before;
+	bool sample;
+
 	w->clock.t = ev->t;
 	w->clock.cpu = ev->cpu;
 	if (close_adoption(w, err))
 		return -1;
 	if (ev->kind == AVM_EXEC)
 		return world_exec(w, ev, NULL, 0, err);
+	if (w->calib && ev->kind == AVM_MMAP_LOCK)
+		return calib_lock_event(w, ev, err);
+	sample = w->calib && takes_mmap_write(ev->kind) && w->holds.n;
+	if (w->calib && !sample && w->holds.n) {
+		/* a finished hold the task's next step does not explain: drop it */
+		struct world_hold *h = u64map_get(&w->holds, (uint64_t)ev->tid + 1);
+
+		if (h && !h->acquired) {
+			u64map_del(&w->holds, (uint64_t)ev->tid + 1);
+			free(h);
+		}
+	}
+	if (sample)
+		work_now(w, &before);
 	if (mm_sim_apply(w->sim, ev, err))
 		return -1;
+	if (sample)
+		calib_sample(w, ev, &before);
 	return after_event(w, ev, err);
 }
 

@@ -72,6 +72,15 @@ const char *world_model_name(const struct world *w);
 struct mm_sim *world_sim(struct world *w);
 struct model *world_model(struct world *w);
 const struct model_ops *world_ops(const struct world *w);
+/*
+ * --calibrate: pair every measured mmap_lock write hold of the trace
+ * (AVM_MMAP_LOCK acquired -> released, per task) with the work the model did
+ * for that task's next VMA-changing syscall, into a least-squares fit
+ * (locks.h).  Needs meta->arch.  Off by default.
+ */
+int world_set_calibrate(struct world *w, bool on, struct avm_err *err);
+const struct locks_calib *world_calib(const struct world *w); /* NULL when off */
+
 /* Issue 6 accounting (NULL when meta->arch was NULL): lock sections and page tables. */
 const struct locks *world_locks(const struct world *w);
 const struct arch_pt_stats *world_pt_stats(const struct world *w);

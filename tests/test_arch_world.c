@@ -11,7 +11,9 @@
 #include "evbuild.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch.h"
 #include "locks.h"
@@ -182,11 +184,94 @@ static void test_without_and_mismatch(void **state)
 	assert_null(w);
 }
 
+static struct avm_event ev_lock(uint64_t mm, enum avm_lock_phase phase, uint64_t t)
+{
+	struct avm_event ev = ev_base(mm, AVM_MMAP_LOCK);
+
+	ev.a = 1; /* write */
+	ev.b = phase;
+	ev.c = 1;
+	ev.t = t;
+	return ev;
+}
+
+/*
+ * --calibrate pairs each measured mmap_lock write hold with the work the
+ * model did for the task's next VMA-changing syscall:
+ *
+ *   hold [100, 400)    then mmap          -> sample: 1 VMA, y = 300
+ *   hold [500, 600)    then a fault       -> dropped (a fault explains nothing)
+ *   hold [1000, 5000)  then fork (1 VMA with 2 PTEs faulted)
+ *                      -> 2 lock sections (clone, link), 1 anon_vma, 2 AVC
+ *                         links, 2 PTEs, 3 tables, 1 VMA, y = 4000
+ *
+ * and the fitted file loads back as an arch named after the file.
+ */
+static void test_calibrate(void **state)
+{
+	struct arch a, b;
+	struct avm_err err = { { 0 } };
+	struct world *w;
+	const struct locks_calib *c;
+	char path[] = "/tmp/test_arch_calXXXXXX", yaml[64], line[256];
+	FILE *f;
+	bool fitted_pte = false;
+
+	(void)state;
+	if (arch_load("x86_64-4level", NULL, &a, &err))
+		fail_msg("%s", err.msg);
+	w = arch_world(&a);
+	assert_int_equal(world_set_calibrate(w, true, &err), 0);
+	tw(w, ev_lock(1, AVM_LOCK_ACQUIRED, 100));
+	tw(w, ev_lock(1, AVM_LOCK_RELEASED, 400));
+	tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 410, 0));
+	tw(w, ev_lock(1, AVM_LOCK_ACQUIRED, 500));
+	tw(w, ev_lock(1, AVM_LOCK_RELEASED, 600));
+	tw(w, at(ev_write(1, A), 700, 0));
+	tw(w, at(ev_write(1, A + PG), 800, 0));
+	tw(w, ev_lock(1, AVM_LOCK_ACQUIRED, 1000));
+	tw(w, ev_lock(1, AVM_LOCK_RELEASED, 5000));
+	tw(w, at(ev_fork(1, 2), 5010, 0));
+	c = world_calib(w);
+	assert_non_null(c);
+	assert_int_equal(c->samples, 2);
+	assert_true(c->xty[LOCKS_CF_BASE] == 300 + 4000);
+	assert_true(c->xty[LOCKS_CF_VMA_COPY] == 300 + 4000);
+	assert_int_equal(c->seen[LOCKS_CF_PTE_COPY], 1);
+	assert_true(c->xty[LOCKS_CF_PTE_COPY] == 2 * 4000);
+	assert_true(c->xtx[LOCKS_CF_PT_TABLE][LOCKS_CF_PT_TABLE] == 9);
+	assert_true(c->xtx[LOCKS_CF_LOCK][LOCKS_CF_AVC_LINK] == 2 * 2);
+	assert_true(c->xtx[LOCKS_CF_AV_ALLOC][LOCKS_CF_AV_ALLOC] == 1);
+
+	/* write the fit (every feature seen once counts with min_samples 1) and load it */
+	assert_true(mkdtemp(path) != NULL);
+	snprintf(yaml, sizeof(yaml), "%s/mybox.yaml", path);
+	assert_int_equal(arch_write_calibrated(&a, c, 1, "test trace", yaml, &err), 0);
+	if (arch_load(yaml, NULL, &b, &err))
+		fail_msg("reloading %s: %s", yaml, err.msg);
+	assert_string_equal(b.name, "mybox");
+	assert_int_equal(b.levels, 4);
+	assert_int_equal(b.cost.tlb_single_ns, a.cost.tlb_single_ns);
+	f = fopen(yaml, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		fitted_pte |= strstr(line, "pte_copy_ns") && strstr(line, "[fit] 1 holds");
+	fclose(f);
+	assert_true(fitted_pte);
+	/* a directory that does not exist: named, nothing left behind */
+	assert_int_equal(arch_write_calibrated(&a, c, 1, NULL, "/nonexistent/x.yaml", &err), -1);
+	assert_non_null(strstr(err.msg, "/nonexistent/x.yaml.tmp"));
+	unlink(yaml);
+	rmdir(path);
+	world_destroy(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fork_trace),
 		cmocka_unit_test(test_without_and_mismatch),
+		cmocka_unit_test(test_calibrate),
 	};
 
 	return cmocka_run_group_tests_name("arch_world", tests, NULL, NULL);

@@ -317,6 +317,64 @@ static void test_json_and_merge(void **state)
 	locks_destroy(both);
 }
 
+/*
+ * Calibration recovers known costs: 3000 holds whose length is exactly
+ * sum(cost_i x work_i) plus +-0.1 % noise; the non-negative least-squares fit
+ * must land within 2 % of every cost, a feature never seen keeps its prior,
+ * and a feature whose true cost is 0 is not driven negative.
+ */
+static void test_calibration_fit(void **state)
+{
+	static const double truth[LOCKS_CF_NR] = {
+		[LOCKS_CF_LOCK] = 25,       [LOCKS_CF_AV_ALLOC] = 70,  [LOCKS_CF_AV_FREE] = 0,
+		[LOCKS_CF_AVC_LINK] = 95,   [LOCKS_CF_AVC_UNLINK] = 80, [LOCKS_CF_PTE_COPY] = 45,
+		[LOCKS_CF_PT_TABLE] = 600,  [LOCKS_CF_VMA_COPY] = 150, [LOCKS_CF_BASE] = 900,
+	};
+	double prior[LOCKS_CF_NR], fit[LOCKS_CF_NR];
+	struct locks_calib *c = calloc(1, sizeof(*c));
+	uint64_t seed = 7;
+	int i, k;
+
+	(void)state;
+	assert_non_null(c);
+	for (k = 0; k < LOCKS_CF_NR; k++)
+		prior[k] = 1000 + k;
+	for (i = 0; i < 3000; i++) {
+		double x[LOCKS_CF_NR] = { 0 }, y = 0;
+
+		for (k = 0; k < LOCKS_CF_NR; k++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			if (k == LOCKS_CF_FOLIO_REWRITE)
+				continue; /* eager never rewrites folios */
+			x[k] = k == LOCKS_CF_BASE ? 1 : (double)((seed >> 33) % 50);
+			if (k == LOCKS_CF_PTE_COPY)
+				x[k] *= 20;
+			y += truth[k] * x[k];
+		}
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		y *= 1 + ((double)((seed >> 33) % 2001) - 1000) / 1000000; /* +-0.1 % */
+		locks_calib_add(c, x, y);
+	}
+	locks_calib_fit(c, prior, 10, fit);
+	for (k = 0; k < LOCKS_CF_NR; k++) {
+		if (k == LOCKS_CF_FOLIO_REWRITE) {
+			assert_true(fit[k] == prior[k]);
+			continue;
+		}
+		assert_true(fit[k] >= 0);
+		if (fit[k] < truth[k] * 0.98 - 1 || fit[k] > truth[k] * 1.02 + 1) {
+			fprintf(stderr, "%s: fit %.2f, truth %.2f\n",
+				locks_calib_feature_name((enum locks_calib_feature)k), fit[k], truth[k]);
+			fail();
+		}
+	}
+	assert_int_equal(c->samples, 3000);
+	/* too few samples: every prior kept */
+	locks_calib_fit(c, prior, 1000000, fit);
+	assert_memory_equal(fit, prior, sizeof(fit));
+	free(c);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -337,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_cost_model),
 		cmocka_unit_test(test_bounded_instances),
 		cmocka_unit_test(test_json_and_merge),
+		cmocka_unit_test(test_calibration_fit),
 		cmocka_unit_test(test_names),
 	};
 
