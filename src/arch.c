@@ -1093,8 +1093,9 @@ static void yaml_cost(FILE *f, const char *indent, const char *key, double v, bo
 		fprintf(f, "%s%s: %.0f  # [fit] %llu holds\n", indent, key, v,
 			(unsigned long long)seen);
 	else
-		fprintf(f, "%s%s: %llu  # [prior] kept: seen in %llu holds\n", indent, key,
-			(unsigned long long)prior, (unsigned long long)seen);
+		fprintf(f, "%s%s: %llu  # [prior] kept: seen in %llu holds, too few or not "
+			   "separable from other work\n", indent, key, (unsigned long long)prior,
+			(unsigned long long)seen);
 }
 
 int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
@@ -1108,7 +1109,7 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 	const char *base = strrchr(path, '/');
 	size_t n;
 	FILE *f = NULL;
-	int i, rc = -1;
+	int rc = -1;
 
 	base = base ? base + 1 : path;
 	n = strlen(base);
@@ -1126,9 +1127,7 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 	prior[LOCKS_CF_FOLIO_REWRITE] = (double)r->ns[LOCKS_OP_FOLIO_REWRITE];
 	prior[LOCKS_CF_PTE_COPY] = (double)a->cost.fork_pte_ns;
 	prior[LOCKS_CF_PT_TABLE] = (double)a->cost.fork_table_ns;
-	locks_calib_fit(c, prior, min_samples, fit);
-	for (i = 0; i < LOCKS_CF_NR; i++)
-		fitted[i] = c->seen[i] >= min_samples && c->seen[i] > 0 && c->xtx[i][i] > 0;
+	locks_calib_fit(c, prior, min_samples, fit, fitted);
 	/* a pair's fit is split in the ratio of its prior parts */
 	link = prior[LOCKS_CF_AVC_LINK] > 0 ? fit[LOCKS_CF_AVC_LINK] / prior[LOCKS_CF_AVC_LINK] : 0;
 	unlink = prior[LOCKS_CF_AVC_UNLINK] > 0 ?

@@ -32,6 +32,7 @@
  */
 #include "locks.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -724,8 +725,52 @@ void locks_calib_add(struct locks_calib *c, const double x[LOCKS_CF_NR], double 
 	c->samples++;
 }
 
+/*
+ * Which features the samples can tell apart: an incremental Cholesky
+ * factorisation of X'X over the candidates, in an order that puts the
+ * constant and the big fork terms first; a candidate whose pivot is ~0 is a
+ * linear combination of features already taken (one AVC link per lock
+ * section in every sample, say) and cannot be fitted.
+ */
+static void calib_identifiable(const struct locks_calib *c, bool fit[LOCKS_CF_NR])
+{
+	static const int order[LOCKS_CF_NR] = {
+		LOCKS_CF_BASE,     LOCKS_CF_PTE_COPY,  LOCKS_CF_PT_TABLE,  LOCKS_CF_VMA_COPY,
+		LOCKS_CF_AV_ALLOC, LOCKS_CF_AVC_LINK,  LOCKS_CF_LOCK,      LOCKS_CF_AVC_UNLINK,
+		LOCKS_CF_AV_FREE,  LOCKS_CF_FOLIO_REWRITE,
+	};
+	double l[LOCKS_CF_NR][LOCKS_CF_NR] = { { 0 } };
+	int taken[LOCKS_CF_NR], n = 0, k, a, b;
+
+	for (k = 0; k < LOCKS_CF_NR; k++) {
+		int i = order[k];
+		double y[LOCKS_CF_NR], d;
+
+		if (!fit[i])
+			continue;
+		/* forward solve L y = A[taken][i], pivot d = A[i][i] - |y|^2 */
+		d = c->xtx[i][i];
+		for (a = 0; a < n; a++) {
+			double s = c->xtx[taken[a]][i];
+
+			for (b = 0; b < a; b++)
+				s -= l[a][b] * y[b];
+			y[a] = s / l[a][a];
+			d -= y[a] * y[a];
+		}
+		if (d <= 1e-9 * c->xtx[i][i]) {
+			fit[i] = false;
+			continue;
+		}
+		for (a = 0; a < n; a++)
+			l[n][a] = y[a];
+		l[n][n] = sqrt(d);
+		taken[n++] = i;
+	}
+}
+
 void locks_calib_fit(const struct locks_calib *c, const double prior[LOCKS_CF_NR],
-		     uint64_t min_samples, double out[LOCKS_CF_NR])
+		     uint64_t min_samples, double out[LOCKS_CF_NR], bool fitted[LOCKS_CF_NR])
 {
 	bool fit[LOCKS_CF_NR];
 	int i, j, sweep;
@@ -734,13 +779,14 @@ void locks_calib_fit(const struct locks_calib *c, const double prior[LOCKS_CF_NR
 		fit[i] = c->seen[i] >= min_samples && c->seen[i] > 0 && c->xtx[i][i] > 0;
 		out[i] = prior[i];
 	}
+	calib_identifiable(c, fit);
 	/*
 	 * Minimise |Xb - y|^2 = b'Ab - 2c'b + const over b >= 0 with A = X'X,
-	 * c = X'y: each step sets one coordinate to its constrained optimum given
-	 * the others, which never increases the objective and converges for a
-	 * positive semi-definite A.
+	 * c = X'y, the unfitted features fixed at their prior: each step sets
+	 * one coordinate to its constrained optimum given the others, which
+	 * never increases the objective and converges for a positive definite A.
 	 */
-	for (sweep = 0; sweep < 10000; sweep++) {
+	for (sweep = 0; sweep < 100000; sweep++) {
 		double change = 0, scale = 0;
 
 		for (i = 0; i < LOCKS_CF_NR; i++) {
@@ -761,4 +807,6 @@ void locks_calib_fit(const struct locks_calib *c, const double prior[LOCKS_CF_NR
 		if (change <= 1e-12 * (scale + 1))
 			break;
 	}
+	if (fitted)
+		memcpy(fitted, fit, sizeof(fit));
 }

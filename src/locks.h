@@ -211,11 +211,12 @@ const char *locks_calib_feature_name(enum locks_calib_feature f);
 void locks_calib_add(struct locks_calib *c, const double x[LOCKS_CF_NR], double y_ns);
 /*
  * Non-negative least squares (cyclic coordinate descent on the normal
- * equations).  A feature seen in fewer than min_samples samples is not
- * fitted: out[i] = prior[i].
+ * equations).  A feature seen in fewer than min_samples samples, or that the
+ * samples cannot tell apart from the others (a linear combination of them),
+ * is not fitted: out[i] = prior[i].  fitted[i] (may be NULL) says which were.
  */
 void locks_calib_fit(const struct locks_calib *c, const double prior[LOCKS_CF_NR],
-		     uint64_t min_samples, double out[LOCKS_CF_NR]);
+		     uint64_t min_samples, double out[LOCKS_CF_NR], bool fitted[LOCKS_CF_NR]);
 
 /* Stable names for reports: "anon_vma_rwsem", "read", "fork", ... */
 const char *locks_class_name(enum locks_class c);

@@ -55,6 +55,8 @@
 
 #define REPLAY_BATCH 4096
 #define REPLAY_SLOTS 4
+/* --calibrate: a cost is fitted only from at least this many holds that exercised it. */
+#define REPLAY_CALIB_MIN_HOLDS 10
 
 /* Growable arrays of snapshot rows. */
 struct replay_rows {
@@ -675,10 +677,26 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 			return avm_err_prefix(err, "%s world", o->models[i]);
 		r->nworkers++;
 		world_set_check(wk->w, o->check_invariants);
+		/* --calibrate: the eager world is the kernel that recorded the holds */
+		if (o->calibrate_path && !strcmp(o->models[i], "eager") &&
+		    world_set_calibrate(wk->w, true, err))
+			return -1;
 		if (o->validate && !strcmp(o->models[i], "eager")) {
 			wk->validated = true;
 			r->eager = wk->w;
 		}
+	}
+	if (o->calibrate_path) {
+		bool eager = false;
+
+		for (size_t i = 0; i < o->nmodels; i++)
+			eager |= !strcmp(o->models[i], "eager");
+		if (!r->have_arch)
+			return avm_errf(err, "--calibrate needs an arch model: the trace names no "
+					     "ISA, give --arch");
+		if (!eager)
+			return avm_errf(err, "--calibrate fits the costs with the eager model: "
+					     "add eager to --model");
 	}
 	if (o->validate) {
 		if (!r->eager)
@@ -692,6 +710,25 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 	if (!r->slots)
 		return avm_errf(err, "replay: out of memory");
 	return 0;
+}
+
+/* --calibrate: fit the eager world's holds and write the arch YAML (docs/arch.md). */
+static int replay_calibrate(struct replay *r, struct replay_result *res, struct avm_err *err)
+{
+	for (size_t i = 0; i < r->nworkers; i++) {
+		const struct locks_calib *c = world_calib(r->workers[i].w);
+
+		if (!c)
+			continue;
+		res->calibration_holds = c->samples;
+		if (c->samples == 0)
+			return avm_errf(err, "--calibrate: the trace has no mmap_lock write holds "
+					     "before VMA-changing syscalls (collected without the "
+					     "mmap_lock tracepoints?)");
+		return arch_write_calibrated(&r->arch, c, REPLAY_CALIB_MIN_HOLDS, r->o->trace_path,
+					     r->o->calibrate_path, err);
+	}
+	return avm_errf(err, "--calibrate: no calibrating world");
 }
 
 /* Issue 6 sections: `arch`, and per model `page_tables` and `locks` (docs/arch.md). */
@@ -862,6 +899,8 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 		res->world_cpu[i] = r.workers[i].cpu;
 	res->seconds = replay_now() - start;
 	if (r.val && validate_finish(r.val, err))
+		goto out;
+	if (o->calibrate_path && replay_calibrate(&r, res, err))
 		goto out;
 	if (replay_report(&r, res, err))
 		goto out;

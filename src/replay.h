@@ -38,6 +38,8 @@ struct replay_opts {
 	bool check_invariants;           /* world checkers after every event (slow) */
 	bool validate;                   /* compare the eager world with the kernel records */
 	struct validate_params vparams;  /* used when validate */
+	const char *calibrate_path;      /* --calibrate FILE: fit the arch's lock and fork costs
+					    to the trace's mmap_lock holds (docs/arch.md) */
 	/* Set (by a signal handler) to stop: replay_run then fails with "interrupted". */
 	const volatile sig_atomic_t *stop;
 	/* Called at most about once a second while replaying; may be NULL. */
@@ -55,6 +57,7 @@ struct replay_result {
 	/* CPU seconds of each pipeline thread (benchmarks: the longest bounds the wall time) */
 	double reader_cpu;
 	double world_cpu[REPLAY_MAX_MODELS];
+	uint64_t calibration_holds; /* --calibrate: measured holds the fit used */
 };
 
 /* Fill opts with the defaults (no trace path; models from replay_default_models). */

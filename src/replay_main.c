@@ -50,6 +50,9 @@ static void usage(FILE *out)
 		"      --arch NAME        page-table and cost model: a name from configs/arch\n"
 		"                         (x86_64-4level, arm64-4k-48bit, ...) or a YAML path\n"
 		"                         (default: the config's arch, else the trace's host)\n"
+		"      --calibrate FILE   fit the arch's lock and fork costs to the mmap_lock\n"
+		"                         holds the trace measured; write them as an arch YAML\n"
+		"                         (load it with --arch FILE)\n"
 		"      --validate         compare the eager model with the kernel's own\n"
 		"                         allocations recorded in the trace; exit 3 if an\n"
 		"                         error is above the tolerance\n"
@@ -76,12 +79,13 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total, double seconds
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH };
+	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "arch", required_argument, NULL, OPT_ARCH },
+		{ "calibrate", required_argument, NULL, OPT_CALIBRATE },
 		{ "validate", no_argument, NULL, OPT_VALIDATE },
 		{ "tolerance", required_argument, NULL, OPT_TOLERANCE },
 		{ "check-invariants", no_argument, NULL, OPT_CHECK },
@@ -114,6 +118,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_ARCH: ro.arch = optarg; break;
+		case OPT_CALIBRATE: ro.calibrate_path = optarg; break;
 		case OPT_VALIDATE: ro.validate = true; break;
 		case OPT_TOLERANCE:
 			errno = 0;
@@ -178,6 +183,9 @@ int main(int argc, char **argv)
 		if (res.validated)
 			printf("validation: %s (see \"validation\" in the report)\n",
 			       res.validation_passed ? "within tolerance" : "ERROR ABOVE TOLERANCE");
+		if (ro.calibrate_path)
+			printf("calibration: %llu mmap_lock holds fitted; costs written to %s\n",
+			       (unsigned long long)res.calibration_holds, ro.calibrate_path);
 	}
 	ret = res.validated && !res.validation_passed ? 3 : 0;
 out:

@@ -36,6 +36,7 @@ struct world {
 struct world_hold {
 	uint64_t mm;
 	uint64_t acquired;   /* t of the acquisition, 0: none open */
+	bool downgraded;     /* the write hold became a read hold (mmap_write_downgrade) */
 	uint64_t held_ns;    /* finished holds not yet paired with a syscall */
 };
 
@@ -207,13 +208,36 @@ static bool takes_mmap_write(uint32_t kind)
 	       kind == AVM_MPROTECT || kind == AVM_MREMAP || kind == AVM_BRK;
 }
 
+/*
+ * A step of the task itself (a fault, another syscall, exec or exit), after
+ * which a finished hold can no longer belong to a later syscall.  Kernel
+ * activity of the task (slab, TLB, migration events) is not a step.
+ */
+static bool task_step(uint32_t kind)
+{
+	return (kind >= AVM_FORK && kind <= AVM_EXIT) || (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) ||
+	       kind == AVM_FAULT || kind == AVM_POPULATE;
+}
+
 /* AVM_MMAP_LOCK: a=1 write, b=phase, c=success.  Write holds only. */
 static int calib_lock_event(struct world *w, const struct avm_event *ev, struct avm_err *err)
 {
 	struct world_hold *h = u64map_get(&w->holds, (uint64_t)ev->tid + 1);
 
-	if (ev->a != 1)
+	if (ev->a != 1) {
+		/*
+		 * Read side: munmap, brk and mremap downgrade their write hold to
+		 * read before they unlink (eager.md §5); the hold we time runs
+		 * until that read is released.
+		 */
+		if (h && h->acquired && h->mm == ev->mm) {
+			if (ev->b == AVM_LOCK_ACQUIRED && ev->c)
+				h->downgraded = true;
+			else if (ev->b == AVM_LOCK_RELEASED && h->downgraded)
+				goto release;
+		}
 		return 0;
+	}
 	if (!h) {
 		if (ev->b != AVM_LOCK_ACQUIRED || !ev->c)
 			return 0;
@@ -224,14 +248,22 @@ static int calib_lock_event(struct world *w, const struct avm_event *ev, struct 
 		}
 	}
 	if (ev->b == AVM_LOCK_ACQUIRED && ev->c) {
+		/* dup_mmap nests the child's lock inside the parent's: keep the outer one */
+		if (h->acquired)
+			return 0;
 		if (h->mm != ev->mm)
 			h->held_ns = 0;
 		h->mm = ev->mm;
 		h->acquired = ev->t;
-	} else if (ev->b == AVM_LOCK_RELEASED && h->acquired && h->mm == ev->mm) {
-		h->held_ns += ev->t > h->acquired ? ev->t - h->acquired : 0;
-		h->acquired = 0;
+		h->downgraded = false;
+	} else if (ev->b == AVM_LOCK_RELEASED && h->acquired && h->mm == ev->mm && !h->downgraded) {
+		goto release;
 	}
+	return 0;
+release:
+	h->held_ns += ev->t > h->acquired ? ev->t - h->acquired : 0;
+	h->acquired = 0;
+	h->downgraded = false;
 	return 0;
 }
 
@@ -273,12 +305,17 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 		return world_exec(w, ev, NULL, 0, err);
 	if (w->calib && ev->kind == AVM_MMAP_LOCK)
 		return calib_lock_event(w, ev, err);
-	sample = w->calib && takes_mmap_write(ev->kind) && w->holds.n;
-	if (w->calib && !sample && w->holds.n) {
-		/* a finished hold the task's next step does not explain: drop it */
+	sample = w->calib && takes_mmap_write(ev->kind) && w->holds.n &&
+		 u64map_get(&w->holds, (uint64_t)ev->tid + 1);
+	if (w->calib && !sample && w->holds.n && task_step(ev->kind)) {
+		/*
+		 * A finished hold the task's next step does not explain, or one
+		 * still open although the task went on (its release was lost or
+		 * named another mm): drop it.
+		 */
 		struct world_hold *h = u64map_get(&w->holds, (uint64_t)ev->tid + 1);
 
-		if (h && !h->acquired) {
+		if (h) {
 			u64map_del(&w->holds, (uint64_t)ev->tid + 1);
 			free(h);
 		}

@@ -27,7 +27,7 @@ static struct avm_event at(struct avm_event ev, uint64_t t, uint32_t cpu)
 	return ev;
 }
 
-static struct world *arch_world(const struct arch *a)
+static struct world *arch_world_model(const struct arch *a, const char *model)
 {
 	struct world_meta meta;
 	struct world *w = NULL;
@@ -40,10 +40,15 @@ static struct world *arch_world(const struct arch *a)
 	cfg.thp_enabled = 1;
 	world_meta_defaults(&meta);
 	meta.arch = a;
-	if (world_create(&cfg, model_find("eager"), &meta, &w, &err))
+	if (world_create(&cfg, model_find(model), &meta, &w, &err))
 		fail_msg("world_create: %s", err.msg);
 	world_set_check(w, true);
 	return w;
+}
+
+static struct world *arch_world(const struct arch *a)
+{
+	return arch_world_model(a, "eager");
 }
 
 static uint64_t tables(const struct arch *a, const struct arch_pt *pt)
@@ -266,12 +271,50 @@ static void test_calibrate(void **state)
 	world_destroy(w);
 }
 
+/*
+ * The same first steps under lazy (lazy.md §9.2): the first faults take no
+ * lock at all (no anon_vma, no mmap_lock); the fork upgrades the parent's
+ * lazy root, and the two folios it maps are re-pointed under the new
+ * anon_vma's lock: one upgrade section of lock + 2 folio rewrites (§9.3: that
+ * lock is a PARAM, modelled as the root rwsem).  Page tables are the model's
+ * business no more than eager's: the same 8 tables at the peak.
+ */
+static void test_lazy_upgrade(void **state)
+{
+	struct arch a;
+	struct avm_err err = { { 0 } };
+	struct world *w;
+	struct locks_summary wr, rd;
+
+	(void)state;
+	if (arch_load("x86_64-4level", NULL, &a, &err))
+		fail_msg("%s", err.msg);
+	w = arch_world_model(&a, "lazy");
+	tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 1000, 0));
+	tw(w, at(ev_write(1, A), 1000, 0));
+	tw(w, at(ev_write(1, A + PG), 1100, 0));
+	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_WRITE, &wr);
+	locks_summary(world_locks(w), LOCKS_MMAP, LOCKS_READ, &rd);
+	assert_int_equal(wr.count, 0);
+	assert_int_equal(rd.count, 0);
+
+	tw(w, at(ev_fork(1, 2), 2000, 1));
+	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_WRITE, &wr);
+	assert_int_equal(wr.count_by_why[LOCKS_WHY_UPGRADE], 1);
+	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_UPGRADE],
+			 a.rmap.ns[LOCKS_OP_LOCK] + 2 * a.rmap.ns[LOCKS_OP_FOLIO_REWRITE]);
+	assert_int_equal(wr.count_by_why[LOCKS_WHY_PREPARE], 0);
+	assert_int_equal(world_pt_stats(w)->bytes_peak, 8 * 4096);
+	world_destroy(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fork_trace),
 		cmocka_unit_test(test_without_and_mismatch),
 		cmocka_unit_test(test_calibrate),
+		cmocka_unit_test(test_lazy_upgrade),
 	};
 
 	return cmocka_run_group_tests_name("arch_world", tests, NULL, NULL);

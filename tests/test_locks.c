@@ -331,6 +331,7 @@ static void test_calibration_fit(void **state)
 		[LOCKS_CF_PT_TABLE] = 600,  [LOCKS_CF_VMA_COPY] = 150, [LOCKS_CF_BASE] = 900,
 	};
 	double prior[LOCKS_CF_NR], fit[LOCKS_CF_NR];
+	bool fitted[LOCKS_CF_NR];
 	struct locks_calib *c = calloc(1, sizeof(*c));
 	uint64_t seed = 7;
 	int i, k;
@@ -355,12 +356,14 @@ static void test_calibration_fit(void **state)
 		y *= 1 + ((double)((seed >> 33) % 2001) - 1000) / 1000000; /* +-0.1 % */
 		locks_calib_add(c, x, y);
 	}
-	locks_calib_fit(c, prior, 10, fit);
+	locks_calib_fit(c, prior, 10, fit, fitted);
 	for (k = 0; k < LOCKS_CF_NR; k++) {
 		if (k == LOCKS_CF_FOLIO_REWRITE) {
 			assert_true(fit[k] == prior[k]);
+			assert_false(fitted[k]);
 			continue;
 		}
+		assert_true(fitted[k]);
 		assert_true(fit[k] >= 0);
 		if (fit[k] < truth[k] * 0.98 - 1 || fit[k] > truth[k] * 1.02 + 1) {
 			fprintf(stderr, "%s: fit %.2f, truth %.2f\n",
@@ -369,8 +372,29 @@ static void test_calibration_fit(void **state)
 		}
 	}
 	assert_int_equal(c->samples, 3000);
+	/*
+	 * A feature that is a copy of another (every sample: one AVC unlink per
+	 * AV free) cannot be told apart: it keeps its prior, and the other takes
+	 * the sum.
+	 */
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < 500; i++) {
+		double x[LOCKS_CF_NR] = { 0 };
+
+		x[LOCKS_CF_BASE] = 1;
+		x[LOCKS_CF_AVC_UNLINK] = x[LOCKS_CF_AV_FREE] = 1 + i % 7;
+		locks_calib_add(c, x, 900 + (80 + 40) * x[LOCKS_CF_AVC_UNLINK]);
+	}
+	prior[LOCKS_CF_AV_FREE] = 40;
+	locks_calib_fit(c, prior, 10, fit, fitted);
+	assert_true(fitted[LOCKS_CF_AVC_UNLINK]);
+	assert_false(fitted[LOCKS_CF_AV_FREE]);
+	assert_true(fit[LOCKS_CF_AV_FREE] == 40);
+	/* the prior's share is taken out first: 120 - 40 per unlink, 900 per hold */
+	assert_int_equal((uint64_t)(fit[LOCKS_CF_AVC_UNLINK] + 0.5), 80);
+	assert_int_equal((uint64_t)(fit[LOCKS_CF_BASE] + 0.5), 900);
 	/* too few samples: every prior kept */
-	locks_calib_fit(c, prior, 1000000, fit);
+	locks_calib_fit(c, prior, 1000000, fit, NULL);
 	assert_memory_equal(fit, prior, sizeof(fit));
 	free(c);
 }
