@@ -9,17 +9,22 @@
  * until the command ends, -d expires, the --pid process goes, or a signal ->
  * drain, write the closing meta, close the trace.
  *
- * Record path: ring buffer callback -> collect_order (reorder window keyed by
- * time) -> collect_out(), which maps every kernel address to an id
- * (collect_ids, in stream order so the generation of an address follows its
- * slab alloc/free events) and appends to the trace.  Lost records are counted
- * per CPU by the BPF side and turned into AVM_LOST events here.
+ * Record path: the BPF side does not wake us per record; the loop sleeps
+ * COLLECT_POLL_MS (woken early when the ring is a quarter full) and drains
+ * the ring -> collect_order (reorder window keyed by time) -> collect_out(),
+ * which maps every kernel address to an id (collect_ids, in stream order so
+ * the generation of an address follows its slab alloc/free events) and
+ * appends to the trace.  Lost records are counted per CPU by the BPF side and
+ * turned into AVM_LOST events here.
  *
  * Snapshots: rows carry the raw VMA and anon_vma state; a VMA row is dropped
  * when another task of the same snapshot already gave that mm (vfork children
  * and CLONE_VM processes share one; done while reading the iterator), an
  * anon_vma row when the snapshot already has it (several VMAs link the same
- * anon_vmas).
+ * anon_vmas).  Without the BPF iterator or kfuncs (or with --proc-maps) the
+ * rows come from /proc/PID/maps (collect_procmaps.h): the start snapshot names
+ * an mm by its process until the process's first event gives the address,
+ * and an exec's rows are read when sched_process_exec wakes us.
  */
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
