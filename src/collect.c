@@ -1203,7 +1203,7 @@ int main(int argc, char **argv)
 {
 	struct collect_run r;
 	struct avm_err err = { "" }, err2;
-	int go_fd = -1, err_fd = -1, rc = 1, exec_failed = 0;
+	int go_fd = -1, err_fd = -1, rc = 1, exec_failed = 0, released = 0;
 
 	memset(&r, 0, sizeof(r));
 	if (collect_parse(argc, argv, &r.o, &err))
@@ -1272,6 +1272,7 @@ int main(int argc, char **argv)
 		close(go_fd);
 		close(err_fd);
 		go_fd = err_fd = -1;
+		released = 1;
 		if (e) {
 			exec_failed = 1;
 			collect_reap(&r, 0);
@@ -1309,7 +1310,11 @@ out:
 		close(go_fd); /* a held command sees EOF and exits 127 */
 	if (err_fd >= 0)
 		close(err_fd);
-	if (r.child > 0 && !r.child_done)
+	/*
+	 * A command still held before its exec ends at once (EOF above): reap
+	 * it.  One that runs on past -d or a signal is left running.
+	 */
+	if (r.child > 0 && !r.child_done && !released)
 		collect_reap(&r, 0);
 	if (r.trace) {
 		/* Keep what was recorded: drain what can be drained, then close. */
