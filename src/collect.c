@@ -384,15 +384,36 @@ static int collect_snap_mm_cmp(const void *a, const void *b)
  * happened to it before its rows were read (the iterator walks mm after mm
  * while the probes already fire).
  */
+static const struct collect_snap_mm *collect_snap_mm_find(const struct collect_run *r,
+							   uint64_t mm)
+{
+	struct collect_snap_mm key = { .mm = mm };
+
+	if (!mm || !r->nsnap_mm)
+		return NULL;
+	return bsearch(&key, r->snap_mm, r->nsnap_mm, sizeof(key), collect_snap_mm_cmp);
+}
+
 static int collect_before_snapshot(const struct collect_run *r, const struct avm_event *e)
 {
-	struct collect_snap_mm key = { .mm = e->mm }, *hit;
+	const struct collect_snap_mm *hit;
+	int births = (e->kind == AVM_FORK && e->a != (int64_t)e->mm) || e->kind == AVM_EXEC;
 
+	/*
+	 * An address space born while the iterator ran (a vfork child's exec, a
+	 * fork after the iterator passed the parent's pid) may be missing from
+	 * the snapshot: its birth stays in the stream, or its later events would
+	 * reach an mm nobody made.  One the snapshot has is born already.
+	 */
+	if (births && e->a) {
+		if (collect_snap_mm_find(r, (uint64_t)e->a))
+			return 1;
+		if (collect_snap_mm_find(r, e->mm))
+			return 0;
+	}
 	if (e->t < r->snap_t0)
 		return 1;
-	if (!e->mm || !r->nsnap_mm)
-		return 0;
-	hit = bsearch(&key, r->snap_mm, r->nsnap_mm, sizeof(key), collect_snap_mm_cmp);
+	hit = collect_snap_mm_find(r, e->mm);
 	return hit && e->t < hit->t;
 }
 
