@@ -61,6 +61,7 @@
 #define COLLECT_RINGBUF_DEFAULT (32u << 20)
 #define COLLECT_POLL_MS 20                          /* drain period */
 #define COLLECT_EXEC_PENDING 64                     /* concurrent /proc exec snapshots */
+#define COLLECT_DEFERRED_MAX 256                    /* births held for the SNAPSHOT event */
 
 struct collect_opts {
 	const char *out;
@@ -101,6 +102,9 @@ struct collect_run {
 	size_t nsnap_mm;
 	uint64_t snap_t_max;        /* the last row's read time */
 	uint64_t before_snapshot;   /* events dropped: older than the start snapshot */
+	struct avm_event deferred[COLLECT_DEFERRED_MAX]; /* births written after SNAPSHOT */
+	size_t ndeferred;
+	int in_deferred;
 	uint64_t *lost_prev;  /* per possible CPU */
 	uint64_t lost_total;
 	int ncpus;
@@ -409,7 +413,7 @@ static int collect_before_snapshot(const struct collect_run *r, const struct avm
 		if (collect_snap_mm_find(r, (uint64_t)e->a))
 			return 1;
 		if (collect_snap_mm_find(r, e->mm))
-			return 0;
+			return e->t < r->snap_t0 ? 2 : 0; /* 2: keep, after the SNAPSHOT */
 	}
 	if (e->t < r->snap_t0)
 		return 1;
@@ -427,10 +431,19 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 	 * than the start snapshot are already in its state: replayed too, they
 	 * would count twice and reach mms the replay has not adopted yet.
 	 */
-	if (r->snap_t0 && e->t < r->snap_t_max && e->kind < 1000 && e->kind != AVM_LOST &&
-	    collect_before_snapshot(r, e)) {
-		r->before_snapshot++;
-		return 0;
+	if (r->snap_t0 && !r->in_deferred && e->t < r->snap_t_max && e->kind < 1000 &&
+	    e->kind != AVM_LOST) {
+		int before = collect_before_snapshot(r, e);
+
+		if (before == 1) {
+			r->before_snapshot++;
+			return 0;
+		}
+		if (before == 2 && r->ndeferred < COLLECT_DEFERRED_MAX) {
+			/* A birth older than the SNAPSHOT event: it follows it. */
+			r->deferred[r->ndeferred++] = *e;
+			return 0;
+		}
 	}
 	e->t = e->t > r->start_mono ? e->t - r->start_mono : 0;
 	if (e->kind == COLLECT_REC_SNAP_VMA && size >= sizeof(struct collect_snap_vma_rec))
@@ -497,6 +510,22 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 	if (trace_append(r->trace, e, err))
 		return -1;
 	r->written++;
+	if (e->kind == AVM_SNAPSHOT && e->b == AVM_SNAP_START && r->ndeferred) {
+		size_t i, n = r->ndeferred;
+
+		r->ndeferred = 0;
+		r->in_deferred = 1; /* the births are judged already */
+		for (i = 0; i < n; i++) {
+			struct avm_event d = r->deferred[i];
+
+			d.t = r->start_mono + e->t; /* at the SNAPSHOT */
+			if (collect_out(r, &d, sizeof(d), err)) {
+				r->in_deferred = 0;
+				return -1;
+			}
+		}
+		r->in_deferred = 0;
+	}
 	return 0;
 }
 
