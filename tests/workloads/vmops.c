@@ -294,7 +294,16 @@ static void tree(int level, char *mem)
 		if (c < 0)
 			die("fork");
 		if (!c) {
-			usleep(20000); /* let the parent exit: its anon_vma loses its VMAs */
+			pid_t middle = getppid();
+
+			/*
+			 * Wait until the parent has really exited: reparenting
+			 * (exit_notify) comes after exit_mm, so once we have a
+			 * new parent its anon_vma has lost its VMAs.  A timed
+			 * sleep left a race with the fork below on a busy host.
+			 */
+			while (getppid() == middle)
+				usleep(1000);
 			tree(level + 1, mem);
 			wait_all();
 			_exit(0);
