@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <cmocka.h>
 
@@ -246,6 +247,37 @@ static inline struct avm_event ev_exec(uint64_t old_mm, uint64_t new_mm, uint64_
 }
 
 /* Set a syscall event's result field to a failure (-errno). */
+/* A VMA row of snapshot 1: pgoff linear for anonymous rows; av != 0 gives it a
+ * fresh root anon_vma of its own (chain of one), as exec leaves the stack. */
+static inline struct avm_snap_vma ev_snap_row(uint64_t mm, uint64_t start, uint64_t end, uint64_t flags,
+						    uint64_t file, uint64_t av)
+{
+	struct avm_snap_vma r;
+
+	memset(&r, 0, sizeof(r));
+	r.snap = 1;
+	r.mm = mm;
+	r.start = start;
+	r.end = end;
+	r.pgoff = file ? 0 : start / PG;
+	r.flags = flags;
+	r.file = file;
+	if (av) {
+		r.anon_vma = av;
+		r.av_root = av;
+		r.av_parent = av;
+		r.av_refcount = 1;
+		r.av_children = 1;
+		r.av_active = 1;
+		r.chain_len = 1;
+		r.chain[0] = av;
+	}
+	return r;
+}
+
+/* vm_flags of a private writable data mapping, as snapshots record them. */
+#define EV_DATA_FLAGS (VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT)
+
 static inline struct avm_event ev_failed(struct avm_event ev, int64_t neg_errno)
 {
 	switch (ev.kind) {

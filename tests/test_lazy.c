@@ -707,33 +707,6 @@ static void test_models_agree_on_layouts(void **state)
 	world_destroy(e);
 }
 
-static struct avm_snap_vma row(uint64_t mm, uint64_t start, uint64_t end, uint64_t flags,
-			       uint64_t file, uint64_t av)
-{
-	struct avm_snap_vma r;
-
-	memset(&r, 0, sizeof(r));
-	r.snap = 1;
-	r.mm = mm;
-	r.start = start;
-	r.end = end;
-	r.pgoff = file ? 0 : start / PG;
-	r.flags = flags;
-	r.file = file;
-	if (av) {
-		r.anon_vma = av;
-		r.av_root = av;
-		r.av_parent = av;
-		r.av_refcount = 1;
-		r.av_children = 1;
-		r.av_active = 1;
-		r.chain_len = 1;
-		r.chain[0] = av;
-	}
-	return r;
-}
-
-#define DATA (VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT)
 
 /*
  * exec (lazy.md §4.5): the VMAs the kernel faulted during execve (data
@@ -749,9 +722,9 @@ static void test_exec_faulted_vmas_are_lazy(void **state)
 	struct avm_err err = { { 0 } };
 
 	(void)state;
-	rows[0] = row(C1, A, A + 4 * PG, VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC, 9, 0);
-	rows[1] = row(C1, A + 4 * PG, A + 6 * PG, DATA, 9, 100);
-	rows[2] = row(C1, 0x7ff000000000ULL, 0x7ff000021000ULL, DATA | VM_GROWSDOWN, 0, 101);
+	rows[0] = ev_snap_row(C1, A, A + 4 * PG, VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC, 9, 0);
+	rows[1] = ev_snap_row(C1, A + 4 * PG, A + 6 * PG, EV_DATA_FLAGS, 9, 100);
+	rows[2] = ev_snap_row(C1, 0x7ff000000000ULL, 0x7ff000021000ULL, EV_DATA_FLAGS | VM_GROWSDOWN, 0, 101);
 	if (world_exec(w, &ev, rows, 3, &err) || world_exec(e, &ev, rows, 3, &err))
 		fail_msg("world_exec: %s", err.msg);
 	assert_int_equal(st(w)->obj[MODEL_OBJ_ANON_VMA].allocs, 0);
@@ -778,9 +751,9 @@ static void test_exec_faulted_vmas_are_lazy(void **state)
 static void test_start_snapshot_rule(void **state)
 {
 	struct world *w = lazy_world(NULL), *e = tw_world("eager", 3);
-	struct avm_snap_vma p[2] = { row(10, A, A + PG, DATA, 0, 400),
-				     row(10, B, B + PG, DATA, 0, 500) };
-	struct avm_snap_vma c = row(11, B, B + PG, DATA, 0, 501);
+	struct avm_snap_vma p[2] = { ev_snap_row(10, A, A + PG, EV_DATA_FLAGS, 0, 400),
+				     ev_snap_row(10, B, B + PG, EV_DATA_FLAGS, 0, 500) };
+	struct avm_snap_vma c = ev_snap_row(11, B, B + PG, EV_DATA_FLAGS, 0, 501);
 	struct avm_snap_av avs[3];
 	struct avm_err err = { { 0 } };
 	struct world *ws[2] = { w, e };

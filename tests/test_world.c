@@ -12,33 +12,6 @@
 #define NEW 2
 #define A 0x400000ULL
 
-static struct avm_snap_vma row(uint64_t mm, uint64_t start, uint64_t end, uint64_t flags,
-			       uint64_t file, uint64_t av)
-{
-	struct avm_snap_vma r;
-
-	memset(&r, 0, sizeof(r));
-	r.snap = 1;
-	r.mm = mm;
-	r.start = start;
-	r.end = end;
-	r.pgoff = file ? 0 : start / PG;
-	r.flags = flags;
-	r.file = file;
-	if (av) {
-		r.anon_vma = av;
-		r.av_root = av;
-		r.av_parent = av;
-		r.av_refcount = 1;
-		r.av_children = 1;
-		r.av_active = 1;
-		r.chain_len = 1;
-		r.chain[0] = av;
-	}
-	return r;
-}
-
-#define DATA (VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT)
 
 /*
  * §2.7 execve: each distinct anon_vma of the exec snapshot was allocated by
@@ -57,10 +30,10 @@ static void test_exec_adopts_snapshot(void **state)
 	(void)state;
 	tw(w, ev_mmap(OLD, A, PG, RW, ANON));
 	tw(w, ev_write(OLD, A));
-	rows[0] = row(NEW, A, A + 4 * PG, VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC, 9, 0);
-	rows[1] = row(NEW, A + 4 * PG, A + 6 * PG, DATA, 9, 100);
-	rows[2] = row(NEW, A + 6 * PG, A + 8 * PG, DATA, 0, 0);
-	rows[3] = row(NEW, 0x7ff000000000ULL, 0x7ff000021000ULL, DATA | VM_GROWSDOWN, 0, 101);
+	rows[0] = ev_snap_row(NEW, A, A + 4 * PG, VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC, 9, 0);
+	rows[1] = ev_snap_row(NEW, A + 4 * PG, A + 6 * PG, EV_DATA_FLAGS, 9, 100);
+	rows[2] = ev_snap_row(NEW, A + 6 * PG, A + 8 * PG, EV_DATA_FLAGS, 0, 0);
+	rows[3] = ev_snap_row(NEW, 0x7ff000000000ULL, 0x7ff000021000ULL, EV_DATA_FLAGS | VM_GROWSDOWN, 0, 101);
 	m = tw_mark(w);
 	if (world_exec(w, &ev, rows, 4, &err))
 		fail_msg("world_exec: %s", err.msg);
@@ -106,8 +79,8 @@ static void test_exec_vfork_child(void **state)
 static void test_start_snapshot_adopt(void **state)
 {
 	struct world *w = tw_world("eager", 3);
-	struct avm_snap_vma p = row(10, A, A + PG, DATA, 0, 500);
-	struct avm_snap_vma c = row(11, A, A + PG, DATA, 0, 501);
+	struct avm_snap_vma p = ev_snap_row(10, A, A + PG, EV_DATA_FLAGS, 0, 500);
+	struct avm_snap_vma c = ev_snap_row(11, A, A + PG, EV_DATA_FLAGS, 0, 501);
 	struct avm_snap_av avs[2];
 	struct avm_err err = { { 0 } };
 	const struct model_stats *s;
