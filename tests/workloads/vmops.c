@@ -269,9 +269,36 @@ static void sc_thp(void)
  * second forks on after its parent has exited (the daemonise pattern that
  * makes anon_vma reuse happen, eager.md §2.5).
  */
+/* pid has finished exit_mm: it is a zombie, or already reaped. */
+static int exited(pid_t pid)
+{
+	char path[64], buf[256], *close_paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	return !close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' ||
+	       close_paren[2] == 'X';
+}
+
+/*
+ * Every exit happens before the next fork that could see it (exit_mm runs
+ * before a zombie is visible or waitpid returns), so the kernel's reuse
+ * decisions (eager.md §2.5) are the same on every run and the workload is
+ * exact: a leaf child is waited for before the next fork, and the next
+ * level starts only once its parent and grandparent are gone.
+ */
 static void tree(int level, char *mem)
 {
 	pid_t a, b;
+	int st;
 
 	touch(mem + (size_t)level * PG);
 	if (level == 5)
@@ -283,26 +310,20 @@ static void tree(int level, char *mem)
 		touch(mem);
 		_exit(0);
 	}
+	if (waitpid(a, &st, 0) != a)
+		die("waitpid");
 	b = fork();
 	if (b < 0)
 		die("fork");
 	if (!b) {
-		pid_t c;
+		pid_t middle = getpid(), grand = getppid(), c;
 
 		/* the middle process forks the next level and exits first */
 		c = fork();
 		if (c < 0)
 			die("fork");
 		if (!c) {
-			pid_t middle = getppid();
-
-			/*
-			 * Wait until the parent has really exited: reparenting
-			 * (exit_notify) comes after exit_mm, so once we have a
-			 * new parent its anon_vma has lost its VMAs.  A timed
-			 * sleep left a race with the fork below on a busy host.
-			 */
-			while (getppid() == middle)
+			while (!exited(middle) || !exited(grand))
 				usleep(1000);
 			tree(level + 1, mem);
 			wait_all();
