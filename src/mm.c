@@ -881,6 +881,29 @@ static bool merge_pair_ok(struct mm_sim *s, const struct mm_vma *prev, const str
 	return s->ops->merge_pair_ok(s->model, prev, next);
 }
 
+
+/*
+ * A new VMA object for [start, end) with attributes a (a.pgoff included),
+ * inserted into mm: what mmap, brk and mremap do when no merge took the
+ * range.  NULL on failure, with err filled.
+ */
+static struct mm_vma *vma_create(struct mm_sim *s, struct mm_space *mm, uint64_t start,
+				 uint64_t end, const struct vattr *a, enum model_why why,
+				 struct avm_err *err)
+{
+	struct mm_vma *v = vma_alloc(s, why, err);
+
+	if (!v)
+		return NULL;
+	vattr_apply(v, a);
+	v->start = start;
+	v->end = end;
+	v->pgoff = a->pgoff;
+	if (vma_insert(mm, v, err))
+		return NULL;
+	return v;
+}
+
 /*
  * vma_merge_new_range (eager.md §3.4): the range [start, end) with attributes
  * a is free; merge it into prev and/or next.  anon_src carries the range's
@@ -1358,14 +1381,8 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 	if (failed)
 		return -1;
 	if (!v) {
-		v = vma_alloc(s, MODEL_WHY_MMAP, err);
+		v = vma_create(s, mm, addr, addr + len, &a, MODEL_WHY_MMAP, err);
 		if (!v)
-			return -1;
-		vattr_apply(v, &a);
-		v->start = addr;
-		v->end = addr + len;
-		v->pgoff = a.pgoff;
-		if (vma_insert(mm, v, err))
 			return -1;
 	}
 	populate_it = ((a.flags & VM_LOCKED) && !(a.flags & VM_LOCKONFAULT)) ||
@@ -1781,17 +1798,8 @@ static int sys_brk(struct mm_sim *s, struct mm_space *mm, const struct avm_event
 		v = merge_new(s, mm, olda, newa, &a, NULL, NULL, true, MODEL_WHY_MMAP, &failed, err);
 	if (failed)
 		return -1;
-	if (!v) {
-		v = vma_alloc(s, MODEL_WHY_MMAP, err);
-		if (!v)
-			return -1;
-		vattr_apply(v, &a);
-		v->start = olda;
-		v->end = newa;
-		v->pgoff = a.pgoff;
-		if (vma_insert(mm, v, err))
-			return -1;
-	}
+	if (!v && !vma_create(s, mm, olda, newa, &a, MODEL_WHY_MMAP, err))
+		return -1;
 	if (mm->def_flags & VM_LOCKED)
 		return populate(s, mm, olda, newa, -1, err);
 	return 0;
@@ -1889,14 +1897,8 @@ static int move_one(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, uin
 	if (failed)
 		return -1;
 	if (!t) {
-		t = vma_alloc(s, MODEL_WHY_MREMAP, err);
+		t = vma_create(s, mm, to, to + to_len, &a, MODEL_WHY_MREMAP, err);
 		if (!t)
-			return -1;
-		vattr_apply(t, &a);
-		t->start = to;
-		t->end = to + to_len;
-		t->pgoff = a.pgoff;
-		if (vma_insert(mm, t, err))
 			return -1;
 		if (anon_clone(s, t, v, MODEL_WHY_MREMAP, err))
 			return -1;
@@ -1956,20 +1958,13 @@ static int sys_mremap(struct mm_sim *s, struct mm_space *mm, const struct avm_ev
 	if (oldlen == 0) {
 		/* duplicate of a shared mapping: a new VMA, no anon state */
 		struct vattr a;
-		struct mm_vma *n;
 
 		v = mm_find_vma(mm, old);
 		if (!v)
 			return 0;
 		vattr_of(v, &a);
-		n = vma_alloc(s, MODEL_WHY_MREMAP, err);
-		if (!n)
-			return -1;
-		vattr_apply(n, &a);
-		n->start = to;
-		n->end = to + newlen;
-		n->pgoff = v->pgoff + pages_of(s, old - v->start);
-		return vma_insert(mm, n, err);
+		a.pgoff = v->pgoff + pages_of(s, old - v->start);
+		return vma_create(s, mm, to, to + newlen, &a, MODEL_WHY_MREMAP, err) ? 0 : -1;
 	}
 	if (newlen < oldlen) {
 		if (do_munmap(s, mm, old + newlen, old + oldlen, MODEL_WHY_UNMAP, err))
