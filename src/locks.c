@@ -33,6 +33,7 @@
 #include "locks.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -465,21 +466,34 @@ const char *locks_why_name(enum locks_why w)
 
 /*
  * JSON of one histogram: the summary figures and the sparse buckets.  Numbers
- * are doubles in cJSON: exact up to 2^53 ns (104 days of hold time).
+ * are doubles in cJSON: exact up to 2^53 ns (104 days of hold time).  unit
+ * "ns" names the figures total_ns, min_ns, ...; NULL or "" names them total,
+ * min, ... (histograms of counts).
  */
-static cJSON *hist_to_json(const struct locks_hist *h)
+static void hist_key(char *buf, size_t len, const char *name, const char *unit)
+{
+	snprintf(buf, len, unit && *unit ? "%s_%s" : "%s", name, unit ? unit : "");
+}
+
+cJSON *locks_hist_json(const struct locks_hist *h, const char *unit)
 {
 	cJSON *o = cJSON_CreateObject(), *b;
+	char k[5][32];
 	unsigned i;
 
 	if (!o)
 		return NULL;
+	hist_key(k[0], sizeof(k[0]), "total", unit);
+	hist_key(k[1], sizeof(k[1]), "min", unit);
+	hist_key(k[2], sizeof(k[2]), "p50", unit);
+	hist_key(k[3], sizeof(k[3]), "p99", unit);
+	hist_key(k[4], sizeof(k[4]), "max", unit);
 	if (!cJSON_AddNumberToObject(o, "count", (double)h->n) ||
-	    !cJSON_AddNumberToObject(o, "total_ns", (double)h->sum) ||
-	    !cJSON_AddNumberToObject(o, "min_ns", (double)h->min) ||
-	    !cJSON_AddNumberToObject(o, "p50_ns", (double)locks_hist_quantile(h, 0.50)) ||
-	    !cJSON_AddNumberToObject(o, "p99_ns", (double)locks_hist_quantile(h, 0.99)) ||
-	    !cJSON_AddNumberToObject(o, "max_ns", (double)h->max) ||
+	    !cJSON_AddNumberToObject(o, k[0], (double)h->sum) ||
+	    !cJSON_AddNumberToObject(o, k[1], (double)h->min) ||
+	    !cJSON_AddNumberToObject(o, k[2], (double)locks_hist_quantile(h, 0.50)) ||
+	    !cJSON_AddNumberToObject(o, k[3], (double)locks_hist_quantile(h, 0.99)) ||
+	    !cJSON_AddNumberToObject(o, k[4], (double)h->max) ||
 	    !(b = cJSON_AddArrayToObject(o, "buckets")))
 		goto fail;
 	for (i = 0; i < LOCKS_HIST_BUCKETS; i++) {
@@ -507,38 +521,66 @@ static int json_u64(const cJSON *o, const char *key, uint64_t *out, struct avm_e
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
-		return avm_errf(err, "locks block: '%s' missing or not a count", key);
+		return avm_errf(err, "'%s' missing or not a count", key);
 	*out = (uint64_t)v->valuedouble;
 	return 0;
 }
 
-static int hist_from_json(const cJSON *o, struct locks_hist *h, struct avm_err *err)
+int locks_hist_from_json(const cJSON *o, const char *unit, struct locks_hist *h,
+			 struct avm_err *err)
 {
 	const cJSON *b, *pair;
+	char k[3][32];
 	uint64_t n = 0;
 
 	memset(h, 0, sizeof(*h));
 	if (!cJSON_IsObject(o))
-		return avm_errf(err, "locks block: histogram is not an object");
-	if (json_u64(o, "count", &h->n, err) || json_u64(o, "total_ns", &h->sum, err) ||
-	    json_u64(o, "min_ns", &h->min, err) || json_u64(o, "max_ns", &h->max, err))
+		return avm_errf(err, "histogram is not an object");
+	hist_key(k[0], sizeof(k[0]), "total", unit);
+	hist_key(k[1], sizeof(k[1]), "min", unit);
+	hist_key(k[2], sizeof(k[2]), "max", unit);
+	if (json_u64(o, "count", &h->n, err) || json_u64(o, k[0], &h->sum, err) ||
+	    json_u64(o, k[1], &h->min, err) || json_u64(o, k[2], &h->max, err))
 		return -1;
 	b = cJSON_GetObjectItemCaseSensitive(o, "buckets");
 	if (!cJSON_IsArray(b))
-		return avm_errf(err, "locks block: 'buckets' missing");
+		return avm_errf(err, "histogram: 'buckets' missing");
 	cJSON_ArrayForEach(pair, b) {
 		const cJSON *i = cJSON_GetArrayItem(pair, 0), *c = cJSON_GetArrayItem(pair, 1);
 
 		if (!cJSON_IsNumber(i) || !cJSON_IsNumber(c) || i->valuedouble < 0 ||
 		    i->valuedouble >= LOCKS_HIST_BUCKETS || c->valuedouble < 0)
-			return avm_errf(err, "locks block: bad bucket entry");
+			return avm_errf(err, "histogram: bad bucket entry");
 		h->bucket[(unsigned)i->valuedouble] += (uint64_t)c->valuedouble;
 		n += (uint64_t)c->valuedouble;
 	}
 	if (n != h->n)
-		return avm_errf(err, "locks block: buckets hold %llu values, count says %llu",
+		return avm_errf(err, "histogram: buckets hold %llu values, count says %llu",
 				(unsigned long long)n, (unsigned long long)h->n);
 	return 0;
+}
+
+int locks_hist_json_merge(const cJSON *a, const cJSON *b, const char *unit, cJSON **out,
+			  struct avm_err *err)
+{
+	struct locks_hist *h = malloc(2 * sizeof(*h));
+	int rc = -1;
+
+	*out = NULL;
+	if (!h)
+		return avm_errf(err, "out of memory (histogram merge)");
+	if (locks_hist_from_json(a, unit, &h[0], err) || locks_hist_from_json(b, unit, &h[1], err))
+		goto out;
+	locks_hist_merge(&h[0], &h[1]);
+	*out = locks_hist_json(&h[0], unit);
+	if (!*out) {
+		avm_errf(err, "out of memory (histogram merge)");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(h);
+	return rc;
 }
 
 static cJSON *stat_to_json(const struct locks_stat *st)
@@ -548,12 +590,12 @@ static cJSON *stat_to_json(const struct locks_stat *st)
 
 	if (!o)
 		return NULL;
-	h = hist_to_json(&st->hold);
+	h = locks_hist_json(&st->hold, "ns");
 	if (!h || !cJSON_AddItemToObject(o, "hold", h)) {
 		cJSON_Delete(h);
 		goto fail;
 	}
-	h = hist_to_json(&st->wait);
+	h = locks_hist_json(&st->wait, "ns");
 	if (!h || !cJSON_AddItemToObject(o, "wait", h)) {
 		cJSON_Delete(h);
 		goto fail;
@@ -582,8 +624,8 @@ static int stat_from_json(const cJSON *o, struct locks_stat *st, struct avm_err 
 
 	if (!cJSON_IsObject(o))
 		return avm_errf(err, "locks block: mode entry is not an object");
-	if (hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "hold"), &st->hold, err) ||
-	    hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "wait"), &st->wait, err) ||
+	if (locks_hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "hold"), "ns", &st->hold, err) ||
+	    locks_hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "wait"), "ns", &st->wait, err) ||
 	    json_u64(o, "trylock_failed", &st->trylock_failed, err) ||
 	    json_u64(o, "untracked", &st->untracked, err))
 		return -1;

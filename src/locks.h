@@ -85,6 +85,21 @@ uint64_t locks_hist_quantile(const struct locks_hist *h, double q);
 /* a += b (fleet and per-model totals). */
 void locks_hist_merge(struct locks_hist *a, const struct locks_hist *b);
 
+/*
+ * One histogram as JSON, the format every report section uses for a
+ * distribution: { "count", "total<U>", "min<U>", "p50<U>", "p99<U>",
+ * "max<U>", "buckets": [[bucket, count], ...] } where <U> is "_" unit
+ * ("_ns") or nothing when unit is NULL or "" (histograms of counts).  The
+ * sparse buckets make merges exact.  NULL on out of memory.
+ */
+cJSON *locks_hist_json(const struct locks_hist *h, const char *unit);
+/* Read one back (checks that the buckets add up to count); err names the bad key. */
+int locks_hist_from_json(const cJSON *o, const char *unit, struct locks_hist *h,
+			 struct avm_err *err);
+/* Fleet merge of two such blocks: *out = a + b, quantiles recomputed. */
+int locks_hist_json_merge(const cJSON *a, const cJSON *b, const char *unit, cJSON **out,
+			  struct avm_err *err);
+
 /* ---- lock classes, sections, summaries ------------------------------------- */
 
 enum locks_class {
