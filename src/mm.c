@@ -138,6 +138,7 @@ struct mm_sim {
 	struct slots *slots_pool; /* free slot arrays (4 KiB each): malloc is hot */
 	size_t slots_pooled;
 	unsigned page_shift, pmd_shift;
+	uint64_t move_len;        /* bytes an mremap in progress moves (mm_sim_move_len) */
 	uint64_t chunk_pages;
 	uint32_t cpu;         /* CPU of the event being applied (TLB-flush IPIs) */
 	uint64_t now;         /* trace time (ns) of the event being applied */
@@ -1893,16 +1894,17 @@ static int move_one(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, uin
 	/* copy_vma: an unfaulted anonymous VMA gets pgoff = new address / PAGE */
 	if (vma_is_anonymous(v) && !(v->flags & VM_SHARED) && !has_anon(s, v))
 		a.pgoff = pages_of(s, to);
+	/* the model may need to know which of v's pages move (lazy's rebase) */
+	s->move_len = from_len < to_len ? from_len : to_len;
 	t = merge_new(s, mm, to, to + to_len, &a, v, v, false, MODEL_WHY_MREMAP, &failed, err);
+	if (!failed && !t) {
+		t = vma_create(s, mm, to, to + to_len, &a, MODEL_WHY_MREMAP, err);
+		if (!t || anon_clone(s, t, v, MODEL_WHY_MREMAP, err))
+			failed = 1;
+	}
+	s->move_len = 0;
 	if (failed)
 		return -1;
-	if (!t) {
-		t = vma_create(s, mm, to, to + to_len, &a, MODEL_WHY_MREMAP, err);
-		if (!t)
-			return -1;
-		if (anon_clone(s, t, v, MODEL_WHY_MREMAP, err))
-			return -1;
-	}
 	if (move_pages(s, mm, from, to, from_len < to_len ? from_len : to_len, err))
 		return -1;
 	if (!dontunmap)
@@ -2267,6 +2269,11 @@ static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_sn
 uint64_t mm_sim_now(const struct mm_sim *s)
 {
 	return s->now;
+}
+
+uint64_t mm_sim_move_len(const struct mm_sim *s)
+{
+	return s->move_len;
 }
 
 int mm_sim_exec(struct mm_sim *s, const struct avm_event *ev, const struct avm_snap_vma *vmas,

@@ -140,6 +140,13 @@ int mm_sim_adopt_start(struct mm_sim *s, uint64_t mm_id, const struct avm_snap_v
 /* Queries for models and reports. */
 /* Trace time (ns) of the event being applied (lazy's runtime switch, lazy.md §6). */
 uint64_t mm_sim_now(const struct mm_sim *s);
+/*
+ * During an mremap move's copy_vma (merge_ok / clone with MODEL_WHY_MREMAP):
+ * the bytes of the source that move, from the source piece's first moved
+ * page (the smaller of old and new length: a grown destination's tail is
+ * new, unfaulted memory).  0 at any other time.
+ */
+uint64_t mm_sim_move_len(const struct mm_sim *s);
 const struct mm_sim_stats *mm_sim_stats(const struct mm_sim *s);
 const struct mm_sim_params *mm_sim_params(const struct mm_sim *s);
 struct mm_space *mm_sim_find(struct mm_sim *s, uint64_t mm_id);

@@ -565,7 +565,13 @@ static int lazy_rebase(struct model *m, struct mm_vma *dst, struct lazy_vma *slv
 {
 	struct lazy_vma *dlv = lv_new(m, dst, slv->state);
 	struct lazy_root *r = dlv ? root_new(m, dst) : NULL;
-	uint64_t lo = dst->pgoff, hi = dst->pgoff + (dst->end - dst->start) / m->page_size;
+	uint64_t moved = mm_sim_move_len(m->env.sim), len = dst->end - dst->start;
+	/*
+	 * Only the pages that move: a destination grown beyond the old length
+	 * must not claim the source's pages after the moved piece (they stay,
+	 * naming the old root, when the source is a larger VMA).
+	 */
+	uint64_t lo = dst->pgoff, hi = lo + (moved && moved < len ? moved : len) / m->page_size;
 
 	if (!r)
 		return avm_errf(err, "out of memory (lazy root)");

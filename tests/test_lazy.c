@@ -591,6 +591,33 @@ static void test_mremap_rebase_partial(void **state)
 }
 
 /*
+ * Rebase of a moved-and-grown middle piece: mremap moves 1 page out of the
+ * middle of a 3-page VMA and grows it to 2 pages.  copy_vma's new VMA has 2
+ * pages of index (pgoff+1, pgoff+2), but only the page at A+PG moves; the
+ * one at A+2PG stays in the source's tail and keeps the old root.  1 rewrite.
+ *   before  [rw L(R) at A, 3 pages: * * *]
+ *   after   [rw L(R) A, *] . [rw L(R) A+2PG, *]    [rw L(R') at B, * .]
+ */
+static void test_mremap_rebase_grown_middle(void **state)
+{
+	struct world *w = lazy_world(mremap_rebase);
+	uint64_t root;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
+	tw(w, ev_write(MM, A));
+	tw(w, ev_write(MM, A + PG));
+	tw(w, ev_write(MM, A + 2 * PG));
+	root = owner_at(w, MM, A);
+	tw(w, ev_mremap(MM, A + PG, PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, (int64_t)B, B));
+	assert_int_equal(st(w)->folio_rewrites, 1);
+	assert_int_equal(owner_at(w, MM, A + 2 * PG), root);
+	assert_int_not_equal(owner_at(w, MM, B), root);
+	assert_true(lazy_owner(w, MM, B));
+	world_destroy(w);
+}
+
+/*
  * A write that reuses a folio in place (sole mapping, folio_move_anon_rmap)
  * renames it to the same root: the count stays exact (the checker).
  */
@@ -911,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_mremap_upgrade),
 		cmocka_unit_test(test_mremap_rebase),
 		cmocka_unit_test(test_mremap_rebase_partial),
+		cmocka_unit_test(test_mremap_rebase_grown_middle),
 		cmocka_unit_test(test_reuse_in_place_keeps_counts),
 		cmocka_unit_test(test_never_forking_process),
 		cmocka_unit_test(test_models_agree_on_layouts),
