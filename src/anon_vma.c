@@ -516,6 +516,107 @@ void av_unlink(struct av_space *sp, struct av_vma *avv, enum model_why why)
 	av_vma_free(sp, avv);
 }
 /* ------------------------------------------------------------------------- */
+/* rmap walks (issue 6 item 3) */
+
+int av_walk_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
+		 uint64_t instance, bool trylock, const struct locks_work *w, uint64_t pt_walks,
+		 uint64_t *len)
+{
+	const struct model_env *env = sp->env;
+	struct locks_section s = { .cls = cls, .mode = mode, .why = LOCKS_WHY_RMAP_WALK,
+				   .instance = instance, .trylock = trylock };
+
+	*len = 0;
+	if (!env || !env->arch)
+		return 0;
+	s.len = locks_cost(&env->arch->rmap, w, pt_walks * arch_walk_ns(env->arch));
+	*len = s.len;
+	if (!env->locks)
+		return 0;
+	s.cpu = env->clock->cpu;
+	s.start = env->clock->t;
+	if (locks_hold(env->locks, &s, NULL) == 1) {
+		*len = 0;
+		return 1;
+	}
+	return 0;
+}
+
+bool av_vma_maps_folio(const struct mm_vma *v, const struct mm_folio_ref *f, uint64_t page_size)
+{
+	uint64_t first = f->index > v->pgoff ? f->index : v->pgoff;
+	uint64_t end = v->pgoff + mm_vma_pages(v, page_size), pg;
+	struct mm_folio_ref r;
+
+	if (!v->mm)
+		return false;
+	if (f->index + f->nr < end)
+		end = f->index + f->nr;
+	for (pg = first; pg < end; pg++)
+		if (mm_folio_at(v->mm, v->start + (pg - v->pgoff) * page_size, &r) && r.id == f->id)
+			return true;
+	return false;
+}
+
+/* folio_anon_vma(): the anon_vma folio->mapping names, on the mapping VMA's chain. */
+static struct anon_vma *folio_av(const struct av_space *sp, const struct mm_folio_ref *f)
+{
+	const struct av_vma *avv = f->vma ? sp->of(f->vma) : NULL;
+	struct anon_vma *av;
+
+	for (uint32_t i = 0; avv && i < avv->len; i++)
+		if (avv->chain[i]->av->id == f->owner)
+			return avv->chain[i]->av;
+	/* not on that chain (never expected: every mapping VMA descends from it) */
+	for (av = sp->avs; av; av = av->next_live)
+		if (av->id == f->owner)
+			return av;
+	return NULL;
+}
+
+/*
+ * rmap_walk_anon (mm/rmap.c): folio_lock_anon_vma_read (a trylock for
+ * folio_referenced, else anon_vma_lock_read) takes the root's rwsem for
+ * read, then anon_vma_interval_tree_foreach visits each AVC whose VMA's
+ * page range [vm_pgoff, vm_pgoff + pages) overlaps the folio's
+ * [index, index + nr), calling rmap_one (one page_vma_mapped_walk) per VMA.
+ *
+ * We keep the AVCs in a list (anon_vma.c header: no re-keying on split and
+ * merge) and filter by the same overlap test, so the visited set is exactly
+ * the interval tree's; the cost is replay time only: O(AVCs on the anon_vma)
+ * per walk instead of O(log n + visited), which matters only for anon_vmas
+ * with thousands of AVCs under heavy what-if pressure.
+ */
+void av_rmap_walk(const struct av_space *sp, const struct mm_folio_ref *f, struct model_walk *wk)
+{
+	uint64_t ps = mm_sim_params(sp->env->sim)->page_size, last = f->index + f->nr - 1;
+	struct anon_vma *av = folio_av(sp, f);
+	struct locks_work work = { { 0 } };
+	struct anon_vma_chain *avc;
+
+	wk->failed = wk->lazy = false;
+	wk->visited = wk->stale = wk->hold_ns = 0;
+	if (!av)
+		return; /* folio_anon_vma() NULL: nothing to walk */
+	for (avc = av->tree; avc; avc = avc->tnext) {
+		const struct mm_vma *v = avc->avv->vma;
+
+		if (v->pgoff > last || v->pgoff + mm_vma_pages(v, ps) <= f->index)
+			continue;
+		wk->visited++;
+		if (!av_vma_maps_folio(v, f, ps))
+			wk->stale++; /* a false positive: e.g. the VMA CoW-copied its page */
+	}
+	work.n[LOCKS_OP_LOCK] = 1;
+	work.n[LOCKS_OP_RMAP_VMA] = wk->visited;
+	if (av_walk_lock(sp, LOCKS_ANON_VMA, LOCKS_READ, av->root->id, wk->trylock, &work,
+			 wk->visited, &wk->hold_ns)) {
+		wk->failed = true;
+		wk->visited = wk->stale = 0;
+	}
+}
+
+/* ------------------------------------------------------------------------- */
 /* adoption from snapshots */
 
 static struct anon_vma *adopt_av_get(struct av_space *sp, uint64_t snap_id, bool preexisting,

@@ -149,6 +149,25 @@ bool av_merge_ok(const struct av_space *sp, const struct mm_vma *tgt,
 void av_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
 	     enum locks_why why, uint64_t instance, bool trylock, const struct locks_work *w);
 
+/*
+ * An rmap walk's lock section (LOCKS_WHY_RMAP_WALK) at the current event:
+ * work w plus pt_walks page-table walks of the arch (arch_walk_ns).  *len =
+ * its length (0 when locks are not modelled).  Returns 1 when a trylock
+ * found the lock held (nothing recorded but the failure), else 0.
+ */
+int av_walk_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
+		 uint64_t instance, bool trylock, const struct locks_work *w, uint64_t pt_walks,
+		 uint64_t *len);
+/*
+ * rmap_walk_anon (eager.md §5, mm/rmap.c): folio f's anon_vma (f->owner,
+ * found on the chain of the VMA mapping it), its root rwsem held for read
+ * (trylock per wk->trylock), every AVC whose VMA covers the folio's page
+ * offsets visited; visited VMAs not mapping f are stale.  Fills wk.
+ */
+void av_rmap_walk(const struct av_space *sp, const struct mm_folio_ref *f, struct model_walk *wk);
+/* Does v map folio f (any of its pages, at its linear address in v)? */
+bool av_vma_maps_folio(const struct mm_vma *v, const struct mm_folio_ref *f, uint64_t page_size);
+
 /* Snapshot adoption (model_ops.adopt, adopt_av, adopt_done) into avv. */
 int av_adopt(struct av_space *sp, struct av_vma *avv, const struct avm_snap_vma *sv,
 	     bool preexisting, struct avm_err *err);

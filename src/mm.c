@@ -142,6 +142,10 @@ struct mm_sim {
 	uint64_t chunk_pages;
 	uint32_t cpu;         /* CPU of the event being applied (TLB-flush IPIs) */
 	uint64_t now;         /* trace time (ns) of the event being applied */
+	/* mm ids in ascending order for the folio cursor (rmap walk pressure), rebuilt when dirty */
+	uint64_t *mm_ids;
+	size_t nmm_ids;
+	bool mm_ids_dirty;
 };
 
 /* Proposed VMA attributes (the kernel's vma_merge_struct fields that matter). */
@@ -761,6 +765,7 @@ static struct mm_space *mm_new(struct mm_sim *s, uint64_t id, struct avm_err *er
 	s->st.mms_live++;
 	if (s->st.mms_live > s->st.mms_peak)
 		s->st.mms_peak = s->st.mms_live;
+	s->mm_ids_dirty = true;
 	return mm;
 }
 
@@ -807,6 +812,7 @@ static void mm_teardown(struct mm_sim *s, struct mm_space *mm)
 	u64map_del(&s->mms, mm->id);
 	s->st.mms_live--;
 	s->st.teardowns++;
+	s->mm_ids_dirty = true;
 	free(mm);
 }
 
@@ -2474,6 +2480,7 @@ void mm_sim_destroy(struct mm_sim *s)
 	for (size_t i = 0; i < s->nfolio_blocks; i++)
 		free(s->folio_blocks[i]);
 	free(s->folio_blocks);
+	free(s->mm_ids);
 	free(s);
 }
 
@@ -2652,6 +2659,155 @@ uint64_t mm_vma_page_count(struct mm_vma *v)
 		return 0;
 	chunks_in(v->mm, v->start, v->end, page_iter_chunk, &p);
 	return p.count;
+}
+
+/* ---- folios for rmap walks (rmap_walk.c) ---------------------------------------- */
+
+bool mm_folio_at(struct mm_space *mm, uint64_t addr, struct mm_folio_ref *out)
+{
+	struct mm_sim *s = mm->sim;
+	struct chunk *c = chunk_get(mm, addr, false, NULL);
+	struct folio *f;
+
+	if (!c || !c->sl)
+		return false;
+	f = c->sl->pg[page_slot(s, addr)];
+	if (!f)
+		return false;
+	out->mm = mm;
+	out->vma = mm_find_vma(mm, addr);
+	out->addr = addr & ~(s->p.page_size - 1);
+	out->id = f->id;
+	out->owner = f->owner;
+	out->index = f->index;
+	out->nr = f->nr;
+	return true;
+}
+
+static int mm_ids_refresh(struct mm_sim *s)
+{
+	uint64_t it = 0, key;
+	void *val;
+	size_t n = 0;
+
+	if (!s->mm_ids_dirty && s->nmm_ids == s->mms.n)
+		return 0;
+	free(s->mm_ids);
+	s->nmm_ids = 0;
+	s->mm_ids = malloc((s->mms.n ? s->mms.n : 1) * sizeof(*s->mm_ids));
+	if (!s->mm_ids)
+		return -1;
+	while (u64map_next(&s->mms, &it, &key, &val))
+		s->mm_ids[n++] = key;
+	qsort(s->mm_ids, n, sizeof(*s->mm_ids), cmp_u64);
+	s->nmm_ids = n;
+	s->mm_ids_dirty = false;
+	return 0;
+}
+
+/*
+ * The cursor's walk through one mm from c->addr on: VMAs in address order,
+ * each one's chunks sorted by base, occupied slots in order.  *done counts
+ * the folios handed to cb; stops when it reaches n.
+ */
+static int cursor_mm(struct mm_space *mm, struct mm_cursor *c, uint64_t n,
+		     int (*cb)(void *ctx, const struct mm_folio_ref *f), void *ctx, uint64_t *done)
+{
+	struct mm_sim *s = mm->sim;
+	struct base_list l = { NULL, 0, 0 };
+	size_t vi;
+	int rc = 0;
+
+	for (vi = idx_end_above(mm, c->addr); vi < mm->nvma && *done < n && !rc; vi++) {
+		struct mm_vma *v = mm->vma[vi];
+		uint64_t lo = v->start > c->addr ? v->start : c->addr;
+
+		l.n = 0;
+		if (chunks_in(mm, lo, v->end, collect_base, &l)) {
+			rc = -1;
+			break;
+		}
+		if (l.n > 1)
+			qsort(l.b, l.n, sizeof(*l.b), cmp_u64);
+		for (size_t k = 0; k < l.n && *done < n && !rc; k++) {
+			struct chunk *ch = u64map_get(&mm->chunks, chunk_key(s, l.b[k]));
+			size_t i, i1;
+
+			slot_range(s, l.b[k], lo, v->end, &i, &i1);
+			for (i = slot_next(ch->sl, i, i1); i < i1 && *done < n;
+			     i = slot_next(ch->sl, i + 1, i1)) {
+				struct folio *f = ch->sl->pg[i];
+				uint64_t a = l.b[k] + ((uint64_t)i << s->page_shift);
+				struct mm_folio_ref r = { mm, v, a, f->id, f->owner, f->index, f->nr };
+
+				c->addr = a + s->p.page_size;
+				if (f->id == c->last)
+					continue; /* a further page of the folio just visited */
+				c->last = f->id;
+				(*done)++;
+				if ((rc = cb(ctx, &r)))
+					break;
+			}
+		}
+	}
+	free(l.b);
+	return rc;
+}
+
+int mm_sim_cursor_walk(struct mm_sim *s, struct mm_cursor *c, uint64_t n,
+		       int (*cb)(void *ctx, const struct mm_folio_ref *f), void *ctx,
+		       uint64_t *visited, struct avm_err *err)
+{
+	uint64_t done = 0, round = 0;
+	size_t pos, lo, hi;
+	unsigned wraps = 0;
+	int rc;
+
+	*visited = 0;
+	if (!n || !s->mms.n)
+		return 0;
+	if (mm_ids_refresh(s))
+		return avm_errf(err, "out of memory (folio cursor)");
+	for (lo = 0, hi = s->nmm_ids; lo < hi;) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->mm_ids[mid] < c->mm)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	pos = lo;
+	if (pos == s->nmm_ids)
+		pos = 0;
+	if (s->mm_ids[pos] != c->mm) {
+		c->mm = s->mm_ids[pos];
+		c->addr = 0;
+		c->last = 0;
+	}
+	for (;;) {
+		uint64_t before = done;
+
+		rc = cursor_mm(u64map_get(&s->mms, c->mm), c, n, cb, ctx, &done);
+		round += done - before;
+		if (rc < 0) {
+			*visited = done;
+			return avm_errf(err, "out of memory (folio cursor)");
+		}
+		if (rc || done >= n)
+			break;
+		/* this mm is exhausted: the next one, wrapping round to the lowest id */
+		if (++pos == s->nmm_ids) {
+			pos = 0;
+			if (wraps++ && !round)
+				break; /* a whole round found no folio */
+			round = 0;
+		}
+		c->mm = s->mm_ids[pos];
+		c->addr = 0;
+		c->last = 0;
+	}
+	*visited = done;
+	return rc > 0 ? rc : 0;
 }
 
 bool mm_vma_reuse_attrs_ok(const struct mm_vma *a, const struct mm_vma *b)

@@ -178,6 +178,41 @@ int mm_vma_for_each_page(struct mm_vma *v,
 /* Number of anon pages v has mapped (O(pages of v's 2 MiB regions)). */
 uint64_t mm_vma_page_count(struct mm_vma *v);
 
+/* An anon folio as an rmap walk sees it: one mapping of it, and what the folio names. */
+struct mm_folio_ref {
+	struct mm_space *mm;
+	struct mm_vma *vma;      /* the VMA mapping it at addr (NULL never for a mapped page) */
+	uint64_t addr;           /* the page's address in mm */
+	uint64_t id;             /* folio id */
+	uint64_t owner;          /* folio->mapping (model token) */
+	uint64_t index;          /* folio->index: linear pgoff of its first page */
+	uint32_t nr;             /* pages in the folio */
+};
+/* The anon folio mapped at addr in mm; false if none. */
+bool mm_folio_at(struct mm_space *mm, uint64_t addr, struct mm_folio_ref *out);
+
+/*
+ * A deterministic round-robin position over every anon folio mapping of a
+ * world: mms in ascending id order, each one's pages in address order.
+ * Zero-initialise it; it survives mms coming and going (it moves to the
+ * next higher id).
+ */
+struct mm_cursor {
+	uint64_t mm;    /* mm id of the position */
+	uint64_t addr;  /* next page address in that mm */
+	uint64_t last;  /* folio visited last: its further pages are skipped */
+};
+/*
+ * Hand the next n folio mappings from c to cb (consecutive pages of one
+ * folio in one mm are one mapping; a folio mapped in several mms is met once
+ * per mm), wrapping round past the highest mm id; stops early when a whole
+ * round finds nothing, or when cb returns non-zero (returned).  *visited =
+ * folios handed to cb.  cb must not change the simulator.
+ */
+int mm_sim_cursor_walk(struct mm_sim *s, struct mm_cursor *c, uint64_t n,
+		       int (*cb)(void *ctx, const struct mm_folio_ref *f), void *ctx,
+		       uint64_t *visited, struct avm_err *err);
+
 /*
  * eager.md §2.3 rules 1-5 (find_mergeable_anon_vma without the chain test):
  * a (lower) and b (upper) are adjacent, have equal policy and file, equal

@@ -30,6 +30,7 @@ struct model;
 struct config;
 struct locks;
 struct arch;
+struct mm_folio_ref;
 
 /* Object counts of one slab object kind, kept per world. */
 struct obj_count {
@@ -129,6 +130,20 @@ struct model_env {
 	const struct model_clock *clock;
 };
 
+/*
+ * One rmap walk of one folio (issue 6 item 3; rmap_walk.c picks the folios).
+ * In: trylock (reclaim's folio_referenced gives up when the lock is held).
+ * Out: what the walk found and how long it held its lock.
+ */
+struct model_walk {
+	bool trylock;
+	bool failed;        /* the trylock found the lock held: nothing visited */
+	bool lazy;          /* a lazy folio: one VMA looked up (lazy.md §5) */
+	uint64_t visited;   /* VMAs visited */
+	uint64_t stale;     /* visited VMAs that no longer map the folio */
+	uint64_t hold_ns;   /* the section's length; 0 when locks are not modelled */
+};
+
 struct model_ops {
 	const char *name; /* "eager", "lazy" */
 
@@ -209,6 +224,13 @@ struct model_ops {
 	 * world calls it before the next event.
 	 */
 	int (*adopt_done)(struct model *m, struct avm_err *err);
+
+	/*
+	 * Walk the rmap of folio f (eager: rmap_walk_anon over the anon_vma's
+	 * interval tree; lazy: one VMA lookup for a lazy folio) and record the
+	 * walk's lock section (LOCKS_WHY_RMAP_WALK) at the env's clock.
+	 */
+	void (*rmap_walk)(struct model *m, const struct mm_folio_ref *f, struct model_walk *w);
 
 	/* Optional: check every invariant of the model's state; fill err and return -1 if broken. */
 	int (*check)(struct model *m, struct avm_err *err);

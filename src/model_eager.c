@@ -156,6 +156,12 @@ static int eager_adopt_done(struct model *m, struct avm_err *err)
 	return av_adopt_done(&m->sp, err);
 }
 
+/* rmap_walk_anon (eager.md §5): the shared mainline walk. */
+static void eager_rmap_walk(struct model *m, const struct mm_folio_ref *f, struct model_walk *w)
+{
+	av_rmap_walk(&m->sp, f, w);
+}
+
 static int eager_check(struct model *m, struct avm_err *err)
 {
 	return av_check(&m->sp, true, err);
@@ -181,4 +187,5 @@ const struct model_ops model_eager_ops = {
 	.adopt_av = eager_adopt_av,
 	.adopt_done = eager_adopt_done,
 	.check = eager_check,
+	.rmap_walk = eager_rmap_walk,
 };

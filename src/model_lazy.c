@@ -983,6 +983,63 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------------------- */
+/* rmap walk (lazy.md §5, §9.3) */
+
+/*
+ * A lazy folio names its root VMA: the address is the root's
+ * vma_mapping_base + folio->index pages (lazy.md §3.1, §4.2), looked up in
+ * the root's mm (the mm the folio was found in when the root VMA object has
+ * left its mm: pinned, lazy.md §3.4) - one lookup, at most one VMA visited
+ * (reviewers' objection, §5.1: a large folio across a split boundary would
+ * need several; not modelled).  The lock is policy lazy_walk_lock (§10 q6):
+ *   rcu        an RCU read-side section: recorded, never waits;
+ *   vma_read   the found VMA's per-VMA read lock (instance: VMA id; RCU
+ *              alone when no VMA is found);
+ *   mmap_trylock  mmap_lock read trylock on the mm (instance: mm id); a
+ *              held lock fails the walk, whatever the walker.
+ * Hold = lock + VMA lookup + (rmap_one bookkeeping + one page-table walk)
+ * for the VMA found.  A folio naming an anon_vma (upgraded, regular,
+ * TREE_PARENT families) walks like mainline.
+ */
+static void lazy_rmap_walk(struct model *m, const struct mm_folio_ref *f, struct model_walk *w)
+{
+	struct lazy_root *r = token_root(f->owner);
+	struct locks_work work = { { 0 } };
+	enum locks_class cls = LOCKS_RCU;
+	struct mm_space *mm;
+	struct mm_vma *v;
+	uint64_t instance = 0;
+	bool trylock = false;
+
+	if (!r) {
+		av_rmap_walk(&m->sp, f, w);
+		return;
+	}
+	w->failed = false;
+	w->lazy = true;
+	mm = r->vma && r->vma->mm ? r->vma->mm : f->mm;
+	v = mm_find_vma(mm, r->base + f->index * m->page_size);
+	w->visited = v != NULL;
+	w->stale = v && !av_vma_maps_folio(v, f, m->page_size);
+	if (m->cfg->lazy_walk_lock == LAZY_WALK_VMA_READ && v) {
+		cls = LOCKS_VMA;
+		instance = v->id;
+	} else if (m->cfg->lazy_walk_lock == LAZY_WALK_MMAP_TRYLOCK) {
+		cls = LOCKS_MMAP;
+		instance = mm_space_id(mm);
+		trylock = true;
+	}
+	work.n[LOCKS_OP_LOCK] = 1;
+	work.n[LOCKS_OP_VMA_LOOKUP] = 1;
+	work.n[LOCKS_OP_RMAP_VMA] = w->visited;
+	if (av_walk_lock(&m->sp, cls, LOCKS_READ, instance, trylock, &work, w->visited,
+			 &w->hold_ns)) {
+		w->failed = true;
+		w->visited = w->stale = 0;
+	}
+}
+
 const struct model_ops model_lazy_ops = {
 	.name = "lazy",
 	.create = lazy_create,
@@ -1003,4 +1060,5 @@ const struct model_ops model_lazy_ops = {
 	.adopt_av = lazy_adopt_av,
 	.adopt_done = lazy_adopt_done,
 	.check = lazy_check,
+	.rmap_walk = lazy_rmap_walk,
 };

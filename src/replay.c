@@ -50,6 +50,7 @@
 #include "model.h"
 #include "mm.h"
 #include "report.h"
+#include "rmap_walk.h"
 #include "trace.h"
 #include "world.h"
 
@@ -748,6 +749,9 @@ static int replay_arch_sections(struct replay *r, cJSON *report, struct avm_err 
 			return -1;
 		if (world_locks(w) &&
 		    report_add_section(m, "locks", locks_json(world_locks(w), err), err))
+			return -1;
+		if (report_add_section(m, "rmap_walks", rmap_walk_json(world_rmap_walks(w), err),
+				       err))
 			return -1;
 	}
 	return 0;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rmap_walk.h"
 #include "u64map.h"
 
 struct world {
@@ -30,6 +31,9 @@ struct world {
 	/* --calibrate: the fit, and per task (tid + 1) its open or finished write hold */
 	struct locks_calib *calib;
 	struct u64map holds;
+	/* rmap walks (rmap_walk.h): observed ones, and what-if pressure when configured */
+	struct rmap_walk *rw;
+	bool rw_pressure;
 };
 
 /* One task's mmap_lock write hold, as the trace measured it. */
@@ -105,6 +109,9 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 	if (ops->create(&env, &w->model, err))
 		goto fail;
 	mm_sim_set_model(w->sim, w->model);
+	if (rmap_walk_create(&w->cfg, &w->rw, err))
+		goto fail;
+	w->rw_pressure = rmap_walk_pressure(w->rw);
 	*out = w;
 	return 0;
 fail:
@@ -120,6 +127,7 @@ void world_destroy(struct world *w)
 	if (w->model)
 		w->ops->destroy(w->model);
 	locks_destroy(w->locks);
+	rmap_walk_destroy(w->rw);
 	world_set_calibrate(w, false, NULL);
 	free(w);
 }
@@ -301,6 +309,9 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 	w->clock.cpu = ev->cpu;
 	if (close_adoption(w, err))
 		return -1;
+	if ((w->rw_pressure || rmap_walk_observes(ev->kind)) &&
+	    rmap_walk_event(w->rw, w->sim, w->ops, w->model, ev, err))
+		return -1;
 	if (ev->kind == AVM_EXEC)
 		return world_exec(w, ev, NULL, 0, err);
 	if (w->calib && ev->kind == AVM_MMAP_LOCK)
@@ -399,4 +410,9 @@ const struct arch_pt_stats *world_pt_stats(const struct world *w)
 const struct arch *world_arch(const struct world *w)
 {
 	return w->arch;
+}
+
+const struct rmap_walk_stats *world_rmap_walks(const struct world *w)
+{
+	return rmap_walk_stats(w->rw);
 }

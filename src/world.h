@@ -85,5 +85,8 @@ const struct locks_calib *world_calib(const struct world *w); /* NULL when off *
 const struct locks *world_locks(const struct world *w);
 const struct arch_pt_stats *world_pt_stats(const struct world *w);
 const struct arch *world_arch(const struct world *w);
+/* Rmap walks of this world (rmap_walk.h): observed, and pressure when configured. */
+struct rmap_walk_stats;
+const struct rmap_walk_stats *world_rmap_walks(const struct world *w);
 
 #endif

@@ -1,0 +1,110 @@
+/*
+ * rmap_walk.h - which folios get rmap-walked in a world, and what the walks
+ * cost (issue 6 item 3), one instance per world.
+ *
+ * Owns: the choice of walks - those the trace observed (migration PTE/PMD
+ * events resolved to a folio; KSM and THP events counted, see below) and
+ * what-if pressure from the config (reclaim, compaction, a page-idle sweep)
+ * - their counts, and the report block models.<name>.rmap_walks.  The walk
+ * itself is the model's (model_ops.rmap_walk); its lock section goes to the
+ * world's locks (locks.h, LOCKS_WHY_RMAP_WALK).
+ *
+ * Observed walks (event.h AVM_MIGRATE, b = address in the event's mm):
+ * SET_PTE/SET_PMD are try_to_migrate's walk, REMOVE_PTE/REMOVE_PMD
+ * remove_migration_ptes' walk; consecutive events of one folio and one of
+ * those two phases are one walk (one walk visits every mapping).  An address
+ * with no anon folio in the event's mm (the collector records current's mm:
+ * compaction runs in another process) is counted `unresolved`, never
+ * guessed.  AVM_KSM carries a pfn and AVM_THP no address: they name no
+ * folio, so KSM merges and THP collapses are counted as unresolved observed
+ * walks of their source and not walked.
+ *
+ * Pressure (config `pressure:`; all 0 = off, no per-event cost): every
+ * 100 ms of trace time (a tick), reclaim walks reclaim_share_per_s x 0.1 s x
+ * live anon folios (folio_referenced: the lock is a trylock), compaction
+ * compaction_share_per_s x 0.1 s x live folios with two blocking walks each
+ * (try_to_migrate + remove_migration_ptes), the page-idle sweep live folios
+ * x 0.1 s / page_idle_sweep_s blocking walks.  Fractions carry over to the
+ * next tick.  Each source has a round-robin cursor over mms in id order and
+ * their pages in address order (mm.h mm_cursor), so both worlds walk the same
+ * share of their folios and reruns are identical.  Walks are taken at the
+ * time and CPU of the event that crossed the tick.
+ */
+#ifndef ANONVMA_RMAP_WALK_H
+#define ANONVMA_RMAP_WALK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "error.h"
+#include "event.h"
+#include "locks.h"
+#include "mm.h"
+#include "model.h"
+
+/* Trace time between two pressure steps. */
+#define RMAP_WALK_TICK_NS 100000000ULL
+
+enum rmap_walk_source {
+	RMAP_WALK_MIGRATION = 0, /* observed */
+	RMAP_WALK_RECLAIM,       /* pressure: folio_referenced (trylock) */
+	RMAP_WALK_COMPACTION,    /* pressure: migration, two walks per folio */
+	RMAP_WALK_PAGE_IDLE,     /* pressure: page_idle sweep */
+	RMAP_WALK_SOURCE_NR,
+};
+
+struct rmap_walk_stats {
+	uint64_t walks;                         /* attempts, failed ones included */
+	uint64_t by_source[RMAP_WALK_SOURCE_NR];
+	uint64_t unresolved_migration, unresolved_ksm, unresolved_thp;
+	uint64_t failed;                        /* trylocks that gave up */
+	uint64_t stale_vmas;
+	uint64_t lazy_folio_walks;
+	struct locks_hist vmas_visited;         /* per walk that ran (not failed) */
+	struct locks_hist hold;                 /* ns per walk that ran */
+};
+
+struct rmap_walk;
+
+int rmap_walk_create(const struct config *cfg, struct rmap_walk **out, struct avm_err *err);
+void rmap_walk_destroy(struct rmap_walk *rw); /* safe on NULL */
+
+/* Pressure is configured: every event must reach rmap_walk_event (for its time). */
+bool rmap_walk_pressure(const struct rmap_walk *rw);
+/* The event carries an observed walk (migration, KSM, THP). */
+static inline bool rmap_walk_observes(uint32_t kind)
+{
+	return kind == AVM_MIGRATE || kind == AVM_KSM || kind == AVM_THP;
+}
+
+/*
+ * Before ev is applied to the world: the pressure ticks ev->t has crossed,
+ * then the walk ev observed.  Walks use the model's op (NULL op: counted,
+ * not walked) and the world's clock (already ev's).
+ */
+int rmap_walk_event(struct rmap_walk *rw, struct mm_sim *sim, const struct model_ops *ops,
+		    struct model *model, const struct avm_event *ev, struct avm_err *err);
+
+/* One walk of f from source src (tests and the paths above). */
+void rmap_walk_one(struct rmap_walk *rw, const struct model_ops *ops, struct model *model,
+		   const struct mm_folio_ref *f, enum rmap_walk_source src);
+
+const struct rmap_walk_stats *rmap_walk_stats(const struct rmap_walk *rw);
+
+/*
+ * The report block models.<name>.rmap_walks (docs/report.md):
+ *   { "walks": n, "by_source": { "migration", "reclaim", "compaction",
+ *     "page_idle" }, "unresolved": { "migration", "ksm", "thp" },
+ *     "failed": n, "vmas_visited": H, "stale_vmas": n,
+ *     "lazy_folio_walks": n, "hold": Hns }
+ * H = locks_hist_json(h, NULL), Hns = locks_hist_json(h, "ns").  NULL (err
+ * filled) on out of memory.
+ */
+cJSON *rmap_walk_json(const struct rmap_walk_stats *st, struct avm_err *err);
+/* Fleet merge of two such blocks: counts summed, histograms merged exactly. */
+int rmap_walk_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err *err);
+
+#endif

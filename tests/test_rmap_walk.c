@@ -1,0 +1,536 @@
+/*
+ * test_rmap_walk.c - rmap walks in both models (model_ops.rmap_walk) and the
+ * choice of walked folios (rmap_walk.c), on hand-built layouts.
+ *
+ * Costs are those of configs/arch/x86_64-4level.yaml: rmap lock 20 ns,
+ * rmap_vma 40 ns per VMA visited, VMA lookup 60 ns, a page-table walk 4
+ * levels x 10 ns = 40 ns.  Expected figures are derived in the comments
+ * from the rules: eager.md §5 and mm/rmap.c rmap_walk_anon (root rwsem
+ * read, every AVC whose VMA's pgoff range overlaps the folio's), lazy.md §5
+ * (one VMA at root base + index), rmap_walk.h (which folios, when).
+ */
+#include "evbuild.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "arch.h"
+#include "locks.h"
+#include "rmap_walk.h"
+
+#define A 0x10000000ULL
+
+static struct arch x86;
+
+static int setup(void **state)
+{
+	struct avm_err err = { { 0 } };
+
+	(void)state;
+	if (arch_load("x86_64-4level", NULL, &x86, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static struct world *walk_world(const char *model, const struct config *base)
+{
+	struct world_meta meta;
+	struct world *w = NULL;
+	struct avm_err err = { { 0 } };
+	struct config cfg;
+
+	if (base) {
+		cfg = *base;
+	} else {
+		config_defaults(&cfg);
+		cfg.profile = 3;
+	}
+	cfg.thp_from_trace = false;
+	cfg.thp_enabled = 1;
+	world_meta_defaults(&meta);
+	meta.arch = &x86;
+	if (world_create(&cfg, model_find(model), &meta, &w, &err))
+		fail_msg("world_create: %s", err.msg);
+	world_set_check(w, true);
+	return w;
+}
+
+static struct avm_event at(struct avm_event ev, uint64_t t, uint32_t cpu)
+{
+	ev.t = t;
+	ev.cpu = cpu;
+	return ev;
+}
+
+static struct avm_event ev_misc(uint64_t mm, uint32_t kind, int64_t op, uint64_t addr)
+{
+	struct avm_event ev = ev_base(mm, kind);
+
+	ev.a = op;
+	ev.b = (int64_t)addr;
+	return ev;
+}
+
+static struct avm_event ev_mig(uint64_t mm, int op, uint64_t addr)
+{
+	return ev_misc(mm, AVM_MIGRATE, op, addr);
+}
+
+static const struct rmap_walk_stats *st(struct world *w)
+{
+	return world_rmap_walks(w);
+}
+
+/* ns of an eager walk visiting n VMAs: lock + n x (rmap_vma + page-table walk) */
+static uint64_t eager_hold(uint64_t n)
+{
+	return x86.rmap.ns[LOCKS_OP_LOCK] +
+	       n * (x86.rmap.ns[LOCKS_OP_RMAP_VMA] + arch_walk_ns(&x86));
+}
+
+/*
+ * fork, child fork, two CoW writes, mprotect split (P3):
+ *
+ *   mm1  V1 [A, A+4p) chain [AV1]          page A: F0 (owner AV1)
+ *   fork mm1 -> mm2:  V2 [A, A+4p) chain [AV1, AV2]      F0 shared
+ *   fork mm2 -> mm3:  V3 [A, A+4p) chain [AV1, AV2, AV3] F0 shared
+ *   mm2 writes A: CoW, mm2 maps a new folio (owner AV2); mm3 writes A: CoW too
+ *   mm3 mprotect [A+2p, A+4p) read-only: V3 splits, both halves clone the chain
+ *
+ *   mm1  |V1 A .. A+4p        |        AV1's tree: V1, V2, V3a, V3b
+ *   mm2  |V2 A .. A+4p        |
+ *   mm3  |V3a A..A+2p|V3b rw-|
+ *
+ * A walk of F0 (index A/p, one page) visits the AVCs of AV1 whose VMA covers
+ * pgoff A/p: V1, V2, V3a = 3 (V3b starts at pgoff A/p + 2); V2 and V3a no
+ * longer map F0 (CoW) = 2 stale.  Hold = 20 + 3 x (40 + 40) = 260 ns.
+ */
+static void build_fork_layout(struct world *w)
+{
+	tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 1000, 0));
+	tw(w, at(ev_write(1, A), 1100, 0));
+	tw(w, at(ev_fork(1, 2), 1200, 0));
+	tw(w, at(ev_fork(2, 3), 1300, 0));
+	tw(w, at(ev_write(2, A), 1400, 0));
+	tw(w, at(ev_write(3, A), 1500, 0));
+	tw(w, at(ev_mprotect(3, A + 2 * PG, 2 * PG, PROT_READ), 1600, 0));
+	assert_int_equal(tw_vma_count(w, 3), 2);
+}
+
+static void test_eager_fork_split(void **state)
+{
+	struct world *w = walk_world("eager", NULL);
+
+	(void)state;
+	build_fork_layout(w);
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 2000, 0));
+	assert_int_equal(st(w)->walks, 1);
+	assert_int_equal(st(w)->by_source[RMAP_WALK_MIGRATION], 1);
+	assert_int_equal(st(w)->vmas_visited.n, 1);
+	assert_int_equal(st(w)->vmas_visited.max, 3);
+	assert_int_equal(st(w)->stale_vmas, 2);
+	assert_int_equal(st(w)->lazy_folio_walks, 0);
+	assert_int_equal(st(w)->hold.max, eager_hold(3));
+	assert_int_equal(eager_hold(3), 260);
+	/* the walk is a read section of the anon_vma root, reason rmap_walk */
+	{
+		struct locks_summary s;
+
+		locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_READ, &s);
+		assert_int_equal(s.count_by_why[LOCKS_WHY_RMAP_WALK], 1);
+		assert_int_equal(s.total_ns_by_why[LOCKS_WHY_RMAP_WALK], 260);
+	}
+	world_destroy(w);
+}
+
+/*
+ * The same layout in the lazy model: the fork upgrades V1 (F0 rewritten to
+ * AV1), mm2's fork upgrades V2 first, so F0 names a real anon_vma whose tree
+ * holds V1, V2, V3a, V3b as in eager: the walk is mainline's, 3 visited,
+ * 2 stale, and not a lazy folio walk.
+ */
+static void test_lazy_upgraded_walks_like_eager(void **state)
+{
+	struct world *w = walk_world("lazy", NULL);
+
+	(void)state;
+	build_fork_layout(w);
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 2000, 0));
+	assert_int_equal(st(w)->walks, 1);
+	assert_int_equal(st(w)->vmas_visited.max, 3);
+	assert_int_equal(st(w)->stale_vmas, 2);
+	assert_int_equal(st(w)->lazy_folio_walks, 0);
+	world_destroy(w);
+}
+
+/*
+ * A lazy folio after a split (lazy.md §4.2, §5):
+ *
+ *   mm1  |V1 A .. A+4p rw|  write A, A+3p      (lazy: no anon_vma)
+ *   mprotect [A+2p, A+4p) read-only:
+ *   mm1  |V1a A..A+2p rw|V1b A+2p..A+4p r|    both keep base A - pgoff x p
+ *
+ * The folio at A+3p: address = base + index x p = A+3p, one lookup -> V1b:
+ * 1 visited, 0 stale, hold = lock 20 + lookup 60 + 40 + 40 = 160 ns under
+ * RCU (the default policy).  In eager the same folio names AV1, whose tree
+ * holds V1a and V1b; only V1b covers pgoff A/p + 3: also 1 visited, hold
+ * 20 + 80 = 100 ns.
+ */
+static void test_lazy_folio_one_vma(void **state)
+{
+	const char *models[] = { "lazy", "eager" };
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct world *w = walk_world(models[i], NULL);
+		struct locks_summary s;
+
+		tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 1000, 0));
+		tw(w, at(ev_write(1, A), 1100, 0));
+		tw(w, at(ev_write(1, A + 3 * PG), 1200, 0));
+		tw(w, at(ev_mprotect(1, A + 2 * PG, 2 * PG, PROT_READ), 1300, 0));
+		assert_int_equal(tw_vma_count(w, 1), 2);
+		tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A + 3 * PG), 2000, 0));
+		assert_int_equal(st(w)->walks, 1);
+		assert_int_equal(st(w)->vmas_visited.max, 1);
+		assert_int_equal(st(w)->stale_vmas, 0);
+		if (i == 0) {
+			assert_int_equal(st(w)->lazy_folio_walks, 1);
+			assert_int_equal(st(w)->hold.max, 160);
+			locks_summary(world_locks(w), LOCKS_RCU, LOCKS_READ, &s);
+			assert_int_equal(s.count_by_why[LOCKS_WHY_RMAP_WALK], 1);
+		} else {
+			assert_int_equal(st(w)->lazy_folio_walks, 0);
+			assert_int_equal(st(w)->hold.max, eager_hold(1));
+		}
+		world_destroy(w);
+	}
+}
+
+/*
+ * lazy.walk_lock: one lazy folio at A in mm1, walked at t=3000 on CPU 0
+ * while CPU 1 holds mm1's mmap_lock for write over [2000, 12000) (played
+ * here by a section recorded straight into the world's locks), and again at
+ * t=20000 when it is free.
+ *   rcu           both walks recorded as RCU read sections, none fail;
+ *   vma_read      both recorded on the VMA lock class (instance: V1), none fail
+ *                 (nobody write-locks the VMA);
+ *   mmap_trylock  the first walk's trylock finds the lock held: failed, 1
+ *                 trylock_failed on mmap_lock read; the second succeeds.
+ */
+static void test_walk_lock_policy(void **state)
+{
+	static const struct {
+		enum lazy_walk_lock pol;
+		enum locks_class cls;
+		uint64_t failed;
+	} cases[] = {
+		{ LAZY_WALK_RCU, LOCKS_RCU, 0 },
+		{ LAZY_WALK_VMA_READ, LOCKS_VMA, 0 },
+		{ LAZY_WALK_MMAP_TRYLOCK, LOCKS_MMAP, 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct world *w;
+		struct locks_section other = { .cls = LOCKS_MMAP, .mode = LOCKS_WRITE,
+					       .why = LOCKS_WHY_OTHER, .instance = 1, .cpu = 1,
+					       .start = 2000, .len = 10000 };
+		struct locks_summary s;
+
+		config_defaults(&cfg);
+		cfg.profile = 3;
+		cfg.lazy_walk_lock = cases[i].pol;
+		w = walk_world("lazy", &cfg);
+		tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 1000, 0));
+		tw(w, at(ev_write(1, A), 1100, 0));
+		/* the test plays another CPU: its hold goes into the world's own record */
+		assert_int_equal(locks_hold((struct locks *)world_locks(w), &other, NULL), 0);
+		tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 3000, 0));
+		tw(w, at(ev_mig(1, AVM_MIGRATE_REMOVE_PTE, A), 20000, 0));
+		assert_int_equal(st(w)->walks, 2);
+		assert_int_equal(st(w)->lazy_folio_walks, 2);
+		assert_int_equal(st(w)->failed, cases[i].failed);
+		assert_int_equal(st(w)->vmas_visited.n, 2 - cases[i].failed);
+		locks_summary(world_locks(w), cases[i].cls, LOCKS_READ, &s);
+		assert_int_equal(s.count_by_why[LOCKS_WHY_RMAP_WALK], 2 - cases[i].failed);
+		assert_int_equal(s.trylock_failed, cases[i].failed);
+		/* the other classes saw no walk */
+		for (int c = 0; c < LOCKS_CLASS_NR; c++) {
+			if (c == (int)cases[i].cls)
+				continue;
+			locks_summary(world_locks(w), (enum locks_class)c, LOCKS_READ, &s);
+			assert_int_equal(s.count_by_why[LOCKS_WHY_RMAP_WALK], 0);
+		}
+		world_destroy(w);
+	}
+}
+
+/*
+ * Eager reclaim only trylocks the root (eager.md §5): a fork on CPU 1 at
+ * t = 300 ms - 50 ns write-holds AV1's root for 70 ns (anon_vma_clone: lock
+ * 20 + one tree insert 50; then the child's AVC link, the same); a reclaim
+ * tick reached at t = 300 ms on CPU 0 finds it held and gives up, while a
+ * migration walk (blocking) at the same instant waits and runs.
+ *
+ *   mm1 |V1 A..A+4p| pages A..A+3p (F0..F3, owner AV1), fork -> mm2
+ *   reclaim 100 %/s: 1.0 x 0.1 s x 4 live folios = 0.4 walks per tick;
+ *   ticks at 100, 200, 300 ms: 0.4, 0.8, 1.2 owed -> the first walk (F0,
+ *   the cursor's first folio) at the third tick.
+ */
+static void test_eager_reclaim_trylock(void **state)
+{
+	struct config cfg;
+	struct world *w;
+	struct locks_summary s;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.profile = 3;
+	cfg.reclaim_share_per_s = 1.0;
+	w = walk_world("eager", &cfg);
+	tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 0, 0));
+	tw(w, at(ev_populate(1, A, 4 * PG, 1), 0, 0));
+	tw(w, at(ev_base(1, AVM_RECLAIM), 100000000, 0));
+	tw(w, at(ev_base(1, AVM_RECLAIM), 200000000, 0));
+	assert_int_equal(st(w)->walks, 0);
+	tw(w, at(ev_fork(1, 2), 300000000 - 50, 1));
+	assert_int_equal(st(w)->walks, 0);
+	tw(w, at(ev_base(1, AVM_RECLAIM), 300000000, 0));
+	assert_int_equal(st(w)->walks, 1);
+	assert_int_equal(st(w)->by_source[RMAP_WALK_RECLAIM], 1);
+	assert_int_equal(st(w)->failed, 1);
+	assert_int_equal(st(w)->vmas_visited.n, 0);
+	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_READ, &s);
+	assert_int_equal(s.trylock_failed, 1);
+	assert_int_equal(s.count, 0);
+	/* F0 is mapped in mm1 and mm2: AV1's tree holds V1 and V2, both cover it */
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 300000000, 0));
+	assert_int_equal(st(w)->walks, 2);
+	assert_int_equal(st(w)->failed, 1);
+	assert_int_equal(st(w)->vmas_visited.max, 2);
+	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_READ, &s);
+	assert_int_equal(s.count, 1);
+	assert_int_equal(s.waited, 1);
+	assert_int_equal(s.wait_max_ns, 20); /* the fork's holds end at 300 ms + 20 ns */
+	world_destroy(w);
+}
+
+/*
+ * Pressure over 2 s of 100 live folios (one mm, 100 pages written at t=0;
+ * ticks every 100 ms from the first event, the event at t=2 s crosses 20):
+ *   reclaim 10 %/s    0.1 x 0.1 x 100 = 1 folio per tick   -> 20 walks
+ *   compaction 10 %/s 1 folio per tick, two walks each     -> 40 walks
+ *   page idle, 4 s    100 x 0.1 / 4 = 2.5 per tick         -> 50 walks
+ * Both models walk the same numbers; the lazy walks are all lazy folio
+ * walks of one VMA, eager's visit V1 once each.
+ */
+static void test_pressure_counts(void **state)
+{
+	const char *models[] = { "eager", "lazy" };
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct config cfg;
+		struct world *w;
+
+		config_defaults(&cfg);
+		cfg.profile = 3;
+		cfg.reclaim_share_per_s = 0.1;
+		cfg.compaction_share_per_s = 0.1;
+		cfg.page_idle_sweep_s = 4;
+		w = walk_world(models[i], &cfg);
+		tw(w, at(ev_mmap(1, A, 100 * PG, RW, ANON), 0, 0));
+		tw(w, at(ev_populate(1, A, 100 * PG, 1), 0, 0));
+		assert_int_equal(world_sim_stats(w)->folios_live, 100);
+		tw(w, at(ev_base(1, AVM_RECLAIM), 2000000000, 0));
+		assert_int_equal(st(w)->by_source[RMAP_WALK_RECLAIM], 20);
+		assert_int_equal(st(w)->by_source[RMAP_WALK_COMPACTION], 40);
+		assert_int_equal(st(w)->by_source[RMAP_WALK_PAGE_IDLE], 50);
+		assert_int_equal(st(w)->by_source[RMAP_WALK_MIGRATION], 0);
+		assert_int_equal(st(w)->walks, 110);
+		assert_int_equal(st(w)->failed, 0);
+		assert_int_equal(st(w)->vmas_visited.n, 110);
+		assert_int_equal(st(w)->vmas_visited.max, 1);
+		assert_int_equal(st(w)->vmas_visited.min, 1);
+		assert_int_equal(st(w)->lazy_folio_walks, i == 1 ? 110 : 0);
+		/* a further 0.05 s crosses no tick: nothing more */
+		tw(w, at(ev_base(1, AVM_RECLAIM), 2050000000, 0));
+		assert_int_equal(st(w)->walks, 110);
+		world_destroy(w);
+	}
+}
+
+/* The cursor goes round: 250 reclaim walks of 100 folios in one mm visit each 2 or 3 times. */
+static int count_folio(void *ctx, const struct mm_folio_ref *f)
+{
+	uint64_t *seen = ctx;
+
+	seen[(f->addr - A) / PG]++;
+	return 0;
+}
+
+static void test_cursor_round_robin(void **state)
+{
+	struct world *w = walk_world("eager", NULL);
+	struct mm_cursor c = { 0 };
+	uint64_t seen[100] = { 0 }, done;
+	struct avm_err err = { { 0 } };
+
+	(void)state;
+	tw(w, ev_mmap(1, A, 100 * PG, RW, ANON));
+	tw(w, ev_populate(1, A, 100 * PG, 1));
+	/* mm 2: empty (no pages); the cursor passes over it */
+	tw(w, ev_mmap(2, A, 4 * PG, RW, ANON));
+	assert_int_equal(mm_sim_cursor_walk(world_sim(w), &c, 250, count_folio, seen, &done,
+					    &err), 0);
+	assert_int_equal(done, 250);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(seen[i], i < 50 ? 3 : 2);
+	/* the next call goes on from page 50 */
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(mm_sim_cursor_walk(world_sim(w), &c, 1, count_folio, seen, &done, &err),
+			 0);
+	assert_int_equal(seen[50], 1);
+	world_destroy(w);
+}
+
+/*
+ * Observed migration events (event.h: b = address in the event's mm):
+ *
+ *   mm1 |V1 A..A+4p| F0 at A, fork -> mm2 (F0 shared), mm2 writes A+2p: F2
+ *   (owner AV2, only in mm2)
+ *
+ *   SET_PTE mm1 A, SET_PTE mm1 A      -> one walk of F0 (try_to_migrate sets
+ *                                        both mappings in one walk): 2 VMAs
+ *   REMOVE_PTE mm1 A twice           -> one walk (remove_migration_ptes)
+ *   SET_PTE mm2 A+2p                 -> F2: AV2's tree holds V2 only: 1 VMA
+ *   SET_PTE mm1 A+p  (never faulted) -> unresolved
+ *   SET_PTE mm 99 A  (unknown mm)    -> unresolved
+ *   SET_PTE mm1 A                    -> a new walk: the walk in progress was F2's
+ *   KSM merge, THP collapse          -> unresolved ksm 1, thp 1
+ * walks 4 (all migration), unresolved migration 2, vmas visited 2,2,1,2.
+ */
+static void test_observed_migration(void **state)
+{
+	struct world *w = walk_world("eager", NULL);
+
+	(void)state;
+	tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 1000, 0));
+	tw(w, at(ev_write(1, A), 1100, 0));
+	tw(w, at(ev_fork(1, 2), 1200, 0));
+	tw(w, at(ev_write(2, A + 2 * PG), 1300, 0));
+	tw(w, at(ev_mig(1, AVM_MIGRATE_START, 0), 1900, 0));
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 2000, 0));
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 2001, 0));
+	assert_int_equal(st(w)->walks, 1);
+	assert_int_equal(st(w)->vmas_visited.max, 2);
+	tw(w, at(ev_mig(1, AVM_MIGRATE_REMOVE_PTE, A), 2100, 0));
+	tw(w, at(ev_mig(1, AVM_MIGRATE_REMOVE_PTE, A), 2101, 0));
+	assert_int_equal(st(w)->walks, 2);
+	tw(w, at(ev_mig(2, AVM_MIGRATE_SET_PTE, A + 2 * PG), 2200, 0));
+	assert_int_equal(st(w)->walks, 3);
+	assert_int_equal(st(w)->vmas_visited.min, 1);
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A + PG), 2300, 0));
+	tw(w, at(ev_mig(99, AVM_MIGRATE_SET_PTE, A), 2400, 0));
+	assert_int_equal(st(w)->unresolved_migration, 2);
+	assert_int_equal(st(w)->walks, 3);
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 2500, 0));
+	tw(w, at(ev_misc(1, AVM_KSM, AVM_KSM_MERGE, 1234), 2600, 0));
+	tw(w, at(ev_misc(1, AVM_THP, AVM_THP_COLLAPSE, 0), 2700, 0));
+	tw(w, at(ev_misc(1, AVM_THP, AVM_THP_SCAN, 0), 2800, 0));
+	assert_int_equal(st(w)->walks, 4);
+	assert_int_equal(st(w)->by_source[RMAP_WALK_MIGRATION], 4);
+	assert_int_equal(st(w)->unresolved_ksm, 1);
+	assert_int_equal(st(w)->unresolved_thp, 1);
+	assert_int_equal(st(w)->vmas_visited.n, 4);
+	assert_int_equal(st(w)->vmas_visited.sum, 2 + 2 + 1 + 2);
+	assert_int_equal(st(w)->stale_vmas, 0);
+	world_destroy(w);
+}
+
+static double num(const cJSON *o, const char *path)
+{
+	char buf[64], *save = NULL, *k;
+	const cJSON *x = o;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (k = strtok_r(buf, ".", &save); k && x; k = strtok_r(NULL, ".", &save))
+		x = cJSON_GetObjectItemCaseSensitive(x, k);
+	if (!cJSON_IsNumber(x))
+		fail_msg("no number at %s", path);
+	return x->valuedouble;
+}
+
+/* The report block's shape, and a merge that sums counts and histograms. */
+static void test_json_and_merge(void **state)
+{
+	struct world *w = walk_world("eager", NULL);
+	struct avm_err err = { { 0 } };
+	cJSON *a, *m = NULL, *bad;
+
+	(void)state;
+	build_fork_layout(w);
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 2000, 0));
+	tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A + PG), 2100, 0));
+	tw(w, at(ev_misc(1, AVM_KSM, AVM_KSM_MERGE, 1), 2200, 0));
+	a = rmap_walk_json(st(w), &err);
+	assert_non_null(a);
+	assert_true(num(a, "walks") == 1);
+	assert_true(num(a, "by_source.migration") == 1);
+	assert_true(num(a, "by_source.reclaim") == 0);
+	assert_true(num(a, "by_source.compaction") == 0);
+	assert_true(num(a, "by_source.page_idle") == 0);
+	assert_true(num(a, "unresolved.migration") == 1);
+	assert_true(num(a, "unresolved.ksm") == 1);
+	assert_true(num(a, "unresolved.thp") == 0);
+	assert_true(num(a, "failed") == 0);
+	assert_true(num(a, "vmas_visited.count") == 1);
+	assert_true(num(a, "vmas_visited.p99") == 3);
+	assert_true(num(a, "stale_vmas") == 2);
+	assert_true(num(a, "lazy_folio_walks") == 0);
+	assert_true(num(a, "hold.count") == 1);
+	assert_true(num(a, "hold.max_ns") == 260);
+	assert_int_equal(rmap_walk_json_merge(a, a, &m, &err), 0);
+	assert_true(num(m, "walks") == 2);
+	assert_true(num(m, "unresolved.ksm") == 2);
+	assert_true(num(m, "stale_vmas") == 4);
+	assert_true(num(m, "vmas_visited.count") == 2);
+	assert_true(num(m, "vmas_visited.p99") == 3);
+	assert_true(num(m, "hold.total_ns") == 520);
+	/* a block without its histogram is named */
+	bad = cJSON_Duplicate(a, 1);
+	cJSON_DeleteItemFromObject(bad, "hold");
+	cJSON_Delete(m);
+	m = NULL;
+	assert_int_equal(rmap_walk_json_merge(a, bad, &m, &err), -1);
+	assert_null(m);
+	assert_non_null(strstr(err.msg, "hold"));
+	cJSON_DeleteItemFromObject(bad, "by_source");
+	assert_int_equal(rmap_walk_json_merge(bad, a, &m, &err), -1);
+	assert_non_null(strstr(err.msg, "by_source"));
+	cJSON_Delete(bad);
+	cJSON_Delete(a);
+	world_destroy(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_eager_fork_split),
+		cmocka_unit_test(test_lazy_upgraded_walks_like_eager),
+		cmocka_unit_test(test_lazy_folio_one_vma),
+		cmocka_unit_test(test_walk_lock_policy),
+		cmocka_unit_test(test_eager_reclaim_trylock),
+		cmocka_unit_test(test_pressure_counts),
+		cmocka_unit_test(test_cursor_round_robin),
+		cmocka_unit_test(test_observed_migration),
+		cmocka_unit_test(test_json_and_merge),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
