@@ -798,6 +798,11 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 		res->validated = true;
 		res->validation_passed = validate_passed(r->val);
 	}
+	/* last, once every section is attached: savings in context and the verdict */
+	if (report_finish(report, r->o->cfg, err)) {
+		cJSON_Delete(report);
+		return -1;
+	}
 	res->report = report;
 	return 0;
 }

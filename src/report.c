@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,6 +94,31 @@ static int report_get(const cJSON *obj, const char *key, const char *what, doubl
 		return avm_errf(err, "%s.%s missing or not a number", what, key);
 	*v = n->valuedouble;
 	return 0;
+}
+
+static const char *report_bytes(double b, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double a = fabs(b);
+	int u = 0;
+
+	while (a >= 1024 && u < 4) {
+		a /= 1024;
+		b /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f B", b);
+	else
+		snprintf(buf, len, "%.1f %s", b, units[u]);
+	return buf;
+}
+
+static double report_val(const cJSON *obj, const char *key)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
 /* ---- build ---------------------------------------------------------------- */
@@ -228,12 +254,80 @@ static int report_saving(cJSON *parent, const char *key, double base, double mod
 	return 0;
 }
 
+/* {"eager_bytes_peak", "lazy_bytes_peak", "bytes": saved, "percent"}: a saving in context */
+static cJSON *report_context_saving(cJSON *parent, const char *key, double base, double model,
+				    struct avm_err *err)
+{
+	cJSON *s = cJSON_AddObjectToObject(parent, key);
+
+	if (!s || report_num(s, "eager_bytes_peak", base, err) ||
+	    report_num(s, "lazy_bytes_peak", model, err) ||
+	    report_num(s, "bytes", base - model, err)) {
+		report_oom(err);
+		return NULL;
+	}
+	if (base > 0 ? report_num(s, "percent", 100.0 * (base - model) / base, err)
+		     : !cJSON_AddNullToObject(s, "percent")) {
+		report_oom(err);
+		return NULL;
+	}
+	return s;
+}
+
+/* A number, or JSON null when v is negative (unknown). */
+static int report_num_or_null(cJSON *obj, const char *key, double v, struct avm_err *err)
+{
+	if (v < 0)
+		return cJSON_AddNullToObject(obj, key) ? 0 : report_oom(err);
+	return report_num(obj, key, v, err);
+}
+
+/*
+ * Savings in context (docs/report.md "savings"): anon rmap = anon_vma +
+ * anon_vma_chain (per-kind peaks added), mm metadata = the three kinds'
+ * simultaneous peak + the page tables' peak (when both models have them),
+ * host RAM = the total saving at the peak against mem_bytes.
+ */
+static int report_savings_context(cJSON *sv, const cJSON *baseline, const cJSON *model,
+				  const double base_kind[MODEL_OBJ_NR],
+				  const double model_kind[MODEL_OBJ_NR], double base_total,
+				  double model_total, double mem_bytes, struct avm_err *err)
+{
+	const cJSON *bpt = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(baseline, "page_tables"), "bytes_peak");
+	const cJSON *mpt = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(model, "page_tables"), "bytes_peak");
+	bool pt = cJSON_IsNumber(bpt) && cJSON_IsNumber(mpt);
+	cJSON *mm, *host;
+
+	if (!report_context_saving(sv, "anon_rmap",
+				   base_kind[MODEL_OBJ_ANON_VMA] + base_kind[MODEL_OBJ_AVC],
+				   model_kind[MODEL_OBJ_ANON_VMA] + model_kind[MODEL_OBJ_AVC], err))
+		return -1;
+	mm = report_context_saving(sv, "mm_metadata",
+				   base_total + (pt ? bpt->valuedouble : 0),
+				   model_total + (pt ? mpt->valuedouble : 0), err);
+	if (!mm)
+		return -1;
+	if (!cJSON_AddBoolToObject(mm, "page_tables", pt))
+		return report_oom(err);
+	host = cJSON_AddObjectToObject(sv, "host_ram");
+	if (!host || report_num_or_null(host, "mem_bytes", mem_bytes > 0 ? mem_bytes : -1, err) ||
+	    report_num(host, "bytes", base_total - model_total, err) ||
+	    report_num_or_null(host, "percent",
+			       mem_bytes > 0 ? 100.0 * (base_total - model_total) / mem_bytes : -1,
+			       err))
+		return report_oom(err);
+	return 0;
+}
+
 cJSON *report_savings(const cJSON *baseline, const cJSON *model, const char *baseline_name,
-		      const char *model_name, struct avm_err *err)
+		      const char *model_name, double mem_bytes, struct avm_err *err)
 {
 	cJSON *sv = cJSON_CreateObject();
 	char what[160];
 	double bp = 0, mp = 0, be = 0, me = 0;
+	double bkind[MODEL_OBJ_NR], mkind[MODEL_OBJ_NR];
 
 	if (!sv || !cJSON_AddStringToObject(sv, "baseline", baseline_name) ||
 	    !cJSON_AddStringToObject(sv, "model", model_name)) {
@@ -259,6 +353,8 @@ cJSON *report_savings(const cJSON *baseline, const cJSON *model, const char *bas
 			goto fail;
 		if (report_saving(k, "peak", bp, mp, err) || report_saving(k, "end", be, me, err))
 			goto fail;
+		bkind[o] = bp;
+		mkind[o] = mp;
 	}
 	{
 		cJSON *tot = cJSON_AddObjectToObject(sv, "total");
@@ -278,13 +374,27 @@ cJSON *report_savings(const cJSON *baseline, const cJSON *model, const char *bas
 		if (report_saving(tot, "peak", bp, mp, err) || report_saving(tot, "end", be, me, err))
 			goto fail;
 	}
+	if (report_savings_context(sv, baseline, model, bkind, mkind, bp, mp, mem_bytes, err))
+		goto fail;
 	return sv;
 fail:
 	cJSON_Delete(sv);
 	return NULL;
 }
 
-/* Add savings (eager - lazy) when both models are in `models`. */
+/* Host RAM of a report (trace.host.mem_bytes) or of a fleet (trace.mem_bytes); -1 if unknown. */
+static double report_mem_bytes(const cJSON *root)
+{
+	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(tr, "host"), "mem_bytes");
+
+	if (!cJSON_IsNumber(m))
+		m = cJSON_GetObjectItemCaseSensitive(tr, "mem_bytes");
+	return cJSON_IsNumber(m) && m->valuedouble > 0 ? m->valuedouble : -1;
+}
+
+/* (Re)compute savings (eager - lazy) when both models are in `models`; keeps its place. */
 static int report_add_savings(cJSON *root, const cJSON *models, struct avm_err *err)
 {
 	const cJSON *eager = cJSON_GetObjectItemCaseSensitive(models, "eager");
@@ -293,10 +403,16 @@ static int report_add_savings(cJSON *root, const cJSON *models, struct avm_err *
 
 	if (!eager || !lazy)
 		return 0;
-	sv = report_savings(eager, lazy, "eager", "lazy", err);
+	sv = report_savings(eager, lazy, "eager", "lazy", report_mem_bytes(root), err);
 	if (!sv)
 		return -1;
-	return report_add_section(root, "savings", sv, err);
+	if (!cJSON_GetObjectItemCaseSensitive(root, "savings"))
+		return report_add_section(root, "savings", sv, err);
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(root, "savings", sv)) {
+		cJSON_Delete(sv);
+		return report_oom(err);
+	}
+	return 0;
 }
 
 int report_build(const struct report_input *in, cJSON **out, struct avm_err *err)
@@ -351,6 +467,353 @@ int report_add_section(cJSON *report, const char *key, cJSON *section, struct av
 		return report_oom(err);
 	}
 	return 0;
+}
+
+/* ---- verdict ------------------------------------------------------------------ */
+
+void report_thresholds_from_config(const struct config *cfg, struct report_thresholds *t)
+{
+	t->min_saving_percent = cfg->min_saving_percent;
+	t->max_lock_hold_regression_percent = cfg->max_lock_hold_regression_percent;
+	t->max_fork_cost_regression_percent = cfg->max_fork_cost_regression_percent;
+}
+
+/* What the verdict collects while it judges the three figures. */
+struct report_judge {
+	const struct report_thresholds *t;
+	const cJSON *base, *model;     /* models.eager, models.lazy */
+	const char *bname, *mname;
+	cJSON *reasons, *figures, *not_judged;
+	bool pays;
+};
+
+static int report_reason(struct report_judge *j, struct avm_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* One reason: one readable sentence with its numbers and its threshold. */
+static int report_reason(struct report_judge *j, struct avm_err *err, const char *fmt, ...)
+{
+	char buf[640];
+	va_list ap;
+	cJSON *s;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	s = cJSON_CreateString(buf);
+	if (!s || !cJSON_AddItemToArray(j->reasons, s)) {
+		cJSON_Delete(s);
+		return report_oom(err);
+	}
+	return 0;
+}
+
+/* figures.<key> = v, or null when v is not finite (not judged, or eager had none). */
+static int report_figure(struct report_judge *j, const char *key, double v, struct avm_err *err)
+{
+	if (isfinite(v))
+		return report_num(j->figures, key, v, err);
+	return cJSON_AddNullToObject(j->figures, key) ? 0 : report_oom(err);
+}
+
+static int report_not_judged(struct report_judge *j, const char *figure, struct avm_err *err)
+{
+	cJSON *s = cJSON_CreateString(figure);
+
+	if (!s || !cJSON_AddItemToArray(j->not_judged, s)) {
+		cJSON_Delete(s);
+		return report_oom(err);
+	}
+	return report_figure(j, figure, NAN, err);
+}
+
+/* 100 * (model - base) / base; 0 when both are 0, +inf when only base is 0. */
+static double report_regression(double base, double model)
+{
+	if (base > 0)
+		return 100.0 * (model - base) / base;
+	return model > 0 ? INFINITY : 0;
+}
+
+static const char *report_change(double pct, char *buf, size_t len)
+{
+	if (isinf(pct))
+		snprintf(buf, len, "new: eager had none");
+	else
+		snprintf(buf, len, "%+.1f %%", pct);
+	return buf;
+}
+
+static const char *report_ns(double ns, char *buf, size_t len)
+{
+	if (ns < 1e4)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (ns < 1e7)
+		snprintf(buf, len, "%.1f us", ns / 1e3);
+	else if (ns < 1e10)
+		snprintf(buf, len, "%.1f ms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.1f s", ns / 1e9);
+	return buf;
+}
+
+/* Saving: savings.anon_rmap.percent >= min_saving_percent. */
+static int report_judge_saving(struct report_judge *j, const cJSON *sv, struct avm_err *err)
+{
+	const cJSON *ar = cJSON_GetObjectItemCaseSensitive(sv, "anon_rmap");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(ar, "percent");
+	double min = j->t->min_saving_percent, pct;
+	char saved[32], of[32];
+
+	if (!cJSON_IsNumber(p)) {
+		j->pays = false;
+		if (report_not_judged(j, "saving_percent", err))
+			return -1;
+		return report_reason(j, err, "could not judge the saving: %s, and lazy cannot pay "
+					     "off without one",
+				     ar ? "eager held no anon rmap memory (anon_vma, anon_vma_chain)"
+				        : "the report has no savings.anon_rmap");
+	}
+	pct = p->valuedouble;
+	if (report_figure(j, "saving_percent", pct, err))
+		return -1;
+	report_bytes(fabs(report_val(ar, "bytes")), saved, sizeof(saved));
+	report_bytes(report_val(ar, "eager_bytes_peak"), of, sizeof(of));
+	if (pct >= min)
+		return report_reason(j, err, "lazy saves %.1f %% of anon rmap memory (anon_vma + "
+					     "anon_vma_chain) at the peak, %s of %s (threshold: at "
+					     "least %g %%)", pct, saved, of, min);
+	j->pays = false;
+	if (pct >= 0)
+		return report_reason(j, err, "lazy saves only %.1f %% of anon rmap memory (anon_vma "
+					     "+ anon_vma_chain) at the peak, %s of %s, below the "
+					     "threshold of %g %%", pct, saved, of, min);
+	return report_reason(j, err, "lazy uses %.1f %% more anon rmap memory (anon_vma + "
+				     "anon_vma_chain) at the peak than eager, %s more than %s, below "
+				     "the threshold of a %g %% saving", -pct, saved, of, min);
+}
+
+/*
+ * Lock figures of one model: the hold time of every class and mode added
+ * up, and the p99 of the anon_vma rwsem holds (read and write together,
+ * from their summed histograms).
+ */
+static int report_lock_figures(const cJSON *locks, const char *what, double *total, double *p99,
+			       struct avm_err *err)
+{
+	const cJSON *cls, *mode, *av = cJSON_GetObjectItemCaseSensitive(locks, "anon_vma_rwsem");
+	const cJSON *rd = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(av, "read"), "hold");
+	const cJSON *wr = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(av, "write"), "hold");
+	cJSON *both = NULL;
+	char path[200];
+	double v = 0;
+	int ret = 0;
+
+	*total = 0;
+	cJSON_ArrayForEach(cls, locks)
+		cJSON_ArrayForEach(mode, cls) {
+			const cJSON *hold = cJSON_GetObjectItemCaseSensitive(mode, "hold");
+
+			if (!cJSON_IsObject(hold))
+				continue;
+			snprintf(path, sizeof(path), "%s.%s.%s.hold", what, cls->string, mode->string);
+			if (report_get(hold, "total_ns", path, &v, err))
+				return -1;
+			*total += v;
+		}
+	*p99 = 0;
+	if (rd && wr) {
+		if (locks_hist_json_merge(rd, wr, "ns", &both, err))
+			return avm_err_prefix(err, "%s.anon_vma_rwsem", what);
+		ret = report_get(both, "p99_ns", what, p99, err);
+		cJSON_Delete(both);
+	} else if (rd || wr) {
+		snprintf(path, sizeof(path), "%s.anon_vma_rwsem.%s.hold", what, rd ? "read" : "write");
+		ret = report_get(rd ? rd : wr, "p99_ns", path, p99, err);
+	}
+	return ret;
+}
+
+/*
+ * Lock hold: the larger of the regression of the total hold time of all
+ * classes and of the anon_vma rwsem p99 <= max_lock_hold_regression_percent.
+ */
+static int report_judge_locks(struct report_judge *j, struct avm_err *err)
+{
+	const cJSON *bl = cJSON_GetObjectItemCaseSensitive(j->base, "locks");
+	const cJSON *ml = cJSON_GetObjectItemCaseSensitive(j->model, "locks");
+	double max = j->t->max_lock_hold_regression_percent;
+	double bt = 0, bp = 0, mt = 0, mp = 0, rt, rp, r;
+	char what[64], t1[32], t2[32], p1[32], p2[32], c1[32], c2[32], detail[320];
+
+	if (!bl || !ml) {
+		if (report_not_judged(j, "lock_hold_regression_percent", err) ||
+		    report_not_judged(j, "lock_hold_total_regression_percent", err) ||
+		    report_not_judged(j, "anon_vma_rwsem_p99_regression_percent", err))
+			return -1;
+		return report_reason(j, err, "could not judge lock hold time: models.%s.locks is "
+					     "absent (the replay had no arch model; replay with --arch)",
+				     bl ? j->mname : j->bname);
+	}
+	snprintf(what, sizeof(what), "models.%s.locks", j->bname);
+	if (report_lock_figures(bl, what, &bt, &bp, err))
+		return -1;
+	snprintf(what, sizeof(what), "models.%s.locks", j->mname);
+	if (report_lock_figures(ml, what, &mt, &mp, err))
+		return -1;
+	rt = report_regression(bt, mt);
+	rp = report_regression(bp, mp);
+	r = rt > rp ? rt : rp;
+	if (report_figure(j, "lock_hold_regression_percent", r, err) ||
+	    report_figure(j, "lock_hold_total_regression_percent", rt, err) ||
+	    report_figure(j, "anon_vma_rwsem_p99_regression_percent", rp, err))
+		return -1;
+	snprintf(detail, sizeof(detail), "total hold of all lock classes %s -> %s, %s; anon_vma "
+		 "rwsem hold p99 %s -> %s, %s", report_ns(bt, t1, sizeof(t1)),
+		 report_ns(mt, t2, sizeof(t2)), report_change(rt, c1, sizeof(c1)),
+		 report_ns(bp, p1, sizeof(p1)), report_ns(mp, p2, sizeof(p2)),
+		 report_change(rp, c2, sizeof(c2)));
+	if (r <= 0)
+		return report_reason(j, err, "lazy does not lengthen lock holds (%s; threshold: at "
+					     "most +%g %%)", detail, max);
+	if (r <= max)
+		return report_reason(j, err, "lazy lengthens lock holds by %.1f %%, within the "
+					     "threshold of %g %% (%s)", r, max, detail);
+	j->pays = false;
+	if (isinf(r))
+		return report_reason(j, err, "lazy takes locks where eager takes none (%s), above "
+					     "any threshold (%g %%)", detail, max);
+	return report_reason(j, err, "lazy lengthens lock holds by %.1f %%, above the threshold "
+				     "of %g %% (the larger of: %s)", r, max, detail);
+}
+
+/* Fork cost: regression of fork_cost.total.p99_ns <= max_fork_cost_regression_percent. */
+static int report_judge_fork(struct report_judge *j, struct avm_err *err)
+{
+	const cJSON *bf = cJSON_GetObjectItemCaseSensitive(j->base, "fork_cost");
+	const cJSON *mf = cJSON_GetObjectItemCaseSensitive(j->model, "fork_cost");
+	double max = j->t->max_fork_cost_regression_percent;
+	double forks = 0, bp = 0, mp = 0, r;
+	char what[80], p1[32], p2[32];
+
+	if (!bf || !mf) {
+		if (report_not_judged(j, "fork_cost_regression_percent", err))
+			return -1;
+		return report_reason(j, err, "could not judge fork cost: models.%s.fork_cost is "
+					     "absent (the replay had no arch model; replay with --arch)",
+				     bf ? j->mname : j->bname);
+	}
+	snprintf(what, sizeof(what), "models.%s.fork_cost", j->bname);
+	if (report_get(bf, "forks", what, &forks, err))
+		return -1;
+	if (forks == 0) {
+		if (report_figure(j, "fork_cost_regression_percent", 0, err))
+			return -1;
+		return report_reason(j, err, "no forks in the trace: no fork-cost regression "
+					     "(threshold: at most +%g %%)", max);
+	}
+	snprintf(what, sizeof(what), "models.%s.fork_cost.total", j->bname);
+	if (report_get(cJSON_GetObjectItemCaseSensitive(bf, "total"), "p99_ns", what, &bp, err))
+		return -1;
+	snprintf(what, sizeof(what), "models.%s.fork_cost.total", j->mname);
+	if (report_get(cJSON_GetObjectItemCaseSensitive(mf, "total"), "p99_ns", what, &mp, err))
+		return -1;
+	r = report_regression(bp, mp);
+	if (report_figure(j, "fork_cost_regression_percent", r, err))
+		return -1;
+	report_ns(bp, p1, sizeof(p1));
+	report_ns(mp, p2, sizeof(p2));
+	if (r <= 0)
+		return report_reason(j, err, "lazy does not raise the p99 fork cost (%s -> %s over "
+					     "%.0f forks, %+.1f %%; threshold: at most +%g %%)",
+				     p1, p2, forks, r, max);
+	if (r <= max)
+		return report_reason(j, err, "lazy raises the p99 fork cost by %.1f %%, within the "
+					     "threshold of %g %% (%s -> %s over %.0f forks)",
+				     r, max, p1, p2, forks);
+	j->pays = false;
+	if (isinf(r))
+		return report_reason(j, err, "lazy's forks cost %s at p99 where eager's cost "
+					     "nothing (%.0f forks), above any threshold (%g %%)",
+				     p2, forks, max);
+	return report_reason(j, err, "lazy raises the p99 fork cost by %.1f %%, above the "
+				     "threshold of %g %% (%s -> %s over %.0f forks)",
+			     r, max, p1, p2, forks);
+}
+
+int report_verdict(cJSON *root, const struct report_thresholds *t, struct avm_err *err)
+{
+	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "savings");
+	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+	struct report_judge j = { .t = t, .pays = true };
+	cJSON *v = NULL, *th;
+	int ret = -1;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(root, "verdict");
+	if (!sv)
+		return 0;
+	j.bname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sv, "baseline"));
+	j.mname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sv, "model"));
+	j.base = cJSON_GetObjectItemCaseSensitive(models, j.bname ? j.bname : "");
+	j.model = cJSON_GetObjectItemCaseSensitive(models, j.mname ? j.mname : "");
+	if (!j.base || !j.model)
+		return avm_errf(err, "verdict: savings.baseline / savings.model name no model of "
+				     "the report");
+	j.reasons = cJSON_CreateArray();
+	j.figures = cJSON_CreateObject();
+	j.not_judged = cJSON_CreateArray();
+	v = cJSON_CreateObject();
+	if (!j.reasons || !j.figures || !j.not_judged || !v) {
+		report_oom(err);
+		goto out;
+	}
+	if (report_judge_saving(&j, sv, err) || report_judge_locks(&j, err) ||
+	    report_judge_fork(&j, err))
+		goto out;
+	if (!cJSON_AddBoolToObject(v, "lazy_pays_off", j.pays)) {
+		report_oom(err);
+		goto out;
+	}
+	cJSON_AddItemToObject(v, "reasons", j.reasons);
+	j.reasons = NULL;
+	th = cJSON_AddObjectToObject(v, "thresholds");
+	if (!th || report_num(th, "min_saving_percent", t->min_saving_percent, err) ||
+	    report_num(th, "max_lock_hold_regression_percent",
+		       t->max_lock_hold_regression_percent, err) ||
+	    report_num(th, "max_fork_cost_regression_percent",
+		       t->max_fork_cost_regression_percent, err)) {
+		report_oom(err);
+		goto out;
+	}
+	cJSON_AddItemToObject(v, "figures", j.figures);
+	j.figures = NULL;
+	cJSON_AddItemToObject(v, "not_judged", j.not_judged);
+	j.not_judged = NULL;
+	ret = report_add_section(root, "verdict", v, err);
+	v = NULL;
+out:
+	cJSON_Delete(j.reasons);
+	cJSON_Delete(j.figures);
+	cJSON_Delete(j.not_judged);
+	cJSON_Delete(v);
+	return ret;
+}
+
+int report_finish(cJSON *report, const struct config *cfg, struct avm_err *err)
+{
+	struct report_thresholds t;
+	struct config defaults;
+
+	if (!cfg) {
+		config_defaults(&defaults);
+		cfg = &defaults;
+	}
+	report_thresholds_from_config(cfg, &t);
+	if (report_add_savings(report, cJSON_GetObjectItemCaseSensitive(report, "models"), err))
+		return -1;
+	return report_verdict(report, &t, err);
 }
 
 /* ---- write and load ------------------------------------------------------------ */
@@ -536,31 +999,6 @@ out:
 }
 
 /* ---- text summary ----------------------------------------------------------------- */
-
-static const char *report_bytes(double b, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double a = fabs(b);
-	int u = 0;
-
-	while (a >= 1024 && u < 4) {
-		a /= 1024;
-		b /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%.0f B", b);
-	else
-		snprintf(buf, len, "%.1f %s", b, units[u]);
-	return buf;
-}
-
-static double report_val(const cJSON *obj, const char *key)
-{
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsNumber(n) ? n->valuedouble : 0;
-}
 
 static void report_percent(const cJSON *saving, char *buf, size_t len)
 {
@@ -890,6 +1328,8 @@ static cJSON *report_host_entry(const cJSON *r, const char *name, double *pct, b
 				cJSON_GetObjectItemCaseSensitive(r, "savings"), "total"),
 			"peak"),
 		"percent");
+	const cJSON *pays = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(r, "verdict"), "lazy_pays_off");
 	cJSON *h = cJSON_CreateObject();
 
 	if (!h || !cJSON_AddStringToObject(h, "report", name) ||
@@ -905,6 +1345,11 @@ static cJSON *report_host_entry(const cJSON *r, const char *name, double *pct, b
 	} else if (!cJSON_AddNullToObject(h, "saving_peak_percent")) {
 		goto fail;
 	}
+	if (report_num_or_null(h, "mem_bytes", report_mem_bytes(r), err))
+		goto fail;
+	if (cJSON_IsBool(pays) ? !cJSON_AddBoolToObject(h, "lazy_pays_off", cJSON_IsTrue(pays))
+			       : !cJSON_AddNullToObject(h, "lazy_pays_off"))
+		goto fail;
 	return h;
 fail:
 	report_oom(err);
@@ -930,11 +1375,155 @@ static int report_count_arch(cJSON *root, const cJSON *r, struct avm_err *err)
 	return 0;
 }
 
+/*
+ * The thresholds of the fleet verdict: those the hosts' verdicts were judged
+ * with, which must agree; the config defaults when no host has a verdict.
+ */
+static int report_fleet_thresholds(const cJSON *const *reports, const char *const *names,
+				   size_t n, struct report_thresholds *t, struct avm_err *err)
+{
+	static const char *const keys[] = { "min_saving_percent",
+					    "max_lock_hold_regression_percent",
+					    "max_fork_cost_regression_percent" };
+	double *dst[] = { &t->min_saving_percent, &t->max_lock_hold_regression_percent,
+			  &t->max_fork_cost_regression_percent };
+	struct config defaults;
+	size_t first = n;
+
+	config_defaults(&defaults);
+	report_thresholds_from_config(&defaults, t);
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *th = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(reports[i], "verdict"), "thresholds");
+		char what[64];
+		double v = 0;
+
+		if (!cJSON_GetObjectItemCaseSensitive(reports[i], "verdict"))
+			continue;
+		for (size_t k = 0; k < 3; k++) {
+			snprintf(what, sizeof(what), "%s: verdict.thresholds", names[i]);
+			if (report_get(th, keys[k], what, &v, err))
+				return -1;
+			if (first == n) {
+				*dst[k] = v;
+			} else if (v != *dst[k]) {
+				return avm_errf(err, "%s: verdict threshold %s is %g, %s's is %g; merge "
+						     "reports replayed with the same verdict config",
+						names[i], keys[k], v, names[first], *dst[k]);
+			}
+		}
+		if (first == n)
+			first = i;
+	}
+	return 0;
+}
+
+/* fleet "verdicts": hosts whose report says lazy pays off, does not, or has no verdict. */
+static int report_count_verdicts(cJSON *root, const cJSON *const *reports, size_t n,
+				 struct avm_err *err)
+{
+	double yes = 0, no = 0, none = 0;
+	cJSON *c = cJSON_AddObjectToObject(root, "verdicts");
+
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(reports[i], "verdict"), "lazy_pays_off");
+
+		yes += cJSON_IsTrue(p);
+		no += cJSON_IsFalse(p);
+		none += !cJSON_IsBool(p);
+	}
+	if (!c || report_num(c, "pays_off", yes, err) || report_num(c, "does_not", no, err) ||
+	    report_num(c, "no_verdict", none, err))
+		return report_oom(err);
+	return 0;
+}
+
+/* One process of one host's top_processes, for the fleet's top list. */
+struct report_proc {
+	const cJSON *p;
+	double saving;
+	size_t host, index; /* ties keep host order, then each host's own order */
+};
+
+static int report_cmp_proc(const void *a, const void *b)
+{
+	const struct report_proc *x = a, *y = b;
+
+	if (x->saving != y->saving)
+		return x->saving < y->saving ? 1 : -1; /* largest saving first */
+	if (x->host != y->host)
+		return x->host < y->host ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* fleet "top_processes": the REPORT_FLEET_TOP largest savings over every host, with its host. */
+#define REPORT_FLEET_TOP 10
+static int report_fleet_top(cJSON *root, const cJSON *const *reports, const char *const *names,
+			    size_t n, struct avm_err *err)
+{
+	struct report_proc *all = NULL;
+	size_t nall = 0, cap = 0;
+	const cJSON *p;
+	cJSON *top = NULL;
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *tp = cJSON_GetObjectItemCaseSensitive(reports[i], "top_processes");
+
+		if (tp && !cJSON_IsArray(tp))
+			return avm_errf(err, "%s: top_processes is not an array", names[i]);
+		cap += (size_t)cJSON_GetArraySize(tp);
+	}
+	if (cap == 0)
+		return 0;
+	all = calloc(cap, sizeof(*all));
+	top = cJSON_CreateArray();
+	if (!all || !top) {
+		report_oom(err);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(reports[i], "top_processes")) {
+			if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "saving_bytes"))) {
+				avm_errf(err, "%s: top_processes[%zu].saving_bytes missing or not a "
+					      "number", names[i], k);
+				goto out;
+			}
+			all[nall++] = (struct report_proc){ .p = p, .host = i, .index = k++,
+							    .saving = report_val(p, "saving_bytes") };
+		}
+	}
+	qsort(all, nall, sizeof(*all), report_cmp_proc);
+	for (size_t k = 0; k < nall && k < REPORT_FLEET_TOP; k++) {
+		cJSON *e = cJSON_Duplicate(all[k].p, 1);
+
+		if (e)
+			cJSON_DeleteItemFromObjectCaseSensitive(e, "host");
+		if (!e || !cJSON_AddStringToObject(e, "host", names[all[k].host]) ||
+		    !cJSON_AddItemToArray(top, e)) {
+			cJSON_Delete(e);
+			report_oom(err);
+			goto out;
+		}
+	}
+	ret = report_add_section(root, "top_processes", top, err);
+	top = NULL;
+out:
+	cJSON_Delete(top);
+	free(all);
+	return ret;
+}
+
 int report_merge(const cJSON *const *reports, const char *const *names, size_t n, cJSON **out,
 		 struct avm_err *err)
 {
 	cJSON *root = cJSON_CreateObject(), *tr, *models, *hosts;
-	double *pcts = NULL;
+	struct report_thresholds th;
+	double *pcts = NULL, mem = 0;
+	bool mem_known = true;
 	size_t npct = 0;
 	int ret = -1;
 
@@ -943,6 +1532,8 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 		avm_errf(err, "merge: no reports");
 		goto out;
 	}
+	if (report_fleet_thresholds(reports, names, n, &th, err))
+		goto out;
 	pcts = calloc(n, sizeof(*pcts));
 	if (!root || !pcts || !cJSON_AddStringToObject(root, "schema", REPORT_FLEET_SCHEMA) ||
 	    report_num(root, "hosts", (double)n, err) ||
@@ -969,6 +1560,9 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 			goto out;
 		if (report_add_to(tr, rt, "events", err) || report_add_to(tr, rt, "lost_events", err))
 			goto out;
+		/* host RAM adds up only if every host's is known */
+		mem += report_mem_bytes(r);
+		mem_known &= report_mem_bytes(r) > 0;
 		h = report_host_entry(r, names[i], &pcts[npct], &has, err);
 		if (!h || !cJSON_AddItemToArray(hosts, h)) {
 			cJSON_Delete(h);
@@ -989,7 +1583,10 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 				goto out;
 		}
 	}
-	if (report_add_savings(root, models, err) || report_distribution(root, pcts, npct, err))
+	if (report_num_or_null(tr, "mem_bytes", mem_known ? mem : -1, err) ||
+	    report_add_savings(root, models, err) || report_distribution(root, pcts, npct, err) ||
+	    report_count_verdicts(root, reports, n, err) ||
+	    report_fleet_top(root, reports, names, n, err) || report_verdict(root, &th, err))
 		goto out;
 	*out = root;
 	root = NULL;

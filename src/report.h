@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "config.h"
 #include "error.h"
 #include "model.h"
 
@@ -64,11 +65,40 @@ int report_build(const struct report_input *in, cJSON **out, struct avm_err *err
 
 /*
  * savings of `model` against `baseline` (eager - lazy), from two model
- * stats blocks as they appear in a report (models.<name>); NULL on a
- * missing key (err filled).  Used by report_build and the fleet merge.
+ * stats blocks as they appear in a report (models.<name>): per object kind,
+ * the three together, and in context (anon rmap, mm metadata with the
+ * blocks' page_tables when both have them, host RAM).  mem_bytes is the
+ * host RAM the saving is set against (<= 0: unknown).  NULL on a missing
+ * key (err filled).  Used by report_build, report_finish and the fleet merge.
  */
 cJSON *report_savings(const cJSON *baseline, const cJSON *model, const char *baseline_name,
-		      const char *model_name, struct avm_err *err);
+		      const char *model_name, double mem_bytes, struct avm_err *err);
+
+/* The verdict thresholds (config `verdict:` section, docs/config.md). */
+struct report_thresholds {
+	double min_saving_percent;
+	double max_lock_hold_regression_percent;
+	double max_fork_cost_regression_percent;
+};
+
+void report_thresholds_from_config(const struct config *cfg, struct report_thresholds *t);
+
+/*
+ * Top-level `verdict` of a report or a fleet report (docs/report.md
+ * "verdict"): does lazy pay off against eager under thresholds `t`, judged
+ * from `savings.anon_rmap`, `models.<m>.locks` and `models.<m>.fork_cost`.
+ * Replaces an earlier verdict.  No verdict (returns 0) without savings
+ * (eager and lazy did not both run).
+ */
+int report_verdict(cJSON *report, const struct report_thresholds *t, struct avm_err *err);
+
+/*
+ * Run once after every section is attached (arch, page_tables, locks,
+ * fork_cost, ...): recompute `savings` (mm metadata now includes the page
+ * tables) and add the `verdict` under the config's thresholds (cfg NULL:
+ * config_defaults()).
+ */
+int report_finish(cJSON *report, const struct config *cfg, struct avm_err *err);
 
 /* Attach a section built by another module under `key` (takes ownership, also on error). */
 int report_add_section(cJSON *report, const char *key, cJSON *section, struct avm_err *err);
@@ -84,10 +114,12 @@ int report_summary(const cJSON *report, FILE *out, struct avm_err *err);
 
 /*
  * Merge reports of several hosts: per model, counts summed (peaks are the sum
- * of the per-host peaks), savings recomputed from the sums, and the
- * distribution of the per-host total saving at the peak.  names[i] names
- * reports[i] in messages and in the host list.  Every report must have the
- * same set of models.
+ * of the per-host peaks), sections merged by their owners, savings and the
+ * verdict recomputed from the sums, the distribution of the per-host total
+ * saving at the peak, host counts per verdict and the top processes across
+ * hosts.  names[i] names reports[i] in messages and in the host list.
+ * Every report must have the same set of models and, when they carry a
+ * verdict, the same thresholds.
  */
 int report_merge(const cJSON *const *reports, const char *const *names, size_t n, cJSON **out,
 		 struct avm_err *err);
