@@ -6,7 +6,9 @@
  *   { "schema": "anonvma-report/1",
  *     "trace":   { file, events, lost_events, complete, host: {meta...} },
  *     "models":  { <name>: model block },
- *     "savings": { baseline, model, <kind>: {peak, end}, total: {peak, end} } }
+ *     "savings": { baseline, model, <kind>: {peak, end}, total: {peak, end},
+ *                  anon_rmap, mm_metadata, host_ram },
+ *     "verdict": { lazy_pays_off, reasons, thresholds, figures, not_judged } }
  * A model block holds, per object kind (anon_vma, anon_vma_chain,
  * vm_area_struct), {allocs, frees, live_end, live_peak, bytes_peak, bytes_end,
  * preexisting, object_size}, the allocations and frees by operation, the
@@ -16,7 +18,16 @@
  * Savings are computed from two model blocks, never from model_stats, so
  * the same code serves a single report and a fleet merge (where the blocks
  * are sums over hosts): merging two reports gives exactly the savings of the
- * summed counts.
+ * summed counts.  The savings in context (anon rmap, mm metadata with the
+ * page tables, host RAM) need sections other modules attach after
+ * report_build, so report_finish() recomputes them once everything is in.
+ *
+ * The verdict, likewise, reads only the report: savings.anon_rmap, and per
+ * model the locks and fork_cost blocks (histograms in locks_hist_json form).
+ * Each of its three figures is judged by one function that appends one
+ * sentence to `reasons`; a figure whose section is absent is null and named
+ * in `not_judged`.  The fleet merge sums the blocks, merges the histograms
+ * through their owners, then runs the very same savings and verdict code.
  *
  * Writing goes to a temporary file in the target's folder, then rename():
  * readers see either the previous file or the whole new one, never a prefix.
@@ -654,7 +665,7 @@ static int report_judge_locks(struct report_judge *j, struct avm_err *err)
 		    report_not_judged(j, "anon_vma_rwsem_p99_regression_percent", err))
 			return -1;
 		return report_reason(j, err, "could not judge lock hold time: models.%s.locks is "
-					     "absent (the replay had no arch model; replay with --arch)",
+					     "absent (it needs an arch model: replay with --arch)",
 				     bl ? j->mname : j->bname);
 	}
 	snprintf(what, sizeof(what), "models.%s.locks", j->bname);
@@ -702,7 +713,7 @@ static int report_judge_fork(struct report_judge *j, struct avm_err *err)
 		if (report_not_judged(j, "fork_cost_regression_percent", err))
 			return -1;
 		return report_reason(j, err, "could not judge fork cost: models.%s.fork_cost is "
-					     "absent (the replay had no arch model; replay with --arch)",
+					     "absent (it needs an arch model: replay with --arch)",
 				     bf ? j->mname : j->bname);
 	}
 	snprintf(what, sizeof(what), "models.%s.fork_cost", j->bname);
@@ -1033,6 +1044,93 @@ static void report_arch_lines(const cJSON *m, FILE *out)
 			report_val(w, "max_ns"));
 }
 
+/* p50 / p99 of a histogram block (H or Hns of locks_hist_json) as text. */
+static const char *report_quantiles(const cJSON *h, const char *unit, char *buf, size_t len)
+{
+	char k50[16], k99[16], a[32], b[32];
+
+	snprintf(k50, sizeof(k50), unit ? "p50_%s" : "p50", unit ? unit : "");
+	snprintf(k99, sizeof(k99), unit ? "p99_%s" : "p99", unit ? unit : "");
+	if (unit) {
+		report_ns(report_val(h, k50), a, sizeof(a));
+		report_ns(report_val(h, k99), b, sizeof(b));
+	} else {
+		snprintf(a, sizeof(a), "%.0f", report_val(h, k50));
+		snprintf(b, sizeof(b), "%.0f", report_val(h, k99));
+	}
+	snprintf(buf, len, "p50 %s, p99 %s", a, b);
+	return buf;
+}
+
+/* models.<m>.fork_cost and .rmap_walks, one line each, when present. */
+static void report_cost_lines(const cJSON *m, FILE *out)
+{
+	const cJSON *fc = cJSON_GetObjectItemCaseSensitive(m, "fork_cost");
+	const cJSON *rw = cJSON_GetObjectItemCaseSensitive(m, "rmap_walks");
+	char q1[80], q2[80], q3[80];
+
+	if (fc) {
+		const cJSON *share = cJSON_GetObjectItemCaseSensitive(fc, "anon_rmap_share");
+
+		fprintf(out, "%-8s fork cost: %.0f forks, whole fork %s; anon rmap part %s", "",
+			report_val(fc, "forks"),
+			report_quantiles(cJSON_GetObjectItemCaseSensitive(fc, "total"), "ns", q1,
+					 sizeof(q1)),
+			report_quantiles(cJSON_GetObjectItemCaseSensitive(fc, "anon_rmap"), "ns", q2,
+					 sizeof(q2)));
+		if (cJSON_IsNumber(share))
+			fprintf(out, " (%.1f %% of the fork)", 100.0 * share->valuedouble);
+		fputc('\n', out);
+	}
+	if (rw) {
+		const cJSON *by = cJSON_GetObjectItemCaseSensitive(rw, "by_source");
+		const cJSON *vis = cJSON_GetObjectItemCaseSensitive(rw, "vmas_visited");
+
+		fprintf(out, "%-8s rmap walks: %.0f (migration %.0f, reclaim %.0f, compaction %.0f, "
+			     "page idle %.0f), VMAs visited %s, max %.0f; hold %s\n", "",
+			report_val(rw, "walks"), report_val(by, "migration"),
+			report_val(by, "reclaim"), report_val(by, "compaction"),
+			report_val(by, "page_idle"), report_quantiles(vis, NULL, q1, sizeof(q1)),
+			report_val(vis, "max"),
+			report_quantiles(cJSON_GetObjectItemCaseSensitive(rw, "hold"), "ns", q3,
+					 sizeof(q3)));
+	}
+}
+
+/* models.<m>.series.bytes as a one-line sparkline with its first, peak and end values. */
+static void report_series_line(const cJSON *m, FILE *out)
+{
+	static const char *const bars[] = { "\u2581", "\u2582", "\u2583", "\u2584",
+					    "\u2585", "\u2586", "\u2587", "\u2588" };
+	enum { WIDTH = 40 };
+	const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(m, "series"), "bytes"), *v;
+	double peak = 0, first = 0, end = 0, col[WIDTH] = { 0 };
+	int n = cJSON_GetArraySize(bytes), i = 0, cols;
+	char b1[32], b2[32], b3[32];
+
+	if (!cJSON_IsArray(bytes) || n == 0)
+		return;
+	cols = n < WIDTH ? n : WIDTH;
+	cJSON_ArrayForEach(v, bytes) {
+		double x = cJSON_IsNumber(v) ? v->valuedouble : 0;
+		int c = (int)((long long)i * cols / n);
+
+		if (i == 0)
+			first = x;
+		end = x;
+		peak = x > peak ? x : peak;
+		col[c] = x > col[c] ? x : col[c]; /* a column shows the largest value it covers */
+		i++;
+	}
+	fprintf(out, "%-8s live bytes over time: ", "");
+	for (int c = 0; c < cols; c++)
+		fputs(bars[peak > 0 ? (int)(col[c] / peak * 7.0 + 0.5) : 0], out);
+	fprintf(out, " first %s, peak %s, end %s (%d points)\n",
+		report_bytes(first, b1, sizeof(b1)), report_bytes(peak, b2, sizeof(b2)),
+		report_bytes(end, b3, sizeof(b3)), n);
+}
+
 static void report_models_table(const cJSON *root, FILE *out)
 {
 	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models"), *m;
@@ -1062,6 +1160,8 @@ static void report_models_table(const cJSON *root, FILE *out)
 			report_bytes(report_val(k[2], "bytes_peak"), b3, sizeof(b3)),
 			report_bytes(report_val(m, "bytes_peak_total"), b4, sizeof(b4)));
 		report_arch_lines(m, out);
+		report_cost_lines(m, out);
+		report_series_line(m, out);
 		if (cJSON_GetObjectItemCaseSensitive(m, "upgrades"))
 			fprintf(out, "%-8s %.0f upgrades, %.0f folio rewrites, %.0f pinned VMAs at the peak\n",
 				"", report_val(m, "upgrades"), report_val(m, "folio_rewrites"),
@@ -1094,6 +1194,87 @@ static void report_savings_table(const cJSON *sv, FILE *out)
 	}
 }
 
+/* savings.anon_rmap, .mm_metadata, .host_ram: one line each. */
+static void report_context_lines(const cJSON *sv, FILE *out)
+{
+	static const char *const rows[][2] = {
+		{ "anon_rmap", "anon rmap (anon_vma + anon_vma_chain)" },
+		{ "mm_metadata", "mm metadata (VMAs + page tables + anon rmap)" },
+	};
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(sv, "host_ram");
+	char b1[32], b2[32], b3[32], p[16];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(sv, rows[i][0]);
+
+		if (!c)
+			continue;
+		report_percent(c, p, sizeof(p));
+		fprintf(out, "%s at peak: eager %s, lazy %s, saved %s (%s)%s\n", rows[i][1],
+			report_bytes(report_val(c, "eager_bytes_peak"), b1, sizeof(b1)),
+			report_bytes(report_val(c, "lazy_bytes_peak"), b2, sizeof(b2)),
+			report_bytes(report_val(c, "bytes"), b3, sizeof(b3)), p,
+			cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(c, "page_tables"))
+				? " [page tables not included: no arch model]" : "");
+	}
+	if (host) {
+		report_percent(host, p, sizeof(p));
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(host, "mem_bytes")))
+			fprintf(out, "host RAM: the saving at the peak (%s) is %s of %s\n",
+				report_bytes(report_val(host, "bytes"), b1, sizeof(b1)), p,
+				report_bytes(report_val(host, "mem_bytes"), b2, sizeof(b2)));
+		else
+			fprintf(out, "host RAM: unknown (the trace does not record mem_bytes)\n");
+	}
+}
+
+/* The first `max` of top_processes (fleet entries name their host). */
+static void report_top_lines(const cJSON *root, int max, FILE *out)
+{
+	const cJSON *top = cJSON_GetObjectItemCaseSensitive(root, "top_processes"), *p;
+	char b1[32], b2[32], b3[32], pct[16];
+	int i = 0;
+
+	if (!cJSON_GetArraySize(top))
+		return;
+	fprintf(out, "top processes by saving at their peak\n");
+	cJSON_ArrayForEach(p, top) {
+		const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "host"));
+
+		if (i++ == max)
+			break;
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "saving_percent")))
+			snprintf(pct, sizeof(pct), "%.1f %%", report_val(p, "saving_percent"));
+		else
+			snprintf(pct, sizeof(pct), "n/a");
+		fprintf(out, "  pid %-8.0f saves %10s (%s): eager %s, lazy %s%s%s\n",
+			report_val(p, "pid"), report_bytes(report_val(p, "saving_bytes"), b1, sizeof(b1)),
+			pct, report_bytes(report_val(p, "eager_bytes_peak"), b2, sizeof(b2)),
+			report_bytes(report_val(p, "lazy_bytes_peak"), b3, sizeof(b3)),
+			host ? ", host " : "", host ? host : "");
+	}
+}
+
+/* "verdict: lazy pays off" and one line per reason. */
+static void report_verdict_lines(const cJSON *root, FILE *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "verdict"), *r;
+	const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(root, "verdicts");
+
+	if (hosts)
+		fprintf(out, "hosts where lazy pays off: %.0f, where it does not: %.0f, without a "
+			     "verdict: %.0f\n", report_val(hosts, "pays_off"),
+			report_val(hosts, "does_not"), report_val(hosts, "no_verdict"));
+	if (!v)
+		return;
+	fprintf(out, "verdict%s: lazy %s\n", hosts ? " (fleet totals)" : "",
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "lazy_pays_off"))
+			? "pays off" : "does not pay off");
+	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(v, "reasons"))
+		if (cJSON_IsString(r))
+			fprintf(out, "  - %s\n", r->valuestring);
+}
+
 static void report_fleet_summary(const cJSON *root, FILE *out)
 {
 	const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(root, "host_list"), *h;
@@ -1121,11 +1302,14 @@ static void report_fleet_summary(const cJSON *root, FILE *out)
 	fprintf(out, "\ntotals over all hosts (peaks are sums of per-host peaks)\n");
 	report_models_table(root, out);
 	report_savings_table(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
+	report_context_lines(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
 	if (dist && report_val(dist, "hosts") > 0)
 		fprintf(out, "saving at peak across %.0f hosts: min %.1f %%, median %.1f %%, "
 			     "mean %.1f %%, max %.1f %%\n",
 			report_val(dist, "hosts"), report_val(dist, "min"), report_val(dist, "p50"),
 			report_val(dist, "mean"), report_val(dist, "max"));
+	report_top_lines(root, 5, out);
+	report_verdict_lines(root, out);
 }
 
 int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
@@ -1164,6 +1348,9 @@ int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
 		}
 		report_models_table(root, out);
 		report_savings_table(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
+		report_context_lines(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
+		report_top_lines(root, 5, out);
+		report_verdict_lines(root, out);
 	}
 	if (ferror(out))
 		return avm_errf(err, "report: write failed: %s", strerror(errno));

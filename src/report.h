@@ -4,7 +4,8 @@
  * Owns: the report's keys and their meaning (docs/report.md lists every key),
  * turning a replay's results (trace facts + one model_stats per model) into
  * that JSON, writing it so that a failed run never leaves a file that looks
- * complete, loading and checking a report written earlier, the human summary
+ * complete, loading and checking a report written earlier, the savings in
+ * context and the verdict (from the config's thresholds), the human summary
  * of one report, and merging several reports (one per host) into a fleet view.
  *
  * Other modules that add sections later (validation, arch, locks) build

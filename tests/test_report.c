@@ -18,12 +18,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "locks.h"
 #include "report.h"
 
 static char dir[256];
@@ -407,6 +409,486 @@ static void test_merge_sections(void **state)
 	cJSON_Delete(r[1]);
 }
 
+/* ---- savings in context, the verdict, the merge of issue 6 sections -------------- */
+
+/* A duration histogram of the given values, as every report section writes it. */
+static cJSON *hist_ns(const uint64_t *v, size_t n)
+{
+	struct locks_hist *h = calloc(1, sizeof(*h));
+	cJSON *j;
+
+	assert_non_null(h);
+	for (size_t i = 0; i < n; i++)
+		locks_hist_add(h, v[i]);
+	j = locks_hist_json(h, "ns");
+	free(h);
+	assert_non_null(j);
+	return j;
+}
+
+static void add(cJSON *parent, const char *key, cJSON *item)
+{
+	struct avm_err err = { "" };
+
+	if (report_add_section(parent, key, item, &err))
+		fail_msg("%s", err.msg);
+}
+
+static cJSON *obj_at(cJSON *root, const char *path)
+{
+	return (cJSON *)at(root, path);
+}
+
+/*
+ * A models.<m>.locks block (locks_json, every class and mode) with one
+ * anon_vma rwsem write hold of av_ns and one mmap_lock read hold of mmap_ns.
+ */
+static cJSON *locks_block(uint64_t av_ns, uint64_t mmap_ns)
+{
+	struct locks_section av = { .cls = LOCKS_ANON_VMA, .mode = LOCKS_WRITE,
+				    .why = LOCKS_WHY_PREPARE, .instance = 1, .start = 0,
+				    .len = av_ns };
+	struct locks_section mm = { .cls = LOCKS_MMAP, .mode = LOCKS_READ, .why = LOCKS_WHY_FAULT,
+				    .instance = 2, .start = 0, .len = mmap_ns };
+	struct avm_err err = { "" };
+	struct locks *l = NULL;
+	cJSON *j;
+
+	assert_int_equal(locks_create(&l, &err), 0);
+	assert_int_equal(locks_hold(l, &av, NULL), 0);
+	assert_int_equal(locks_hold(l, &mm, NULL), 0);
+	j = locks_json(l, &err);
+	assert_non_null(j);
+	locks_destroy(l);
+	return j;
+}
+
+/* models.<m>.fork_cost of `forks` forks, each costing p99_ns (so p99 = p99_ns). */
+static cJSON *fork_block(unsigned forks, uint64_t p99_ns)
+{
+	cJSON *f = cJSON_CreateObject();
+	uint64_t v[8];
+
+	assert_true(forks <= 8);
+	for (unsigned i = 0; i < forks; i++)
+		v[i] = p99_ns;
+	cJSON_AddNumberToObject(f, "forks", forks);
+	add(f, "anon_rmap", hist_ns(v, forks));
+	add(f, "page_table_copy", hist_ns(v, forks));
+	add(f, "total", hist_ns(v, forks));
+	cJSON_AddNullToObject(f, "anon_rmap_share");
+	return f;
+}
+
+static const struct report_thresholds thresholds = { 20, 10, 10 };
+
+/*
+ * The verdict's report: eager holds 1000 B of anon rmap memory at the peak
+ * (600 anon_vma + 400 AVC, 1 B objects), one 1000 ns anon_vma write hold
+ * and one 9000 ns mmap_lock hold (10000 ns in all), and 4 forks of 1000 ns.
+ * lazy's figures are the arguments.
+ */
+static cJSON *verdict_report(uint64_t lazy_rmap, uint64_t lazy_av_ns, uint64_t lazy_mmap_ns,
+			     uint64_t lazy_fork_ns, unsigned forks)
+{
+	struct model_stats e, l;
+	cJSON *r;
+
+	memset(&e, 0, sizeof(e));
+	for (int o = 0; o < MODEL_OBJ_NR; o++)
+		e.obj_size[o] = 1;
+	l = e;
+	e.obj[MODEL_OBJ_ANON_VMA].live_peak = 600;
+	e.obj[MODEL_OBJ_AVC].live_peak = 400;
+	l.obj[MODEL_OBJ_ANON_VMA].live_peak = lazy_rmap;
+	e.bytes_peak = 1000;
+	l.bytes_peak = lazy_rmap;
+	r = build(&e, &l, 10);
+	add(obj_at(r, "models.eager"), "locks", locks_block(1000, 9000));
+	add(obj_at(r, "models.lazy"), "locks", locks_block(lazy_av_ns, lazy_mmap_ns));
+	add(obj_at(r, "models.eager"), "fork_cost", fork_block(forks, 1000));
+	add(obj_at(r, "models.lazy"), "fork_cost", fork_block(forks, lazy_fork_ns));
+	return r;
+}
+
+/* Judge r under the default thresholds; the verdict, with `reason` among its reasons. */
+static bool judge(cJSON *r, const char *reason)
+{
+	struct avm_err err = { "" };
+	const cJSON *s;
+	bool found = false;
+
+	if (report_verdict(r, &thresholds, &err))
+		fail_msg("%s", err.msg);
+	cJSON_ArrayForEach(s, at(r, "verdict.reasons"))
+		found |= strstr(s->valuestring, reason) != NULL;
+	if (!found)
+		fail_msg("no reason contains '%s'", reason);
+	assert_int_equal(cJSON_GetArraySize(at(r, "verdict.reasons")), 3);
+	return cJSON_IsTrue(at(r, "verdict.lazy_pays_off"));
+}
+
+/* Each threshold crossed alone flips the verdict: just at it pays off, just past it not. */
+static void test_verdict_thresholds(void **state)
+{
+	struct { uint64_t rmap, av, mmap, fork; bool pays; const char *reason; } c[] = {
+		/* saving: 100 * (1000 - 800) / 1000 = 20.0 % >= 20 %; 801 B: 19.9 % */
+		{ 800, 1000, 9000, 1000, true, "lazy saves 20.0 % of anon rmap memory" },
+		{ 801, 1000, 9000, 1000, false, "lazy saves only 19.9 % of anon rmap memory" },
+		/* all lock classes: 1000 + 10000 = 11000 ns, +10.0 %; 11001 ns: +10.01 % */
+		{ 100, 1000, 10000, 1000, true, "lengthens lock holds by 10.0 %, within" },
+		{ 100, 1000, 10001, 1000, false, "lengthens lock holds by 10.0 %, above" },
+		/* anon_vma rwsem p99: 1100 ns, +10 % (total unchanged: 1100 + 8900) */
+		{ 100, 1100, 8900, 1000, true, "p99 1000 ns -> 1100 ns, +10.0 %" },
+		{ 100, 1101, 8899, 1000, false, "p99 1000 ns -> 1101 ns, +10.1 %" },
+		/* fork cost p99: 1100 ns, +10 %; 1101 ns: +10.1 % */
+		{ 100, 1000, 9000, 1100, true, "raises the p99 fork cost by 10.0 %, within" },
+		{ 100, 1000, 9000, 1101, false, "raises the p99 fork cost by 10.1 %, above" },
+		/* lazy better everywhere */
+		{ 100, 500, 500, 500, true, "lazy does not lengthen lock holds" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		cJSON *r = verdict_report(c[i].rmap, c[i].av, c[i].mmap, c[i].fork, 4);
+
+		if (judge(r, c[i].reason) != c[i].pays)
+			fail_msg("case %zu: lazy_pays_off should be %d", i, c[i].pays);
+		assert_int_equal(cJSON_GetArraySize(at(r, "verdict.not_judged")), 0);
+		cJSON_Delete(r);
+	}
+	/* the figures and thresholds are in the verdict */
+	{
+		cJSON *r = verdict_report(801, 1101, 8899, 1000, 4);
+
+		assert_false(judge(r, "threshold of 20 %"));
+		assert_true(fabs(num(r, "verdict.figures.saving_percent") - 19.9) < 1e-9);
+		assert_true(fabs(num(r, "verdict.figures.lock_hold_regression_percent") - 10.1) <
+			    1e-9);
+		assert_true(num(r, "verdict.figures.lock_hold_total_regression_percent") == 0);
+		assert_true(num(r, "verdict.figures.fork_cost_regression_percent") == 0);
+		assert_true(num(r, "verdict.thresholds.min_saving_percent") == 20);
+		assert_true(num(r, "verdict.thresholds.max_fork_cost_regression_percent") == 10);
+		cJSON_Delete(r);
+	}
+}
+
+/* Missing sections: the verdict names the figure it could not judge. */
+static void test_verdict_not_judged(void **state)
+{
+	cJSON *r;
+
+	(void)state;
+	/* no forks: no regression, said so */
+	r = verdict_report(100, 1000, 9000, 99999, 0);
+	assert_true(judge(r, "no forks in the trace: no fork-cost regression"));
+	assert_true(num(r, "verdict.figures.fork_cost_regression_percent") == 0);
+	cJSON_Delete(r);
+	/* no locks (no arch): lock hold not judged, the verdict rests on the rest */
+	r = verdict_report(100, 1000, 9000, 1000, 4);
+	cJSON_DeleteItemFromObject(obj_at(r, "models.lazy"), "locks");
+	assert_true(judge(r, "could not judge lock hold time: models.lazy.locks is absent"));
+	assert_true(cJSON_IsNull(at(r, "verdict.figures.lock_hold_regression_percent")));
+	assert_string_equal(cJSON_GetArrayItem(at(r, "verdict.not_judged"), 0)->valuestring,
+			    "lock_hold_regression_percent");
+	cJSON_Delete(r);
+	r = verdict_report(100, 1000, 9000, 1000, 4);
+	cJSON_DeleteItemFromObject(obj_at(r, "models.eager"), "fork_cost");
+	assert_true(judge(r, "could not judge fork cost: models.eager.fork_cost is absent"));
+	cJSON_Delete(r);
+	/* nothing to save: cannot pay off */
+	r = verdict_report(0, 1000, 9000, 1000, 4);
+	cJSON_Delete(cJSON_DetachItemFromObject(obj_at(r, "savings.anon_rmap"), "percent"));
+	assert_false(judge(r, "could not judge the saving"));
+	cJSON_Delete(r);
+	/* one model only: no savings, no verdict */
+	{
+		struct model_stats e;
+		struct avm_err err = { "" };
+
+		eager_stats(&e);
+		r = build(&e, NULL, 1);
+		assert_int_equal(report_finish(r, NULL, &err), 0);
+		assert_null(cJSON_GetObjectItem(r, "verdict"));
+		cJSON_Delete(r);
+	}
+}
+
+/*
+ * Savings in context, by hand (eager_stats / lazy_stats above):
+ *   anon rmap  eager 8*104 + 18*64 = 1984 B, lazy 104 + 2*64 = 232 B:
+ *              saved 1752 B = 88.306... %
+ *   mm metadata (page tables 8192 B in both): eager 6000 + 8192 = 14192 B,
+ *              lazy 5100 + 8192 = 13292 B: saved 900 B = 6.3416... %
+ *   host RAM   900 B of 1 GiB = 8.38e-5 %
+ */
+static void test_savings_in_context(void **state)
+{
+	struct avm_err err = { "" };
+	struct model_stats e, l;
+	cJSON *r;
+
+	(void)state;
+	eager_stats(&e);
+	lazy_stats(&l);
+	r = build(&e, &l, 1);
+	/* as report_build leaves it: no page tables yet, host RAM unknown */
+	assert_true(num(r, "savings.anon_rmap.eager_bytes_peak") == 1984);
+	assert_true(num(r, "savings.anon_rmap.lazy_bytes_peak") == 232);
+	assert_true(num(r, "savings.anon_rmap.bytes") == 1752);
+	assert_true(fabs(num(r, "savings.anon_rmap.percent") - 100.0 * 1752 / 1984) < 1e-9);
+	assert_true(num(r, "savings.mm_metadata.eager_bytes_peak") == 6000);
+	assert_true(cJSON_IsFalse(at(r, "savings.mm_metadata.page_tables")));
+	assert_true(cJSON_IsNull(at(r, "savings.host_ram.mem_bytes")));
+	assert_true(cJSON_IsNull(at(r, "savings.host_ram.percent")));
+	/* the sections arrive, report_finish recomputes */
+	add(obj_at(r, "models.eager"), "page_tables", cJSON_Parse("{\"bytes_peak\": 8192}"));
+	add(obj_at(r, "models.lazy"), "page_tables", cJSON_Parse("{\"bytes_peak\": 8192}"));
+	add(obj_at(r, "trace.host"), "mem_bytes", cJSON_CreateNumber(1 << 30));
+	assert_int_equal(report_finish(r, NULL, &err), 0);
+	assert_true(num(r, "savings.mm_metadata.eager_bytes_peak") == 14192);
+	assert_true(num(r, "savings.mm_metadata.lazy_bytes_peak") == 13292);
+	assert_true(num(r, "savings.mm_metadata.bytes") == 900);
+	assert_true(fabs(num(r, "savings.mm_metadata.percent") - 100.0 * 900 / 14192) < 1e-9);
+	assert_true(cJSON_IsTrue(at(r, "savings.mm_metadata.page_tables")));
+	assert_true(num(r, "savings.host_ram.mem_bytes") == 1 << 30);
+	assert_true(num(r, "savings.host_ram.bytes") == 900);
+	assert_true(fabs(num(r, "savings.host_ram.percent") - 100.0 * 900 / (1 << 30)) < 1e-15);
+	/* the per-kind savings are untouched, the verdict is there (88.3 % >= 20 %) */
+	assert_true(num(r, "savings.total.peak.bytes") == 900);
+	assert_true(cJSON_IsTrue(at(r, "verdict.lazy_pays_off")));
+	/* page tables of one model only: left out of both, and flagged */
+	cJSON_DeleteItemFromObject(obj_at(r, "models.lazy"), "page_tables");
+	assert_int_equal(report_finish(r, NULL, &err), 0);
+	assert_true(num(r, "savings.mm_metadata.eager_bytes_peak") == 6000);
+	assert_true(cJSON_IsFalse(at(r, "savings.mm_metadata.page_tables")));
+	cJSON_Delete(r);
+}
+
+/* The summary prints savings in context, the verdict and its reasons. */
+static void test_summary_verdict(void **state)
+{
+	struct avm_err err = { "" };
+	cJSON *r = verdict_report(801, 1000, 9000, 1000, 4);
+	char text[16384];
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	add(r, "top_processes",
+	    cJSON_Parse("[{\"pid\": 4242, \"eager_bytes_peak\": 1000, \"lazy_bytes_peak\": 200, "
+			"\"saving_bytes\": 800, \"saving_percent\": 80}]"));
+	assert_int_equal(report_finish(r, NULL, &err), 0);
+	f = tmpfile();
+	assert_non_null(f);
+	assert_int_equal(report_summary(r, f, &err), 0);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(text, "verdict: lazy does not pay off\n"));
+	assert_non_null(strstr(text, "  - lazy saves only 19.9 % of anon rmap memory"));
+	assert_non_null(strstr(text, "anon rmap (anon_vma + anon_vma_chain) at peak: eager 1000 B, "
+				     "lazy 801 B, saved 199 B (19.9 %)"));
+	assert_non_null(strstr(text, "fork cost: 4 forks, whole fork p50 1000 ns, p99 1000 ns"));
+	assert_non_null(strstr(text, "pid 4242"));
+	cJSON_Delete(r);
+}
+
+/* sum of two model_stats: what one replay of both hosts' traces together counts */
+static void sum_stats(struct model_stats *c, const struct model_stats *a,
+		      const struct model_stats *b)
+{
+	*c = *a;
+	for (int o = 0; o < MODEL_OBJ_NR; o++) {
+		c->obj[o].allocs += b->obj[o].allocs;
+		c->obj[o].frees += b->obj[o].frees;
+		c->obj[o].live += b->obj[o].live;
+		c->obj[o].live_peak += b->obj[o].live_peak; /* separate machines: peaks add */
+		c->obj[o].preexisting += b->obj[o].preexisting;
+		for (int w = 0; w < MODEL_WHY_NR; w++) {
+			c->allocs_by_why[o][w] += b->allocs_by_why[o][w];
+			c->frees_by_why[o][w] += b->frees_by_why[o][w];
+		}
+	}
+	c->bytes_peak += b->bytes_peak;
+	c->bytes_live += b->bytes_live;
+	c->upgrades += b->upgrades;
+	c->folio_rewrites += b->folio_rewrites;
+	c->pinned_vmas_peak += b->pinned_vmas_peak;
+}
+
+/* Holds of host `h` (0, 1) for model `m` (0 eager, 1 lazy) into l: distinct instances, no overlap. */
+static void host_holds(struct locks *l, int h, int m)
+{
+	for (uint64_t i = 0; i < 20; i++) {
+		struct locks_section s = {
+			.cls = i % 3 ? LOCKS_ANON_VMA : LOCKS_MMAP, .mode = i % 2 ? LOCKS_READ
+										  : LOCKS_WRITE,
+			.why = LOCKS_WHY_FORK, .instance = 1000 * (uint64_t)h + i, .cpu = (uint32_t)h,
+			.start = 1000000 * (uint64_t)h + 1000 * i,
+			.len = 50 + 37 * i * (uint64_t)(h + 1) + 100 * (uint64_t)m,
+		};
+
+		assert_int_equal(locks_hold(l, &s, NULL), 0);
+	}
+}
+
+/*
+ * Merging the reports of two hosts gives, for every additive key, what one
+ * report of both traces' totals says: counts, byte peaks (sums of per-host
+ * peaks), lock histograms and their quantiles, page tables, host RAM, and
+ * so the savings in context and the verdict recomputed from them.
+ */
+static void test_merge_equals_total(void **state)
+{
+	static const char *const mnames[2] = { "eager", "lazy" };
+	struct avm_err err = { "" };
+	struct model_stats st[3][2];
+	struct locks *lk[3][2];
+	const double mem[3] = { 4.0 * (1 << 30), 8.0 * (1 << 30), 12.0 * (1 << 30) };
+	const double pt[3] = { 8192, 20480, 28672 };
+	const char *names[2] = { "a.json", "b.json" };
+	cJSON *r[3], *m = NULL;
+
+	(void)state;
+	eager_stats(&st[0][0]);
+	lazy_stats(&st[0][1]);
+	eager_stats(&st[1][0]);
+	lazy_stats(&st[1][1]);
+	for (int o = 0; o < MODEL_OBJ_NR; o++) { /* host b: three times the objects */
+		st[1][0].obj[o].allocs *= 3;
+		st[1][0].obj[o].live_peak *= 3;
+		st[1][1].obj[o].preexisting = 5;
+	}
+	st[1][0].bytes_peak *= 3;
+	st[1][1].upgrades = 11;
+	for (int k = 0; k < 2; k++)
+		sum_stats(&st[2][k], &st[0][k], &st[1][k]);
+	for (int h = 0; h < 3; h++)
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(locks_create(&lk[h][k], &err), 0);
+			for (int from = 0; from < 2; from++) /* host 2 = both traces */
+				if (h == from || h == 2)
+					host_holds(lk[h][k], from, k);
+		}
+	for (int h = 0; h < 3; h++) {
+		r[h] = build(&st[h][0], &st[h][1], 100 * (uint64_t)(h + 1));
+		add(obj_at(r[h], "trace.host"), "mem_bytes", cJSON_CreateNumber(mem[h]));
+		for (int k = 0; k < 2; k++) {
+			cJSON *mb = obj_at(obj_at(r[h], "models"), mnames[k]);
+			char ptj[64];
+
+			snprintf(ptj, sizeof(ptj), "{\"bytes_peak\": %.0f}", pt[h]);
+			add(mb, "locks", locks_json(lk[h][k], &err));
+			add(mb, "page_tables", cJSON_Parse(ptj));
+		}
+		assert_int_equal(report_finish(r[h], NULL, &err), 0);
+	}
+	assert_int_equal(report_merge((const cJSON *const *)r, names, 2, &m, &err), 0);
+
+	/* every additive key of the merged models = the total report's (object_size aside) */
+	for (int k = 0; k < 2; k++) {
+		cJSON *total = cJSON_Duplicate(at(at(r[2], "models"), mnames[k]), 1);
+
+		for (int o = 0; o < MODEL_OBJ_NR; o++)
+			cJSON_DeleteItemFromObject(cJSON_GetObjectItem(total, report_obj_name(o)),
+						   "object_size");
+		if (!cJSON_Compare(at(at(m, "models"), mnames[k]), total, 1)) {
+			char *a = cJSON_Print(at(at(m, "models"), mnames[k])), *b = cJSON_Print(total);
+
+			fail_msg("models.%s: merged\n%s\ntotal\n%s", mnames[k], a, b);
+		}
+		cJSON_Delete(total);
+	}
+	assert_true(num(m, "trace.events") == 100 + 200);
+	assert_true(num(m, "trace.mem_bytes") == mem[2]);
+	assert_true(num(m, "models.eager.locks.anon_vma_rwsem.write.hold.count") ==
+		    2 * num(r[0], "models.eager.locks.anon_vma_rwsem.write.hold.count"));
+	/* savings (in context too) and the verdict: recomputed from the sums, equal */
+	assert_true(cJSON_Compare(at(m, "savings"), at(r[2], "savings"), 1));
+	assert_true(cJSON_Compare(at(m, "verdict"), at(r[2], "verdict"), 1));
+	assert_true(num(m, "savings.host_ram.mem_bytes") == mem[2]);
+	/* host counts per verdict */
+	assert_true(num(m, "verdicts.pays_off") + num(m, "verdicts.does_not") == 2);
+	assert_true(num(m, "verdicts.no_verdict") == 0);
+	cJSON_Delete(m);
+	/* a host without mem_bytes: the fleet's host RAM is unknown */
+	cJSON_DeleteItemFromObject(obj_at(r[1], "trace.host"), "mem_bytes");
+	assert_int_equal(report_merge((const cJSON *const *)r, names, 2, &m, &err), 0);
+	assert_true(cJSON_IsNull(at(m, "trace.mem_bytes")));
+	assert_true(cJSON_IsNull(at(m, "savings.host_ram.percent")));
+	cJSON_Delete(m);
+	for (int h = 0; h < 3; h++) {
+		cJSON_Delete(r[h]);
+		for (int k = 0; k < 2; k++)
+			locks_destroy(lk[h][k]);
+	}
+}
+
+/* The fleet's verdict counts, top processes across hosts, and mismatched thresholds. */
+static void test_merge_verdicts_and_top(void **state)
+{
+	struct avm_err err = { "" };
+	const char *names[3] = { "a.json", "b.json", "c.json" };
+	cJSON *r[3], *m = NULL, *top;
+	struct report_thresholds strict = thresholds;
+
+	(void)state;
+	r[0] = verdict_report(100, 1000, 9000, 1000, 4);  /* pays off */
+	r[1] = verdict_report(900, 1000, 9000, 1000, 4);  /* saves 10 %: does not */
+	r[2] = verdict_report(100, 1000, 9000, 1000, 4);
+	for (int h = 0; h < 3; h++) {
+		char tp[1024];
+		size_t len = 0;
+
+		/* host h: 5 processes saving 100 * (h + 1) * (5 - i) bytes */
+		len += (size_t)snprintf(tp + len, sizeof(tp) - len, "[");
+		for (int i = 0; i < 5; i++)
+			len += (size_t)snprintf(tp + len, sizeof(tp) - len,
+						"%s{\"pid\": %d, \"eager_bytes_peak\": 0, "
+						"\"lazy_bytes_peak\": 0, \"saving_bytes\": %d, "
+						"\"saving_percent\": null}", i ? "," : "",
+						100 * h + i, 100 * (h + 1) * (5 - i));
+		snprintf(tp + len, sizeof(tp) - len, "]");
+		add(r[h], "top_processes", cJSON_Parse(tp));
+		assert_int_equal(report_verdict(r[h], &thresholds, &err), 0);
+	}
+	cJSON_DeleteItemFromObject(r[2], "verdict"); /* an older report without one */
+	if (report_merge((const cJSON *const *)r, names, 3, &m, &err))
+		fail_msg("%s", err.msg);
+	assert_true(num(m, "verdicts.pays_off") == 1);
+	assert_true(num(m, "verdicts.does_not") == 1);
+	assert_true(num(m, "verdicts.no_verdict") == 1);
+	/* fleet: eager 3000 B, lazy 1100 B: 63.3 % saved, pays off */
+	assert_true(cJSON_IsTrue(at(m, "verdict.lazy_pays_off")));
+	assert_true(fabs(num(m, "verdict.figures.saving_percent") - 100.0 * 1900 / 3000) < 1e-9);
+	/* top 10 of 15: 1500 (c), 1200 (c), 1000 (b), 900 (c), 800 (b) ... with the host named */
+	top = obj_at(m, "top_processes");
+	assert_int_equal(cJSON_GetArraySize(top), 10);
+	assert_true(num(cJSON_GetArrayItem(top, 0), "saving_bytes") == 1500);
+	assert_string_equal(at(cJSON_GetArrayItem(top, 0), "host")->valuestring, "c.json");
+	assert_true(num(cJSON_GetArrayItem(top, 0), "pid") == 200);
+	assert_true(num(cJSON_GetArrayItem(top, 1), "saving_bytes") == 1200);
+	assert_true(num(cJSON_GetArrayItem(top, 2), "saving_bytes") == 1000);
+	assert_string_equal(at(cJSON_GetArrayItem(top, 2), "host")->valuestring, "b.json");
+	/* 600 (b), 600 (c), 500 (a), then 400 twice: equal savings keep the hosts' order */
+	assert_true(num(cJSON_GetArrayItem(top, 8), "saving_bytes") == 400);
+	assert_string_equal(at(cJSON_GetArrayItem(top, 8), "host")->valuestring, "a.json");
+	assert_true(num(cJSON_GetArrayItem(top, 9), "saving_bytes") == 400);
+	assert_string_equal(at(cJSON_GetArrayItem(top, 9), "host")->valuestring, "b.json");
+	cJSON_Delete(m);
+	/* hosts judged with different thresholds cannot share one fleet verdict */
+	strict.max_fork_cost_regression_percent = 5;
+	assert_int_equal(report_verdict(r[1], &strict, &err), 0);
+	assert_int_equal(report_merge((const cJSON *const *)r, names, 3, &m, &err), -1);
+	assert_null(m);
+	assert_non_null(strstr(err.msg, "b.json: verdict threshold max_fork_cost_regression_percent "
+					"is 5, a.json's is 10"));
+	for (int h = 0; h < 3; h++)
+		cJSON_Delete(r[h]);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -434,6 +916,12 @@ int main(void)
 		cmocka_unit_test(test_merge_two),
 		cmocka_unit_test(test_merge_mismatch),
 		cmocka_unit_test(test_merge_sections),
+		cmocka_unit_test(test_verdict_thresholds),
+		cmocka_unit_test(test_verdict_not_judged),
+		cmocka_unit_test(test_savings_in_context),
+		cmocka_unit_test(test_summary_verdict),
+		cmocka_unit_test(test_merge_equals_total),
+		cmocka_unit_test(test_merge_verdicts_and_top),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, setup, teardown);
