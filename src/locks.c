@@ -70,6 +70,7 @@ struct locks {
 	size_t cap;    /* power of two */
 	size_t used;   /* slots holding a record, live or dead */
 	uint64_t now;  /* latest section start seen */
+	uint64_t total_ns; /* every hold recorded, all classes and modes */
 };
 
 /* ---- cost model ------------------------------------------------------------ */
@@ -380,6 +381,7 @@ int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns
 			in->last_end = end;
 	}
 	locks_hist_add(&st->hold, s->len);
+	l->total_ns += s->len;
 	if (ready > s->start)
 		locks_hist_add(&st->wait, ready - s->start);
 	st->count_by_why[(unsigned)s->why < LOCKS_WHY_NR ? s->why : LOCKS_WHY_OTHER]++;
@@ -420,6 +422,11 @@ const struct locks_hist *locks_wait_hist(const struct locks *l, enum locks_class
 					 enum locks_mode m)
 {
 	return &l->stat[c][m].wait;
+}
+
+uint64_t locks_total_ns(const struct locks *l)
+{
+	return l->total_ns;
 }
 
 uint64_t locks_live_instances(const struct locks *l)

@@ -190,6 +190,8 @@ int locks_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err
 
 /* Holds recorded so far, every class and mode (trylock failures not counted). */
 uint64_t locks_count(const struct locks *l);
+/* Sum of their lengths, ns: a mark before some work and a delta after it (fork cost). */
+uint64_t locks_total_ns(const struct locks *l);
 
 /* ---- calibration (anonvma-replay --calibrate) ------------------------------------- */
 

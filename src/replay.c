@@ -52,6 +52,7 @@
 #include "report.h"
 #include "rmap_walk.h"
 #include "trace.h"
+#include "track.h"
 #include "world.h"
 
 #define REPLAY_BATCH 4096
@@ -558,6 +559,7 @@ static int replay_event(struct replay_worker *wk, const struct avm_event *ev,
 	if (val && validate_event(val, ev, err))
 		return -1;
 	if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_START) {
+		world_tick(wk->w, ev->t);
 		if (replay_adopt_start(wk, ev, b, ref, err))
 			return -1;
 	} else if (ev->kind == AVM_EXEC) {
@@ -757,6 +759,38 @@ static int replay_arch_sections(struct replay *r, cJSON *report, struct avm_err 
 	return 0;
 }
 
+/*
+ * track.h sections: per model `series` and, with an arch, `fork_cost`; the
+ * top-level `top_processes` when eager and lazy both ran (docs/report.md).
+ */
+static int replay_track_sections(struct replay *r, cJSON *report, struct avm_err *err)
+{
+	cJSON *models = cJSON_GetObjectItemCaseSensitive(report, "models");
+	struct track *eager = NULL, *lazy = NULL;
+
+	for (size_t i = 0; i < r->nworkers; i++) {
+		struct world *w = r->workers[i].w;
+		const char *name = world_model_name(w);
+		cJSON *m = cJSON_GetObjectItemCaseSensitive(models, name);
+
+		if (world_locks(w) &&
+		    report_add_section(m, "fork_cost", track_fork_cost_json(world_track(w), err), err))
+			return -1;
+		if (report_add_section(m, "series",
+				       track_series_json(world_track(w), world_stats(w), err), err))
+			return -1;
+		if (!strcmp(name, "eager"))
+			eager = world_track(w);
+		else if (!strcmp(name, "lazy"))
+			lazy = world_track(w);
+	}
+	if (eager && lazy &&
+	    report_add_section(report, "top_processes",
+			       track_top_processes_json(eager, lazy, TRACK_TOP_PROCESSES, err), err))
+		return -1;
+	return 0;
+}
+
 static int replay_report(struct replay *r, struct replay_result *res, struct avm_err *err)
 {
 	struct report_model models[REPLAY_MAX_MODELS];
@@ -786,7 +820,8 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 	in.nmodels = r->nworkers;
 	if (report_build(&in, &report, err))
 		return -1;
-	if (r->have_arch && replay_arch_sections(r, report, err)) {
+	if ((r->have_arch && replay_arch_sections(r, report, err)) ||
+	    replay_track_sections(r, report, err)) {
 		cJSON_Delete(report);
 		return -1;
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "rmap_walk.h"
+#include "track.h"
 #include "u64map.h"
 
 struct world {
@@ -34,6 +35,14 @@ struct world {
 	/* rmap walks (rmap_walk.h): observed ones, and what-if pressure when configured */
 	struct rmap_walk *rw;
 	bool rw_pressure;
+	/* fork cost, series, per-process bytes (track.h) */
+	struct track *track;
+	uint32_t vma_base; /* vm_area_struct size before the model added its growth */
+};
+
+/* Counters a fork's cost is the difference of. */
+struct world_fork_mark {
+	uint64_t forks, lock_ns, ptes, tables;
 };
 
 /* One task's mmap_lock write hold, as the trace measured it. */
@@ -77,6 +86,9 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 					   meta->size_avc ? meta->size_avc : 64;
 	w->stats.obj_size[MODEL_OBJ_VMA] = cfg->size_vma ? cfg->size_vma :
 					   meta->size_vma ? meta->size_vma : 192;
+	w->vma_base = w->stats.obj_size[MODEL_OBJ_VMA];
+	if (track_create(NULL, &w->track, err))
+		goto fail;
 	mm_sim_params_defaults(&p);
 	p.profile = (enum mm_profile)cfg->profile;
 	p.page_size = meta->page_size ? meta->page_size : 4096;
@@ -128,6 +140,7 @@ void world_destroy(struct world *w)
 		w->ops->destroy(w->model);
 	locks_destroy(w->locks);
 	rmap_walk_destroy(w->rw);
+	track_destroy(w->track);
 	world_set_calibrate(w, false, NULL);
 	free(w);
 }
@@ -300,9 +313,72 @@ static void calib_sample(struct world *w, const struct avm_event *ev, const stru
 	free(h);
 }
 
+/* ---- fork cost, series, per-process bytes (track.h) ----------------------------- */
+
+/*
+ * Live bytes of anon rmap objects: anon_vma + AVC, plus what the design adds
+ * to vm_area_structs (lazy: its per-VMA growth, and whole objects it keeps
+ * pinned after munmap).  bytes_live counts every mapped VMA at the model's
+ * size; taking off the base size of the mapped ones leaves exactly that.
+ */
+static int64_t rmap_bytes(const struct world *w)
+{
+	const struct model_stats *s = &w->stats;
+
+	return (int64_t)s->bytes_live -
+	       (int64_t)((s->obj[MODEL_OBJ_VMA].live - s->pinned_vmas) * w->vma_base);
+}
+
+static void fork_mark(const struct world *w, struct world_fork_mark *m)
+{
+	m->forks = mm_sim_stats(w->sim)->forks;
+	m->lock_ns = w->locks ? locks_total_ns(w->locks) : 0;
+	m->ptes = w->pt_stats.fork_ptes;
+	m->tables = w->pt_stats.fork_tables;
+}
+
+/*
+ * After ev was applied: its change of anon rmap bytes belongs to its process,
+ * a fork's to the child (ev->d); a dup_mmap fork's cost is the lock sections
+ * the model recorded meanwhile plus copy_page_range (docs/report.md).
+ */
+static int track_event(struct world *w, const struct avm_event *ev, int64_t bytes0,
+		       const struct world_fork_mark *before, struct avm_err *err)
+{
+	int64_t delta = rmap_bytes(w) - bytes0;
+	uint32_t owner = ev->pid;
+
+	if (ev->kind == AVM_FORK)
+		owner = ev->d ? (uint32_t)ev->d : ev->b ? (uint32_t)ev->b : ev->pid;
+	if (delta && track_bytes(w->track, owner, ev->mm, delta, err))
+		return -1;
+	if (before && w->locks) {
+		struct world_fork_mark after;
+
+		fork_mark(w, &after);
+		if (after.forks != before->forks)
+			track_fork(w->track, after.lock_ns - before->lock_ns,
+				   (after.ptes - before->ptes) * w->arch->cost.fork_pte_ns +
+				   (after.tables - before->tables) * w->arch->cost.fork_table_ns);
+	}
+	return 0;
+}
+
+void world_tick(struct world *w, uint64_t t)
+{
+	track_time(w->track, t, &w->stats);
+}
+
+struct track *world_track(struct world *w)
+{
+	return w->track;
+}
+
 int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err)
 {
-	struct world_work before;
+	struct world_work before = { 0 };
+	struct world_fork_mark fork = { 0 };
+	int64_t bytes0;
 	bool sample;
 
 	w->clock.t = ev->t;
@@ -314,6 +390,7 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 		return -1;
 	if (ev->kind == AVM_EXEC)
 		return world_exec(w, ev, NULL, 0, err);
+	track_time(w->track, ev->t, &w->stats);
 	if (w->calib && ev->kind == AVM_MMAP_LOCK)
 		return calib_lock_event(w, ev, err);
 	sample = w->calib && takes_mmap_write(ev->kind) && w->holds.n &&
@@ -333,30 +410,42 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 	}
 	if (sample)
 		work_now(w, &before);
+	bytes0 = rmap_bytes(w);
+	if (ev->kind == AVM_FORK)
+		fork_mark(w, &fork);
 	if (mm_sim_apply(w->sim, ev, err))
 		return -1;
 	if (sample)
 		calib_sample(w, ev, &before);
+	if (track_event(w, ev, bytes0, ev->kind == AVM_FORK ? &fork : NULL, err))
+		return -1;
 	return after_event(w, ev, err);
 }
 
 int world_exec(struct world *w, const struct avm_event *ev, const struct avm_snap_vma *vmas,
 	       size_t n, struct avm_err *err)
 {
+	int64_t bytes0;
+
 	w->clock.t = ev->t;
 	w->clock.cpu = ev->cpu;
 	if (close_adoption(w, err))
 		return -1;
+	track_time(w->track, ev->t, &w->stats);
+	bytes0 = rmap_bytes(w);
 	if (mm_sim_exec(w->sim, ev, vmas, n, err))
 		return -1;
 	if (w->ops->adopt_done && w->ops->adopt_done(w->model, err))
 		return avm_err_prefix(err, "event %llu: exec snapshot", (unsigned long long)ev->seq);
+	if (track_event(w, ev, bytes0, NULL, err))
+		return -1;
 	return after_event(w, ev, err);
 }
 
 int world_adopt_start(struct world *w, uint64_t mm, const struct avm_snap_vma *vmas, size_t n,
 		      const struct avm_snap_av *avs, size_t navs, struct avm_err *err)
 {
+	int64_t bytes0 = rmap_bytes(w), delta;
 	size_t i;
 
 	w->adopt_open = true;
@@ -364,7 +453,11 @@ int world_adopt_start(struct world *w, uint64_t mm, const struct avm_snap_vma *v
 		if (w->ops->adopt_av(w->model, &avs[i], err))
 			return avm_err_prefix(err, "start snapshot: anon_vma %llu",
 					      (unsigned long long)avs[i].id);
-	return mm_sim_adopt_start(w->sim, mm, vmas, n, err);
+	if (mm_sim_adopt_start(w->sim, mm, vmas, n, err))
+		return -1;
+	/* pre-existing objects: owned by mm's process once one of its events shows it */
+	delta = rmap_bytes(w) - bytes0;
+	return delta > 0 ? track_adopted(w->track, mm, (uint64_t)delta, err) : 0;
 }
 
 const struct model_stats *world_stats(const struct world *w)

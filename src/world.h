@@ -81,6 +81,17 @@ const struct model_ops *world_ops(const struct world *w);
 int world_set_calibrate(struct world *w, bool on, struct avm_err *err);
 const struct locks_calib *world_calib(const struct world *w); /* NULL when off */
 
+/*
+ * Fork cost, the live-object series and per-process bytes (track.h): always
+ * kept (fork cost only with an arch, whose lock sections and page-table
+ * copy it sums).  world_apply and world_exec sample the series at the
+ * event's time; an event a world does not apply (the start snapshot) is
+ * announced with world_tick so both worlds sample the same boundaries.
+ */
+struct track;
+void world_tick(struct world *w, uint64_t t);
+struct track *world_track(struct world *w);
+
 /* Issue 6 accounting (NULL when meta->arch was NULL): lock sections and page tables. */
 const struct locks *world_locks(const struct world *w);
 const struct arch_pt_stats *world_pt_stats(const struct world *w);
