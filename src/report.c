@@ -36,6 +36,7 @@
 
 #include "arch.h"
 #include "locks.h"
+#include "rmap_walk.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1082,7 +1083,10 @@ static void report_cost_lines(const cJSON *m, FILE *out)
 			fprintf(out, " (%.1f %% of the fork)", 100.0 * share->valuedouble);
 		fputc('\n', out);
 	}
-	if (rw) {
+	if (rw && report_val(rw, "walks") == 0) {
+		fprintf(out, "%-8s rmap walks: none (no migration, KSM or THP split in the trace, "
+			     "no pressure configured)\n", "");
+	} else if (rw) {
 		const cJSON *by = cJSON_GetObjectItemCaseSensitive(rw, "by_source");
 		const cJSON *vis = cJSON_GetObjectItemCaseSensitive(rw, "vmas_visited");
 
@@ -1450,7 +1454,8 @@ static int report_add_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 		}
 	}
 	if (report_merge_section(sum, m, "page_tables", arch_pt_json_merge, err) ||
-	    report_merge_section(sum, m, "locks", locks_json_merge, err))
+	    report_merge_section(sum, m, "locks", locks_json_merge, err) ||
+	    report_merge_section(sum, m, "rmap_walks", rmap_walk_json_merge, err))
 		return -1;
 	return report_add_keys(sum, m, NULL, report_model_sums, REPORT_NMODEL_SUMS, err);
 }

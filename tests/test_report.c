@@ -27,6 +27,7 @@
 
 #include "locks.h"
 #include "report.h"
+#include "rmap_walk.h"
 
 static char dir[256];
 
@@ -734,11 +735,46 @@ static void host_holds(struct locks *l, int h, int m)
 	}
 }
 
+/* Walks of host h, model m: counts and histograms that differ per host and model. */
+static void host_walks(struct rmap_walk_stats *w, int h, int m)
+{
+	w->walks = 10 + 5 * (uint64_t)h;
+	for (int s = 0; s < RMAP_WALK_SOURCE_NR; s++)
+		w->by_source[s] = (uint64_t)(s + h + m);
+	w->unresolved_migration = (uint64_t)h;
+	w->unresolved_ksm = 2;
+	w->failed = (uint64_t)m;
+	w->stale_vmas = 3 * (uint64_t)h;
+	w->lazy_folio_walks = (uint64_t)m * 4;
+	for (uint64_t i = 0; i < w->walks; i++) {
+		locks_hist_add(&w->vmas_visited, 1 + i % (3 + (uint64_t)m));
+		locks_hist_add(&w->hold, 100 + 40 * i * (uint64_t)(h + 1));
+	}
+}
+
+static void sum_walks(struct rmap_walk_stats *c, const struct rmap_walk_stats *a,
+		      const struct rmap_walk_stats *b)
+{
+	*c = *a;
+	c->walks += b->walks;
+	for (int s = 0; s < RMAP_WALK_SOURCE_NR; s++)
+		c->by_source[s] += b->by_source[s];
+	c->unresolved_migration += b->unresolved_migration;
+	c->unresolved_ksm += b->unresolved_ksm;
+	c->unresolved_thp += b->unresolved_thp;
+	c->failed += b->failed;
+	c->stale_vmas += b->stale_vmas;
+	c->lazy_folio_walks += b->lazy_folio_walks;
+	locks_hist_merge(&c->vmas_visited, &b->vmas_visited);
+	locks_hist_merge(&c->hold, &b->hold);
+}
+
 /*
  * Merging the reports of two hosts gives, for every additive key, what one
  * report of both traces' totals says: counts, byte peaks (sums of per-host
- * peaks), lock histograms and their quantiles, page tables, host RAM, and
- * so the savings in context and the verdict recomputed from them.
+ * peaks), lock and rmap-walk histograms and their quantiles, page tables,
+ * host RAM, and so the savings in context and the verdict recomputed from
+ * them.
  */
 static void test_merge_equals_total(void **state)
 {
@@ -746,6 +782,7 @@ static void test_merge_equals_total(void **state)
 	struct avm_err err = { "" };
 	struct model_stats st[3][2];
 	struct locks *lk[3][2];
+	static struct rmap_walk_stats rw[3][2];
 	const double mem[3] = { 4.0 * (1 << 30), 8.0 * (1 << 30), 12.0 * (1 << 30) };
 	const double pt[3] = { 8192, 20480, 28672 };
 	const char *names[2] = { "a.json", "b.json" };
@@ -765,6 +802,12 @@ static void test_merge_equals_total(void **state)
 	st[1][1].upgrades = 11;
 	for (int k = 0; k < 2; k++)
 		sum_stats(&st[2][k], &st[0][k], &st[1][k]);
+	memset(rw, 0, sizeof(rw));
+	for (int h = 0; h < 2; h++) /* walks of host h, model k; host 2 = both */
+		for (int k = 0; k < 2; k++)
+			host_walks(&rw[h][k], h, k);
+	for (int k = 0; k < 2; k++)
+		sum_walks(&rw[2][k], &rw[0][k], &rw[1][k]);
 	for (int h = 0; h < 3; h++)
 		for (int k = 0; k < 2; k++) {
 			assert_int_equal(locks_create(&lk[h][k], &err), 0);
@@ -781,6 +824,7 @@ static void test_merge_equals_total(void **state)
 
 			snprintf(ptj, sizeof(ptj), "{\"bytes_peak\": %.0f}", pt[h]);
 			add(mb, "locks", locks_json(lk[h][k], &err));
+			add(mb, "rmap_walks", rmap_walk_json(&rw[h][k], &err));
 			add(mb, "page_tables", cJSON_Parse(ptj));
 		}
 		assert_int_equal(report_finish(r[h], NULL, &err), 0);
