@@ -286,10 +286,10 @@ static cJSON *report_context_saving(cJSON *parent, const char *key, double base,
 	return s;
 }
 
-/* A number, or JSON null when v is negative (unknown). */
+/* A number, or JSON null when v is NAN (unknown). */
 static int report_num_or_null(cJSON *obj, const char *key, double v, struct avm_err *err)
 {
-	if (v < 0)
+	if (isnan(v))
 		return cJSON_AddNullToObject(obj, key) ? 0 : report_oom(err);
 	return report_num(obj, key, v, err);
 }
@@ -324,10 +324,10 @@ static int report_savings_context(cJSON *sv, const cJSON *baseline, const cJSON 
 	if (!cJSON_AddBoolToObject(mm, "page_tables", pt))
 		return report_oom(err);
 	host = cJSON_AddObjectToObject(sv, "host_ram");
-	if (!host || report_num_or_null(host, "mem_bytes", mem_bytes > 0 ? mem_bytes : -1, err) ||
+	if (!host || report_num_or_null(host, "mem_bytes", mem_bytes > 0 ? mem_bytes : NAN, err) ||
 	    report_num(host, "bytes", base_total - model_total, err) ||
 	    report_num_or_null(host, "percent",
-			       mem_bytes > 0 ? 100.0 * (base_total - model_total) / mem_bytes : -1,
+			       mem_bytes > 0 ? 100.0 * (base_total - model_total) / mem_bytes : NAN,
 			       err))
 		return report_oom(err);
 	return 0;
@@ -1228,7 +1228,7 @@ static void report_context_lines(const cJSON *sv, FILE *out)
 				report_bytes(report_val(host, "bytes"), b1, sizeof(b1)), p,
 				report_bytes(report_val(host, "mem_bytes"), b2, sizeof(b2)));
 		else
-			fprintf(out, "host RAM: unknown (the trace does not record mem_bytes)\n");
+			fprintf(out, "host RAM: unknown (mem_bytes is not recorded in every trace)\n");
 	}
 }
 
@@ -1537,7 +1537,8 @@ static cJSON *report_host_entry(const cJSON *r, const char *name, double *pct, b
 	} else if (!cJSON_AddNullToObject(h, "saving_peak_percent")) {
 		goto fail;
 	}
-	if (report_num_or_null(h, "mem_bytes", report_mem_bytes(r), err))
+	if (report_num_or_null(h, "mem_bytes", report_mem_bytes(r) > 0 ? report_mem_bytes(r) : NAN,
+			       err))
 		goto fail;
 	if (cJSON_IsBool(pays) ? !cJSON_AddBoolToObject(h, "lazy_pays_off", cJSON_IsTrue(pays))
 			       : !cJSON_AddNullToObject(h, "lazy_pays_off"))
@@ -1775,7 +1776,7 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 				goto out;
 		}
 	}
-	if (report_num_or_null(tr, "mem_bytes", mem_known ? mem : -1, err) ||
+	if (report_num_or_null(tr, "mem_bytes", mem_known ? mem : NAN, err) ||
 	    report_add_savings(root, models, err) || report_distribution(root, pcts, npct, err) ||
 	    report_count_verdicts(root, reports, n, err) ||
 	    report_fleet_top(root, reports, names, n, err) || report_verdict(root, &th, err))

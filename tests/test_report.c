@@ -658,6 +658,11 @@ static void test_savings_in_context(void **state)
 	/* the per-kind savings are untouched, the verdict is there (88.3 % >= 20 %) */
 	assert_true(num(r, "savings.total.peak.bytes") == 900);
 	assert_true(cJSON_IsTrue(at(r, "verdict.lazy_pays_off")));
+	/* a saving that is a cost is still set against the host's RAM (negative) */
+	cJSON_SetNumberValue(obj_at(r, "models.lazy.bytes_peak_total"), 6000 + 1024);
+	assert_int_equal(report_finish(r, NULL, &err), 0);
+	assert_true(num(r, "savings.host_ram.bytes") == -1024);
+	assert_true(num(r, "savings.host_ram.percent") == -100.0 * 1024 / (1 << 30));
 	/* page tables of one model only: left out of both, and flagged */
 	cJSON_DeleteItemFromObject(obj_at(r, "models.lazy"), "page_tables");
 	assert_int_equal(report_finish(r, NULL, &err), 0);
