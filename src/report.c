@@ -37,6 +37,7 @@
 #include "arch.h"
 #include "locks.h"
 #include "rmap_walk.h"
+#include "track.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1397,7 +1398,7 @@ static int report_add_keys(cJSON *sum, const cJSON *from, const char *sub,
 	return 0;
 }
 
-/* sum.key = merge(sum.key, m.key) with the section owner's merge (arch.h, locks.h). */
+/* sum.key = merge(sum.key, m.key) with the section owner's merge (arch.h, locks.h, ...). */
 static int report_merge_section(cJSON *sum, const cJSON *m, const char *key,
 				int (*merge)(const cJSON *a, const cJSON *b, cJSON **out,
 					     struct avm_err *err),
@@ -1420,8 +1421,10 @@ static int report_merge_section(cJSON *sum, const cJSON *m, const char *key,
 }
 
 /*
- * Add one host's model block into the fleet's: only the counters that add
- * up across hosts (object_size and anything other modules attach are left out).
+ * Add one host's model block into the fleet's: the counters that add up
+ * across hosts, and the sections whose owners merge them (page_tables,
+ * locks, rmap_walks, fork_cost).  object_size and series are left out: a
+ * sum of points on unrelated time axes would mean nothing.
  */
 static int report_add_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 {
@@ -1455,7 +1458,8 @@ static int report_add_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 	}
 	if (report_merge_section(sum, m, "page_tables", arch_pt_json_merge, err) ||
 	    report_merge_section(sum, m, "locks", locks_json_merge, err) ||
-	    report_merge_section(sum, m, "rmap_walks", rmap_walk_json_merge, err))
+	    report_merge_section(sum, m, "rmap_walks", rmap_walk_json_merge, err) ||
+	    report_merge_section(sum, m, "fork_cost", track_fork_cost_json_merge, err))
 		return -1;
 	return report_add_keys(sum, m, NULL, report_model_sums, REPORT_NMODEL_SUMS, err);
 }

@@ -28,6 +28,7 @@
 #include "locks.h"
 #include "report.h"
 #include "rmap_walk.h"
+#include "track.h"
 
 static char dir[256];
 
@@ -740,6 +741,13 @@ static void host_holds(struct locks *l, int h, int m)
 	}
 }
 
+/* Forks of host h, model m: 3 + h forks of different anon rmap and page-table costs. */
+static void host_forks(struct track *t, int h, int m)
+{
+	for (uint64_t i = 0; i < 3 + (uint64_t)h; i++)
+		track_fork(t, 200 + 90 * i + 300 * (uint64_t)m, 1000 + 500 * (uint64_t)h);
+}
+
 /* Walks of host h, model m: counts and histograms that differ per host and model. */
 static void host_walks(struct rmap_walk_stats *w, int h, int m)
 {
@@ -777,7 +785,8 @@ static void sum_walks(struct rmap_walk_stats *c, const struct rmap_walk_stats *a
 /*
  * Merging the reports of two hosts gives, for every additive key, what one
  * report of both traces' totals says: counts, byte peaks (sums of per-host
- * peaks), lock and rmap-walk histograms and their quantiles, page tables,
+ * peaks), lock, rmap-walk and fork-cost histograms and their quantiles
+ * (and the fork cost's anon rmap share), page tables,
  * host RAM, and so the savings in context and the verdict recomputed from
  * them.
  */
@@ -787,6 +796,7 @@ static void test_merge_equals_total(void **state)
 	struct avm_err err = { "" };
 	struct model_stats st[3][2];
 	struct locks *lk[3][2];
+	struct track *tk[3][2];
 	static struct rmap_walk_stats rw[3][2];
 	const double mem[3] = { 4.0 * (1 << 30), 8.0 * (1 << 30), 12.0 * (1 << 30) };
 	const double pt[3] = { 8192, 20480, 28672 };
@@ -816,9 +826,12 @@ static void test_merge_equals_total(void **state)
 	for (int h = 0; h < 3; h++)
 		for (int k = 0; k < 2; k++) {
 			assert_int_equal(locks_create(&lk[h][k], &err), 0);
+			assert_int_equal(track_create(NULL, &tk[h][k], &err), 0);
 			for (int from = 0; from < 2; from++) /* host 2 = both traces */
-				if (h == from || h == 2)
+				if (h == from || h == 2) {
 					host_holds(lk[h][k], from, k);
+					host_forks(tk[h][k], from, k);
+				}
 		}
 	for (int h = 0; h < 3; h++) {
 		r[h] = build(&st[h][0], &st[h][1], 100 * (uint64_t)(h + 1));
@@ -830,6 +843,7 @@ static void test_merge_equals_total(void **state)
 			snprintf(ptj, sizeof(ptj), "{\"bytes_peak\": %.0f}", pt[h]);
 			add(mb, "locks", locks_json(lk[h][k], &err));
 			add(mb, "rmap_walks", rmap_walk_json(&rw[h][k], &err));
+			add(mb, "fork_cost", track_fork_cost_json(tk[h][k], &err));
 			add(mb, "page_tables", cJSON_Parse(ptj));
 		}
 		assert_int_equal(report_finish(r[h], NULL, &err), 0);
@@ -858,6 +872,8 @@ static void test_merge_equals_total(void **state)
 	assert_true(cJSON_Compare(at(m, "savings"), at(r[2], "savings"), 1));
 	assert_true(cJSON_Compare(at(m, "verdict"), at(r[2], "verdict"), 1));
 	assert_true(num(m, "savings.host_ram.mem_bytes") == mem[2]);
+	assert_int_equal(cJSON_GetArraySize(at(m, "verdict.not_judged")), 0); /* all 3 judged */
+	assert_true(num(m, "models.lazy.fork_cost.forks") == 3 + 4);
 	/* host counts per verdict */
 	assert_true(num(m, "verdicts.pays_off") + num(m, "verdicts.does_not") == 2);
 	assert_true(num(m, "verdicts.no_verdict") == 0);
@@ -870,8 +886,10 @@ static void test_merge_equals_total(void **state)
 	cJSON_Delete(m);
 	for (int h = 0; h < 3; h++) {
 		cJSON_Delete(r[h]);
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < 2; k++) {
 			locks_destroy(lk[h][k]);
+			track_destroy(tk[h][k]);
+		}
 	}
 }
 
