@@ -47,6 +47,7 @@ struct track {
 	/* processes */
 	struct track_proc *procs;
 	size_t nprocs, capprocs;
+	size_t hot;                  /* index + 1 of the record used last (events come in runs) */
 	struct u64map by_pid;        /* pid + 1 -> index + 1 */
 	struct u64map pending;       /* mm -> bytes adopted, not yet owned */
 };
@@ -236,12 +237,17 @@ static void series_halve(struct track *t)
 	}
 }
 
-void track_time(struct track *t, uint64_t now, const struct model_stats *s)
+void track_end(struct track *t, uint64_t end)
 {
-	if (!t->seen || now > t->last) {
-		t->last = now;
+	if (!t->seen || end > t->last) {
+		t->last = end;
 		t->seen = true;
 	}
+}
+
+uint64_t track_time(struct track *t, uint64_t now, const struct model_stats *s)
+{
+	track_end(t, now);
 	while (!t->full_range && now >= t->next && !t->closed) {
 		if (t->n == t->max) {
 			series_halve(t);
@@ -253,6 +259,7 @@ void track_time(struct track *t, uint64_t now, const struct model_stats *s)
 		else
 			t->next += t->interval;
 	}
+	return t->full_range || t->closed ? UINT64_MAX : t->next;
 }
 
 static void series_close(struct track *t, const struct model_stats *s)
@@ -311,10 +318,15 @@ static struct track_proc *proc_find(const struct track *t, uint32_t pid)
 
 static struct track_proc *proc_get(struct track *t, uint32_t pid, struct avm_err *err)
 {
-	struct track_proc *p = proc_find(t, pid);
+	struct track_proc *p;
 
-	if (p)
+	if (t->hot && t->procs[t->hot - 1].pid == pid)
+		return &t->procs[t->hot - 1];
+	p = proc_find(t, pid);
+	if (p) {
+		t->hot = (size_t)(p - t->procs) + 1;
 		return p;
+	}
 	if (t->nprocs == t->capprocs) {
 		size_t cap = t->capprocs ? 2 * t->capprocs : 64;
 		struct track_proc *np = realloc(t->procs, cap * sizeof(*np));
@@ -331,6 +343,7 @@ static struct track_proc *proc_get(struct track *t, uint32_t pid, struct avm_err
 		return NULL;
 	}
 	p = &t->procs[t->nprocs++];
+	t->hot = t->nprocs;
 	p->pid = pid;
 	p->cur = p->peak = 0;
 	return p;

@@ -53,8 +53,13 @@ void track_destroy(struct track *t); /* safe on NULL */
  * The next event happens at `now`, with the world in state s: every series
  * boundary up to now (k x interval <= now) is sampled from s first.  Call
  * before the event is applied; times that go backwards sample nothing.
+ * Returns the next boundary (UINT64_MAX: none): a caller on the hot path
+ * may skip calls until an event reaches it, if it reports the end of the
+ * trace with track_end.
  */
-void track_time(struct track *t, uint64_t now, const struct model_stats *s);
+uint64_t track_time(struct track *t, uint64_t now, const struct model_stats *s);
+/* The latest event time seen is at least `end` (the series' last point). */
+void track_end(struct track *t, uint64_t end);
 
 /* One fork's modelled time: anon rmap sections and page-table copy, ns. */
 void track_fork(struct track *t, uint64_t anon_rmap_ns, uint64_t page_table_ns);

@@ -37,6 +37,7 @@ struct world {
 	bool rw_pressure;
 	/* fork cost, series, per-process bytes (track.h) */
 	struct track *track;
+	uint64_t t_next, t_last; /* the series' next boundary; the latest event time */
 	uint32_t vma_base; /* vm_area_struct size before the model added its growth */
 };
 
@@ -89,6 +90,7 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 	w->vma_base = w->stats.obj_size[MODEL_OBJ_VMA];
 	if (track_create(NULL, &w->track, err))
 		goto fail;
+	w->t_next = track_time(w->track, 0, &w->stats);
 	mm_sim_params_defaults(&p);
 	p.profile = (enum mm_profile)cfg->profile;
 	p.page_size = meta->page_size ? meta->page_size : 4096;
@@ -364,13 +366,23 @@ static int track_event(struct world *w, const struct avm_event *ev, int64_t byte
 	return 0;
 }
 
+/* Per event: a compare and a store; the series only when a boundary is due. */
+static inline void world_time(struct world *w, uint64_t t)
+{
+	if (t > w->t_last)
+		w->t_last = t;
+	if (t >= w->t_next)
+		w->t_next = track_time(w->track, t, &w->stats);
+}
+
 void world_tick(struct world *w, uint64_t t)
 {
-	track_time(w->track, t, &w->stats);
+	world_time(w, t);
 }
 
 struct track *world_track(struct world *w)
 {
+	track_end(w->track, w->t_last);
 	return w->track;
 }
 
@@ -390,7 +402,7 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 		return -1;
 	if (ev->kind == AVM_EXEC)
 		return world_exec(w, ev, NULL, 0, err);
-	track_time(w->track, ev->t, &w->stats);
+	world_time(w, ev->t);
 	if (w->calib && ev->kind == AVM_MMAP_LOCK)
 		return calib_lock_event(w, ev, err);
 	sample = w->calib && takes_mmap_write(ev->kind) && w->holds.n &&
@@ -431,7 +443,7 @@ int world_exec(struct world *w, const struct avm_event *ev, const struct avm_sna
 	w->clock.cpu = ev->cpu;
 	if (close_adoption(w, err))
 		return -1;
-	track_time(w->track, ev->t, &w->stats);
+	world_time(w, ev->t);
 	bytes0 = rmap_bytes(w);
 	if (mm_sim_exec(w->sim, ev, vmas, n, err))
 		return -1;
