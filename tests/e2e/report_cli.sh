@@ -88,4 +88,32 @@ expect_error 2 "no report given"
 [ ! -e "$tmp/fleet2.json" ] || fail "fleet2 exists"
 expect_error 1 "replayed models differ" -o "$tmp/fleet2.json" "$tmp/a.json" "$tmp/eager.json"
 [ ! -e "$tmp/fleet2.json" ] || fail "a failed merge left a fleet file"
+# hosts judged with different verdict thresholds cannot share a fleet verdict
+python3 - "$tmp/a.json" "$tmp/va.json" "$tmp/vb.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+def verdict(fork):
+    return {"lazy_pays_off": False, "reasons": ["a", "b", "c"], "not_judged": [], "figures": {},
+            "thresholds": {"min_saving_percent": 20, "max_lock_hold_regression_percent": 10,
+                           "max_fork_cost_regression_percent": fork}}
+r["verdict"] = verdict(10); json.dump(r, open(sys.argv[2], "w"))
+r["verdict"] = verdict(5); json.dump(r, open(sys.argv[3], "w"))
+PY
+expect_error 1 "vb.json: verdict threshold max_fork_cost_regression_percent is 5, .*va.json's is 10" \
+	"$tmp/va.json" "$tmp/vb.json"
+# a top_processes entry without its saving
+python3 - "$tmp/a.json" "$tmp/tp.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r["top_processes"] = [{"pid": 1}]
+json.dump(r, open(sys.argv[2], "w"))
+PY
+expect_error 1 "tp.json: top_processes\[0\].saving_bytes missing" "$tmp/a.json" "$tmp/tp.json"
+# the fleet of the hand-made hosts: verdict counts (no host has a verdict) and a fleet verdict
+"$bin" --json "$tmp/a.json" "$tmp/b.json" | python3 -c '
+import json, sys
+f = json.load(sys.stdin)
+assert f["verdicts"] == {"pays_off": 0, "does_not": 0, "no_verdict": 2}, f["verdicts"]
+assert f["verdict"]["thresholds"]["min_saving_percent"] == 20      # the config default
+assert "lock_hold_regression_percent" in f["verdict"]["not_judged"]  # no locks blocks
+' || fail "fleet verdict of reports without one"
 echo "report_cli: ok"
