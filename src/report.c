@@ -1654,7 +1654,10 @@ static int report_cmp_proc(const void *a, const void *b)
 	return (x->index > y->index) - (x->index < y->index);
 }
 
-/* fleet "top_processes": the REPORT_FLEET_TOP largest savings over every host, with its host. */
+/*
+ * fleet "top_processes": the REPORT_FLEET_TOP largest savings over every
+ * host, with its host; always present (empty when no host has any).
+ */
 #define REPORT_FLEET_TOP 10
 static int report_fleet_top(cJSON *root, const cJSON *const *reports, const char *const *names,
 			    size_t n, struct avm_err *err)
@@ -1672,9 +1675,7 @@ static int report_fleet_top(cJSON *root, const cJSON *const *reports, const char
 			return avm_errf(err, "%s: top_processes is not an array", names[i]);
 		cap += (size_t)cJSON_GetArraySize(tp);
 	}
-	if (cap == 0)
-		return 0;
-	all = calloc(cap, sizeof(*all));
+	all = calloc(cap ? cap : 1, sizeof(*all));
 	top = cJSON_CreateArray();
 	if (!all || !top) {
 		report_oom(err);

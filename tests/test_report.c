@@ -874,6 +874,7 @@ static void test_merge_equals_total(void **state)
 	assert_true(num(m, "savings.host_ram.mem_bytes") == mem[2]);
 	assert_int_equal(cJSON_GetArraySize(at(m, "verdict.not_judged")), 0); /* all 3 judged */
 	assert_true(num(m, "models.lazy.fork_cost.forks") == 3 + 4);
+	assert_int_equal(cJSON_GetArraySize(at(m, "top_processes")), 0); /* always there */
 	/* host counts per verdict */
 	assert_true(num(m, "verdicts.pays_off") + num(m, "verdicts.does_not") == 2);
 	assert_true(num(m, "verdicts.no_verdict") == 0);

@@ -2,9 +2,10 @@
 # docs/report.schema.json against real reports: two synthesised scenarios and
 # two workloads collected for real (BPF) are replayed, each report and the
 # fleet report of all four must validate, and a report or fleet report that
-# lacks a required key must not.  The fleet's verdict and host counts are
-# checked against the hosts' own verdicts, and the text summary shows the
-# verdict with its reasons.
+# lacks a required key must not.  The fleet's additive keys (counts, lock,
+# fork-cost and rmap-walk histograms, page tables) must be the sums of the
+# hosts', its verdict and host counts agree with the hosts' own verdicts, and
+# the text summary shows the verdict with its reasons.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -87,6 +88,33 @@ assert f["savings"]["anon_rmap"]["eager_bytes_peak"] == e
 assert abs(f["verdict"]["figures"]["saving_percent"] - 100.0 * (e - l) / e) < 1e-9
 for m in f["models"].values():
     assert "series" not in m                    # series are not merged
+# additive keys of the fleet = the sums over the hosts, sections merged by their owners
+def total(path):
+    out = 0
+    for h in hosts:
+        o = h
+        for k in path.split("."):
+            o = o[k]
+        out += o
+    return out
+def fleet(path):
+    o = f
+    for k in path.split("."):
+        o = o[k]
+    return o
+for m in ("eager", "lazy"):
+    for key in ("anon_vma.allocs", "anon_vma_chain.live_peak", "vm_area_struct.frees",
+                "bytes_peak_total", "page_tables.bytes_peak", "fork_cost.forks",
+                "fork_cost.total.count", "fork_cost.total.total_ns", "rmap_walks.walks",
+                "locks.anon_vma_rwsem.write.hold.count",
+                "locks.anon_vma_rwsem.write.hold.total_ns", "locks.mmap_lock.read.hold.total_ns"):
+        p = "models.%s.%s" % (m, key)
+        assert fleet(p) == total(p), (p, fleet(p), total(p))
+    p = "models.%s.fork_cost.total.max_ns" % m
+    assert fleet(p) == max(h["models"][m]["fork_cost"]["total"]["max_ns"] for h in hosts), p
+assert len(f["top_processes"]) == 10 and all("host" in t for t in f["top_processes"])
+best = max(t["saving_bytes"] for h in hosts for t in h["top_processes"])
+assert f["top_processes"][0]["saving_bytes"] == best
 PY
 grep -q "^verdict (fleet totals): lazy " "$tmp/fleet.txt" || fail "fleet summary has no verdict"
 grep -q "^hosts where lazy pays off: " "$tmp/fleet.txt" || fail "fleet summary has no host counts"
@@ -112,7 +140,7 @@ del o[last]
 json.dump(r, open(sys.argv[2], "w"))
 PY
 }
-for key in verdict verdict.reasons savings.anon_rmap savings.host_ram.mem_bytes trace.events \
+for key in verdict verdict.reasons top_processes savings.anon_rmap savings.host_ram.mem_bytes trace.events \
 	   models.lazy.bytes_peak_total models.eager.rmap_walks.hold; do
 	drop "$tmp/prefork.json" "$tmp/bad.json" "$key"
 	if validate "$tmp/bad.json" 2> "$tmp/err"; then
@@ -120,7 +148,7 @@ for key in verdict verdict.reasons savings.anon_rmap savings.host_ram.mem_bytes 
 	fi
 done
 grep -q "'hold' is a required property" "$tmp/err" || fail "validator message: $(cat "$tmp/err")"
-for key in verdicts host_list.0.lazy_pays_off trace.mem_bytes savings.mm_metadata.page_tables; do
+for key in verdicts top_processes host_list.0.lazy_pays_off trace.mem_bytes savings.mm_metadata.page_tables; do
 	drop "$tmp/fleet.json" "$tmp/badfleet.json" "$key"
 	if validate "$tmp/badfleet.json" 2> /dev/null; then
 		fail "a fleet report without $key validates"
