@@ -211,6 +211,45 @@ static void test_lazy_folio_one_vma(void **state)
 }
 
 /*
+ * A THP folio across a split (lazy.md §5.1, the reviewers' objection):
+ *
+ *   mm1  |V1 H .. H+2M rw, MADV_HUGEPAGE|  write H: one 512-page folio
+ *   mprotect [H+1M, H+2M) read-only:
+ *   mm1  |V1a H..H+1M rw|V1b H+1M..H+2M r|   the folio spans both
+ *
+ * A migration of the folio (SET_PMD at H+1M+p in V1b, resolved to the THP):
+ *   eager: AV1's tree holds V1a and V1b; both overlap the folio's
+ *          [H/p, H/p + 512): 2 visited, 0 stale, 20 + 2 x 80 = 180 ns;
+ *   lazy:  base + index x p = H: one lookup finds V1a: 1 visited (the
+ *          half in V1b is not seen), 160 ns.
+ */
+static void test_thp_across_split(void **state)
+{
+	const char *models[] = { "eager", "lazy" };
+	const uint64_t H = 0x40000000ULL, M2 = 2ULL << 20;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct world *w = walk_world(models[i], NULL);
+
+		tw(w, at(ev_mmap(1, H, M2, RW, ANON), 1000, 0));
+		tw(w, at(ev_madvise(1, H, M2, MADV_HUGEPAGE), 1100, 0));
+		tw(w, at(ev_write(1, H), 1200, 0));
+		assert_int_equal(world_sim_stats(w)->folios_live, 1);
+		tw(w, at(ev_mprotect(1, H + M2 / 2, M2 / 2, PROT_READ), 1300, 0));
+		assert_int_equal(tw_vma_count(w, 1), 2);
+		tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PMD, H + M2 / 2 + PG), 2000, 0));
+		assert_int_equal(st(w)->walks, 1);
+		assert_int_equal(st(w)->unresolved_migration, 0);
+		assert_int_equal(st(w)->vmas_visited.max, i == 0 ? 2 : 1);
+		assert_int_equal(st(w)->stale_vmas, 0);
+		assert_int_equal(st(w)->lazy_folio_walks, i == 0 ? 0 : 1);
+		assert_int_equal(st(w)->hold.max, i == 0 ? 180 : 160);
+		world_destroy(w);
+	}
+}
+
+/*
  * lazy.walk_lock: one lazy folio at A in mm1, walked at t=3000 on CPU 0
  * while CPU 1 holds mm1's mmap_lock for write over [2000, 12000) (played
  * here by a section recorded straight into the world's locks), and again at
@@ -524,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_eager_fork_split),
 		cmocka_unit_test(test_lazy_upgraded_walks_like_eager),
 		cmocka_unit_test(test_lazy_folio_one_vma),
+		cmocka_unit_test(test_thp_across_split),
 		cmocka_unit_test(test_walk_lock_policy),
 		cmocka_unit_test(test_eager_reclaim_trylock),
 		cmocka_unit_test(test_pressure_counts),
