@@ -19,6 +19,12 @@
  *                          exception: chain, tree_parent, no anon_vma).
  *   Every live anon_vma and av_vma is also on a list for the checker.
  *
+ * Rmap walks (av_rmap_walk, rmap_walk_anon): the kernel's interval tree
+ * yields exactly the AVCs whose VMA's pgoff range overlaps the folio's; we
+ * scan the list and apply the same overlap test, so the visited set and the
+ * modelled hold are the kernel's, and only the replay pays O(AVCs of the
+ * anon_vma) per walk instead of O(log n + visited).
+ *
  * Counters follow the kernel exactly (§1.1); the checker recomputes them
  * from the structure: refcount = (tree non-empty) + live AVs rooted here
  * (other than itself) + pins; num_children = AVs whose parent is this one

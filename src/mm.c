@@ -2745,7 +2745,8 @@ static int cursor_mm(struct mm_space *mm, struct mm_cursor *c, uint64_t n,
 					continue; /* a further page of the folio just visited */
 				c->last = f->id;
 				(*done)++;
-				if ((rc = cb(ctx, &r)))
+				rc = cb(ctx, &r);
+				if (rc)
 					break;
 			}
 		}

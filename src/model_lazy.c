@@ -36,6 +36,10 @@
  * an upgrade rewrites the owners of the folios mapped in the upgraded VMA
  * (mm_vma_for_each_page), one folio_rewrites per folio.
  *
+ * Rmap walks (lazy_rmap_walk, lazy.md §5): a lazy folio's walk looks up
+ * the one VMA at root base + folio->index under the lazy_walk_lock policy's
+ * lock; a folio naming an anon_vma walks like mainline (av_rmap_walk).
+ *
  * Data layout: every live lazy_vma and lazy_root is on a list for the
  * checker; unlinked root VMAs waiting for the simulator's vma_pin call are
  * found by VMA id (u64map, a short chain of roots per id).

@@ -223,20 +223,28 @@ static bool add_hist(cJSON *o, const char *k, const struct locks_hist *h, const 
 	return true;
 }
 
+/* An object of counts under o, keys[i] = v[i]. */
+static bool add_counts(cJSON *o, const char *k, const char *const *keys, const uint64_t *v,
+		       size_t n)
+{
+	cJSON *g = cJSON_AddObjectToObject(o, k);
+	bool ok = g != NULL;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = add_num(g, keys[i], v[i]);
+	return ok;
+}
+
 cJSON *rmap_walk_json(const struct rmap_walk_stats *st, struct avm_err *err)
 {
-	cJSON *o = cJSON_CreateObject(), *by = NULL, *un = NULL;
+	cJSON *o = cJSON_CreateObject();
 	const uint64_t unresolved[] = { st->unresolved_migration, st->unresolved_ksm,
 					st->unresolved_thp };
 	bool ok = o != NULL;
 
 	ok = ok && add_num(o, "walks", st->walks);
-	ok = ok && (by = cJSON_AddObjectToObject(o, "by_source")) != NULL;
-	for (int i = 0; ok && i < RMAP_WALK_SOURCE_NR; i++)
-		ok = add_num(by, source_key[i], st->by_source[i]);
-	ok = ok && (un = cJSON_AddObjectToObject(o, "unresolved")) != NULL;
-	for (size_t i = 0; ok && i < 3; i++)
-		ok = add_num(un, unresolved_key[i], unresolved[i]);
+	ok = ok && add_counts(o, "by_source", source_key, st->by_source, RMAP_WALK_SOURCE_NR);
+	ok = ok && add_counts(o, "unresolved", unresolved_key, unresolved, 3);
 	ok = ok && add_num(o, "failed", st->failed);
 	ok = ok && add_hist(o, "vmas_visited", &st->vmas_visited, NULL);
 	ok = ok && add_num(o, "stale_vmas", st->stale_vmas);
