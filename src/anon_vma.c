@@ -72,6 +72,24 @@ void av_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mo
 	}
 }
 
+/*
+ * Allocations the kernel makes before it takes the root rwsem (§2.2 outside
+ * a fault, §2.4 the first AVC of a clone, §2.5 the child's AV and AVC): no
+ * lock is held, but the work is part of the operation's modelled time
+ * (locks_unlocked: the fork cost of docs/report.md).
+ */
+static void av_unlocked(const struct av_space *sp, uint64_t avs, uint64_t avcs)
+{
+	const struct model_env *env = sp->env;
+	struct locks_work w = { { 0 } };
+
+	if (!env || !env->locks || !(avs | avcs))
+		return;
+	w.n[LOCKS_OP_AV_ALLOC] = avs;
+	w.n[LOCKS_OP_AVC_ALLOC] = avcs;
+	locks_unlocked(env->locks, locks_cost(&env->arch->rmap, &w, 0));
+}
+
 static enum locks_why av_lock_why(enum model_why why)
 {
 	switch (why) {
@@ -322,6 +340,8 @@ int av_prepare(struct av_space *sp, struct av_vma *avv, struct anon_vma *donor,
 			av_lock(sp, LOCKS_MMAP, LOCKS_READ, LOCKS_WHY_FAULT,
 				avv->vma && avv->vma->mm ? mm_space_id(avv->vma->mm) : 0, true,
 				&fault);
+		else /* a lazy upgrade: nothing held while allocating */
+			av_unlocked(sp, donor == NULL, 1);
 		av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why), av->root->id, false,
 			&link);
 	}
@@ -374,9 +394,11 @@ int av_chain_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma 
 	w.n[LOCKS_OP_LOCK] = 1;
 	w.n[LOCKS_OP_TREE_INSERT] = n;
 	w.n[LOCKS_OP_AVC_ALLOC] = sp->profile == 4 || n == 0 ? 0 : n - 1;
-	if (n)
+	if (n) {
+		av_unlocked(sp, 0, n - w.n[LOCKS_OP_AVC_ALLOC]);
 		av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why),
 			src->chain[0]->av->root->id, false, &w);
+	}
 	for (i = 0; i < n; i++) {
 		uint32_t k = sp->profile == 4 ? n - 1 - i : i;
 		struct anon_vma *av = src->chain[k]->av;
@@ -436,6 +458,7 @@ int av_fork_new(struct av_space *sp, struct av_vma *avv, struct anon_vma *parent
 
 	if (!nav || !navc)
 		return avm_errf(err, "out of memory (anon_vma)");
+	av_unlocked(sp, 1, 1);
 	return fork_link_new(sp, avv, nav, navc, parent, why, err);
 }
 
@@ -452,6 +475,7 @@ int av_fork(struct av_space *sp, struct av_vma *child, const struct av_vma *pare
 		navc = avc_alloc(sp, MODEL_WHY_FORK, true);
 		if (!nav || !navc)
 			return avm_errf(err, "out of memory (anon_vma)");
+		av_unlocked(sp, 1, 1);
 	}
 	child->anon_vma = NULL;
 	if (av_chain_clone(sp, child, parent, true, MODEL_WHY_FORK, err))
@@ -469,6 +493,7 @@ int av_fork(struct av_space *sp, struct av_vma *child, const struct av_vma *pare
 		nav = av_alloc(sp, MODEL_WHY_FORK, false);
 		if (!nav || !navc)
 			return avm_errf(err, "out of memory (anon_vma)");
+		av_unlocked(sp, 1, 1);
 		/* tracing order: the clone's AVCs, then the AV, then its AVC */
 		model_stats_alloc(sp->stats, MODEL_OBJ_ANON_VMA, MODEL_WHY_FORK);
 		model_stats_alloc(sp->stats, MODEL_OBJ_AVC, MODEL_WHY_FORK);

@@ -71,6 +71,7 @@ struct locks {
 	size_t used;   /* slots holding a record, live or dead */
 	uint64_t now;  /* latest section start seen */
 	uint64_t total_ns; /* every hold recorded, all classes and modes */
+	uint64_t unlocked_ns; /* anon rmap work done outside every lock */
 };
 
 /* ---- cost model ------------------------------------------------------------ */
@@ -427,6 +428,16 @@ const struct locks_hist *locks_wait_hist(const struct locks *l, enum locks_class
 uint64_t locks_total_ns(const struct locks *l)
 {
 	return l->total_ns;
+}
+
+void locks_unlocked(struct locks *l, uint64_t ns)
+{
+	l->unlocked_ns += ns;
+}
+
+uint64_t locks_unlocked_ns(const struct locks *l)
+{
+	return l->unlocked_ns;
 }
 
 uint64_t locks_live_instances(const struct locks *l)

@@ -192,6 +192,13 @@ int locks_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err
 uint64_t locks_count(const struct locks *l);
 /* Sum of their lengths, ns: a mark before some work and a delta after it (fork cost). */
 uint64_t locks_total_ns(const struct locks *l);
+/*
+ * Modelled work a model does outside every lock (the allocations the kernel
+ * makes before it takes a lock): no section, no contention, only summed, so
+ * an operation's whole modelled time is its holds plus this (fork cost).
+ */
+void locks_unlocked(struct locks *l, uint64_t ns);
+uint64_t locks_unlocked_ns(const struct locks *l);
 
 /* ---- calibration (anonvma-replay --calibrate) ------------------------------------- */
 

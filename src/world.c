@@ -334,7 +334,7 @@ static int64_t rmap_bytes(const struct world *w)
 static void fork_mark(const struct world *w, struct world_fork_mark *m)
 {
 	m->forks = mm_sim_stats(w->sim)->forks;
-	m->lock_ns = w->locks ? locks_total_ns(w->locks) : 0;
+	m->lock_ns = w->locks ? locks_total_ns(w->locks) + locks_unlocked_ns(w->locks) : 0;
 	m->ptes = w->pt_stats.fork_ptes;
 	m->tables = w->pt_stats.fork_tables;
 }
@@ -342,7 +342,8 @@ static void fork_mark(const struct world *w, struct world_fork_mark *m)
 /*
  * After ev was applied: its change of anon rmap bytes belongs to its process,
  * a fork's to the child (ev->d); a dup_mmap fork's cost is the lock sections
- * the model recorded meanwhile plus copy_page_range (docs/report.md).
+ * the model recorded meanwhile, the allocations it made outside them, and
+ * copy_page_range (docs/report.md).
  */
 static int track_event(struct world *w, const struct avm_event *ev, int64_t bytes0,
 		       const struct world_fork_mark *before, struct avm_err *err)

@@ -4,8 +4,9 @@
  * and on the module alone.
  *
  * Costs are read from configs/arch/x86_64-4level.yaml (rmap lock 20,
- * interval-tree insert 50, folio rewrite 15 ns; fork 49 ns per PTE and
- * 500 ns per table); the expected figures are derived from eager.md §2.5 and
+ * interval-tree insert 50, folio rewrite 15, anon_vma alloc 60, AVC alloc
+ * 40 ns; fork 49 ns per PTE and 500 ns per table); the expected figures are
+ * derived from eager.md §2.5 and
  * lazy.md §4.4 in the comments next to each step.
  */
 #include "evbuild.h"
@@ -96,10 +97,12 @@ static uint64_t expected_pt(const struct arch *a)
 /*
  * eager.md §2.5 anon_vma_fork, per faulted VMA (chain [AV], P3):
  *   anon_vma_clone   1 AVC, allocated before the root lock (the first of a
- *                    clone is GFP_KERNEL); section: lock + 1 insert   = 70
- *   new AV + AVC     allocated unlocked; linked under the root:
+ *                    clone is GFP_KERNEL): unlocked 40;
  *                    section: lock + 1 insert                        = 70
- * So 2 sections per VMA, 4 in all: 280 ns, and +1 AV +2 AVC per VMA.
+ *   new AV + AVC     allocated unlocked: 60 + 40;
+ *                    linked under the root: lock + 1 insert          = 70
+ * So 2 sections per VMA, 4 in all (280 ns), plus 2 x 140 ns of unlocked
+ * allocations: 560 ns; +1 AV +2 AVC per VMA.
  */
 static void test_fork_cost_eager(void **state)
 {
@@ -107,13 +110,15 @@ static void test_fork_cost_eager(void **state)
 	struct world *w;
 	struct tw_mark m;
 	struct avm_err err = { { 0 } };
-	uint64_t lock, insert, anon;
+	uint64_t lock, insert, av_alloc, avc_alloc, anon;
 	cJSON *fc;
 
 	(void)state;
 	load_arch(&a);
 	lock = a.rmap.ns[LOCKS_OP_LOCK];
 	insert = a.rmap.ns[LOCKS_OP_TREE_INSERT];
+	av_alloc = a.rmap.ns[LOCKS_OP_AV_ALLOC];
+	avc_alloc = a.rmap.ns[LOCKS_OP_AVC_ALLOC];
 	w = track_world(&a, "eager");
 	tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 1000));
 	tw(w, at(ev_mmap(1, B, 4 * PG, RW, ANON), 1100));
@@ -126,8 +131,16 @@ static void test_fork_cost_eager(void **state)
 	/* a thread (CLONE_VM) is not a fork: no dup_mmap, nothing counted */
 	tw(w, at(ev_clone_vm(1), 2100));
 
-	anon = 2 * ((lock + insert) + (lock + insert));
-	assert_int_equal(anon, 280);
+	anon = 2 * ((avc_alloc + lock + insert) + (av_alloc + avc_alloc + lock + insert));
+	assert_int_equal(anon, 560);
+	/* the holds alone are the locks block's fork sections */
+	{
+		struct locks_summary wr;
+
+		locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_WRITE, &wr);
+		assert_int_equal(wr.count_by_why[LOCKS_WHY_FORK], 4);
+		assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_FORK], 280);
+	}
 	assert_int_equal(track_forks(world_track(w)), 1);
 	fc = track_fork_cost_json(world_track(w), &err);
 	assert_non_null(fc);
@@ -137,20 +150,22 @@ static void test_fork_cost_eager(void **state)
 	assert_int_equal(expected_pt(&a), 1647);
 	assert_int_equal(fork_json_total(fc, "total"), anon + expected_pt(&a));
 	assert_true(fabs(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fc, "anon_rmap_share")) -
-			 280.0 / 1927.0) < 1e-12);
+			 560.0 / 2207.0) < 1e-12);
 	/* one fork: p50 = p99 = max = the value (bucket midpoint clamped to [min, max]) */
 	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
-				 cJSON_GetObjectItemCaseSensitive(fc, "total"), "p99_ns")), 1927);
+				 cJSON_GetObjectItemCaseSensitive(fc, "total"), "p99_ns")), 2207);
 	cJSON_Delete(fc);
 	world_destroy(w);
 }
 
 /*
  * lazy.md §4.4 under lazy, per VMA: the parent's lazy VMA is upgraded first
- * (a new AV and its AVC, linked: lock + insert = 70), its folios re-pointed
- * under the new root (lock + one rewrite per folio: V1 20 + 2 x 15 = 50,
- * V2 20 + 15 = 35), then the child's TREE_PARENT VMA clones the parent's
- * chain of one (lock + insert = 70).  In all 70+50+70 + 70+35+70 = 365 ns.
+ * (a new AV and its AVC allocated unlocked, 60 + 40, then linked: lock +
+ * insert = 70), its folios re-pointed under the new root (lock + one rewrite
+ * per folio: V1 20 + 2 x 15 = 50, V2 20 + 15 = 35), then the child's
+ * TREE_PARENT VMA clones the parent's chain of one (its AVC allocated
+ * unlocked, 40; lock + insert = 70).  Holds 70+50+70 + 70+35+70 = 365 ns,
+ * allocations 2 x 140: 645 ns.
  * Objects: +1 AV +2 AVC per VMA, as eager, but none before the fork.
  */
 static void test_fork_cost_lazy(void **state)
@@ -171,8 +186,9 @@ static void test_fork_cost_lazy(void **state)
 	assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 2);
 	assert_int_equal(tw_live(w, MODEL_OBJ_AVC), 4);
 	anon = (lock + insert) + (lock + 2 * rewrite) + (lock + insert) +
-	       (lock + insert) + (lock + rewrite) + (lock + insert);
-	assert_int_equal(anon, 365);
+	       (lock + insert) + (lock + rewrite) + (lock + insert) +
+	       2 * (a.rmap.ns[LOCKS_OP_AV_ALLOC] + 2 * a.rmap.ns[LOCKS_OP_AVC_ALLOC]);
+	assert_int_equal(anon, 645);
 	fc = track_fork_cost_json(world_track(w), &err);
 	assert_non_null(fc);
 	assert_int_equal(fork_json_total(fc, "anon_rmap"), anon);
@@ -427,8 +443,8 @@ static void test_fork_cost_merge(void **state)
 	struct track *x, *y, *both;
 	struct avm_err err = { { 0 } };
 	cJSON *jx, *jy, *jb, *merged = NULL, *bad;
-	static const uint64_t fx[][2] = { { 280, 1647 }, { 5000, 80000 }, { 0, 49 } };
-	static const uint64_t fy[][2] = { { 365, 1647 }, { 123456, 9999999 } };
+	static const uint64_t fx[][2] = { { 560, 1647 }, { 5000, 80000 }, { 0, 49 } };
+	static const uint64_t fy[][2] = { { 645, 1647 }, { 123456, 9999999 } };
 
 	(void)state;
 	assert_int_equal(track_create(NULL, &x, &err), 0);
