@@ -153,6 +153,7 @@ struct synth_scenario {
 	char name[64];
 	uint64_t seed;
 	int cpus;
+	uint64_t mem;             /* host RAM in bytes (meta mem_bytes), 0 unknown */
 	int thp;                  /* 0 never, 1 madvise, 2 always */
 	struct image *images;
 	int nimages;
@@ -165,6 +166,7 @@ static const char *const thp_names[] = { "never", "madvise", "always" };
 const char *synth_name(const struct synth_scenario *s) { return s->name; }
 uint64_t synth_default_seed(const struct synth_scenario *s) { return s->seed; }
 int synth_cpus(const struct synth_scenario *s) { return s->cpus; }
+uint64_t synth_mem(const struct synth_scenario *s) { return s->mem; }
 const char *synth_thp(const struct synth_scenario *s) { return thp_names[s->thp]; }
 
 void synth_free(struct synth_scenario *s)
@@ -737,8 +739,8 @@ static int parse_processes(struct parser *ps, int node, struct avm_err *err)
 
 int synth_load(const char *path, struct synth_scenario **out, struct avm_err *err)
 {
-	static const char *const keys[] = { "scenario", "description", "seed", "cpus", "thp",
-					    "images", "processes", NULL };
+	static const char *const keys[] = { "scenario", "description", "seed", "cpus", "mem",
+					    "thp", "images", "processes", NULL };
 	struct parser ps = { .path = path };
 	struct synth_scenario *s = NULL;
 	const char *v;
@@ -783,6 +785,8 @@ int synth_load(const char *path, struct synth_scenario **out, struct avm_err *er
 		goto out;
 	}
 	s->cpus = (int)n;
+	if (get_size(&ps, root, "mem", &s->mem, err))
+		goto out;
 	if (get_scalar(&ps, root, "thp", &v, &line, err))
 		goto out;
 	if (v && config_parse_enum(path, line, "thp", v, thp_names, 3, &s->thp, err))

@@ -29,6 +29,8 @@ void synth_free(struct synth_scenario *s);   /* safe on NULL */
 const char *synth_name(const struct synth_scenario *s);
 uint64_t synth_default_seed(const struct synth_scenario *s);
 int synth_cpus(const struct synth_scenario *s);
+/* Host RAM in bytes the scenario names (`mem:`), 0 when it names none. */
+uint64_t synth_mem(const struct synth_scenario *s);
 /* THP "enabled" the scenario assumes: "never", "madvise" or "always". */
 const char *synth_thp(const struct synth_scenario *s);
 

@@ -68,6 +68,8 @@ static int write_meta(struct trace *t, const struct synth_scenario *s,
 	char writer[128];
 
 	snprintf(writer, sizeof(writer), "synth %s", synth_name(s));
+	if (synth_mem(s) && trace_meta_set_int(t, "mem_bytes", (int64_t)synth_mem(s), err))
+		return -1;
 	return trace_meta_set(t, "writer", writer, err) ||
 	       trace_meta_set(t, "tool_version", "anonvma 0.1", err) ||
 	       trace_meta_set(t, "collection_mode", "synth", err) ||
