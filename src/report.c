@@ -1017,7 +1017,10 @@ static void report_percent(const cJSON *saving, char *buf, size_t len)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(saving, "percent");
 
-	if (cJSON_IsNumber(p))
+	/* small shares (of host RAM, typically) keep two significant digits */
+	if (cJSON_IsNumber(p) && p->valuedouble != 0 && fabs(p->valuedouble) < 0.1)
+		snprintf(buf, len, "%.2g %%", p->valuedouble);
+	else if (cJSON_IsNumber(p))
 		snprintf(buf, len, "%.1f %%", p->valuedouble);
 	else
 		snprintf(buf, len, "n/a");

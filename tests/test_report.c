@@ -656,6 +656,19 @@ static void test_savings_in_context(void **state)
 	assert_true(num(r, "savings.host_ram.mem_bytes") == 1 << 30);
 	assert_true(num(r, "savings.host_ram.bytes") == 900);
 	assert_true(fabs(num(r, "savings.host_ram.percent") - 100.0 * 900 / (1 << 30)) < 1e-15);
+	/* the summary keeps two significant digits of a share that small, not "0.0 %" */
+	{
+		char text[16384];
+		FILE *f = fmemopen(text, sizeof(text) - 1, "w");
+		size_t n;
+
+		assert_non_null(f);
+		assert_int_equal(report_summary(r, f, &err), 0);
+		n = (size_t)ftell(f);
+		fclose(f);
+		text[n] = '\0';
+		assert_non_null(strstr(text, "(900 B) is 8.4e-05 % of 1.0 GiB"));
+	}
 	/* the per-kind savings are untouched, the verdict is there (88.3 % >= 20 %) */
 	assert_true(num(r, "savings.total.peak.bytes") == 900);
 	assert_true(cJSON_IsTrue(at(r, "verdict.lazy_pays_off")));
