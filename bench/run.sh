@@ -39,3 +39,6 @@ awk -v b="$bytes" -v n="$events" -v f="$trace" \
 
 # The collector against perf record (root: BPF and perf); see bench/collect.sh.
 bench/collect.sh "$build"
+
+# Collector throughput at 100 k .. 500 k events/s (root: BPF); see bench/collect_rate.sh.
+bench/collect_rate.sh "$build"
