@@ -2739,8 +2739,13 @@ static int cursor_mm(struct mm_space *mm, struct mm_cursor *c, uint64_t n,
 				struct folio *f = ch->sl->pg[i];
 				uint64_t a = l.b[k] + ((uint64_t)i << s->page_shift);
 				struct mm_folio_ref r = { mm, v, a, f->id, f->owner, f->index, f->nr };
+				/* the page of this mapping where the folio's first page is (or would be) */
+				uint64_t head = (a >> s->page_shift) -
+						(linear_index(s, v, a) - f->index);
 
 				c->addr = a + s->p.page_size;
+				if (head % MM_CURSOR_PASSES != c->pass)
+					continue; /* another pass's folio */
 				if (f->id == c->last)
 					continue; /* a further page of the folio just visited */
 				c->last = f->id;
@@ -2761,7 +2766,7 @@ int mm_sim_cursor_walk(struct mm_sim *s, struct mm_cursor *c, uint64_t n,
 {
 	uint64_t done = 0, round = 0;
 	size_t pos, lo, hi;
-	unsigned wraps = 0;
+	unsigned empty = 0;
 	int rc;
 
 	*visited = 0;
@@ -2796,11 +2801,14 @@ int mm_sim_cursor_walk(struct mm_sim *s, struct mm_cursor *c, uint64_t n,
 		}
 		if (rc || done >= n)
 			break;
-		/* this mm is exhausted: the next one, wrapping round to the lowest id */
+		/* this mm is exhausted: the next one, wrapping round to the next pass */
 		if (++pos == s->nmm_ids) {
 			pos = 0;
-			if (wraps++ && !round)
-				break; /* a whole round found no folio */
+			c->pass = (c->pass + 1) % MM_CURSOR_PASSES;
+			/* a whole cycle of passes (plus the partial one we began in) found nothing */
+			empty = round ? 0 : empty + 1;
+			if (empty > MM_CURSOR_PASSES)
+				break;
 			round = 0;
 		}
 		c->mm = s->mm_ids[pos];

@@ -193,21 +193,30 @@ bool mm_folio_at(struct mm_space *mm, uint64_t addr, struct mm_folio_ref *out);
 
 /*
  * A deterministic round-robin position over every anon folio mapping of a
- * world: mms in ascending id order, each one's pages in address order.
+ * world, in MM_CURSOR_PASSES interleaved passes: pass p visits, in every mm
+ * in ascending id order and each mm's pages in address order, the folio
+ * mappings whose head page number (the virtual page where the folio's first
+ * page is, or would be, mapped) is p modulo MM_CURSOR_PASSES.  One pass is
+ * thus a sample of 1/MM_CURSOR_PASSES of every mm's folios, so walks of a
+ * few percent of the folios spread over all processes instead of going to
+ * the lowest mm ids; a whole cycle still meets every mapping once.
  * Zero-initialise it; it survives mms coming and going (it moves to the
  * next higher id).
  */
+#define MM_CURSOR_PASSES 16
 struct mm_cursor {
 	uint64_t mm;    /* mm id of the position */
 	uint64_t addr;  /* next page address in that mm */
 	uint64_t last;  /* folio visited last: its further pages are skipped */
+	unsigned pass;  /* 0 .. MM_CURSOR_PASSES - 1 */
 };
 /*
  * Hand the next n folio mappings from c to cb (consecutive pages of one
  * folio in one mm are one mapping; a folio mapped in several mms is met once
- * per mm), wrapping round past the highest mm id; stops early when a whole
- * round finds nothing, or when cb returns non-zero (returned).  *visited =
- * folios handed to cb.  cb must not change the simulator.
+ * per mm), going on to the next pass past the highest mm id; stops early
+ * when a whole cycle of passes finds nothing, or when cb returns non-zero
+ * (returned).  *visited = folios handed to cb.  cb must not change the
+ * simulator.
  */
 int mm_sim_cursor_walk(struct mm_sim *s, struct mm_cursor *c, uint64_t n,
 		       int (*cb)(void *ctx, const struct mm_folio_ref *f), void *ctx,

@@ -25,9 +25,10 @@
  * compaction_share_per_s x 0.1 s x live folios with two blocking walks each
  * (try_to_migrate + remove_migration_ptes), the page-idle sweep live folios
  * x 0.1 s / page_idle_sweep_s blocking walks.  Fractions carry over to the
- * next tick.  Each source has a round-robin cursor over mms in id order and
- * their pages in address order (mm.h mm_cursor), so both worlds walk the same
- * share of their folios and reruns are identical.  Walks are taken at the
+ * next tick.  Each source has a cursor (mm.h mm_cursor) over mms in id
+ * order and their pages in address order, in 16 interleaved passes that each
+ * sample every mm, so both worlds walk the same share of their folios, spread
+ * over all processes, and reruns are identical.  Walks are taken at the
  * time and CPU of the event that crossed the tick.
  */
 #ifndef ANONVMA_RMAP_WALK_H
