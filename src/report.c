@@ -1074,7 +1074,10 @@ static void report_cost_lines(const cJSON *m, FILE *out)
 	const cJSON *rw = cJSON_GetObjectItemCaseSensitive(m, "rmap_walks");
 	char q1[80], q2[80], q3[80];
 
-	if (fc) {
+	if (fc && report_val(fc, "forks") == 0) {
+		fprintf(out, "%-8s fork cost: no fork copied an address space (vfork and threads "
+			     "do not)\n", "");
+	} else if (fc) {
 		const cJSON *share = cJSON_GetObjectItemCaseSensitive(fc, "anon_rmap_share");
 
 		fprintf(out, "%-8s fork cost: %.0f forks, whole fork %s; anon rmap part %s", "",
@@ -1088,8 +1091,9 @@ static void report_cost_lines(const cJSON *m, FILE *out)
 		fputc('\n', out);
 	}
 	if (rw && report_val(rw, "walks") == 0) {
-		fprintf(out, "%-8s rmap walks: none (no migration, KSM or THP split in the trace, "
-			     "no pressure configured)\n", "");
+		fprintf(out, "%-8s rmap walks: none (no resolvable migration in the trace, and no "
+			     "pressure walk fell due: pressure off, or no live anon folio at a "
+			     "100 ms tick)\n", "");
 	} else if (rw) {
 		const cJSON *by = cJSON_GetObjectItemCaseSensitive(rw, "by_source");
 		const cJSON *vis = cJSON_GetObjectItemCaseSensitive(rw, "vmas_visited");

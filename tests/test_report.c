@@ -713,6 +713,19 @@ static void test_summary_verdict(void **state)
 	assert_non_null(strstr(text, "fork cost: 4 forks, whole fork p50 1000 ns, p99 1000 ns"));
 	assert_non_null(strstr(text, "pid 4242"));
 	cJSON_Delete(r);
+	/* a trace without a fork that copies an mm says so instead of printing zeros */
+	r = verdict_report(801, 1000, 9000, 1000, 0);
+	assert_int_equal(report_finish(r, NULL, &err), 0);
+	f = tmpfile();
+	assert_non_null(f);
+	assert_int_equal(report_summary(r, f, &err), 0);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(text, "fork cost: no fork copied an address space"));
+	assert_null(strstr(text, "0 forks"));
+	cJSON_Delete(r);
 }
 
 /* sum of two model_stats: what one replay of both hosts' traces together counts */
