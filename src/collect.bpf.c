@@ -196,12 +196,22 @@ static __always_inline void stat_inc(__u32 slot)
 /*
  * Wake the reader only when the ring is a quarter full: it drains the ring
  * every few milliseconds anyway, and a wake-up per record would cost more
- * than the record (a context switch per event on a busy host).
+ * than the record (a context switch per event on a busy host).  Past the
+ * quarter, wake it once per WAKE_STRIDE bytes written (the record whose end
+ * lands in the first WAKE_SLACK bytes of a stride), not on every record: a
+ * forced wake-up is an irq_work self-IPI (a VM exit under a hypervisor), and
+ * one per record while the reader catches up cost more than the record did.
  */
+#define WAKE_STRIDE (64 << 10)
+#define WAKE_SLACK 512 /* >= the largest record, so no stride is skipped */
+_Static_assert(sizeof(struct collect_snap_vma_rec) + 8 <= WAKE_SLACK, "WAKE_SLACK too small");
+
 static __always_inline __u64 wake_flags(void)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wake_bytes ? BPF_RB_FORCE_WAKEUP :
-									     BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) <= wake_bytes)
+		return BPF_RB_NO_WAKEUP;
+	return (bpf_ringbuf_query(&events, BPF_RB_PROD_POS) & (WAKE_STRIDE - 1)) < WAKE_SLACK ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline struct avm_event *ev_new(__u32 kind, __u64 mm)
