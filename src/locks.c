@@ -29,6 +29,10 @@
  * usage would add.
  *
  * RCU read sections never wait and need no instance record.
+ *
+ * Measured holds (locks_measured): one u64map from mm id to its write
+ * holder's tid + 1, stored in the value pointer itself (no allocation per
+ * hold); the rules are in locks.h.
  */
 #include "locks.h"
 
@@ -36,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "u64map.h"
 
 /* Hold records older than this (relative to the latest start) are dead. */
 #define LOCKS_EXPIRY_NS 100000000ULL /* 100 ms: covers event reordering across CPUs */
@@ -737,6 +743,95 @@ out:
 	free(sa);
 	free(sb);
 	return rc;
+}
+
+void locks_trylock_failed(struct locks *l, enum locks_class c, enum locks_mode m)
+{
+	if ((unsigned)c < LOCKS_CLASS_NR && (unsigned)m < LOCKS_MODE_NR)
+		l->stat[c][m].trylock_failed++;
+}
+
+/* ---- measured mmap_lock write holds ------------------------------------------------ */
+
+struct locks_measured {
+	struct u64map held; /* mm id -> (void *)(holder tid + 1) */
+	uint64_t holds;
+};
+
+int locks_measured_create(struct locks_measured **out, struct avm_err *err)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : avm_errf(err, "out of memory (measured mmap_lock holds)");
+}
+
+void locks_measured_destroy(struct locks_measured *m)
+{
+	if (!m)
+		return;
+	u64map_free(&m->held);
+	free(m);
+}
+
+static uint64_t measured_holder(const struct locks_measured *m, uint64_t mm)
+{
+	return (uint64_t)(uintptr_t)u64map_get(&m->held, mm);
+}
+
+/* AVM_EXIT: the task holds nothing any more (a lost release ends here). */
+static void measured_exit(struct locks_measured *m, uint64_t tid1)
+{
+	uint64_t it = 0, key;
+	void *val;
+
+	while (u64map_next(&m->held, &it, &key, &val)) {
+		if ((uint64_t)(uintptr_t)val != tid1)
+			continue;
+		u64map_del(&m->held, key);
+		it = 0; /* deletion shifts entries back: rescan (the map holds a few) */
+	}
+}
+
+int locks_measured_event(struct locks_measured *m, const struct avm_event *ev,
+			 struct avm_err *err)
+{
+	uint64_t tid1 = (uint64_t)ev->tid + 1;
+
+	if (ev->kind == AVM_EXIT) {
+		if (m->held.n)
+			measured_exit(m, tid1);
+		return 0;
+	}
+	if (ev->kind == AVM_MM_RELEASE) {
+		if (ev->mm && m->held.n)
+			u64map_del(&m->held, ev->mm);
+		return 0;
+	}
+	if (ev->kind != AVM_MMAP_LOCK || !ev->mm)
+		return 0;
+	if (ev->b == AVM_LOCK_ACQUIRED && ev->c) {
+		if (ev->a != 1) {
+			/* downgrade by the holder, or a lost release: no writer now */
+			if (m->held.n)
+				u64map_del(&m->held, ev->mm);
+			return 0;
+		}
+		m->holds++;
+		if (u64map_put(&m->held, ev->mm, (void *)(uintptr_t)tid1))
+			return avm_errf(err, "out of memory (measured mmap_lock holds)");
+	} else if (ev->b == AVM_LOCK_RELEASED && ev->a == 1 && measured_holder(m, ev->mm) == tid1) {
+		u64map_del(&m->held, ev->mm);
+	}
+	return 0;
+}
+
+bool locks_measured_write_held(const struct locks_measured *m, uint64_t mm)
+{
+	return m->held.n && u64map_get(&m->held, mm) != NULL;
+}
+
+uint64_t locks_measured_holds(const struct locks_measured *m)
+{
+	return m->holds;
 }
 
 uint64_t locks_count(const struct locks *l)

@@ -27,6 +27,7 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "event.h"
 
 /* ---- the cost model: ns per unit of work done under a lock --------------- */
 
@@ -188,6 +189,13 @@ cJSON *locks_json(const struct locks *l, struct avm_err *err);
 /* Fleet merge: *out = a + b (counts and histograms summed, quantiles recomputed). */
 int locks_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err *err);
 
+/*
+ * A trylock of (c, m) that found the lock held by a hold this record does not
+ * know (one the trace measured, locks_measured below): counted in that
+ * summary's trylock_failed, nothing else recorded.
+ */
+void locks_trylock_failed(struct locks *l, enum locks_class c, enum locks_mode m);
+
 /* Holds recorded so far, every class and mode (trylock failures not counted). */
 uint64_t locks_count(const struct locks *l);
 /* Sum of their lengths, ns: a mark before some work and a delta after it (fork cost). */
@@ -199,6 +207,53 @@ uint64_t locks_total_ns(const struct locks *l);
  */
 void locks_unlocked(struct locks *l, uint64_t ns);
 uint64_t locks_unlocked_ns(const struct locks *l);
+
+/* ---- measured mmap_lock write holds (the trace's AVM_MMAP_LOCK events) ------------ */
+
+/*
+ * Which mms' mmap_lock the traced kernel held for write at the current
+ * event, from the kernel's mmap_lock tracepoints (event.h AVM_MMAP_LOCK:
+ * a = 1 write, b = enum avm_lock_phase, c = success), fed in stream order.
+ * The write lock is exclusive, so the record is one holder task per mm:
+ *   - a write ACQUIRED with success opens the mm's hold (task = holder);
+ *   - the holder's write RELEASED closes it;
+ *   - a read ACQUIRED with success on the mm closes it: by the holder, that
+ *     is mmap_write_downgrade (munmap, brk, mremap: the write hold became a
+ *     read hold); by anyone else, it proves the holder's release was lost;
+ *     a write ACQUIRED by another task replaces a stale holder the same way
+ *     (the tracepoints fire after the acquisition and before the release);
+ *   - the holder's AVM_EXIT closes every hold it still has (a lost release
+ *     does not leave the mm locked for ever), and AVM_MM_RELEASE (the mm is
+ *     gone) closes the mm's.
+ * START phases and failed acquisitions change nothing.  Memory: one map
+ * entry per mm held now (plus stale ones until one of the rules above
+ * closes them).
+ */
+struct locks_measured;
+
+int locks_measured_create(struct locks_measured **out, struct avm_err *err);
+void locks_measured_destroy(struct locks_measured *m); /* safe on NULL */
+
+/*
+ * The kinds locks_measured_event may act on, as one test for the replay's
+ * hot path: kind & 63 picks a bit of the mask.  No other kind of event.h is
+ * 3, 4 or 50 modulo 64, and a false positive (an unknown kind) only costs
+ * the exact test inside locks_measured_event.
+ */
+#define LOCKS_MEASURED_KINDS ((1ULL << AVM_EXIT) | (1ULL << AVM_MM_RELEASE) | \
+			      (1ULL << AVM_MMAP_LOCK))
+static inline bool locks_measured_kind(uint32_t kind)
+{
+	return (LOCKS_MEASURED_KINDS >> (kind & 63)) & 1;
+}
+
+/* Update from ev (other kinds ignored).  -1 (err filled) only when out of memory. */
+int locks_measured_event(struct locks_measured *m, const struct avm_event *ev,
+			 struct avm_err *err);
+/* mm's mmap_lock is held for write now, by the trace's measurement. */
+bool locks_measured_write_held(const struct locks_measured *m, uint64_t mm);
+/* Write holds measured so far (successful write acquisitions): 0 = the trace has none. */
+uint64_t locks_measured_holds(const struct locks_measured *m);
 
 /* ---- calibration (anonvma-replay --calibrate) ------------------------------------- */
 

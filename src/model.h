@@ -29,6 +29,7 @@ struct mm_vma;
 struct model;
 struct config;
 struct locks;
+struct locks_measured;
 struct arch;
 struct mm_folio_ref;
 
@@ -128,6 +129,12 @@ struct model_env {
 	struct locks *locks;
 	const struct arch *arch;
 	const struct model_clock *clock;
+	/*
+	 * The trace's measured mmap_lock write holds at *clock (locks.h
+	 * locks_measured_write_held): always set by the world, NULL in a bare
+	 * model.  Lazy's mmap_trylock walk fails against them (lazy.md §5).
+	 */
+	const struct locks_measured *measured;
 };
 
 /*

@@ -51,6 +51,7 @@
 
 #include "anon_vma.h"
 #include "config.h"
+#include "locks.h"
 #include "mm.h"
 #include "model.h"
 #include "u64map.h"
@@ -1001,7 +1002,9 @@ out:
  *   vma_read   the found VMA's per-VMA read lock (instance: VMA id; RCU
  *              alone when no VMA is found);
  *   mmap_trylock  mmap_lock read trylock on the mm (instance: mm id); a
- *              held lock fails the walk, whatever the walker.
+ *              held lock fails the walk, whatever the walker: a write hold
+ *              the trace measured open now (env.measured, locks.h), or a
+ *              write section recorded in the world's locks.
  * Hold = lock + VMA lookup + (rmap_one bookkeeping + one page-table walk)
  * for the VMA found.  A folio naming an anon_vma (upgraded, regular,
  * TREE_PARENT families) walks like mainline.
@@ -1033,6 +1036,15 @@ static void lazy_rmap_walk(struct model *m, const struct mm_folio_ref *f, struct
 		cls = LOCKS_MMAP;
 		instance = mm_space_id(mm);
 		trylock = true;
+		if (m->env.measured && locks_measured_write_held(m->env.measured, instance)) {
+			/* mmap_read_trylock against the traced kernel's own writer */
+			if (m->env.locks)
+				locks_trylock_failed(m->env.locks, LOCKS_MMAP, LOCKS_READ);
+			w->failed = true;
+			w->visited = w->stale = 0;
+			w->hold_ns = 0;
+			return;
+		}
 	}
 	work.n[LOCKS_OP_LOCK] = 1;
 	work.n[LOCKS_OP_VMA_LOOKUP] = 1;

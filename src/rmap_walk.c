@@ -70,6 +70,11 @@ const struct rmap_walk_stats *rmap_walk_stats(const struct rmap_walk *rw)
 	return &rw->st;
 }
 
+void rmap_walk_set_measured_holds(struct rmap_walk *rw, uint64_t n)
+{
+	rw->st.measured_mmap_holds = n;
+}
+
 void rmap_walk_one(struct rmap_walk *rw, const struct model_ops *ops, struct model *model,
 		   const struct mm_folio_ref *f, enum rmap_walk_source src)
 {
@@ -250,6 +255,7 @@ cJSON *rmap_walk_json(const struct rmap_walk_stats *st, struct avm_err *err)
 	ok = ok && add_num(o, "stale_vmas", st->stale_vmas);
 	ok = ok && add_num(o, "lazy_folio_walks", st->lazy_folio_walks);
 	ok = ok && add_hist(o, "hold", &st->hold, "ns");
+	ok = ok && add_num(o, "measured_mmap_holds", st->measured_mmap_holds);
 	if (!ok) {
 		cJSON_Delete(o);
 		avm_errf(err, "out of memory (rmap_walks report)");
@@ -328,6 +334,10 @@ int rmap_walk_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm
 	    merge_count(a, b, o, "", count_key[2], err) ||
 	    merge_count(a, b, o, "", count_key[3], err) ||
 	    merge_hist(a, b, o, "hold", "ns", err))
+		goto out;
+	if (cJSON_GetObjectItemCaseSensitive(a, "measured_mmap_holds") &&
+	    cJSON_GetObjectItemCaseSensitive(b, "measured_mmap_holds") &&
+	    merge_count(a, b, o, "", "measured_mmap_holds", err))
 		goto out;
 	*out = o;
 	o = NULL;

@@ -19,6 +19,11 @@
  * folio, so KSM merges and THP collapses are counted as unresolved observed
  * walks of their source and not walked.
  *
+ * Walks that trylock fail against simulated holds in the world's locks and,
+ * for lazy's mmap_trylock policy, against the mmap_lock write holds the
+ * trace measured (locks.h locks_measured); measured_mmap_holds says how many
+ * the trace has (0: none recorded, so no walk can fail against one).
+ *
  * Pressure (config `pressure:`; all 0 = off, no per-event cost): every
  * 100 ms of trace time (a tick), reclaim walks reclaim_share_per_s x 0.1 s x
  * live anon folios (folio_referenced: the lock is a trylock), compaction
@@ -64,6 +69,7 @@ struct rmap_walk_stats {
 	uint64_t failed;                        /* trylocks that gave up */
 	uint64_t stale_vmas;
 	uint64_t lazy_folio_walks;
+	uint64_t measured_mmap_holds;           /* the trace's mmap_lock write holds so far */
 	struct locks_hist vmas_visited;         /* per walk that ran (not failed) */
 	struct locks_hist hold;                 /* ns per walk that ran */
 };
@@ -94,18 +100,24 @@ void rmap_walk_one(struct rmap_walk *rw, const struct model_ops *ops, struct mod
 		   const struct mm_folio_ref *f, enum rmap_walk_source src);
 
 const struct rmap_walk_stats *rmap_walk_stats(const struct rmap_walk *rw);
+/* The world's count of measured mmap_lock write holds (locks_measured_holds). */
+void rmap_walk_set_measured_holds(struct rmap_walk *rw, uint64_t n);
 
 /*
  * The report block models.<name>.rmap_walks (docs/report.md):
  *   { "walks": n, "by_source": { "migration", "reclaim", "compaction",
  *     "page_idle" }, "unresolved": { "migration", "ksm", "thp" },
  *     "failed": n, "vmas_visited": H, "stale_vmas": n,
- *     "lazy_folio_walks": n, "hold": Hns }
+ *     "lazy_folio_walks": n, "hold": Hns, "measured_mmap_holds": n }
  * H = locks_hist_json(h, NULL), Hns = locks_hist_json(h, "ns").  NULL (err
  * filled) on out of memory.
  */
 cJSON *rmap_walk_json(const struct rmap_walk_stats *st, struct avm_err *err);
-/* Fleet merge of two such blocks: counts summed, histograms merged exactly. */
+/*
+ * Fleet merge of two such blocks: counts summed, histograms merged exactly;
+ * measured_mmap_holds only when both have it (reports of older versions
+ * lack it: unknown, so left out).
+ */
 int rmap_walk_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm_err *err);
 
 #endif

@@ -6,6 +6,11 @@
  * simulator, and runs the invariant checkers after every event when asked.
  * An adoption (start snapshot or exec snapshot) is closed with the model's
  * adopt_done before the next event is applied.
+ *
+ * Every world follows the trace's measured mmap_lock write holds
+ * (locks.h locks_measured, always on: one mask test per event) and hands
+ * them to its model through model_env.measured, after the event's rmap
+ * walks ran (they happen at the event's time, before it).
  */
 #include "world.h"
 
@@ -27,6 +32,7 @@ struct world {
 	/* issue 6 accounting, when meta->arch is set */
 	const struct arch *arch;
 	struct locks *locks;
+	struct locks_measured *measured; /* the trace's mmap_lock write holds, always */
 	struct arch_pt_stats pt_stats;
 	struct model_clock clock; /* the event being applied */
 	/* --calibrate: the fit, and per task (tid + 1) its open or finished write hold */
@@ -75,7 +81,7 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 {
 	struct world *w = calloc(1, sizeof(*w));
 	struct mm_sim_params p;
-	struct model_env env;
+	struct model_env env = { 0 };
 
 	if (!w)
 		return avm_errf(err, "out of memory (world)");
@@ -111,6 +117,8 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 		if (locks_create(&w->locks, err))
 			goto fail;
 	}
+	if (locks_measured_create(&w->measured, err))
+		goto fail;
 	/* the simulator first (the model's env points at it), then the model */
 	if (mm_sim_create(&p, ops, NULL, &w->stats, &w->sim, err))
 		goto fail;
@@ -120,6 +128,7 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 	env.locks = w->locks;
 	env.arch = w->arch;
 	env.clock = &w->clock;
+	env.measured = w->measured;
 	if (ops->create(&env, &w->model, err))
 		goto fail;
 	mm_sim_set_model(w->sim, w->model);
@@ -141,6 +150,7 @@ void world_destroy(struct world *w)
 	if (w->model)
 		w->ops->destroy(w->model);
 	locks_destroy(w->locks);
+	locks_measured_destroy(w->measured);
 	rmap_walk_destroy(w->rw);
 	track_destroy(w->track);
 	world_set_calibrate(w, false, NULL);
@@ -401,6 +411,12 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 	if ((w->rw_pressure || rmap_walk_observes(ev->kind)) &&
 	    rmap_walk_event(w->rw, w->sim, w->ops, w->model, ev, err))
 		return -1;
+	if (locks_measured_kind(ev->kind)) {
+		if (locks_measured_event(w->measured, ev, err))
+			return avm_err_prefix(err, "event %llu", (unsigned long long)ev->seq);
+		if (ev->kind == AVM_MMAP_LOCK)
+			rmap_walk_set_measured_holds(w->rw, locks_measured_holds(w->measured));
+	}
 	if (ev->kind == AVM_EXEC)
 		return world_exec(w, ev, NULL, 0, err);
 	world_time(w, ev->t);
@@ -516,6 +532,11 @@ const struct arch_pt_stats *world_pt_stats(const struct world *w)
 const struct arch *world_arch(const struct world *w)
 {
 	return w->arch;
+}
+
+const struct locks_measured *world_measured(const struct world *w)
+{
+	return w->measured;
 }
 
 const struct rmap_walk_stats *world_rmap_walks(const struct world *w)

@@ -96,6 +96,8 @@ struct track *world_track(struct world *w);
 const struct locks *world_locks(const struct world *w);
 const struct arch_pt_stats *world_pt_stats(const struct world *w);
 const struct arch *world_arch(const struct world *w);
+/* The trace's mmap_lock write holds as of the last event applied (locks.h). */
+const struct locks_measured *world_measured(const struct world *w);
 /* Rmap walks of this world (rmap_walk.h): observed, and pressure when configured. */
 struct rmap_walk_stats;
 const struct rmap_walk_stats *world_rmap_walks(const struct world *w);

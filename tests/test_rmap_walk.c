@@ -512,6 +512,264 @@ static double num(const cJSON *o, const char *path)
 	return x->valuedouble;
 }
 
+/* ---- measured mmap_lock write holds (locks.h locks_measured) ------------------------ */
+
+/* An AVM_MMAP_LOCK event of task tid on mm (event.h: a = 1 write, b = phase, c = success). */
+static struct avm_event ev_lock(uint64_t mm, uint32_t tid, bool write, enum avm_lock_phase ph,
+				uint64_t t)
+{
+	struct avm_event ev = ev_base(mm, AVM_MMAP_LOCK);
+
+	ev.tid = tid;
+	ev.a = write;
+	ev.b = ph;
+	ev.c = ph != AVM_LOCK_START;
+	return at(ev, t, 1);
+}
+
+static bool held(struct world *w, uint64_t mm)
+{
+	return locks_measured_write_held(world_measured(w), mm);
+}
+
+/*
+ * The trace measured mm1's mmap_lock write-held by task 1 over [2000, 4000)
+ * (START 1900, ACQUIRED 2000, RELEASED 4000: an mmap syscall's hold, on
+ * CPU 1).  One lazy folio F0 at A in mm1 (lazy.md §3.1: it names V1, the
+ * lazy root):
+ *
+ *   mm1 |V1 A .. A+4p (lazy root)|   page A: F0 (owner V1)
+ *
+ * A migration walk of F0 at t = 3000 (SET_PTE) and another at t = 5000
+ * (REMOVE_PTE: a new phase, a new walk):
+ *   rcu, vma_read   both run: never fail, the measured hold is no lock of theirs;
+ *   mmap_trylock    the first finds the write hold open (mmap_read_trylock
+ *                   fails, lazy.md §5 policy): failed 1, counted as 1
+ *                   trylock_failed on mmap_lock read, nothing visited; the
+ *                   second, after the release, runs: 1 VMA, 160 ns.
+ *   eager           rmap_walk_anon takes AV1's rwsem (eager.md §5), not
+ *                   mmap_lock: both walks run whatever the policy.
+ * measured_mmap_holds = 1 in every world (one successful write acquisition).
+ */
+static void test_measured_hold_fails_trylock(void **state)
+{
+	static const struct {
+		const char *model;
+		enum lazy_walk_lock pol;
+		uint64_t failed;
+	} cases[] = {
+		{ "lazy", LAZY_WALK_RCU, 0 },
+		{ "lazy", LAZY_WALK_VMA_READ, 0 },
+		{ "lazy", LAZY_WALK_MMAP_TRYLOCK, 1 },
+		{ "eager", LAZY_WALK_MMAP_TRYLOCK, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct world *w;
+		struct locks_summary s;
+
+		config_defaults(&cfg);
+		cfg.profile = 3;
+		cfg.lazy_walk_lock = cases[i].pol;
+		w = walk_world(cases[i].model, &cfg);
+		tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 1000, 0));
+		tw(w, at(ev_write(1, A), 1100, 0));
+		assert_false(held(w, 1));
+		tw(w, ev_lock(1, 1, true, AVM_LOCK_START, 1900));
+		assert_false(held(w, 1));
+		tw(w, ev_lock(1, 1, true, AVM_LOCK_ACQUIRED, 2000));
+		assert_true(held(w, 1));
+		assert_false(held(w, 2));
+		tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), 3000, 0));
+		assert_int_equal(st(w)->walks, 1);
+		assert_int_equal(st(w)->failed, cases[i].failed);
+		tw(w, ev_lock(1, 1, true, AVM_LOCK_RELEASED, 4000));
+		assert_false(held(w, 1));
+		tw(w, at(ev_mig(1, AVM_MIGRATE_REMOVE_PTE, A), 5000, 0));
+		assert_int_equal(st(w)->walks, 2);
+		assert_int_equal(st(w)->failed, cases[i].failed);
+		assert_int_equal(st(w)->vmas_visited.n, 2 - cases[i].failed);
+		assert_int_equal(st(w)->vmas_visited.max, 1);
+		assert_int_equal(st(w)->hold.max, cases[i].model[0] == 'l' ? 160 : eager_hold(1));
+		assert_int_equal(st(w)->measured_mmap_holds, 1);
+		locks_summary(world_locks(w), LOCKS_MMAP, LOCKS_READ, &s);
+		assert_int_equal(s.trylock_failed, cases[i].failed);
+		if (cases[i].model[0] == 'l' && cases[i].pol == LAZY_WALK_MMAP_TRYLOCK)
+			assert_int_equal(s.count_by_why[LOCKS_WHY_RMAP_WALK], 1);
+		world_destroy(w);
+	}
+}
+
+/*
+ * Reclaim pressure against a measured hold, mmap_trylock: mm1 |V1 A..A+4p|
+ * with 4 lazy folios, reclaim 100 %/s = 0.4 walks per 100 ms tick x 4 folios
+ * (rmap_walk.h): the ticks at 100, 200, 300 ms owe 0.4, 0.8, 1.2 -> one walk
+ * at the third tick (t = 300 ms, paid by the event at 300 ms).  Task 1
+ * write-holds mm1 over [250 ms, 350 ms): that walk fails (0.2 carried).  The
+ * event at 800 ms pays the five ticks 400..800 ms: 0.2 + 5 x 0.4 = 2.2 -> 2
+ * walks, the lock free: they run.
+ */
+static void test_measured_hold_reclaim(void **state)
+{
+	const uint64_t MS = 1000000ULL;
+	struct config cfg;
+	struct world *w;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.profile = 3;
+	cfg.lazy_walk_lock = LAZY_WALK_MMAP_TRYLOCK;
+	cfg.reclaim_share_per_s = 1.0;
+	w = walk_world("lazy", &cfg);
+	tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 0, 0));
+	tw(w, at(ev_populate(1, A, 4 * PG, 1), 0, 0));
+	tw(w, at(ev_base(1, AVM_RECLAIM), 200 * MS, 0));
+	assert_int_equal(st(w)->walks, 0);
+	tw(w, ev_lock(1, 1, true, AVM_LOCK_ACQUIRED, 250 * MS));
+	tw(w, at(ev_base(1, AVM_RECLAIM), 300 * MS, 0));
+	assert_int_equal(st(w)->walks, 1);
+	assert_int_equal(st(w)->failed, 1);
+	tw(w, ev_lock(1, 1, true, AVM_LOCK_RELEASED, 350 * MS));
+	tw(w, at(ev_base(1, AVM_RECLAIM), 800 * MS, 0));
+	assert_int_equal(st(w)->by_source[RMAP_WALK_RECLAIM], 3);
+	assert_int_equal(st(w)->failed, 1);
+	assert_int_equal(st(w)->vmas_visited.n, 2);
+	world_destroy(w);
+}
+
+/*
+ * What ends a measured write hold besides its release (locks.h):
+ *   1. mmap_write_downgrade (munmap, brk, mremap): the holder's read
+ *      ACQUIRED on the same mm - a walk between the downgrade and the read
+ *      release runs (a read trylock succeeds next to a reader);
+ *   2. a lost release, then the holder's exit: a thread (tid 7) of mm1
+ *      acquires for write and exits without a RELEASED event;
+ *   3. a lost release, then another task's successful acquisition of the
+ *      same mm (read or write): the old writer cannot still hold it;
+ *   4. START phases and failed acquisitions change nothing; another mm's
+ *      release does not close mm1's hold.
+ * Every case walks F0 (lazy, mmap_trylock) while held (fails) and after (runs).
+ */
+static void test_measured_hold_ends(void **state)
+{
+	struct config cfg;
+	struct world *w;
+	struct avm_event ev;
+	uint64_t failed = 0, walks = 0;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.profile = 3;
+	cfg.lazy_walk_lock = LAZY_WALK_MMAP_TRYLOCK;
+	w = walk_world("lazy", &cfg);
+	tw(w, at(ev_mmap(1, A, 4 * PG, RW, ANON), 1000, 0));
+	tw(w, at(ev_write(1, A), 1100, 0));
+	ev = at(ev_clone_vm(1), 1200, 0);
+	ev.b = 7; /* thread tid 7 */
+	tw(w, ev);
+
+#define WALK(t, fails)                                                              \
+	do {                                                                          \
+		tw(w, at(ev_mig(1, AVM_MIGRATE_START, 0), (t), 0));                    \
+		tw(w, at(ev_mig(1, AVM_MIGRATE_SET_PTE, A), (t) + 1, 0));              \
+		walks++;                                                              \
+		failed += (fails);                                                    \
+		assert_int_equal(st(w)->walks, walks);                                \
+		assert_int_equal(st(w)->failed, failed);                              \
+	} while (0)
+
+	/* 1. downgrade */
+	tw(w, ev_lock(1, 1, true, AVM_LOCK_ACQUIRED, 2000));
+	WALK(2100, 1);
+	tw(w, ev_lock(1, 1, false, AVM_LOCK_ACQUIRED, 2200)); /* mmap_write_downgrade */
+	assert_false(held(w, 1));
+	WALK(2300, 0);
+	tw(w, ev_lock(1, 1, false, AVM_LOCK_RELEASED, 2400));
+	assert_false(held(w, 1));
+
+	/* 2. the thread's release is lost; its exit ends the hold (mm1 lives on) */
+	tw(w, ev_lock(1, 7, true, AVM_LOCK_ACQUIRED, 3000));
+	WALK(3100, 1);
+	ev = at(ev_base(1, AVM_EXIT), 3200, 1);
+	ev.tid = 7;
+	ev.a = 0; /* not group_dead */
+	tw(w, ev);
+	assert_false(held(w, 1));
+	WALK(3300, 0);
+
+	/* 3. a lost release, then task 1 reads mm1 (a fault's mmap_read_lock) */
+	tw(w, ev_lock(1, 9, true, AVM_LOCK_ACQUIRED, 4000));
+	WALK(4100, 1);
+	tw(w, ev_lock(1, 1, false, AVM_LOCK_ACQUIRED, 4200));
+	assert_false(held(w, 1));
+	WALK(4300, 0);
+	/* ... or write-acquires it, and releases: nothing stays open */
+	tw(w, ev_lock(1, 9, true, AVM_LOCK_ACQUIRED, 4400));
+	tw(w, ev_lock(1, 1, true, AVM_LOCK_ACQUIRED, 4500));
+	tw(w, ev_lock(1, 1, true, AVM_LOCK_RELEASED, 4600));
+	assert_false(held(w, 1));
+
+	/* 4. a failed trylock and a START open nothing; mm 5's release leaves mm1's hold */
+	ev = ev_lock(1, 1, true, AVM_LOCK_ACQUIRED, 5000);
+	ev.c = 0;
+	tw(w, ev);
+	tw(w, ev_lock(1, 1, true, AVM_LOCK_START, 5100));
+	assert_false(held(w, 1));
+	tw(w, ev_lock(1, 1, true, AVM_LOCK_ACQUIRED, 5200));
+	tw(w, ev_lock(5, 1, true, AVM_LOCK_RELEASED, 5300));
+	tw(w, ev_lock(1, 3, true, AVM_LOCK_RELEASED, 5350)); /* not the holder's */
+	assert_true(held(w, 1));
+	WALK(5400, 1);
+	tw(w, ev_lock(1, 1, true, AVM_LOCK_RELEASED, 5500));
+	WALK(5600, 0);
+#undef WALK
+	/* write acquisitions measured: 2000, 3000, 4000, 4400, 4500, 5200 */
+	assert_int_equal(st(w)->measured_mmap_holds, 6);
+	world_destroy(w);
+}
+
+/*
+ * dup_mmap write-locks the parent's mm, then the child's inside it (same
+ * task): both are held until each is released, and the last exit of a mm
+ * (AVM_MM_RELEASE) ends a hold whose release was lost.
+ */
+static void test_measured_nested_and_mm_release(void **state)
+{
+	struct locks_measured *m = NULL;
+	struct avm_err err = { { 0 } };
+	struct avm_event ev;
+
+	(void)state;
+	assert_int_equal(locks_measured_create(&m, &err), 0);
+	assert_int_equal(locks_measured_event(m, &(struct avm_event){ 0 }, &err), 0);
+	ev = ev_lock(1, 1, true, AVM_LOCK_ACQUIRED, 100);
+	assert_int_equal(locks_measured_event(m, &ev, &err), 0);
+	ev = ev_lock(2, 1, true, AVM_LOCK_ACQUIRED, 110); /* the child, nested */
+	assert_int_equal(locks_measured_event(m, &ev, &err), 0);
+	assert_true(locks_measured_write_held(m, 1) && locks_measured_write_held(m, 2));
+	ev = ev_lock(2, 1, true, AVM_LOCK_RELEASED, 120);
+	assert_int_equal(locks_measured_event(m, &ev, &err), 0);
+	assert_true(locks_measured_write_held(m, 1));
+	assert_false(locks_measured_write_held(m, 2));
+	ev = ev_base(1, AVM_MM_RELEASE);
+	ev.tid = 4;
+	assert_int_equal(locks_measured_event(m, &ev, &err), 0);
+	assert_false(locks_measured_write_held(m, 1));
+	assert_int_equal(locks_measured_holds(m), 2);
+	/* the hot-path filter lets exactly the three kinds through (and no other of event.h) */
+	for (uint32_t k = 0; k < 128; k++) {
+		bool want = k == AVM_EXIT || k == AVM_MM_RELEASE || k == AVM_MMAP_LOCK;
+		bool known = (k >= 1 && k <= 4) || (k >= 10 && k <= 24) || k == 30 || k == 31 ||
+			     k == 40 || k == 50 || k == 60 || (k >= 70 && k <= 75) || k == 80;
+
+		if (known)
+			assert_int_equal(locks_measured_kind(k), want);
+	}
+	locks_measured_destroy(m);
+}
+
 /* The report block's shape, and a merge that sums counts and histograms. */
 static void test_json_and_merge(void **state)
 {
@@ -548,6 +806,17 @@ static void test_json_and_merge(void **state)
 	assert_true(num(m, "vmas_visited.count") == 2);
 	assert_true(num(m, "vmas_visited.p99") == 3);
 	assert_true(num(m, "hold.total_ns") == 520);
+	/* measured_mmap_holds: summed when both blocks have it, left out when one lacks it */
+	assert_true(num(a, "measured_mmap_holds") == 0);
+	assert_true(num(m, "measured_mmap_holds") == 0);
+	bad = cJSON_Duplicate(a, 1);
+	cJSON_DeleteItemFromObject(bad, "measured_mmap_holds");
+	cJSON_Delete(m);
+	m = NULL;
+	assert_int_equal(rmap_walk_json_merge(a, bad, &m, &err), 0);
+	assert_null(cJSON_GetObjectItemCaseSensitive(m, "measured_mmap_holds"));
+	assert_true(num(m, "walks") == 2);
+	cJSON_Delete(bad);
 	/* a block without its histogram is named */
 	bad = cJSON_Duplicate(a, 1);
 	cJSON_DeleteItemFromObject(bad, "hold");
@@ -576,6 +845,10 @@ int main(void)
 		cmocka_unit_test(test_pressure_counts),
 		cmocka_unit_test(test_cursor_round_robin),
 		cmocka_unit_test(test_observed_migration),
+		cmocka_unit_test(test_measured_hold_fails_trylock),
+		cmocka_unit_test(test_measured_hold_reclaim),
+		cmocka_unit_test(test_measured_hold_ends),
+		cmocka_unit_test(test_measured_nested_and_mm_release),
 		cmocka_unit_test(test_json_and_merge),
 	};
 

@@ -21,7 +21,9 @@ r = json.load(open(sys.argv[1]))
 for name, m in r["models"].items():
     w = m["rmap_walks"]
     assert set(w) == {"walks", "by_source", "unresolved", "failed", "vmas_visited",
-                      "stale_vmas", "lazy_folio_walks", "hold"}, sorted(w)
+                      "stale_vmas", "lazy_folio_walks", "hold", "measured_mmap_holds"}, sorted(w)
+    # a synthesised trace records no mmap_lock: no measured hold a walk could fail against
+    assert w["measured_mmap_holds"] == 0, (name, w["measured_mmap_holds"])
     assert set(w["by_source"]) == {"migration", "reclaim", "compaction", "page_idle"}
     assert set(w["unresolved"]) == {"migration", "ksm", "thp"}
     assert w["walks"] == w["by_source"]["migration"] == 0, (name, w["walks"])
