@@ -62,6 +62,7 @@
 #define COLLECT_POLL_MS 20                          /* drain period */
 #define COLLECT_EXEC_PENDING 64                     /* concurrent /proc exec snapshots */
 #define COLLECT_DEFERRED_MAX 256                    /* births held for the SNAPSHOT event */
+#define COLLECT_NICE (-10)                          /* the reader's priority */
 
 struct collect_opts {
 	const char *out;
@@ -1237,6 +1238,20 @@ static int collect_meta_end(struct collect_run *r, struct avm_err *err)
 	return 0;
 }
 
+/*
+ * Run at COLLECT_NICE (after the command is forked, which keeps the default):
+ * the reader sleeps between drains and must win the CPU back from the
+ * workload it records when it wakes, or a workload that keeps every CPU busy
+ * fills the ring (bench/collect_rate.sh, docs/collect.md "Throughput").
+ * Without CAP_SYS_NICE it stays at its nice value, named with -v.
+ */
+static void collect_priority(const struct collect_run *r)
+{
+	if (setpriority(PRIO_PROCESS, 0, COLLECT_NICE) && r->o.verbose)
+		fprintf(stderr, "anonvma-collect: cannot raise the reader's priority (nice %d): %s\n",
+			COLLECT_NICE, strerror(errno));
+}
+
 static void collect_signals(void)
 {
 	struct sigaction sa;
@@ -1291,6 +1306,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (r.o.cmd && collect_fork_command(&r, &go_fd, &err_fd, &err))
 		goto out;
+	collect_priority(&r);
 	collect_signals();
 	if (collect_bpf_open(&r, &err) || collect_bpf_load(&r, &err))
 		goto out;
