@@ -4,9 +4,10 @@
  * Owns: putting ring-buffer records back into time order.  Records reach user
  * space in reservation order, which can disagree with their timestamps by a
  * few microseconds across CPUs (the time is read after the reserve, and a
- * task can be interrupted in between).  Records wait in a min-heap keyed by
- * (time, arrival) and leave once they are older than the newest time minus a
- * window, or when the heap is full; at the end everything leaves in order.
+ * task can be interrupted in between).  Records wait in a sorted ring of
+ * (time, arrival) keys and leave once they are older than the newest time
+ * minus a window, or when the window is full; at the end everything leaves in
+ * order.
  * Event-sized records are recycled through a free list, so a steady stream
  * costs no allocation once the window has filled.
  */
@@ -25,8 +26,8 @@ struct collect_order_item {
 };
 
 struct collect_order {
-	struct collect_order_item *heap;
-	size_t n, cap, max;  /* max: records held before the oldest is forced out */
+	struct collect_order_item *ring; /* sorted from ring[head], cap a power of two */
+	size_t head, n, cap, max;  /* max: records held before the oldest is forced out */
 	uint64_t arrivals;
 	void *free_small;    /* recycled event-sized blocks, linked through their first word */
 };
@@ -37,7 +38,7 @@ void collect_order_free(struct collect_order *q);
 /* Copy a record (its struct avm_event header says when it happened). */
 int collect_order_push(struct collect_order *q, const void *rec, size_t size,
 		       struct avm_err *err);
-/* 1 and the oldest record if it is older than before_t (or the heap is over its
+/* 1 and the oldest record if it is older than before_t (or the window is over its
  * limit); 0 otherwise.  The caller hands *rec back with collect_order_done(). */
 int collect_order_pop(struct collect_order *q, uint64_t before_t, void **rec, uint32_t *size);
 void collect_order_done(struct collect_order *q, void *rec, uint32_t size);
