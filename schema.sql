@@ -91,8 +91,11 @@ CREATE TABLE meta (
 --                       d=object id, e=1 if the allocation failed
 --        50 MMAP_LOCK   a=1 write, b=phase (0 start, 1 acquired, 2 released),
 --                       c=success
---        60 SNAPSHOT    a=snapshot id, b=reason (1 start, 2 exec), c=VMA count;
---                       the VMAs are in snap_vmas, their anon_vmas in snap_anon_vmas
+--        60 SNAPSHOT    a=snapshot id, b=reason (1 start, 2 exec, 3 exit), c=VMA count;
+--                       the VMAs are in snap_vmas, their anon_vmas in snap_anon_vmas;
+--                       reason 3: mm=the mm whose last user leaves it (exit or
+--                       exec), listed before exit_mmap; no snap_anon_vmas rows
+--                       (compared by --validate, never adopted)
 --        70 MIGRATE     a=op (1 set pte, 2 remove pte, 3 set pmd, 4 remove pmd,
 --                       5 start, 6 end), b=address, c=order
 --        71 KSM         a=op (1 merge, 2 remove rmap, 3 enter, 4 exit), b=pfn, c=err
@@ -132,7 +135,8 @@ CREATE VIEW event_view AS
 	ORDER BY ev.rowid;
 
 -- VMA snapshots (struct avm_snap_vma): taken at collection start for every
--- existing mm (reason start) and at each exec (reason exec), one row per VMA.
+-- existing mm (reason start), at each exec (reason exec) and when an mm's
+-- last user leaves it (reason exit), one row per VMA.
 CREATE TABLE snap_vmas (
 	snap        INTEGER NOT NULL, -- snapshot id (SNAPSHOT event a, EXEC event b)
 	mm          INTEGER NOT NULL, -- address-space id

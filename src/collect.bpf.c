@@ -52,6 +52,7 @@ const volatile __u32 exit_has_group_dead = 1;
 const volatile __u32 page_shift = 12;
 const volatile __u32 have_prepare_exec = 1;
 const volatile __u32 snap_at_exec = 1;
+const volatile __u32 snap_at_exit = 1;  /* --no-exit-snapshots clears it */
 const volatile __u64 wake_bytes = 4 << 20;
 
 /* --- state --------------------------------------------------------------- */
@@ -368,34 +369,6 @@ int BPF_PROG(on_newtask, struct task_struct *task, __u64 clone_flags)
 	return 0;
 }
 
-/*
- * The exec event goes out here, at the point of no return, while the old mm
- * is still the task's: its exit_mmap (if this was its last user) follows
- * before sched_process_exec, and user space must meet the EXEC first.  The
- * snapshot id is kept for sched_process_exec, which lists the new mm.
- */
-SEC("tp_btf/sched_prepare_exec")
-int BPF_PROG(on_prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
-{
-	__u64 key = (__u64)task;
-	__u64 snap = 0;
-	struct avm_event *e;
-
-	if (!traced_current())
-		return 0;
-	if (snap_at_exec)
-		snap = __sync_fetch_and_add(&snap_next, 1);
-	e = ev_new(AVM_EXEC, (__u64)BPF_CORE_READ(task, mm));
-	if (!e)
-		return 0;
-	e->a = (__u64)BPF_CORE_READ(bprm, mm);
-	e->b = snap;
-	e->c = BPF_CORE_READ(task, pid);
-	bpf_ringbuf_submit(e, wake_flags());
-	bpf_map_update_elem(&exec_snap, &key, &snap, BPF_ANY);
-	return 0;
-}
-
 /* Fill one snapshot VMA row in rec and return the number of chain members
  * recorded; the anon_vmas of the chain go out through emit_av. */
 static __always_inline void fill_av(struct avm_snap_av *a, __u64 snap, struct anon_vma *av)
@@ -424,11 +397,13 @@ static __always_inline void snap_header(struct avm_event *h, __u32 kind, __u64 m
 }
 
 /*
- * Emit one VMA (and the anon_vmas on its chain) of snapshot snap.  With seq
- * set the rows go to the iterator's seq file, otherwise to the ring buffer.
+ * Emit one VMA (and, with avs, the anon_vmas on its chain) of snapshot snap.
+ * With seq set the rows go to the iterator's seq file, otherwise to the ring
+ * buffer.  Exit snapshots are only compared, never adopted: they leave the
+ * anon_vma rows out (the chain's ids stay in the VMA row).
  */
-static __always_inline void snap_vma(struct vm_area_struct *vma, __u64 snap, __u32 tgid,
-				     __u32 tid, struct seq_file *seq)
+static __always_inline int snap_vma(struct vm_area_struct *vma, __u64 snap, __u32 tgid,
+				    __u32 tid, struct seq_file *seq, int avs)
 {
 	struct collect_snap_vma_rec *r;
 	struct collect_snap_av_rec ar;
@@ -436,10 +411,11 @@ static __always_inline void snap_vma(struct vm_area_struct *vma, __u64 snap, __u
 	struct list_head *pos, *head;
 	__u32 zero = 0, n = 0;
 	__u64 mm;
+	int lost = 0;
 
 	r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
-		return;
+		return -1;
 	mm = (__u64)BPF_CORE_READ(vma, vm_mm);
 	snap_header(&r->h, COLLECT_REC_SNAP_VMA, mm, tgid, tid);
 	r->v.snap = snap;
@@ -479,14 +455,17 @@ static __always_inline void snap_vma(struct vm_area_struct *vma, __u64 snap, __u
 			break;
 		avc = (void *)pos - bpf_core_field_offset(struct anon_vma_chain, same_vma);
 		cav = BPF_CORE_READ(avc, anon_vma);
-		if (i < AVM_CHAIN_MAX && cav) {
+		if (i < AVM_CHAIN_MAX && cav)
 			r->v.chain[i & (AVM_CHAIN_MAX - 1)] = (__u64)cav;
+		if (avs && i < AVM_CHAIN_MAX && cav) {
 			snap_header(&ar.h, COLLECT_REC_SNAP_AV, mm, tgid, tid);
 			fill_av(&ar.a, snap, cav);
-			if (seq)
+			if (seq) {
 				bpf_seq_write(seq, &ar, sizeof(ar));
-			else if (bpf_ringbuf_output(&events, &ar, sizeof(ar), wake_flags()))
+			} else if (bpf_ringbuf_output(&events, &ar, sizeof(ar), wake_flags())) {
 				stat_inc(COLLECT_STAT_LOST);
+				lost = -1;
+			}
 		}
 		n++;
 		pos = BPF_CORE_READ(pos, next);
@@ -494,10 +473,99 @@ static __always_inline void snap_vma(struct vm_area_struct *vma, __u64 snap, __u
 	if (n == COLLECT_CHAIN_WALK)
 		stat_inc(COLLECT_STAT_SNAP_TRUNC);
 	r->v.chain_len = n;
-	if (seq)
+	if (seq) {
 		bpf_seq_write(seq, r, sizeof(*r));
-	else if (bpf_ringbuf_output(&events, r, sizeof(*r), wake_flags()))
+	} else if (bpf_ringbuf_output(&events, r, sizeof(*r), wake_flags())) {
 		stat_inc(COLLECT_STAT_LOST);
+		lost = -1;
+	}
+	return lost;
+}
+
+/*
+ * Exit snapshot (AVM_SNAPSHOT, reason AVM_SNAP_EXIT): the layout of mm at the
+ * end of its life, for --validate to compare with the world; never adopted.
+ *
+ * Taken when the task leaving mm is its last user (mm_users == 1), from the
+ * task itself, before anything is torn down:
+ *   - sched_process_exit: do_exit() fires it before exit_mm() (eager.md §6;
+ *     mmput -> exit_mmap follows), so the VMAs are all there (a kernel that
+ *     fires it after exit_mm has p->mm NULL here: no snapshot);
+ *   - sched_prepare_exec, for the old mm: exec_mmap() drops it later.
+ * With one user left nothing but this task can change the VMAs any more.
+ * A second user (another thread exiting at the same moment, a /proc reader
+ * holding the mm) means no snapshot: a missed comparison, never a wrong one.
+ * So does a busy mmap_lock (the iterator only trylocks it) or a lost row.
+ *
+ * Rows go out first, then the SNAPSHOT event (mm, a = id, c = rows), so the
+ * event follows its rows and precedes the task's EXIT or EXEC.  The rows
+ * leave the anon_vma rows out (the chain ids stay in each VMA row).
+ */
+static __always_inline void exit_snapshot(struct task_struct *p, struct mm_struct *mm)
+{
+	struct bpf_iter_task_vma it;
+	struct vm_area_struct *vma;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct avm_event *e;
+	__u64 snap;
+	__u32 n = 0;
+	int lost = 0;
+
+	if (!snap_at_exit || !mm ||
+	    BPF_CORE_READ(mm, mm_users.counter) != 1)
+		return;
+	snap = __sync_fetch_and_add(&snap_next, 1);
+	if (bpf_iter_task_vma_new(&it, p, 0)) {
+		bpf_iter_task_vma_destroy(&it);
+		stat_inc(COLLECT_STAT_SNAP_MISSED);
+		return;
+	}
+	while ((vma = bpf_iter_task_vma_next(&it))) {
+		if (snap_vma(vma, snap, id >> 32, (__u32)id, NULL, 0))
+			lost = 1;
+		n++;
+	}
+	bpf_iter_task_vma_destroy(&it);
+	if (lost) {
+		stat_inc(COLLECT_STAT_SNAP_MISSED);
+		return;
+	}
+	e = ev_new(AVM_SNAPSHOT, (__u64)mm);
+	if (!e)
+		return;
+	e->a = snap;
+	e->b = AVM_SNAP_EXIT;
+	e->c = n;
+	bpf_ringbuf_submit(e, wake_flags());
+}
+
+/*
+ * The exec event goes out here, at the point of no return, while the old mm
+ * is still the task's: its exit_mmap (if this was its last user) follows
+ * before sched_process_exec, and user space must meet the EXEC first.  The
+ * snapshot id is kept for sched_process_exec, which lists the new mm.
+ */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(on_prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
+{
+	__u64 key = (__u64)task;
+	__u64 snap = 0;
+	struct avm_event *e;
+
+	if (!traced_current())
+		return 0;
+	exit_snapshot(task, BPF_CORE_READ(task, mm));
+	if (snap_at_exec)
+		snap = __sync_fetch_and_add(&snap_next, 1);
+	e = ev_new(AVM_EXEC, (__u64)BPF_CORE_READ(task, mm));
+	if (!e)
+		return 0;
+	e->a = (__u64)BPF_CORE_READ(bprm, mm);
+	e->b = snap;
+	e->c = BPF_CORE_READ(task, pid);
+	bpf_ringbuf_submit(e, wake_flags());
+	bpf_map_update_elem(&exec_snap, &key, &snap, BPF_ANY);
+	return 0;
 }
 
 /* Kernels before 6.10 (no sched_prepare_exec): the event goes out here, with
@@ -561,7 +629,7 @@ int BPF_PROG(on_exec_snap, struct task_struct *p, pid_t old_pid, struct linux_bi
 		return 0;
 	bpf_iter_task_vma_new(&it, p, 0);
 	while ((vma = bpf_iter_task_vma_next(&it)))
-		snap_vma(vma, snap, id >> 32, (__u32)id, NULL);
+		snap_vma(vma, snap, id >> 32, (__u32)id, NULL, 1);
 	bpf_iter_task_vma_destroy(&it);
 	return 0;
 }
@@ -595,6 +663,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		group_dead = (__u8)ctx[1];
 	else
 		group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	exit_snapshot(p, (struct mm_struct *)mm);
 	e = ev_new(AVM_EXIT, mm);
 	if (!e)
 		return 0;
@@ -1201,6 +1270,6 @@ int snap_iter(struct bpf_iter__task_vma *ctx)
 		BPF_CORE_READ_STR_INTO(&comm, task, comm);
 	if (!traced(tgid, comm_on ? comm : NULL))
 		return 0;
-	snap_vma(vma, 1, tgid, BPF_CORE_READ(task, pid), ctx->meta->seq);
+	snap_vma(vma, 1, tgid, BPF_CORE_READ(task, pid), ctx->meta->seq, 1);
 	return 0;
 }

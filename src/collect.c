@@ -74,6 +74,7 @@ struct collect_opts {
 	unsigned long ringbuf;
 	int verbose;
 	int procmaps;         /* --proc-maps: snapshots from /proc/PID/maps */
+	int no_exit_snaps;    /* --no-exit-snapshots */
 };
 
 /* Which snapshot last listed each anon_vma id (index = id), to list it once. */
@@ -170,6 +171,8 @@ static void collect_usage(FILE *f)
 		"      --proc-maps         take snapshots from /proc/PID/maps (no anon_vma\n"
 		"                          state; what kernels without the BPF task_vma\n"
 		"                          iterator get)\n"
+		"      --no-exit-snapshots do not list an mm's VMAs when its last user exits\n"
+		"                          or execs (the layouts --validate compares)\n"
 		"  -v, --verbose           libbpf and verifier messages\n"
 		"  -h, --help              this help\n"
 		"  -- CMD [ARGS...]        run CMD and record it and its descendants only;\n"
@@ -190,6 +193,7 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		{ "ringbuf-size", required_argument, NULL, 256 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "proc-maps", no_argument, NULL, 257 },
+		{ "no-exit-snapshots", no_argument, NULL, 258 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -245,6 +249,9 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 			break;
 		case 257:
 			o->procmaps = 1;
+			break;
+		case 258:
+			o->no_exit_snaps = 1;
 			break;
 		case 'h':
 			collect_usage(stdout);
@@ -772,6 +779,7 @@ static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 	r->procmaps_exec = !kfuncs;
 	r->user_snap = 2;
 	r->skel->rodata->snap_at_exec = (unsigned)kfuncs;
+	r->skel->rodata->snap_at_exit = (unsigned)(kfuncs && !r->o.no_exit_snaps);
 	r->mode = fentry ? "fentry" : "tracepoint";
 	r->snapshot_source = kfuncs ? "bpf_task_vma" : "proc_maps";
 
@@ -1227,7 +1235,11 @@ static int collect_meta_end(struct collect_run *r, struct avm_err *err)
 		    trace_meta_set_int(r->trace, "slab_failed_allocs",
 				       (int64_t)collect_stat_sum(r, COLLECT_STAT_SLAB_FAILED), err) ||
 		    trace_meta_set_int(r->trace, "snapshot_chains_truncated",
-				       (int64_t)collect_stat_sum(r, COLLECT_STAT_SNAP_TRUNC), err))
+				       (int64_t)collect_stat_sum(r, COLLECT_STAT_SNAP_TRUNC), err) ||
+		    trace_meta_set_int(r->trace, "exit_snapshots",
+				       r->skel->rodata->snap_at_exit, err) ||
+		    trace_meta_set_int(r->trace, "exit_snapshots_missed",
+				       (int64_t)collect_stat_sum(r, COLLECT_STAT_SNAP_MISSED), err))
 			return -1;
 	}
 	if (r->child > 0 && r->child_done)

@@ -64,10 +64,11 @@ enum collect_stat {
 	COLLECT_STAT_SLAB_OTHER,    /* anon_vma_chain-cache events of other users (dropped) */
 	COLLECT_STAT_SLAB_FAILED,   /* kmem_cache_alloc events with ptr NULL */
 	COLLECT_STAT_SNAP_TRUNC,    /* snapshot chains longer than the walk bound */
+	COLLECT_STAT_SNAP_MISSED,   /* exit snapshots not taken: mmap_lock busy or a row lost */
 	COLLECT_STAT_MAX,
 };
 
 /* The longest chain the BPF side walks to count it (it records AVM_CHAIN_MAX). */
-#define COLLECT_CHAIN_WALK 64
+#define COLLECT_CHAIN_WALK AVM_CHAIN_LEN_MAX
 
 #endif

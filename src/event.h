@@ -72,7 +72,7 @@ enum avm_kind {
 	/* locks and other kernel activity */
 	AVM_MMAP_LOCK = 50, /* a=1 write, b=enum avm_lock_phase, c=success */
 	AVM_SNAPSHOT = 60,  /* a=snapshot id, b=enum avm_snap_reason, c=VMA count;
-	                       the VMAs are in table snap_vmas */
+	                       the VMAs are in table snap_vmas; reason EXIT: mm=the mm */
 	AVM_MIGRATE = 70,   /* a=enum avm_migrate_op, b=address, c=order */
 	AVM_KSM = 71,       /* a=enum avm_ksm_op, b=pfn, c=err */
 	AVM_THP = 72,       /* a=enum avm_thp_op, b=address, c=status */
@@ -99,7 +99,12 @@ enum avm_site {
 };
 
 enum avm_lock_phase { AVM_LOCK_START = 0, AVM_LOCK_ACQUIRED = 1, AVM_LOCK_RELEASED = 2 };
-enum avm_snap_reason { AVM_SNAP_START = 1, AVM_SNAP_EXEC = 2 };
+/*
+ * Why a snapshot was taken.  START and EXEC are adopted by the replay; EXIT
+ * (the mm's last user leaves it, by exit or by exec, before exit_mmap) is only
+ * compared with the world by --validate, and has no snap_anon_vmas rows.
+ */
+enum avm_snap_reason { AVM_SNAP_START = 1, AVM_SNAP_EXEC = 2, AVM_SNAP_EXIT = 3 };
 enum avm_migrate_op { AVM_MIGRATE_SET_PTE = 1, AVM_MIGRATE_REMOVE_PTE = 2,
 		      AVM_MIGRATE_SET_PMD = 3, AVM_MIGRATE_REMOVE_PMD = 4,
 		      AVM_MIGRATE_START = 5, AVM_MIGRATE_END = 6 };
@@ -127,6 +132,7 @@ struct avm_event {
 
 /* One VMA of a snapshot (table snap_vmas). */
 #define AVM_CHAIN_MAX 16
+#define AVM_CHAIN_LEN_MAX 64 /* chain_len stops here: the collector counts at most this many */
 struct avm_snap_vma {
 	avm_u64 snap;      /* snapshot id */
 	avm_u64 mm;
@@ -136,7 +142,8 @@ struct avm_snap_vma {
 	avm_u64 anon_vma;  /* object id of vma->anon_vma, 0 none */
 	avm_u64 av_root, av_parent;
 	avm_u32 av_refcount, av_children, av_active;
-	avm_u32 chain_len; /* AVCs on the chain (may exceed AVM_CHAIN_MAX) */
+	avm_u32 chain_len; /* AVCs on the chain (may exceed AVM_CHAIN_MAX; at most
+	                      AVM_CHAIN_LEN_MAX, which means "that many or more") */
 	avm_u64 chain[AVM_CHAIN_MAX]; /* anon_vma ids of the chain, head (newest) first */
 };
 

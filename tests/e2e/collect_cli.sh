@@ -50,10 +50,15 @@ check "idle: complete" 1 "$(q "$tmp/idle.db" "SELECT value FROM meta WHERE key='
 check "idle: start snapshot event" 1 "$(q "$tmp/idle.db" "SELECT count(*) FROM events WHERE kind=60 AND a=1 AND b=1")"
 check "idle: snapshot of several mms" 1 "$(q "$tmp/idle.db" "SELECT count(DISTINCT mm) > 1 FROM snap_vmas WHERE snap=1")"
 check "idle: snapshot VMA count" "$(q "$tmp/idle.db" "SELECT count(*) FROM snap_vmas WHERE snap=1")" \
-	"$(q "$tmp/idle.db" "SELECT c FROM events WHERE kind=60")"
+	"$(q "$tmp/idle.db" "SELECT c FROM events WHERE kind=60 AND b=1")"
+# exit snapshots (reason 3) are compared, never adopted: they have no anon_vma rows
 check "idle: anon_vmas of the chains listed" 0 "$(q "$tmp/idle.db" "
 	SELECT count(*) FROM snap_vmas v WHERE v.anon_vma<>0 AND NOT EXISTS
-	(SELECT 1 FROM snap_anon_vmas a WHERE a.snap=v.snap AND a.id=v.anon_vma)")"
+	(SELECT 1 FROM snap_anon_vmas a WHERE a.snap=v.snap AND a.id=v.anon_vma)
+	AND v.snap NOT IN (SELECT a FROM events WHERE kind=60 AND b=3)")"
+check "idle: exit snapshots list their VMAs" 0 "$(q "$tmp/idle.db" "
+	SELECT count(*) FROM events e WHERE kind=60 AND b=3 AND
+	c <> (SELECT count(*) FROM snap_vmas v WHERE v.snap=e.a AND v.mm=e.mm)")"
 # vma->anon_vma is always one of the anon_vmas its chain links (eager.md §1.4).
 check "idle: anon_vma on its own chain" 0 "$(q "$tmp/idle.db" "
 	SELECT count(*) FROM snap_vmas WHERE anon_vma<>0 AND chain_len <= 16
