@@ -159,6 +159,11 @@ struct model_ops {
 
 	/* vma->anon state exists (eager: vma->anon_vma != NULL). */
 	bool (*has_anon)(const struct model *m, const struct mm_vma *v);
+	/*
+	 * Optional (may be NULL): AVCs on v's anon_vma_chain, as the kernel's
+	 * list would hold them (eager); --validate compares it at exit snapshots.
+	 */
+	uint32_t (*chain_len)(const struct model *m, const struct mm_vma *v);
 
 	/*
 	 * A fault (or populate, or stack growth, ...) needs anon memory in v and

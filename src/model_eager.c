@@ -55,6 +55,12 @@ static bool eager_has_anon(const struct model *m, const struct mm_vma *v)
 	return av_anon_vma_of(&m->sp, v) != NULL;
 }
 
+/* vma->anon_vma_chain's length (eager.md §1.4: one AVC per anon_vma of the chain). */
+static uint32_t eager_chain_len(const struct model *m, const struct mm_vma *v)
+{
+	return av_chain_len(&m->sp, v);
+}
+
 /* __anon_vma_prepare (§2.2): one AVC, and a new root AV unless a neighbour donates one. */
 static int eager_prepare(struct model *m, struct mm_vma *v, struct avm_err *err)
 {
@@ -172,6 +178,7 @@ const struct model_ops model_eager_ops = {
 	.create = eager_create,
 	.destroy = eager_destroy,
 	.has_anon = eager_has_anon,
+	.chain_len = eager_chain_len,
 	.prepare = eager_prepare,
 	.folio_owner = eager_folio_owner,
 	.merge_ok = eager_merge_ok,

@@ -10,6 +10,9 @@
  *                               (pre-existing state);
  *   AVM_EXEC                    the exec snapshot's rows (ev->b, 0 = none) go
  *                               to world_exec, which builds the new mm;
+ *   AVM_SNAPSHOT, reason exit   (--validate only) the rows of an mm at the end
+ *                               of its life are compared with the eager
+ *                               world's VMAs of that mm; no world applies them;
  *   anything else               world_apply (worlds ignore what they do not
  *                               model, e.g. the kernel's own AVM_SLAB records).
  *
@@ -413,6 +416,9 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 		if (ev->kind == AVM_EXEC && ev->b &&
 		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->b, false, err))
 			return -1;
+		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_EXIT && r->val &&
+		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, false, err))
+			return -1;
 		b->n++;
 	}
 	return 0;
@@ -502,8 +508,26 @@ static int replay_layout_vma(void *ctx, struct mm_vma *v)
 	wk->wvmas[wk->nwvmas++] = (struct validate_vma){
 		.start = v->start, .end = v->end, .flags = v->flags,
 		.anon = l->ops->has_anon(l->model, v),
+		.pgoff = v->pgoff, .file = v->file,
+		.chain_len = l->ops->chain_len ? l->ops->chain_len(l->model, v) : 0,
+		.chain_known = l->ops->chain_len != NULL,
 	};
 	return 0;
+}
+
+/* The world's VMAs of mm into wk->wvmas; false if the world has no such mm. */
+static int replay_world_layout(struct replay_worker *wk, uint64_t mm, bool *has_mm,
+			       struct avm_err *err)
+{
+	struct replay_layout l = { .wk = wk, .ops = world_ops(wk->w), .model = world_model(wk->w),
+				   .err = err };
+	struct mm_space *space = mm_sim_find(world_sim(wk->w), mm);
+
+	wk->nwvmas = 0;
+	*has_mm = space != NULL;
+	if (space)
+		mm_for_each_vma(space, replay_layout_vma, &l);
+	return l.failed ? -1 : 0;
 }
 
 /* After a snapshot was applied: the kernel's layout of mm against the world's. */
@@ -511,19 +535,28 @@ static int replay_validate_snapshot(struct replay_worker *wk, const struct avm_e
 				    const struct avm_snap_vma *rows, size_t n, uint64_t mm,
 				    struct avm_err *err)
 {
-	struct replay_layout l = { .wk = wk, .ops = world_ops(wk->w), .model = world_model(wk->w),
-				   .err = err };
-	struct mm_space *space;
+	bool has_mm;
 
 	if (!wk->validated)
 		return 0;
-	wk->nwvmas = 0;
-	space = mm_sim_find(world_sim(wk->w), mm);
-	if (space)
-		mm_for_each_vma(space, replay_layout_vma, &l);
-	if (l.failed)
+	if (replay_world_layout(wk, mm, &has_mm, err))
 		return -1;
 	return validate_snapshot(wk->r->val, ev, rows, n, wk->wvmas, wk->nwvmas, err);
+}
+
+/* An exit snapshot: the kernel's last layout of ev->mm against the world's, not applied. */
+static int replay_validate_exit(struct replay_worker *wk, const struct avm_event *ev,
+				const struct replay_batch *b, const struct replay_snapref *ref,
+				struct avm_err *err)
+{
+	bool has_mm;
+
+	if (!wk->validated || !ref)
+		return 0;
+	if (replay_world_layout(wk, ev->mm, &has_mm, err))
+		return -1;
+	return validate_exit_layout(wk->r->val, ev, b->rows.v + ref->v, ref->nv, wk->wvmas,
+				    wk->nwvmas, has_mm, err);
 }
 
 /* Start snapshot: the world adopts every mm of it, one mm at a time. */
@@ -570,8 +603,12 @@ static int replay_event(struct replay_worker *wk, const struct avm_event *ev,
 			return avm_err_prefix(err, "exec");
 		if (ref && replay_validate_snapshot(wk, ev, rows, n, (uint64_t)ev->a, err))
 			return -1;
-	} else if (world_apply(wk->w, ev, err)) {
-		return -1;
+	} else {
+		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_EXIT &&
+		    replay_validate_exit(wk, ev, b, ref, err))
+			return -1;
+		if (world_apply(wk->w, ev, err))
+			return -1;
 	}
 	if (val && validate_world_delta(val, ev, world_stats(wk->w), err))
 		return -1;

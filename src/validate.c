@@ -52,6 +52,7 @@
  */
 #include "validate.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@
 enum { VAL_ALLOC = 0, VAL_FREE = 1 };
 #define VAL_SITE_NR 8
 #define VAL_FAULT_IDS 4
+#define VAL_EXIT_MIS_KEPT 20
 
 /* counts[obj][alloc/free] */
 typedef int64_t val_counts[VALIDATE_OBJ_NR][2];
@@ -124,6 +126,16 @@ struct val_div {
 	bool has_vma;
 };
 
+/* One exit-layout mismatch: a VMA and its first differing field. */
+struct val_exit_mis {
+	uint64_t seq, mm;
+	uint32_t pid;
+	enum validate_class cls;
+	enum validate_field field;
+	uint64_t start, end;   /* the kernel's VMA (the model's for MODEL_ONLY) */
+	uint64_t kernel, model; /* the field's values on each side */
+};
+
 struct val_table {
 	void *slots;
 	size_t cap, used, size; /* size = bytes per slot */
@@ -167,6 +179,11 @@ struct validate {
 	uint64_t live_pending_seq;  /* a snapshot whose live counts wait for the world's stats */
 	uint64_t live_pending_tid;  /* ... or for this task's next hard checkpoint (exec) */
 	bool live_due;              /* that checkpoint came: check once the stats are in */
+
+	/* exit layouts (validate_exit_layout) */
+	struct validate_exit_stats exit;
+	struct val_exit_mis exit_mis[VAL_EXIT_MIS_KEPT]; /* the first mismatches */
+	size_t n_exit_mis;
 
 	bool finished;
 	validate_vma_lookup_fn lookup;
@@ -1202,6 +1219,191 @@ int validate_snapshot(struct validate *v, const struct avm_event *ev,
 	return 0;
 }
 
+/* ------------------------------------------------------------ exit layouts */
+
+static const char *val_field_names[VALIDATE_F_NR] = {
+	"start", "end", "pgoff", "flags", "anon_vma", "chain_len", "model_only",
+};
+
+const char *validate_field_name(enum validate_field f)
+{
+	return f < VALIDATE_F_NR ? val_field_names[f] : "?";
+}
+
+static const char *val_class_names[VALIDATE_CLASS_NR] = { "anon", "file" };
+
+/* Special mappings: the world copies them from a snapshot and never models them. */
+static bool val_vma_special(uint64_t flags)
+{
+	return (flags & VM_SPECIAL) != 0;
+}
+
+/*
+ * The first field in which the kernel's VMA r and the model's w (same start)
+ * differ, VALIDATE_F_NR if none; *kv and *mv get the two values.  A chain
+ * length of AVM_CHAIN_LEN_MAX is where the collector's walk stopped: the
+ * kernel's chain is at least that long.
+ */
+static enum validate_field val_exit_field(const struct avm_snap_vma *r, const struct validate_vma *w,
+					  uint64_t *kv, uint64_t *mv)
+{
+	if (r->end != w->end) {
+		*kv = r->end;
+		*mv = w->end;
+		return VALIDATE_F_END;
+	}
+	if (r->pgoff != w->pgoff) {
+		*kv = r->pgoff;
+		*mv = w->pgoff;
+		return VALIDATE_F_PGOFF;
+	}
+	if (!val_layout_flags_equal(r->flags, w->flags)) {
+		*kv = r->flags;
+		*mv = w->flags;
+		return VALIDATE_F_FLAGS;
+	}
+	if ((r->anon_vma != 0) != w->anon) {
+		*kv = r->anon_vma != 0;
+		*mv = w->anon;
+		return VALIDATE_F_ANON_VMA;
+	}
+	if (r->anon_vma && w->chain_known && r->chain_len != w->chain_len &&
+	    !(r->chain_len >= AVM_CHAIN_LEN_MAX && w->chain_len >= AVM_CHAIN_LEN_MAX)) {
+		*kv = r->chain_len;
+		*mv = w->chain_len;
+		return VALIDATE_F_CHAIN_LEN;
+	}
+	return VALIDATE_F_NR;
+}
+
+/*
+ * A shared mapping of a file opened read-only: do_mmap() clears VM_SHARED
+ * and VM_MAYWRITE when the file lacks FMODE_WRITE, keeping VM_MAYSHARE.  The
+ * trace does not say how a file was opened, so the world keeps both: not
+ * modelled.  True when that is the only difference (f is the first one).
+ */
+static bool val_exit_file_mode(const struct avm_snap_vma *r, const struct validate_vma *w,
+			       enum validate_field f)
+{
+	const uint64_t bits = VM_SHARED | VM_MAYWRITE;
+
+	return f == VALIDATE_F_FLAGS && r->file && (r->flags & VM_MAYSHARE) && !(r->flags & bits) &&
+	       ((r->flags ^ w->flags) & ~VM_SOFTDIRTY) == bits && (r->anon_vma != 0) == w->anon;
+}
+
+static void val_exit_mismatch(struct validate *v, const struct avm_event *ev, enum validate_class cls,
+			      enum validate_field f, uint64_t start, uint64_t end, uint64_t kv,
+			      uint64_t mv)
+{
+	v->exit.mismatched[cls]++;
+	v->exit.by_field[cls][f]++;
+	if (v->n_exit_mis < VAL_EXIT_MIS_KEPT)
+		v->exit_mis[v->n_exit_mis++] = (struct val_exit_mis){
+			.seq = ev->seq, .mm = ev->mm, .pid = ev->pid, .cls = cls, .field = f,
+			.start = start, .end = end, .kernel = kv, .model = mv,
+		};
+}
+
+/* The model VMA containing addr (for naming what the model has there), NULL if none. */
+static const struct validate_vma *val_world_at(const struct validate_vma *world, size_t wn,
+					       uint64_t addr)
+{
+	for (size_t j = 0; j < wn; j++)
+		if (world[j].start <= addr && addr < world[j].end)
+			return &world[j];
+	return NULL;
+}
+
+int validate_exit_layout(struct validate *v, const struct avm_event *ev,
+			 const struct avm_snap_vma *rows, size_t n,
+			 const struct validate_vma *world, size_t wn, bool world_has_mm,
+			 struct avm_err *err)
+{
+	const struct val_mm *m = val_table_get(&v->mms, ev->mm, false, err);
+	uint64_t mismatched_before = v->exit.mismatched[0] + v->exit.mismatched[1];
+	size_t i = 0, j = 0;
+
+	v->exit.snapshots++;
+	if (!world_has_mm || !m || !m->known) {
+		/* an mm the trace never created nor snapshotted: the world guessed it */
+		v->exit.snapshots_unknown++;
+		v->exit.unmodelled_unknown_mm += n;
+		return 0;
+	}
+	/* merge the two address-ordered lists by start address */
+	while (i < n || j < wn) {
+		const struct avm_snap_vma *r = i < n ? &rows[i] : NULL;
+		const struct validate_vma *w = j < wn ? &world[j] : NULL;
+		enum validate_class cls;
+		enum validate_field f;
+		uint64_t kv = 0, mv = 0;
+
+		if (r && r->mm != ev->mm)
+			return avm_errf(err, "validate: exit snapshot %" PRId64 " has a row of mm %" PRIu64
+					     ", not of mm %" PRIu64, ev->a, r->mm, ev->mm);
+		if (r && (!w || r->start < w->start)) {
+			/* only the kernel has a VMA starting here */
+			i++;
+			if (val_vma_special(r->flags)) {
+				v->exit.unmodelled_special++;
+				continue;
+			}
+			cls = r->file ? VALIDATE_CLASS_FILE : VALIDATE_CLASS_ANON;
+			v->exit.compared[cls]++;
+			w = val_world_at(world, wn, r->start);
+			val_exit_mismatch(v, ev, cls, VALIDATE_F_START, r->start, r->end, r->start,
+					  w ? w->start : 0);
+			continue;
+		}
+		if (!r || w->start < r->start) {
+			/* only the model has a VMA starting here */
+			j++;
+			if (val_vma_special(w->flags)) {
+				v->exit.unmodelled_special++;
+				continue;
+			}
+			cls = w->file ? VALIDATE_CLASS_FILE : VALIDATE_CLASS_ANON;
+			v->exit.compared[cls]++;
+			val_exit_mismatch(v, ev, cls, VALIDATE_F_MODEL_ONLY, w->start, w->end, 0,
+					  w->start);
+			continue;
+		}
+		i++;
+		j++;
+		if (val_vma_special(r->flags)) {
+			v->exit.unmodelled_special++;
+			continue;
+		}
+		cls = r->file ? VALIDATE_CLASS_FILE : VALIDATE_CLASS_ANON;
+		v->exit.compared[cls]++;
+		f = val_exit_field(r, w, &kv, &mv);
+		if (f == VALIDATE_F_NR) {
+			v->exit.matched[cls]++;
+		} else if (val_exit_file_mode(r, w, f)) {
+			v->exit.compared[cls]--;
+			v->exit.unmodelled_file_mode++;
+		} else {
+			val_exit_mismatch(v, ev, cls, f, r->start, r->end, kv, mv);
+		}
+	}
+	if (v->exit.mismatched[0] + v->exit.mismatched[1] == mismatched_before)
+		v->exit.snapshots_equal++;
+	return 0;
+}
+
+void validate_exit_stats(const struct validate *v, struct validate_exit_stats *out)
+{
+	*out = v->exit;
+}
+
+/* The anon exit-layout mismatch rate judged by validate_passed (0 when none compared). */
+static double val_exit_error(const struct validate *v)
+{
+	uint64_t c = v->exit.compared[VALIDATE_CLASS_ANON];
+
+	return c ? (double)v->exit.mismatched[VALIDATE_CLASS_ANON] / (double)c : 0.0;
+}
+
 int validate_finish(struct validate *v, struct avm_err *err)
 {
 	size_t i;
@@ -1349,7 +1551,7 @@ bool validate_passed(const struct validate *v)
 		if (!(t.error <= v->p.tolerance))
 			return false;
 	}
-	return true;
+	return val_exit_error(v) <= v->p.tolerance;
 }
 
 static const char *val_obj_names[VALIDATE_OBJ_NR] = { "anon_vma", "anon_vma_chain" };
@@ -1511,6 +1713,76 @@ static void val_explained_add(cJSON *list, const char *name, const char *why, co
 	cJSON_AddItemToArray(list, x);
 }
 
+static cJSON *val_exit_json(const struct validate *v)
+{
+	const struct validate_exit_stats *e = &v->exit;
+	cJSON *j = cJSON_CreateObject(), *x, *y, *list;
+	char buf[32];
+
+	if (!j)
+		return NULL;
+	cJSON_AddNumberToObject(j, "snapshots", (double)e->snapshots);
+	cJSON_AddNumberToObject(j, "snapshots_unknown_mm", (double)e->snapshots_unknown);
+	cJSON_AddNumberToObject(j, "snapshots_equal", (double)e->snapshots_equal);
+	for (int c = 0; c < VALIDATE_CLASS_NR; c++) {
+		x = cJSON_AddObjectToObject(j, val_class_names[c]);
+		if (!x)
+			goto fail;
+		cJSON_AddNumberToObject(x, "compared", (double)e->compared[c]);
+		cJSON_AddNumberToObject(x, "matched", (double)e->matched[c]);
+		cJSON_AddNumberToObject(x, "mismatched", (double)e->mismatched[c]);
+		cJSON_AddNumberToObject(x, "error", e->compared[c] ? (double)e->mismatched[c] /
+									 (double)e->compared[c] : 0.0);
+		y = cJSON_AddObjectToObject(x, "first_field");
+		if (!y)
+			goto fail;
+		for (int f = 0; f < VALIDATE_F_NR; f++)
+			if (e->by_field[c][f])
+				cJSON_AddNumberToObject(y, val_field_names[f], (double)e->by_field[c][f]);
+	}
+	x = cJSON_AddObjectToObject(j, "unmodelled");
+	if (!x)
+		goto fail;
+	cJSON_AddNumberToObject(x, "special", (double)e->unmodelled_special);
+	cJSON_AddNumberToObject(x, "unknown_mm", (double)e->unmodelled_unknown_mm);
+	cJSON_AddNumberToObject(x, "file_open_mode", (double)e->unmodelled_file_mode);
+	list = cJSON_AddArrayToObject(j, "mismatches");
+	if (!list)
+		goto fail;
+	for (size_t i = 0; i < v->n_exit_mis; i++) {
+		const struct val_exit_mis *m = &v->exit_mis[i];
+		bool hex = m->field != VALIDATE_F_PGOFF && m->field != VALIDATE_F_ANON_VMA &&
+			   m->field != VALIDATE_F_CHAIN_LEN;
+
+		x = cJSON_CreateObject();
+		if (!x)
+			goto fail;
+		cJSON_AddItemToArray(list, x);
+		cJSON_AddNumberToObject(x, "seq", (double)m->seq);
+		cJSON_AddNumberToObject(x, "mm", (double)m->mm);
+		cJSON_AddNumberToObject(x, "pid", m->pid);
+		cJSON_AddStringToObject(x, "class", val_class_names[m->cls]);
+		cJSON_AddStringToObject(x, "field", val_field_names[m->field]);
+		snprintf(buf, sizeof(buf), "0x%" PRIx64, m->start);
+		cJSON_AddStringToObject(x, "start", buf);
+		snprintf(buf, sizeof(buf), "0x%" PRIx64, m->end);
+		cJSON_AddStringToObject(x, "end", buf);
+		if (hex) {
+			snprintf(buf, sizeof(buf), "0x%" PRIx64, m->kernel);
+			cJSON_AddStringToObject(x, "kernel", buf);
+			snprintf(buf, sizeof(buf), "0x%" PRIx64, m->model);
+			cJSON_AddStringToObject(x, "model", buf);
+		} else {
+			cJSON_AddNumberToObject(x, "kernel", (double)m->kernel);
+			cJSON_AddNumberToObject(x, "model", (double)m->model);
+		}
+	}
+	return j;
+fail:
+	cJSON_Delete(j);
+	return NULL;
+}
+
 cJSON *validate_to_json(const struct validate *v)
 {
 	cJSON *j = cJSON_CreateObject(), *x, *list;
@@ -1581,6 +1853,10 @@ cJSON *validate_to_json(const struct validate *v)
 		cJSON_AddNumberToObject(y, "kernel_anon_vma_chain", (double)v->first_live_k[1]);
 		cJSON_AddNumberToObject(y, "model_anon_vma_chain", (double)v->first_live_m[1]);
 	}
+	x = val_exit_json(v);
+	if (!x)
+		goto fail;
+	cJSON_AddItemToObject(j, "exit_layouts", x);
 	cJSON_AddItemToObject(j, "per_process", val_per_process_json(v));
 
 	list = cJSON_AddArrayToObject(j, "explained");

@@ -18,6 +18,9 @@
  *                                                  ones the world ignored)
  *       after a snapshot was applied (AVM_EXEC with a snapshot, AVM_SNAPSHOT):
  *       validate_snapshot(v, ev, rows, n, world_vmas, wn, &err);
+ *       at an exit snapshot (AVM_SNAPSHOT, reason AVM_SNAP_EXIT), which the
+ *       world does not apply: its rows against the world's VMAs of ev->mm
+ *       validate_exit_layout(v, ev, rows, n, world_vmas, wn, world_has_mm, &err);
  *   validate_finish(v, &err);
  *   validate_to_json(v) -> the report's "validation" object
  *   validate_passed(v)  -> exit status
@@ -69,6 +72,11 @@ struct validate_vma {
 	uint64_t start, end;
 	uint64_t flags;  /* VM_* */
 	bool anon;       /* has an anon_vma (kernel) / anon state (model) */
+	/* read by validate_exit_layout only */
+	uint64_t pgoff;      /* pages */
+	uint64_t file;       /* open-file id, 0 anonymous */
+	uint32_t chain_len;  /* AVCs on the VMA's chain */
+	bool chain_known;    /* the model can tell chain_len (eager can) */
 };
 
 /*
@@ -98,6 +106,17 @@ int validate_world_delta(struct validate *v, const struct avm_event *ev,
 int validate_snapshot(struct validate *v, const struct avm_event *ev,
 		      const struct avm_snap_vma *rows, size_t n,
 		      const struct validate_vma *world, size_t wn, struct avm_err *err);
+/*
+ * An exit snapshot (ev: AVM_SNAPSHOT, reason AVM_SNAP_EXIT, mm ev->mm): the
+ * kernel's layout of an mm at the end of its life (rows, address order)
+ * against the world's VMAs of that mm at the same point of the stream
+ * (world, address order; world_has_mm false when the world has no such mm).
+ * Nothing is adopted.  Every VMA is classified (struct validate_exit_stats).
+ */
+int validate_exit_layout(struct validate *v, const struct avm_event *ev,
+			 const struct avm_snap_vma *rows, size_t n,
+			 const struct validate_vma *world, size_t wn, bool world_has_mm,
+			 struct avm_err *err);
 /* End of the trace: settle what is still open, turn what cannot be settled into divergences. */
 int validate_finish(struct validate *v, struct avm_err *err);
 
@@ -111,9 +130,48 @@ struct validate_totals {
 };
 void validate_totals(const struct validate *v, enum validate_obj o, struct validate_totals *out);
 size_t validate_divergence_count(const struct validate *v);
+
+/*
+ * Exit layouts.  A VMA is in one class: anon (no file, not special) or file
+ * (file-backed, shmem and SysV shm included) when compared; or unmodelled:
+ * special mappings (VM_IO, VM_PFNMAP, VM_MIXEDMAP, VM_DONTEXPAND: [vdso],
+ * [vvar], device maps; the world only copies them), every VMA of an mm the
+ * trace does not fully know (never created or snapshotted in it), and a
+ * shared map of a file opened read-only whose only difference is the
+ * VM_SHARED | VM_MAYWRITE the kernel clears (the trace has no open mode).  A compared
+ * VMA matches, or mismatches on the first differing field, in this order:
+ */
+enum validate_field {
+	VALIDATE_F_START = 0,  /* the kernel's VMA starts where no model VMA does */
+	VALIDATE_F_END,
+	VALIDATE_F_PGOFF,
+	VALIDATE_F_FLAGS,      /* vm_flags except VM_SOFTDIRTY */
+	VALIDATE_F_ANON_VMA,   /* one side has an anon_vma, the other not */
+	VALIDATE_F_CHAIN_LEN,  /* AVCs on the chain (when both have an anon_vma) */
+	VALIDATE_F_MODEL_ONLY, /* a model VMA starts where no kernel VMA does */
+	VALIDATE_F_NR,
+};
+enum validate_class { VALIDATE_CLASS_ANON = 0, VALIDATE_CLASS_FILE = 1, VALIDATE_CLASS_NR = 2 };
+
+struct validate_exit_stats {
+	uint64_t snapshots;           /* exit snapshots met */
+	uint64_t snapshots_unknown;   /* ... of an mm the trace does not fully know */
+	uint64_t snapshots_equal;     /* ... whose compared VMAs all matched */
+	uint64_t compared[VALIDATE_CLASS_NR], matched[VALIDATE_CLASS_NR];
+	uint64_t mismatched[VALIDATE_CLASS_NR];
+	uint64_t by_field[VALIDATE_CLASS_NR][VALIDATE_F_NR]; /* mismatches by first field */
+	uint64_t unmodelled_special, unmodelled_unknown_mm;
+	uint64_t unmodelled_file_mode; /* read-only shared file maps: flags only (see validate.c) */
+};
+void validate_exit_stats(const struct validate *v, struct validate_exit_stats *out);
+const char *validate_field_name(enum validate_field f);
 /* Sequence number of the first divergence (0: none). */
 uint64_t validate_first_divergence_seq(const struct validate *v);
-/* Every allocation error within the tolerance?  (Layouts and frees are reported, not judged.) */
+/*
+ * Every allocation error within the tolerance, and the exit layouts' anon
+ * mismatch rate (mismatched / compared anon VMAs) too?  (Start and exec
+ * layouts, file-backed exit layouts and frees are reported, not judged.)
+ */
 bool validate_passed(const struct validate *v);
 /* The report's "validation" object; NULL on allocation failure. */
 struct cJSON *validate_to_json(const struct validate *v);

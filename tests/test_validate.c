@@ -460,8 +460,8 @@ static void test_exec_at_point_of_no_return(void **state)
 		{ .mm = 9, .start = 0x600000, .end = 0x602000, .flags = 0x100073, .anon_vma = 2 },
 		{ .mm = 9, .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon_vma = 1 },
 	};
-	struct validate_vma wvmas[2] = { { 0x600000, 0x602000, 0x100073, true },
-					 { 0x7ff000, 0x800000, 0x100173, true } };
+	struct validate_vma wvmas[2] = { { .start = 0x600000, .end = 0x602000, .flags = 0x100073, .anon = true },
+					 { .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon = true } };
 	uint64_t exec_seq;
 
 	(void)state;
@@ -587,10 +587,10 @@ static void test_layout_compare(void **state)
 		{ .mm = 9, .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon_vma = 0 },
 		{ .mm = 9, .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon_vma = 4 },
 	};
-	struct validate_vma same[2] = { { 0x400000, 0x401000, 0x875, false },
-					{ 0x7ff000, 0x800000, 0x100173 | 0x08000000, true } };
-	struct validate_vma other[2] = { { 0x400000, 0x401000, 0x875, false },
-					 { 0x7ff000, 0x800000, 0x100173, false } };
+	struct validate_vma same[2] = { { .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon = false },
+					{ .start = 0x7ff000, .end = 0x800000, .flags = 0x100173 | 0x08000000, .anon = true } };
+	struct validate_vma other[2] = { { .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon = false },
+					 { .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon = false } };
 	cJSON *j;
 
 	(void)state;
@@ -609,6 +609,267 @@ static void test_layout_compare(void **state)
 	fx_done(&f);
 }
 
+/*
+ * Exit layouts (validate_exit_layout): a forked child (mm 2, so the trace
+ * knows it) at the end of its life.  Flags as the kernel records them:
+ *   text  r-x  VM_READ|EXEC|MAYREAD|MAYWRITE|MAYEXEC            = 0x75, file 3
+ *   heap  rw-  VM_READ|WRITE|MAYREAD|MAYWRITE|MAYEXEC|ACCOUNT    = 0x100073
+ *   vvar  r--  VM_READ|MAYREAD|IO|PFNMAP|DONTEXPAND|DONTDUMP     = 0x4044411
+ *   vdso  r-x  text flags | VM_DONTEXPAND                         = 0x40075
+ */
+#define T_TEXT 0x75ULL
+#define T_HEAP 0x100073ULL
+#define T_VVAR 0x4044411ULL
+#define T_VDSO 0x40075ULL
+#define T_SOFTDIRTY 0x08000000ULL
+
+/* A fork that makes mm 2 a child the trace knows. */
+static void fx_known_child(struct fx *f)
+{
+	static const struct mdelta none[1];
+
+	fx_ev(f, AVM_FORK, 100, 100, 1, 2, none, 0);
+}
+
+static struct avm_event exit_snap_ev(struct fx *f, uint64_t mm)
+{
+	return (struct avm_event){ .seq = ++f->seq, .kind = AVM_SNAPSHOT, .tid = 1002, .pid = 1002,
+				   .mm = mm, .a = 7, .b = AVM_SNAP_EXIT, .c = 4 };
+}
+
+/* exit_layouts.<cls>.<key> of the report's validation object. */
+static double exit_num(cJSON *j, const char *cls, const char *key)
+{
+	cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "exit_layouts"), cls);
+
+	assert_non_null(e);
+	return num(e, key, NULL);
+}
+
+/*
+ * Equal layouts: every field agrees (the kernel's VM_SOFTDIRTY is ignored,
+ * eager.md §3.1); [vvar] and [vdso] are special mappings, unmodelled, even
+ * though the world has [vdso] too.
+ *
+ *   kernel  [text 0x400000-0x401000][heap 0x600000-0x602000 AV chain 1] .. [vvar][vdso]
+ *   model   [text 0x400000-0x401000][heap 0x600000-0x602000 AV chain 1] ..       [vdso]
+ */
+static void test_exit_layout_equal(void **state)
+{
+	struct fx f;
+	struct avm_err err = { { 0 } };
+	struct avm_event ev;
+	struct avm_snap_vma rows[4] = {
+		{ .mm = 2, .start = 0x400000, .end = 0x401000, .pgoff = 0, .flags = T_TEXT, .file = 3 },
+		{ .mm = 2, .start = 0x600000, .end = 0x602000, .pgoff = 0x600, .flags = T_HEAP | T_SOFTDIRTY,
+		  .anon_vma = 5, .chain_len = 1 },
+		{ .mm = 2, .start = 0x7ffe000, .end = 0x7fff000, .flags = T_VVAR },
+		{ .mm = 2, .start = 0x7fff000, .end = 0x8000000, .flags = T_VDSO },
+	};
+	struct validate_vma world[3] = {
+		{ .start = 0x400000, .end = 0x401000, .pgoff = 0, .flags = T_TEXT, .file = 3,
+		  .chain_known = true },
+		{ .start = 0x600000, .end = 0x602000, .pgoff = 0x600, .flags = T_HEAP, .anon = true,
+		  .chain_len = 1, .chain_known = true },
+		{ .start = 0x7fff000, .end = 0x8000000, .flags = T_VDSO, .chain_known = true },
+	};
+	struct validate_exit_stats st;
+	cJSON *j;
+
+	(void)state;
+	fx_init(&f, 0.01);
+	fx_known_child(&f);
+	ev = exit_snap_ev(&f, 2);
+	assert_int_equal(validate_exit_layout(f.v, &ev, rows, 4, world, 3, true, &err), 0);
+	validate_exit_stats(f.v, &st);
+	assert_int_equal(st.snapshots, 1);
+	assert_int_equal(st.snapshots_equal, 1);
+	assert_int_equal(st.compared[VALIDATE_CLASS_ANON], 1);
+	assert_int_equal(st.matched[VALIDATE_CLASS_ANON], 1);
+	assert_int_equal(st.compared[VALIDATE_CLASS_FILE], 1);
+	assert_int_equal(st.matched[VALIDATE_CLASS_FILE], 1);
+	assert_int_equal(st.unmodelled_special, 2);
+	fx_finish(&f);
+	assert_true(validate_passed(f.v));
+	j = validate_to_json(f.v);
+	assert_non_null(j);
+	assert_int_equal((int)exit_num(j, "anon", "matched"), 1);
+	assert_int_equal((int)exit_num(j, "unmodelled", "special"), 2);
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/*
+ * A differing end: the kernel merged the heap back after an mprotect
+ * round trip (eager.md §3), the model kept two VMAs.
+ *
+ *   kernel  [heap 0x600000 ------------- 0x603000)
+ *   model   [heap 0x600000 --- 0x602000)[0x602000 - 0x603000)
+ *
+ * The first VMA mismatches on end; the model's second VMA starts where no
+ * kernel VMA does (model_only).  2 of 2 anon VMAs wrong: not passed.
+ */
+static void test_exit_layout_end_differs(void **state)
+{
+	struct fx f;
+	struct avm_err err = { { 0 } };
+	struct avm_event ev;
+	struct avm_snap_vma rows[1] = {
+		{ .mm = 2, .start = 0x600000, .end = 0x603000, .pgoff = 0x600, .flags = T_HEAP,
+		  .anon_vma = 5, .chain_len = 1 },
+	};
+	struct validate_vma world[2] = {
+		{ .start = 0x600000, .end = 0x602000, .pgoff = 0x600, .flags = T_HEAP, .anon = true,
+		  .chain_len = 1, .chain_known = true },
+		{ .start = 0x602000, .end = 0x603000, .pgoff = 0x602, .flags = T_HEAP, .anon = true,
+		  .chain_len = 1, .chain_known = true },
+	};
+	struct validate_exit_stats st;
+	cJSON *j, *mis;
+
+	(void)state;
+	fx_init(&f, 0.01);
+	fx_known_child(&f);
+	ev = exit_snap_ev(&f, 2);
+	assert_int_equal(validate_exit_layout(f.v, &ev, rows, 1, world, 2, true, &err), 0);
+	validate_exit_stats(f.v, &st);
+	assert_int_equal(st.snapshots_equal, 0);
+	assert_int_equal(st.compared[VALIDATE_CLASS_ANON], 2);
+	assert_int_equal(st.matched[VALIDATE_CLASS_ANON], 0);
+	assert_int_equal(st.by_field[VALIDATE_CLASS_ANON][VALIDATE_F_END], 1);
+	assert_int_equal(st.by_field[VALIDATE_CLASS_ANON][VALIDATE_F_MODEL_ONLY], 1);
+	fx_finish(&f);
+	assert_false(validate_passed(f.v));
+	j = validate_to_json(f.v);
+	assert_non_null(j);
+	assert_int_equal((int)exit_num(j, "anon", "mismatched"), 2);
+	mis = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "exit_layouts"),
+						      "mismatches"), 0);
+	assert_non_null(mis);
+	assert_string_equal(cJSON_GetObjectItem(mis, "field")->valuestring, "end");
+	assert_string_equal(cJSON_GetObjectItem(mis, "kernel")->valuestring, "0x603000");
+	assert_string_equal(cJSON_GetObjectItem(mis, "model")->valuestring, "0x602000");
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "passed")));
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/*
+ * A missing anon_vma and a chain of the wrong length.  Same bounds, flags
+ * and pgoff on both sides:
+ *
+ *   heap   0x600000-0x602000  kernel: AV, chain 2 (a fork child's, §2.5)  model: none
+ *   buf    0x700000-0x710000  kernel: chain 3                             model: chain 2
+ *   deep   0x800000-0x801000  kernel: chain 64 (the collector stops)      model: chain 70
+ *
+ * heap mismatches on anon_vma, buf on chain_len; deep matches: the kernel's
+ * count saturates at AVM_CHAIN_LEN_MAX.  2 of 3 wrong: above 0.5, not passed.
+ */
+static void test_exit_layout_missing_anon(void **state)
+{
+	struct fx f;
+	struct avm_err err = { { 0 } };
+	struct avm_event ev;
+	struct avm_snap_vma rows[3] = {
+		{ .mm = 2, .start = 0x600000, .end = 0x602000, .pgoff = 0x600, .flags = T_HEAP,
+		  .anon_vma = 5, .chain_len = 2 },
+		{ .mm = 2, .start = 0x700000, .end = 0x710000, .pgoff = 0x700, .flags = T_HEAP,
+		  .anon_vma = 6, .chain_len = 3 },
+		{ .mm = 2, .start = 0x800000, .end = 0x801000, .pgoff = 0x800, .flags = T_HEAP,
+		  .anon_vma = 7, .chain_len = AVM_CHAIN_LEN_MAX },
+	};
+	struct validate_vma world[3] = {
+		{ .start = 0x600000, .end = 0x602000, .pgoff = 0x600, .flags = T_HEAP, .anon = false,
+		  .chain_known = true },
+		{ .start = 0x700000, .end = 0x710000, .pgoff = 0x700, .flags = T_HEAP, .anon = true,
+		  .chain_len = 2, .chain_known = true },
+		{ .start = 0x800000, .end = 0x801000, .pgoff = 0x800, .flags = T_HEAP, .anon = true,
+		  .chain_len = 70, .chain_known = true },
+	};
+	struct validate_exit_stats st;
+	cJSON *j, *mis;
+
+	(void)state;
+	fx_init(&f, 0.5);
+	fx_known_child(&f);
+	ev = exit_snap_ev(&f, 2);
+	assert_int_equal(validate_exit_layout(f.v, &ev, rows, 3, world, 3, true, &err), 0);
+	validate_exit_stats(f.v, &st);
+	assert_int_equal(st.compared[VALIDATE_CLASS_ANON], 3);
+	assert_int_equal(st.matched[VALIDATE_CLASS_ANON], 1);
+	assert_int_equal(st.by_field[VALIDATE_CLASS_ANON][VALIDATE_F_ANON_VMA], 1);
+	assert_int_equal(st.by_field[VALIDATE_CLASS_ANON][VALIDATE_F_CHAIN_LEN], 1);
+	fx_finish(&f);
+	assert_false(validate_passed(f.v));
+	j = validate_to_json(f.v);
+	assert_non_null(j);
+	mis = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "exit_layouts"), "mismatches");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(mis, 0), "field")->valuestring,
+			    "anon_vma");
+	assert_int_equal((int)num(cJSON_GetArrayItem(mis, 0), "kernel", NULL), 1);
+	assert_int_equal((int)num(cJSON_GetArrayItem(mis, 0), "model", NULL), 0);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(mis, 1), "field")->valuestring,
+			    "chain_len");
+	assert_int_equal((int)num(cJSON_GetArrayItem(mis, 1), "kernel", NULL), 3);
+	cJSON_Delete(j);
+	fx_done(&f);
+}
+
+/*
+ * What the model cannot know is never counted as matched:
+ *   - mm 3, never created nor snapshotted in the trace: all its VMAs are
+ *     unknown_mm, none compared (even though the world's guess agrees);
+ *   - a shared map of a file opened read-only (kernel 0xd1: READ, MAYREAD,
+ *     MAYEXEC, MAYSHARE; the world 0xf9 adds SHARED and MAYWRITE, which
+ *     do_mmap clears without FMODE_WRITE): file_open_mode;
+ *   - a file VMA whose flags differ otherwise (VM_EXEC) is a file mismatch,
+ *     reported but not judged: the verdict stays passed.
+ */
+static void test_exit_layout_unmodelled(void **state)
+{
+	struct fx f;
+	struct avm_err err = { { 0 } };
+	struct avm_event ev;
+	struct avm_snap_vma unknown[1] = {
+		{ .mm = 3, .start = 0x600000, .end = 0x602000, .flags = T_HEAP, .anon_vma = 5,
+		  .chain_len = 1 },
+	};
+	struct validate_vma unknown_w[1] = {
+		{ .start = 0x600000, .end = 0x602000, .flags = T_HEAP, .anon = true, .chain_len = 1,
+		  .chain_known = true },
+	};
+	struct avm_snap_vma rows[2] = {
+		{ .mm = 2, .start = 0x400000, .end = 0x401000, .flags = T_TEXT, .file = 3 },
+		{ .mm = 2, .start = 0x500000, .end = 0x507000, .flags = 0xd1, .file = 4 },
+	};
+	struct validate_vma world[2] = {
+		{ .start = 0x400000, .end = 0x401000, .flags = T_TEXT & ~0x4ULL, .file = 3,
+		  .chain_known = true },
+		{ .start = 0x500000, .end = 0x507000, .flags = 0xf9, .file = 4, .chain_known = true },
+	};
+	struct validate_exit_stats st;
+
+	(void)state;
+	fx_init(&f, 0.01);
+	fx_known_child(&f);
+	ev = exit_snap_ev(&f, 3);
+	assert_int_equal(validate_exit_layout(f.v, &ev, unknown, 1, unknown_w, 1, true, &err), 0);
+	ev = exit_snap_ev(&f, 2);
+	assert_int_equal(validate_exit_layout(f.v, &ev, rows, 2, world, 2, true, &err), 0);
+	validate_exit_stats(f.v, &st);
+	assert_int_equal(st.snapshots, 2);
+	assert_int_equal(st.snapshots_unknown, 1);
+	assert_int_equal(st.unmodelled_unknown_mm, 1);
+	assert_int_equal(st.unmodelled_file_mode, 1);
+	assert_int_equal(st.compared[VALIDATE_CLASS_ANON], 0);
+	assert_int_equal(st.matched[VALIDATE_CLASS_ANON], 0);
+	assert_int_equal(st.compared[VALIDATE_CLASS_FILE], 1);
+	assert_int_equal(st.by_field[VALIDATE_CLASS_FILE][VALIDATE_F_FLAGS], 1);
+	fx_finish(&f);
+	assert_true(validate_passed(f.v));
+	fx_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +884,10 @@ int main(void)
 		cmocka_unit_test(test_other_context_free),
 		cmocka_unit_test(test_unpaid_free_is_divergence),
 		cmocka_unit_test(test_layout_compare),
+		cmocka_unit_test(test_exit_layout_equal),
+		cmocka_unit_test(test_exit_layout_end_differs),
+		cmocka_unit_test(test_exit_layout_missing_anon),
+		cmocka_unit_test(test_exit_layout_unmodelled),
 	};
 
 	return cmocka_run_group_tests_name("validate", tests, NULL, NULL);
