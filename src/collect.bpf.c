@@ -497,9 +497,11 @@ static __always_inline int snap_vma(struct vm_area_struct *vma, __u64 snap, __u3
  * holding the mm) means no snapshot: a missed comparison, never a wrong one.
  * So does a busy mmap_lock (the iterator only trylocks it) or a lost row.
  *
- * Rows go out first, then the SNAPSHOT event (mm, a = id, c = rows), so the
- * event follows its rows and precedes the task's EXIT or EXEC.  The rows
- * leave the anon_vma rows out (the chain ids stay in each VMA row).
+ * Rows go out first, then the SNAPSHOT event (mm, a = id, c = rows), stamped
+ * with the time the listing began: in the time-ordered stream it precedes
+ * its rows (user space drops the rows of an event it drops) and the task's
+ * EXIT or EXEC.  The rows leave the anon_vma rows out (the chain ids stay in
+ * each VMA row).
  */
 static __always_inline void exit_snapshot(struct task_struct *p, struct mm_struct *mm)
 {
@@ -507,14 +509,14 @@ static __always_inline void exit_snapshot(struct task_struct *p, struct mm_struc
 	struct vm_area_struct *vma;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct avm_event *e;
-	__u64 snap;
+	__u64 snap, t0;
 	__u32 n = 0;
 	int lost = 0;
 
-	if (!snap_at_exit || !mm ||
-	    BPF_CORE_READ(mm, mm_users.counter) != 1)
+	if (!snap_at_exit || !mm || BPF_CORE_READ(mm, mm_users.counter) != 1)
 		return;
 	snap = __sync_fetch_and_add(&snap_next, 1);
+	t0 = bpf_ktime_get_ns();
 	if (bpf_iter_task_vma_new(&it, p, 0)) {
 		bpf_iter_task_vma_destroy(&it);
 		stat_inc(COLLECT_STAT_SNAP_MISSED);
@@ -533,6 +535,7 @@ static __always_inline void exit_snapshot(struct task_struct *p, struct mm_struc
 	e = ev_new(AVM_SNAPSHOT, (__u64)mm);
 	if (!e)
 		return;
+	e->t = t0; /* ordered before its rows: user space decides on the event first */
 	e->a = snap;
 	e->b = AVM_SNAP_EXIT;
 	e->c = n;

@@ -63,6 +63,7 @@
 #define COLLECT_EXEC_PENDING 64                     /* concurrent /proc exec snapshots */
 #define COLLECT_DEFERRED_MAX 256                    /* births held for the SNAPSHOT event */
 #define COLLECT_NICE (-10)                          /* the reader's priority */
+#define COLLECT_DROPPED_SNAPS 256                   /* exit snapshots dropped with their rows */
 
 struct collect_opts {
 	const char *out;
@@ -107,6 +108,8 @@ struct collect_run {
 	struct avm_event deferred[COLLECT_DEFERRED_MAX]; /* births written after SNAPSHOT */
 	size_t ndeferred;
 	int in_deferred;
+	uint64_t dropped_snap[COLLECT_DROPPED_SNAPS]; /* exit snapshots older than the start's */
+	size_t ndropped_snap;
 	uint64_t *lost_prev;  /* per possible CPU */
 	uint64_t lost_total;
 	int ncpus;
@@ -445,6 +448,10 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 
 		if (before == 1) {
 			r->before_snapshot++;
+			/* an exit snapshot's rows follow its event: drop them with it */
+			if (e->kind == AVM_SNAPSHOT && e->b == AVM_SNAP_EXIT &&
+			    r->ndropped_snap < COLLECT_DROPPED_SNAPS)
+				r->dropped_snap[r->ndropped_snap++] = (uint64_t)e->a;
 			return 0;
 		}
 		if (before == 2 && r->ndeferred < COLLECT_DEFERRED_MAX) {
@@ -454,8 +461,12 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 		}
 	}
 	e->t = e->t > r->start_mono ? e->t - r->start_mono : 0;
-	if (e->kind == COLLECT_REC_SNAP_VMA && size >= sizeof(struct collect_snap_vma_rec))
+	if (e->kind == COLLECT_REC_SNAP_VMA && size >= sizeof(struct collect_snap_vma_rec)) {
+		for (size_t i = 0; i < r->ndropped_snap; i++)
+			if (r->dropped_snap[i] == ((struct collect_snap_vma_rec *)rec)->v.snap)
+				return 0;
 		return collect_out_snap_vma(r, rec, err);
+	}
 	if (e->kind == COLLECT_REC_SNAP_AV && size >= sizeof(struct collect_snap_av_rec))
 		return collect_out_snap_av(r, rec, err);
 	if (size != sizeof(*e) || e->kind >= 1000)
