@@ -46,6 +46,15 @@
  * Model teardown frees (why EXIT) go to the task that emits MM_RELEASE of
  * that mm, whoever it is: the last mmput may come from another task.
  *
+ * Exit layouts (validate_exit_layout): the collector lists an mm when its
+ * last user leaves it; its rows and the world's VMAs of that mm, both in
+ * address order, are merged by start address and each VMA is classified:
+ * matched, mismatched on its first differing field (end, pgoff, flags,
+ * anon_vma, chain length; start / model_only when only one side has a VMA
+ * starting there), or unmodelled (special maps, mms the trace does not know,
+ * read-only shared file maps whose open mode the trace lacks).  Only counts
+ * and the first VAL_EXIT_MIS_KEPT mismatches are kept.
+ *
  * Data layout: open-addressing tables tid -> struct val_task and
  * mm -> struct val_mm (grow at 1/2 load); a fixed list of divergences (all
  * counted, the first max_divergences kept); plain counters for the rest.
@@ -1244,8 +1253,8 @@ static bool val_vma_special(uint64_t flags)
  * length of AVM_CHAIN_LEN_MAX is where the collector's walk stopped: the
  * kernel's chain is at least that long.
  */
-static enum validate_field val_exit_field(const struct avm_snap_vma *r, const struct validate_vma *w,
-					  uint64_t *kv, uint64_t *mv)
+static enum validate_field val_exit_field(const struct avm_snap_vma *r,
+					  const struct validate_vma *w, uint64_t *kv, uint64_t *mv)
 {
 	if (r->end != w->end) {
 		*kv = r->end;
@@ -1287,13 +1296,14 @@ static bool val_exit_file_mode(const struct avm_snap_vma *r, const struct valida
 {
 	const uint64_t bits = VM_SHARED | VM_MAYWRITE;
 
-	return f == VALIDATE_F_FLAGS && r->file && (r->flags & VM_MAYSHARE) && !(r->flags & bits) &&
-	       ((r->flags ^ w->flags) & ~VM_SOFTDIRTY) == bits && (r->anon_vma != 0) == w->anon;
+	return f == VALIDATE_F_FLAGS && r->file && (r->flags & VM_MAYSHARE) &&
+	       !(r->flags & bits) && ((r->flags ^ w->flags) & ~VM_SOFTDIRTY) == bits &&
+	       (r->anon_vma != 0) == w->anon;
 }
 
-static void val_exit_mismatch(struct validate *v, const struct avm_event *ev, enum validate_class cls,
-			      enum validate_field f, uint64_t start, uint64_t end, uint64_t kv,
-			      uint64_t mv)
+static void val_exit_mismatch(struct validate *v, const struct avm_event *ev,
+			      enum validate_class cls, enum validate_field f, uint64_t start,
+			      uint64_t end, uint64_t kv, uint64_t mv)
 {
 	v->exit.mismatched[cls]++;
 	v->exit.by_field[cls][f]++;
@@ -1339,8 +1349,8 @@ int validate_exit_layout(struct validate *v, const struct avm_event *ev,
 		uint64_t kv = 0, mv = 0;
 
 		if (r && r->mm != ev->mm)
-			return avm_errf(err, "validate: exit snapshot %" PRId64 " has a row of mm %" PRIu64
-					     ", not of mm %" PRIu64, ev->a, r->mm, ev->mm);
+			return avm_errf(err, "validate: exit snapshot %" PRId64 " has a row of mm %"
+					     PRIu64 ", not of mm %" PRIu64, ev->a, r->mm, ev->mm);
 		if (r && (!w || r->start < w->start)) {
 			/* only the kernel has a VMA starting here */
 			i++;
@@ -1731,8 +1741,8 @@ static cJSON *val_exit_json(const struct validate *v)
 		cJSON_AddNumberToObject(x, "compared", (double)e->compared[c]);
 		cJSON_AddNumberToObject(x, "matched", (double)e->matched[c]);
 		cJSON_AddNumberToObject(x, "mismatched", (double)e->mismatched[c]);
-		cJSON_AddNumberToObject(x, "error", e->compared[c] ? (double)e->mismatched[c] /
-									 (double)e->compared[c] : 0.0);
+		cJSON_AddNumberToObject(x, "error", e->compared[c] ?
+				(double)e->mismatched[c] / (double)e->compared[c] : 0.0);
 		y = cJSON_AddObjectToObject(x, "first_field");
 		if (!y)
 			goto fail;

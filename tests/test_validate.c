@@ -460,8 +460,10 @@ static void test_exec_at_point_of_no_return(void **state)
 		{ .mm = 9, .start = 0x600000, .end = 0x602000, .flags = 0x100073, .anon_vma = 2 },
 		{ .mm = 9, .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon_vma = 1 },
 	};
-	struct validate_vma wvmas[2] = { { .start = 0x600000, .end = 0x602000, .flags = 0x100073, .anon = true },
-					 { .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon = true } };
+	struct validate_vma wvmas[2] = {
+		{ .start = 0x600000, .end = 0x602000, .flags = 0x100073, .anon = true },
+		{ .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon = true },
+	};
 	uint64_t exec_seq;
 
 	(void)state;
@@ -587,10 +589,14 @@ static void test_layout_compare(void **state)
 		{ .mm = 9, .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon_vma = 0 },
 		{ .mm = 9, .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon_vma = 4 },
 	};
-	struct validate_vma same[2] = { { .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon = false },
-					{ .start = 0x7ff000, .end = 0x800000, .flags = 0x100173 | 0x08000000, .anon = true } };
-	struct validate_vma other[2] = { { .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon = false },
-					 { .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon = false } };
+	struct validate_vma same[2] = {
+		{ .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon = false },
+		{ .start = 0x7ff000, .end = 0x800000, .flags = 0x100173 | 0x08000000, .anon = true },
+	};
+	struct validate_vma other[2] = {
+		{ .start = 0x400000, .end = 0x401000, .flags = 0x875, .anon = false },
+		{ .start = 0x7ff000, .end = 0x800000, .flags = 0x100173, .anon = false },
+	};
 	cJSON *j;
 
 	(void)state;
