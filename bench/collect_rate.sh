@@ -17,6 +17,9 @@
 #               CPU when generation began (set-up: BPF load, start snapshot;
 #               read by the generator from /proc/PPID/stat), per event
 #   cpu load    that CPU / elapsed time (1.00 = one of the 2 CPUs)
+#   wl/event    the generator's own user+sys CPU per event: the syscalls and
+#               the collector's BPF programs run inside them (the kernel-side
+#               cost of recording, which the workload pays)
 # BASELINE=/path/to/another/anonvma-collect measures it too, in the same
 # interleaved runs, for before/after comparisons of collector changes.
 # Usage: bench/collect_rate.sh [BUILD] (env RUNS, SECS, RATES, RINGBUF, BASELINE)
@@ -44,7 +47,8 @@ hz=$(getconf CLK_TCK)
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-# One run: appends "events rate lost lostrows cpu_per_event_us load" to $tmp/<name>.<rate>.
+# One run: appends "events rate lost lostrows cpu_per_event_us load wl_per_event_us"
+# to $tmp/<name>.<rate>.
 run_one() {
 	local name=$1 bin=$2 rate=$3 calls out db
 	calls=$([ "$rate" = max ] && echo 0 || echo $((rate / 4)))
@@ -64,7 +68,7 @@ run_one() {
 	awk -v out="$out" -v cpu="$cpu" -v ev="$ev" -v lost="$lost" -v lr="$lrows" -v hz="$hz" 'BEGIN {
 		split(out, f, /[= ]/); el = f[4] / 1e9; t0 = f[6] / hz
 		split(cpu, c, " "); used = c[1] + c[2] - t0
-		printf "%d %.0f %d %d %.3f %.2f\n", ev, ev / el, lost, lr, 1e6 * used / ev, used / el
+		printf "%d %.0f %d %d %.3f %.2f %.3f\n", ev, ev / el, lost, lr, 1e6 * used / ev, used / el, f[8] / 1e3 / ev
 	}' >> "$tmp/$name.$rate"
 }
 
@@ -78,14 +82,14 @@ done
 
 col() { awk -v k="$1" '{print $k}' "$2" | median; }
 echo "collect rate bench ($RUNS runs of ${SECS} s, medians; ring ${RINGBUF:-32} MiB; madvise x2 threads, 4 events/call)"
-printf "  %-5s %-8s %10s %10s %6s %8s %6s %10s %8s\n" who target events "events/s" lost "max lost" "LOST" "cpu/event" "cpu load"
+printf "  %-5s %-8s %10s %10s %6s %8s %6s %10s %8s %10s\n" who target events "events/s" lost "max lost" "LOST" "cpu/event" "cpu load" "wl/event"
 for rate in $RATES; do
 	for c in "${collectors[@]}"; do
 		n=${c%%:*}
 		f=$tmp/$n.$rate
-		printf "  %-5s %-8s %10s %10s %6s %8s %6s %8s us %8s\n" "$n" "$rate" \
+		printf "  %-5s %-8s %10s %10s %6s %8s %6s %8s us %8s %7s us\n" "$n" "$rate" \
 			"$(col 1 "$f")" "$(col 2 "$f")" "$(col 3 "$f")" \
 			"$(awk '{print $3}' "$f" | sort -n | tail -1)" "$(col 4 "$f")" \
-			"$(col 5 "$f")" "$(col 6 "$f")"
+			"$(col 5 "$f")" "$(col 6 "$f")" "$(col 7 "$f")"
 	done
 done

@@ -13,10 +13,12 @@
  * catches up and the average rate holds even with coarse sleeps.
  *
  * Output (one line, stdout):
- *   calls=N elapsed_ns=T collector_cpu_ticks_at_start=C
+ *   calls=N elapsed_ns=T collector_cpu_ticks_at_start=C cpu_ns=U
  * C is utime+stime of the parent process (anonvma-collect when run as its
  * command) from /proc/PPID/stat when generation starts, so the collector's
- * set-up (BPF load, start snapshot) can be taken out of its CPU time.
+ * set-up (BPF load, start snapshot) can be taken out of its CPU time.  U is
+ * this process's own user+sys CPU: the syscalls and, inside them, the
+ * collector's BPF programs that record them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
 	int nth = 2, rc = 0;
 	uint64_t t0, t1, calls = 0;
 	long long ticks;
+	struct rusage ru;
 
 	if (argc < 3 || argc > 4) {
 		fprintf(stderr, "usage: collect_rate_gen RATE SECONDS [THREADS]\n");
@@ -150,7 +154,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "collect_rate_gen: madvise failed: %s\n", strerror(errno));
 		return 1;
 	}
-	printf("calls=%llu elapsed_ns=%llu collector_cpu_ticks_at_start=%lld\n",
-	       (unsigned long long)calls, (unsigned long long)(t1 - t0), ticks);
+	getrusage(RUSAGE_SELF, &ru);
+	printf("calls=%llu elapsed_ns=%llu collector_cpu_ticks_at_start=%lld cpu_ns=%lld\n",
+	       (unsigned long long)calls, (unsigned long long)(t1 - t0), ticks,
+	       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+		       (long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL);
 	return 0;
 }
