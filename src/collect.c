@@ -61,7 +61,6 @@
 #define COLLECT_RINGBUF_DEFAULT (32u << 20)
 #define COLLECT_POLL_MS 20                          /* drain period */
 #define COLLECT_EXEC_PENDING 64                     /* concurrent /proc exec snapshots */
-#define COLLECT_DEFERRED_MAX 256                    /* births held for the SNAPSHOT event */
 #define COLLECT_NICE (-10)                          /* the reader's priority */
 #define COLLECT_DROPPED_SNAPS 256                   /* exit snapshots dropped with their rows */
 
@@ -105,9 +104,6 @@ struct collect_run {
 	size_t nsnap_mm;
 	uint64_t snap_t_max;        /* the last row's read time */
 	uint64_t before_snapshot;   /* events dropped: older than the start snapshot */
-	struct avm_event deferred[COLLECT_DEFERRED_MAX]; /* births written after SNAPSHOT */
-	size_t ndeferred;
-	int in_deferred;
 	uint64_t dropped_snap[COLLECT_DROPPED_SNAPS]; /* exit snapshots older than the start's */
 	size_t ndropped_snap;
 	uint64_t *lost_prev;  /* per possible CPU */
@@ -418,13 +414,17 @@ static int collect_before_snapshot(const struct collect_run *r, const struct avm
 	 * An address space born while the iterator ran (a vfork child's exec, a
 	 * fork after the iterator passed the parent's pid) may be missing from
 	 * the snapshot: its birth stays in the stream, or its later events would
-	 * reach an mm nobody made.  One the snapshot has is born already.
+	 * reach an mm nobody made.  One the snapshot has is born already.  One
+	 * born before the iterator began that it does not list was gone by then
+	 * (the child exited or exec'd): its birth, like the slab allocations of
+	 * its dup_mmap, is older than the snapshot and dropped, or the replay
+	 * would build an mm whose objects the trace never shows.
 	 */
 	if (births && e->a) {
 		if (collect_snap_mm_find(r, (uint64_t)e->a))
 			return 1;
 		if (collect_snap_mm_find(r, e->mm))
-			return e->t < r->snap_t0 ? 2 : 0; /* 2: keep, after the SNAPSHOT */
+			return e->t < r->snap_t0;
 	}
 	if (e->t < r->snap_t0)
 		return 1;
@@ -442,21 +442,13 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 	 * than the start snapshot are already in its state: replayed too, they
 	 * would count twice and reach mms the replay has not adopted yet.
 	 */
-	if (r->snap_t0 && !r->in_deferred && e->t < r->snap_t_max && e->kind < 1000 &&
-	    e->kind != AVM_LOST) {
-		int before = collect_before_snapshot(r, e);
-
-		if (before == 1) {
+	if (r->snap_t0 && e->t < r->snap_t_max && e->kind < 1000 && e->kind != AVM_LOST) {
+		if (collect_before_snapshot(r, e)) {
 			r->before_snapshot++;
 			/* an exit snapshot's rows follow its event: drop them with it */
 			if (e->kind == AVM_SNAPSHOT && e->b == AVM_SNAP_EXIT &&
 			    r->ndropped_snap < COLLECT_DROPPED_SNAPS)
 				r->dropped_snap[r->ndropped_snap++] = (uint64_t)e->a;
-			return 0;
-		}
-		if (before == 2 && r->ndeferred < COLLECT_DEFERRED_MAX) {
-			/* A birth older than the SNAPSHOT event: it follows it. */
-			r->deferred[r->ndeferred++] = *e;
 			return 0;
 		}
 	}
@@ -529,22 +521,6 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 	if (trace_append(r->trace, e, err))
 		return -1;
 	r->written++;
-	if (e->kind == AVM_SNAPSHOT && e->b == AVM_SNAP_START && r->ndeferred) {
-		size_t i, n = r->ndeferred;
-
-		r->ndeferred = 0;
-		r->in_deferred = 1; /* the births are judged already */
-		for (i = 0; i < n; i++) {
-			struct avm_event d = r->deferred[i];
-
-			d.t = r->start_mono + e->t; /* at the SNAPSHOT */
-			if (collect_out(r, &d, sizeof(d), err)) {
-				r->in_deferred = 0;
-				return -1;
-			}
-		}
-		r->in_deferred = 0;
-	}
 	return 0;
 }
 
