@@ -80,12 +80,24 @@ collect_one() {
 	vmops-thp-always) "$collect" -f -o "$db" -- "$vmops" thp ;;
 	vmops-*) "$collect" -f -o "$db" -- "$vmops" "${name#vmops-}" ;;
 	host-d5)
-		# whole host; a workload runs meanwhile (started after the probes attach)
-		( sleep 1; for _ in 1 2 3; do "$vmops" all; sh "$here/pipeline.sh"; done ) &
-		local bg=$!
-		"$collect" -f -o "$db" -d 5
-		local rc=$?
-		wait $bg
+		# Whole host; a workload runs meanwhile.  It starts once the collector
+		# says it is recording (probes attached, start snapshot taken: the -d
+		# window starts there), not after a fixed sleep: on a loaded machine
+		# loading the BPF programs can take longer than the workload runs.
+		local log="$db.stderr" rc i
+		: > "$log"
+		"$collect" -f -o "$db" -d 5 2> "$log" &
+		local cpid=$!
+		for i in $(seq 600); do
+			grep -q "recording" "$log" && break
+			kill -0 $cpid 2> /dev/null || break
+			sleep 0.1
+		done
+		for _ in 1 2 3; do "$vmops" all; sh "$here/pipeline.sh"; done
+		wait $cpid
+		rc=$?
+		cat "$log" >&2
+		rm -f "$log"
 		return $rc ;;
 	*) echo "run.sh: unknown workload '$name'" >&2; return 2 ;;
 	esac
