@@ -112,6 +112,7 @@ struct mm_space {
 	uint64_t id;
 	int64_t users;
 	bool users_unknown; /* adopted or opaque: threads from before the trace are unknown */
+	bool opaque;        /* made by an event on an mm the world did not have */
 	struct mm_vma **vma;
 	size_t nvma, cap;
 	uint64_t start_brk, brk;
@@ -783,6 +784,7 @@ static struct mm_space *mm_get(struct mm_sim *s, uint64_t id, struct avm_err *er
 	mm = mm_new(s, id, err);
 	if (mm) {
 		mm->users_unknown = true;
+		mm->opaque = true;
 		s->st.unknown_mm++;
 	}
 	return mm;
@@ -2544,6 +2546,11 @@ uint64_t mm_space_id(const struct mm_space *mm)
 int64_t mm_space_users(const struct mm_space *mm)
 {
 	return mm->users;
+}
+
+bool mm_space_opaque(const struct mm_space *mm)
+{
+	return mm->opaque;
 }
 
 size_t mm_space_vma_count(const struct mm_space *mm)

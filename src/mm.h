@@ -156,6 +156,8 @@ struct mm_vma *mm_vma_next(const struct mm_vma *v);
 struct mm_vma *mm_find_vma(struct mm_space *mm, uint64_t addr); /* VMA containing addr */
 uint64_t mm_space_id(const struct mm_space *mm);
 int64_t mm_space_users(const struct mm_space *mm);
+/* Made empty by an event on an mm the world did not have (its VMAs are a guess). */
+bool mm_space_opaque(const struct mm_space *mm);
 size_t mm_space_vma_count(const struct mm_space *mm);
 /* The mm's page-table model (arch.h); NULL when the simulator has no arch. */
 const struct arch_pt *mm_space_pt(const struct mm_space *mm);

@@ -515,8 +515,8 @@ static int replay_layout_vma(void *ctx, struct mm_vma *v)
 	return 0;
 }
 
-/* The world's VMAs of mm into wk->wvmas; false if the world has no such mm. */
-static int replay_world_layout(struct replay_worker *wk, uint64_t mm, bool *has_mm,
+/* The world's VMAs of mm into wk->wvmas, and whether the world really modelled mm. */
+static int replay_world_layout(struct replay_worker *wk, uint64_t mm, enum validate_world_mm *wm,
 			       struct avm_err *err)
 {
 	struct replay_layout l = { .wk = wk, .ops = world_ops(wk->w), .model = world_model(wk->w),
@@ -524,7 +524,8 @@ static int replay_world_layout(struct replay_worker *wk, uint64_t mm, bool *has_
 	struct mm_space *space = mm_sim_find(world_sim(wk->w), mm);
 
 	wk->nwvmas = 0;
-	*has_mm = space != NULL;
+	*wm = !space ? VALIDATE_MM_NONE :
+	      mm_space_opaque(space) ? VALIDATE_MM_OPAQUE : VALIDATE_MM_MODELLED;
 	if (space)
 		mm_for_each_vma(space, replay_layout_vma, &l);
 	return l.failed ? -1 : 0;
@@ -535,11 +536,11 @@ static int replay_validate_snapshot(struct replay_worker *wk, const struct avm_e
 				    const struct avm_snap_vma *rows, size_t n, uint64_t mm,
 				    struct avm_err *err)
 {
-	bool has_mm;
+	enum validate_world_mm wm;
 
 	if (!wk->validated)
 		return 0;
-	if (replay_world_layout(wk, mm, &has_mm, err))
+	if (replay_world_layout(wk, mm, &wm, err))
 		return -1;
 	return validate_snapshot(wk->r->val, ev, rows, n, wk->wvmas, wk->nwvmas, err);
 }
@@ -549,14 +550,14 @@ static int replay_validate_exit(struct replay_worker *wk, const struct avm_event
 				const struct replay_batch *b, const struct replay_snapref *ref,
 				struct avm_err *err)
 {
-	bool has_mm;
+	enum validate_world_mm wm;
 
 	if (!wk->validated || !ref)
 		return 0;
-	if (replay_world_layout(wk, ev->mm, &has_mm, err))
+	if (replay_world_layout(wk, ev->mm, &wm, err))
 		return -1;
 	return validate_exit_layout(wk->r->val, ev, b->rows.v + ref->v, ref->nv, wk->wvmas,
-				    wk->nwvmas, has_mm, err);
+				    wk->nwvmas, wm, err);
 }
 
 /* Start snapshot: the world adopts every mm of it, one mm at a time. */

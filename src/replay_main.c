@@ -54,9 +54,10 @@ static void usage(FILE *out)
 		"                         holds the trace measured; write them as an arch YAML\n"
 		"                         (load it with --arch FILE)\n"
 		"      --validate         compare the eager model with the kernel's own\n"
-		"                         allocations recorded in the trace; exit 3 if an\n"
-		"                         error is above the tolerance\n"
-		"      --tolerance X      relative allocation error allowed (default 0.01)\n"
+		"                         allocations and exit-time VMA layouts recorded in\n"
+		"                         the trace; exit 3 if an error is above the tolerance\n"
+		"      --tolerance X      relative allocation error, and share of anonymous\n"
+		"                         VMAs whose exit layout differs, allowed (default 0.01)\n"
 		"      --check-invariants run the models' invariant checkers after every event\n"
 		"  -q, --quiet            no summary, no progress\n"
 		"  -h, --help             this help\n");

@@ -1326,7 +1326,7 @@ static const struct validate_vma *val_world_at(const struct validate_vma *world,
 
 int validate_exit_layout(struct validate *v, const struct avm_event *ev,
 			 const struct avm_snap_vma *rows, size_t n,
-			 const struct validate_vma *world, size_t wn, bool world_has_mm,
+			 const struct validate_vma *world, size_t wn, enum validate_world_mm wm,
 			 struct avm_err *err)
 {
 	const struct val_mm *m = val_table_get(&v->mms, ev->mm, false, err);
@@ -1334,10 +1334,21 @@ int validate_exit_layout(struct validate *v, const struct avm_event *ev,
 	size_t i = 0, j = 0;
 
 	v->exit.snapshots++;
-	if (!world_has_mm || !m || !m->known) {
+	if (wm == VALIDATE_MM_NONE || !m || !m->known) {
 		/* an mm the trace never created nor snapshotted: the world guessed it */
 		v->exit.snapshots_unknown++;
 		v->exit.unmodelled_unknown_mm += n;
+		return 0;
+	}
+	if (wm == VALIDATE_MM_OPAQUE) {
+		/*
+		 * The trace knew it, but the world tore it down and later events
+		 * re-created it empty: an mm shared by processes (CLONE_VM without
+		 * CLONE_THREAD) at the start snapshot, whose first exit looked like
+		 * the last one (adopted mms do not know their users, mm.c mm_put).
+		 */
+		v->exit.snapshots_opaque++;
+		v->exit.unmodelled_opaque_mm += n;
 		return 0;
 	}
 	/* merge the two address-ordered lists by start address */
@@ -1733,6 +1744,7 @@ static cJSON *val_exit_json(const struct validate *v)
 		return NULL;
 	cJSON_AddNumberToObject(j, "snapshots", (double)e->snapshots);
 	cJSON_AddNumberToObject(j, "snapshots_unknown_mm", (double)e->snapshots_unknown);
+	cJSON_AddNumberToObject(j, "snapshots_opaque_mm", (double)e->snapshots_opaque);
 	cJSON_AddNumberToObject(j, "snapshots_equal", (double)e->snapshots_equal);
 	for (int c = 0; c < VALIDATE_CLASS_NR; c++) {
 		x = cJSON_AddObjectToObject(j, val_class_names[c]);
@@ -1755,6 +1767,7 @@ static cJSON *val_exit_json(const struct validate *v)
 		goto fail;
 	cJSON_AddNumberToObject(x, "special", (double)e->unmodelled_special);
 	cJSON_AddNumberToObject(x, "unknown_mm", (double)e->unmodelled_unknown_mm);
+	cJSON_AddNumberToObject(x, "opaque_mm", (double)e->unmodelled_opaque_mm);
 	cJSON_AddNumberToObject(x, "file_open_mode", (double)e->unmodelled_file_mode);
 	list = cJSON_AddArrayToObject(j, "mismatches");
 	if (!list)

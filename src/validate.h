@@ -20,7 +20,7 @@
  *       validate_snapshot(v, ev, rows, n, world_vmas, wn, &err);
  *       at an exit snapshot (AVM_SNAPSHOT, reason AVM_SNAP_EXIT), which the
  *       world does not apply: its rows against the world's VMAs of ev->mm
- *       validate_exit_layout(v, ev, rows, n, world_vmas, wn, world_has_mm, &err);
+ *       validate_exit_layout(v, ev, rows, n, world_vmas, wn, world_mm, &err);
  *   validate_finish(v, &err);
  *   validate_to_json(v) -> the report's "validation" object
  *   validate_passed(v)  -> exit status
@@ -110,12 +110,17 @@ int validate_snapshot(struct validate *v, const struct avm_event *ev,
  * An exit snapshot (ev: AVM_SNAPSHOT, reason AVM_SNAP_EXIT, mm ev->mm): the
  * kernel's layout of an mm at the end of its life (rows, address order)
  * against the world's VMAs of that mm at the same point of the stream
- * (world, address order; world_has_mm false when the world has no such mm).
+ * (world, address order; wm: whether the world really modelled that mm).
  * Nothing is adopted.  Every VMA is classified (struct validate_exit_stats).
  */
+enum validate_world_mm {
+	VALIDATE_MM_MODELLED = 0, /* the world built it (snapshot, fork, exec) */
+	VALIDATE_MM_NONE,         /* the world has no such mm */
+	VALIDATE_MM_OPAQUE,       /* only an empty guess made by a later event (mm.h) */
+};
 int validate_exit_layout(struct validate *v, const struct avm_event *ev,
 			 const struct avm_snap_vma *rows, size_t n,
-			 const struct validate_vma *world, size_t wn, bool world_has_mm,
+			 const struct validate_vma *world, size_t wn, enum validate_world_mm wm,
 			 struct avm_err *err);
 /* End of the trace: settle what is still open, turn what cannot be settled into divergences. */
 int validate_finish(struct validate *v, struct avm_err *err);
@@ -136,7 +141,8 @@ size_t validate_divergence_count(const struct validate *v);
  * (file-backed, shmem and SysV shm included) when compared; or unmodelled:
  * special mappings (VM_IO, VM_PFNMAP, VM_MIXEDMAP, VM_DONTEXPAND: [vdso],
  * [vvar], device maps; the world only copies them), every VMA of an mm the
- * trace does not fully know (never created or snapshotted in it), and a
+ * trace does not fully know (never created or snapshotted in it), of an mm
+ * the world lost (tore down, then re-created empty from later events), and a
  * shared map of a file opened read-only whose only difference is the
  * VM_SHARED | VM_MAYWRITE the kernel clears (the trace has no open mode).  A compared
  * VMA matches, or mismatches on the first differing field, in this order:
@@ -156,11 +162,12 @@ enum validate_class { VALIDATE_CLASS_ANON = 0, VALIDATE_CLASS_FILE = 1, VALIDATE
 struct validate_exit_stats {
 	uint64_t snapshots;           /* exit snapshots met */
 	uint64_t snapshots_unknown;   /* ... of an mm the trace does not fully know */
+	uint64_t snapshots_opaque;    /* ... of an mm the world holds only as an opaque guess */
 	uint64_t snapshots_equal;     /* ... whose compared VMAs all matched */
 	uint64_t compared[VALIDATE_CLASS_NR], matched[VALIDATE_CLASS_NR];
 	uint64_t mismatched[VALIDATE_CLASS_NR];
 	uint64_t by_field[VALIDATE_CLASS_NR][VALIDATE_F_NR]; /* mismatches by first field */
-	uint64_t unmodelled_special, unmodelled_unknown_mm;
+	uint64_t unmodelled_special, unmodelled_unknown_mm, unmodelled_opaque_mm;
 	uint64_t unmodelled_file_mode; /* read-only shared file maps: flags only (see validate.c) */
 };
 void validate_exit_stats(const struct validate *v, struct validate_exit_stats *out);
