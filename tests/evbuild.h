@@ -289,8 +289,12 @@ static inline struct avm_event ev_failed(struct avm_event ev, int64_t neg_errno)
 	return ev;
 }
 
-/* A world for one model and kernel profile, with the invariant checker on. */
-static inline struct world *tw_world_cfg(const char *model, const struct config *cfg)
+/*
+ * A world for one model and config, with the invariant checker on; arch
+ * (may be NULL) turns on page tables, lock holds and costs (arch.h).
+ */
+static inline struct world *tw_world_arch(const char *model, const struct config *cfg,
+					  const struct arch *arch)
 {
 	struct world_meta meta;
 	struct world *w = NULL;
@@ -299,20 +303,33 @@ static inline struct world *tw_world_cfg(const char *model, const struct config 
 
 	assert_non_null(ops);
 	world_meta_defaults(&meta);
+	meta.arch = arch;
 	if (world_create(cfg, ops, &meta, &w, &err))
 		fail_msg("world_create: %s", err.msg);
 	world_set_check(w, true);
 	return w;
 }
 
+/* The same without an arch model. */
+static inline struct world *tw_world_cfg(const char *model, const struct config *cfg)
+{
+	return tw_world_arch(model, cfg, NULL);
+}
+
+/* The config every hand-built test starts from: profile, THP madvise, nothing from a trace. */
+static inline void tw_config(struct config *cfg, int profile)
+{
+	config_defaults(cfg);
+	cfg->profile = profile;
+	cfg->thp_from_trace = false;
+	cfg->thp_enabled = 1; /* madvise: no THP unless MADV_HUGEPAGE */
+}
+
 static inline struct world *tw_world(const char *model, int profile)
 {
 	struct config cfg;
 
-	config_defaults(&cfg);
-	cfg.profile = profile;
-	cfg.thp_from_trace = false;
-	cfg.thp_enabled = 1; /* madvise: no THP unless MADV_HUGEPAGE */
+	tw_config(&cfg, profile);
 	return tw_world_cfg(model, &cfg);
 }
 

@@ -616,6 +616,21 @@ static void test_verdict_not_judged(void **state)
 	}
 }
 
+/* The text summary of r, in text (fails the test if it does not fit). */
+static void summary_text(const cJSON *r, char *text, size_t len)
+{
+	struct avm_err err = { "" };
+	FILE *f = fmemopen(text, len, "w");
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(report_summary(r, f, &err), 0);
+	n = ftell(f);
+	fclose(f);
+	assert_true(n >= 0 && (size_t)n < len);
+	text[n] = '\0';
+}
+
 /*
  * Savings in context, by hand (eager_stats / lazy_stats above):
  *   anon rmap  eager 8*104 + 18*64 = 1984 B, lazy 104 + 2*64 = 232 B:
@@ -659,14 +674,8 @@ static void test_savings_in_context(void **state)
 	/* the summary keeps two significant digits of a share that small, not "0.0 %" */
 	{
 		char text[16384];
-		FILE *f = fmemopen(text, sizeof(text) - 1, "w");
-		size_t n;
 
-		assert_non_null(f);
-		assert_int_equal(report_summary(r, f, &err), 0);
-		n = (size_t)ftell(f);
-		fclose(f);
-		text[n] = '\0';
+		summary_text(r, text, sizeof(text));
 		assert_non_null(strstr(text, "(900 B) is 8.4e-05 % of 1.0 GiB"));
 	}
 	/* the per-kind savings are untouched, the verdict is there (88.3 % >= 20 %) */
@@ -691,21 +700,13 @@ static void test_summary_verdict(void **state)
 	struct avm_err err = { "" };
 	cJSON *r = verdict_report(801, 1000, 9000, 1000, 4);
 	char text[16384];
-	size_t n;
-	FILE *f;
 
 	(void)state;
 	add(r, "top_processes",
 	    cJSON_Parse("[{\"pid\": 4242, \"eager_bytes_peak\": 1000, \"lazy_bytes_peak\": 200, "
 			"\"saving_bytes\": 800, \"saving_percent\": 80}]"));
 	assert_int_equal(report_finish(r, NULL, &err), 0);
-	f = tmpfile();
-	assert_non_null(f);
-	assert_int_equal(report_summary(r, f, &err), 0);
-	rewind(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	summary_text(r, text, sizeof(text));
 	assert_non_null(strstr(text, "verdict: lazy does not pay off\n"));
 	assert_non_null(strstr(text, "  - lazy saves only 19.9 % of anon rmap memory"));
 	assert_non_null(strstr(text, "anon rmap (anon_vma + anon_vma_chain) at peak: eager 1000 B, "
@@ -716,13 +717,7 @@ static void test_summary_verdict(void **state)
 	/* a trace without a fork that copies an mm says so instead of printing zeros */
 	r = verdict_report(801, 1000, 9000, 1000, 0);
 	assert_int_equal(report_finish(r, NULL, &err), 0);
-	f = tmpfile();
-	assert_non_null(f);
-	assert_int_equal(report_summary(r, f, &err), 0);
-	rewind(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	summary_text(r, text, sizeof(text));
 	assert_non_null(strstr(text, "fork cost: no fork copied an address space"));
 	assert_null(strstr(text, "0 forks"));
 	cJSON_Delete(r);

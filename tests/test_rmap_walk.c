@@ -37,25 +37,15 @@ static int setup(void **state)
 
 static struct world *walk_world(const char *model, const struct config *base)
 {
-	struct world_meta meta;
-	struct world *w = NULL;
-	struct avm_err err = { { 0 } };
 	struct config cfg;
 
-	if (base) {
+	if (base)
 		cfg = *base;
-	} else {
-		config_defaults(&cfg);
-		cfg.profile = 3;
-	}
+	else
+		tw_config(&cfg, 3);
 	cfg.thp_from_trace = false;
 	cfg.thp_enabled = 1;
-	world_meta_defaults(&meta);
-	meta.arch = &x86;
-	if (world_create(&cfg, model_find(model), &meta, &w, &err))
-		fail_msg("world_create: %s", err.msg);
-	world_set_check(w, true);
-	return w;
+	return tw_world_arch(model, &cfg, &x86);
 }
 
 static struct avm_event at(struct avm_event ev, uint64_t t, uint32_t cpu)

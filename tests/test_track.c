@@ -32,22 +32,11 @@ static struct avm_event at(struct avm_event ev, uint64_t t)
 
 static struct world *track_world(const struct arch *a, const char *model)
 {
-	struct world_meta meta;
-	struct world *w = NULL;
-	struct avm_err err = { { 0 } };
 	struct config cfg;
 
-	config_defaults(&cfg);
-	cfg.profile = 3;
-	cfg.thp_from_trace = false;
-	cfg.thp_enabled = 1;
+	tw_config(&cfg, 3);
 	cfg.lazy_vma_growth_bytes = GROWTH;
-	world_meta_defaults(&meta);
-	meta.arch = a;
-	if (world_create(&cfg, model_find(model), &meta, &w, &err))
-		fail_msg("world_create: %s", err.msg);
-	world_set_check(w, true);
-	return w;
+	return tw_world_arch(model, &cfg, a);
 }
 
 static void load_arch(struct arch *a)
