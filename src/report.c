@@ -134,6 +134,24 @@ static double report_val(const cJSON *obj, const char *key)
 	return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
+/* The item at a dotted path of keys ("savings.total.peak"), NULL where one is missing. */
+static const cJSON *report_at(const cJSON *obj, const char *path)
+{
+	char key[64];
+
+	while (obj && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		obj = cJSON_GetObjectItemCaseSensitive(obj, key);
+		path += n + (path[n] == '.');
+	}
+	return obj;
+}
+
 /* ---- build ---------------------------------------------------------------- */
 
 /* A meta value that is a decimal integer becomes a JSON number, anything else a string. */
@@ -306,10 +324,8 @@ static int report_savings_context(cJSON *sv, const cJSON *baseline, const cJSON 
 				  const double model_kind[MODEL_OBJ_NR], double base_total,
 				  double model_total, double mem_bytes, struct avm_err *err)
 {
-	const cJSON *bpt = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(baseline, "page_tables"), "bytes_peak");
-	const cJSON *mpt = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(model, "page_tables"), "bytes_peak");
+	const cJSON *bpt = report_at(baseline, "page_tables.bytes_peak");
+	const cJSON *mpt = report_at(model, "page_tables.bytes_peak");
 	bool pt = cJSON_IsNumber(bpt) && cJSON_IsNumber(mpt);
 	cJSON *mm, *host;
 
@@ -399,8 +415,7 @@ fail:
 static double report_mem_bytes(const cJSON *root)
 {
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(tr, "host"), "mem_bytes");
+	const cJSON *m = report_at(tr, "host.mem_bytes");
 
 	if (!cJSON_IsNumber(m))
 		m = cJSON_GetObjectItemCaseSensitive(tr, "mem_bytes");
@@ -615,10 +630,8 @@ static int report_lock_figures(const cJSON *locks, const char *what, double *tot
 			       struct avm_err *err)
 {
 	const cJSON *cls, *mode, *av = cJSON_GetObjectItemCaseSensitive(locks, "anon_vma_rwsem");
-	const cJSON *rd = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(av, "read"), "hold");
-	const cJSON *wr = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(av, "write"), "hold");
+	const cJSON *rd = report_at(av, "read.hold");
+	const cJSON *wr = report_at(av, "write.hold");
 	cJSON *both = NULL;
 	char path[200];
 	double v = 0;
@@ -1030,12 +1043,7 @@ static void report_percent(const cJSON *saving, char *buf, size_t len)
 static void report_arch_lines(const cJSON *m, FILE *out)
 {
 	const cJSON *pt = cJSON_GetObjectItemCaseSensitive(m, "page_tables");
-	const cJSON *w = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(m, "locks"), "anon_vma_rwsem"),
-			"write"),
-		"hold");
+	const cJSON *w = report_at(m, "locks.anon_vma_rwsem.write.hold");
 	char b1[32], b2[32];
 
 	if (pt)
@@ -1115,8 +1123,7 @@ static void report_series_line(const cJSON *m, FILE *out)
 	static const char *const bars[] = { "\u2581", "\u2582", "\u2583", "\u2584",
 					    "\u2585", "\u2586", "\u2587", "\u2588" };
 	enum { WIDTH = 40 };
-	const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(m, "series"), "bytes"), *v;
+	const cJSON *bytes = report_at(m, "series.bytes"), *v;
 	double peak = 0, first = 0, end = 0, col[WIDTH] = { 0 };
 	int n = cJSON_GetArraySize(bytes), i = 0, cols;
 	char b1[32], b2[32], b3[32];
@@ -1344,11 +1351,8 @@ int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
 			report_val(tr, "events"), report_val(tr, "lost_events"),
 			cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(tr, "complete"))
 				? " (trace incomplete: the recording did not close normally)" : "");
-		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
-			    cJSON_GetObjectItemCaseSensitive(root, "arch"), "name")))
-			fprintf(out, "arch model: %s\n",
-				cJSON_GetObjectItemCaseSensitive(
-					cJSON_GetObjectItemCaseSensitive(root, "arch"), "name")->valuestring);
+		if (cJSON_IsString(report_at(root, "arch.name")))
+			fprintf(out, "arch model: %s\n", report_at(root, "arch.name")->valuestring);
 		if (kr || arch) {
 			fprintf(out, "host: Linux %s %s", kr ? kr : "?", arch ? arch : "?");
 			if (report_val(host, "cpus") > 0)
@@ -1525,14 +1529,8 @@ static cJSON *report_host_entry(const cJSON *r, const char *name, double *pct, b
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(r, "trace");
 	const cJSON *host = cJSON_GetObjectItemCaseSensitive(tr, "host");
 	const cJSON *kr = cJSON_GetObjectItemCaseSensitive(host, "kernel_release");
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(r, "savings"), "total"),
-			"peak"),
-		"percent");
-	const cJSON *pays = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(r, "verdict"), "lazy_pays_off");
+	const cJSON *p = report_at(r, "savings.total.peak.percent");
+	const cJSON *pays = report_at(r, "verdict.lazy_pays_off");
 	cJSON *h = cJSON_CreateObject();
 
 	if (!h || !cJSON_AddStringToObject(h, "report", name) ||
@@ -1564,8 +1562,7 @@ fail:
 /* fleet "arches": {arch name: hosts replayed with it} */
 static int report_count_arch(cJSON *root, const cJSON *r, struct avm_err *err)
 {
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(r, "arch"), "name");
+	const cJSON *name = report_at(r, "arch.name");
 	cJSON *arches = cJSON_GetObjectItemCaseSensitive(root, "arches"), *n;
 
 	if (!cJSON_IsString(name))
@@ -1597,8 +1594,7 @@ static int report_fleet_thresholds(const cJSON *const *reports, const char *cons
 	config_defaults(&defaults);
 	report_thresholds_from_config(&defaults, t);
 	for (size_t i = 0; i < n; i++) {
-		const cJSON *th = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(reports[i], "verdict"), "thresholds");
+		const cJSON *th = report_at(reports[i], "verdict.thresholds");
 		char what[64];
 		double v = 0;
 
@@ -1630,8 +1626,7 @@ static int report_count_verdicts(cJSON *root, const cJSON *const *reports, size_
 	cJSON *c = cJSON_AddObjectToObject(root, "verdicts");
 
 	for (size_t i = 0; i < n; i++) {
-		const cJSON *p = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(reports[i], "verdict"), "lazy_pays_off");
+		const cJSON *p = report_at(reports[i], "verdict.lazy_pays_off");
 
 		yes += cJSON_IsTrue(p);
 		no += cJSON_IsFalse(p);
