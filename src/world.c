@@ -411,12 +411,8 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 	if ((w->rw_pressure || rmap_walk_observes(ev->kind)) &&
 	    rmap_walk_event(w->rw, w->sim, w->ops, w->model, ev, err))
 		return -1;
-	if (locks_measured_kind(ev->kind)) {
-		if (locks_measured_event(w->measured, ev, err))
-			return avm_err_prefix(err, "event %llu", (unsigned long long)ev->seq);
-		if (ev->kind == AVM_MMAP_LOCK)
-			rmap_walk_set_measured_holds(w->rw, locks_measured_holds(w->measured));
-	}
+	if (locks_measured_kind(ev->kind) && locks_measured_event(w->measured, ev, err))
+		return avm_err_prefix(err, "event %llu", (unsigned long long)ev->seq);
 	if (ev->kind == AVM_EXEC)
 		return world_exec(w, ev, NULL, 0, err);
 	world_time(w, ev->t);
@@ -541,5 +537,7 @@ const struct locks_measured *world_measured(const struct world *w)
 
 const struct rmap_walk_stats *world_rmap_walks(const struct world *w)
 {
+	/* the count lives in the measured holds; the walk stats report it */
+	rmap_walk_set_measured_holds(w->rw, locks_measured_holds(w->measured));
 	return rmap_walk_stats(w->rw);
 }
