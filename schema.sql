@@ -1,4 +1,4 @@
--- schema.sql - the anonvma trace (trace.db), schema version 1.
+-- schema.sql - the anonvma trace (trace.db), schema version 1 (docs/trace-versions.md).
 --
 -- One SQLite file per recording (anonvma-collect) or scenario (anonvma-synth).
 -- It is compiled into the binaries (src/trace.c), so the tools never need this
@@ -30,7 +30,8 @@
 -- a small stable id assigned by the collector: ids start at 1, 0 means none.
 
 -- Key/value facts about the recording.  Integers are stored as decimal text.
---   schema_version   1 (readers refuse any other version)
+--   schema_version   layout version (src/trace.h TRACE_SCHEMA_VERSION); readers read
+--                    every version from TRACE_SCHEMA_MIN_VERSION on, refuse newer ones
 --   tool_version     version of the anonvma tool that wrote the file
 --   writer           "collect" or "synth" (plus the scenario name for synth)
 --   kernel_release   uname -r of the recorded host

@@ -69,6 +69,7 @@ struct trace {
 	char *path;
 	bool writer;
 	bool in_txn;
+	int version;            /* schema version of the file */
 	/* writer */
 	sqlite3_stmt *ins_batch, *ins_one, *ins_ef, *ins_vma, *ins_av, *ins_lost;
 	struct trace_row rows[TRACE_BATCH_ROWS];
@@ -524,6 +525,11 @@ int trace_abort(struct trace *t, struct avm_err *err)
 	return trace_end(t, false, err);
 }
 
+int trace_version(const struct trace *t)
+{
+	return t->writer ? TRACE_SCHEMA_VERSION : t->version;
+}
+
 const char *trace_path(const struct trace *t)
 {
 	return t->path;
@@ -688,6 +694,19 @@ out:
 	return ret;
 }
 
+/* meta.schema_version of the row st stands on: decimal digits only (text or integer). */
+static int trace_parse_version(sqlite3_stmt *st, int64_t *version)
+{
+	const char *text = (const char *)sqlite3_column_text(st, 0);
+	char *end;
+
+	if (!text || !*text || *text < '0' || *text > '9' || strlen(text) > 9)
+		return -1;
+	errno = 0;
+	*version = strtoll(text, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
 int trace_open(const char *path, struct trace **out, struct avm_err *err)
 {
 	struct trace *t = NULL;
@@ -725,13 +744,23 @@ int trace_open(const char *path, struct trace **out, struct avm_err *err)
 		avm_errf(err, "%s: corrupt trace: %s", path, sqlite3_errmsg(t->db));
 		goto out;
 	}
-	version = sqlite3_column_int64(st, 0);
-	if (version != TRACE_SCHEMA_VERSION) {
-		avm_errf(err, "%s: schema version %s, this anonvma reads version %d", path,
-			 sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "?",
+	if (trace_parse_version(st, &version)) {
+		avm_errf(err, "%s: corrupt trace: meta schema_version is not a whole number", path);
+		goto out;
+	}
+	if (version > TRACE_SCHEMA_VERSION) {
+		avm_errf(err, "%s: schema version %" PRId64 " was written by a newer anonvma; "
+			 "this one reads versions %d to %d", path, version,
+			 TRACE_SCHEMA_MIN_VERSION, TRACE_SCHEMA_VERSION);
+		goto out;
+	}
+	if (version < TRACE_SCHEMA_MIN_VERSION) {
+		avm_errf(err, "%s: schema version %" PRId64 " is older than this anonvma reads "
+			 "(versions %d to %d)", path, version, TRACE_SCHEMA_MIN_VERSION,
 			 TRACE_SCHEMA_VERSION);
 		goto out;
 	}
+	t->version = (int)version;
 	sqlite3_finalize(st);
 	st = NULL;
 	if (trace_prepare_common(t, err))

@@ -13,8 +13,8 @@
  * commits what was appended but leaves meta complete=0.  AVM_LOST events are
  * summed per CPU into table `lost` and meta `lost_events` by the writer.
  *
- * Reader: trace_open() checks meta schema_version against TRACE_SCHEMA_VERSION
- * and the file's integrity (a truncated or non-SQLite file fails here with one
+ * Reader: trace_open() accepts meta schema_version from TRACE_SCHEMA_MIN_VERSION
+ * to TRACE_SCHEMA_VERSION and checks the file's integrity (a truncated or non-SQLite file fails here with one
  * line); trace_next() streams events in seq order with O(1) memory.
  */
 #ifndef ANONVMA_TRACE_H
@@ -26,7 +26,16 @@
 #include "error.h"
 #include "event.h"
 
+/*
+ * Trace layout versions (docs/trace-versions.md lists each one).  Every layout
+ * change - a table, a column, the meaning of a meta key, a new event kind or a
+ * changed argument - bumps TRACE_SCHEMA_VERSION by one; the reader keeps
+ * reading every version from TRACE_SCHEMA_MIN_VERSION on, and code that reads
+ * something a version lacks asks trace_version() first.  tests/traces/ holds a
+ * small trace of every version, replayed by make check.
+ */
 #define TRACE_SCHEMA_VERSION 1
+#define TRACE_SCHEMA_MIN_VERSION 1
 
 struct trace;
 
@@ -40,6 +49,8 @@ int trace_close(struct trace *t, struct avm_err *err);
 int trace_abort(struct trace *t, struct avm_err *err);
 /* The path the trace was opened or created with (for messages). */
 const char *trace_path(const struct trace *t);
+/* The trace's schema version: what it was written with (reader), TRACE_SCHEMA_VERSION (writer). */
+int trace_version(const struct trace *t);
 
 /* meta table: text values; ints are stored as decimal text. */
 int trace_meta_set(struct trace *t, const char *key, const char *value, struct avm_err *err);
