@@ -396,6 +396,54 @@ static __always_inline void snap_header(struct avm_event *h, __u32 kind, __u64 m
 	h->a = h->b = h->c = h->d = h->e = h->f = 0;
 }
 
+/* State of one chain walk, shared with its bpf_loop callback (on the caller's stack). */
+struct chain_walk {
+	struct collect_snap_vma_rec *r;
+	struct seq_file *seq;
+	struct list_head *pos, *head;
+	__u64 snap, mm;
+	__u32 tgid, tid;
+	__u32 n;
+	int avs;
+	int lost;
+};
+
+/*
+ * One step of the chain walk: record the anon_vma of the AVC at w->pos and,
+ * with avs, emit its anon_vma row.  A bpf_loop callback rather than a bounded
+ * loop: the verifier checks the body once instead of once per iteration and
+ * branch, which inside a task_vma iterator loop went past its 1M-instruction
+ * budget on 6.18.
+ */
+static long chain_step(__u64 i, void *ctx)
+{
+	struct chain_walk *w = ctx;
+	struct list_head *pos = w->pos; /* a local: CO-RE reads must not go through w */
+	struct collect_snap_av_rec ar;
+	struct anon_vma_chain *avc;
+	struct anon_vma *cav;
+
+	if (!pos || pos == w->head)
+		return 1;
+	avc = (void *)pos - bpf_core_field_offset(struct anon_vma_chain, same_vma);
+	cav = BPF_CORE_READ(avc, anon_vma);
+	if (i < AVM_CHAIN_MAX && cav)
+		w->r->v.chain[i & (AVM_CHAIN_MAX - 1)] = (__u64)cav;
+	if (w->avs && i < AVM_CHAIN_MAX && cav) {
+		snap_header(&ar.h, COLLECT_REC_SNAP_AV, w->mm, w->tgid, w->tid);
+		fill_av(&ar.a, w->snap, cav);
+		if (w->seq) {
+			bpf_seq_write(w->seq, &ar, sizeof(ar));
+		} else if (bpf_ringbuf_output(&events, &ar, sizeof(ar), wake_flags())) {
+			stat_inc(COLLECT_STAT_LOST);
+			w->lost = -1;
+		}
+	}
+	w->n++;
+	w->pos = BPF_CORE_READ(pos, next);
+	return 0;
+}
+
 /*
  * Emit one VMA (and, with avs, the anon_vmas on its chain) of snapshot snap.
  * With seq set the rows go to the iterator's seq file, otherwise to the ring
@@ -405,13 +453,12 @@ static __always_inline void snap_header(struct avm_event *h, __u32 kind, __u64 m
 static __always_inline int snap_vma(struct vm_area_struct *vma, __u64 snap, __u32 tgid,
 				    __u32 tid, struct seq_file *seq, int avs)
 {
+	struct chain_walk w = { .snap = snap, .tgid = tgid, .tid = tid, .seq = seq, .avs = avs };
 	struct collect_snap_vma_rec *r;
-	struct collect_snap_av_rec ar;
+	struct list_head *first;
 	struct anon_vma *av;
-	struct list_head *pos, *head;
-	__u32 zero = 0, n = 0;
+	__u32 zero = 0;
 	__u64 mm;
-	int lost = 0;
 
 	r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
@@ -445,41 +492,22 @@ static __always_inline int snap_vma(struct vm_area_struct *vma, __u64 snap, __u3
 	 * need not be the list's head: take the head from the first node's prev
 	 * link (an empty list points at itself, so this holds then too).
 	 */
-	pos = BPF_CORE_READ(vma, anon_vma_chain.next);
-	head = pos ? BPF_CORE_READ(pos, prev) : NULL;
-	for (int i = 0; i < COLLECT_CHAIN_WALK; i++) {
-		struct anon_vma_chain *avc;
-		struct anon_vma *cav;
-
-		if (!pos || pos == head)
-			break;
-		avc = (void *)pos - bpf_core_field_offset(struct anon_vma_chain, same_vma);
-		cav = BPF_CORE_READ(avc, anon_vma);
-		if (i < AVM_CHAIN_MAX && cav)
-			r->v.chain[i & (AVM_CHAIN_MAX - 1)] = (__u64)cav;
-		if (avs && i < AVM_CHAIN_MAX && cav) {
-			snap_header(&ar.h, COLLECT_REC_SNAP_AV, mm, tgid, tid);
-			fill_av(&ar.a, snap, cav);
-			if (seq) {
-				bpf_seq_write(seq, &ar, sizeof(ar));
-			} else if (bpf_ringbuf_output(&events, &ar, sizeof(ar), wake_flags())) {
-				stat_inc(COLLECT_STAT_LOST);
-				lost = -1;
-			}
-		}
-		n++;
-		pos = BPF_CORE_READ(pos, next);
-	}
-	if (n == COLLECT_CHAIN_WALK)
+	w.r = r;
+	w.mm = mm;
+	first = BPF_CORE_READ(vma, anon_vma_chain.next);
+	w.pos = first;
+	w.head = first ? BPF_CORE_READ(first, prev) : NULL;
+	bpf_loop(COLLECT_CHAIN_WALK, chain_step, &w, 0);
+	if (w.n >= COLLECT_CHAIN_WALK)
 		stat_inc(COLLECT_STAT_SNAP_TRUNC);
-	r->v.chain_len = n;
+	r->v.chain_len = w.n;
 	if (seq) {
 		bpf_seq_write(seq, r, sizeof(*r));
 	} else if (bpf_ringbuf_output(&events, r, sizeof(*r), wake_flags())) {
 		stat_inc(COLLECT_STAT_LOST);
-		lost = -1;
+		w.lost = -1;
 	}
-	return lost;
+	return w.lost;
 }
 
 /*
