@@ -12,6 +12,7 @@ set -euo pipefail
 build=${1:-build}
 version=${2:?usage: mkdeb.sh BUILD VERSION}
 cd "$(dirname "$0")/.."
+case "$build" in /*) ;; *) build="$PWD/$build" ;; esac
 arch=$(dpkg --print-architecture)
 stage="$build/deb"
 root="$stage/root"
@@ -19,7 +20,7 @@ deb="$build/anonvma_${version}_${arch}.deb"
 
 rm -rf "$stage"
 mkdir -p "$stage"
-make --no-print-directory -s install BUILD="$build" DESTDIR="$PWD/$root" PREFIX=/usr >&2
+make --no-print-directory -s install BUILD="$build" DESTDIR="$root" PREFIX=/usr >&2
 strip --strip-unneeded --remove-section=.comment "$root"/usr/bin/*
 gzip -9n "$root"/usr/share/man/man*/*
 
@@ -27,7 +28,7 @@ gzip -9n "$root"/usr/share/man/man*/*
 mkdir -p "$stage/src/debian"
 printf 'Source: anonvma\n\nPackage: anonvma\nArchitecture: any\n' > "$stage/src/debian/control"
 bins=()
-for b in "$root"/usr/bin/*; do bins+=("-e$PWD/$b"); done
+for b in "$root"/usr/bin/*; do bins+=("-e$b"); done
 depends=$(cd "$stage/src" && dpkg-shlibdeps -O "${bins[@]}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "mkdeb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 # dpkg-shlibdeps leaves out a library whose symbols a tool does not call
