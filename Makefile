@@ -170,8 +170,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN_PAGES))))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(filter %.5,$(MAN_PAGES))))
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
-	-rmdir $(DESTDIR)$(DATADIR)/arch $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR) \
-		$(DESTDIR)$(DOCDIR) 2>/dev/null
+	rmdir $(DESTDIR)$(DATADIR)/arch $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR) \
+		$(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 # The package installs to /usr; its Depends come from dpkg-shlibdeps.
 deb: tools

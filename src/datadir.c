@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef AVM_DATADIR_REL
@@ -75,10 +76,11 @@ int datadir_find(const char *entry, char *out, size_t len)
 int datadir_resolve(const char *sub, const char *arg, char *out, size_t len)
 {
 	char entry[512];
+	struct stat st;
 	size_t n = strlen(arg);
 	int yaml = n > 5 && strcmp(arg + n - 5, ".yaml") == 0;
 
-	if (strchr(arg, '/') || access(arg, F_OK) == 0 || n == 0 ||
+	if (strchr(arg, '/') || (stat(arg, &st) == 0 && !S_ISDIR(st.st_mode)) || n == 0 ||
 	    snprintf(entry, sizeof(entry), "%s/%s%s", sub, arg, yaml ? "" : ".yaml") >=
 		    (int)sizeof(entry) ||
 	    datadir_find(entry, out, len) != 0) {

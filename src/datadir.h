@@ -40,7 +40,7 @@ int datadir_find(const char *entry, char *out, size_t len);
 
 /*
  * A data file named on the command line: `arg` itself when it names a path
- * (has a '/') or an existing file, else <sub>/<arg>[.yaml] from the first
+ * (has a '/') or an existing file that is not a directory, else <sub>/<arg>[.yaml] from the first
  * data directory that has it ("android-24-apps" -> .../scenarios/
  * android-24-apps.yaml).  Copies the path to use into out; returns 1 when
  * it came from a data directory, 0 when out is `arg` unchanged (so the
