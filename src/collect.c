@@ -713,6 +713,20 @@ static int collect_tp_nargs(const struct btf *btf, const char *name)
 }
 
 /*
+ * The mmap_lock programs read (mm, write[, success]).  Kernels whose
+ * tracepoints still pass memcg_path before write (up to at least 6.8) would
+ * hand them a pointer as the write flag: such a tracepoint counts as missing
+ * rather than recording wrong lock kinds.  Other tracepoints: always ok.
+ */
+static int collect_lock_args_ok(const struct btf *btf, const char *name)
+{
+	if (!strncmp(name, "mmap_lock_", 10))
+		return collect_tp_nargs(btf, name) ==
+		       (!strcmp(name, "mmap_lock_acquire_returned") ? 3 : 2);
+	return 1;
+}
+
+/*
  * Can this kernel attach fentry programs to the rmap functions?  Load a
  * two-instruction fentry program on anon_vma_fork; EPERM/EINVAL/ENOENT mean
  * no (lockdown, no BTF for the function, no trampolines).
@@ -790,7 +804,8 @@ static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 
 		if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6))
 			load = fentry;
-		else if (!strncmp(sec, "tp_btf/", 7) && !collect_have_tp(r->vmlinux, sec + 7)) {
+		else if (!strncmp(sec, "tp_btf/", 7) && (!collect_have_tp(r->vmlinux, sec + 7) ||
+							  !collect_lock_args_ok(r->vmlinux, sec + 7))) {
 			load = 0;
 			if (strlen(missing) + strlen(sec + 7) + 2 < sizeof(missing)) {
 				strcat(missing, *missing ? "," : "");
