@@ -5,7 +5,8 @@
 # into a temporary directory - never installed on this machine - and every
 # tool runs from there, from another directory, without ANONVMA_DATADIR:
 # --version (naming the extracted data), --help, a synth + replay + report
-# run, a man page rendered from the package.
+# run, a real collection of one command replayed, a man page rendered from
+# the package.
 # check: normal-build-only
 set -euo pipefail
 BUILD=${BUILD:-build}
@@ -65,6 +66,14 @@ done
 	fail "synth from the package: $(cat "$dir/err")"
 "$x/usr/bin/anonvma-replay" -q p.db -o p.json 2>"$dir/err" || fail "replay from the package: $(cat "$dir/err")"
 "$x/usr/bin/anonvma-report" p.json | grep -q "^verdict: " || fail "report from the package has no verdict"
+# The stripped collector still carries its BPF object: record a command, replay it.
+"$x/usr/bin/anonvma-collect" -o c.db -- /bin/sh -c 'exit 0' 2>"$dir/err" ||
+	fail "collect from the package: $(cat "$dir/err")"
+[ "$(sqlite3 c.db "SELECT value FROM meta WHERE key = 'tool_version'")" = "$version" ] ||
+	fail "the collected trace's tool_version is not $version"
+[ "$(sqlite3 c.db "SELECT count(*) FROM events WHERE kind = 2")" -ge 1 ] ||
+	fail "the collection from the package recorded no exec"
+"$x/usr/bin/anonvma-replay" -q c.db -o c.json 2>"$dir/err" || fail "replay of that trace: $(cat "$dir/err")"
 zcat "$x/usr/share/man/man1/anonvma-replay.1.gz" | mandoc -T ascii > "$dir/man" ||
 	fail "the packaged man page does not render"
 grep -q "ANONVMA_DATADIR" "$dir/man" || fail "the packaged replay man page lacks its FILES section"

@@ -46,6 +46,8 @@ for t in "${tools[@]}"; do
 done
 "$p/bin/anonvma-synth" android-24-apps -o a.db --scale 0.25 -q 2>"$dir/err" ||
 	fail "synth by name: $(cat "$dir/err")"
+[ "$(sqlite3 a.db "SELECT value FROM meta WHERE key = 'tool_version'")" = "$(cat "$root/VERSION")" ] ||
+	fail "the trace's tool_version is not VERSION"
 "$p/bin/anonvma-replay" -q a.db -o a.json 2>"$dir/err" || fail "default replay: $(cat "$dir/err")"
 "$p/bin/anonvma-replay" -q --arch arm64-4k-48bit a.db -o arm.json 2>"$dir/err" ||
 	fail "--arch by name: $(cat "$dir/err")"
