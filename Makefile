@@ -6,6 +6,10 @@
 #   make demo     replay an embedded scenario through the models
 #   make deps     install the Debian packages that are missing
 #   make bench    the benchmarks under bench/
+#   make install  install under $(DESTDIR)$(PREFIX) (default /usr/local);
+#                 make uninstall removes what it installed (docs/install.md)
+#   make deb      build/anonvma_<version>_<arch>.deb with dpkg-deb
+#   make readme   rewrite the README's example block from a fresh demo run
 
 BUILD   ?= build
 SAN     ?= 0
@@ -38,7 +42,7 @@ COLLECTOR    := $(BUILD)/anonvma-collect
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all check test deps demo bench clean
+.PHONY: all check test deps demo bench clean install uninstall deb readme man-lint tools
 
 all: $(TOOLS) $(COLLECTOR) $(TESTS) $(HELPERS)
 
@@ -84,8 +88,10 @@ $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
 	mkdir -p $@
 
 # --- test, check, demo, bench -------------------------------------------------
+# SAN tells tests/run.sh which build it runs: tests marked "# check: normal-build-only"
+# (heavy end-to-end runs whose code the sanitized build adds nothing to) run once.
 test: all
-	tests/run.sh $(BUILD)
+	SAN=$(SAN) tests/run.sh $(BUILD)
 
 check: deps
 	$(MAKE) test
@@ -113,3 +119,66 @@ $(BUILD)/workloads/%: tests/workloads/%.c | $(BUILD)/workloads
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -static -pthread $< -o $@
 $(BUILD)/workloads:
 	mkdir -p $@
+
+# --- version, install, .deb, man pages, README (docs/install.md) --------------
+# One version string: the VERSION file, compiled into version.o only.
+VERSION := $(shell cat VERSION)
+$(BUILD)/obj/version.o: VERSION
+$(BUILD)/obj/version.o: CFLAGS += -DAVM_VERSION='"$(VERSION)"'
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/anonvma
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/anonvma
+# The tools find their data relative to their own directory (datadir.h), so
+# no absolute path is compiled in: the same binaries work under any PREFIX,
+# in a DESTDIR tree and in the .deb.  Only the BINDIR -> DATADIR step is.
+DATADIR_REL := $(shell realpath -m --relative-to=$(BINDIR) $(DATADIR))
+$(BUILD)/obj/datadir.o: CFLAGS += -DAVM_DATADIR_REL='"$(DATADIR_REL)"'
+$(BUILD)/obj/datadir.o: $(BUILD)/datadir-rel
+# Rewritten only when the relative path changes, so datadir.o rebuilds then.
+$(BUILD)/datadir-rel: FORCE | $(BUILD)
+	@echo '$(DATADIR_REL)' | cmp -s - $@ || echo '$(DATADIR_REL)' > $@
+FORCE:
+
+MAN_PAGES := $(wildcard man/*.1 man/*.5)
+DATA_ARCH := $(wildcard configs/arch/*.yaml)
+DATA_SCEN := $(wildcard configs/scenarios/*.yaml)
+DOCS      := README.md schema.sql $(wildcard docs/*.md docs/*.json)
+INSTALLED_TOOLS := $(notdir $(TOOLS) $(COLLECTOR))
+
+tools: $(TOOLS) $(COLLECTOR)
+
+install: tools
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/arch $(DESTDIR)$(DATADIR)/scenarios \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(TOOLS) $(COLLECTOR) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(DATA_ARCH) $(DESTDIR)$(DATADIR)/arch/
+	install -m 0644 $(DATA_SCEN) $(DESTDIR)$(DATADIR)/scenarios/
+	install -m 0644 configs/default.yaml $(DESTDIR)$(DATADIR)/
+	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# Removes exactly the files install wrote, then the directories it made if empty.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALLED_TOOLS))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/arch/,$(notdir $(DATA_ARCH)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/scenarios/,$(notdir $(DATA_SCEN)))
+	rm -f $(DESTDIR)$(DATADIR)/default.yaml
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN_PAGES))))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(filter %.5,$(MAN_PAGES))))
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	rmdir $(DESTDIR)$(DATADIR)/arch $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR) \
+		$(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# The package installs to /usr; its Depends come from dpkg-shlibdeps.
+deb: tools
+	scripts/mkdeb.sh $(BUILD) $(VERSION)
+
+man-lint:
+	mandoc -T lint -W warning $(MAN_PAGES)
+
+readme: deps all
+	scripts/readme-demo.sh --update $(BUILD)

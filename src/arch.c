@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "datadir.h"
 
 /* ---- registry and YAML --------------------------------------------------------- */
 
@@ -219,40 +220,29 @@ static bool is_path(const char *name)
 	return strchr(name, '/') || (n > 5 && strcmp(name + n - 5, ".yaml") == 0);
 }
 
-/* Candidate directories for a name, in order; returns how many were filled. */
+/*
+ * Candidate directories for a name, in order; returns how many were filled:
+ * dir, $ANONVMA_ARCH_DIR, then arch/ of every data directory (datadir.h).
+ */
 static int arch_dirs(const char *dir, char out[][PATH_MAX], int max)
 {
-	char exe[PATH_MAX];
+	char data[DATADIR_MAX][DATADIR_PATH_MAX];
 	const char *env = getenv("ANONVMA_ARCH_DIR");
-	ssize_t n;
-	int k = 0;
-	char *slash;
+	int k = 0, n, i;
 
 	if (dir && k < max)
 		snprintf(out[k++], PATH_MAX, "%s", dir);
 	if (env && *env && k < max)
 		snprintf(out[k++], PATH_MAX, "%s", env);
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			if (k < max)
-				snprintf(out[k++], PATH_MAX, "%.*s/../configs/arch", PATH_MAX - 32, exe);
-			if (k < max)
-				snprintf(out[k++], PATH_MAX, "%.*s/../../configs/arch", PATH_MAX - 32,
-					 exe);
-		}
-	}
-	if (k < max)
-		snprintf(out[k++], PATH_MAX, "configs/arch");
+	n = datadir_candidates(data, DATADIR_MAX);
+	for (i = 0; i < n && k < max; i++)
+		snprintf(out[k++], PATH_MAX, "%.*s/arch", PATH_MAX - 8, data[i]);
 	return k;
 }
 
 int arch_load(const char *name, const char *dir, struct arch *out, struct avm_err *err)
 {
-	char dirs[5][PATH_MAX];
+	char dirs[DATADIR_MAX + 2][PATH_MAX];
 	char path[PATH_MAX + 64];
 	struct arch a; /* *out changes only on success */
 	int n, i;
@@ -267,7 +257,7 @@ int arch_load(const char *name, const char *dir, struct arch *out, struct avm_er
 	}
 	if (strlen(name) >= sizeof(out->name))
 		return avm_errf(err, "arch: name '%s' is too long", name);
-	n = arch_dirs(dir, dirs, 5);
+	n = arch_dirs(dir, dirs, DATADIR_MAX + 2);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%.4000s/%.47s.yaml", dirs[i], name);
 		if (access(path, R_OK) != 0)
@@ -281,8 +271,8 @@ int arch_load(const char *name, const char *dir, struct arch *out, struct avm_er
 		return 0;
 	}
 	return avm_errf(err,
-			"arch: unknown arch '%s' (no %s.yaml in %s%s$ANONVMA_ARCH_DIR or "
-			"configs/arch; see docs/arch.md for the list)",
+			"arch: unknown arch '%s' (no %s.yaml in %s%s$ANONVMA_ARCH_DIR or arch/ of the "
+			"data directories: " DATADIR_SEARCH "; see docs/arch.md and docs/install.md)",
 			name, name, dir ? dir : "", dir ? ", " : "");
 }
 

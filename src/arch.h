@@ -113,8 +113,9 @@ extern const struct arch_isa_ops arch_arm64_ops;
 /*
  * Load an arch by name ("x86_64-4level") or by path (anything with a '/' or
  * ending in ".yaml").  A name is looked up as <dir>/<name>.yaml in: dir if
- * non-NULL, $ANONVMA_ARCH_DIR, configs/arch next to the executable
- * (<exe>/../configs/arch, <exe>/../../configs/arch), ./configs/arch.
+ * non-NULL, $ANONVMA_ARCH_DIR, then arch/ of every data directory in the
+ * order of datadir.h ($ANONVMA_DATADIR, the source tree, the installed
+ * share/anonvma next to the executable, ./configs).
  * Unknown keys, bad values and missing keys fail with "file:line: ...".
  */
 int arch_load(const char *name, const char *dir, struct arch *out, struct avm_err *err);

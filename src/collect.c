@@ -54,8 +54,8 @@
 #include "error.h"
 #include "event.h"
 #include "trace.h"
+#include "version.h"
 
-#define COLLECT_VERSION "0.1"
 #define COLLECT_WINDOW_NS (30ULL * 1000 * 1000)    /* reorder window */
 #define COLLECT_ORDER_MAX (4u << 20)                /* records held at most */
 #define COLLECT_RINGBUF_DEFAULT (32u << 20)
@@ -174,10 +174,19 @@ static void collect_usage(FILE *f)
 		"                          or execs (the layouts --validate compares)\n"
 		"  -v, --verbose           libbpf and verifier messages\n"
 		"  -h, --help              this help\n"
+		"      --version           the version, the trace schema it writes, its data\n"
 		"  -- CMD [ARGS...]        run CMD and record it and its descendants only;\n"
 		"                          exit with CMD's status\n"
 		"\n"
-		"Without -d, --pid or CMD it records the whole host until Ctrl-C.\n",
+		"Without -d, --pid or CMD it records the whole host until Ctrl-C.\n"
+		"\n"
+		"examples:\n"
+		"  sudo anonvma-collect -o build.db -- make -j2     # a command and its children\n"
+		"  sudo anonvma-collect -o host.db -d 60            # the whole host for 60 s\n"
+		"  sudo anonvma-collect -o nginx.db -c nginx -d 300 # processes named nginx\n"
+		"  anonvma-replay build.db -o build.json            # then replay the trace\n"
+		"\n"
+		"man anonvma-collect; kernel requirements: docs/install.md\n",
 		COLLECT_RINGBUF_DEFAULT >> 20);
 }
 
@@ -194,6 +203,7 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		{ "proc-maps", no_argument, NULL, 257 },
 		{ "no-exit-snapshots", no_argument, NULL, 258 },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -254,6 +264,9 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 			break;
 		case 'h':
 			collect_usage(stdout);
+			exit(0);
+		case 'V':
+			avm_version_print(stdout, "anonvma-collect");
 			exit(0);
 		case ':':
 			if (optopt > 0 && optopt < 256)
@@ -700,6 +713,20 @@ static int collect_tp_nargs(const struct btf *btf, const char *name)
 }
 
 /*
+ * The mmap_lock programs read (mm, write[, success]).  Kernels whose
+ * tracepoints still pass memcg_path before write (up to at least 6.8) would
+ * hand them a pointer as the write flag: such a tracepoint counts as missing
+ * rather than recording wrong lock kinds.  Other tracepoints: always ok.
+ */
+static int collect_lock_args_ok(const struct btf *btf, const char *name)
+{
+	if (!strncmp(name, "mmap_lock_", 10))
+		return collect_tp_nargs(btf, name) ==
+		       (!strcmp(name, "mmap_lock_acquire_returned") ? 3 : 2);
+	return 1;
+}
+
+/*
  * Can this kernel attach fentry programs to the rmap functions?  Load a
  * two-instruction fentry program on anon_vma_fork; EPERM/EINVAL/ENOENT mean
  * no (lockdown, no BTF for the function, no trampolines).
@@ -777,7 +804,8 @@ static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 
 		if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6))
 			load = fentry;
-		else if (!strncmp(sec, "tp_btf/", 7) && !collect_have_tp(r->vmlinux, sec + 7)) {
+		else if (!strncmp(sec, "tp_btf/", 7) && (!collect_have_tp(r->vmlinux, sec + 7) ||
+							  !collect_lock_args_ok(r->vmlinux, sec + 7))) {
 			load = 0;
 			if (strlen(missing) + strlen(sec + 7) + 2 < sizeof(missing)) {
 				strcat(missing, *missing ? "," : "");
@@ -1192,7 +1220,7 @@ static int collect_meta_start(struct collect_run *r, struct avm_err *err)
 		strcat(cmd, *a);
 	}
 	if (trace_meta_set(r->trace, "writer", "collect", err) ||
-	    trace_meta_set(r->trace, "tool_version", COLLECT_VERSION, err) ||
+	    trace_meta_set(r->trace, "tool_version", avm_version(), err) ||
 	    trace_meta_set(r->trace, "collect_scope",
 			   r->o.cmd ? "command" : r->o.pid ? "pid" : r->o.comm ? "comm" : "host",
 			   err) ||

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "replay.h"
 #include "report.h"
+#include "version.h"
 
 static volatile sig_atomic_t replay_stop;
 
@@ -60,7 +61,17 @@ static void usage(FILE *out)
 		"                         VMAs whose exit layout differs, allowed (default 0.01)\n"
 		"      --check-invariants run the models' invariant checkers after every event\n"
 		"  -q, --quiet            no summary, no progress\n"
-		"  -h, --help             this help\n");
+		"  -h, --help             this help\n"
+		"      --version          the version, the trace schema it reads, its data\n"
+		"\n"
+		"examples:\n"
+		"  anonvma-replay build.db -o build.json             # summary on stdout, JSON report\n"
+		"  anonvma-replay --validate build.db -o build.json  # also check eager against the kernel\n"
+		"  anonvma-replay --arch arm64-4k-48bit -c my.yaml android.db -o android-arm64.json\n"
+		"  anonvma-replay -m eager build.db -o eager.json   # one model only\n"
+		"\n"
+		"Arch models and the default config come from the data directory (--version\n"
+		"names it; docs/install.md).  man anonvma-replay, man 5 anonvma-config\n");
 }
 
 struct progress {
@@ -92,6 +103,7 @@ int main(int argc, char **argv)
 		{ "check-invariants", no_argument, NULL, OPT_CHECK },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct avm_err err = { "" };
@@ -133,6 +145,7 @@ int main(int argc, char **argv)
 		case OPT_CHECK: ro.check_invariants = true; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': avm_version_print(stdout, "anonvma-replay"); return 0;
 		case ':':
 			fprintf(stderr, "anonvma-replay: option %s needs a value (see --help)\n",
 				argv[optind - 1]);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "version.h"
 
 static void usage(FILE *out)
 {
@@ -29,7 +30,16 @@ static void usage(FILE *out)
 		"  --merge        merge even a single report into a fleet view\n"
 		"  -o FILE        also write the fleet view as JSON (schema anonvma-fleet/1)\n"
 		"  --json         print JSON (the report, or the fleet view) instead of text\n"
-		"  -h, --help     this help\n");
+		"  -h, --help     this help\n"
+		"  --version      the version\n"
+		"\n"
+		"examples:\n"
+		"  anonvma-report build.json                       # text summary of one report\n"
+		"  anonvma-report hostA.json hostB.json hostC.json # fleet: totals, spread of savings\n"
+		"  anonvma-report --merge -o fleet.json host*.json # the fleet view as JSON\n"
+		"  anonvma-report --json build.json | jq .verdict  # one key of a report\n"
+		"\n"
+		"man anonvma-report; every key: docs/report.md\n");
 }
 
 int main(int argc, char **argv)
@@ -39,6 +49,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct avm_err err = { "" };
@@ -54,6 +65,7 @@ int main(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'o': out_path = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': avm_version_print(stdout, "anonvma-report"); return 0;
 		case ':':
 			fprintf(stderr, "anonvma-report: option %s needs a value (see --help)\n",
 				argv[optind - 1]);

@@ -17,8 +17,10 @@
 #include <string.h>
 
 #include "config.h"
+#include "datadir.h"
 #include "synth.h"
 #include "trace.h"
+#include "version.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -31,11 +33,13 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: anonvma-synth SCENARIO.yaml -o TRACE.db [--seed N] [--scale X] [--force]\n"
+		"usage: anonvma-synth SCENARIO -o TRACE.db [--seed N] [--scale X] [--force]\n"
 		"\n"
 		"Write a trace (same schema as anonvma-collect) from a described workload.\n"
-		"Scenarios ship in configs/scenarios/ (android-24-apps, prefork-server, build);\n"
-		"docs/scenarios.md describes the format.\n"
+		"SCENARIO is a YAML file, or the name of a shipped one (android-24-apps,\n"
+		"android-boot, prefork-server, build) found in scenarios/ of the data\n"
+		"directory (--version names it); docs/scenarios.md, man 5 anonvma-scenario\n"
+		"describe the format.\n"
 		"\n"
 		"  -o, --output FILE  trace to create (required; refuses to overwrite without --force)\n"
 		"  -s, --seed N       random seed (default: the scenario's `seed`)\n"
@@ -43,7 +47,13 @@ static void usage(FILE *f)
 		"                     5 makes ~10^6 events from android-24-apps)\n"
 		"  -f, --force        overwrite an existing trace\n"
 		"  -q, --quiet        no progress line on stderr\n"
-		"  -h, --help         this text\n");
+		"  -h, --help         this text\n"
+		"      --version      the version, the trace schema it writes, its data\n"
+		"\n"
+		"examples:\n"
+		"  anonvma-synth android-24-apps -o android.db        # a shipped scenario by name\n"
+		"  anonvma-synth my-fleet.yaml -o fleet.db --scale 5  # your own, 5x the counts\n"
+		"  anonvma-replay android.db -o android.json         # then replay it\n");
 }
 
 static int sink_event(void *ctx, const struct avm_event *ev, struct avm_err *err)
@@ -71,7 +81,7 @@ static int write_meta(struct trace *t, const struct synth_scenario *s,
 	if (synth_mem(s) && trace_meta_set_int(t, "mem_bytes", (int64_t)synth_mem(s), err))
 		return -1;
 	return trace_meta_set(t, "writer", writer, err) ||
-	       trace_meta_set(t, "tool_version", "anonvma 0.1", err) ||
+	       trace_meta_set(t, "tool_version", avm_version(), err) ||
 	       trace_meta_set(t, "collection_mode", "synth", err) ||
 	       trace_meta_set(t, "kernel_release", "synth (6.18, profile P3)", err) ||
 	       trace_meta_set(t, "arch", "x86_64", err) ||
@@ -98,6 +108,7 @@ int main(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct synth_opts o = { .scale = 1.0, .progress = true, .stop = &stop_flag };
@@ -109,6 +120,7 @@ int main(int argc, char **argv)
 	struct avm_err err = { "" };
 	struct sigaction sa;
 	const char *out = NULL;
+	char scenario[DATADIR_PATH_MAX];
 	bool seed_set = false, force = false;
 	int c, rc = 1;
 
@@ -141,6 +153,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			avm_version_print(stdout, "anonvma-synth");
+			return 0;
 		case ':':
 			avm_errf(&err, "option '%s' needs a value (see --help)", argv[optind - 1]);
 			goto fail;
@@ -158,7 +173,8 @@ int main(int argc, char **argv)
 		avm_errf(&err, "missing -o TRACE.db (see --help)");
 		goto fail;
 	}
-	if (synth_load(argv[optind], &s, &err))
+	datadir_resolve("scenarios", argv[optind], scenario, sizeof(scenario));
+	if (synth_load(scenario, &s, &err))
 		goto fail;
 	if (!seed_set)
 		o.seed = synth_default_seed(s);

@@ -2,10 +2,16 @@
 # Run every test of one build folder: the cmocka unit tests, then the
 # end-to-end scripts in tests/e2e/ (real binaries, real workloads).
 # Prints one closing line "N passed, N failed" and exits non-zero on failure.
+#
+# An e2e script with the line "# check: normal-build-only" (heavy runs whose
+# code the sanitizers add nothing to: install, package, README demo) runs
+# only when SAN is not 1, so `make check` runs it once; the sanitized run
+# names each one it leaves to the normal build.
 set -u
 build=${1:-build}
 passed=0
 failed=0
+once=0
 failures=()
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -13,6 +19,10 @@ for t in "$build"/tests/test_*; do
 done
 for t in tests/e2e/*.sh; do
 	[ -f "$t" ] || continue
+	if [ "${SAN:-0}" = 1 ] && grep -q '^# check: normal-build-only$' "$t"; then
+		echo "[ normal   ] $t: runs in the normal build only"; once=$((once + 1))
+		continue
+	fi
 	echo "[ e2e      ] $t"
 	if BUILD="$build" bash "$t"; then
 		echo "[       OK ] $t"; passed=$((passed + 1))
@@ -21,5 +31,6 @@ for t in tests/e2e/*.sh; do
 	fi
 done
 for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
+[ "$once" -eq 0 ] || echo "$once e2e scripts left to the normal build (# check: normal-build-only)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
