@@ -845,7 +845,8 @@ static bool lazy_vma_pin(struct model *m, struct mm_vma *v)
 				/* a second family on the same object: it names a sibling instead */
 				s->folio_rewrites += r->nr_folios;
 				r->vma = r->family ? r->family->vma : NULL;
-				charge_bulk(m, r->vma, r->base, LOCKS_WHY_REWRITE, r->nr_folios);
+				charge_bulk(m, r->vma, r->vma ? r->vma->start : 0, LOCKS_WHY_REWRITE,
+					    r->nr_folios);
 				continue;
 			}
 			r->pinned = true;
