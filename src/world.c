@@ -364,9 +364,15 @@ static void fork_mark(const struct world *w, struct world_fork_mark *m)
 	if (w->locks) {
 		struct locks_summary vma;
 
-		/* the anon rmap's part: not dup_mmap's VMA write locks, which both designs pay */
+		/*
+		 * The anon rmap's part: not dup_mmap's VMA write locks, which both
+		 * designs pay; lazy's folio rewrites charged to a VMA write lock
+		 * (lazy.rewrite_lock vma_write) stay in.
+		 */
 		locks_summary(w->locks, LOCKS_VMA, LOCKS_WRITE, &vma);
-		m->lock_ns = locks_total_ns(w->locks) + locks_unlocked_ns(w->locks) - vma.total_ns;
+		m->lock_ns = locks_total_ns(w->locks) + locks_unlocked_ns(w->locks) - vma.total_ns +
+			     vma.total_ns_by_why[LOCKS_WHY_UPGRADE] +
+			     vma.total_ns_by_why[LOCKS_WHY_REWRITE];
 	}
 	m->ptes = w->pt_stats.fork_ptes;
 	m->tables = w->pt_stats.fork_tables;

@@ -21,6 +21,7 @@
 #include "arch.h"
 #include "locks.h"
 #include "rmap_walk.h"
+#include "track.h"
 
 #define MM 1
 #define C1 2
@@ -131,6 +132,20 @@ static void test_vma_write_sections_per_operation(void **state)
 	}
 }
 
+/* Sum of the forks' anon rmap cost (track.h fork_cost.anon_rmap.total_ns). */
+static uint64_t fork_anon_ns(struct world *w)
+{
+	struct avm_err err = { { 0 } };
+	cJSON *fc = track_fork_cost_json(world_track(w), &err);
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(fc, "anon_rmap");
+	uint64_t v;
+
+	assert_non_null(fc);
+	v = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "total_ns"));
+	cJSON_Delete(fc);
+	return v;
+}
+
 static void rw_anon_vma(struct config *c)
 {
 	c->lazy_rewrite_lock = LAZY_REWRITE_ANON_VMA_WRITE;
@@ -148,7 +163,10 @@ static void rw_vma(struct config *c)
  *   parent [rw L(R1) 4M: folios at A, A+2M+p] . [rw L(R2) 1p: folio at B]
  *   fork -> [rw *X1] [rw *X2]              child [rw T(X1)] [rw T(X2)]
  * Every policy: 2 upgrade sections on the anon_vma roots (one each, not
- * two as before) and 2 fork sections (the children's clones), 3 rewrites.
+ * two as before) and 2 fork sections (the children's clones), 3 rewrites,
+ * and the same fork_cost.anon_rmap: 2 links + 2 clones (lock + insert
+ * each) + 3 x 15 + the allocations made unlocked (per VMA: the parent's AV
+ * and AVC, the child's clone AVC: 60 + 2 x 40).
  *   ptl (default): upgrade = lock + insert; rewrites in page_table_lock
  *     sections, one per PTE table with rewrites: 2 for V1 + 1 for V2 = 3,
  *     3 x 15 ns, no lock of their own (copy_pte_range holds it);
@@ -182,6 +200,9 @@ static void test_one_section_per_upgrade(void **state)
 		assert_int_equal(av.count_by_why[LOCKS_WHY_UPGRADE], 2);
 		assert_int_equal(av.count_by_why[LOCKS_WHY_FORK], 2);
 		assert_int_equal(av.total_ns_by_why[LOCKS_WHY_FORK], 2 * link);
+		/* the fork's anon rmap cost is the same under every policy: 3 rewrites each */
+		assert_int_equal(fork_anon_ns(w), 2 * link + 2 * link + 3 * rw +
+				 2 * (ns(LOCKS_OP_AV_ALLOC) + 2 * ns(LOCKS_OP_AVC_ALLOC)));
 		switch (k) {
 		case 0:
 			assert_int_equal(av.total_ns_by_why[LOCKS_WHY_UPGRADE], 2 * link);
