@@ -1,7 +1,7 @@
 /*
  * test_lazy_locks.c - what the worlds record as lock sections: the mainline
  * sections both designs pay (VMA write locks, eager.md §5), lazy's own
- * synchronisation (lazy.md §9.3, review #5/#6), and each lazy policy that
+ * synchronisation (lazy.md §9.3, fidelity review row 5/#6), and each lazy policy that
  * moves a section (docs/lazy-model.md "Locks").  One test per rule, profile
  * P3, x86_64-4level costs (configs/arch/x86_64-4level.yaml):
  *   lock 20, AV alloc 60, AVC alloc 40, insert 50, folio rewrite 15,
@@ -243,7 +243,7 @@ static void pin_none(struct config *c)
 }
 
 /*
- * Rewrites outside an upgrade cost folio_rewrite_ns too (review #3, #12),
+ * Rewrites outside an upgrade cost folio_rewrite_ns too (fidelity review rows 3, 12),
  * reason rewrite:
  *   mremap (rebase) of [rw L(R) 2p, folios at A, A+p] to A+4M: the two
  *     folios now name the new root: 2 rewrites; ptl: one page_table_lock
@@ -296,7 +296,7 @@ static void tp_allocate(struct config *c)
 }
 
 /*
- * lazy.tree_parent_reuse (review #16).  P forks C, P exits, C forks D:
+ * lazy.tree_parent_reuse (fidelity review row 16).  P forks C, P exits, C forks D:
  *   P [rw L(R)] --fork--> P [rw *X]         C [rw T(X)]
  *   P exits: X keeps C's AVC in its tree, no active VMA, num_children 1
  *   C forks: C's TREE_PARENT VMA is upgraded first (lazy.md §4.4 step 4)
@@ -380,7 +380,7 @@ static void walk_vma_read(struct config *c)
 
 /*
  * A vma_read lazy walk queues behind a VMA write section of another CPU
- * (review #5): [rw L(R) 4p, folio at A]; at t = 1000 on CPU 0 mprotect
+ * (fidelity review row 5): [rw L(R) 4p, folio at A]; at t = 1000 on CPU 0 mprotect
  * makes the whole VMA read-only (mprotect_fixup: VMA write, 30 ns, held
  * to 1030); at t = 1010 on CPU 1 a migration of the folio walks it under
  * V's read lock: it waits 20 ns.  On CPU 0 (the writer's own CPU) it does
