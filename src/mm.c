@@ -27,6 +27,12 @@
  * only then frees the VMA objects; MAP_FIXED unlinks the overlapped VMAs
  * before it tries the merge; mremap copies (copy_vma) and then unmaps the
  * source; exit_mmap zaps, unlinks in address order, frees.
+ *
+ * Locks the simulator itself records (mm_sim_set_locks): the mainline VMA
+ * write locks of split, merge, munmap, mprotect (& co.) and dup_mmap, once
+ * per VMA and operation (vma_wlock), in every world.  THP splits have no
+ * tracepoint: thp_cut infers one where a cut falls inside a PMD-mapped folio
+ * and hands it to the model (model_ops.thp_split).
  */
 #include "mm.h"
 
