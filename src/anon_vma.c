@@ -90,6 +90,13 @@ static void av_unlocked(const struct av_space *sp, uint64_t avs, uint64_t avcs)
 	locks_unlocked(env->locks, locks_cost(&env->arch->rmap, &w, 0));
 }
 
+/* a += b */
+static void work_add(struct locks_work *a, const struct locks_work *b)
+{
+	for (int i = 0; i < LOCKS_OP_NR; i++)
+		a->n[i] += b->n[i];
+}
+
 static enum locks_why av_lock_why(enum model_why why)
 {
 	switch (why) {
@@ -342,8 +349,11 @@ int av_prepare(struct av_space *sp, struct av_vma *avv, struct anon_vma *donor,
 				&fault);
 		else /* a lazy upgrade: nothing held while allocating */
 			av_unlocked(sp, donor == NULL, 1);
-		av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why), av->root->id, false,
-			&link);
+		if (sp->link_out && why != MODEL_WHY_FAULT)
+			work_add(sp->link_out, &link); /* the upgrade records one section */
+		else
+			av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why), av->root->id,
+				false, &link);
 	}
 	return 0;
 }
@@ -437,7 +447,11 @@ static int fork_link_new(struct av_space *sp, struct av_vma *avv, struct anon_vm
 	/* §2.5: the new AV and AVC are allocated unlocked, linked under the root */
 	w.n[LOCKS_OP_LOCK] = 1;
 	w.n[LOCKS_OP_TREE_INSERT] = 1;
-	av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why), parent->root->id, false, &w);
+	if (sp->link_out)
+		work_add(sp->link_out, &w); /* a lazy upgrade records one section */
+	else
+		av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, av_lock_why(why), parent->root->id, false,
+			&w);
 	nav->root = parent->root;
 	nav->parent = parent;
 	nav->root->refcount++;
@@ -645,6 +659,42 @@ void av_rmap_walk(const struct av_space *sp, const struct mm_folio_ref *f, struc
 		wk->failed = true;
 		wk->visited = wk->stale = 0;
 	}
+}
+
+bool av_thp_split(const struct av_space *sp, const struct mm_folio_ref *f)
+{
+	struct anon_vma *av = folio_av(sp, f);
+	struct locks_work w = { { 0 } };
+
+	if (!av)
+		return false;
+	w.n[LOCKS_OP_LOCK] = 1;
+	w.n[LOCKS_OP_THP_SPLIT] = f->nr;
+	av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, LOCKS_WHY_THP_SPLIT, av->root->id, false, &w);
+	return true;
+}
+
+void av_thp_collapse(const struct av_space *sp, uint64_t mm_id)
+{
+	struct locks_work w = { { 0 } };
+
+	w.n[LOCKS_OP_LOCK] = 1;
+	w.n[LOCKS_OP_THP_COLLAPSE] = 1;
+	av_lock(sp, LOCKS_ANON_VMA, LOCKS_WRITE, LOCKS_WHY_COLLAPSE, AV_INSTANCE_MM(mm_id), false,
+		&w);
+}
+
+struct anon_vma *av_reuse_candidate(const struct av_space *sp, const struct av_vma *avv)
+{
+	(void)sp;
+	/* tail first: the order the fork's chain clone pushed (and tested) them, per profile */
+	for (uint32_t i = 0; i < avv->len; i++) {
+		struct anon_vma *av = avv->chain[i]->av;
+
+		if (av->num_children < 2 && av->num_active_vmas == 0)
+			return av;
+	}
+	return NULL;
 }
 
 /* ------------------------------------------------------------------------- */

@@ -84,6 +84,12 @@ struct av_space {
 	 * Set by the model after av_space_init.
 	 */
 	const struct model_env *env;
+	/*
+	 * Lazy upgrade (one lock section per upgrade): while set, the link
+	 * section of av_prepare (outside a fault) and of av_fork_new is not
+	 * recorded but its work added here; the model records one section.
+	 */
+	struct locks_work *link_out;
 	/* the adoption session (snapshot ids -> anon_vma), until av_adopt_done */
 	struct u64map adopt;
 	struct anon_vma **session;
@@ -167,6 +173,40 @@ int av_walk_lock(const struct av_space *sp, enum locks_class cls, enum locks_mod
 void av_rmap_walk(const struct av_space *sp, const struct mm_folio_ref *f, struct model_walk *wk);
 /* Does v map folio f (any of its pages, at its linear address in v)? */
 bool av_vma_maps_folio(const struct mm_vma *v, const struct mm_folio_ref *f, uint64_t page_size);
+
+/*
+ * The page-table lock instance of the PTE table mapping addr in mm (the
+ * (mm, PMD) page-table page): LOCKS_PTL sections name it.
+ */
+static inline uint64_t av_ptl_instance(uint64_t mm_id, uint64_t addr, uint64_t pmd_size)
+{
+	/* mm ids may be kernel pointers: spread them before mixing in the PMD number */
+	return (mm_id * 0x9E3779B97F4A7C15ULL) ^ (addr / (pmd_size ? pmd_size : 1));
+}
+
+/*
+ * THP split of folio f (model_ops.thp_split), mainline: __folio_split takes
+ * the folio's anon_vma root rwsem for write around unmapping, splitting and
+ * remapping it: one section of lock + thp_split_page_ns per page.  Returns
+ * false (nothing recorded) when f names no anon_vma of this space.
+ */
+bool av_thp_split(const struct av_space *sp, const struct mm_folio_ref *f);
+/*
+ * khugepaged collapse in mm (model_ops.thp_collapse), mainline:
+ * collapse_huge_page write-locks vma->anon_vma's root around isolating the
+ * PTEs.  The trace's event names no address, so the instance is the mm's
+ * stand-in AV_INSTANCE_MM(mm) (never a real anon_vma id: it waits only for
+ * other collapses in that mm): lock + thp_collapse_ns.
+ */
+#define AV_INSTANCE_MM(mm_id) ((1ULL << 62) | (mm_id))
+void av_thp_collapse(const struct av_space *sp, uint64_t mm_id);
+/*
+ * anon_vma_fork's reuse test (eager.md §2.5, rmap.c) over avv's existing
+ * chain: an anon_vma with no active VMA and fewer than 2 children, the
+ * first in chain order (tail first: the order the fork's clone tested
+ * them, oldest first on P1-P3, newest first on P4).  NULL: none qualifies.
+ */
+struct anon_vma *av_reuse_candidate(const struct av_space *sp, const struct av_vma *avv);
 
 /* Snapshot adoption (model_ops.adopt, adopt_av, adopt_done) into avv. */
 int av_adopt(struct av_space *sp, struct av_vma *avv, const struct avm_snap_vma *sv,

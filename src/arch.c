@@ -1179,6 +1179,9 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 		(unsigned long long)r->ns[LOCKS_OP_RMAP_VMA]);
 	fprintf(f, "  vma_lookup_ns: %llu  # [prior] not measurable from mmap_lock holds\n",
 		(unsigned long long)r->ns[LOCKS_OP_VMA_LOOKUP]);
+	for (int op = LOCKS_OP_VMA_WRITE; op < LOCKS_OP_NR; op++)
+		fprintf(f, "  %s: %llu  # [prior] not fitted\n", locks_op_key((enum locks_op)op),
+			(unsigned long long)r->ns[op]);
 	if (ferror(f) | fclose(f)) {
 		f = NULL;
 		avm_errf(err, "%s: write failed", tmp);

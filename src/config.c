@@ -453,6 +453,10 @@ void config_defaults(struct config *c)
 	/* 0.6 % of a 192-byte vm_area_struct: the middle of the series' +0.2…+1.0 % (lazy.md §2.2). */
 	c->lazy_vma_growth_bytes = 1.15;
 	c->lazy_switch_on_ns = -1;
+	c->lazy_rewrite_lock = LAZY_REWRITE_PTL;
+	c->lazy_adopt = LAZY_ADOPT_CONSERVATIVE;
+	c->lazy_merge_roots = LAZY_MERGE_ROOTS_REFUSE;
+	c->lazy_tree_parent_reuse = LAZY_TP_REUSE_MAINLINE;
 	c->arch[0] = '\0';
 	c->min_saving_percent = 20.0;
 	c->max_lock_hold_regression_percent = 10.0;
@@ -540,10 +544,40 @@ static int set_size_vma(struct load_ctx *lc, const char *key, const char *v, int
 	return set_size(&lc->c->size_vma, lc, key, v, line, err);
 }
 
+/* Value names of the lazy policies, indexed by their enums (config.h). */
+static const char *const mremap_names[] = { "upgrade", "rebase" };
+static const char *const cow_names[] = { "child_root", "parent_av" };
+static const char *const pin_names[] = { "until_last_folio", "none" };
+static const char *const walk_names[] = { "rcu", "vma_read", "mmap_trylock" };
+static const char *const rewrite_names[] = { "ptl", "vma_write", "anon_vma_write" };
+static const char *const adopt_names[] = { "conservative", "optimistic" };
+static const char *const merge_roots_names[] = { "refuse", "allow" };
+static const char *const tp_reuse_names[] = { "mainline", "allocate" };
+#define NAMES_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define NAME_OF(a, i) ((unsigned)(i) < (unsigned)NAMES_N(a) ? (a)[i] : "?")
+
+const char *config_lazy_mremap_name(enum lazy_mremap_policy p) { return NAME_OF(mremap_names, p); }
+const char *config_lazy_cow_owner_name(enum lazy_cow_owner p) { return NAME_OF(cow_names, p); }
+const char *config_lazy_pin_name(enum lazy_pin_policy p) { return NAME_OF(pin_names, p); }
+const char *config_lazy_walk_lock_name(enum lazy_walk_lock p) { return NAME_OF(walk_names, p); }
+const char *config_lazy_rewrite_lock_name(enum lazy_rewrite_lock p)
+{
+	return NAME_OF(rewrite_names, p);
+}
+const char *config_lazy_adopt_name(enum lazy_adopt p) { return NAME_OF(adopt_names, p); }
+const char *config_lazy_merge_roots_name(enum lazy_merge_roots p)
+{
+	return NAME_OF(merge_roots_names, p);
+}
+const char *config_lazy_tree_parent_reuse_name(enum lazy_tree_parent_reuse p)
+{
+	return NAME_OF(tp_reuse_names, p);
+}
+
 static int set_lazy_mremap(struct load_ctx *lc, const char *key, const char *v, int line,
 			   struct avm_err *err)
 {
-	static const char *const names[] = { "upgrade", "rebase" };
+	const char *const *names = mremap_names;
 	int i;
 
 	if (config_parse_enum(lc->path, line, key, v, names, 2, &i, err))
@@ -555,7 +589,7 @@ static int set_lazy_mremap(struct load_ctx *lc, const char *key, const char *v, 
 static int set_lazy_cow(struct load_ctx *lc, const char *key, const char *v, int line,
 			struct avm_err *err)
 {
-	static const char *const names[] = { "child_root", "parent_av" };
+	const char *const *names = cow_names;
 	int i;
 
 	if (config_parse_enum(lc->path, line, key, v, names, 2, &i, err))
@@ -567,7 +601,7 @@ static int set_lazy_cow(struct load_ctx *lc, const char *key, const char *v, int
 static int set_lazy_pin(struct load_ctx *lc, const char *key, const char *v, int line,
 			struct avm_err *err)
 {
-	static const char *const names[] = { "until_last_folio", "none" };
+	const char *const *names = pin_names;
 	int i;
 
 	if (config_parse_enum(lc->path, line, key, v, names, 2, &i, err))
@@ -579,12 +613,59 @@ static int set_lazy_pin(struct load_ctx *lc, const char *key, const char *v, int
 static int set_lazy_walk(struct load_ctx *lc, const char *key, const char *v, int line,
 			 struct avm_err *err)
 {
-	static const char *const names[] = { "rcu", "vma_read", "mmap_trylock" };
+	const char *const *names = walk_names;
 	int i;
 
 	if (config_parse_enum(lc->path, line, key, v, names, 3, &i, err))
 		return -1;
 	lc->c->lazy_walk_lock = (enum lazy_walk_lock)i;
+	return 0;
+}
+
+static int set_lazy_rewrite(struct load_ctx *lc, const char *key, const char *v, int line,
+			    struct avm_err *err)
+{
+	int i;
+
+	if (config_parse_enum(lc->path, line, key, v, rewrite_names, NAMES_N(rewrite_names), &i,
+			      err))
+		return -1;
+	lc->c->lazy_rewrite_lock = (enum lazy_rewrite_lock)i;
+	return 0;
+}
+
+static int set_lazy_adopt(struct load_ctx *lc, const char *key, const char *v, int line,
+			  struct avm_err *err)
+{
+	int i;
+
+	if (config_parse_enum(lc->path, line, key, v, adopt_names, NAMES_N(adopt_names), &i, err))
+		return -1;
+	lc->c->lazy_adopt = (enum lazy_adopt)i;
+	return 0;
+}
+
+static int set_lazy_merge_roots(struct load_ctx *lc, const char *key, const char *v, int line,
+				struct avm_err *err)
+{
+	int i;
+
+	if (config_parse_enum(lc->path, line, key, v, merge_roots_names,
+			      NAMES_N(merge_roots_names), &i, err))
+		return -1;
+	lc->c->lazy_merge_roots = (enum lazy_merge_roots)i;
+	return 0;
+}
+
+static int set_lazy_tp_reuse(struct load_ctx *lc, const char *key, const char *v, int line,
+			     struct avm_err *err)
+{
+	int i;
+
+	if (config_parse_enum(lc->path, line, key, v, tp_reuse_names, NAMES_N(tp_reuse_names), &i,
+			      err))
+		return -1;
+	lc->c->lazy_tree_parent_reuse = (enum lazy_tree_parent_reuse)i;
 	return 0;
 }
 
@@ -699,6 +780,10 @@ static const struct {
 	{ "lazy.walk_lock", set_lazy_walk },
 	{ "lazy.vma_growth_bytes", set_lazy_growth },
 	{ "lazy.switch_on", set_lazy_switch },
+	{ "lazy.rewrite_lock", set_lazy_rewrite },
+	{ "lazy.adopt", set_lazy_adopt },
+	{ "lazy.merge_roots", set_lazy_merge_roots },
+	{ "lazy.tree_parent_reuse", set_lazy_tp_reuse },
 	{ "arch.name", set_arch },
 	{ "verdict.min_saving_percent", set_min_saving },
 	{ "verdict.max_lock_hold_regression_percent", set_max_lock },

@@ -20,6 +20,15 @@ enum lazy_mremap_policy { LAZY_MREMAP_UPGRADE = 0, LAZY_MREMAP_REBASE = 1 };
 enum lazy_cow_owner { LAZY_COW_CHILD_ROOT = 0, LAZY_COW_PARENT_AV = 1 };
 enum lazy_pin_policy { LAZY_PIN_UNTIL_LAST_FOLIO = 0, LAZY_PIN_NONE = 1 };
 enum lazy_walk_lock { LAZY_WALK_RCU = 0, LAZY_WALK_VMA_READ = 1, LAZY_WALK_MMAP_TRYLOCK = 2 };
+/* The lock a folio->mapping rewrite is done under (fork: try_dup_anon_rmap). */
+enum lazy_rewrite_lock { LAZY_REWRITE_PTL = 0, LAZY_REWRITE_VMA_WRITE = 1,
+			 LAZY_REWRITE_ANON_VMA_WRITE = 2 };
+/* Start-snapshot VMAs that had an anon_vma: keep it, or lazy when their family never forked. */
+enum lazy_adopt { LAZY_ADOPT_CONSERVATIVE = 0, LAZY_ADOPT_OPTIMISTIC = 1 };
+/* Lazy VMAs naming different roots (equal bases): refuse to merge them, or allow it. */
+enum lazy_merge_roots { LAZY_MERGE_ROOTS_REFUSE = 0, LAZY_MERGE_ROOTS_ALLOW = 1 };
+/* Upgrade of a TREE_PARENT VMA: mainline's anon_vma reuse test first, or always allocate. */
+enum lazy_tree_parent_reuse { LAZY_TP_REUSE_MAINLINE = 0, LAZY_TP_REUSE_ALLOCATE = 1 };
 
 struct config {
 	/* kernel: */
@@ -36,6 +45,10 @@ struct config {
 	enum lazy_walk_lock lazy_walk_lock;
 	double lazy_vma_growth_bytes;  /* extra bytes per vm_area_struct under LAZY */
 	int64_t lazy_switch_on_ns;     /* -1: on from the start; else time the switch flips on */
+	enum lazy_rewrite_lock lazy_rewrite_lock;
+	enum lazy_adopt lazy_adopt;
+	enum lazy_merge_roots lazy_merge_roots;
+	enum lazy_tree_parent_reuse lazy_tree_parent_reuse;
 	/* arch: */
 	char arch[32];                 /* e.g. "x86_64-4level"; "" = from trace meta */
 	/* verdict thresholds: */
@@ -53,6 +66,18 @@ struct config {
 void config_defaults(struct config *c);
 /* Load a YAML file over the defaults; unknown keys and bad values fail with file:line. */
 int config_load(struct config *c, const char *path, struct avm_err *err);
+/*
+ * The value names of the lazy policies, as the config file spells them
+ * (docs/config.md): "ptl", "conservative", ... for reports; "?" if out of range.
+ */
+const char *config_lazy_mremap_name(enum lazy_mremap_policy p);
+const char *config_lazy_cow_owner_name(enum lazy_cow_owner p);
+const char *config_lazy_pin_name(enum lazy_pin_policy p);
+const char *config_lazy_walk_lock_name(enum lazy_walk_lock p);
+const char *config_lazy_rewrite_lock_name(enum lazy_rewrite_lock p);
+const char *config_lazy_adopt_name(enum lazy_adopt p);
+const char *config_lazy_merge_roots_name(enum lazy_merge_roots p);
+const char *config_lazy_tree_parent_reuse_name(enum lazy_tree_parent_reuse p);
 
 /*
  * Generic YAML reading, shared by every module that reads a YAML file

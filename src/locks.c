@@ -3,7 +3,7 @@
  *
  * Data layout.
  *   - Per (class, mode): one hold histogram, one wait histogram, and counts
- *     and totals per reason (enum locks_why).  Fixed size: 8 x 2 histograms
+ *     and totals per reason (enum locks_why).  Fixed size: 10 x 2 histograms
  *     of ~15 KiB, whatever the trace length.
  *   - Per lock instance that may still be held: a small record in an
  *     open-addressing hash table keyed by (class, instance id).  For each
@@ -93,6 +93,11 @@ static const char *const op_keys[LOCKS_OP_NR] = {
 	[LOCKS_OP_FOLIO_REWRITE] = "folio_rewrite_ns",
 	[LOCKS_OP_RMAP_VMA] = "rmap_vma_ns",
 	[LOCKS_OP_VMA_LOOKUP] = "vma_lookup_ns",
+	[LOCKS_OP_VMA_WRITE] = "vma_write_lock_ns",
+	[LOCKS_OP_VMA_REF] = "vma_refcount_ns",
+	[LOCKS_OP_THP_SPLIT] = "thp_split_page_ns",
+	[LOCKS_OP_THP_COLLAPSE] = "thp_collapse_ns",
+	[LOCKS_OP_LAZY_MIGRATE] = "lazy_migrate_excl_ns",
 };
 
 const char *locks_op_key(enum locks_op op)
@@ -463,6 +468,7 @@ const char *locks_class_name(enum locks_class c)
 		[LOCKS_MMAP] = "mmap_lock",
 		[LOCKS_VMA] = "vma_lock",
 		[LOCKS_RCU] = "rcu",
+		[LOCKS_PTL] = "page_table_lock",
 	};
 
 	return (unsigned)c < LOCKS_CLASS_NR ? names[c] : "?";
@@ -481,6 +487,10 @@ const char *locks_why_name(enum locks_why w)
 		[LOCKS_WHY_UPGRADE] = "upgrade",     [LOCKS_WHY_RMAP_WALK] = "rmap_walk",
 		[LOCKS_WHY_THP_SPLIT] = "thp_split", [LOCKS_WHY_FAULT] = "fault",
 		[LOCKS_WHY_OTHER] = "other",
+		[LOCKS_WHY_SPLIT] = "split",         [LOCKS_WHY_MERGE] = "merge",
+		[LOCKS_WHY_MUNMAP] = "munmap",       [LOCKS_WHY_MPROTECT] = "mprotect",
+		[LOCKS_WHY_COLLAPSE] = "thp_collapse", [LOCKS_WHY_MIGRATE] = "migrate_excl",
+		[LOCKS_WHY_REWRITE] = "rewrite",
 	};
 
 	return (unsigned)w < LOCKS_WHY_NR ? names[w] : "?";
@@ -646,6 +656,11 @@ static int stat_from_json(const cJSON *o, struct locks_stat *st, struct avm_err 
 	const cJSON *by;
 	int w;
 
+	if (!o) {
+		/* a class added after the report was written: nothing held */
+		memset(st, 0, sizeof(*st));
+		return 0;
+	}
 	if (!cJSON_IsObject(o))
 		return avm_errf(err, "locks block: mode entry is not an object");
 	if (locks_hist_from_json(cJSON_GetObjectItemCaseSensitive(o, "hold"), "ns", &st->hold, err) ||

@@ -42,6 +42,11 @@ enum locks_op {
 	LOCKS_OP_FOLIO_REWRITE, /* lazy upgrade: one folio->mapping rewrite */
 	LOCKS_OP_RMAP_VMA,      /* rmap walk: per VMA visited, beyond the page-table walk */
 	LOCKS_OP_VMA_LOOKUP,    /* lazy walk: find the VMA of an address in one mm */
+	LOCKS_OP_VMA_WRITE,     /* vma_start_write: first write lock of a VMA in one mmap_lock hold */
+	LOCKS_OP_VMA_REF,       /* lazy walk: VMA refcount get + put (atomics on vm_refcnt) */
+	LOCKS_OP_THP_SPLIT,     /* THP split: per page of the folio split (unmap, split, remap) */
+	LOCKS_OP_THP_COLLAPSE,  /* khugepaged collapse: the work under the rmap exclusion */
+	LOCKS_OP_LAZY_MIGRATE,  /* lazy folio migration: its exclusion against free_pgtables */
 	LOCKS_OP_NR,
 };
 
@@ -108,6 +113,7 @@ enum locks_class {
 	LOCKS_MMAP,         /* mmap_lock (instance: mm id) */
 	LOCKS_VMA,          /* per-VMA lock (instance: VMA id) */
 	LOCKS_RCU,          /* RCU read-side section: recorded, never waits */
+	LOCKS_PTL,          /* page-table lock (instance: the (mm, PMD) page-table page) */
 	LOCKS_CLASS_NR,
 };
 
@@ -124,6 +130,14 @@ enum locks_why {
 	LOCKS_WHY_THP_SPLIT,   /* THP split / khugepaged collapse (write) */
 	LOCKS_WHY_FAULT,       /* mmap_lock taken by a fault (trylock or retry) */
 	LOCKS_WHY_OTHER,
+	/* added later; report keys follow the names in locks.c */
+	LOCKS_WHY_SPLIT,       /* VMA write lock: __split_vma */
+	LOCKS_WHY_MERGE,       /* VMA write lock: a merge (vma_expand, merge of an existing range) */
+	LOCKS_WHY_MUNMAP,      /* VMA write lock: a VMA detached by munmap (and MAP_FIXED, mremap) */
+	LOCKS_WHY_MPROTECT,    /* VMA write lock: mprotect_fixup */
+	LOCKS_WHY_COLLAPSE,    /* khugepaged collapse (the trace's THP collapse events) */
+	LOCKS_WHY_MIGRATE,     /* lazy folio migration: exclusion against free_pgtables */
+	LOCKS_WHY_REWRITE,     /* lazy: folio->mapping rewrites outside an upgrade (rebase, pin none) */
 	LOCKS_WHY_NR,
 };
 

@@ -27,6 +27,12 @@
  * only then frees the VMA objects; MAP_FIXED unlinks the overlapped VMAs
  * before it tries the merge; mremap copies (copy_vma) and then unmaps the
  * source; exit_mmap zaps, unlinks in address order, frees.
+ *
+ * Locks the simulator itself records (mm_sim_set_locks): the mainline VMA
+ * write locks of split, merge, munmap, mprotect (& co.) and dup_mmap, once
+ * per VMA and operation (vma_wlock), in every world.  THP splits have no
+ * tracepoint: thp_cut infers one where a cut falls inside a PMD-mapped folio
+ * and hands it to the model (model_ops.thp_split).
  */
 #include "mm.h"
 
@@ -34,6 +40,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "locks.h"
 #include "u64map.h"
 
 /* Kernel ABI values (uapi asm-generic/mman*.h, linux/mman.h), x86_64. */
@@ -86,6 +93,7 @@ enum {
 struct folio {
 	uint64_t id, owner, index;
 	uint32_t nr, maps;
+	bool split_seen; /* a THP split was inferred for it (thp_cut) */
 	struct folio *next_free; /* the simulator's folio pool */
 };
 
@@ -143,6 +151,10 @@ struct mm_sim {
 	uint64_t chunk_pages;
 	uint32_t cpu;         /* CPU of the event being applied (TLB-flush IPIs) */
 	uint64_t now;         /* trace time (ns) of the event being applied */
+	/* mainline VMA write locks (mm_sim_set_locks): NULL = not recorded */
+	struct locks *locks;
+	const struct model_clock *clock;
+	uint64_t op_seq;      /* the operation being applied: vma_start_write's "this hold" */
 	/* mm ids in ascending order for the folio cursor (rmap walk pressure), rebuilt when dirty */
 	uint64_t *mm_ids;
 	size_t nmm_ids;
@@ -438,6 +450,7 @@ static struct folio *folio_new(struct mm_sim *s, uint64_t owner, uint64_t index,
 	f->index = index;
 	f->nr = nr;
 	f->maps = 0;
+	f->split_seen = false;
 	f->next_free = NULL;
 	s->st.folios_live++;
 	if (s->st.folios_live > s->st.folios_peak)
@@ -742,6 +755,60 @@ static void anon_unlink(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 		s->ops->unlink(s->model, v, why);
 }
 
+/*
+ * vma_start_write (eager.md §5): split, merge, munmap, mprotect and dup_mmap
+ * write-lock every VMA they change; the lock is held until mmap_write_unlock,
+ * and a second vma_start_write of the same VMA in the same hold returns at
+ * once.  So the first one per VMA and operation is a section (LOCKS_VMA,
+ * write, instance = VMA id), as long as taking it costs (vma_write_lock_ns):
+ * what the lock adds to the operation, and what a lazy vma_read walk on
+ * another CPU queues behind.  Recorded in every world: both designs pay it.
+ */
+static void vma_wlock(struct mm_sim *s, struct mm_vma *v, enum locks_why why)
+{
+	struct locks_work w = { { 0 } };
+	struct locks_section sec = { .cls = LOCKS_VMA, .mode = LOCKS_WRITE, .why = why };
+
+	if (!s->locks || !s->p.arch || !v || v->wlock_seq == s->op_seq)
+		return;
+	v->wlock_seq = s->op_seq;
+	w.n[LOCKS_OP_VMA_WRITE] = 1;
+	sec.instance = v->id;
+	sec.cpu = s->clock->cpu;
+	sec.start = s->clock->t;
+	sec.len = locks_cost(&s->p.arch->rmap, &w, 0);
+	(void)locks_hold(s->locks, &sec, NULL); /* not a trylock: always recorded */
+}
+
+/*
+ * THP split (no tracepoint on 6.18): a cut at addr - a VMA boundary being
+ * made, or the edge of a partial unmap - inside a PMD-mapped folio (both
+ * pages around addr belong to one PMD-sized folio) splits its PMD and, in
+ * the kernel, queues the folio for a split.  Inferred once per folio, at the
+ * first cut; the model records the split's exclusion (model_ops.thp_split).
+ */
+static void thp_cut(struct mm_sim *s, struct mm_space *mm, uint64_t addr)
+{
+	struct mm_folio_ref r;
+	struct chunk *c;
+	struct folio *f;
+	size_t i;
+
+	if (!s->ops->thp_split || !(addr & (s->p.pmd_size - 1)))
+		return;
+	c = u64map_get(&mm->chunks, chunk_key(s, addr));
+	if (!c || !c->sl)
+		return;
+	i = page_slot(s, addr); /* > 0: addr is inside the PMD */
+	f = c->sl->pg[i];
+	if (!f || f->nr != s->chunk_pages || f->split_seen || c->sl->pg[i - 1] != f)
+		return;
+	f->split_seen = true;
+	r = (struct mm_folio_ref){ mm, mm_find_vma(mm, addr), addr & ~(s->p.page_size - 1),
+				   f->id, f->owner, f->index, f->nr };
+	s->ops->thp_split(s->model, &r);
+}
+
 /* ------------------------------------------------------------------------- */
 /* mms */
 
@@ -844,6 +911,9 @@ static struct mm_vma *vma_split(struct mm_sim *s, struct mm_vma *v, uint64_t add
 
 	if (!n)
 		return NULL;
+	thp_cut(s, mm, addr);
+	vma_wlock(s, v, LOCKS_WHY_SPLIT);
+	vma_wlock(s, n, LOCKS_WHY_SPLIT);
 	vattr_of(v, &a);
 	vattr_apply(n, &a);
 	if (new_below) {
@@ -949,6 +1019,9 @@ static struct mm_vma *merge_new(struct mm_sim *s, struct mm_space *mm, uint64_t 
 	if (!left && !right)
 		return NULL;
 	tgt = left ? prev : next;
+	vma_wlock(s, tgt, LOCKS_WHY_MERGE);
+	if (left && right)
+		vma_wlock(s, next, LOCKS_WHY_MERGE);
 	/* vma_expand: dup the removed next into an unfaulted target (§3.4) ... */
 	if (left && right && anon_clone(s, tgt, next, MODEL_WHY_MERGE, err))
 		goto fail;
@@ -1006,6 +1079,9 @@ static struct mm_vma *merge_existing(struct mm_sim *s, struct mm_vma *v, uint64_
 		return NULL;
 	if (left && right && next->has_close)
 		right = false;
+	vma_wlock(s, v, LOCKS_WHY_MERGE);
+	vma_wlock(s, left ? prev : NULL, LOCKS_WHY_MERGE);
+	vma_wlock(s, right ? next : NULL, LOCKS_WHY_MERGE);
 
 	if (left && right) {
 		/* prev + middle + next: dup into prev from next if faulted, else from middle */
@@ -1082,7 +1158,7 @@ static int do_munmap(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint
 		     enum model_why why, struct avm_err *err)
 {
 	struct mm_vma **det = NULL, *stackbuf[8];
-	size_t i, j, n;
+	size_t i, j, k, n;
 	int rc = -1;
 
 	if (end <= start)
@@ -1103,6 +1179,8 @@ static int do_munmap(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint
 	if (!det)
 		return avm_errf(err, "out of memory (munmap)");
 	memcpy(det, &mm->vma[i], n * sizeof(*det));
+	for (k = 0; k < n; k++)
+		vma_wlock(s, det[k], LOCKS_WHY_MUNMAP);
 	memmove(&mm->vma[i], &mm->vma[j], (mm->nvma - j) * sizeof(*mm->vma));
 	mm->nvma -= n;
 	s->st.vmas_live -= n;
@@ -1553,6 +1631,8 @@ static int modify_range(struct mm_sim *s, struct mm_space *mm, uint64_t start, u
 			t = vma_modify(s, v, s0, e0, &na, err);
 			if (!t)
 				return -1;
+			/* mprotect_fixup & co. write-lock the VMA they change */
+			vma_wlock(s, t, m->kind == MOD_MPROTECT ? LOCKS_WHY_MPROTECT : LOCKS_WHY_OTHER);
 			/* mprotect making a locked private VMA writable populates it */
 			if (m->kind == MOD_MPROTECT &&
 			    (oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED &&
@@ -1590,6 +1670,8 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 	switch (advice) {
 	case K_MADV_DONTNEED:
 	case K_MADV_DONTNEED_LOCKED:
+		thp_cut(s, mm, start); /* a partial zap of a PMD-mapped folio splits it */
+		thp_cut(s, mm, end);
 		if (zap_range(mm, start, end, err))
 			return -1;
 		if (mm->pt) /* zap_page_range keeps the page tables */
@@ -2157,6 +2239,7 @@ static int sim_fork(struct mm_sim *s, struct mm_space *pm, uint64_t child_id,
 		struct mm_vma *pv = pm->vma[i], *cv;
 		struct vattr a;
 
+		vma_wlock(s, pv, LOCKS_WHY_FORK); /* dup_mmap write-locks every parent VMA */
 		if (pv->flags & VM_DONTCOPY)
 			continue;
 		cv = vma_alloc(s, MODEL_WHY_FORK, err);
@@ -2358,6 +2441,7 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 		break;
 	}
 	s->st.events++;
+	s->op_seq++;
 	mm = mm_get(s, ev->mm, err);
 	if (!mm)
 		return avm_err_prefix(err, "event %llu", (unsigned long long)ev->seq);
@@ -2450,6 +2534,12 @@ int mm_sim_create(const struct mm_sim_params *p, const struct model_ops *ops,
 void mm_sim_set_model(struct mm_sim *s, struct model *model)
 {
 	s->model = model;
+}
+
+void mm_sim_set_locks(struct mm_sim *s, struct locks *locks, const struct model_clock *clock)
+{
+	s->locks = clock ? locks : NULL;
+	s->clock = clock;
 }
 
 void mm_sim_destroy(struct mm_sim *s)

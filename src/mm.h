@@ -90,6 +90,7 @@ struct mm_vma {
 	struct mm_space *mm;      /* NULL once the VMA left its mm (pinned by a model) */
 	void *anon;               /* model-owned anon rmap state, NULL: none */
 	bool has_close;           /* vm_ops->close (hugetlb, some special mappings) */
+	uint64_t wlock_seq;       /* the simulator's operation that last write-locked it */
 };
 
 struct mm_sim_params {
@@ -122,6 +123,15 @@ int mm_sim_create(const struct mm_sim_params *p, const struct model_ops *ops,
 void mm_sim_destroy(struct mm_sim *s);
 /* The model is created after the simulator (its env points at it): attach it here. */
 void mm_sim_set_model(struct mm_sim *s, struct model *model);
+/*
+ * Record the mainline VMA write locks (vma_start_write, eager.md §5) the
+ * simulator's operations take - split, merge, munmap, mprotect, dup_mmap -
+ * in locks (NULL: off), at *clock, cost from the arch's rmap costs.  Both
+ * designs pay them, so every world records them.  A VMA is write-locked at
+ * most once per operation (one mmap_lock write hold), as the kernel's
+ * vma_start_write returns at once for a VMA locked in this hold.
+ */
+void mm_sim_set_locks(struct mm_sim *s, struct locks *locks, const struct model_clock *clock);
 void mm_sim_params_defaults(struct mm_sim_params *p);
 
 /* Feed one trace event (everything but AVM_SLAB, which is kernel truth, and snapshots). */

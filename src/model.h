@@ -144,6 +144,7 @@ struct model_env {
  */
 struct model_walk {
 	bool trylock;
+	bool migrate;       /* in: a migration walk (observed, compaction): lazy's exclusion section */
 	bool failed;        /* the trylock found the lock held: nothing visited */
 	bool lazy;          /* a lazy folio: one VMA looked up (lazy.md §5) */
 	uint64_t visited;   /* VMAs visited */
@@ -243,6 +244,20 @@ struct model_ops {
 	 * walk's lock section (LOCKS_WHY_RMAP_WALK) at the env's clock.
 	 */
 	void (*rmap_walk)(struct model *m, const struct mm_folio_ref *f, struct model_walk *w);
+
+	/*
+	 * Optional: the simulator inferred a THP split of folio f (a PMD-mapped
+	 * folio cut by a VMA boundary or a partial unmap: no tracepoint shows
+	 * it, mm.c infers it once per folio).  The model records the split's
+	 * exclusion section at the env's clock (LOCKS_WHY_THP_SPLIT).
+	 */
+	void (*thp_split)(struct model *m, const struct mm_folio_ref *f);
+	/*
+	 * Optional: khugepaged collapsed a range of mm (the trace's THP
+	 * collapse event: no address, so the VMA is unknown).  The model
+	 * records the collapse's exclusion section (LOCKS_WHY_COLLAPSE).
+	 */
+	void (*thp_collapse)(struct model *m, uint64_t mm_id);
 
 	/* Optional: check every invariant of the model's state; fill err and return -1 if broken. */
 	int (*check)(struct model *m, struct avm_err *err);

@@ -168,6 +168,18 @@ static void eager_rmap_walk(struct model *m, const struct mm_folio_ref *f, struc
 	av_rmap_walk(&m->sp, f, w);
 }
 
+/* THP split (eager.md §5 "THP split"): the folio's anon_vma root, write. */
+static void eager_thp_split(struct model *m, const struct mm_folio_ref *f)
+{
+	av_thp_split(&m->sp, f);
+}
+
+/* khugepaged collapse: vma->anon_vma's root, write, around isolating the PTEs. */
+static void eager_thp_collapse(struct model *m, uint64_t mm_id)
+{
+	av_thp_collapse(&m->sp, mm_id);
+}
+
 static int eager_check(struct model *m, struct avm_err *err)
 {
 	return av_check(&m->sp, true, err);
@@ -195,4 +207,6 @@ const struct model_ops model_eager_ops = {
 	.adopt_done = eager_adopt_done,
 	.check = eager_check,
 	.rmap_walk = eager_rmap_walk,
+	.thp_split = eager_thp_split,
+	.thp_collapse = eager_thp_collapse,
 };

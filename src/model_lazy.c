@@ -292,7 +292,65 @@ struct rewrite_ctx {
 	uint64_t lo, hi;         /* only folios with index in [lo, hi) (page offsets) */
 	const struct mm_vma *v;
 	enum model_why why;
+	enum locks_why lwhy;     /* the reason of the sections that charge the rewrites */
+	bool ptl;                /* charge per PTE table (policy ptl) */
+	uint64_t n;              /* rewrites done */
+	uint64_t table, table_n; /* ptl: the PTE table being rewritten (addr / pmd_size) and its count */
 };
+
+/*
+ * The cost of n folio->mapping rewrites in one section (lazy.md §10 q8,
+ * policy lazy_rewrite_lock): n x folio_rewrite_ns, no lock acquisition of
+ * its own - the lock is the one the operation already holds (the PTE table's
+ * lock in copy_pte_range or move_ptes, the VMA write lock of dup_mmap or
+ * mremap); the anon_vma_write policy folds the rewrites of an upgrade into
+ * the upgrade's one section instead (lazy_upgrade).
+ */
+static void charge_rewrites(struct model *m, enum locks_class cls, uint64_t instance,
+			    enum locks_why why, uint64_t n)
+{
+	struct locks_work w = { { 0 } };
+
+	if (!n)
+		return;
+	w.n[LOCKS_OP_FOLIO_REWRITE] = n;
+	av_lock(&m->sp, cls, LOCKS_WRITE, why, instance, false, &w);
+}
+
+static uint64_t pmd_size_of(const struct model *m)
+{
+	return mm_sim_params(m->env.sim)->pmd_size;
+}
+
+/* ptl: the rewrites of one PTE table are one section under its lock. */
+static void rewrite_table_done(struct rewrite_ctx *c)
+{
+	uint64_t mm = c->v->mm ? mm_space_id(c->v->mm) : 0;
+
+	charge_rewrites(c->m, LOCKS_PTL,
+			av_ptl_instance(mm, c->table * pmd_size_of(c->m), pmd_size_of(c->m)), c->lwhy,
+			c->table_n);
+	c->table_n = 0;
+}
+
+/*
+ * Rewrites that are not part of an upgrade's anon_vma section, or no
+ * section at all (NULL v): under ptl one section on the PTE table at addr
+ * of v's mm; under vma_write and anon_vma_write (no anon_vma exists to
+ * hold: rebase, pin none) one section on v's VMA write lock.
+ */
+static void charge_bulk(struct model *m, const struct mm_vma *v, uint64_t addr,
+			enum locks_why why, uint64_t n)
+{
+	if (!v)
+		return;
+	if (m->cfg->lazy_rewrite_lock == LAZY_REWRITE_PTL)
+		charge_rewrites(m, LOCKS_PTL,
+				av_ptl_instance(v->mm ? mm_space_id(v->mm) : 0, addr, pmd_size_of(m)),
+				why, n);
+	else
+		charge_rewrites(m, LOCKS_VMA, v->id, why, n);
+}
 
 static int rewrite_page(void *ctx, uint64_t addr, uint64_t *owner, uint64_t folio)
 {
@@ -304,6 +362,15 @@ static int rewrite_page(void *ctx, uint64_t addr, uint64_t *owner, uint64_t foli
 	if (!r || r == c->to_root || index < c->lo || index >= c->hi)
 		return 0;
 	/* try_dup_anon_rmap: one folio->mapping write per folio still naming a root */
+	if (c->ptl) {
+		uint64_t table = addr / pmd_size_of(c->m);
+
+		if (c->table_n && table != c->table)
+			rewrite_table_done(c);
+		c->table = table;
+		c->table_n++;
+	}
+	c->n++;
 	*owner = c->to;
 	if (c->to_root)
 		c->to_root->nr_folios++;
@@ -313,13 +380,30 @@ static int rewrite_page(void *ctx, uint64_t addr, uint64_t *owner, uint64_t foli
 	return 0;
 }
 
+/*
+ * Re-point the folios of v (index in [lo, hi)) still naming a root to `to`
+ * and charge the rewrites (policy lazy_rewrite_lock): ptl, one section per
+ * PTE table (try_dup_anon_rmap runs per PTE batch in copy_present_ptes, and
+ * a move under move_ptes' lock); vma_write (and anon_vma_write outside an
+ * upgrade), one section on v's write lock.  av_held: the caller's upgrade
+ * section holds them (anon_vma_write) and charges them itself.  *n (may be
+ * NULL) = rewrites done.
+ */
 static int rewrite_folios(struct model *m, struct mm_vma *v, uint64_t to, struct lazy_root *to_root,
-			  uint64_t lo, uint64_t hi, enum model_why why, struct avm_err *err)
+			  uint64_t lo, uint64_t hi, enum model_why why, enum locks_why lwhy,
+			  bool av_held, uint64_t *n, struct avm_err *err)
 {
-	struct rewrite_ctx c = { m, to, to_root, lo, hi, v, why };
+	struct rewrite_ctx c = { m, to, to_root, lo, hi, v, why, lwhy, false, 0, 0, 0 };
 
+	c.ptl = !av_held && m->cfg->lazy_rewrite_lock == LAZY_REWRITE_PTL;
 	if (mm_vma_for_each_page(v, rewrite_page, &c))
 		return avm_errf(err, "VMA %llu: folio rewrite failed", (unsigned long long)v->id);
+	if (c.ptl)
+		rewrite_table_done(&c);
+	else if (!av_held)
+		charge_rewrites(m, LOCKS_VMA, v->id, lwhy, c.n);
+	if (n)
+		*n = c.n;
 	return 0;
 }
 
@@ -329,17 +413,26 @@ static int rewrite_folios(struct model *m, struct mm_vma *v, uint64_t to, struct
  * member of a family allocates the anon_vma (a new root for a LAZY family,
  * a child of the parent's anon_vma for a TREE_PARENT one: anon_vma_fork's
  * step 4) and one AVC; later members link into the same anon_vma with one
- * AVC, as mainline split halves share theirs.  Then every folio mapped in
- * v that still names a root is re-pointed to the anon_vma.
+ * AVC, as mainline split halves share theirs.  A TREE_PARENT first member
+ * runs anon_vma_fork's reuse test over its chain first (policy
+ * lazy_tree_parent_reuse: mainline) and takes a qualifying anon_vma
+ * instead of allocating.  Then every folio mapped in v that still names a
+ * root is re-pointed to the anon_vma.
+ *
+ * Locks: one anon_vma root write section per upgrade (why upgrade): the
+ * link (lock + insert; the allocations come before it, unlocked), and
+ * under lazy_rewrite_lock anon_vma_write the rewrites too; under ptl and
+ * vma_write the rewrites are charged where rewrite_folios says.
  */
 static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why,
 			struct avm_err *err)
 {
 	struct lazy_root *r = lv->root;
-	struct anon_vma *donor = r->av && r->av->tree_n ? r->av : NULL;
+	struct anon_vma *donor = r->av && r->av->tree_n ? r->av : NULL, *reuse = NULL;
 	struct mm_vma *v = lv->vma;
-	struct locks_work work = { { 0 } };
-	uint64_t before;
+	struct locks_work link = { { 0 } };
+	bool av_held = m->cfg->lazy_rewrite_lock == LAZY_REWRITE_ANON_VMA_WRITE;
+	uint64_t n = 0;
 	int rc;
 
 	if (lv->state == LAZY_STATE_LAZY) {
@@ -353,10 +446,21 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 		av_put(&m->sp, r->av, why);
 		r->av = NULL;
 	}
-	if (donor || lv->state == LAZY_STATE_LAZY)
+	if (!donor && lv->state == LAZY_STATE_TREE_PARENT &&
+	    m->cfg->lazy_tree_parent_reuse == LAZY_TP_REUSE_MAINLINE)
+		reuse = av_reuse_candidate(&m->sp, lv->avv);
+	m->sp.link_out = &link;
+	if (reuse) {
+		/* anon_vma_fork: the clone found one to reuse; it is on the chain already */
+		lv->avv->anon_vma = reuse;
+		reuse->num_active_vmas++;
+		rc = 0;
+	} else if (donor || lv->state == LAZY_STATE_LAZY) {
 		rc = av_prepare(&m->sp, lv->avv, donor, why, err);
-	else
+	} else {
 		rc = av_fork_new(&m->sp, lv->avv, lv->avv->tree_parent, why, err);
+	}
+	m->sp.link_out = NULL;
 	if (rc)
 		return -1;
 	lv->avv->tree_parent = NULL;
@@ -367,19 +471,15 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 	}
 	m->env.stats->upgrades++;
 	lv->state = LAZY_STATE_REGULAR;
-	before = m->env.stats->folio_rewrites;
-	if (rewrite_folios(m, v, lv->avv->anon_vma->id, NULL, 0, UINT64_MAX, why, err))
+	if (rewrite_folios(m, v, lv->avv->anon_vma->id, NULL, 0, UINT64_MAX, why,
+			   LOCKS_WHY_UPGRADE, av_held, &n, err))
 		return -1;
-	/*
-	 * Which lock excludes a lazy walk during the rewrite is not in the
-	 * sources (lazy.md §10 q8): modelled as the new anon_vma's root rwsem,
-	 * write, around the rewrites (the anon_vma link itself is av_prepare's
-	 * or av_fork_new's section).
-	 */
-	work.n[LOCKS_OP_LOCK] = 1;
-	work.n[LOCKS_OP_FOLIO_REWRITE] = m->env.stats->folio_rewrites - before;
+	/* the one section of this upgrade (a reuse links nothing: the lock alone) */
+	link.n[LOCKS_OP_LOCK] = 1;
+	if (av_held)
+		link.n[LOCKS_OP_FOLIO_REWRITE] += n;
 	av_lock(&m->sp, LOCKS_ANON_VMA, LOCKS_WRITE, LOCKS_WHY_UPGRADE,
-		lv->avv->anon_vma->root->id, false, &work);
+		lv->avv->anon_vma->root->id, false, &link);
 	family_del(lv);
 	root_settle(m, r, why);
 	return 0;
@@ -505,14 +605,19 @@ static enum lazy_state state_of(const struct mm_vma *v)
 	return lv ? lv->state : 0;
 }
 
-/* Two lazy families may share a VMA when both name one root, or pins may keep the other's. */
+/*
+ * Two lazy families may share a VMA when both name one root (the tagged
+ * vma->anon_vma values are equal, as mainline compares anon_vma pointers),
+ * or, under lazy_merge_roots allow, two LAZY families with equal bases
+ * (lazy.md §9.2 "merge"): the removed root survives pinned while folios
+ * name it (and with no family left to re-point them to, under pin none too).
+ */
 static bool roots_mergeable(const struct model *m, const struct lazy_vma *a, const struct lazy_vma *b)
 {
 	if (a->root == b->root)
 		return true;
-	/* lazy.md §9.2 "merge": allowed when bases match; the removed root survives pinned */
-	return a->state == LAZY_STATE_LAZY && b->state == LAZY_STATE_LAZY &&
-	       a->root->base == b->root->base && m->cfg->lazy_pin == LAZY_PIN_UNTIL_LAST_FOLIO;
+	return m->cfg->lazy_merge_roots == LAZY_MERGE_ROOTS_ALLOW && a->state == LAZY_STATE_LAZY &&
+	       b->state == LAZY_STATE_LAZY && a->root->base == b->root->base;
 }
 
 /*
@@ -586,7 +691,8 @@ static int lazy_rebase(struct model *m, struct mm_vma *dst, struct lazy_vma *slv
 		if (!dlv->avv || av_clone(&m->sp, dlv->avv, slv->avv, MODEL_WHY_MREMAP, err))
 			return avm_errf(err, "out of memory (anon chain)");
 	}
-	return rewrite_folios(m, slv->vma, root_token(r), r, lo, hi, MODEL_WHY_MREMAP, err);
+	return rewrite_folios(m, slv->vma, root_token(r), r, lo, hi, MODEL_WHY_MREMAP,
+			      LOCKS_WHY_REWRITE, false, NULL, err);
 }
 
 /*
@@ -739,6 +845,8 @@ static bool lazy_vma_pin(struct model *m, struct mm_vma *v)
 				/* a second family on the same object: it names a sibling instead */
 				s->folio_rewrites += r->nr_folios;
 				r->vma = r->family ? r->family->vma : NULL;
+				charge_bulk(m, r->vma, r->vma ? r->vma->start : 0, LOCKS_WHY_REWRITE,
+					    r->nr_folios);
 				continue;
 			}
 			r->pinned = true;
@@ -749,6 +857,7 @@ static bool lazy_vma_pin(struct model *m, struct mm_vma *v)
 		}
 		s->folio_rewrites += r->nr_folios; /* pin none: each folio names the new root VMA */
 		r->vma = r->family ? r->family->vma : NULL;
+		charge_bulk(m, r->vma, r->vma ? r->vma->start : 0, LOCKS_WHY_REWRITE, r->nr_folios);
 	}
 	return keep;
 }
@@ -792,7 +901,8 @@ static int lazy_adopt(struct model *m, struct mm_vma *v, const struct avm_snap_v
 	if (!sv->anon_vma)
 		return 0;
 	claim_vma(m, v);
-	if (!lazy_on(m) || (preexisting && !snap_unforked(sv))) {
+	if (!lazy_on(m) ||
+	    (preexisting && (m->cfg->lazy_adopt == LAZY_ADOPT_CONSERVATIVE || !snap_unforked(sv)))) {
 		lv = lv_new(m, v, LAZY_STATE_REGULAR);
 		if (!lv || !(lv->avv = av_vma_new(&m->sp, v)))
 			return avm_errf(err, "out of memory (anon chain)");
@@ -814,7 +924,8 @@ static int lazy_adopt(struct model *m, struct mm_vma *v, const struct avm_snap_v
 /* Ancestor anon_vmas of a start snapshot: an unforked family's is never created here. */
 static int lazy_adopt_av(struct model *m, const struct avm_snap_av *sa, struct avm_err *err)
 {
-	if (lazy_on(m) && sa->root == sa->id && sa->num_children <= 1)
+	if (lazy_on(m) && m->cfg->lazy_adopt == LAZY_ADOPT_OPTIMISTIC && sa->root == sa->id &&
+	    sa->num_children <= 1)
 		return 0;
 	return av_adopt_av(&m->sp, sa, err);
 }
@@ -1005,9 +1116,17 @@ out:
  *              held lock fails the walk, whatever the walker: a write hold
  *              the trace measured open now (env.measured, locks.h), or a
  *              write section recorded in the world's locks.
- * Hold = lock + VMA lookup + (rmap_one bookkeeping + one page-table walk)
- * for the VMA found.  A folio naming an anon_vma (upgraded, regular,
- * TREE_PARENT families) walks like mainline.
+ * Hold = lock + VMA lookup + the VMA reference (vma_refcount_ns: a lazy
+ * walk pins the VMA it uses, reviewers' "VMA refcounts", lazy.md §3.4) +
+ * (rmap_one bookkeeping + one page-table walk) for the VMA found.  Under
+ * vma_read the read hold queues behind another CPU's VMA write section of
+ * that VMA (the simulator's vma_start_write sections, mm.h
+ * mm_sim_set_locks), and a writer queues behind it.  A migration walk of a
+ * lazy folio (w->migrate) also takes the series' exclusion against
+ * free_pgtables (lazy.md §4.6, David's review): modelled as a write section
+ * on the PTE table's lock (its instance: the table the folio is mapped
+ * from), lock + lazy_migrate_excl_ns, why migrate_excl.  A folio naming an
+ * anon_vma (upgraded, regular, TREE_PARENT families) walks like mainline.
  */
 static void lazy_rmap_walk(struct model *m, const struct mm_folio_ref *f, struct model_walk *w)
 {
@@ -1048,12 +1167,61 @@ static void lazy_rmap_walk(struct model *m, const struct mm_folio_ref *f, struct
 	}
 	work.n[LOCKS_OP_LOCK] = 1;
 	work.n[LOCKS_OP_VMA_LOOKUP] = 1;
+	work.n[LOCKS_OP_VMA_REF] = 1;
 	work.n[LOCKS_OP_RMAP_VMA] = w->visited;
 	if (av_walk_lock(&m->sp, cls, LOCKS_READ, instance, trylock, &work, w->visited,
 			 &w->hold_ns)) {
 		w->failed = true;
 		w->visited = w->stale = 0;
+		return;
 	}
+	if (w->migrate) {
+		struct locks_work ex = { { 0 } };
+
+		ex.n[LOCKS_OP_LOCK] = 1;
+		ex.n[LOCKS_OP_LAZY_MIGRATE] = 1;
+		av_lock(&m->sp, LOCKS_PTL, LOCKS_WRITE, LOCKS_WHY_MIGRATE,
+			av_ptl_instance(mm_space_id(f->mm), f->addr, pmd_size_of(m)), false, &ex);
+	}
+}
+
+/*
+ * THP split (mm.c infers it: model.h thp_split).  A folio naming an
+ * anon_vma splits as mainline (its root rwsem, write).  A lazy folio has no
+ * anon_vma; the series says the folio lock alone does not make the split
+ * atomic against lazy walkers (lazy.md §4.6) without saying what it adds:
+ * modelled as the PTE table's lock (the PMD's page-table page), write,
+ * around the same work: lock + thp_split_page_ns per page.
+ */
+static void lazy_thp_split(struct model *m, const struct mm_folio_ref *f)
+{
+	struct locks_work w = { { 0 } };
+
+	if (!token_root(f->owner)) {
+		av_thp_split(&m->sp, f);
+		return;
+	}
+	w.n[LOCKS_OP_LOCK] = 1;
+	w.n[LOCKS_OP_THP_SPLIT] = f->nr;
+	av_lock(&m->sp, LOCKS_PTL, LOCKS_WRITE, LOCKS_WHY_THP_SPLIT,
+		av_ptl_instance(mm_space_id(f->mm), f->addr, pmd_size_of(m)), false, &w);
+}
+
+/*
+ * khugepaged collapse in mm: the event names no VMA, so whether it was lazy
+ * is unknown; the lazy design's exclusion (khugepaged.c changed, its lock is
+ * not in the sources) is modelled as the PMD's page-table lock, write, of a
+ * stand-in instance for the mm: lock + thp_collapse_ns (the same work
+ * mainline does under the anon_vma lock).
+ */
+static void lazy_thp_collapse(struct model *m, uint64_t mm_id)
+{
+	struct locks_work w = { { 0 } };
+
+	w.n[LOCKS_OP_LOCK] = 1;
+	w.n[LOCKS_OP_THP_COLLAPSE] = 1;
+	av_lock(&m->sp, LOCKS_PTL, LOCKS_WRITE, LOCKS_WHY_COLLAPSE, AV_INSTANCE_MM(mm_id), false,
+		&w);
 }
 
 const struct model_ops model_lazy_ops = {
@@ -1077,4 +1245,6 @@ const struct model_ops model_lazy_ops = {
 	.adopt_done = lazy_adopt_done,
 	.check = lazy_check,
 	.rmap_walk = lazy_rmap_walk,
+	.thp_split = lazy_thp_split,
+	.thp_collapse = lazy_thp_collapse,
 };

@@ -846,6 +846,7 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 			.name = world_model_name(w),
 			.stats = world_stats(w),
 			.lazy_figures = !strcmp(world_model_name(w), "lazy"),
+			.cfg = r->o->cfg, /* the lazy policies the report echoes */
 		};
 	}
 	in.trace_path = r->o->trace_path;

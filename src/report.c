@@ -208,6 +208,28 @@ fail:
 	return NULL;
 }
 
+/*
+ * models.lazy.policies: the lazy policies this world ran with, as the
+ * config spells them (docs/config.md), so a report says which reading of
+ * the series it judged.  Non-zero when out of memory.
+ */
+static int report_lazy_policies(cJSON *b, const struct config *c)
+{
+	cJSON *p = cJSON_AddObjectToObject(b, "policies");
+
+	return !p || !cJSON_AddStringToObject(p, "mremap", config_lazy_mremap_name(c->lazy_mremap)) ||
+	       !cJSON_AddStringToObject(p, "cow_owner", config_lazy_cow_owner_name(c->lazy_cow_owner)) ||
+	       !cJSON_AddStringToObject(p, "pin", config_lazy_pin_name(c->lazy_pin)) ||
+	       !cJSON_AddStringToObject(p, "walk_lock", config_lazy_walk_lock_name(c->lazy_walk_lock)) ||
+	       !cJSON_AddStringToObject(p, "rewrite_lock",
+					config_lazy_rewrite_lock_name(c->lazy_rewrite_lock)) ||
+	       !cJSON_AddStringToObject(p, "adopt", config_lazy_adopt_name(c->lazy_adopt)) ||
+	       !cJSON_AddStringToObject(p, "merge_roots",
+					config_lazy_merge_roots_name(c->lazy_merge_roots)) ||
+	       !cJSON_AddStringToObject(p, "tree_parent_reuse",
+					config_lazy_tree_parent_reuse_name(c->lazy_tree_parent_reuse));
+}
+
 static cJSON *report_model_block(const struct report_model *m, struct avm_err *err)
 {
 	const struct model_stats *s = m->stats;
@@ -260,6 +282,8 @@ static cJSON *report_model_block(const struct report_model *m, struct avm_err *e
 	    (report_num(b, "upgrades", (double)s->upgrades, err) ||
 	     report_num(b, "folio_rewrites", (double)s->folio_rewrites, err) ||
 	     report_num(b, "pinned_vmas_peak", (double)s->pinned_vmas_peak, err)))
+		goto fail;
+	if (m->lazy_figures && m->cfg && report_lazy_policies(b, m->cfg))
 		goto fail;
 	return b;
 fail:
@@ -1150,6 +1174,24 @@ static void report_series_line(const cJSON *m, FILE *out)
 		report_bytes(end, b3, sizeof(b3)), n);
 }
 
+/* "policies: mremap=upgrade, ..." for a lazy block that echoes them. */
+static void report_policies_line(const cJSON *p, FILE *out)
+{
+	const cJSON *it;
+	const char *sep = "";
+
+	if (!cJSON_IsObject(p))
+		return;
+	fprintf(out, "%-8s policies: ", "");
+	cJSON_ArrayForEach(it, p) {
+		if (cJSON_IsString(it)) {
+			fprintf(out, "%s%s=%s", sep, it->string, it->valuestring);
+			sep = ", ";
+		}
+	}
+	fputc('\n', out);
+}
+
 static void report_models_table(const cJSON *root, FILE *out)
 {
 	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models"), *m;
@@ -1185,6 +1227,7 @@ static void report_models_table(const cJSON *root, FILE *out)
 			fprintf(out, "%-8s %.0f upgrades, %.0f folio rewrites, %.0f pinned VMAs at the peak\n",
 				"", report_val(m, "upgrades"), report_val(m, "folio_rewrites"),
 				report_val(m, "pinned_vmas_peak"));
+		report_policies_line(cJSON_GetObjectItemCaseSensitive(m, "policies"), out);
 	}
 }
 

@@ -43,6 +43,7 @@ struct report_model {
 	const char *name;               /* "eager", "lazy" */
 	const struct model_stats *stats;
 	bool lazy_figures;              /* emit upgrades, folio_rewrites, pinned_vmas_peak */
+	const struct config *cfg;       /* with lazy_figures: the lazy policies echoed (may be NULL) */
 };
 
 struct report_input {

@@ -79,7 +79,8 @@ void rmap_walk_one(struct rmap_walk *rw, const struct model_ops *ops, struct mod
 		   const struct mm_folio_ref *f, enum rmap_walk_source src)
 {
 	/* reclaim's folio_referenced only trylocks (eager.md §5); the others block */
-	struct model_walk w = { .trylock = src == RMAP_WALK_RECLAIM };
+	struct model_walk w = { .trylock = src == RMAP_WALK_RECLAIM,
+				.migrate = src == RMAP_WALK_MIGRATION || src == RMAP_WALK_COMPACTION };
 
 	rw->st.walks++;
 	rw->st.by_source[src]++;
@@ -195,6 +196,9 @@ int rmap_walk_event(struct rmap_walk *rw, struct mm_sim *sim, const struct model
 	case AVM_THP:
 		/* no address: counted, not walked */
 		rw->st.unresolved_thp += ev->a == AVM_THP_COLLAPSE;
+		/* a collapse that succeeded (d: isolated, 6.18 sets it on SCAN_SUCCEED) took its locks */
+		if (ev->a == AVM_THP_COLLAPSE && ev->d && ev->mm && ops->thp_collapse)
+			ops->thp_collapse(model, ev->mm);
 		break;
 	default:
 		break;

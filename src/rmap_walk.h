@@ -17,7 +17,9 @@
  * compaction runs in another process) is counted `unresolved`, never
  * guessed.  AVM_KSM carries a pfn and AVM_THP no address: they name no
  * folio, so KSM merges and THP collapses are counted as unresolved observed
- * walks of their source and not walked.
+ * walks of their source and not walked; a successful collapse still hands
+ * its mm to the model's thp_collapse (its exclusion section, model.h).
+ * Migration walks (observed, compaction) are marked model_walk.migrate.
  *
  * Walks that trylock fail against simulated holds in the world's locks and,
  * for lazy's mmap_trylock policy, against the mmap_lock write holds the

@@ -132,6 +132,7 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 	if (ops->create(&env, &w->model, err))
 		goto fail;
 	mm_sim_set_model(w->sim, w->model);
+	mm_sim_set_locks(w->sim, w->locks, &w->clock); /* mainline VMA write locks, every world */
 	if (rmap_walk_create(&w->cfg, &w->rw, err))
 		goto fail;
 	w->rw_pressure = rmap_walk_pressure(w->rw);
@@ -219,6 +220,21 @@ const struct locks_calib *world_calib(const struct world *w)
 	return w->calib;
 }
 
+/*
+ * The sections a calibration sample counts (LOCKS_CF_LOCK): anon_vma and
+ * mmap_lock sections, as before the simulator recorded VMA write locks and
+ * the lazy model page-table lock sections (their costs are not fitted).
+ */
+static uint64_t calib_sections(const struct locks *l)
+{
+	struct locks_summary vma, ptl_r, ptl_w;
+
+	locks_summary(l, LOCKS_VMA, LOCKS_WRITE, &vma);
+	locks_summary(l, LOCKS_PTL, LOCKS_READ, &ptl_r);
+	locks_summary(l, LOCKS_PTL, LOCKS_WRITE, &ptl_w);
+	return locks_count(l) - vma.count - ptl_r.count - ptl_w.count;
+}
+
 static void work_now(const struct world *w, struct world_work *k)
 {
 	const struct model_stats *s = &w->stats;
@@ -229,7 +245,7 @@ static void work_now(const struct world *w, struct world_work *k)
 	k->avc_frees = s->obj[MODEL_OBJ_AVC].frees;
 	k->vma_allocs = s->obj[MODEL_OBJ_VMA].allocs;
 	k->rewrites = s->folio_rewrites;
-	k->sections = locks_count(w->locks);
+	k->sections = calib_sections(w->locks);
 	k->ptes = w->pt_stats.fork_ptes;
 	k->tables = w->pt_stats.fork_tables;
 }
@@ -344,7 +360,20 @@ static int64_t rmap_bytes(const struct world *w)
 static void fork_mark(const struct world *w, struct world_fork_mark *m)
 {
 	m->forks = mm_sim_stats(w->sim)->forks;
-	m->lock_ns = w->locks ? locks_total_ns(w->locks) + locks_unlocked_ns(w->locks) : 0;
+	m->lock_ns = 0;
+	if (w->locks) {
+		struct locks_summary vma;
+
+		/*
+		 * The anon rmap's part: not dup_mmap's VMA write locks, which both
+		 * designs pay; lazy's folio rewrites charged to a VMA write lock
+		 * (lazy.rewrite_lock vma_write) stay in.
+		 */
+		locks_summary(w->locks, LOCKS_VMA, LOCKS_WRITE, &vma);
+		m->lock_ns = locks_total_ns(w->locks) + locks_unlocked_ns(w->locks) - vma.total_ns +
+			     vma.total_ns_by_why[LOCKS_WHY_UPGRADE] +
+			     vma.total_ns_by_why[LOCKS_WHY_REWRITE];
+	}
 	m->ptes = w->pt_stats.fork_ptes;
 	m->tables = w->pt_stats.fork_tables;
 }

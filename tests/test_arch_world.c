@@ -263,9 +263,10 @@ static void test_calibrate(void **state)
 /*
  * The same first steps under lazy (lazy.md §9.2): the first faults take no
  * lock at all (no anon_vma, no mmap_lock); the fork upgrades the parent's
- * lazy root, and the two folios it maps are re-pointed under the new
- * anon_vma's lock: one upgrade section of lock + 2 folio rewrites (§9.3: that
- * lock is a PARAM, modelled as the root rwsem).  Page tables are the model's
+ * lazy root in one anon_vma section (lock + the link's insert), and the two
+ * folios it maps are re-pointed under the PTE table's lock the copy holds
+ * (§9.3: that lock is a PARAM, lazy.rewrite_lock, default ptl): one
+ * page_table_lock section of 2 folio rewrites.  Page tables are the model's
  * business no more than eager's: the same 8 tables at the peak.
  */
 static void test_lazy_upgrade(void **state)
@@ -291,7 +292,11 @@ static void test_lazy_upgrade(void **state)
 	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_WRITE, &wr);
 	assert_int_equal(wr.count_by_why[LOCKS_WHY_UPGRADE], 1);
 	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_UPGRADE],
-			 a.rmap.ns[LOCKS_OP_LOCK] + 2 * a.rmap.ns[LOCKS_OP_FOLIO_REWRITE]);
+			 a.rmap.ns[LOCKS_OP_LOCK] + a.rmap.ns[LOCKS_OP_TREE_INSERT]);
+	locks_summary(world_locks(w), LOCKS_PTL, LOCKS_WRITE, &rd);
+	assert_int_equal(rd.count_by_why[LOCKS_WHY_UPGRADE], 1);
+	assert_int_equal(rd.total_ns_by_why[LOCKS_WHY_UPGRADE],
+			 2 * a.rmap.ns[LOCKS_OP_FOLIO_REWRITE]);
 	assert_int_equal(wr.count_by_why[LOCKS_WHY_PREPARE], 0);
 	assert_int_equal(world_pt_stats(w)->bytes_peak, 8 * 4096);
 	world_destroy(w);

@@ -80,6 +80,10 @@ static void test_defaults(void **state)
 	assert_true(c.lazy_vma_growth_bytes > 0.2 * 192 / 100 - 1e-9);
 	assert_true(c.lazy_vma_growth_bytes < 1.0 * 192 / 100 + 1e-9);
 	assert_int_equal(c.lazy_switch_on_ns, -1);
+	assert_int_equal(c.lazy_rewrite_lock, LAZY_REWRITE_PTL);
+	assert_int_equal(c.lazy_adopt, LAZY_ADOPT_CONSERVATIVE);
+	assert_int_equal(c.lazy_merge_roots, LAZY_MERGE_ROOTS_REFUSE);
+	assert_int_equal(c.lazy_tree_parent_reuse, LAZY_TP_REUSE_MAINLINE);
 	assert_string_equal(c.arch, "");
 	assert_true(c.min_saving_percent > 0);
 	assert_true(c.max_lock_hold_regression_percent > 0);
@@ -109,6 +113,10 @@ static void test_every_key(void **state)
 				     "  walk_lock: mmap_trylock\n"
 				     "  vma_growth_bytes: 8\n"
 				     "  switch_on: 250ms\n"
+				     "  rewrite_lock: anon_vma_write\n"
+				     "  adopt: optimistic\n"
+				     "  merge_roots: allow\n"
+				     "  tree_parent_reuse: allocate\n"
 				     "arch:\n"
 				     "  name: arm64-4k-48\n"
 				     "verdict:\n"
@@ -137,6 +145,16 @@ static void test_every_key(void **state)
 	assert_int_equal(c.lazy_walk_lock, LAZY_WALK_MMAP_TRYLOCK);
 	assert_true(c.lazy_vma_growth_bytes == 8.0);
 	assert_int_equal(c.lazy_switch_on_ns, 250000000);
+	assert_int_equal(c.lazy_rewrite_lock, LAZY_REWRITE_ANON_VMA_WRITE);
+	assert_int_equal(c.lazy_adopt, LAZY_ADOPT_OPTIMISTIC);
+	assert_int_equal(c.lazy_merge_roots, LAZY_MERGE_ROOTS_ALLOW);
+	assert_int_equal(c.lazy_tree_parent_reuse, LAZY_TP_REUSE_ALLOCATE);
+	assert_string_equal(config_lazy_rewrite_lock_name(c.lazy_rewrite_lock), "anon_vma_write");
+	assert_string_equal(config_lazy_adopt_name(c.lazy_adopt), "optimistic");
+	assert_string_equal(config_lazy_merge_roots_name(c.lazy_merge_roots), "allow");
+	assert_string_equal(config_lazy_tree_parent_reuse_name(c.lazy_tree_parent_reuse),
+			    "allocate");
+	assert_string_equal(config_lazy_rewrite_lock_name((enum lazy_rewrite_lock)7), "?");
 	assert_string_equal(c.arch, "arm64-4k-48");
 	assert_true(c.min_saving_percent == 5.5);
 	assert_true(c.max_lock_hold_regression_percent == 3.0);
@@ -219,6 +237,21 @@ static void test_bad_values(void **state)
 	expect_load_error("lazy:\n  walk_lock: spin\n",
 			  "2: 'lazy.walk_lock' must be one of rcu, vma_read, mmap_trylock "
 			  "(got 'spin')");
+	teardown(NULL);
+	teardown(NULL);
+	expect_load_error("lazy:\n  rewrite_lock: rcu\n",
+			  "2: 'lazy.rewrite_lock' must be one of ptl, vma_write, anon_vma_write "
+			  "(got 'rcu')");
+	teardown(NULL);
+	expect_load_error("lazy:\n  adopt: yes\n",
+			  "2: 'lazy.adopt' must be one of conservative, optimistic (got 'yes')");
+	teardown(NULL);
+	expect_load_error("lazy:\n  merge_roots: true\n",
+			  "2: 'lazy.merge_roots' must be one of refuse, allow (got 'true')");
+	teardown(NULL);
+	expect_load_error("lazy:\n  tree_parent_reuse: never\n",
+			  "2: 'lazy.tree_parent_reuse' must be one of mainline, allocate "
+			  "(got 'never')");
 	teardown(NULL);
 	expect_load_error("kernel: P3\n", "1: 'kernel' must be a mapping of keys");
 }

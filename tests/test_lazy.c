@@ -137,8 +137,9 @@ static void test_split_and_merge_keep_root(void **state)
 }
 
 /*
- * §9.2 "merge" (I, PARAM): two lazy VMAs with different roots R1, R2 and
- * equal bases (linear anonymous pgoff) merge; the removed VMA is R2's root
+ * §9.2 "merge" (I, PARAM), policy lazy.merge_roots=allow: two lazy VMAs
+ * with different roots R1, R2 and equal bases (linear anonymous pgoff)
+ * merge; the removed VMA is R2's root
  * and its folio still names R2, so the object stays pinned (pin
  * until_last_folio): +1 pinned VMA, the VMA slab keeps 2 objects for one
  * VMA.  Eager merges too, for another reason: the second first fault
@@ -149,9 +150,14 @@ static void test_split_and_merge_keep_root(void **state)
  *   munmap A+2..A+4: R2's folio gone, its object freed; R1's object pinned
  *   munmap A..A+2:   nothing left, nothing pinned
  */
+static void merge_roots_allow(struct config *c)
+{
+	c->lazy_merge_roots = LAZY_MERGE_ROOTS_ALLOW;
+}
+
 static void test_merge_different_roots_pins(void **state)
 {
-	struct world *w = lazy_world(NULL), *e = tw_world("eager", 3);
+	struct world *w = lazy_world(merge_roots_allow), *e = tw_world("eager", 3);
 	struct tw_mark m;
 
 	(void)state;
@@ -193,24 +199,39 @@ static void pin_none(struct config *c)
 	c->lazy_pin = LAZY_PIN_NONE;
 }
 
+static void pin_none_merge_allow(struct config *c)
+{
+	c->lazy_pin = LAZY_PIN_NONE;
+	c->lazy_merge_roots = LAZY_MERGE_ROOTS_ALLOW;
+}
+
 /*
- * Policy lazy.pin=none: nothing may stay pinned, so different roots never
- * merge - here the layouts of the two designs differ (eager merged).
- *   after  [rw L(R1) 2][rw L(R2) 2]
+ * Policy lazy.merge_roots=refuse (default), whatever lazy.pin says: the
+ * tagged vma->anon_vma values of R1 and R2 differ, and is_mergeable_anon_vma
+ * compares them as mainline compares anon_vma pointers, so the VMAs stay
+ * apart - here the layouts of the two designs differ (eager merged).
+ * merge_roots=allow is separate from pin: with pin none the VMAs merge too,
+ * and R2's object, with no family left to re-point its folio to, is kept.
+ *   refuse  [rw L(R1) 2][rw L(R2) 2]
+ *   allow   [rw L(R1) 4] + R2's object pinned
  */
 static void test_merge_different_roots_pin_none(void **state)
 {
-	struct world *w = lazy_world(pin_none);
+	void (*tweaks[3])(struct config *) = { NULL, pin_none, pin_none_merge_allow };
 
 	(void)state;
-	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
-	tw(w, ev_mmap(MM, A + 2 * PG, 2 * PG, RWX, ANON));
-	tw(w, ev_write(MM, A));
-	tw(w, ev_write(MM, A + 2 * PG));
-	tw(w, ev_mprotect(MM, A + 2 * PG, 2 * PG, RW));
-	assert_int_equal(tw_vma_count(w, MM), 2);
-	assert_int_equal(st(w)->pinned_vmas_peak, 0);
-	world_destroy(w);
+	for (int k = 0; k < 3; k++) {
+		struct world *w = lazy_world(tweaks[k]);
+
+		tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
+		tw(w, ev_mmap(MM, A + 2 * PG, 2 * PG, RWX, ANON));
+		tw(w, ev_write(MM, A));
+		tw(w, ev_write(MM, A + 2 * PG));
+		tw(w, ev_mprotect(MM, A + 2 * PG, 2 * PG, RW));
+		assert_int_equal(tw_vma_count(w, MM), k == 2 ? 1 : 2);
+		assert_int_equal(st(w)->pinned_vmas_peak, k == 2 ? 1 : 0);
+		world_destroy(w);
+	}
 }
 
 /*
@@ -767,17 +788,26 @@ static void test_exec_faulted_vmas_are_lazy(void **state)
 	world_destroy(e);
 }
 
-/*
- * Start snapshot (docs/lazy-model.md "pre-existing state"): P's VMA u
- * (anon_vma 400, its own root, no child) never forked: lazy, its anon_vma
- * and AVC never exist in the lazy world.  P's VMA f (root 500 with a child
- * 501 in C) belongs to a forked family: adopted as mainline had it, in both
- * worlds.  Eager adopts 3 anon_vmas and 4 AVCs, lazy 2 and 3.
- *   P: [u rw L] . [f rw *500]      C: [f rw *501 (chain 501, 500)]
- */
-static void test_start_snapshot_rule(void **state)
+static void adopt_optimistic(struct config *c)
 {
-	struct world *w = lazy_world(NULL), *e = tw_world("eager", 3);
+	c->lazy_adopt = LAZY_ADOPT_OPTIMISTIC;
+}
+
+/*
+ * Start snapshot (docs/lazy-model.md "pre-existing state"), policy
+ * lazy.adopt.  optimistic: P's VMA u (anon_vma 400, its own root, no child)
+ * never forked: lazy, its anon_vma and AVC never exist in the lazy world.
+ * P's VMA f (root 500 with a child 501 in C) belongs to a forked family:
+ * adopted as mainline had it, in both worlds.  Eager adopts 3 anon_vmas and
+ * 4 AVCs, lazy 2 and 3.  conservative (default): u had an anon_vma when
+ * the recording started, so it keeps it (its family may have forked before,
+ * num_children only says it has no child now): lazy adopts 3 and 4, as eager.
+ *   optimistic    P: [u rw L] . [f rw *500]      C: [f rw *501 (chain 501, 500)]
+ *   conservative  P: [u rw *400] . [f rw *500]   C: the same
+ */
+static void start_snapshot_case(bool optimistic)
+{
+	struct world *w = lazy_world(optimistic ? adopt_optimistic : NULL), *e = tw_world("eager", 3);
 	struct avm_snap_vma p[2] = { ev_snap_row(10, A, A + PG, EV_DATA_FLAGS, 0, 400),
 				     ev_snap_row(10, B, B + PG, EV_DATA_FLAGS, 0, 500) };
 	struct avm_snap_vma c = ev_snap_row(11, B, B + PG, EV_DATA_FLAGS, 0, 501);
@@ -786,7 +816,6 @@ static void test_start_snapshot_rule(void **state)
 	struct world *ws[2] = { w, e };
 	int k;
 
-	(void)state;
 	memset(avs, 0, sizeof(avs));
 	avs[0].id = 400; avs[0].root = 400; avs[0].parent = 400;
 	avs[0].refcount = 1; avs[0].num_children = 1; avs[0].num_active_vmas = 1;
@@ -810,15 +839,22 @@ static void test_start_snapshot_rule(void **state)
 	}
 	assert_int_equal(world_stats(e)->obj[MODEL_OBJ_ANON_VMA].preexisting, 3);
 	assert_int_equal(world_stats(e)->obj[MODEL_OBJ_AVC].preexisting, 4);
-	assert_int_equal(st(w)->obj[MODEL_OBJ_ANON_VMA].preexisting, 2);
-	assert_int_equal(st(w)->obj[MODEL_OBJ_AVC].preexisting, 3);
+	assert_int_equal(st(w)->obj[MODEL_OBJ_ANON_VMA].preexisting, optimistic ? 2 : 3);
+	assert_int_equal(st(w)->obj[MODEL_OBJ_AVC].preexisting, optimistic ? 3 : 4);
 	assert_true(tw_faulted(w, 10, A));
 	tw(w, ev_write(10, A));
-	assert_true(lazy_owner(w, 10, A));
+	assert_int_equal(lazy_owner(w, 10, A), optimistic);
 	tw(w, ev_write(10, B));
 	assert_false(lazy_owner(w, 10, B));
 	world_destroy(w);
 	world_destroy(e);
+}
+
+static void test_start_snapshot_rule(void **state)
+{
+	(void)state;
+	start_snapshot_case(true);
+	start_snapshot_case(false);
 }
 
 /* vm_area_struct growth (lazy.vma_growth_bytes, default 1.15 -> 1 byte per object). */
@@ -869,52 +905,72 @@ static void test_checker_catches_dead_root(void **state)
 	world_destroy(w);
 }
 
+/* A lazy world with x86_64 costs (lock sections on) and cfg (NULL: defaults). */
+static struct arch x86;
+
+static struct world *lock_world(const char *model, void (*tweak)(struct config *c))
+{
+	struct avm_err err = { { 0 } };
+	struct config cfg;
+
+	if (!x86.name[0] && arch_load("x86_64-4level", NULL, &x86, &err))
+		fail_msg("%s", err.msg);
+	tw_config(&cfg, 3);
+	if (tweak)
+		tweak(&cfg);
+	return tw_world_arch(model, &cfg, &x86);
+}
+
+static uint64_t cost(enum locks_op op)
+{
+	return x86.rmap.ns[op];
+}
+
+static struct locks_summary sum(struct world *w, enum locks_class c, enum locks_mode m)
+{
+	struct locks_summary s;
+
+	locks_summary(world_locks(w), c, m, &s);
+	return s;
+}
+
 /*
- * Lock sections (locks.h, lazy.md §9.3), x86_64 costs.  The first faults
- * take nothing (no mmap_lock trylock, no anon_vma lock: §4.1).  The fork
- * takes the new anon_vma's root rwsem (write) three times: the upgrade's
- * link (lock + insert, why fork), the upgrade's 2 folio rewrites (lock + 2
- * rewrites, why upgrade: the lock is a modelling choice, §10 q8) and the
- * child's chain clone (lock + insert, why fork).
+ * Lock sections (locks.h, lazy.md §9.3), x86_64 costs, default policies.
+ * The first faults take nothing (no mmap_lock trylock, no anon_vma lock:
+ * §4.1).  The fork upgrades the parent VMA in ONE anon_vma root write
+ * section (why upgrade: its link, lock + insert; the AV and AVC are
+ * allocated before it), re-points the 2 folios in try_dup_anon_rmap under
+ * the PTE table's lock copy_pte_range holds anyway (rewrite_lock ptl: one
+ * page_table_lock section per PTE table, 2 x folio_rewrite_ns, no
+ * acquisition of its own), and clones the child's chain (lock + insert,
+ * why fork).  dup_mmap write-locks the parent VMA (one VMA write section).
  *   parent [rw L(R), 2 folios] -> [rw *X]     child [rw T(X)]
  */
 static void test_lock_sections(void **state)
 {
-	struct world_meta meta;
-	struct world *w = NULL;
-	struct avm_err err = { { 0 } };
-	struct config cfg;
-	struct arch a;
-	struct locks_summary wr, rd;
-	uint64_t lock, insert, rewrite;
+	struct world *w = lock_world("lazy", NULL);
+	struct locks_summary wr, ptl, vma;
 
 	(void)state;
-	if (arch_load("x86_64-4level", NULL, &a, &err))
-		fail_msg("%s", err.msg);
-	lock = a.rmap.ns[LOCKS_OP_LOCK];
-	insert = a.rmap.ns[LOCKS_OP_TREE_INSERT];
-	rewrite = a.rmap.ns[LOCKS_OP_FOLIO_REWRITE];
-	config_defaults(&cfg);
-	cfg.thp_from_trace = false;
-	world_meta_defaults(&meta);
-	meta.arch = &a;
-	if (world_create(&cfg, model_find("lazy"), &meta, &w, &err))
-		fail_msg("world_create: %s", err.msg);
-	world_set_check(w, true);
 	tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + PG));
-	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_WRITE, &wr);
-	locks_summary(world_locks(w), LOCKS_MMAP, LOCKS_READ, &rd);
-	assert_int_equal(wr.count, 0);
-	assert_int_equal(rd.count, 0);
+	assert_int_equal(sum(w, LOCKS_ANON_VMA, LOCKS_WRITE).count, 0);
+	assert_int_equal(sum(w, LOCKS_MMAP, LOCKS_READ).count, 0);
 	tw(w, ev_fork(MM, C1));
-	locks_summary(world_locks(w), LOCKS_ANON_VMA, LOCKS_WRITE, &wr);
-	assert_int_equal(wr.count, 3);
-	assert_int_equal(wr.count_by_why[LOCKS_WHY_FORK], 2);
+	wr = sum(w, LOCKS_ANON_VMA, LOCKS_WRITE);
+	assert_int_equal(wr.count, 2);
 	assert_int_equal(wr.count_by_why[LOCKS_WHY_UPGRADE], 1);
-	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_FORK], 2 * (lock + insert));
-	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_UPGRADE], lock + 2 * rewrite);
+	assert_int_equal(wr.count_by_why[LOCKS_WHY_FORK], 1);
+	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_UPGRADE],
+			 cost(LOCKS_OP_LOCK) + cost(LOCKS_OP_TREE_INSERT));
+	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_FORK],
+			 cost(LOCKS_OP_LOCK) + cost(LOCKS_OP_TREE_INSERT));
+	ptl = sum(w, LOCKS_PTL, LOCKS_WRITE);
+	assert_int_equal(ptl.count, 1);
+	assert_int_equal(ptl.total_ns_by_why[LOCKS_WHY_UPGRADE], 2 * cost(LOCKS_OP_FOLIO_REWRITE));
+	vma = sum(w, LOCKS_VMA, LOCKS_WRITE);
+	assert_int_equal(vma.count_by_why[LOCKS_WHY_FORK], 1);
 	world_destroy(w);
 }
 

@@ -300,6 +300,13 @@ static void test_json_and_merge(void **state)
 	assert_int_equal(num(merged, "anon_vma_rwsem.write.hold.count"), 200);
 	cJSON_Delete(merged);
 
+	/* a report written before page_table_lock existed merges as if it held none */
+	cJSON_DeleteItemFromObjectCaseSensitive(jb, "page_table_lock");
+	assert_int_equal(locks_json_merge(ja, jb, &merged, &err), 0);
+	assert_true(cJSON_Compare(merged, jboth, 1));
+	assert_int_equal(num(merged, "page_table_lock.write.hold.count"), 0);
+	cJSON_Delete(merged);
+
 	/* a damaged block is named, not merged */
 	cJSON_DeleteItemFromObjectCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(jb, "vma_lock"),
