@@ -291,6 +291,7 @@ static void test_escape(void **state)
 	/* JSON keeps its own layout, escapes stay valid JSON */
 	assert_string_equal(esc("{\n\t\"k\":\t\"a\177\xc2\x9b\xff\"\n}", OUTFILE_ESC_JSON),
 			    "{\n\t\"k\":\t\"a\\u007f\\u009b\\ufffd\"\n}");
+	assert_string_equal(esc("\"\033\"", OUTFILE_ESC_JSON), "\"\\u001b\"");
 	/* cut at a whole piece, always terminated */
 	outfile_escape_buf(small, sizeof(small), "ab\033cdef", OUTFILE_ESC_TEXT);
 	assert_string_equal(small, "ab\\x1bc");

@@ -59,6 +59,10 @@ ln -s /proc/self/fd/1 "$tmp/stdout"
 schema=$("$R" -q -o "$tmp/stdout" "$tmp/t.db" | jq -r .schema) || true
 [ "$schema" = anonvma-report/1 ] || bad "replay -o stdout link: no report on the pipe ('$schema')"
 [ -L "$tmp/stdout" ] || bad "replay -o stdout link: the link was replaced"
+# ... and on a file (the shell's redirection): the report lands in that file
+"$R" -q -o "$tmp/stdout" "$tmp/t.db" > "$tmp/redir.json" 2> "$tmp/err" || bad "stdout to a file: $(cat "$tmp/err")"
+[ "$(jq -r .schema "$tmp/redir.json" 2> /dev/null)" = anonvma-report/1 ] || bad "stdout to a file: no report in it"
+[ -L "$tmp/stdout" ] || bad "stdout to a file: the link was replaced"
 mkfifo "$tmp/fifo"
 # (bounded: a replay that replaces the FIFO never opens it, and the reader waits)
 timeout 60 cat "$tmp/fifo" > "$tmp/fifo.out" &
