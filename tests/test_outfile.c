@@ -92,8 +92,8 @@ static int entries(void)
 	int n = 0;
 
 	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."));
+	for (de = readdir(d); de; de = readdir(d))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
 	closedir(d);
 	return n;
 }
