@@ -34,6 +34,7 @@
 
 #include "config.h"
 #include "datadir.h"
+#include "outfile.h"
 
 /* ---- registry and YAML --------------------------------------------------------- */
 
@@ -1095,11 +1096,11 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 	const struct locks_costs *r = &a->rmap;
 	double prior[LOCKS_CF_NR] = { 0 }, fit[LOCKS_CF_NR], link, unlink;
 	bool fitted[LOCKS_CF_NR];
-	char name[48], tmp[PATH_MAX];
+	char name[48], src_esc[PATH_MAX], from_esc[PATH_MAX];
 	const char *base = strrchr(path, '/');
 	size_t n;
-	FILE *f = NULL;
-	int rc = -1;
+	struct outfile o;
+	FILE *f;
 
 	base = base ? base + 1 : path;
 	n = strlen(base);
@@ -1123,17 +1124,17 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 	unlink = prior[LOCKS_CF_AVC_UNLINK] > 0 ?
 			 fit[LOCKS_CF_AVC_UNLINK] / prior[LOCKS_CF_AVC_UNLINK] : 0;
 
-	snprintf(tmp, sizeof(tmp), "%.*s.tmp", PATH_MAX - 8, path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		avm_errf(err, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
+	/* the comments name files; a newline there would end the comment */
+	outfile_escape_buf(src_esc, sizeof(src_esc), source ? source : "a trace", OUTFILE_ESC_LINE);
+	outfile_escape_buf(from_esc, sizeof(from_esc), a->path, OUTFILE_ESC_LINE);
+	if (outfile_open(&o, path, err))
+		return -1;
+	f = o.f;
 	fprintf(f, "# %s.yaml - %s with costs fitted by anonvma-replay --calibrate\n", name,
 		a->name);
 	fprintf(f, "# to %llu measured mmap_lock write holds of %s.\n",
-		(unsigned long long)c->samples, source ? source : "a trace");
-	fprintf(f, "# Geometry and TLB costs: as in %s (see its sources).\n", a->path);
+		(unsigned long long)c->samples, src_esc);
+	fprintf(f, "# Geometry and TLB costs: as in %s (see its sources).\n", from_esc);
 	fprintf(f, "# Work the models do not see, per hold: %.0f ns; per VMA copied at fork: %.0f ns.\n",
 		fit[LOCKS_CF_BASE], fit[LOCKS_CF_VMA_COPY]);
 	fprintf(f, "name: %s\nisa: %s\npage_size: %llu\nva_bits: %u\nlevels: %u\n", name,
@@ -1182,21 +1183,5 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 	for (int op = LOCKS_OP_VMA_WRITE; op < LOCKS_OP_NR; op++)
 		fprintf(f, "  %s: %llu  # [prior] not fitted\n", locks_op_key((enum locks_op)op),
 			(unsigned long long)r->ns[op]);
-	if (ferror(f) | fclose(f)) {
-		f = NULL;
-		avm_errf(err, "%s: write failed", tmp);
-		goto out;
-	}
-	f = NULL;
-	if (rename(tmp, path)) {
-		avm_errf(err, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (f)
-		fclose(f);
-	if (rc)
-		remove(tmp); /* never leave a half-written file */
-	return rc;
+	return outfile_commit(&o, err); /* never leaves a half-written file */
 }

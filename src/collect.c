@@ -33,7 +33,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,8 +54,10 @@
 #include "collect_ids.h"
 #include "collect_order.h"
 #include "collect_procmaps.h"
+#include "cliopt.h"
 #include "error.h"
 #include "event.h"
+#include "outfile.h"
 #include "trace.h"
 #include "version.h"
 
@@ -63,6 +68,9 @@
 #define COLLECT_EXEC_PENDING 64                     /* concurrent /proc exec snapshots */
 #define COLLECT_NICE (-10)                          /* the reader's priority */
 #define COLLECT_DROPPED_SNAPS 256                   /* exit snapshots dropped with their rows */
+#define COLLECT_DURATION_MAX 31536000.0             /* -d at most: 365 days */
+#define COLLECT_PID_MAX 4194304ULL                  /* the kernel's PID_MAX_LIMIT */
+#define COLLECT_PATH_DEFAULT "/usr/local/bin:/usr/bin:/bin" /* no PATH in the environment */
 
 struct collect_opts {
 	const char *out;
@@ -75,6 +83,12 @@ struct collect_opts {
 	int verbose;
 	int procmaps;         /* --proc-maps: snapshots from /proc/PID/maps */
 	int no_exit_snaps;    /* --no-exit-snapshots */
+	const char *user;     /* -u: run the command as this user */
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;        /* the user's supplementary groups (getgrouplist) */
+	int ngroups;
+	char exe[PATH_MAX];   /* the command's file, found on PATH here ("" if none) */
 };
 
 /* Which snapshot last listed each anon_vma id (index = id), to list it once. */
@@ -172,11 +186,14 @@ static void collect_usage(FILE *f)
 		"                          iterator get)\n"
 		"      --no-exit-snapshots do not list an mm's VMAs when its last user exits\n"
 		"                          or execs (the layouts --validate compares)\n"
+		"  -u, --user USER         run CMD as USER (its uid, gid and groups)\n"
 		"  -v, --verbose           libbpf and verifier messages\n"
 		"  -h, --help              this help\n"
 		"      --version           the version, the trace schema it writes, its data\n"
 		"  -- CMD [ARGS...]        run CMD and record it and its descendants only;\n"
-		"                          exit with CMD's status\n"
+		"                          exit with CMD's status.  CMD is an executable\n"
+		"                          file (found on PATH) or a script with '#!': no\n"
+		"                          shell is involved\n"
 		"\n"
 		"Without -d, --pid or CMD it records the whole host until Ctrl-C.\n"
 		"\n"
@@ -188,6 +205,66 @@ static void collect_usage(FILE *f)
 		"\n"
 		"man anonvma-collect; kernel requirements: docs/install.md\n",
 		COLLECT_RINGBUF_DEFAULT >> 20);
+}
+
+/* -u USER: uid, gid and supplementary groups, looked up before anything starts. */
+static int collect_user_lookup(struct collect_opts *o, struct avm_err *err)
+{
+	struct passwd *pw;
+	int n = 0;
+
+	errno = 0;
+	pw = getpwnam(o->user);
+	if (!pw)
+		return avm_errf(err, "-u: no user named '%s'%s%s", o->user, errno ? ": " : "",
+				errno ? strerror(errno) : "");
+	o->uid = pw->pw_uid;
+	o->gid = pw->pw_gid;
+	getgrouplist(pw->pw_name, pw->pw_gid, NULL, &n); /* -1: n is the count needed */
+	o->groups = calloc((size_t)n + 1, sizeof(*o->groups));
+	if (!o->groups)
+		return avm_errf(err, "out of memory");
+	o->ngroups = n + 1;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, o->groups, &o->ngroups) < 0)
+		return avm_errf(err, "-u: cannot list the groups of '%s'", o->user);
+	return 0;
+}
+
+/*
+ * The command's file, searched on PATH as execvp would, but the command is
+ * then run with execv: execvp hands a file the kernel cannot execute (a
+ * script without '#!') to /bin/sh, and the collector runs no shell.  exe
+ * stays "" when nothing is found (the exec then fails with ENOENT).
+ */
+static void collect_find_command(struct collect_opts *o)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+	char cand[PATH_MAX];
+	struct stat st;
+	int len;
+
+	o->exe[0] = '\0';
+	if (strchr(o->cmd[0], '/')) {
+		snprintf(o->exe, sizeof(o->exe), "%s", o->cmd[0]);
+		return;
+	}
+	if (!*o->cmd[0])
+		return;
+	if (!path)
+		path = COLLECT_PATH_DEFAULT;
+	for (p = path;; p = colon + 1) {
+		colon = strchrnul(p, ':');
+		len = colon == p ? snprintf(cand, sizeof(cand), "%s", o->cmd[0]) :
+				   snprintf(cand, sizeof(cand), "%.*s/%s", (int)(colon - p), p,
+					    o->cmd[0]);
+		if (len < (int)sizeof(cand) && !stat(cand, &st) && S_ISREG(st.st_mode) &&
+		    (st.st_mode & 0111)) {
+			snprintf(o->exe, sizeof(o->exe), "%s", cand);
+			return;
+		}
+		if (!*colon)
+			return;
+	}
 }
 
 static int collect_parse(int argc, char **argv, struct collect_opts *o, struct avm_err *err)
@@ -202,17 +279,20 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "proc-maps", no_argument, NULL, 257 },
 		{ "no-exit-snapshots", no_argument, NULL, 258 },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
+	const char *lastarg = NULL;
+	uint64_t v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->ringbuf = COLLECT_RINGBUF_DEFAULT;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:o:fd:p:c:vh", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:o:fd:p:c:u:vh", longs, NULL)) != -1) {
+		lastarg = optarg;
 		switch (c) {
 		case 'o':
 			o->out = optarg;
@@ -221,38 +301,30 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 			o->force = 1;
 			break;
 		case 'd':
-			errno = 0;
-			o->duration = strtod(optarg, &end);
-			if (errno || *end || o->duration <= 0)
-				return avm_errf(err, "bad duration '%s' (seconds > 0)", optarg);
+			if (cliopt_double("--duration", optarg, 0.001, COLLECT_DURATION_MAX,
+					  "a number of seconds", &o->duration, err))
+				return -1;
 			break;
-		case 'p': {
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v <= 0)
-				return avm_errf(err, "bad pid '%s'", optarg);
+		case 'p':
+			if (cliopt_u64("--pid", optarg, 1, COLLECT_PID_MAX, "a process id", &v, err))
+				return -1;
 			o->pid = (pid_t)v;
 			if (kill(o->pid, 0) && errno == ESRCH)
-				return avm_errf(err, "no process with pid %ld", v);
+				return avm_errf(err, "no process with pid %" PRIu64, v);
 			break;
-		}
 		case 'c':
 			if (!*optarg || strlen(optarg) > 15)
 				return avm_errf(err, "bad comm '%s' (1 to 15 characters)", optarg);
 			o->comm = optarg;
 			break;
-		case 256: {
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || v == 0 || v > 4096)
-				return avm_errf(err, "bad ring buffer size '%s' (MiB, 1..4096)", optarg);
-			o->ringbuf = v << 20;
+		case 256:
+			if (cliopt_u64("--ringbuf-size", optarg, 1, 4096, "a size in MiB", &v, err))
+				return -1;
+			o->ringbuf = (unsigned long)v << 20;
 			break;
-		}
+		case 'u':
+			o->user = optarg;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -281,10 +353,21 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 	}
 	if (optind < argc)
 		o->cmd = &argv[optind];
+	/* "--" ends the options and announces a command: without one, refuse
+	 * rather than fall back to recording the whole host */
+	if (!o->cmd && optind > 1 && !strcmp(argv[optind - 1], "--") &&
+	    argv[optind - 1] != lastarg)
+		return avm_errf(err, "'--' must be followed by a command to run (see --help)");
 	if (!o->out)
 		return avm_errf(err, "no output file: give -o TRACE.db (see --help)");
 	if (o->cmd && o->pid)
 		return avm_errf(err, "--pid and a command exclude each other");
+	if (o->user && !o->cmd)
+		return avm_errf(err, "-u/--user runs a command as USER: give -- CMD (see --help)");
+	if (o->user && collect_user_lookup(o, err))
+		return -1;
+	if (o->cmd)
+		collect_find_command(o);
 	return 0;
 }
 
@@ -1025,8 +1108,12 @@ out:
 
 /* --- the command ------------------------------------------------------------ */
 
-/* Fork the command, held before exec until *go_fd is written; exec errors come
- * back on *err_fd (close-on-exec, so EOF means the exec happened). */
+/* What the held command was doing when it failed (reported on the error pipe). */
+enum { COLLECT_STEP_EXEC, COLLECT_STEP_GROUPS, COLLECT_STEP_GID, COLLECT_STEP_UID };
+
+/* Fork the command, held before exec until *go_fd is written; errors come
+ * back on *err_fd as { step, errno } (close-on-exec, so EOF means the exec
+ * happened). */
 static int collect_fork_command(struct collect_run *r, int *go_fd, int *err_fd,
 				struct avm_err *err)
 {
@@ -1048,16 +1135,26 @@ static int collect_fork_command(struct collect_run *r, int *go_fd, int *err_fd,
 		return avm_errf(err, "fork: %s", strerror(errno));
 	}
 	if (r->child == 0) {
+		const struct collect_opts *o = &r->o;
 		char c;
-		int e;
+		int e[2] = { COLLECT_STEP_EXEC, ENOENT };
 
 		close(go[1]);
 		close(ef[0]);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127); /* the collector gave up */
-		execvp(r->o.cmd[0], r->o.cmd);
-		e = errno;
-		if (write(ef[1], &e, sizeof(e)) != sizeof(e))
+		/* -u: groups, then gid, then uid (the order setuid leaves possible) */
+		if (o->user && setgroups((size_t)o->ngroups, o->groups))
+			e[0] = COLLECT_STEP_GROUPS;
+		else if (o->user && setgid(o->gid))
+			e[0] = COLLECT_STEP_GID;
+		else if (o->user && setuid(o->uid))
+			e[0] = COLLECT_STEP_UID;
+		else if (o->exe[0])
+			execv(o->exe, o->cmd);
+		if (e[0] != COLLECT_STEP_EXEC || o->exe[0])
+			e[1] = errno;
+		if (write(ef[1], e, sizeof(e)) != sizeof(e))
 			_exit(126);
 		_exit(127);
 	}
@@ -1072,17 +1169,28 @@ static int collect_fork_command(struct collect_run *r, int *go_fd, int *err_fd,
 static int collect_release_command(struct collect_run *r, int go_fd, int err_fd,
 				   struct avm_err *err)
 {
-	int e = 0;
+	static const char *const steps[] = {
+		[COLLECT_STEP_GROUPS] = "setgroups", [COLLECT_STEP_GID] = "setgid",
+		[COLLECT_STEP_UID] = "setuid",
+	};
+	int e[2] = { 0, 0 };
 	ssize_t n;
 
 	if (write(go_fd, "g", 1) != 1)
 		return avm_errf(err, "cannot start '%s': %s", r->o.cmd[0], strerror(errno));
 	do
-		n = read(err_fd, &e, sizeof(e));
+		n = read(err_fd, e, sizeof(e));
 	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(e))
-		return avm_errf(err, "cannot run '%s': %s", r->o.cmd[0], strerror(e));
-	return 0;
+	if (n != (ssize_t)sizeof(e))
+		return 0;
+	if (e[0] != COLLECT_STEP_EXEC)
+		return avm_errf(err, "cannot run '%s' as %s: %s: %s", r->o.cmd[0], r->o.user,
+				steps[e[0]], strerror(e[1]));
+	if (e[1] == ENOEXEC)
+		return avm_errf(err, "cannot run '%s': %s (not a binary, and a script needs a "
+				"'#!' line: commands run without a shell)", r->o.cmd[0],
+				strerror(e[1]));
+	return avm_errf(err, "cannot run '%s': %s", r->o.cmd[0], strerror(e[1]));
 }
 
 static void collect_reap(struct collect_run *r, int flags)
@@ -1397,8 +1505,11 @@ int main(int argc, char **argv)
 	else
 		rc = 0;
 out:
-	if (rc != 0 && err.msg[0])
-		fprintf(stderr, "anonvma-collect: %s\n", err.msg);
+	if (rc != 0 && err.msg[0]) {
+		fprintf(stderr, "anonvma-collect: ");
+		outfile_escape(stderr, err.msg, OUTFILE_ESC_LINE);
+		fputc('\n', stderr);
+	}
 	if (go_fd >= 0)
 		close(go_fd); /* a held command sees EOF and exits 127 */
 	if (err_fd >= 0)
@@ -1428,6 +1539,7 @@ out:
 	free(r.av_seen.snap);
 	free(r.lost_prev);
 	free(r.snap_mm);
+	free(r.o.groups);
 	if (exec_failed)
 		return 127;
 	return rc;

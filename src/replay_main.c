@@ -15,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "config.h"
+#include "outfile.h"
 #include "replay.h"
 #include "report.h"
 #include "version.h"
@@ -58,7 +60,8 @@ static void usage(FILE *out)
 		"                         allocations and exit-time VMA layouts recorded in\n"
 		"                         the trace; exit 3 if an error is above the tolerance\n"
 		"      --tolerance X      relative allocation error, and share of anonymous\n"
-		"                         VMAs whose exit layout differs, allowed (default 0.01)\n"
+		"                         VMAs whose exit layout differs, allowed: 0 to 1\n"
+		"                         (default 0.01)\n"
 		"      --check-invariants run the models' invariant checkers after every event\n"
 		"  -q, --quiet            no summary, no progress\n"
 		"  -h, --help             this help\n"
@@ -113,7 +116,6 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct sigaction sa;
 	const char *out_path = "report.json", *cfg_path = NULL;
-	char *end;
 	bool quiet = false;
 	int c, ret = 1;
 
@@ -134,11 +136,11 @@ int main(int argc, char **argv)
 		case OPT_CALIBRATE: ro.calibrate_path = optarg; break;
 		case OPT_VALIDATE: ro.validate = true; break;
 		case OPT_TOLERANCE:
-			errno = 0;
-			ro.vparams.tolerance = strtod(optarg, &end);
-			if (errno || end == optarg || *end || ro.vparams.tolerance < 0) {
-				fprintf(stderr, "anonvma-replay: --tolerance '%s' is not a number >= 0\n",
-					optarg);
+			if (cliopt_double("--tolerance", optarg, 0, 1, "a share", &ro.vparams.tolerance,
+					  &err)) {
+				fprintf(stderr, "anonvma-replay: ");
+				outfile_escape(stderr, err.msg, OUTFILE_ESC_LINE);
+				fputc('\n', stderr);
 				return 2;
 			}
 			break;
@@ -187,8 +189,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "\r\033[K");
 	if (report_write(res.report, out_path, &err))
 		goto out;
-	if (res.note[0])
-		fprintf(stderr, "anonvma-replay: note: %s\n", res.note);
+	if (res.note[0]) {
+		fprintf(stderr, "anonvma-replay: note: ");
+		outfile_escape(stderr, res.note, OUTFILE_ESC_LINE);
+		fputc('\n', stderr);
+	}
 	if (!quiet) {
 		if (report_summary(res.report, stdout, &err))
 			goto out;
@@ -203,8 +208,11 @@ int main(int argc, char **argv)
 	}
 	ret = res.validated && !res.validation_passed ? 3 : 0;
 out:
-	if (ret == 1 || ret == 130)
-		fprintf(stderr, "anonvma-replay: %s\n", err.msg);
+	if (ret == 1 || ret == 130) {
+		fprintf(stderr, "anonvma-replay: ");
+		outfile_escape(stderr, err.msg, OUTFILE_ESC_LINE);
+		fputc('\n', stderr);
+	}
 	cJSON_Delete(res.report);
 	return ret;
 }

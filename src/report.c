@@ -29,13 +29,17 @@
  * in `not_judged`.  The fleet merge sums the blocks, merges the histograms
  * through their owners, then runs the very same savings and verdict code.
  *
- * Writing goes to a temporary file in the target's folder, then rename():
- * readers see either the previous file or the whole new one, never a prefix.
+ * Writing goes through outfile.h: a temporary file in the target's folder,
+ * then rename() (readers see either the previous file or the whole new one,
+ * never a prefix), or straight through a device or pipe.  Every string in a
+ * report may come from a trace, so the text summary is built in memory and
+ * reaches its stream through outfile_escape().
  */
 #include "report.h"
 
 #include "arch.h"
 #include "locks.h"
+#include "outfile.h"
 #include "rmap_walk.h"
 #include "track.h"
 
@@ -870,57 +874,20 @@ int report_finish(cJSON *report, const struct config *cfg, struct avm_err *err)
 
 int report_write(const cJSON *report, const char *path, struct avm_err *err)
 {
-	char tmp[PATH_MAX];
-	char *text = NULL;
-	FILE *f = NULL;
-	int fd = -1, ret = -1;
-	mode_t mask;
-	size_t len;
+	struct outfile o;
+	char *text = cJSON_Print(report);
+	int ret = -1;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return avm_errf(err, "%s: path too long", path);
-	text = cJSON_Print(report);
 	if (!text)
 		return report_oom(err);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		avm_errf(err, "%s: cannot create a temporary file next to it: %s", path,
-			 strerror(errno));
+	if (outfile_open(&o, path, err))
+		goto out;
+	if (outfile_escape(o.f, text, OUTFILE_ESC_JSON) || fputc('\n', o.f) == EOF) {
+		avm_errf(err, "%s: write failed: %s", path, strerror(errno));
+		outfile_abort(&o);
 		goto out;
 	}
-	/* mkstemp made it 0600; a report gets the mode a plain fopen would give it */
-	mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask)) {
-		avm_errf(err, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		goto out_unlink;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		avm_errf(err, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		goto out_unlink;
-	}
-	len = strlen(text);
-	if (fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF || fflush(f) ||
-	    fsync(fileno(f))) {
-		avm_errf(err, "%s: write failed: %s", path, strerror(errno));
-		fclose(f);
-		goto out_unlink;
-	}
-	if (fclose(f)) {
-		avm_errf(err, "%s: write failed: %s", path, strerror(errno));
-		goto out_unlink;
-	}
-	if (rename(tmp, path)) {
-		avm_errf(err, "%s: %s", path, strerror(errno));
-		goto out_unlink;
-	}
-	ret = 0;
-	goto out;
-out_unlink:
-	unlink(tmp);
+	ret = outfile_commit(&o, err);
 out:
 	cJSON_free(text);
 	return ret;
@@ -1374,7 +1341,7 @@ static void report_fleet_summary(const cJSON *root, FILE *out)
 	report_verdict_lines(root, out);
 }
 
-int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
+static int report_summary_raw(const cJSON *root, FILE *out, struct avm_err *err)
 {
 	const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
@@ -1414,6 +1381,24 @@ int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
 	if (ferror(out))
 		return avm_errf(err, "report: write failed: %s", strerror(errno));
 	return 0;
+}
+
+int report_summary(const cJSON *root, FILE *out, struct avm_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	int ret = -1;
+
+	if (!mem)
+		return report_oom(err);
+	ret = report_summary_raw(root, mem, err);
+	if (fclose(mem) && !ret)
+		ret = report_oom(err);
+	if (!ret && outfile_escape(out, text, OUTFILE_ESC_TEXT))
+		ret = avm_errf(err, "report: write failed: %s", strerror(errno));
+	free(text);
+	return ret;
 }
 
 /* ---- fleet merge ------------------------------------------------------------------ */

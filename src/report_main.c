@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outfile.h"
 #include "report.h"
 #include "version.h"
 
@@ -111,7 +112,8 @@ int main(int argc, char **argv)
 			snprintf(err.msg, sizeof(err.msg), "out of memory");
 			goto out;
 		}
-		printf("%s\n", text);
+		outfile_escape(stdout, text, OUTFILE_ESC_JSON);
+		putchar('\n');
 		cJSON_free(text);
 	} else if (report_summary(shown, stdout, &err)) {
 		goto out;
@@ -122,8 +124,11 @@ int main(int argc, char **argv)
 	}
 	ret = 0;
 out:
-	if (ret)
-		fprintf(stderr, "anonvma-report: %s\n", err.msg);
+	if (ret) {
+		fprintf(stderr, "anonvma-report: ");
+		outfile_escape(stderr, err.msg, OUTFILE_ESC_LINE);
+		fputc('\n', stderr);
+	}
 	for (int i = 0; i < n; i++)
 		cJSON_Delete(reports[i]);
 	free(reports);

@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopt.h"
 #include "config.h"
 #include "datadir.h"
+#include "outfile.h"
 #include "synth.h"
 #include "trace.h"
 #include "version.h"
@@ -42,9 +44,9 @@ static void usage(FILE *f)
 		"describe the format.\n"
 		"\n"
 		"  -o, --output FILE  trace to create (required; refuses to overwrite without --force)\n"
-		"  -s, --seed N       random seed (default: the scenario's `seed`)\n"
-		"  -x, --scale X      multiply the counts the scenario marks `scaled` (default 1;\n"
-		"                     5 makes ~10^6 events from android-24-apps)\n"
+		"  -s, --seed N       random seed, 0 to 2^63-1 (default: the scenario's `seed`)\n"
+		"  -x, --scale X      multiply the counts the scenario marks `scaled`, 1e-6 to\n"
+		"                     1e6 (default 1; 5 makes ~10^6 events from android-24-apps)\n"
 		"  -f, --force        overwrite an existing trace\n"
 		"  -q, --quiet        no progress line on stderr\n"
 		"  -h, --help         this text\n"
@@ -131,18 +133,14 @@ int main(int argc, char **argv)
 			out = optarg;
 			break;
 		case 's':
-			if (config_parse_u64(NULL, 0, "--seed", optarg, &o.seed, &err))
+			/* the seed is kept in the trace's meta as a signed 64-bit integer */
+			if (cliopt_u64("--seed", optarg, 0, INT64_MAX, "a seed", &o.seed, &err))
 				goto fail;
 			seed_set = true;
 			break;
 		case 'x':
-			if (config_parse_double(NULL, 0, "--scale", optarg, &o.scale, &err))
+			if (cliopt_double("--scale", optarg, 1e-6, 1e6, "a factor", &o.scale, &err))
 				goto fail;
-			if (!(o.scale > 0) || o.scale > 1e6) {
-				avm_errf(&err, "'--scale' must be above 0 and at most 1e6 (got '%s')",
-					 optarg);
-				goto fail;
-			}
 			break;
 		case 'f':
 			force = true;
@@ -214,7 +212,9 @@ int main(int argc, char **argv)
 	rc = 0;
 	goto out;
 fail:
-	fprintf(stderr, "anonvma-synth: %s\n", err.msg);
+	fprintf(stderr, "anonvma-synth: ");
+	outfile_escape(stderr, err.msg, OUTFILE_ESC_LINE);
+	fputc('\n', stderr);
 	rc = rc == 130 ? 130 : 1;
 	if (t) {
 		struct avm_err ignored;

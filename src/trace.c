@@ -30,6 +30,7 @@
  * last good seq, never skipped.
  */
 #include "trace.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -303,6 +304,12 @@ int trace_create(const char *path, int overwrite, struct trace **out, struct avm
 
 	*out = NULL;
 	if (overwrite) {
+		/* only regular files are removed: never a device node, FIFO or symlink */
+		for (size_t i = 0; i <= 3; i++) {
+			snprintf(side, sizeof(side), "%s%s", path, i ? suffixes[i - 1] : "");
+			if (outfile_check_removable(side, err))
+				return -1;
+		}
 		if (unlink(path) && errno != ENOENT)
 			return avm_errf(err, "%s: cannot remove: %s", path, strerror(errno));
 		for (size_t i = 0; i < 3; i++) {
