@@ -339,7 +339,8 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 	struct anon_vma *donor = r->av && r->av->tree_n ? r->av : NULL;
 	struct mm_vma *v = lv->vma;
 	struct locks_work work = { { 0 } };
-	uint64_t before;
+	uint64_t before, t0 = m->env.locks ? locks_total_ns(m->env.locks) +
+					     locks_unlocked_ns(m->env.locks) : 0;
 	int rc;
 
 	if (lv->state == LAZY_STATE_LAZY) {
@@ -380,6 +381,9 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 	work.n[LOCKS_OP_FOLIO_REWRITE] = m->env.stats->folio_rewrites - before;
 	av_lock(&m->sp, LOCKS_ANON_VMA, LOCKS_WRITE, LOCKS_WHY_UPGRADE,
 		lv->avv->anon_vma->root->id, false, &work);
+	if (m->env.locks) /* the upgrade's own figure (fork_cost.upgrade) */
+		m->env.stats->upgrade_ns += locks_total_ns(m->env.locks) +
+					    locks_unlocked_ns(m->env.locks) - t0;
 	family_del(lv);
 	root_settle(m, r, why);
 	return 0;

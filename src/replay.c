@@ -56,6 +56,7 @@
 #include "rmap_walk.h"
 #include "trace.h"
 #include "track.h"
+#include "verdict.h"
 #include "world.h"
 
 #define REPLAY_BATCH 4096
@@ -131,6 +132,8 @@ struct replay {
 	bool failed;                  /* err holds the first error */
 	int running;                  /* threads not finished */
 	uint64_t read;                /* events read */
+	uint64_t t_first, t_last;     /* event times seen by the reader (trace.duration_ns) */
+	uint64_t skipped;             /* events the reader skipped as unusable */
 	double reader_cpu;            /* CPU seconds of the reader thread */
 	struct avm_err err;
 };
@@ -410,6 +413,10 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 			return -1;
 		if (rc == 0)
 			return 1;
+		if (ev->t && (!r->t_first || ev->t < r->t_first))
+			r->t_first = ev->t;
+		if (ev->t > r->t_last)
+			r->t_last = ev->t;
 		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_START &&
 		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, true, err))
 			return -1;
@@ -677,6 +684,8 @@ static void *replay_worker_main(void *arg)
 
 /* ---- setup, run, report ---------------------------------------------------------- */
 
+static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_err *err);
+
 static int replay_vma_lookup(void *ctx, uint64_t mm, uint64_t addr, struct validate_vma *out)
 {
 	struct world *w = ctx;
@@ -812,7 +821,9 @@ static int replay_track_sections(struct replay *r, cJSON *report, struct avm_err
 		cJSON *m = cJSON_GetObjectItemCaseSensitive(models, name);
 
 		if (world_locks(w) &&
-		    report_add_section(m, "fork_cost", track_fork_cost_json(world_track(w), err), err))
+		    (report_add_section(m, "fork_cost", track_fork_cost_json(world_track(w), err),
+					err) ||
+		     replay_upgrade_figure(w, cJSON_GetObjectItemCaseSensitive(m, "fork_cost"), err)))
 			return -1;
 		if (report_add_section(m, "series",
 				       track_series_json(world_track(w), world_stats(w), err), err))
@@ -826,6 +837,75 @@ static int replay_track_sections(struct replay *r, cJSON *report, struct avm_err
 	    report_add_section(report, "top_processes",
 			       track_top_processes_json(eager, lazy, TRACK_TOP_PROCESSES, err), err))
 		return -1;
+	return 0;
+}
+
+/*
+ * verdict.sensitivity and verdict.robust: the verdict re-judged under the
+ * arch's cost ranges from the worlds' section logs and fork records
+ * (verdict.h), never from the trace again.
+ */
+static int replay_sensitivity(struct replay *r, cJSON *report, struct replay_result *res,
+			      struct avm_err *err)
+{
+	struct verdict_const k[ARCH_KEYS_MAX + LOCKS_OP_NR];
+	struct verdict_world w[2] = { { 0 } };
+	struct verdict_input in;
+	struct report_thresholds t;
+	struct locks_recost base;
+	struct config defaults;
+	const struct config *cfg = r->o->cfg;
+	struct timespec t0, t1;
+	cJSON *sens = NULL;
+	size_t nk;
+	int robust, found = 0;
+
+	if (!cJSON_GetObjectItemCaseSensitive(report, "verdict"))
+		return 0;
+	for (size_t i = 0; i < r->nworkers; i++) {
+		struct world *wd = r->workers[i].w;
+		int slot = !strcmp(world_model_name(wd), "eager") ? 0 :
+			   !strcmp(world_model_name(wd), "lazy") ? 1 : -1;
+
+		if (slot < 0 || !world_locks(wd))
+			continue;
+		w[slot].locks = world_locks(wd);
+		w[slot].forks = world_forks(wd);
+		found |= 1 << slot;
+	}
+	if (found != 3)
+		return 0;
+	if (!cfg) {
+		config_defaults(&defaults);
+		cfg = &defaults;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	report_thresholds_from_config(cfg, &t);
+	if (report_verdict_input(report, &in, err))
+		return -1;
+	arch_recost(&r->arch, &base);
+	nk = arch_cost_consts(&r->arch, k, sizeof(k) / sizeof(k[0]));
+	if (verdict_sensitivity(&in, &t, &base, k, nk, &w[0], &w[1], &sens, &robust, err))
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->sensitivity_seconds = (double)(t1.tv_sec - t0.tv_sec) +
+				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return report_set_sensitivity(report, sens, robust, err);
+}
+
+/* models.<m>.fork_cost.upgrade: the upgrades forks paid for (lazy; 0 for eager). */
+static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_err *err)
+{
+	uint64_t forks, total, max;
+	cJSON *u;
+
+	world_fork_upgrades(w, &forks, &total, &max);
+	u = cJSON_AddObjectToObject(fork_cost, "upgrade");
+	if (!u || !cJSON_AddNumberToObject(u, "forks", (double)forks) ||
+	    !cJSON_AddNumberToObject(u, "total_ns", (double)total) ||
+	    !cJSON_AddNumberToObject(u, "max_ns", (double)max) ||
+	    !cJSON_AddNumberToObject(u, "mean_ns", forks ? (double)total / (double)forks : 0))
+		return avm_errf(err, "replay: out of memory");
 	return 0;
 }
 
@@ -854,6 +934,8 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 	in.events = res->events;
 	in.lost_events = lost;
 	in.complete = complete == 1;
+	in.duration_ns = r->t_last > r->t_first ? r->t_last - r->t_first : 0;
+	in.skipped_events = r->skipped;
 	in.models = models;
 	in.nmodels = r->nworkers;
 	if (report_build(&in, &report, err))
@@ -872,7 +954,8 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 		res->validation_passed = validate_passed(r->val);
 	}
 	/* last, once every section is attached: savings in context and the verdict */
-	if (report_finish(report, r->o->cfg, err)) {
+	if (report_finish(report, r->o->cfg, err) ||
+	    (r->have_arch && replay_sensitivity(r, report, res, err))) {
 		cJSON_Delete(report);
 		return -1;
 	}

@@ -58,6 +58,12 @@ struct replay_result {
 	double reader_cpu;
 	double world_cpu[REPLAY_MAX_MODELS];
 	uint64_t calibration_holds; /* --calibrate: measured holds the fit used */
+	/*
+	 * Events the trace reader skipped as unusable (0 unless it reports
+	 * some): the verdict is undecided above verdict.max_skipped_share.
+	 */
+	uint64_t skipped_events;
+	double sensitivity_seconds;  /* what re-judging the verdict cost (verdict.sensitivity) */
 };
 
 /* Fill opts with the defaults (no trace path; models from replay_default_models). */

@@ -82,7 +82,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.lazy_switch_on_ns, -1);
 	assert_string_equal(c.arch, "");
 	assert_true(c.min_saving_percent > 0);
-	assert_true(c.max_lock_hold_regression_percent > 0);
+	assert_true(c.max_lock_wait_regression_percent > 0);
 	assert_true(c.max_fork_cost_regression_percent > 0);
 	assert_true(c.reclaim_share_per_s == 0.0);
 	assert_true(c.compaction_share_per_s == 0.0);
@@ -139,7 +139,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c.lazy_switch_on_ns, 250000000);
 	assert_string_equal(c.arch, "arm64-4k-48");
 	assert_true(c.min_saving_percent == 5.5);
-	assert_true(c.max_lock_hold_regression_percent == 3.0);
+	assert_true(c.max_lock_wait_regression_percent == 3.0);
 	assert_true(c.max_fork_cost_regression_percent == 7.25);
 	assert_true(c.reclaim_share_per_s == 0.01);
 	assert_true(c.compaction_share_per_s == 0.5);
