@@ -59,6 +59,8 @@ static void usage(FILE *out)
 		"      --tolerance X      relative allocation error, and share of anonymous\n"
 		"                         VMAs whose exit layout differs, allowed (default 0.01)\n"
 		"      --check-invariants run the models' invariant checkers after every event\n"
+		"      --set KEY=VALUE    override one config key after --config (docs/config.md),\n"
+		"                         e.g. --set lazy.mremap=rebase; may be repeated\n"
 		"  -q, --quiet            no summary, no progress\n"
 		"  -h, --help             this help\n");
 }
@@ -80,7 +82,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total, double seconds
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE };
+	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE, OPT_SET };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'c' },
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
 		{ "validate", no_argument, NULL, OPT_VALIDATE },
 		{ "tolerance", required_argument, NULL, OPT_TOLERANCE },
 		{ "check-invariants", no_argument, NULL, OPT_CHECK },
+		{ "set", required_argument, NULL, OPT_SET },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -101,7 +104,8 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct sigaction sa;
 	const char *out_path = "report.json", *cfg_path = NULL;
-	char *end;
+	char *end, *sets[64];
+	size_t nsets = 0;
 	bool quiet = false;
 	int c, ret = 1;
 
@@ -131,6 +135,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_CHECK: ro.check_invariants = true; break;
+		case OPT_SET:
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fprintf(stderr, "anonvma-replay: --set '%s' is not KEY=VALUE\n", optarg);
+				return 2;
+			}
+			if (nsets == sizeof(sets) / sizeof(sets[0])) {
+				fprintf(stderr, "anonvma-replay: --set given more than %zu times\n",
+					sizeof(sets) / sizeof(sets[0]));
+				return 2;
+			}
+			sets[nsets++] = optarg;
+			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		case ':':
@@ -151,6 +167,16 @@ int main(int argc, char **argv)
 	ro.trace_path = argv[optind];
 	if (cfg_path && config_load(&cfg, cfg_path, &err))
 		goto out;
+	for (size_t i = 0; i < nsets; i++) {
+		char *eq = strchr(sets[i], '=');
+
+		*eq = '\0';
+		if (config_set(&cfg, sets[i], eq + 1, &err)) {
+			fprintf(stderr, "anonvma-replay: --set %s=%s: %s\n", sets[i], eq + 1, err.msg);
+			return 2;
+		}
+		*eq = '=';
+	}
 	ro.cfg = &cfg;
 	ro.stop = &replay_stop;
 	if (!quiet) {
