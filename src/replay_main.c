@@ -61,6 +61,9 @@ static void usage(FILE *out)
 		"      --check-invariants run the models' invariant checkers after every event\n"
 		"      --set KEY=VALUE    override one config key after --config (docs/config.md),\n"
 		"                         e.g. --set lazy.mremap=rebase; may be repeated\n"
+		"      --sweep KEY=V1,V2  replay every combination of the swept values in one\n"
+		"                         read of the trace (at most 16); the report gets\n"
+		"                         `sweep`: [{config, savings, verdict}]; may be repeated\n"
 		"  -q, --quiet            no summary, no progress\n"
 		"  -h, --help             this help\n");
 }
@@ -82,7 +85,8 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total, double seconds
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE, OPT_SET };
+	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE, OPT_SET,
+	       OPT_SWEEP };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'c' },
@@ -93,6 +97,7 @@ int main(int argc, char **argv)
 		{ "tolerance", required_argument, NULL, OPT_TOLERANCE },
 		{ "check-invariants", no_argument, NULL, OPT_CHECK },
 		{ "set", required_argument, NULL, OPT_SET },
+		{ "sweep", required_argument, NULL, OPT_SWEEP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -146,6 +151,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			sets[nsets++] = optarg;
+			break;
+		case OPT_SWEEP:
+			if (replay_parse_sweep(&ro, optarg, &err)) {
+				fprintf(stderr, "anonvma-replay: --sweep: %s\n", err.msg);
+				return 2;
+			}
 			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;

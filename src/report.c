@@ -1372,6 +1372,34 @@ static void report_sensitivity_lines(const cJSON *v, FILE *out)
 			     "moved)\n", cJSON_GetArraySize(unranged));
 }
 
+/* The `sweep` table: one line per combination of swept values. */
+static void report_sweep_lines(const cJSON *root, FILE *out)
+{
+	const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sweep"), *e, *kv;
+
+	if (!cJSON_IsArray(sw))
+		return;
+	fprintf(out, "sweep: %d combinations in one read of the trace (%.0f worlds)\n",
+		cJSON_GetArraySize(sw), report_val(root, "sweep_worlds"));
+	fprintf(out, "  %-44s %12s %14s %10s\n", "config", "anon rmap", "verdict", "robust");
+	cJSON_ArrayForEach(e, sw) {
+		const cJSON *pays = report_at(e, "verdict.lazy_pays_off");
+		const cJSON *rob = report_at(e, "verdict.robust");
+		char cfg[256] = "", pct[16];
+		size_t len = 0;
+
+		cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(e, "config"))
+			if (len < sizeof(cfg))
+				len += (size_t)snprintf(cfg + len, sizeof(cfg) - len, "%s%s=%s",
+							len ? " " : "", kv->string,
+							cJSON_IsString(kv) ? kv->valuestring : "?");
+		report_percent(report_at(e, "savings.anon_rmap"), pct, sizeof(pct));
+		fprintf(out, "  %-44s %12s %14s %10s\n", cfg, pct,
+			cJSON_IsTrue(pays) ? "pays off" : cJSON_IsFalse(pays) ? "does not" : "undecided",
+			cJSON_IsTrue(rob) ? "yes" : cJSON_IsFalse(rob) ? "no" : "-");
+	}
+}
+
 /* "verdict: lazy pays off" and one line per reason. */
 static void report_verdict_lines(const cJSON *root, FILE *out)
 {
@@ -1393,6 +1421,7 @@ static void report_verdict_lines(const cJSON *root, FILE *out)
 			fprintf(out, "  - %s\n", r->valuestring);
 	if (cJSON_GetObjectItemCaseSensitive(v, "criteria"))
 		report_sensitivity_lines(v, out);
+	report_sweep_lines(root, out);
 }
 
 static void report_fleet_summary(const cJSON *root, FILE *out)

@@ -7,7 +7,8 @@
 # it, so two replays at 10 and 20 ns give the line, and the fork criterion
 # fails where lazy's mean exceeds eager's by 10 % (the floor of 1 us is far
 # below that difference here).  The bisected flip_at must be within 1.5 ns
-# of that point.  Also: --set errors are one line naming the option.
+# of that point.  Also: --set errors are one line naming the option, and
+# --sweep replays every combination in one read, sharing the eager world.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -67,4 +68,39 @@ v = json.load(open(sys.argv[1]))["verdict"]
 assert v["thresholds"]["min_forks_mean"] == 50
 assert v["criteria"]["fork_mean"]["state"] == "not_judged"   # 34 forks < 50
 ' "$tmp/s.json" || fail "--set verdict.min_forks_mean"
+echo "verdict_sensitivity: ok"
+
+# --sweep: every combination in one read, worlds shared where no swept key touches them
+"$BUILD/anonvma-synth" configs/scenarios/prefork-server.yaml -o "$tmp/p.db" -q
+"$BUILD/anonvma-replay" -q --sweep lazy.mremap=upgrade,rebase --sweep lazy.pin=until_last_folio,none \
+	"$tmp/p.db" -o "$tmp/sw.json" > /dev/null
+"$BUILD/anonvma-replay" -q --set lazy.mremap=rebase --set lazy.pin=none "$tmp/p.db" -o "$tmp/one.json"
+"$BUILD/anonvma-replay" -q --sweep verdict.min_saving_percent=20,90 "$tmp/p.db" -o "$tmp/sv.json"
+python3 - "$tmp" <<'PY' || fail "--sweep"
+import json, sys
+d = sys.argv[1]
+sw, one, sv = (json.load(open(d + f)) for f in ("/sw.json", "/one.json", "/sv.json"))
+s = sw["sweep"]
+assert len(s) == 4 and sw["sweep_worlds"] == 5, (len(s), sw["sweep_worlds"])  # one eager world
+assert [e["config"] for e in s] == [
+    {"lazy.mremap": m, "lazy.pin": p} for m in ("upgrade", "rebase")
+    for p in ("until_last_folio", "none")]
+assert s[0]["verdict"] == sw["verdict"] and s[0]["savings"] == sw["savings"]
+# the last combination is what a replay with the same --set gives
+assert s[3]["savings"] == one["savings"], "sweep entry differs from a --set replay"
+assert s[3]["verdict"]["lazy_pays_off"] == one["verdict"]["lazy_pays_off"]
+# verdict.* keys re-judge the same two worlds
+assert sv["sweep_worlds"] == 2
+assert sv["sweep"][0]["verdict"]["lazy_pays_off"] is True
+assert sv["sweep"][1]["verdict"]["lazy_pays_off"] is False   # a 90 % saving is not reached
+PY
+"$BUILD/anonvma-report" "$tmp/sw.json" | grep -q "^sweep: 4 combinations in one read of the trace (5 worlds)" ||
+	fail "sweep table in the summary"
+st=0
+"$BUILD/anonvma-replay" -q --sweep lazy.mremap=upgrade,rebase --sweep lazy.pin=until_last_folio,none \
+	--sweep lazy.cow_owner=child_root,parent_av --sweep lazy.walk_lock=rcu,vma_read,mmap_trylock \
+	"$tmp/p.db" -o "$tmp/cap.json" 2> "$tmp/err" || st=$?
+[ "$st" -eq 2 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q "24 combinations, at most 16" "$tmp/err" ||
+	fail "sweep cap: $st $(cat "$tmp/err")"
+[ ! -e "$tmp/cap.json" ] || fail "a refused sweep wrote a report"
 echo "verdict_sensitivity: ok"
