@@ -797,6 +797,7 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 	    trace_meta_each(r->t, replay_meta_row, &r->meta, err) ||
 	    replay_world_meta(r, cfg, &wm, err))
 		return -1;
+	wm.no_recost = o->no_sensitivity;
 	r->ncombos = replay_ncombos(o);
 	if (r->ncombos > REPLAY_SWEEP_MAX)
 		return avm_errf(err, "--sweep: %zu combinations, at most %d", r->ncombos,
@@ -1083,7 +1084,8 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 	}
 	/* last, once every section is attached: savings in context and the verdict */
 	if (report_finish(report, &cb->cfg, err) ||
-	    (r->have_arch && replay_sensitivity(r, cb, report, res, err))) {
+	    (r->have_arch && !r->o->no_sensitivity &&
+	     replay_sensitivity(r, cb, report, res, err))) {
 		cJSON_Delete(report);
 		return -1;
 	}

@@ -57,6 +57,7 @@ struct replay_opts {
 	struct validate_params vparams;  /* used when validate */
 	const char *calibrate_path;      /* --calibrate FILE: fit the arch's lock and fork costs
 					    to the trace's mmap_lock holds (docs/arch.md) */
+	bool no_sensitivity;             /* keep no section log: no verdict.sensitivity */
 	struct replay_sweep sweep[REPLAY_SWEEP_KEYS]; /* --sweep, in order (the first varies slowest) */
 	size_t nsweep;
 	/* Set (by a signal handler) to stop: replay_run then fails with "interrupted". */

@@ -64,6 +64,8 @@ static void usage(FILE *out)
 		"      --sweep KEY=V1,V2  replay every combination of the swept values in one\n"
 		"                         read of the trace (at most 16); the report gets\n"
 		"                         `sweep`: [{config, savings, verdict}]; may be repeated\n"
+		"      --no-sensitivity   keep no section log: the verdict is not re-judged under\n"
+		"                         the cost ranges (verdict.sensitivity is null)\n"
 		"  -q, --quiet            no summary, no progress\n"
 		"  -h, --help             this help\n");
 }
@@ -86,7 +88,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total, double seconds
 int main(int argc, char **argv)
 {
 	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE, OPT_SET,
-	       OPT_SWEEP };
+	       OPT_SWEEP, OPT_NO_SENS };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'c' },
@@ -98,6 +100,7 @@ int main(int argc, char **argv)
 		{ "check-invariants", no_argument, NULL, OPT_CHECK },
 		{ "set", required_argument, NULL, OPT_SET },
 		{ "sweep", required_argument, NULL, OPT_SWEEP },
+		{ "no-sensitivity", no_argument, NULL, OPT_NO_SENS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -152,6 +155,7 @@ int main(int argc, char **argv)
 			}
 			sets[nsets++] = optarg;
 			break;
+		case OPT_NO_SENS: ro.no_sensitivity = true; break;
 		case OPT_SWEEP:
 			if (replay_parse_sweep(&ro, optarg, &err)) {
 				fprintf(stderr, "anonvma-replay: --sweep: %s\n", err.msg);

@@ -125,8 +125,8 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 			goto fail;
 		arch_recost(meta->arch, &rc);
 		locks_set_costs(w->locks, &rc);
-		if (locks_log_enable(w->locks, WORLD_LOCK_LOG_MAX, err) ||
-		    verdict_forks_create(&w->forks, err))
+		if (!meta->no_recost && (locks_log_enable(w->locks, WORLD_LOCK_LOG_MAX, err) ||
+					 verdict_forks_create(&w->forks, err)))
 			goto fail;
 	}
 	if (locks_measured_create(&w->measured, err))
@@ -393,7 +393,7 @@ static int track_event(struct world *w, const struct avm_event *ev, int64_t byte
 				   (after.ptes - before->ptes) * w->arch->cost.fork_pte_ns +
 				   (after.tables - before->tables) * w->arch->cost.fork_table_ns);
 			locks_mark_sub(&after.work, &before->work, &work);
-			if (verdict_forks_add(w->forks, &work, err))
+			if (w->forks && verdict_forks_add(w->forks, &work, err))
 				return -1;
 			if (upg) {
 				w->upg_forks++;

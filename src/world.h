@@ -42,6 +42,8 @@ struct world_meta {
 	 * size must equal page_size.
 	 */
 	const struct arch *arch;
+	/* Keep no section log and no fork work (no re-costing, no verdict sensitivity). */
+	bool no_recost;
 };
 
 struct world;

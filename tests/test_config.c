@@ -376,6 +376,34 @@ static void test_value_parsers(void **state)
 	assert_string_equal(err.msg, "'k' must be one of a, b (got 'c')");
 }
 
+/* --set: one key from its text; errors name the key, with no file:line; *c unchanged on error. */
+static void test_config_set(void **state)
+{
+	struct avm_err err = { "" };
+	struct config c, before;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "lazy.mremap", "rebase", &err), 0);
+	assert_int_equal(c.lazy_mremap, LAZY_MREMAP_REBASE);
+	assert_int_equal(config_set(&c, "verdict.fork_cost_floor_ns", "250", &err), 0);
+	assert_true(c.fork_cost_floor_ns == 250);
+	/* the /1 name of the lock threshold sets the new field */
+	assert_int_equal(config_set(&c, "verdict.max_lock_hold_regression_percent", "7", &err), 0);
+	assert_true(c.max_lock_wait_regression_percent == 7);
+	before = c;
+	assert_int_equal(config_set(&c, "lazy.mremap", "sideways", &err), -1);
+	assert_string_equal(err.msg, "'lazy.mremap' must be one of upgrade, rebase (got 'sideways')");
+	assert_int_equal(config_set(&c, "verdict.max_lost_share", "2", &err), -1);
+	assert_non_null(strstr(err.msg, "'verdict.max_lost_share' must be a share between 0 and 1"));
+	assert_null(strstr(err.msg, "--set:"));
+	assert_int_equal(config_set(&c, "lazy.nope", "1", &err), -1);
+	assert_string_equal(err.msg, "unknown config key 'lazy.nope' (docs/config.md lists them)");
+	assert_memory_equal(&c, &before, sizeof(c));
+	assert_true(config_has_key("verdict.min_forks_p99"));
+	assert_false(config_has_key("verdict"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +420,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_yaml_scalars_walk, teardown),
 		cmocka_unit_test_teardown(test_yaml_document, teardown),
 		cmocka_unit_test_teardown(test_value_parsers, teardown),
+		cmocka_unit_test(test_config_set),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
