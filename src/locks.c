@@ -1212,7 +1212,8 @@ static int log_compact(struct locks *l)
 			continue;
 		}
 		/* keep: move the entry and its work down (in place, order kept) */
-		memmove(&g->work[nw], &g->work[e->work_off], e->nwork * sizeof(*g->work));
+		if (e->nwork)
+			memmove(&g->work[nw], &g->work[e->work_off], e->nwork * sizeof(*g->work));
 		e->work_off = (uint32_t)nw;
 		nw += e->nwork;
 		g->ent[n++] = *e;
@@ -1316,7 +1317,8 @@ static void log_section(struct locks *l, const struct locks_section *s, uint64_t
 		return;
 	}
 	e.work_off = (uint32_t)g->nwork;
-	memcpy(&g->work[g->nwork], pairs, np * sizeof(*pairs));
+	if (np)
+		memcpy(&g->work[g->nwork], pairs, np * sizeof(*pairs));
 	g->nwork += np;
 	g->ent[g->n++] = e;
 }
