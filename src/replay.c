@@ -142,7 +142,10 @@ struct replay {
 	int running;                  /* threads not finished */
 	uint64_t read;                /* events read */
 	uint64_t t_first, t_last;     /* event times seen by the reader (trace.duration_ns) */
-	uint64_t skipped;             /* events the reader skipped as unusable */
+	uint64_t skipped;             /* events the reader skipped as unusable (set by the
+					 reader when it skips one; trace.skipped_events and
+					 replay_result.skipped_events report it, the verdict
+					 is undecided above verdict.max_skipped_share) */
 	double reader_cpu;            /* CPU seconds of the reader thread */
 	struct avm_err err;
 };
@@ -1248,6 +1251,7 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 	if (replay_pipeline(&r, total, err))
 		goto out;
 	res->events = r.read;
+	res->skipped_events = r.skipped;
 	memcpy(res->note, r.note, sizeof(res->note));
 	res->reader_cpu = r.reader_cpu;
 	for (size_t i = 0; i < r.nworkers && i < REPLAY_MAX_MODELS; i++)

@@ -204,6 +204,14 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	if (!quiet && ro.nsweep) {
+		size_t n = 1;
+
+		for (size_t k = 0; k < ro.nsweep; k++)
+			n *= ro.sweep[k].nvalues;
+		fprintf(stderr, "anonvma-replay: sweeping %zu combinations in one read of the trace\n",
+			n);
+	}
 	if (replay_run(&ro, &res, &err)) {
 		if (prog.tty && !quiet)
 			fputc('\n', stderr);
