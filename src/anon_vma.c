@@ -66,6 +66,7 @@ void av_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mo
 	s.cpu = env->clock->cpu;
 	s.start = env->clock->t;
 	s.len = locks_cost(&env->arch->rmap, w, 0);
+	s.work = *w; /* re-costable (verdict sensitivity) */
 	if (locks_hold(env->locks, &s, NULL) == 1) {
 		s.trylock = false;
 		locks_hold(env->locks, &s, NULL);
@@ -87,7 +88,7 @@ static void av_unlocked(const struct av_space *sp, uint64_t avs, uint64_t avcs)
 		return;
 	w.n[LOCKS_OP_AV_ALLOC] = avs;
 	w.n[LOCKS_OP_AVC_ALLOC] = avcs;
-	locks_unlocked(env->locks, locks_cost(&env->arch->rmap, &w, 0));
+	locks_unlocked_work(env->locks, &env->arch->rmap, &w);
 }
 
 /* a += b */
@@ -575,6 +576,8 @@ int av_walk_lock(const struct av_space *sp, enum locks_class cls, enum locks_mod
 	if (!env || !env->arch)
 		return 0;
 	s.len = locks_cost(&env->arch->rmap, w, pt_walks * arch_walk_ns(env->arch));
+	s.work = *w;
+	s.pt_walks = pt_walks;
 	*len = s.len;
 	if (!env->locks)
 		return 0;

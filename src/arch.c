@@ -35,6 +35,7 @@
 #include "config.h"
 #include "datadir.h"
 #include "outfile.h"
+#include "verdict.h"
 
 /* ---- registry and YAML --------------------------------------------------------- */
 
@@ -71,6 +72,7 @@ static const struct arch_key keys[] = {
 };
 #undef F
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= ARCH_KEYS_MAX, "arch: raise ARCH_KEYS_MAX");
 
 struct load_ctx {
 	struct arch *a;
@@ -79,6 +81,8 @@ struct load_ctx {
 	int line[NKEYS];
 	bool seen_op[LOCKS_OP_NR];
 	unsigned va_bits, levels; /* parsed as u64, stored narrow */
+	/* range ends given (bit 0 low, bit 1 high) per key and per rmap op */
+	uint8_t ends[NKEYS], ends_op[LOCKS_OP_NR];
 };
 
 static int set_key(struct load_ctx *lc, size_t k, const char *value, int line,
@@ -141,13 +145,91 @@ static int set_key(struct load_ctx *lc, size_t k, const char *value, int line,
 	return avm_errf(err, "%s:%d: internal: bad key kind", lc->path, line);
 }
 
+/*
+ * `key.low` / `key.high` of a cost constant in mapping form: the range end.
+ * Returns 1 when key_path was one (handled), 0 when not, -1 on a bad value.
+ */
+static int load_range(struct load_ctx *lc, const char *key_path, const char *value, int line,
+		      struct avm_err *err)
+{
+	const char *dot = strrchr(key_path, '.');
+	char base[96];
+	size_t k, n;
+	int end, op;
+
+	if (!dot || (strcmp(dot, ".low") && strcmp(dot, ".high")))
+		return 0;
+	end = strcmp(dot, ".low") ? 1 : 0;
+	n = (size_t)(dot - key_path);
+	if (n >= sizeof(base))
+		return 0;
+	memcpy(base, key_path, n);
+	base[n] = '\0';
+	for (k = 0; k < NKEYS; k++) {
+		if (keys[k].kind != K_NS || strcmp(base, keys[k].key))
+			continue;
+		if (lc->ends[k] & (1u << end))
+			return avm_errf(err, "%s:%d: key '%s' given twice", lc->path, line, key_path);
+		lc->ends[k] |= (uint8_t)(1u << end);
+		if (config_parse_duration(lc->path, line, key_path, value,
+					  end ? &lc->a->key_range[k].high : &lc->a->key_range[k].low, err))
+			return -1;
+		return 1;
+	}
+	if (strncmp(base, "rmap.", 5))
+		return 0;
+	for (op = 0; op < LOCKS_OP_NR; op++) {
+		if (strcmp(base + 5, locks_op_key((enum locks_op)op)))
+			continue;
+		if (lc->ends_op[op] & (1u << end))
+			return avm_errf(err, "%s:%d: key '%s' given twice", lc->path, line, key_path);
+		lc->ends_op[op] |= (uint8_t)(1u << end);
+		if (config_parse_duration(lc->path, line, key_path, value,
+					  end ? &lc->a->rmap_range[op].high : &lc->a->rmap_range[op].low,
+					  err))
+			return -1;
+		return 1;
+	}
+	return 0;
+}
+
+/* A range needs both ends around the value; a scalar key has none (unranged). */
+static int check_range(const struct load_ctx *lc, const char *key, uint8_t ends, uint64_t value,
+		       struct arch_range *r, struct avm_err *err)
+{
+	if (ends == 0) {
+		r->low = r->high = value;
+		r->ranged = false;
+		return 0;
+	}
+	if (ends != 3)
+		return avm_errf(err, "%s: '%s' has a %s but no %s: a range needs both", lc->path, key,
+				ends & 1 ? "low" : "high", ends & 1 ? "high" : "low");
+	if (r->low > value || r->high < value)
+		return avm_errf(err, "%s: '%s' must have low <= value <= high (got %llu <= %llu <= "
+				     "%llu)", lc->path, key, (unsigned long long)r->low,
+				(unsigned long long)value, (unsigned long long)r->high);
+	r->ranged = true;
+	return 0;
+}
+
 static int load_scalar(void *ctx, const char *key_path, const char *value, int line,
 		       struct avm_err *err)
 {
 	struct load_ctx *lc = ctx;
-	size_t k;
-	int op;
+	char plain[96];
+	size_t k, n = strlen(key_path);
+	int op, rc;
 
+	rc = load_range(lc, key_path, value, line, err);
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	/* `key.value` of the mapping form is the key itself */
+	if (n > 6 && n - 6 < sizeof(plain) && !strcmp(key_path + n - 6, ".value")) {
+		memcpy(plain, key_path, n - 6);
+		plain[n - 6] = '\0';
+		key_path = plain;
+	}
 	for (k = 0; k < NKEYS; k++) {
 		if (strcmp(key_path, keys[k].key) == 0) {
 			if (lc->seen[k])
@@ -190,9 +272,23 @@ static int load_file(const char *path, struct arch *a, struct avm_err *err)
 			return avm_errf(err, "%s: missing key '%s'", path, keys[k].key);
 	}
 	for (op = 0; op < LOCKS_OP_NR; op++) {
+		char key[64];
+
 		if (!lc.seen_op[op])
 			return avm_errf(err, "%s: missing key 'rmap.%s'", path,
 					locks_op_key((enum locks_op)op));
+		snprintf(key, sizeof(key), "rmap.%s", locks_op_key((enum locks_op)op));
+		if (check_range(&lc, key, lc.ends_op[op], a->rmap.ns[op], &a->rmap_range[op], err))
+			return -1;
+	}
+	for (k = 0; k < NKEYS; k++) {
+		uint64_t v;
+
+		if (keys[k].kind != K_NS)
+			continue;
+		memcpy(&v, (const char *)a + keys[k].off, sizeof(v));
+		if (check_range(&lc, keys[k].key, lc.ends[k], v, &a->key_range[k], err))
+			return -1;
 	}
 	if (a->page_size == 0 || (a->page_size & (a->page_size - 1)))
 		return avm_errf(err, "%s: page_size %llu is not a power of two", path,
@@ -1184,4 +1280,48 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 		fprintf(f, "  %s: %llu  # [prior] not fitted\n", locks_op_key((enum locks_op)op),
 			(unsigned long long)r->ns[op]);
 	return outfile_commit(&o, err); /* never leaves a half-written file */
+}
+
+/* ---- cost constants for re-costing (verdict.h) ------------------------------------------ */
+
+void arch_recost(const struct arch *a, struct locks_recost *out)
+{
+	out->rmap = a->rmap;
+	out->walk_ns = arch_walk_ns(a);
+}
+
+size_t arch_cost_consts(const struct arch *a, struct verdict_const *out, size_t max)
+{
+	size_t n = 0, k;
+	int op;
+
+	for (k = 0; k < NKEYS && n < max; k++) {
+		uint64_t v;
+
+		if (keys[k].kind != K_NS)
+			continue;
+		memcpy(&v, (const char *)a + keys[k].off, sizeof(v));
+		out[n] = (struct verdict_const){
+			.key = keys[k].key, .value = (double)v, .low = (double)a->key_range[k].low,
+			.high = (double)a->key_range[k].high, .ranged = a->key_range[k].ranged,
+			.op = -1, .mult = 1,
+		};
+		/* the page-table walk of every rmap walk's section: levels x level_ns */
+		if (keys[k].off == offsetof(struct arch, cost.walk_level_ns)) {
+			out[n].op = LOCKS_OP_NR;
+			out[n].mult = a->levels;
+		}
+		n++;
+	}
+	for (op = 0; op < LOCKS_OP_NR && n < max; op++) {
+		static char names[LOCKS_OP_NR][48];
+
+		snprintf(names[op], sizeof(names[op]), "rmap.%s", locks_op_key((enum locks_op)op));
+		out[n++] = (struct verdict_const){
+			.key = names[op], .value = (double)a->rmap.ns[op],
+			.low = (double)a->rmap_range[op].low, .high = (double)a->rmap_range[op].high,
+			.ranged = a->rmap_range[op].ranged, .op = op, .mult = 1,
+		};
+	}
+	return n;
 }

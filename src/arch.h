@@ -76,6 +76,17 @@ struct arch_isa_ops {
 			  struct arch_flush *out);
 };
 
+/*
+ * A cost constant's plausible range: the YAML form `key: {value: 15, low: 3,
+ * high: 40}` (the source stays in the trailing comment).  A plain scalar
+ * `key: 15` is a legacy, unranged constant: low = high = value.
+ */
+struct arch_range {
+	uint64_t low, high;
+	bool ranged;
+};
+#define ARCH_KEYS_MAX 24
+
 struct arch {
 	char name[48];                  /* "x86_64-4level" */
 	char path[256];                 /* the YAML it came from */
@@ -92,7 +103,21 @@ struct arch {
 	uint64_t cont_pmd_size;         /* arm64 contiguous PMDs; 0 on x86 */
 	struct arch_costs cost;
 	struct locks_costs rmap;        /* costs of anon rmap work under locks (locks.h) */
+	/* ranges of the cost constants: of the ns keys (by key table index), of rmap ops */
+	struct arch_range key_range[ARCH_KEYS_MAX];
+	struct arch_range rmap_range[LOCKS_OP_NR];
 };
+
+/* The costs a world's lock sections and fork work are re-costed with (locks.h). */
+void arch_recost(const struct arch *a, struct locks_recost *out);
+
+/*
+ * Every cost constant of a (each `*_ns` key and each `rmap.*` key), with its
+ * value, range and where it enters the re-costing (verdict.h), in file
+ * order.  Returns how many were written (at most max).
+ */
+struct verdict_const;
+size_t arch_cost_consts(const struct arch *a, struct verdict_const *out, size_t max);
 
 /*
  * For the ISA files: lay out the levels of a radix tree of 8-byte entries,

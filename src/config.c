@@ -459,8 +459,15 @@ void config_defaults(struct config *c)
 	c->lazy_tree_parent_reuse = LAZY_TP_REUSE_MAINLINE;
 	c->arch[0] = '\0';
 	c->min_saving_percent = 20.0;
-	c->max_lock_hold_regression_percent = 10.0;
+	c->max_lock_wait_regression_percent = 10.0;
 	c->max_fork_cost_regression_percent = 10.0;
+	c->lock_wait_floor_ns_per_s = 1000.0; /* 1 us of waiting per second of trace */
+	c->trylock_floor_per_s = 1.0;
+	c->fork_cost_floor_ns = 1000.0;       /* 1 us per fork: ~1-3 % of the cheapest fork */
+	c->min_forks_mean = 10;
+	c->min_forks_p99 = 100;
+	c->max_lost_share = 0;
+	c->max_skipped_share = 0;
 	c->ksm = false;
 	c->reclaim_share_per_s = 0.0;
 	c->compaction_share_per_s = 0.0;
@@ -735,7 +742,49 @@ static int set_min_saving(struct load_ctx *lc, const char *key, const char *v, i
 static int set_max_lock(struct load_ctx *lc, const char *key, const char *v, int line,
 			struct avm_err *err)
 {
-	return set_nonneg(&lc->c->max_lock_hold_regression_percent, lc, key, v, line, err);
+	return set_nonneg(&lc->c->max_lock_wait_regression_percent, lc, key, v, line, err);
+}
+
+static int set_wait_floor(struct load_ctx *lc, const char *key, const char *v, int line,
+			  struct avm_err *err)
+{
+	return set_nonneg(&lc->c->lock_wait_floor_ns_per_s, lc, key, v, line, err);
+}
+
+static int set_try_floor(struct load_ctx *lc, const char *key, const char *v, int line,
+			 struct avm_err *err)
+{
+	return set_nonneg(&lc->c->trylock_floor_per_s, lc, key, v, line, err);
+}
+
+static int set_fork_floor(struct load_ctx *lc, const char *key, const char *v, int line,
+			  struct avm_err *err)
+{
+	return set_nonneg(&lc->c->fork_cost_floor_ns, lc, key, v, line, err);
+}
+
+static int set_min_forks(struct load_ctx *lc, const char *key, const char *v, int line,
+			 struct avm_err *err)
+{
+	return set_nonneg(&lc->c->min_forks_mean, lc, key, v, line, err);
+}
+
+static int set_min_forks_p99(struct load_ctx *lc, const char *key, const char *v, int line,
+			     struct avm_err *err)
+{
+	return set_nonneg(&lc->c->min_forks_p99, lc, key, v, line, err);
+}
+
+static int set_lost_share(struct load_ctx *lc, const char *key, const char *v, int line,
+			  struct avm_err *err)
+{
+	return set_share(&lc->c->max_lost_share, lc, key, v, line, err);
+}
+
+static int set_skipped_share(struct load_ctx *lc, const char *key, const char *v, int line,
+			     struct avm_err *err)
+{
+	return set_share(&lc->c->max_skipped_share, lc, key, v, line, err);
 }
 
 static int set_max_fork(struct load_ctx *lc, const char *key, const char *v, int line,
@@ -786,8 +835,16 @@ static const struct {
 	{ "lazy.tree_parent_reuse", set_lazy_tp_reuse },
 	{ "arch.name", set_arch },
 	{ "verdict.min_saving_percent", set_min_saving },
-	{ "verdict.max_lock_hold_regression_percent", set_max_lock },
+	{ "verdict.max_lock_wait_regression_percent", set_max_lock },
+	{ "verdict.max_lock_hold_regression_percent", set_max_lock }, /* the old name */
 	{ "verdict.max_fork_cost_regression_percent", set_max_fork },
+	{ "verdict.lock_wait_floor_ns_per_s", set_wait_floor },
+	{ "verdict.trylock_floor_per_s", set_try_floor },
+	{ "verdict.fork_cost_floor_ns", set_fork_floor },
+	{ "verdict.min_forks_mean", set_min_forks },
+	{ "verdict.min_forks_p99", set_min_forks_p99 },
+	{ "verdict.max_lost_share", set_lost_share },
+	{ "verdict.max_skipped_share", set_skipped_share },
 	{ "pressure.reclaim_share_per_s", set_reclaim },
 	{ "pressure.compaction_share_per_s", set_compaction },
 	{ "pressure.page_idle_sweep_s", set_idle_sweep },
@@ -831,4 +888,39 @@ int config_load(struct config *c, const char *path, struct avm_err *err)
 		return -1;
 	*c = tmp;
 	return 0;
+}
+
+/* ---- one key at a time (--set, --sweep) -------------------------------------------------- */
+
+bool config_has_key(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(config_keys[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+int config_set(struct config *c, const char *key, const char *value, struct avm_err *err)
+{
+	struct config tmp = *c;
+	static const char prefix[] = "--set:0: ";
+	struct load_ctx lc = { .c = &tmp, .path = "--set" };
+	size_t i;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		if (strcmp(config_keys[i].key, key) != 0)
+			continue;
+		if (config_keys[i].set(&lc, key, value, 0, err)) {
+			/* the setters speak of file:line; a --set value has neither */
+			if (err && !strncmp(err->msg, prefix, sizeof(prefix) - 1))
+				memmove(err->msg, err->msg + sizeof(prefix) - 1,
+					strlen(err->msg) - (sizeof(prefix) - 1) + 1);
+			return -1;
+		}
+		*c = tmp;
+		return 0;
+	}
+	return avm_errf(err, "unknown config key '%s' (docs/config.md lists them)", key);
 }

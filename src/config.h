@@ -53,7 +53,7 @@ struct config {
 	char arch[32];                 /* e.g. "x86_64-4level"; "" = from trace meta */
 	/* verdict thresholds: */
 	double min_saving_percent;
-	double max_lock_hold_regression_percent;
+	double max_lock_wait_regression_percent; /* key also read as max_lock_hold_... (old name) */
 	double max_fork_cost_regression_percent;
 	/* kernel (continued): */
 	bool ksm;                      /* KSM merging on (eager.md §7.1); default false */
@@ -61,11 +61,27 @@ struct config {
 	double reclaim_share_per_s;    /* share (0..1) of anon folios reclaim visits per second */
 	double compaction_share_per_s; /* share (0..1) of anon folios compaction migrates per second */
 	double page_idle_sweep_s;      /* seconds between full page-idle sweeps */
+	/* verdict (continued, docs/verdict.md): floors, fork counts, trace quality */
+	double lock_wait_floor_ns_per_s;  /* waiting a lock criterion needs to fail, ns/s */
+	double trylock_floor_per_s;       /* failed trylocks per second, likewise */
+	double fork_cost_floor_ns;        /* fork cost increase, ns per fork, likewise */
+	double min_forks_mean;            /* forks before the mean fork cost is judged */
+	double min_forks_p99;             /* forks before its p99 is judged */
+	double max_lost_share;            /* lost / (events + lost) above it: undecided */
+	double max_skipped_share;         /* skipped / (events + skipped) above it: undecided */
 };
 
 void config_defaults(struct config *c);
 /* Load a YAML file over the defaults; unknown keys and bad values fail with file:line. */
 int config_load(struct config *c, const char *path, struct avm_err *err);
+/*
+ * Set one key ("lazy.mremap", "verdict.min_saving_percent", ...) from its
+ * text, as the YAML would (anonvma-replay --set / --sweep).  An unknown key
+ * or a bad value fails with one line naming the key; *c is then unchanged.
+ */
+int config_set(struct config *c, const char *key, const char *value, struct avm_err *err);
+/* Is `key` a key of the replay config? */
+bool config_has_key(const char *key);
 /*
  * The value names of the lazy policies, as the config file spells them
  * (docs/config.md): "ptl", "conservative", ... for reports; "?" if out of range.

@@ -70,8 +70,45 @@ struct locks_stat {
 	uint64_t total_by_why[LOCKS_WHY_NR];
 };
 
+/* One logged section (locks_log_*): ~48 bytes, its work in log_work. */
+struct locks_log_ent {
+	uint64_t start, instance, fixed_ns;
+	uint32_t cpu;
+	uint32_t work_off;  /* first entry in log_work */
+	uint8_t cls, mode, why, flags, nwork;
+};
+
+#define LOG_TRY 1u       /* a trylock */
+#define LOG_TRYFAILED 2u /* ... that failed in the replay */
+#define LOG_RETRY 4u     /* the blocking retry right after a failed trylock */
+
+/* Sums of sections no longer in the log, per class and mode. */
+struct locks_log_sums {
+	struct locks_mark work[LOCKS_CLASS_NR][LOCKS_MODE_NR];
+	uint64_t wait_ns, waited, trylock_failed; /* saturated sections: as replayed */
+};
+
+struct locks_log {
+	struct locks_log_ent *ent;
+	size_t n, cap, max;
+	uint64_t *work; /* (count << 8) | op; op LOCKS_OP_NR = page-table walks */
+	size_t nwork, capwork;
+	bool saturated;
+	struct locks_log_sums folded, unsim;
+	struct locks_log_stats st;
+	uint64_t ops_used;
+	/* the last failed trylock, to mark its blocking retry */
+	bool last_failed;
+	struct locks_log_ent last;
+};
+
 struct locks {
 	struct locks_stat stat[LOCKS_CLASS_NR][LOCKS_MODE_NR];
+	struct locks_log *log;       /* NULL: not logging */
+	struct locks_recost base;    /* the costs sections are given with (locks_set_costs) */
+	bool have_base;
+	struct locks_mark mark;      /* cumulative work (locks_mark) */
+	uint64_t measured_failed;    /* locks_trylock_failed calls */
 	struct locks_inst *table;
 	size_t cap;    /* power of two */
 	size_t used;   /* slots holding a record, live or dead */
@@ -348,15 +385,47 @@ void locks_destroy(struct locks *l)
 {
 	if (!l)
 		return;
+	if (l->log) {
+		free(l->log->ent);
+		free(l->log->work);
+		free(l->log);
+	}
 	free(l->table);
 	free(l);
 }
+
+/* The part of s->len its work does not explain under the base costs (all of it without them). */
+static uint64_t section_fixed(const struct locks *l, const struct locks_section *s)
+{
+	uint64_t dot;
+
+	if (!l->have_base)
+		return s->len;
+	dot = locks_cost(&l->base.rmap, &s->work, s->pt_walks * l->base.walk_ns);
+	return s->len > dot ? s->len - dot : 0;
+}
+
+static void mark_add(struct locks_mark *m, const struct locks_section *s, uint64_t fixed,
+		     bool have_base)
+{
+	int i;
+
+	m->fixed_ns += fixed;
+	if (!have_base)
+		return;
+	for (i = 0; i < LOCKS_OP_NR; i++)
+		m->n[i] += s->work.n[i];
+	m->pt_walks += s->pt_walks;
+}
+
+static void log_section(struct locks *l, const struct locks_section *s, uint64_t fixed,
+			int failed, uint64_t wait);
 
 int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns)
 {
 	struct locks_stat *st;
 	struct locks_inst *in = NULL;
-	uint64_t ready, blocked, end;
+	uint64_t ready, blocked, end, fixed = section_fixed(l, s);
 
 	/* Out-of-range enums are caller bugs: count them as "other" of the first class. */
 	st = &l->stat[(unsigned)s->cls < LOCKS_CLASS_NR ? s->cls : 0]
@@ -383,6 +452,8 @@ int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns
 				st->trylock_failed++;
 				if (wait_ns)
 					*wait_ns = 0;
+				if (l->log)
+					log_section(l, s, fixed, 1, 0);
 				return 1;
 			}
 			ready = blocked;
@@ -398,6 +469,9 @@ int locks_hold(struct locks *l, const struct locks_section *s, uint64_t *wait_ns
 		locks_hist_add(&st->wait, ready - s->start);
 	st->count_by_why[(unsigned)s->why < LOCKS_WHY_NR ? s->why : LOCKS_WHY_OTHER]++;
 	st->total_by_why[(unsigned)s->why < LOCKS_WHY_NR ? s->why : LOCKS_WHY_OTHER] += s->len;
+	mark_add(&l->mark, s, fixed, l->have_base);
+	if (l->log)
+		log_section(l, s, fixed, 0, ready - s->start);
 	if (wait_ns)
 		*wait_ns = ready - s->start;
 	return 0;
@@ -444,6 +518,24 @@ uint64_t locks_total_ns(const struct locks *l)
 void locks_unlocked(struct locks *l, uint64_t ns)
 {
 	l->unlocked_ns += ns;
+	l->mark.fixed_ns += ns;
+}
+
+void locks_unlocked_work(struct locks *l, const struct locks_costs *c, const struct locks_work *w)
+{
+	uint64_t ns = locks_cost(c, w, 0);
+	int i;
+
+	l->unlocked_ns += ns;
+	if (!l->have_base) {
+		l->mark.fixed_ns += ns;
+		return;
+	}
+	for (i = 0; i < LOCKS_OP_NR; i++)
+		l->mark.n[i] += w->n[i];
+	if (l->log)
+		for (i = 0; i < LOCKS_OP_NR; i++)
+			l->log->ops_used |= w->n[i] ? 1ULL << i : 0;
 }
 
 uint64_t locks_unlocked_ns(const struct locks *l)
@@ -762,8 +854,10 @@ out:
 
 void locks_trylock_failed(struct locks *l, enum locks_class c, enum locks_mode m)
 {
-	if ((unsigned)c < LOCKS_CLASS_NR && (unsigned)m < LOCKS_MODE_NR)
+	if ((unsigned)c < LOCKS_CLASS_NR && (unsigned)m < LOCKS_MODE_NR) {
 		l->stat[c][m].trylock_failed++;
+		l->measured_failed++;
+	}
 }
 
 /* ---- measured mmap_lock write holds ------------------------------------------------ */
@@ -979,4 +1073,323 @@ void locks_calib_fit(const struct locks_calib *c, const double prior[LOCKS_CF_NR
 	}
 	if (fitted)
 		memcpy(fitted, fit, sizeof(fit));
+}
+
+/* ---- re-costing: marks, the section log, re-simulation ------------------------------- */
+
+void locks_set_costs(struct locks *l, const struct locks_recost *c)
+{
+	l->base = *c;
+	l->have_base = true;
+}
+
+void locks_mark(const struct locks *l, struct locks_mark *out)
+{
+	*out = l->mark;
+}
+
+void locks_mark_sub(const struct locks_mark *a, const struct locks_mark *b, struct locks_mark *out)
+{
+	int i;
+
+	for (i = 0; i < LOCKS_OP_NR; i++)
+		out->n[i] = a->n[i] - b->n[i];
+	out->pt_walks = a->pt_walks - b->pt_walks;
+	out->fixed_ns = a->fixed_ns - b->fixed_ns;
+}
+
+uint64_t locks_mark_cost(const struct locks_mark *m, const struct locks_recost *c)
+{
+	uint64_t ns = m->fixed_ns + m->pt_walks * c->walk_ns;
+	int i;
+
+	for (i = 0; i < LOCKS_OP_NR; i++)
+		ns += m->n[i] * c->rmap.ns[i];
+	return ns;
+}
+
+int locks_log_enable(struct locks *l, uint64_t max_sections, struct avm_err *err)
+{
+	if (l->log)
+		return 0;
+	l->log = calloc(1, sizeof(*l->log));
+	if (!l->log)
+		return avm_errf(err, "locks: out of memory (section log)");
+	l->log->max = max_sections < 64 ? 64 : (size_t)max_sections;
+	return 0;
+}
+
+void locks_log_stats(const struct locks *l, struct locks_log_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!l->log)
+		return;
+	*out = l->log->st;
+	out->logged = l->log->n;
+	out->bytes = l->log->cap * sizeof(*l->log->ent) + l->log->capwork * sizeof(*l->log->work);
+}
+
+uint64_t locks_log_ops_used(const struct locks *l)
+{
+	return l->log ? l->log->ops_used : 0;
+}
+
+/* Sums of one section's work into m (its class/mode slot of the folded or unsimulated sums). */
+static void sums_add_entry(struct locks_mark *m, const struct locks_log_ent *e, const uint64_t *work)
+{
+	unsigned i;
+
+	m->fixed_ns += e->fixed_ns;
+	for (i = 0; i < e->nwork; i++) {
+		uint64_t op = work[e->work_off + i] & 0xff, cnt = work[e->work_off + i] >> 8;
+
+		if (op < LOCKS_OP_NR)
+			m->n[op] += cnt;
+		else
+			m->pt_walks += cnt;
+	}
+}
+
+static int log_cmp_key(const struct locks_log_ent *a, const struct locks_log_ent *b)
+{
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
+	if (a->instance != b->instance)
+		return a->instance < b->instance ? -1 : 1;
+	return 0;
+}
+
+static _Thread_local const struct locks_log_ent *log_sort_base; /* per world thread */
+
+static int log_cmp_idx(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	int c = log_cmp_key(&log_sort_base[a], &log_sort_base[b]);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+/*
+ * Fold single-CPU clusters that ended before the horizon into l->log->folded
+ * (locks.h locks_log_enable).  Returns -1 only when out of memory for the
+ * index (the log is then saturated instead).
+ */
+static int log_compact(struct locks *l)
+{
+	struct locks_log *g = l->log;
+	uint64_t horizon = l->now > LOCKS_EXPIRY_NS ? l->now - LOCKS_EXPIRY_NS : 0;
+	uint32_t *idx = malloc(g->n * sizeof(*idx));
+	uint8_t *fold = calloc(g->n, 1);
+	size_t i, j, k, n = 0, nw = 0;
+
+	if (!idx || !fold) {
+		free(idx);
+		free(fold);
+		return -1;
+	}
+	for (i = 0; i < g->n; i++)
+		idx[i] = (uint32_t)i;
+	log_sort_base = g->ent; /* qsort has no context argument in C11 */
+	qsort(idx, g->n, sizeof(*idx), log_cmp_idx);
+	for (i = 0; i < g->n; i = j) {
+		/* one instance: idx[i..j) in log order; split into clusters */
+		for (j = i + 1; j < g->n && !log_cmp_key(&g->ent[idx[i]], &g->ent[idx[j]]); j++)
+			;
+		for (k = i; k < j;) {
+			size_t c = k + 1;
+			uint64_t last = g->ent[idx[k]].start;
+			bool one_cpu = true;
+
+			while (c < j) {
+				uint64_t t = g->ent[idx[c]].start;
+				uint64_t gap = t > last ? t - last : last - t;
+
+				if (gap > LOCKS_EXPIRY_NS)
+					break;
+				one_cpu &= g->ent[idx[c]].cpu == g->ent[idx[k]].cpu;
+				if (t > last)
+					last = t;
+				c++;
+			}
+			if ((one_cpu && last < horizon) || g->ent[idx[k]].cls == LOCKS_RCU)
+				for (size_t m = k; m < c; m++)
+					fold[idx[m]] = 1;
+			k = c;
+		}
+	}
+	for (i = 0; i < g->n; i++) {
+		struct locks_log_ent *e = &g->ent[i];
+
+		if (fold[i]) {
+			if (!(e->flags & LOG_TRYFAILED))
+				sums_add_entry(&g->folded.work[e->cls][e->mode], e, g->work);
+			g->st.folded++;
+			continue;
+		}
+		/* keep: move the entry and its work down (in place, order kept) */
+		if (e->nwork)
+			memmove(&g->work[nw], &g->work[e->work_off], e->nwork * sizeof(*g->work));
+		e->work_off = (uint32_t)nw;
+		nw += e->nwork;
+		g->ent[n++] = *e;
+	}
+	g->n = n;
+	g->nwork = nw;
+	g->st.compactions++;
+	free(idx);
+	free(fold);
+	return 0;
+}
+
+static void log_section(struct locks *l, const struct locks_section *s, uint64_t fixed,
+			int failed, uint64_t wait)
+{
+	struct locks_log *g = l->log;
+	struct locks_log_ent e = {
+		.start = s->start, .instance = s->instance, .fixed_ns = fixed, .cpu = s->cpu,
+		.cls = (uint8_t)((unsigned)s->cls < LOCKS_CLASS_NR ? s->cls : 0),
+		.mode = (uint8_t)((unsigned)s->mode < LOCKS_MODE_NR ? s->mode : 0),
+		.why = (uint8_t)((unsigned)s->why < LOCKS_WHY_NR ? s->why : LOCKS_WHY_OTHER),
+	};
+	uint64_t pairs[LOCKS_OP_NR + 1];
+	unsigned np = 0;
+	int i;
+
+	g->st.sections++;
+	if (s->trylock)
+		e.flags |= LOG_TRY;
+	if (failed)
+		e.flags |= LOG_TRYFAILED;
+	if (!s->trylock && g->last_failed && g->last.cls == e.cls && g->last.instance == e.instance &&
+	    g->last.cpu == e.cpu && g->last.start == e.start)
+		e.flags |= LOG_RETRY;
+	g->last_failed = failed;
+	g->last = e;
+	if (l->have_base) {
+		for (i = 0; i < LOCKS_OP_NR; i++)
+			if (s->work.n[i])
+				pairs[np++] = (s->work.n[i] << 8) | (uint64_t)i;
+		if (s->pt_walks)
+			pairs[np++] = (s->pt_walks << 8) | LOCKS_OP_NR;
+		for (i = 0; i < (int)np; i++)
+			g->ops_used |= 1ULL << (pairs[i] & 0xff);
+	}
+	e.nwork = (uint8_t)np;
+	if (!g->saturated && g->n == g->max) {
+		size_t before = g->n;
+
+		if (log_compact(l) || g->n * 4 > before * 3)
+			g->saturated = true;
+	}
+	if (!g->saturated && g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 4096;
+		struct locks_log_ent *ne;
+
+		if (cap > g->max)
+			cap = g->max;
+		ne = realloc(g->ent, cap * sizeof(*ne));
+		if (ne) {
+			g->ent = ne;
+			g->cap = cap;
+		} else {
+			g->saturated = true; /* out of memory: sum from here on */
+		}
+	}
+	if (!g->saturated && g->nwork + np > g->capwork) {
+		size_t cap = g->capwork ? g->capwork * 2 : 8192;
+		uint64_t *nw;
+
+		while (cap < g->nwork + np)
+			cap *= 2;
+		nw = realloc(g->work, cap * sizeof(*nw));
+		if (nw) {
+			g->work = nw;
+			g->capwork = cap;
+		} else {
+			g->saturated = true;
+		}
+	}
+	if (g->saturated) {
+		g->st.unsimulated++;
+		if (failed) {
+			g->unsim.trylock_failed++;
+			return;
+		}
+		e.work_off = 0;
+		{
+			struct locks_mark *m = &g->unsim.work[e.cls][e.mode];
+
+			m->fixed_ns += fixed;
+			for (i = 0; i < (int)np; i++) {
+				if ((pairs[i] & 0xff) < LOCKS_OP_NR)
+					m->n[pairs[i] & 0xff] += pairs[i] >> 8;
+				else
+					m->pt_walks += pairs[i] >> 8;
+			}
+		}
+		g->unsim.wait_ns += wait;
+		g->unsim.waited += wait > 0;
+		return;
+	}
+	e.work_off = (uint32_t)g->nwork;
+	if (np)
+		memcpy(&g->work[g->nwork], pairs, np * sizeof(*pairs));
+	g->nwork += np;
+	g->ent[g->n++] = e;
+}
+
+int locks_log_resim(const struct locks *l, const struct locks_recost *c, struct locks_resim *out,
+		    struct avm_err *err)
+{
+	const struct locks_log *g = l->log;
+	struct locks *t = NULL;
+	bool skip_retry = false;
+	size_t i;
+	int cl, m;
+
+	memset(out, 0, sizeof(*out));
+	if (!g)
+		return avm_errf(err, "locks: no section log to re-simulate");
+	if (locks_create(&t, err))
+		return -1;
+	for (i = 0; i < g->n; i++) {
+		const struct locks_log_ent *e = &g->ent[i];
+		struct locks_section s = { .cls = e->cls, .mode = e->mode, .why = e->why,
+					   .trylock = e->flags & LOG_TRY, .instance = e->instance,
+					   .cpu = e->cpu, .start = e->start };
+		uint64_t wait = 0;
+		unsigned k;
+
+		if (e->flags & LOG_RETRY && skip_retry) {
+			skip_retry = false;
+			continue; /* its trylock succeeded this time */
+		}
+		skip_retry = false;
+		s.len = e->fixed_ns;
+		for (k = 0; k < e->nwork; k++) {
+			uint64_t op = g->work[e->work_off + k] & 0xff, cnt = g->work[e->work_off + k] >> 8;
+
+			s.len += cnt * (op < LOCKS_OP_NR ? c->rmap.ns[op] : c->walk_ns);
+		}
+		if (locks_hold(t, &s, &wait) == 1)
+			continue;
+		if (e->flags & LOG_TRYFAILED)
+			skip_retry = true;
+	}
+	for (cl = 0; cl < LOCKS_CLASS_NR; cl++)
+		for (m = 0; m < LOCKS_MODE_NR; m++) {
+			const struct locks_stat *st = &t->stat[cl][m];
+
+			out->wait_ns += st->wait.sum;
+			out->waited += st->wait.n;
+			out->trylock_failed += st->trylock_failed;
+			out->hold_ns[cl][m] = st->hold.sum +
+					      locks_mark_cost(&g->folded.work[cl][m], c) +
+					      locks_mark_cost(&g->unsim.work[cl][m], c);
+		}
+	out->wait_ns += g->unsim.wait_ns;
+	out->waited += g->unsim.waited;
+	out->trylock_failed += g->unsim.trylock_failed + l->measured_failed;
+	locks_destroy(t);
+	return 0;
 }

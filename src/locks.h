@@ -150,6 +150,15 @@ struct locks_section {
 	uint32_t cpu;       /* the event's CPU */
 	uint64_t start;     /* ns, the event's time */
 	uint64_t len;       /* ns held, from locks_cost() */
+	/*
+	 * Optional, for re-costing (verdict sensitivity, locks_log_*): the work
+	 * the section did (the locks_cost() argument) and the page-table walks
+	 * in len (arch_walk_ns() each).  All zero (the default): len only, the
+	 * section keeps its length under any other costs.  Whatever len holds
+	 * beyond work x costs + walks x walk_ns is kept as a fixed part.
+	 */
+	struct locks_work work;
+	uint64_t pt_walks;
 };
 
 struct locks_summary {
@@ -221,6 +230,92 @@ uint64_t locks_total_ns(const struct locks *l);
  */
 void locks_unlocked(struct locks *l, uint64_t ns);
 uint64_t locks_unlocked_ns(const struct locks *l);
+
+/*
+ * Unlocked work with its work vector (re-costable): adds locks_cost(c, w, 0)
+ * to locks_unlocked_ns and w to the cumulative work of locks_mark.
+ */
+void locks_unlocked_work(struct locks *l, const struct locks_costs *c, const struct locks_work *w);
+
+/* ---- re-costing: cumulative work, the section log, re-simulation -------------------- */
+
+/*
+ * The costs a section's length is recomputed with: the rmap costs and the
+ * length of one page-table walk (arch_walk_ns).
+ */
+struct locks_recost {
+	struct locks_costs rmap;
+	uint64_t walk_ns;
+};
+
+/*
+ * Cumulative work of every hold recorded and every locks_unlocked_work:
+ * n[op] units of each op, pt_walks page-table walks, and fixed_ns, the
+ * part of their lengths no work explains (sections without a work vector,
+ * locks_unlocked).  Its cost under c is locks_mark_cost(): the difference
+ * of two marks taken around an operation is that operation's re-costable
+ * time (fork cost).
+ */
+struct locks_mark {
+	uint64_t n[LOCKS_OP_NR];
+	uint64_t pt_walks;
+	uint64_t fixed_ns;
+};
+
+/*
+ * The costs the models compute section lengths with (the world's arch):
+ * needed to split a length into work and fixed part.  Without them every
+ * section is len only.
+ */
+void locks_set_costs(struct locks *l, const struct locks_recost *c);
+
+void locks_mark(const struct locks *l, struct locks_mark *out);
+/* out = a - b */
+void locks_mark_sub(const struct locks_mark *a, const struct locks_mark *b, struct locks_mark *out);
+uint64_t locks_mark_cost(const struct locks_mark *m, const struct locks_recost *c);
+
+/*
+ * The section log: every locks_hold call (time, CPU, class, mode, reason,
+ * instance, trylock, work vector, fixed part), so waits and failed
+ * trylocks can be simulated again under other costs without the trace.
+ * Off until locks_log_enable; memory about 48 bytes per section plus 8 per
+ * non-zero op of its work.
+ *
+ * Bound: when the log holds max_sections, it is compacted: the sections of
+ * every lock instance whose cluster (sections of the instance less than
+ * LOCKS_EXPIRY_NS apart, the horizon beyond which locks.c forgets a hold)
+ * came from one CPU only, and ended before the horizon, are folded into
+ * per class/mode/reason sums (holds of one CPU never wait for each other,
+ * whatever their lengths, so their waits are 0 at any cost and only their
+ * sums matter).  If compaction frees less than a quarter of the log, the
+ * log is saturated: later sections are only summed, their waits kept at
+ * the value the replay simulated (not re-simulated), and counted in
+ * `unsimulated` (locks_log_stats).
+ */
+int locks_log_enable(struct locks *l, uint64_t max_sections, struct avm_err *err);
+
+struct locks_log_stats {
+	uint64_t sections;     /* locks_hold calls seen since the log was enabled */
+	uint64_t logged;       /* in the log now */
+	uint64_t folded;       /* folded into sums by compaction (single-CPU clusters) */
+	uint64_t unsimulated;  /* summed after saturation: waits kept from the replay */
+	uint64_t compactions;
+	uint64_t bytes;        /* memory held by the log */
+};
+void locks_log_stats(const struct locks *l, struct locks_log_stats *out);
+
+/* What a re-simulation of the log under other costs gives. */
+struct locks_resim {
+	uint64_t wait_ns;           /* simulated waiting, every class and mode */
+	uint64_t waited;            /* holds that waited */
+	uint64_t trylock_failed;    /* simulated failures + the measured ones (locks_trylock_failed) */
+	uint64_t hold_ns[LOCKS_CLASS_NR][LOCKS_MODE_NR]; /* hold totals */
+};
+/* Re-simulate the log with costs c (the same order of holds as the replay). */
+int locks_log_resim(const struct locks *l, const struct locks_recost *c, struct locks_resim *out,
+		    struct avm_err *err);
+/* Which ops (and page-table walks, bit LOCKS_OP_NR) some logged or summed work used. */
+uint64_t locks_log_ops_used(const struct locks *l);
 
 /* ---- measured mmap_lock write holds (the trace's AVM_MMAP_LOCK events) ------------ */
 

@@ -777,6 +777,7 @@ static void vma_wlock(struct mm_sim *s, struct mm_vma *v, enum locks_why why)
 	sec.cpu = s->clock->cpu;
 	sec.start = s->clock->t;
 	sec.len = locks_cost(&s->p.arch->rmap, &w, 0);
+	sec.work = w; /* re-costable (verdict sensitivity) */
 	(void)locks_hold(s->locks, &sec, NULL); /* not a trylock: always recorded */
 }
 

@@ -66,6 +66,8 @@ struct model_stats {
 	/* lazy-only figures (0 for eager) */
 	uint64_t upgrades, folio_rewrites;
 	uint64_t pinned_vmas, pinned_vmas_peak;
+	uint64_t upgrade_ns;                  /* modelled time of every upgrade (lock sections
+						 and unlocked allocations), ns */
 };
 
 /* Counting helpers every model uses (stats.c is not needed: they are inline). */

@@ -433,6 +433,8 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 	struct locks_work link = { { 0 } };
 	bool av_held = m->cfg->lazy_rewrite_lock == LAZY_REWRITE_ANON_VMA_WRITE;
 	uint64_t n = 0;
+	uint64_t t0 = m->env.locks ? locks_total_ns(m->env.locks) +
+				     locks_unlocked_ns(m->env.locks) : 0;
 	int rc;
 
 	if (lv->state == LAZY_STATE_LAZY) {
@@ -480,6 +482,9 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 		link.n[LOCKS_OP_FOLIO_REWRITE] += n;
 	av_lock(&m->sp, LOCKS_ANON_VMA, LOCKS_WRITE, LOCKS_WHY_UPGRADE,
 		lv->avv->anon_vma->root->id, false, &link);
+	if (m->env.locks) /* the upgrade's own figure (fork_cost.upgrade) */
+		m->env.stats->upgrade_ns += locks_total_ns(m->env.locks) +
+					    locks_unlocked_ns(m->env.locks) - t0;
 	family_del(lv);
 	root_settle(m, r, why);
 	return 0;

@@ -56,6 +56,7 @@
 #include "rmap_walk.h"
 #include "trace.h"
 #include "track.h"
+#include "verdict.h"
 #include "world.h"
 
 #define REPLAY_BATCH 4096
@@ -110,11 +111,20 @@ struct replay_worker {
 	struct avm_err err;
 };
 
+/* One combination of swept values: its config and its world per model (report order). */
+struct replay_combo {
+	struct config cfg;
+	struct replay_worker *w[REPLAY_MAX_MODELS];
+	size_t n;
+};
+
 struct replay {
 	const struct replay_opts *o;
 	struct trace *t;
-	struct replay_worker workers[REPLAY_MAX_MODELS];
+	struct replay_worker workers[REPLAY_MAX_WORLDS];
 	size_t nworkers;
+	struct replay_combo combos[REPLAY_SWEEP_MAX]; /* one without --sweep */
+	size_t ncombos;
 	struct world *eager;          /* the validated world, NULL without --validate */
 	struct validate *val;
 	struct replay_meta meta;
@@ -131,6 +141,11 @@ struct replay {
 	bool failed;                  /* err holds the first error */
 	int running;                  /* threads not finished */
 	uint64_t read;                /* events read */
+	uint64_t t_first, t_last;     /* event times seen by the reader (trace.duration_ns) */
+	uint64_t skipped;             /* events the reader skipped as unusable (set by the
+					 reader when it skips one; trace.skipped_events and
+					 replay_result.skipped_events report it, the verdict
+					 is undecided above verdict.max_skipped_share) */
 	double reader_cpu;            /* CPU seconds of the reader thread */
 	struct avm_err err;
 };
@@ -395,6 +410,77 @@ static int replay_attach_snapshot(struct replay *r, struct replay_batch *b, uint
 	return 0;
 }
 
+/* Combinations of the swept values (1 without --sweep). */
+static size_t replay_ncombos(const struct replay_opts *o)
+{
+	size_t n = 1;
+
+	for (size_t k = 0; k < o->nsweep; k++)
+		n *= o->sweep[k].nvalues;
+	return n;
+}
+
+int replay_parse_sweep(struct replay_opts *o, char *arg, struct avm_err *err)
+{
+	struct replay_sweep *sw;
+	char *eq = strchr(arg, '='), *save = NULL, *v;
+	struct config probe;
+	size_t n;
+
+	if (!eq || eq == arg || !eq[1])
+		return avm_errf(err, "'%s' is not KEY=V1,V2,...", arg);
+	*eq = '\0';
+	if (!config_has_key(arg))
+		return avm_errf(err, "unknown config key '%s' (docs/config.md lists them)", arg);
+	if (!strcmp(arg, "arch.name"))
+		return avm_errf(err, "arch.name cannot be swept: every world of a replay shares one "
+				     "arch (replay once per --arch)");
+	for (size_t k = 0; k < o->nsweep; k++)
+		if (!strcmp(o->sweep[k].key, arg))
+			return avm_errf(err, "%s swept twice", arg);
+	if (o->nsweep == REPLAY_SWEEP_KEYS)
+		return avm_errf(err, "at most %d keys can be swept", REPLAY_SWEEP_KEYS);
+	sw = &o->sweep[o->nsweep];
+	memset(sw, 0, sizeof(*sw));
+	sw->key = arg;
+	for (v = strtok_r(eq + 1, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+		if (sw->nvalues == REPLAY_SWEEP_VALUES)
+			return avm_errf(err, "%s: at most %d values", arg, REPLAY_SWEEP_VALUES);
+		config_defaults(&probe);
+		if (config_set(&probe, arg, v, err))
+			return -1;
+		sw->values[sw->nvalues++] = v;
+	}
+	if (sw->nvalues == 0)
+		return avm_errf(err, "%s: no value", arg);
+	o->nsweep++;
+	n = replay_ncombos(o);
+	if (n > REPLAY_SWEEP_MAX) {
+		o->nsweep--;
+		return avm_errf(err, "%zu combinations, at most %d in one replay (each is a world "
+				     "per model in memory): sweep fewer values", n, REPLAY_SWEEP_MAX);
+	}
+	return 0;
+}
+
+/* Does swept key `key` change what a world of `model` does? */
+static bool replay_sweep_touches(const char *key, const char *model)
+{
+	if (!strncmp(key, "verdict.", 8))
+		return false; /* judged from the same worlds */
+	if (!strncmp(key, "lazy.", 5))
+		return !strcmp(model, "lazy");
+	return true;
+}
+
+/* Value index of sweep key k in combination c (the first key varies slowest). */
+static size_t replay_combo_value(const struct replay_opts *o, size_t c, size_t k)
+{
+	for (size_t j = o->nsweep; j-- > k + 1;)
+		c /= o->sweep[j].nvalues;
+	return c % o->sweep[k].nvalues;
+}
+
 /* Read up to REPLAY_BATCH events (and their snapshot rows) into b; 1 at the end. */
 static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err *err)
 {
@@ -410,6 +496,10 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 			return -1;
 		if (rc == 0)
 			return 1;
+		if (ev->t && (!r->t_first || ev->t < r->t_first))
+			r->t_first = ev->t;
+		if (ev->t > r->t_last)
+			r->t_last = ev->t;
 		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_START &&
 		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, true, err))
 			return -1;
@@ -677,6 +767,9 @@ static void *replay_worker_main(void *arg)
 
 /* ---- setup, run, report ---------------------------------------------------------- */
 
+static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_err *err);
+static const cJSON *report_at_verdict(const cJSON *report);
+
 static int replay_vma_lookup(void *ctx, uint64_t mm, uint64_t addr, struct validate_vma *out)
 {
 	struct world *w = ctx;
@@ -707,25 +800,55 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 	    trace_meta_each(r->t, replay_meta_row, &r->meta, err) ||
 	    replay_world_meta(r, cfg, &wm, err))
 		return -1;
+	wm.no_recost = o->no_sensitivity;
+	r->ncombos = replay_ncombos(o);
+	if (r->ncombos > REPLAY_SWEEP_MAX)
+		return avm_errf(err, "--sweep: %zu combinations, at most %d", r->ncombos,
+				REPLAY_SWEEP_MAX);
+	for (size_t c = 0; c < r->ncombos; c++) {
+		struct replay_combo *cb = &r->combos[c];
+
+		cb->cfg = *cfg;
+		for (size_t k = 0; k < o->nsweep; k++)
+			if (config_set(&cb->cfg, o->sweep[k].key,
+				       o->sweep[k].values[replay_combo_value(o, c, k)], err))
+				return avm_err_prefix(err, "--sweep");
+	}
+	for (size_t c = 0; c < r->ncombos; c++)
 	for (size_t i = 0; i < o->nmodels; i++) {
 		const struct model_ops *ops = model_find(o->models[i]);
-		struct replay_worker *wk = &r->workers[i];
+		struct replay_combo *cb = &r->combos[c];
+		struct replay_worker *wk = NULL;
 
 		if (!ops)
 			return avm_errf(err, "unknown model '%s'", o->models[i]);
-		wk->r = r;
-		if (world_create(cfg, ops, &wm, &wk->w, err))
-			return avm_err_prefix(err, "%s world", o->models[i]);
-		r->nworkers++;
-		world_set_check(wk->w, o->check_invariants);
-		/* --calibrate: the eager world is the kernel that recorded the holds */
-		if (o->calibrate_path && !strcmp(o->models[i], "eager") &&
-		    world_set_calibrate(wk->w, true, err))
-			return -1;
-		if (o->validate && !strcmp(o->models[i], "eager")) {
-			wk->validated = true;
-			r->eager = wk->w;
+		/* a world an earlier combination has with the same values of every key it depends on */
+		for (size_t e = 0; e < c && !wk; e++) {
+			bool same = true;
+
+			for (size_t k = 0; k < o->nsweep; k++)
+				same &= !replay_sweep_touches(o->sweep[k].key, o->models[i]) ||
+					replay_combo_value(o, c, k) == replay_combo_value(o, e, k);
+			if (same)
+				wk = r->combos[e].w[i];
 		}
+		if (!wk) {
+			wk = &r->workers[r->nworkers];
+			wk->r = r;
+			if (world_create(&cb->cfg, ops, &wm, &wk->w, err))
+				return avm_err_prefix(err, "%s world", o->models[i]);
+			r->nworkers++;
+			world_set_check(wk->w, o->check_invariants);
+			/* --calibrate: the eager world is the kernel that recorded the holds */
+			if (c == 0 && o->calibrate_path && !strcmp(o->models[i], "eager") &&
+			    world_set_calibrate(wk->w, true, err))
+				return -1;
+			if (c == 0 && o->validate && !strcmp(o->models[i], "eager")) {
+				wk->validated = true;
+				r->eager = wk->w;
+			}
+		}
+		cb->w[cb->n++] = wk;
 	}
 	if (o->calibrate_path) {
 		bool eager = false;
@@ -773,14 +896,15 @@ static int replay_calibrate(struct replay *r, struct replay_result *res, struct 
 }
 
 /* Issue 6 sections: `arch`, and per model `page_tables` and `locks` (docs/arch.md). */
-static int replay_arch_sections(struct replay *r, cJSON *report, struct avm_err *err)
+static int replay_arch_sections(struct replay *r, const struct replay_combo *cb, cJSON *report,
+				struct avm_err *err)
 {
 	cJSON *models = cJSON_GetObjectItemCaseSensitive(report, "models");
 
 	if (report_add_section(report, "arch", arch_json(&r->arch, err), err))
 		return -1;
-	for (size_t i = 0; i < r->nworkers; i++) {
-		struct world *w = r->workers[i].w;
+	for (size_t i = 0; i < cb->n; i++) {
+		struct world *w = cb->w[i]->w;
 		cJSON *m = cJSON_GetObjectItemCaseSensitive(models, world_model_name(w));
 
 		if (world_pt_stats(w) &&
@@ -801,18 +925,21 @@ static int replay_arch_sections(struct replay *r, cJSON *report, struct avm_err 
  * track.h sections: per model `series` and, with an arch, `fork_cost`; the
  * top-level `top_processes` when eager and lazy both ran (docs/report.md).
  */
-static int replay_track_sections(struct replay *r, cJSON *report, struct avm_err *err)
+static int replay_track_sections(const struct replay_combo *cb, cJSON *report,
+				 struct avm_err *err)
 {
 	cJSON *models = cJSON_GetObjectItemCaseSensitive(report, "models");
 	struct track *eager = NULL, *lazy = NULL;
 
-	for (size_t i = 0; i < r->nworkers; i++) {
-		struct world *w = r->workers[i].w;
+	for (size_t i = 0; i < cb->n; i++) {
+		struct world *w = cb->w[i]->w;
 		const char *name = world_model_name(w);
 		cJSON *m = cJSON_GetObjectItemCaseSensitive(models, name);
 
 		if (world_locks(w) &&
-		    report_add_section(m, "fork_cost", track_fork_cost_json(world_track(w), err), err))
+		    (report_add_section(m, "fork_cost", track_fork_cost_json(world_track(w), err),
+					err) ||
+		     replay_upgrade_figure(w, cJSON_GetObjectItemCaseSensitive(m, "fork_cost"), err)))
 			return -1;
 		if (report_add_section(m, "series",
 				       track_series_json(world_track(w), world_stats(w), err), err))
@@ -829,7 +956,91 @@ static int replay_track_sections(struct replay *r, cJSON *report, struct avm_err
 	return 0;
 }
 
-static int replay_report(struct replay *r, struct replay_result *res, struct avm_err *err)
+/*
+ * verdict.sensitivity and verdict.robust: the verdict re-judged under the
+ * arch's cost ranges from the worlds' section logs and fork records
+ * (verdict.h), never from the trace again.
+ */
+static int replay_sensitivity(struct replay *r, const struct replay_combo *cb, cJSON *report,
+			      struct replay_result *res, struct avm_err *err)
+{
+	struct verdict_const k[ARCH_KEYS_MAX + LOCKS_OP_NR];
+	struct verdict_world w[2] = { { 0 } };
+	struct verdict_input in;
+	struct report_thresholds t;
+	struct locks_recost base;
+	const struct config *cfg = &cb->cfg;
+	struct timespec t0, t1;
+	cJSON *sens = NULL;
+	size_t nk;
+	int robust, found = 0;
+
+	if (!cJSON_GetObjectItemCaseSensitive(report, "verdict"))
+		return 0;
+	for (size_t i = 0; i < cb->n; i++) {
+		struct world *wd = cb->w[i]->w;
+		int slot = !strcmp(world_model_name(wd), "eager") ? 0 :
+			   !strcmp(world_model_name(wd), "lazy") ? 1 : -1;
+
+		if (slot < 0 || !world_locks(wd))
+			continue;
+		w[slot].locks = world_locks(wd);
+		w[slot].forks = world_forks(wd);
+		found |= 1 << slot;
+	}
+	if (found != 3)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	report_thresholds_from_config(cfg, &t);
+	if (report_verdict_input(report, &in, err))
+		return -1;
+	arch_recost(&r->arch, &base);
+	nk = arch_cost_consts(&r->arch, k, sizeof(k) / sizeof(k[0]));
+	if (verdict_sensitivity(&in, &t, &base, k, nk, &w[0], &w[1], &sens, &robust, err))
+		return -1;
+	{
+		/*
+		 * The re-costed baseline should give the report's answer; it may not
+		 * when the report's p99 (a histogram quantile, within 3.1 %) and the
+		 * exact one fall on two sides of a threshold: then it is not robust.
+		 */
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(sens, "baseline");
+		const cJSON *p = report_at_verdict(report);
+
+		if (robust >= 0 && cJSON_IsBool(b) && cJSON_IsBool(p) &&
+		    cJSON_IsTrue(b) != cJSON_IsTrue(p))
+			robust = 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->sensitivity_seconds += (double)(t1.tv_sec - t0.tv_sec) +
+				    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return report_set_sensitivity(report, sens, robust, err);
+}
+
+static const cJSON *report_at_verdict(const cJSON *report)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, "verdict"),
+						"lazy_pays_off");
+}
+
+/* models.<m>.fork_cost.upgrade: the upgrades forks paid for (lazy; 0 for eager). */
+static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_err *err)
+{
+	uint64_t forks, total, max;
+	cJSON *u;
+
+	world_fork_upgrades(w, &forks, &total, &max);
+	u = cJSON_AddObjectToObject(fork_cost, "upgrade");
+	if (!u || !cJSON_AddNumberToObject(u, "forks", (double)forks) ||
+	    !cJSON_AddNumberToObject(u, "total_ns", (double)total) ||
+	    !cJSON_AddNumberToObject(u, "max_ns", (double)max) ||
+	    !cJSON_AddNumberToObject(u, "mean_ns", forks ? (double)total / (double)forks : 0))
+		return avm_errf(err, "replay: out of memory");
+	return 0;
+}
+
+static int replay_report(struct replay *r, const struct replay_combo *cb, bool main_report,
+			 struct replay_result *res, cJSON **out, struct avm_err *err)
 {
 	struct report_model models[REPLAY_MAX_MODELS];
 	struct report_input in = { 0 };
@@ -839,8 +1050,9 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 	if (replay_meta_u64(r, "lost_events", &lost, err) ||
 	    replay_meta_u64(r, "complete", &complete, err))
 		return -1;
-	for (size_t i = 0; i < r->nworkers; i++) {
-		struct world *w = r->workers[i].w;
+	*out = NULL;
+	for (size_t i = 0; i < cb->n; i++) {
+		struct world *w = cb->w[i]->w;
 
 		models[i] = (struct report_model){
 			.name = world_model_name(w),
@@ -855,16 +1067,18 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 	in.events = res->events;
 	in.lost_events = lost;
 	in.complete = complete == 1;
+	in.duration_ns = r->t_last > r->t_first ? r->t_last - r->t_first : 0;
+	in.skipped_events = r->skipped;
 	in.models = models;
-	in.nmodels = r->nworkers;
+	in.nmodels = cb->n;
 	if (report_build(&in, &report, err))
 		return -1;
-	if ((r->have_arch && replay_arch_sections(r, report, err)) ||
-	    replay_track_sections(r, report, err)) {
+	if ((r->have_arch && replay_arch_sections(r, cb, report, err)) ||
+	    replay_track_sections(cb, report, err)) {
 		cJSON_Delete(report);
 		return -1;
 	}
-	if (r->val) {
+	if (r->val && main_report) {
 		if (report_add_section(report, "validation", validate_to_json(r->val), err)) {
 			cJSON_Delete(report);
 			return -1;
@@ -873,12 +1087,74 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 		res->validation_passed = validate_passed(r->val);
 	}
 	/* last, once every section is attached: savings in context and the verdict */
-	if (report_finish(report, r->o->cfg, err)) {
+	if (report_finish(report, &cb->cfg, err) ||
+	    (r->have_arch && !r->o->no_sensitivity &&
+	     replay_sensitivity(r, cb, report, res, err))) {
 		cJSON_Delete(report);
 		return -1;
 	}
+	*out = report;
+	return 0;
+}
+
+/* One entry of `sweep`: the combination's values, its savings and its verdict. */
+static cJSON *replay_sweep_entry(const struct replay *r, size_t c, const cJSON *rep,
+				 struct avm_err *err)
+{
+	const struct replay_opts *o = r->o;
+	cJSON *e = cJSON_CreateObject(), *cfg, *sv, *v;
+
+	if (!e || !(cfg = cJSON_AddObjectToObject(e, "config")))
+		goto oom;
+	for (size_t k = 0; k < o->nsweep; k++)
+		if (!cJSON_AddStringToObject(cfg, o->sweep[k].key,
+					     o->sweep[k].values[replay_combo_value(o, c, k)]))
+			goto oom;
+	sv = cJSON_GetObjectItemCaseSensitive(rep, "savings");
+	v = cJSON_GetObjectItemCaseSensitive(rep, "verdict");
+	if (!cJSON_AddItemToObject(e, "savings", sv ? cJSON_Duplicate(sv, 1) : cJSON_CreateNull()) ||
+	    !cJSON_AddItemToObject(e, "verdict", v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull()))
+		goto oom;
+	return e;
+oom:
+	cJSON_Delete(e);
+	avm_errf(err, "replay: out of memory (sweep)");
+	return NULL;
+}
+
+/* The report of the first combination, with `sweep` when more were replayed. */
+static int replay_reports(struct replay *r, struct replay_result *res, struct avm_err *err)
+{
+	cJSON *report = NULL, *sweep;
+
+	if (replay_report(r, &r->combos[0], true, res, &report, err))
+		return -1;
+	if (r->o->nsweep) {
+		if (!(sweep = cJSON_AddArrayToObject(report, "sweep"))) {
+			avm_errf(err, "replay: out of memory (sweep)");
+			goto fail;
+		}
+		for (size_t c = 0; c < r->ncombos; c++) {
+			cJSON *one = NULL, *e;
+
+			if (c > 0 && replay_report(r, &r->combos[c], false, res, &one, err))
+				goto fail;
+			e = replay_sweep_entry(r, c, c ? one : report, err);
+			cJSON_Delete(one);
+			if (!e)
+				goto fail;
+			cJSON_AddItemToArray(sweep, e);
+		}
+		if (!cJSON_AddNumberToObject(report, "sweep_worlds", (double)r->nworkers)) {
+			avm_errf(err, "replay: out of memory (sweep)");
+			goto fail;
+		}
+	}
 	res->report = report;
 	return 0;
+fail:
+	cJSON_Delete(report);
+	return -1;
 }
 
 /* Events every world has applied. */
@@ -976,16 +1252,17 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 	if (replay_pipeline(&r, total, err))
 		goto out;
 	res->events = r.read;
+	res->skipped_events = r.skipped;
 	memcpy(res->note, r.note, sizeof(res->note));
 	res->reader_cpu = r.reader_cpu;
-	for (size_t i = 0; i < r.nworkers; i++)
+	for (size_t i = 0; i < r.nworkers && i < REPLAY_MAX_MODELS; i++)
 		res->world_cpu[i] = r.workers[i].cpu;
 	res->seconds = replay_now() - start;
 	if (r.val && validate_finish(r.val, err))
 		goto out;
 	if (o->calibrate_path && replay_calibrate(&r, res, err))
 		goto out;
-	if (replay_report(&r, res, err))
+	if (replay_reports(&r, res, err))
 		goto out;
 	ret = 0;
 out:

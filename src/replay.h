@@ -28,6 +28,23 @@
 
 #define REPLAY_MAX_MODELS 4
 
+/*
+ * --sweep KEY=V1,V2,...: every combination of the swept values is replayed
+ * in the same read of the trace, one world per model and combination, a
+ * world shared by the combinations whose swept values it does not depend on
+ * (lazy.* keys do not touch the eager world; verdict.* keys touch no world).
+ */
+#define REPLAY_SWEEP_KEYS 8      /* --sweep options */
+#define REPLAY_SWEEP_VALUES 16   /* values of one key */
+#define REPLAY_SWEEP_MAX 16      /* combinations in one replay */
+#define REPLAY_MAX_WORLDS (REPLAY_MAX_MODELS * REPLAY_SWEEP_MAX)
+
+struct replay_sweep {
+	const char *key;
+	const char *values[REPLAY_SWEEP_VALUES];
+	size_t nvalues;
+};
+
 struct replay_opts {
 	const char *trace_path;
 	const struct config *cfg;        /* NULL: config_defaults() */
@@ -40,6 +57,9 @@ struct replay_opts {
 	struct validate_params vparams;  /* used when validate */
 	const char *calibrate_path;      /* --calibrate FILE: fit the arch's lock and fork costs
 					    to the trace's mmap_lock holds (docs/arch.md) */
+	bool no_sensitivity;             /* keep no section log: no verdict.sensitivity */
+	struct replay_sweep sweep[REPLAY_SWEEP_KEYS]; /* --sweep, in order (the first varies slowest) */
+	size_t nsweep;
 	/* Set (by a signal handler) to stop: replay_run then fails with "interrupted". */
 	const volatile sig_atomic_t *stop;
 	/* Called at most about once a second while replaying; may be NULL. */
@@ -58,6 +78,12 @@ struct replay_result {
 	double reader_cpu;
 	double world_cpu[REPLAY_MAX_MODELS];
 	uint64_t calibration_holds; /* --calibrate: measured holds the fit used */
+	/*
+	 * Events the trace reader skipped as unusable (0 unless it reports
+	 * some): the verdict is undecided above verdict.max_skipped_share.
+	 */
+	uint64_t skipped_events;
+	double sensitivity_seconds;  /* what re-judging the verdict cost (verdict.sensitivity) */
 };
 
 /* Fill opts with the defaults (no trace path; models from replay_default_models). */
@@ -72,6 +98,13 @@ size_t replay_default_models(const char **names, size_t max);
  * line that lists the models this build has.
  */
 int replay_parse_models(struct replay_opts *o, char *list, struct avm_err *err);
+
+/*
+ * Parse one --sweep "KEY=V1,V2" into opts->sweep (pointers into `arg`, which
+ * is modified and must outlive opts).  An unknown key, a bad value, a key
+ * that cannot be swept, or too many combinations fail with one line.
+ */
+int replay_parse_sweep(struct replay_opts *o, char *arg, struct avm_err *err);
 
 /* Replay the whole trace.  On failure nothing is returned (no partial report). */
 int replay_run(const struct replay_opts *o, struct replay_result *res, struct avm_err *err);

@@ -63,6 +63,13 @@ static void usage(FILE *out)
 		"                         VMAs whose exit layout differs, allowed: 0 to 1\n"
 		"                         (default 0.01)\n"
 		"      --check-invariants run the models' invariant checkers after every event\n"
+		"      --set KEY=VALUE    override one config key after --config (docs/config.md),\n"
+		"                         e.g. --set lazy.mremap=rebase; may be repeated\n"
+		"      --sweep KEY=V1,V2  replay every combination of the swept values in one\n"
+		"                         read of the trace (at most 16); the report gets\n"
+		"                         `sweep`: [{config, savings, verdict}]; may be repeated\n"
+		"      --no-sensitivity   keep no section log: the verdict is not re-judged under\n"
+		"                         the cost ranges (verdict.sensitivity is null)\n"
 		"  -q, --quiet            no summary, no progress\n"
 		"  -h, --help             this help\n"
 		"      --version          the version, the trace schema it reads, its data\n"
@@ -94,7 +101,8 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total, double seconds
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE };
+	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE, OPT_SET,
+	       OPT_SWEEP, OPT_NO_SENS };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'c' },
@@ -104,6 +112,9 @@ int main(int argc, char **argv)
 		{ "validate", no_argument, NULL, OPT_VALIDATE },
 		{ "tolerance", required_argument, NULL, OPT_TOLERANCE },
 		{ "check-invariants", no_argument, NULL, OPT_CHECK },
+		{ "set", required_argument, NULL, OPT_SET },
+		{ "sweep", required_argument, NULL, OPT_SWEEP },
+		{ "no-sensitivity", no_argument, NULL, OPT_NO_SENS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -116,6 +127,8 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct sigaction sa;
 	const char *out_path = "report.json", *cfg_path = NULL;
+	char *sets[64];
+	size_t nsets = 0;
 	bool quiet = false;
 	int c, ret = 1;
 
@@ -145,6 +158,25 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_CHECK: ro.check_invariants = true; break;
+		case OPT_SET:
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fprintf(stderr, "anonvma-replay: --set '%s' is not KEY=VALUE\n", optarg);
+				return 2;
+			}
+			if (nsets == sizeof(sets) / sizeof(sets[0])) {
+				fprintf(stderr, "anonvma-replay: --set given more than %zu times\n",
+					sizeof(sets) / sizeof(sets[0]));
+				return 2;
+			}
+			sets[nsets++] = optarg;
+			break;
+		case OPT_NO_SENS: ro.no_sensitivity = true; break;
+		case OPT_SWEEP:
+			if (replay_parse_sweep(&ro, optarg, &err)) {
+				fprintf(stderr, "anonvma-replay: --sweep: %s\n", err.msg);
+				return 2;
+			}
+			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': avm_version_print(stdout, "anonvma-replay"); return 0;
@@ -166,6 +198,16 @@ int main(int argc, char **argv)
 	ro.trace_path = argv[optind];
 	if (cfg_path && config_load(&cfg, cfg_path, &err))
 		goto out;
+	for (size_t i = 0; i < nsets; i++) {
+		char *eq = strchr(sets[i], '=');
+
+		*eq = '\0';
+		if (config_set(&cfg, sets[i], eq + 1, &err)) {
+			fprintf(stderr, "anonvma-replay: --set %s=%s: %s\n", sets[i], eq + 1, err.msg);
+			return 2;
+		}
+		*eq = '=';
+	}
 	ro.cfg = &cfg;
 	ro.stop = &replay_stop;
 	if (!quiet) {
@@ -178,6 +220,14 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	if (!quiet && ro.nsweep) {
+		size_t n = 1;
+
+		for (size_t k = 0; k < ro.nsweep; k++)
+			n *= ro.sweep[k].nvalues;
+		fprintf(stderr, "anonvma-replay: sweeping %zu combinations in one read of the trace\n",
+			n);
+	}
 	if (replay_run(&ro, &res, &err)) {
 		if (prog.tty && !quiet)
 			fputc('\n', stderr);

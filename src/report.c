@@ -187,6 +187,8 @@ static cJSON *report_trace(const struct report_input *in, struct avm_err *err)
 	if (!cJSON_AddStringToObject(tr, "file", base ? base : "") ||
 	    report_num(tr, "events", (double)in->events, err) ||
 	    report_num(tr, "lost_events", (double)in->lost_events, err) ||
+	    report_num(tr, "skipped_events", (double)in->skipped_events, err) ||
+	    report_num(tr, "duration_ns", (double)in->duration_ns, err) ||
 	    !cJSON_AddBoolToObject(tr, "complete", in->complete) ||
 	    !(host = cJSON_AddObjectToObject(tr, "host")))
 		goto fail;
@@ -530,17 +532,128 @@ int report_add_section(cJSON *report, const char *key, cJSON *section, struct av
 void report_thresholds_from_config(const struct config *cfg, struct report_thresholds *t)
 {
 	t->min_saving_percent = cfg->min_saving_percent;
-	t->max_lock_hold_regression_percent = cfg->max_lock_hold_regression_percent;
+	t->max_lock_wait_regression_percent = cfg->max_lock_wait_regression_percent;
+	t->lock_wait_floor_ns_per_s = cfg->lock_wait_floor_ns_per_s;
+	t->trylock_floor_per_s = cfg->trylock_floor_per_s;
 	t->max_fork_cost_regression_percent = cfg->max_fork_cost_regression_percent;
+	t->fork_cost_floor_ns = cfg->fork_cost_floor_ns;
+	t->min_forks_mean = cfg->min_forks_mean;
+	t->min_forks_p99 = cfg->min_forks_p99;
+	t->max_lost_share = cfg->max_lost_share;
+	t->max_skipped_share = cfg->max_skipped_share;
 }
 
-/* What the verdict collects while it judges the three figures. */
+/* The thresholds by their JSON name (verdict.thresholds), for writing and for the fleet check. */
+#define REPORT_NTHRESHOLDS 10
+static void report_threshold_fields(struct report_thresholds *t, const char *names[],
+				    double *fields[])
+{
+	static const char *const n[REPORT_NTHRESHOLDS] = {
+		"min_saving_percent", "max_lock_wait_regression_percent",
+		"lock_wait_floor_ns_per_s", "trylock_floor_per_s",
+		"max_fork_cost_regression_percent", "fork_cost_floor_ns", "min_forks_mean",
+		"min_forks_p99", "max_lost_share", "max_skipped_share",
+	};
+	double *f[REPORT_NTHRESHOLDS] = {
+		&t->min_saving_percent, &t->max_lock_wait_regression_percent,
+		&t->lock_wait_floor_ns_per_s, &t->trylock_floor_per_s,
+		&t->max_fork_cost_regression_percent, &t->fork_cost_floor_ns, &t->min_forks_mean,
+		&t->min_forks_p99, &t->max_lost_share, &t->max_skipped_share,
+	};
+
+	for (int i = 0; i < REPORT_NTHRESHOLDS; i++) {
+		names[i] = n[i];
+		fields[i] = f[i];
+	}
+}
+
+static const char *report_ns(double ns, char *buf, size_t len)
+{
+	if (ns < 1e4)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (ns < 1e7)
+		snprintf(buf, len, "%.1f us", ns / 1e3);
+	else if (ns < 1e10)
+		snprintf(buf, len, "%.1f ms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.1f s", ns / 1e9);
+	return buf;
+}
+
+static const char *report_change(double pct, char *buf, size_t len)
+{
+	if (isinf(pct))
+		snprintf(buf, len, "new: eager had none");
+	else
+		snprintf(buf, len, "%+.1f %%", pct);
+	return buf;
+}
+
+/* Sum of wait.total_ns and of trylock_failed over every class and mode of a locks block. */
+static void report_lock_waits(const cJSON *locks, double *wait, double *tryfail)
+{
+	const cJSON *c, *m;
+
+	*wait = *tryfail = 0;
+	cJSON_ArrayForEach(c, locks)
+		cJSON_ArrayForEach(m, c) {
+			*wait += report_val(cJSON_GetObjectItemCaseSensitive(m, "wait"), "total_ns");
+			*tryfail += report_val(m, "trylock_failed");
+		}
+}
+
+static void report_model_figures(const cJSON *m, struct verdict_model *f)
+{
+	const cJSON *locks = cJSON_GetObjectItemCaseSensitive(m, "locks");
+	const cJSON *fc = cJSON_GetObjectItemCaseSensitive(m, "fork_cost");
+
+	memset(f, 0, sizeof(*f));
+	f->has_locks = cJSON_IsObject(locks);
+	if (f->has_locks)
+		report_lock_waits(locks, &f->wait_ns, &f->trylock_failed);
+	f->has_fork = cJSON_IsObject(fc);
+	if (f->has_fork) {
+		const cJSON *ar = cJSON_GetObjectItemCaseSensitive(fc, "anon_rmap");
+
+		f->forks = report_val(fc, "forks");
+		f->fork_mean_ns = f->forks > 0 ? report_val(ar, "total_ns") / f->forks : 0;
+		f->fork_p99_ns = report_val(ar, "p99_ns");
+	}
+}
+
+int report_verdict_input(const cJSON *root, struct verdict_input *in, struct avm_err *err)
+{
+	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "savings");
+	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
+	const cJSON *p = report_at(sv, "anon_rmap.percent");
+	const cJSON *bname = cJSON_GetObjectItemCaseSensitive(sv, "baseline");
+	const cJSON *mname = cJSON_GetObjectItemCaseSensitive(sv, "model");
+	const cJSON *base, *model;
+
+	memset(in, 0, sizeof(*in));
+	base = cJSON_GetObjectItemCaseSensitive(models, cJSON_IsString(bname) ? bname->valuestring : "");
+	model = cJSON_GetObjectItemCaseSensitive(models, cJSON_IsString(mname) ? mname->valuestring : "");
+	if (!base || !model)
+		return avm_errf(err, "verdict: savings.baseline / savings.model name no model of "
+				     "the report");
+	in->saving_percent = cJSON_IsNumber(p) ? p->valuedouble : NAN;
+	in->duration_ns = report_val(tr, "duration_ns");
+	in->events = report_val(tr, "events");
+	in->lost_events = report_val(tr, "lost_events");
+	in->skipped_events = report_val(tr, "skipped_events");
+	in->complete = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(tr, "complete"));
+	report_model_figures(base, &in->base);
+	report_model_figures(model, &in->model);
+	return 0;
+}
+
+/* What the verdict collects while it writes its sentences. */
 struct report_judge {
 	const struct report_thresholds *t;
-	const cJSON *base, *model;     /* models.eager, models.lazy */
-	const char *bname, *mname;
-	cJSON *reasons, *figures, *not_judged;
-	bool pays;
+	const struct verdict_input *in;
+	const struct verdict_result *res;
+	cJSON *reasons;
 };
 
 static int report_reason(struct report_judge *j, struct avm_err *err, const char *fmt, ...)
@@ -564,295 +677,236 @@ static int report_reason(struct report_judge *j, struct avm_err *err, const char
 	return 0;
 }
 
-/* figures.<key> = v, or null when v is not finite (not judged, or eager had none). */
-static int report_figure(struct report_judge *j, const char *key, double v, struct avm_err *err)
+static const char *report_outcome(const struct verdict_crit_result *c)
 {
-	if (isfinite(v))
-		return report_num(j->figures, key, v, err);
-	return cJSON_AddNullToObject(j->figures, key) ? 0 : report_oom(err);
+	return c->state == VERDICT_FAIL ? "FAILS" : "passes";
 }
 
-static int report_not_judged(struct report_judge *j, const char *figure, struct avm_err *err)
+static int report_reason_saving(struct report_judge *j, struct avm_err *err)
 {
-	cJSON *s = cJSON_CreateString(figure);
+	const struct verdict_crit_result *c = &j->res->c[VERDICT_SAVING];
 
-	if (!s || !cJSON_AddItemToArray(j->not_judged, s)) {
-		cJSON_Delete(s);
-		return report_oom(err);
-	}
-	return report_figure(j, figure, NAN, err);
+	if (c->state == VERDICT_NOT_JUDGED)
+		return report_reason(j, err, "saving not judged: savings.anon_rmap.percent is null "
+					     "(eager holds no anon rmap memory), so lazy cannot pay off");
+	return report_reason(j, err, "saving %s: lazy saves %.1f %% of the anon rmap memory at "
+				     "its peak (needs at least %g %%)", report_outcome(c),
+			     c->lazy, j->t->min_saving_percent);
 }
 
-/* 100 * (model - base) / base; 0 when both are 0, +inf when only base is 0. */
-static double report_regression(double base, double model)
+/* A cost criterion's sentence: figures, change, both thresholds, outcome. */
+static int report_reason_cost(struct report_judge *j, enum verdict_crit k, const char *what,
+			      const char *unit, double max_pct, double floor, struct avm_err *err)
 {
-	if (base > 0)
-		return 100.0 * (model - base) / base;
-	return model > 0 ? INFINITY : 0;
-}
+	const struct verdict_crit_result *c = &j->res->c[k];
+	char e[32], l[32], d[32], ch[32], fl[32];
+	bool ns = !strcmp(unit, "ns") || !strcmp(unit, "ns/s");
+	const char *per = strchr(unit, '/') ? "/s" : "";
 
-static const char *report_change(double pct, char *buf, size_t len)
-{
-	if (isinf(pct))
-		snprintf(buf, len, "new: eager had none");
-	else
-		snprintf(buf, len, "%+.1f %%", pct);
-	return buf;
-}
+	if (c->state == VERDICT_NOT_JUDGED) {
+		if (k == VERDICT_FORK_MEAN || k == VERDICT_FORK_P99) {
+			double forks = j->in->base.forks < j->in->model.forks ? j->in->base.forks :
+										 j->in->model.forks;
+			double need = k == VERDICT_FORK_MEAN ? j->t->min_forks_mean : j->t->min_forks_p99;
 
-static const char *report_ns(double ns, char *buf, size_t len)
-{
-	if (ns < 1e4)
-		snprintf(buf, len, "%.0f ns", ns);
-	else if (ns < 1e7)
-		snprintf(buf, len, "%.1f us", ns / 1e3);
-	else if (ns < 1e10)
-		snprintf(buf, len, "%.1f ms", ns / 1e6);
-	else
-		snprintf(buf, len, "%.1f s", ns / 1e9);
-	return buf;
-}
-
-/* Saving: savings.anon_rmap.percent >= min_saving_percent. */
-static int report_judge_saving(struct report_judge *j, const cJSON *sv, struct avm_err *err)
-{
-	const cJSON *ar = cJSON_GetObjectItemCaseSensitive(sv, "anon_rmap");
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(ar, "percent");
-	double min = j->t->min_saving_percent, pct;
-	char saved[32], of[32];
-
-	if (!cJSON_IsNumber(p)) {
-		j->pays = false;
-		if (report_not_judged(j, "saving_percent", err))
-			return -1;
-		return report_reason(j, err, "could not judge the saving: %s, and lazy cannot pay "
-					     "off without one",
-				     ar ? "eager held no anon rmap memory (anon_vma, anon_vma_chain)"
-				        : "the report has no savings.anon_rmap");
-	}
-	pct = p->valuedouble;
-	if (report_figure(j, "saving_percent", pct, err))
-		return -1;
-	report_bytes(fabs(report_val(ar, "bytes")), saved, sizeof(saved));
-	report_bytes(report_val(ar, "eager_bytes_peak"), of, sizeof(of));
-	if (pct >= min)
-		return report_reason(j, err, "lazy saves %.1f %% of anon rmap memory (anon_vma + "
-					     "anon_vma_chain) at the peak, %s of %s (threshold: at "
-					     "least %g %%)", pct, saved, of, min);
-	j->pays = false;
-	if (pct >= 0)
-		return report_reason(j, err, "lazy saves only %.1f %% of anon rmap memory (anon_vma "
-					     "+ anon_vma_chain) at the peak, %s of %s, below the "
-					     "threshold of %g %%", pct, saved, of, min);
-	return report_reason(j, err, "lazy uses %.1f %% more anon rmap memory (anon_vma + "
-				     "anon_vma_chain) at the peak than eager, %s more than %s, below "
-				     "the threshold of a %g %% saving", -pct, saved, of, min);
-}
-
-/*
- * Lock figures of one model: the hold time of every class and mode added
- * up, and the p99 of the anon_vma rwsem holds (read and write together,
- * from their summed histograms).
- */
-static int report_lock_figures(const cJSON *locks, const char *what, double *total, double *p99,
-			       struct avm_err *err)
-{
-	const cJSON *cls, *mode, *av = cJSON_GetObjectItemCaseSensitive(locks, "anon_vma_rwsem");
-	const cJSON *rd = report_at(av, "read.hold");
-	const cJSON *wr = report_at(av, "write.hold");
-	cJSON *both = NULL;
-	char path[200];
-	double v = 0;
-	int ret = 0;
-
-	*total = 0;
-	cJSON_ArrayForEach(cls, locks)
-		cJSON_ArrayForEach(mode, cls) {
-			const cJSON *hold = cJSON_GetObjectItemCaseSensitive(mode, "hold");
-
-			if (!cJSON_IsObject(hold))
-				continue;
-			snprintf(path, sizeof(path), "%s.%s.%s.hold", what, cls->string, mode->string);
-			if (report_get(hold, "total_ns", path, &v, err))
-				return -1;
-			*total += v;
+			if (j->in->base.has_fork && j->in->model.has_fork && forks == 0)
+				return report_reason(j, err, "%s not judged: no fork copied an address "
+							     "space (does not block)", what);
+			if (j->in->base.has_fork && j->in->model.has_fork)
+				return report_reason(j, err, "%s not judged: %.0f forks, judged from %g "
+							     "forks up (does not block)", what, forks,
+						     need);
 		}
-	*p99 = 0;
-	if (rd && wr) {
-		if (locks_hist_json_merge(rd, wr, "ns", &both, err))
-			return avm_err_prefix(err, "%s.anon_vma_rwsem", what);
-		ret = report_get(both, "p99_ns", what, p99, err);
-		cJSON_Delete(both);
-	} else if (rd || wr) {
-		snprintf(path, sizeof(path), "%s.anon_vma_rwsem.%s.hold", what, rd ? "read" : "write");
-		ret = report_get(rd ? rd : wr, "p99_ns", path, p99, err);
+		return report_reason(j, err, "%s not judged: %s (does not block)", what, c->why_not);
 	}
-	return ret;
+	if (ns) {
+		report_ns(c->eager, e, sizeof(e));
+		report_ns(c->lazy, l, sizeof(l));
+		report_ns(fabs(c->delta), d, sizeof(d));
+		report_ns(floor, fl, sizeof(fl));
+	} else {
+		snprintf(e, sizeof(e), "%.3g", c->eager);
+		snprintf(l, sizeof(l), "%.3g", c->lazy);
+		snprintf(d, sizeof(d), "%.3g", fabs(c->delta));
+		snprintf(fl, sizeof(fl), "%g", floor);
+	}
+	return report_reason(j, err, "%s %s: eager %s%s, lazy %s%s (%s, %s%s%s); fails only above "
+				     "both +%g %% and +%s%s", what, report_outcome(c), e, per, l, per,
+			     report_change(c->percent, ch, sizeof(ch)), c->delta < 0 ? "-" : "+", d,
+			     per, max_pct, fl, per);
 }
 
-/*
- * Lock hold: the larger of the regression of the total hold time of all
- * classes and of the anon_vma rwsem p99 <= max_lock_hold_regression_percent.
- */
-static int report_judge_locks(struct report_judge *j, struct avm_err *err)
+static int report_reasons(struct report_judge *j, struct avm_err *err)
 {
-	const cJSON *bl = cJSON_GetObjectItemCaseSensitive(j->base, "locks");
-	const cJSON *ml = cJSON_GetObjectItemCaseSensitive(j->model, "locks");
-	double max = j->t->max_lock_hold_regression_percent;
-	double bt = 0, bp = 0, mt = 0, mp = 0, rt, rp, r;
-	char what[64], t1[32], t2[32], p1[32], p2[32], c1[32], c2[32], detail[320];
+	const struct verdict_result *r = j->res;
+	const struct report_thresholds *t = j->t;
 
-	if (!bl || !ml) {
-		if (report_not_judged(j, "lock_hold_regression_percent", err) ||
-		    report_not_judged(j, "lock_hold_total_regression_percent", err) ||
-		    report_not_judged(j, "anon_vma_rwsem_p99_regression_percent", err))
-			return -1;
-		return report_reason(j, err, "could not judge lock hold time: models.%s.locks is "
-					     "absent (it needs an arch model: replay with --arch)",
-				     bl ? j->mname : j->bname);
-	}
-	snprintf(what, sizeof(what), "models.%s.locks", j->bname);
-	if (report_lock_figures(bl, what, &bt, &bp, err))
+	if (report_reason_saving(j, err) ||
+	    report_reason_cost(j, VERDICT_LOCK_WAIT, "lock waiting (simulated, all locks)", "ns/s",
+			       t->max_lock_wait_regression_percent, t->lock_wait_floor_ns_per_s, err) ||
+	    report_reason_cost(j, VERDICT_TRYLOCK, "failed trylocks", "/s",
+			       t->max_lock_wait_regression_percent, t->trylock_floor_per_s, err) ||
+	    report_reason_cost(j, VERDICT_FORK_MEAN, "mean anon rmap cost per fork", "ns",
+			       t->max_fork_cost_regression_percent, t->fork_cost_floor_ns, err) ||
+	    report_reason_cost(j, VERDICT_FORK_P99, "p99 anon rmap cost per fork", "ns",
+			       t->max_fork_cost_regression_percent, t->fork_cost_floor_ns, err))
 		return -1;
-	snprintf(what, sizeof(what), "models.%s.locks", j->mname);
-	if (report_lock_figures(ml, what, &mt, &mp, err))
+	if ((r->undecided & VERDICT_UNDECIDED_LOST) &&
+	    report_reason(j, err, "undecided: %.0f events were lost (%.3g %% of the trace, the "
+				  "most allowed is %g %%)", j->in->lost_events,
+			  100 * r->lost_share, 100 * t->max_lost_share))
 		return -1;
-	rt = report_regression(bt, mt);
-	rp = report_regression(bp, mp);
-	r = rt > rp ? rt : rp;
-	if (report_figure(j, "lock_hold_regression_percent", r, err) ||
-	    report_figure(j, "lock_hold_total_regression_percent", rt, err) ||
-	    report_figure(j, "anon_vma_rwsem_p99_regression_percent", rp, err))
+	if ((r->undecided & VERDICT_UNDECIDED_INCOMPLETE) &&
+	    report_reason(j, err, "undecided: the trace is incomplete (the recording did not "
+				  "close normally)"))
 		return -1;
-	snprintf(detail, sizeof(detail), "total hold of all lock classes %s -> %s, %s; anon_vma "
-		 "rwsem hold p99 %s -> %s, %s", report_ns(bt, t1, sizeof(t1)),
-		 report_ns(mt, t2, sizeof(t2)), report_change(rt, c1, sizeof(c1)),
-		 report_ns(bp, p1, sizeof(p1)), report_ns(mp, p2, sizeof(p2)),
-		 report_change(rp, c2, sizeof(c2)));
-	if (r <= 0)
-		return report_reason(j, err, "lazy does not lengthen lock holds (%s; threshold: at "
-					     "most +%g %%)", detail, max);
-	if (r <= max)
-		return report_reason(j, err, "lazy lengthens lock holds by %.1f %%, within the "
-					     "threshold of %g %% (%s)", r, max, detail);
-	j->pays = false;
-	if (isinf(r))
-		return report_reason(j, err, "lazy takes locks where eager takes none (%s), above "
-					     "any threshold (%g %%)", detail, max);
-	return report_reason(j, err, "lazy lengthens lock holds by %.1f %%, above the threshold "
-				     "of %g %% (the larger of: %s)", r, max, detail);
+	if ((r->undecided & VERDICT_UNDECIDED_SKIPPED) &&
+	    report_reason(j, err, "undecided: %.0f events were skipped as unusable (%.3g %% of "
+				  "the trace, the most allowed is %g %%)", j->in->skipped_events,
+			  100 * r->skipped_share, 100 * t->max_skipped_share))
+		return -1;
+	return 0;
 }
 
-/* Fork cost: regression of fork_cost.total.p99_ns <= max_fork_cost_regression_percent. */
-static int report_judge_fork(struct report_judge *j, struct avm_err *err)
+static int report_crit_json(cJSON *crit, const char *name, const struct verdict_crit_result *c,
+			    struct avm_err *err)
 {
-	const cJSON *bf = cJSON_GetObjectItemCaseSensitive(j->base, "fork_cost");
-	const cJSON *mf = cJSON_GetObjectItemCaseSensitive(j->model, "fork_cost");
-	double max = j->t->max_fork_cost_regression_percent;
-	double forks = 0, bp = 0, mp = 0, r;
-	char what[80], p1[32], p2[32];
+	cJSON *o = cJSON_AddObjectToObject(crit, name);
 
-	if (!bf || !mf) {
-		if (report_not_judged(j, "fork_cost_regression_percent", err))
-			return -1;
-		return report_reason(j, err, "could not judge fork cost: models.%s.fork_cost is "
-					     "absent (it needs an arch model: replay with --arch)",
-				     bf ? j->mname : j->bname);
+	if (!o || !cJSON_AddStringToObject(o, "state", verdict_state_name(c->state)) ||
+	    report_num_or_null(o, "eager", isfinite(c->eager) ? c->eager : NAN, err) ||
+	    report_num_or_null(o, "lazy", isfinite(c->lazy) ? c->lazy : NAN, err) ||
+	    report_num_or_null(o, "delta", isfinite(c->delta) ? c->delta : NAN, err) ||
+	    report_num_or_null(o, "percent", isfinite(c->percent) ? c->percent : NAN, err))
+		return report_oom(err);
+	if (c->state == VERDICT_NOT_JUDGED && c->why_not &&
+	    !cJSON_AddStringToObject(o, "why_not", c->why_not))
+		return report_oom(err);
+	return 0;
+}
+
+/* verdict.reported: what is shown but never judged (hold totals per mode, upgrades). */
+static int report_reported(cJSON *v, const cJSON *models, struct avm_err *err)
+{
+	cJSON *rep = cJSON_AddObjectToObject(v, "reported"), *h;
+	const cJSON *m;
+
+	if (!rep || !(h = cJSON_AddObjectToObject(rep, "hold_ns")))
+		return report_oom(err);
+	cJSON_ArrayForEach(m, models) {
+		const cJSON *locks = cJSON_GetObjectItemCaseSensitive(m, "locks"), *c;
+		double w = 0, r = 0, rcu = 0;
+		cJSON *o;
+
+		if (!locks)
+			continue;
+		cJSON_ArrayForEach(c, locks) {
+			double rd = report_val(report_at(c, "read.hold"), "total_ns");
+			double wr = report_val(report_at(c, "write.hold"), "total_ns");
+
+			if (!strcmp(c->string, "rcu")) {
+				rcu += rd + wr;
+			} else {
+				r += rd;
+				w += wr;
+			}
+		}
+		o = cJSON_AddObjectToObject(h, m->string);
+		if (!o || report_num(o, "write", w, err) || report_num(o, "read", r, err) ||
+		    report_num(o, "rcu", rcu, err))
+			return report_oom(err);
 	}
-	snprintf(what, sizeof(what), "models.%s.fork_cost", j->bname);
-	if (report_get(bf, "forks", what, &forks, err))
-		return -1;
-	if (forks == 0) {
-		if (report_figure(j, "fork_cost_regression_percent", 0, err))
-			return -1;
-		return report_reason(j, err, "no forks in the trace: no fork-cost regression "
-					     "(threshold: at most +%g %%)", max);
+	cJSON_ArrayForEach(m, models) {
+		const cJSON *u = report_at(m, "fork_cost.upgrade");
+
+		if (u && !cJSON_AddItemToObject(rep, "upgrade", cJSON_Duplicate(u, 1)))
+			return report_oom(err);
 	}
-	snprintf(what, sizeof(what), "models.%s.fork_cost.total", j->bname);
-	if (report_get(cJSON_GetObjectItemCaseSensitive(bf, "total"), "p99_ns", what, &bp, err))
-		return -1;
-	snprintf(what, sizeof(what), "models.%s.fork_cost.total", j->mname);
-	if (report_get(cJSON_GetObjectItemCaseSensitive(mf, "total"), "p99_ns", what, &mp, err))
-		return -1;
-	r = report_regression(bp, mp);
-	if (report_figure(j, "fork_cost_regression_percent", r, err))
-		return -1;
-	report_ns(bp, p1, sizeof(p1));
-	report_ns(mp, p2, sizeof(p2));
-	if (r <= 0)
-		return report_reason(j, err, "lazy does not raise the p99 fork cost (%s -> %s over "
-					     "%.0f forks, %+.1f %%; threshold: at most +%g %%)",
-				     p1, p2, forks, r, max);
-	if (r <= max)
-		return report_reason(j, err, "lazy raises the p99 fork cost by %.1f %%, within the "
-					     "threshold of %g %% (%s -> %s over %.0f forks)",
-				     r, max, p1, p2, forks);
-	j->pays = false;
-	if (isinf(r))
-		return report_reason(j, err, "lazy's forks cost %s at p99 where eager's cost "
-					     "nothing (%.0f forks), above any threshold (%g %%)",
-				     p2, forks, max);
-	return report_reason(j, err, "lazy raises the p99 fork cost by %.1f %%, above the "
-				     "threshold of %g %% (%s -> %s over %.0f forks)",
-			     r, max, p1, p2, forks);
+	return 0;
 }
 
 int report_verdict(cJSON *root, const struct report_thresholds *t, struct avm_err *err)
 {
 	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "savings");
-	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
-	struct report_judge j = { .t = t, .pays = true };
-	cJSON *v = NULL, *th;
+	struct verdict_input in;
+	struct verdict_result res;
+	struct report_judge j = { .t = t, .in = &in, .res = &res };
+	const char *names[REPORT_NTHRESHOLDS];
+	double *fields[REPORT_NTHRESHOLDS];
+	struct report_thresholds tc = *t;
+	cJSON *v = NULL, *th, *crit, *nj;
 	int ret = -1;
 
 	cJSON_DeleteItemFromObjectCaseSensitive(root, "verdict");
 	if (!sv)
 		return 0;
-	j.bname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sv, "baseline"));
-	j.mname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sv, "model"));
-	j.base = cJSON_GetObjectItemCaseSensitive(models, j.bname ? j.bname : "");
-	j.model = cJSON_GetObjectItemCaseSensitive(models, j.mname ? j.mname : "");
-	if (!j.base || !j.model)
-		return avm_errf(err, "verdict: savings.baseline / savings.model name no model of "
-				     "the report");
-	j.reasons = cJSON_CreateArray();
-	j.figures = cJSON_CreateObject();
-	j.not_judged = cJSON_CreateArray();
+	if (report_verdict_input(root, &in, err))
+		return -1;
+	verdict_judge(&in, t, &res);
 	v = cJSON_CreateObject();
-	if (!j.reasons || !j.figures || !j.not_judged || !v) {
+	j.reasons = cJSON_CreateArray();
+	if (!v || !j.reasons) {
 		report_oom(err);
 		goto out;
 	}
-	if (report_judge_saving(&j, sv, err) || report_judge_locks(&j, err) ||
-	    report_judge_fork(&j, err))
-		goto out;
-	if (!cJSON_AddBoolToObject(v, "lazy_pays_off", j.pays)) {
+	if (!cJSON_AddItemToObject(v, "lazy_pays_off", res.pays < 0 ? cJSON_CreateNull() :
+							cJSON_CreateBool(res.pays))) {
 		report_oom(err);
 		goto out;
 	}
+	if (report_reasons(&j, err))
+		goto out;
 	cJSON_AddItemToObject(v, "reasons", j.reasons);
 	j.reasons = NULL;
 	th = cJSON_AddObjectToObject(v, "thresholds");
-	if (!th || report_num(th, "min_saving_percent", t->min_saving_percent, err) ||
-	    report_num(th, "max_lock_hold_regression_percent",
-		       t->max_lock_hold_regression_percent, err) ||
-	    report_num(th, "max_fork_cost_regression_percent",
-		       t->max_fork_cost_regression_percent, err)) {
+	report_threshold_fields(&tc, names, fields);
+	for (int i = 0; th && i < REPORT_NTHRESHOLDS; i++)
+		if (report_num(th, names[i], *fields[i], err))
+			goto out;
+	crit = cJSON_AddObjectToObject(v, "criteria");
+	nj = cJSON_AddArrayToObject(v, "not_judged");
+	if (!th || !crit || !nj) {
 		report_oom(err);
 		goto out;
 	}
-	cJSON_AddItemToObject(v, "figures", j.figures);
-	j.figures = NULL;
-	cJSON_AddItemToObject(v, "not_judged", j.not_judged);
-	j.not_judged = NULL;
+	for (int i = 0; i < VERDICT_CRIT_NR; i++) {
+		if (report_crit_json(crit, verdict_crit_name(i), &res.c[i], err))
+			goto out;
+		if (res.c[i].state == VERDICT_NOT_JUDGED &&
+		    !cJSON_AddItemToArray(nj, cJSON_CreateString(verdict_crit_name(i)))) {
+			report_oom(err);
+			goto out;
+		}
+	}
+	if (!cJSON_AddBoolToObject(v, "undecided", res.pays < 0) ||
+	    report_num(v, "lost_share", res.lost_share, err) ||
+	    report_num(v, "skipped_share", res.skipped_share, err) ||
+	    report_reported(v, cJSON_GetObjectItemCaseSensitive(root, "models"), err) ||
+	    !cJSON_AddNullToObject(v, "sensitivity") || !cJSON_AddNullToObject(v, "robust")) {
+		report_oom(err);
+		goto out;
+	}
 	ret = report_add_section(root, "verdict", v, err);
 	v = NULL;
 out:
 	cJSON_Delete(j.reasons);
-	cJSON_Delete(j.figures);
-	cJSON_Delete(j.not_judged);
 	cJSON_Delete(v);
 	return ret;
+}
+
+int report_set_sensitivity(cJSON *root, cJSON *sensitivity, int robust, struct avm_err *err)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "verdict");
+
+	if (!v) {
+		cJSON_Delete(sensitivity);
+		return 0;
+	}
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(v, "sensitivity", sensitivity) ||
+	    !cJSON_ReplaceItemInObjectCaseSensitive(v, "robust", robust < 0 ? cJSON_CreateNull() :
+								     cJSON_CreateBool(robust)))
+		return report_oom(err);
+	return 0;
 }
 
 int report_finish(cJSON *report, const struct config *cfg, struct avm_err *err)
@@ -995,9 +1049,12 @@ int report_load(const char *path, cJSON **out, struct avm_err *err)
 		goto out;
 	}
 	if (strcmp(schema->valuestring, REPORT_SCHEMA) &&
-	    strcmp(schema->valuestring, REPORT_FLEET_SCHEMA)) {
-		avm_errf(err, "%s: schema %s, this anonvma reads %s and %s", path,
-			 schema->valuestring, REPORT_SCHEMA, REPORT_FLEET_SCHEMA);
+	    strcmp(schema->valuestring, REPORT_FLEET_SCHEMA) &&
+	    strcmp(schema->valuestring, REPORT_SCHEMA_V1) &&
+	    strcmp(schema->valuestring, REPORT_FLEET_SCHEMA_V1)) {
+		avm_errf(err, "%s: schema %s, this anonvma reads %s and %s (and the older %s and %s)",
+			 path, schema->valuestring, REPORT_SCHEMA, REPORT_FLEET_SCHEMA,
+			 REPORT_SCHEMA_V1, REPORT_FLEET_SCHEMA_V1);
 		goto out;
 	}
 	tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
@@ -1284,11 +1341,81 @@ static void report_top_lines(const cJSON *root, int max, FILE *out)
 	}
 }
 
+/* The sensitivity in one or two lines: robust or not, and what flips it where. */
+static void report_sensitivity_lines(const cJSON *v, FILE *out)
+{
+	const cJSON *sens = cJSON_GetObjectItemCaseSensitive(v, "sensitivity");
+	const cJSON *robust = cJSON_GetObjectItemCaseSensitive(v, "robust"), *c;
+	const cJSON *unranged = cJSON_GetObjectItemCaseSensitive(sens, "unranged");
+	int nflip = 0;
+
+	if (!cJSON_IsObject(sens)) {
+		fprintf(out, "robustness: not computed (a fleet, or a replay without an arch model)\n");
+		return;
+	}
+	if (!cJSON_IsBool(robust)) {
+		fprintf(out, "robustness: none (the verdict is undecided)\n");
+		return;
+	}
+	fprintf(out, "robustness: %s under the cost ranges of the arch (each constant at its low and "
+		     "high, and both corners)\n", cJSON_IsTrue(robust) ? "ROBUST" : "NOT robust");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(sens, "constants")) {
+		const cJSON *flip = cJSON_GetObjectItemCaseSensitive(c, "flip_at");
+
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "flips")))
+			continue;
+		nflip++;
+		if (cJSON_IsNumber(flip))
+			fprintf(out, "  - %s flips it at %.0f ns (value %.0f, range %.0f..%.0f)\n",
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "key")),
+				flip->valuedouble, report_val(c, "value"), report_val(c, "low"),
+				report_val(c, "high"));
+		else
+			fprintf(out, "  - %s flips it within its range %.0f..%.0f\n",
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "key")),
+				report_val(c, "low"), report_val(c, "high"));
+	}
+	if (!nflip && cJSON_IsFalse(robust))
+		fprintf(out, "  - no single constant flips it; a corner of several does\n");
+	if (cJSON_GetArraySize(unranged) > 0)
+		fprintf(out, "  (%d cost constants have no range in the arch file and were not "
+			     "moved)\n", cJSON_GetArraySize(unranged));
+}
+
+/* The `sweep` table: one line per combination of swept values. */
+static void report_sweep_lines(const cJSON *root, FILE *out)
+{
+	const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sweep"), *e, *kv;
+
+	if (!cJSON_IsArray(sw))
+		return;
+	fprintf(out, "sweep: %d combinations in one read of the trace (%.0f worlds)\n",
+		cJSON_GetArraySize(sw), report_val(root, "sweep_worlds"));
+	fprintf(out, "  %-44s %12s %14s %10s\n", "config", "anon rmap", "verdict", "robust");
+	cJSON_ArrayForEach(e, sw) {
+		const cJSON *pays = report_at(e, "verdict.lazy_pays_off");
+		const cJSON *rob = report_at(e, "verdict.robust");
+		char cfg[256] = "", pct[16];
+		size_t len = 0;
+
+		cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(e, "config"))
+			if (len < sizeof(cfg))
+				len += (size_t)snprintf(cfg + len, sizeof(cfg) - len, "%s%s=%s",
+							len ? " " : "", kv->string,
+							cJSON_IsString(kv) ? kv->valuestring : "?");
+		report_percent(report_at(e, "savings.anon_rmap"), pct, sizeof(pct));
+		fprintf(out, "  %-44s %12s %14s %10s\n", cfg, pct,
+			cJSON_IsTrue(pays) ? "pays off" : cJSON_IsFalse(pays) ? "does not" : "undecided",
+			cJSON_IsTrue(rob) ? "yes" : cJSON_IsFalse(rob) ? "no" : "-");
+	}
+}
+
 /* "verdict: lazy pays off" and one line per reason. */
 static void report_verdict_lines(const cJSON *root, FILE *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "verdict"), *r;
 	const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(root, "verdicts");
+	const cJSON *pays = cJSON_GetObjectItemCaseSensitive(v, "lazy_pays_off");
 
 	if (hosts)
 		fprintf(out, "hosts where lazy pays off: %.0f, where it does not: %.0f, without a "
@@ -1296,12 +1423,15 @@ static void report_verdict_lines(const cJSON *root, FILE *out)
 			report_val(hosts, "does_not"), report_val(hosts, "no_verdict"));
 	if (!v)
 		return;
-	fprintf(out, "verdict%s: lazy %s\n", hosts ? " (fleet totals)" : "",
-		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "lazy_pays_off"))
-			? "pays off" : "does not pay off");
+	fprintf(out, "verdict%s: %s\n", hosts ? " (fleet totals)" : "",
+		cJSON_IsTrue(pays) ? "lazy pays off" : cJSON_IsFalse(pays) ? "lazy does not pay off"
+		: "undecided (the trace cannot support an answer)");
 	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(v, "reasons"))
 		if (cJSON_IsString(r))
 			fprintf(out, "  - %s\n", r->valuestring);
+	if (cJSON_GetObjectItemCaseSensitive(v, "criteria"))
+		report_sensitivity_lines(v, out);
+	report_sweep_lines(root, out);
 }
 
 static void report_fleet_summary(const cJSON *root, FILE *out)
@@ -1377,6 +1507,11 @@ static int report_summary_raw(const cJSON *root, FILE *out, struct avm_err *err)
 		report_context_lines(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
 		report_top_lines(root, 5, out);
 		report_verdict_lines(root, out);
+		if (!strcmp(schema->valuestring, REPORT_SCHEMA_V1))
+			fprintf(out, "note: an %s report cannot show lock waiting, failed trylocks, the "
+				     "mean fork cost, an undecided verdict or its robustness (its "
+				     "verdict used lock hold time and the p99 fork cost): replay the "
+				     "trace again for them\n", REPORT_SCHEMA_V1);
 	}
 	if (ferror(out))
 		return avm_errf(err, "report: write failed: %s", strerror(errno));
@@ -1611,16 +1746,14 @@ static int report_count_arch(cJSON *root, const cJSON *r, struct avm_err *err)
 static int report_fleet_thresholds(const cJSON *const *reports, const char *const *names,
 				   size_t n, struct report_thresholds *t, struct avm_err *err)
 {
-	static const char *const keys[] = { "min_saving_percent",
-					    "max_lock_hold_regression_percent",
-					    "max_fork_cost_regression_percent" };
-	double *dst[] = { &t->min_saving_percent, &t->max_lock_hold_regression_percent,
-			  &t->max_fork_cost_regression_percent };
+	const char *keys[REPORT_NTHRESHOLDS];
+	double *dst[REPORT_NTHRESHOLDS];
 	struct config defaults;
 	size_t first = n;
 
 	config_defaults(&defaults);
 	report_thresholds_from_config(&defaults, t);
+	report_threshold_fields(t, keys, dst);
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *th = report_at(reports[i], "verdict.thresholds");
 		char what[64];
@@ -1628,7 +1761,7 @@ static int report_fleet_thresholds(const cJSON *const *reports, const char *cons
 
 		if (!cJSON_GetObjectItemCaseSensitive(reports[i], "verdict"))
 			continue;
-		for (size_t k = 0; k < 3; k++) {
+		for (size_t k = 0; k < REPORT_NTHRESHOLDS; k++) {
 			snprintf(what, sizeof(what), "%s: verdict.thresholds", names[i]);
 			if (report_get(th, keys[k], what, &v, err))
 				return -1;
@@ -1751,7 +1884,7 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 	cJSON *root = cJSON_CreateObject(), *tr, *models, *hosts;
 	struct report_thresholds th;
 	double *pcts = NULL, mem = 0;
-	bool mem_known = true;
+	bool mem_known = true, complete = true;
 	size_t npct = 0;
 	int ret = -1;
 
@@ -1778,6 +1911,12 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 		cJSON *h;
 		bool has;
 
+		if (cJSON_IsString(schema) && !strcmp(schema->valuestring, REPORT_SCHEMA_V1)) {
+			avm_errf(err, "%s: an %s report: its verdict was judged by the old rule "
+				      "(lock hold time, p99 fork cost); replay its trace again to "
+				      "merge it", names[i], REPORT_SCHEMA_V1);
+			goto out;
+		}
 		if (!cJSON_IsString(schema) || strcmp(schema->valuestring, REPORT_SCHEMA)) {
 			avm_errf(err, "%s: not a single-host report (schema %s); merge reports, "
 				      "not fleet reports", names[i],
@@ -1786,8 +1925,11 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 		}
 		if (i > 0 && report_same_models(reports[0], r, names[0], names[i], err))
 			goto out;
-		if (report_add_to(tr, rt, "events", err) || report_add_to(tr, rt, "lost_events", err))
+		if (report_add_to(tr, rt, "events", err) || report_add_to(tr, rt, "lost_events", err) ||
+		    report_add_to(tr, rt, "skipped_events", err) ||
+		    report_add_to(tr, rt, "duration_ns", err))
 			goto out;
+		complete &= !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rt, "complete"));
 		/* host RAM adds up only if every host's is known */
 		mem += report_mem_bytes(r);
 		mem_known &= report_mem_bytes(r) > 0;
@@ -1810,6 +1952,10 @@ int report_merge(const cJSON *const *reports, const char *const *names, size_t n
 			if (report_add_model(s, m, err))
 				goto out;
 		}
+	}
+	if (!cJSON_AddBoolToObject(tr, "complete", complete)) {
+		report_oom(err);
+		goto out;
 	}
 	if (report_num_or_null(tr, "mem_bytes", mem_known ? mem : NAN, err) ||
 	    report_add_savings(root, models, err) || report_distribution(root, pcts, npct, err) ||

@@ -12,8 +12,9 @@
  * their own cJSON object and attach it with report_add_section(); report.c
  * never reaches into their structs, they never edit its keys.
  *
- * Schemas: a report says "schema": "anonvma-report/1"; a merged fleet report
- * says "schema": "anonvma-fleet/1".  Counts are JSON numbers (exact up to
+ * Schemas: a report says "schema": "anonvma-report/2"; a merged fleet report
+ * says "schema": "anonvma-fleet/2".  /1 reports load and print (with one line
+ * on what they cannot show) but do not merge.  Counts are JSON numbers (exact up to
  * 2^53).
  */
 #ifndef ANONVMA_REPORT_H
@@ -29,9 +30,13 @@
 #include "config.h"
 #include "error.h"
 #include "model.h"
+#include "verdict.h"
 
-#define REPORT_SCHEMA "anonvma-report/1"
-#define REPORT_FLEET_SCHEMA "anonvma-fleet/1"
+#define REPORT_SCHEMA "anonvma-report/2"
+#define REPORT_FLEET_SCHEMA "anonvma-fleet/2"
+/* Read for the summary only: a /1 report has the old verdict (report_summary says what is missing). */
+#define REPORT_SCHEMA_V1 "anonvma-report/1"
+#define REPORT_FLEET_SCHEMA_V1 "anonvma-fleet/1"
 
 /* One meta row of the trace (trace.host in the report). */
 struct report_meta {
@@ -54,6 +59,8 @@ struct report_input {
 	uint64_t events;                /* events replayed */
 	uint64_t lost_events;
 	bool complete;                  /* the trace's meta complete = 1 */
+	uint64_t duration_ns;           /* last event time - first (trace.duration_ns) */
+	uint64_t skipped_events;        /* events the reader skipped as unusable (0: none) */
 	const struct report_model *models;
 	size_t nmodels;
 };
@@ -76,23 +83,24 @@ int report_build(const struct report_input *in, cJSON **out, struct avm_err *err
 cJSON *report_savings(const cJSON *baseline, const cJSON *model, const char *baseline_name,
 		      const char *model_name, double mem_bytes, struct avm_err *err);
 
-/* The verdict thresholds (config `verdict:` section, docs/config.md). */
-struct report_thresholds {
-	double min_saving_percent;
-	double max_lock_hold_regression_percent;
-	double max_fork_cost_regression_percent;
-};
+/* The verdict thresholds (config `verdict:` section, docs/config.md): the rule's (verdict.h). */
+#define report_thresholds verdict_rule
 
 void report_thresholds_from_config(const struct config *cfg, struct report_thresholds *t);
 
 /*
- * Top-level `verdict` of a report or a fleet report (docs/report.md
- * "verdict"): does lazy pay off against eager under thresholds `t`, judged
- * from `savings.anon_rmap`, `models.<m>.locks` and `models.<m>.fork_cost`.
- * Replaces an earlier verdict.  No verdict (returns 0) without savings
- * (eager and lazy did not both run).
+ * Top-level `verdict` of a report or a fleet report (docs/verdict.md): does
+ * lazy pay off against eager under thresholds `t` (verdict_judge), judged
+ * from `savings.anon_rmap`, `trace` (span, lost, skipped, complete),
+ * `models.<m>.locks` and `models.<m>.fork_cost`.  Replaces an earlier
+ * verdict; `sensitivity` and `robust` are null until report_set_sensitivity.
+ * No verdict (returns 0) without savings (eager and lazy did not both run).
  */
 int report_verdict(cJSON *report, const struct report_thresholds *t, struct avm_err *err);
+/* The figures report_verdict judges, read from a report (also what sensitivity re-costs). */
+int report_verdict_input(const cJSON *report, struct verdict_input *in, struct avm_err *err);
+/* verdict.sensitivity = sensitivity (taken, also on error), verdict.robust = robust (-1: null). */
+int report_set_sensitivity(cJSON *report, cJSON *sensitivity, int robust, struct avm_err *err);
 
 /*
  * Run once after every section is attached (arch, page_tables, locks,

@@ -20,6 +20,7 @@
 #include "rmap_walk.h"
 #include "track.h"
 #include "u64map.h"
+#include "verdict.h"
 
 struct world {
 	const struct model_ops *ops;
@@ -45,11 +46,15 @@ struct world {
 	struct track *track;
 	uint64_t t_next, t_last; /* the series' next boundary; the latest event time */
 	uint32_t vma_base; /* vm_area_struct size before the model added its growth */
+	/* re-costable fork work (verdict.h) and the upgrades forks paid */
+	struct verdict_forks *forks;
+	uint64_t upg_forks, upg_total_ns, upg_max_ns;
 };
 
 /* Counters a fork's cost is the difference of. */
 struct world_fork_mark {
-	uint64_t forks, lock_ns, ptes, tables;
+	uint64_t forks, lock_ns, ptes, tables, upgrade_ns;
+	struct locks_mark work;
 };
 
 /* One task's mmap_lock write hold, as the trace measured it. */
@@ -114,7 +119,14 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 		p.arch = meta->arch;
 		p.pt_stats = &w->pt_stats;
 		p.pmd_size = meta->arch->pmd_size;
+		struct locks_recost rc;
+
 		if (locks_create(&w->locks, err))
+			goto fail;
+		arch_recost(meta->arch, &rc);
+		locks_set_costs(w->locks, &rc);
+		if (!meta->no_recost && (locks_log_enable(w->locks, WORLD_LOCK_LOG_MAX, err) ||
+					 verdict_forks_create(&w->forks, err)))
 			goto fail;
 	}
 	if (locks_measured_create(&w->measured, err))
@@ -154,6 +166,7 @@ void world_destroy(struct world *w)
 	locks_measured_destroy(w->measured);
 	rmap_walk_destroy(w->rw);
 	track_destroy(w->track);
+	verdict_forks_destroy(w->forks);
 	world_set_calibrate(w, false, NULL);
 	free(w);
 }
@@ -376,6 +389,9 @@ static void fork_mark(const struct world *w, struct world_fork_mark *m)
 	}
 	m->ptes = w->pt_stats.fork_ptes;
 	m->tables = w->pt_stats.fork_tables;
+	m->upgrade_ns = w->stats.upgrade_ns;
+	if (w->locks)
+		locks_mark(w->locks, &m->work);
 }
 
 /*
@@ -398,10 +414,23 @@ static int track_event(struct world *w, const struct avm_event *ev, int64_t byte
 		struct world_fork_mark after;
 
 		fork_mark(w, &after);
-		if (after.forks != before->forks)
+		if (after.forks != before->forks) {
+			struct locks_mark work;
+			uint64_t upg = after.upgrade_ns - before->upgrade_ns;
+
 			track_fork(w->track, after.lock_ns - before->lock_ns,
 				   (after.ptes - before->ptes) * w->arch->cost.fork_pte_ns +
 				   (after.tables - before->tables) * w->arch->cost.fork_table_ns);
+			locks_mark_sub(&after.work, &before->work, &work);
+			if (w->forks && verdict_forks_add(w->forks, &work, err))
+				return -1;
+			if (upg) {
+				w->upg_forks++;
+				w->upg_total_ns += upg;
+				if (upg > w->upg_max_ns)
+					w->upg_max_ns = upg;
+			}
+		}
 	}
 	return 0;
 }
@@ -557,6 +586,19 @@ const struct arch_pt_stats *world_pt_stats(const struct world *w)
 const struct arch *world_arch(const struct world *w)
 {
 	return w->arch;
+}
+
+const struct verdict_forks *world_forks(const struct world *w)
+{
+	return w->forks;
+}
+
+void world_fork_upgrades(const struct world *w, uint64_t *forks, uint64_t *total_ns,
+			 uint64_t *max_ns)
+{
+	*forks = w->upg_forks;
+	*total_ns = w->upg_total_ns;
+	*max_ns = w->upg_max_ns;
 }
 
 const struct locks_measured *world_measured(const struct world *w)

@@ -42,6 +42,8 @@ struct world_meta {
 	 * size must equal page_size.
 	 */
 	const struct arch *arch;
+	/* Keep no section log and no fork work (no re-costing, no verdict sensitivity). */
+	bool no_recost;
 };
 
 struct world;
@@ -96,6 +98,18 @@ struct track *world_track(struct world *w);
 const struct locks *world_locks(const struct world *w);
 const struct arch_pt_stats *world_pt_stats(const struct world *w);
 const struct arch *world_arch(const struct world *w);
+/*
+ * Re-costing (verdict.h): the anon rmap work of every fork (NULL without an
+ * arch), and the upgrades that forks paid for: forks with one, their total
+ * and largest modelled time, ns.
+ */
+struct verdict_forks;
+const struct verdict_forks *world_forks(const struct world *w);
+void world_fork_upgrades(const struct world *w, uint64_t *forks, uint64_t *total_ns,
+			 uint64_t *max_ns);
+/* Sections the lock log keeps before it compacts (locks_log_enable). */
+#define WORLD_LOCK_LOG_MAX (1u << 20)
+
 /* The trace's mmap_lock write holds as of the last event applied (locks.h). */
 const struct locks_measured *world_measured(const struct world *w);
 /* Rmap walks of this world (rmap_walk.h): observed, and pressure when configured. */

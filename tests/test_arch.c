@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "arch.h"
+#include "verdict.h"
 
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)
@@ -733,10 +734,20 @@ static void test_bad_descriptors(void **state)
 	/* an unknown key names its line (line 6 is `isa:`) */
 	expect_error("x86_64-4level", "isa: x86_64\n", "isa: x86_64\nspeed: fast\n",
 		     ":7: unknown key 'speed'");
-	expect_error("x86_64-4level", "  ipi_ns: 2000", "  ipi_nz: 2000",
+	expect_error("x86_64-4level", "  ipi_ns: {value: 2000", "  ipi_nz: {value: 2000",
 		     "unknown key 'tlb.ipi_nz'");
-	expect_error("x86_64-4level", "  folio_rewrite_ns: 15", "  #",
+	expect_error("x86_64-4level", "  folio_rewrite_ns: {value: 15, low: 2, high: 40}", "  #",
 		     "missing key 'rmap.folio_rewrite_ns'");
+	/* ranges: both ends, around the value */
+	expect_error("x86_64-4level", "folio_rewrite_ns: {value: 15, low: 2,",
+		     "folio_rewrite_ns: {value: 15, low: 20,",
+		     "'rmap.folio_rewrite_ns' must have low <= value <= high (got 20 <= 15 <= 40)");
+	expect_error("x86_64-4level", "folio_rewrite_ns: {value: 15, low: 2, high: 40}",
+		     "folio_rewrite_ns: {value: 15, low: 2}",
+		     "'rmap.folio_rewrite_ns' has a low but no high");
+	expect_error("x86_64-4level", "pte_copy_ns: {value: 49, low: 25, high: 100}",
+		     "pte_copy_ns: {value: 49, low: 25, high: 100, high: 7}",
+		     "key 'fork.pte_copy_ns.high' given twice");
 	expect_error("x86_64-4level", "levels: 4", "levels: 5", ":9: 'levels' is 5 but 48 VA bits");
 	expect_error("x86_64-4level", "va_bits: 48", "va_bits: 39", "48 (4-level) or 57");
 	expect_error("x86_64-4level", "isa: x86_64", "isa: mips", "'isa' must be one of");
@@ -744,11 +755,43 @@ static void test_bad_descriptors(void **state)
 		     "'cont_pte_size' is 2097152 but 16 PTEs");
 	expect_error("arm64-16k-47bit", "pmd_size: 32M", "pmd_size: 2M", "'pmd_size' is 2097152");
 	expect_error("arm64-64k-42bit", "va_bits: 42", "va_bits: 39", "no 39-bit VA");
-	expect_error("arm64-4k-48bit", "ipi_ns: 0", "ipi_ns: 5", "broadcast without IPIs");
+	expect_error("arm64-4k-48bit", "ipi_ns: {value: 0, low: 0, high: 0}",
+		     "ipi_ns: {value: 5, low: 0, high: 5}", "broadcast without IPIs");
 	expect_error("arm64-4k-48bit", "flush_ceiling_pages: 512", "flush_ceiling_pages: 33",
 		     "MAX_DVM_OPS");
-	expect_error("x86_64-4level", "single_flush_ns: 100", "single_flush_ns: fast",
+	expect_error("x86_64-4level", "single_flush_ns: {value: 100", "single_flush_ns: {value: fast",
 		     "'tlb.single_flush_ns' must be a duration");
+
+	/* a legacy scalar cost loads, unranged: low = high = value */
+	assert_int_equal(load_edited("x86_64-4level", "folio_rewrite_ns: {value: 15, low: 2, high: 40}",
+				     "folio_rewrite_ns: 15", &a, &err), 0);
+	assert_false(a.rmap_range[LOCKS_OP_FOLIO_REWRITE].ranged);
+	assert_int_equal(a.rmap_range[LOCKS_OP_FOLIO_REWRITE].low, 15);
+	assert_int_equal(a.rmap_range[LOCKS_OP_FOLIO_REWRITE].high, 15);
+	/* every cost constant of every shipped arch has a range around its value */
+	{
+		static const char *const names[] = {
+			"x86_64-4level", "x86_64-5level", "arm64-4k-39bit", "arm64-4k-48bit",
+			"arm64-16k-47bit", "arm64-16k-48bit", "arm64-64k-42bit", "arm64-64k-48bit",
+		};
+		struct verdict_const k[64];
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			size_t n;
+
+			assert_int_equal(arch_load(names[i], NULL, &a, &err), 0);
+			n = arch_cost_consts(&a, k, 64);
+			assert_true(n >= LOCKS_OP_NR + 8);
+			for (size_t j = 0; j < n; j++) {
+				if (!k[j].ranged)
+					fail_msg("%s: %s has no range", names[i], k[j].key);
+				assert_true(k[j].low <= k[j].value && k[j].value <= k[j].high);
+			}
+		}
+		assert_int_equal(arch_load("x86_64-4level", NULL, &a, &err), 0);
+		assert_int_equal(a.rmap_range[LOCKS_OP_FOLIO_REWRITE].low, 2);
+		assert_int_equal(a.rmap_range[LOCKS_OP_FOLIO_REWRITE].high, 40);
+	}
 
 	/* selection: an explicit name wins; else the trace's meta picks */
 	assert_int_equal(arch_select("arm64-64k-42bit", "x86_64", 4096, 47, 4, NULL, &a, &err), 0);

@@ -86,7 +86,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.lazy_tree_parent_reuse, LAZY_TP_REUSE_MAINLINE);
 	assert_string_equal(c.arch, "");
 	assert_true(c.min_saving_percent > 0);
-	assert_true(c.max_lock_hold_regression_percent > 0);
+	assert_true(c.max_lock_wait_regression_percent > 0);
 	assert_true(c.max_fork_cost_regression_percent > 0);
 	assert_true(c.reclaim_share_per_s == 0.0);
 	assert_true(c.compaction_share_per_s == 0.0);
@@ -157,7 +157,7 @@ static void test_every_key(void **state)
 	assert_string_equal(config_lazy_rewrite_lock_name((enum lazy_rewrite_lock)7), "?");
 	assert_string_equal(c.arch, "arm64-4k-48");
 	assert_true(c.min_saving_percent == 5.5);
-	assert_true(c.max_lock_hold_regression_percent == 3.0);
+	assert_true(c.max_lock_wait_regression_percent == 3.0);
 	assert_true(c.max_fork_cost_regression_percent == 7.25);
 	assert_true(c.reclaim_share_per_s == 0.01);
 	assert_true(c.compaction_share_per_s == 0.5);
@@ -409,6 +409,34 @@ static void test_value_parsers(void **state)
 	assert_string_equal(err.msg, "'k' must be one of a, b (got 'c')");
 }
 
+/* --set: one key from its text; errors name the key, with no file:line; *c unchanged on error. */
+static void test_config_set(void **state)
+{
+	struct avm_err err = { "" };
+	struct config c, before;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "lazy.mremap", "rebase", &err), 0);
+	assert_int_equal(c.lazy_mremap, LAZY_MREMAP_REBASE);
+	assert_int_equal(config_set(&c, "verdict.fork_cost_floor_ns", "250", &err), 0);
+	assert_true(c.fork_cost_floor_ns == 250);
+	/* the /1 name of the lock threshold sets the new field */
+	assert_int_equal(config_set(&c, "verdict.max_lock_hold_regression_percent", "7", &err), 0);
+	assert_true(c.max_lock_wait_regression_percent == 7);
+	before = c;
+	assert_int_equal(config_set(&c, "lazy.mremap", "sideways", &err), -1);
+	assert_string_equal(err.msg, "'lazy.mremap' must be one of upgrade, rebase (got 'sideways')");
+	assert_int_equal(config_set(&c, "verdict.max_lost_share", "2", &err), -1);
+	assert_non_null(strstr(err.msg, "'verdict.max_lost_share' must be a share between 0 and 1"));
+	assert_null(strstr(err.msg, "--set:"));
+	assert_int_equal(config_set(&c, "lazy.nope", "1", &err), -1);
+	assert_string_equal(err.msg, "unknown config key 'lazy.nope' (docs/config.md lists them)");
+	assert_memory_equal(&c, &before, sizeof(c));
+	assert_true(config_has_key("verdict.min_forks_p99"));
+	assert_false(config_has_key("verdict"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +453,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_yaml_scalars_walk, teardown),
 		cmocka_unit_test_teardown(test_yaml_document, teardown),
 		cmocka_unit_test_teardown(test_value_parsers, teardown),
+		cmocka_unit_test(test_config_set),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

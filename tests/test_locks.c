@@ -416,6 +416,89 @@ static void test_names(void **state)
 	assert_string_equal(locks_why_name(LOCKS_WHY_NR), "?");
 }
 
+/*
+ * The section log re-simulated at the replay's own costs gives the replay's
+ * waits and failed trylocks exactly, with and without compaction (a log of
+ * 2000 sections folds the single-CPU clusters of instances that went quiet
+ * a second before); doubling a cost that only the waiting holds use lengthens the
+ * waits.  Sections: 3 instances, 2 CPUs, 1 in 5 a trylock retried blocking
+ * when it fails (as av_lock does).
+ */
+static void run_log(uint64_t max, struct locks_resim *base, uint64_t *wait, uint64_t *tryfail,
+		    struct locks_resim *dbl)
+{
+	struct locks_recost rc = { .walk_ns = 40 };
+	struct avm_err err = { "" };
+	struct locks *l = NULL;
+	uint64_t x = 12345;
+
+	rc.rmap.ns[LOCKS_OP_LOCK] = 20;
+	rc.rmap.ns[LOCKS_OP_FOLIO_REWRITE] = 15;
+	assert_int_equal(locks_create(&l, &err), 0);
+	locks_set_costs(l, &rc);
+	assert_int_equal(locks_log_enable(l, max, &err), 0);
+	for (int i = 0; i < 2500; i++) {
+		struct locks_section s = { .cls = LOCKS_ANON_VMA, .why = LOCKS_WHY_FORK };
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		s.mode = (x >> 20) & 1;
+		/* instance 1 is busy on both CPUs; 2 (CPU 0) and 3 (CPU 1) stop after 1000 */
+		s.instance = i < 1000 ? 1 + ((x >> 22) % 3) : 1;
+		s.cpu = s.instance == 2 ? 0 : s.instance == 3 ? 1 : (x >> 21) & 1;
+		s.trylock = ((x >> 30) % 5) == 0;
+		s.start = (i < 1000 ? 0 : 1000000000ULL) + (uint64_t)i * 300 + ((x >> 33) % 400);
+		s.work.n[LOCKS_OP_LOCK] = 1;
+		s.work.n[LOCKS_OP_FOLIO_REWRITE] = (x >> 40) % 30;
+		s.pt_walks = (x >> 50) % 3;
+		s.len = locks_cost(&rc.rmap, &s.work, s.pt_walks * rc.walk_ns) + 7;
+		if (locks_hold(l, &s, NULL) == 1 && (x >> 60) % 2) {
+			s.trylock = false;
+			locks_hold(l, &s, NULL);
+		}
+	}
+	*wait = *tryfail = 0;
+	for (int c = 0; c < LOCKS_CLASS_NR; c++)
+		for (int m = 0; m < LOCKS_MODE_NR; m++) {
+			struct locks_summary su;
+
+			locks_summary(l, c, m, &su);
+			*wait += su.wait_total_ns;
+			*tryfail += su.trylock_failed;
+		}
+	assert_int_equal(locks_log_resim(l, &rc, base, &err), 0);
+	rc.rmap.ns[LOCKS_OP_FOLIO_REWRITE] = 30;
+	assert_int_equal(locks_log_resim(l, &rc, dbl, &err), 0);
+	if (max < 2500) {
+		struct locks_log_stats st;
+
+		locks_log_stats(l, &st);
+		assert_true(st.compactions > 0);
+		assert_true(st.folded > 0);
+		assert_true(st.unsimulated == 0);
+	}
+	locks_destroy(l);
+}
+
+static void test_log_resim(void **state)
+{
+	struct locks_resim a, a2, b, b2;
+	uint64_t wait, tryfail, wait2, tryfail2;
+
+	(void)state;
+	run_log(1 << 20, &a, &wait, &tryfail, &a2);
+	assert_true(wait > 0 && tryfail > 0);
+	assert_true(a.wait_ns == wait);
+	assert_true(a.trylock_failed == tryfail);
+	assert_true(a2.wait_ns > a.wait_ns);
+	/* compacted (instances 2 and 3 fold: one CPU each, quiet for 1 s): the same figures */
+	run_log(2000, &b, &wait2, &tryfail2, &b2);
+	assert_true(wait2 == wait && tryfail2 == tryfail);
+	assert_true(b.wait_ns == wait);
+	assert_true(b.trylock_failed == tryfail);
+	assert_true(b2.wait_ns == a2.wait_ns);
+	assert_true(b.hold_ns[LOCKS_ANON_VMA][LOCKS_WRITE] == a.hold_ns[LOCKS_ANON_VMA][LOCKS_WRITE]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_json_and_merge),
 		cmocka_unit_test(test_calibration_fit),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_log_resim),
 	};
 
 	return cmocka_run_group_tests_name("locks", tests, NULL, NULL);

@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 report() { # name kernel eager_peak lazy_peak av_allocs
 	local kinds=""
 	cat > "$tmp/$1" <<JSON
-{ "schema": "anonvma-report/1",
+{ "schema": "anonvma-report/2",
   "trace": { "file": "$1.db", "events": 1000, "lost_events": 1, "complete": true,
              "host": { "kernel_release": "$2", "arch": "x86_64", "cpus": 2 } },
   "models": {
@@ -48,7 +48,7 @@ grep -q "min 0.0 %, median 7.5 %, mean 7.5 %, max 15.0 %" "$tmp/fleet.txt" || fa
 python3 - "$tmp/fleet.json" <<'PY' || fail "fleet json"
 import json, sys
 f = json.load(open(sys.argv[1]))
-assert f["schema"] == "anonvma-fleet/1"
+assert f["schema"] == "anonvma-fleet/2"
 assert f["hosts"] == 2
 assert f["models"]["eager"]["anon_vma"]["allocs"] == 8
 assert f["models"]["eager"]["allocs_by_operation"]["anon_vma"]["fault"] == 8
@@ -94,8 +94,11 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 def verdict(fork):
     return {"lazy_pays_off": False, "reasons": ["a", "b", "c"], "not_judged": [], "figures": {},
-            "thresholds": {"min_saving_percent": 20, "max_lock_hold_regression_percent": 10,
-                           "max_fork_cost_regression_percent": fork}}
+            "thresholds": {"min_saving_percent": 20, "max_lock_wait_regression_percent": 10,
+                           "lock_wait_floor_ns_per_s": 1000, "trylock_floor_per_s": 1,
+                           "max_fork_cost_regression_percent": fork, "fork_cost_floor_ns": 1000,
+                           "min_forks_mean": 10, "min_forks_p99": 100, "max_lost_share": 0,
+                           "max_skipped_share": 0}}
 r["verdict"] = verdict(10); json.dump(r, open(sys.argv[2], "w"))
 r["verdict"] = verdict(5); json.dump(r, open(sys.argv[3], "w"))
 PY
@@ -114,6 +117,13 @@ import json, sys
 f = json.load(sys.stdin)
 assert f["verdicts"] == {"pays_off": 0, "does_not": 0, "no_verdict": 2}, f["verdicts"]
 assert f["verdict"]["thresholds"]["min_saving_percent"] == 20      # the config default
-assert "lock_hold_regression_percent" in f["verdict"]["not_judged"]  # no locks blocks
+assert "lock_wait" in f["verdict"]["not_judged"]  # no locks blocks
+assert f["verdict"]["lazy_pays_off"] is None      # 2 lost events of 2000: undecided
 ' || fail "fleet verdict of reports without one"
+# an anonvma-report/1 report still prints, and says in one line what it cannot show; it does not merge
+sed 's#"anonvma-report/2"#"anonvma-report/1"#' "$tmp/a.json" > "$tmp/old.json"
+"$bin" "$tmp/old.json" > "$tmp/old.txt" || fail "a /1 report does not print"
+[ "$(grep -c "^note: an anonvma-report/1 report cannot show lock waiting" "$tmp/old.txt")" -eq 1 ] ||
+	fail "the /1 note: $(cat "$tmp/old.txt")"
+expect_error 1 "old.json: an anonvma-report/1 report: .*replay its trace again" "$tmp/a.json" "$tmp/old.json"
 echo "report_cli: ok"
