@@ -69,7 +69,10 @@ CREATE TABLE meta (
 --                       clone or clone3 syscall's entry to sched_process_fork (the
 --                       child is made, not yet woken: a vfork parent's wait is not
 --                       in it); 0 = not measured (a fork outside those syscalls, a
---                       synthesised trace, or a version-1 trace)
+--                       synthesised trace, or a version-1 trace);
+--                       f=(version 2 on, with e) context switches of the forking
+--                       thread in that interval: 0 = it ran throughout, so e is the
+--                       fork's own time (plus interrupts)
 --         2 EXEC        mm=old mm, a=new mm, b=snapshot id of the new mm (0 none),
 --                       c=old pid
 --         3 EXIT        mm=mm the task leaves, a=group_dead

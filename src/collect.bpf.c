@@ -35,7 +35,9 @@
  * instead of emitting it; sched_process_fork, right after copy_process in
  * the same thread, emits it with e = now - entry.  sched_process_fork comes
  * before the child is woken, so a vfork parent's wait for its child is not
- * in it (the syscall's exit would be).  Without a stamp (a fork outside those
+ * in it (the syscall's exit would be); f = the thread's context switches in
+ * between (0: it ran throughout, so e is the fork's own time plus interrupts).
+ * Without a stamp (a fork outside those
  * syscalls: io_uring workers, kernel threads) FORK is emitted at once with
  * e = 0, "not measured".  sys_exit drops the entry as for every syscall.
  *
@@ -96,6 +98,7 @@ struct {
 /* A FORK record parked by task_newtask until sched_process_fork (fork syscalls). */
 struct fork_park {
 	__u64 enter;  /* bpf_ktime_get_ns() at the syscall's entry */
+	__u64 csw;    /* the thread's context switches (nvcsw + nivcsw) at the entry */
 	__u64 t;      /* task_newtask: the FORK event's time */
 	__u64 pmm, cmm, flags;
 	__u32 cpu, ctid, ctgid, parked;
@@ -372,6 +375,12 @@ static __always_inline __u64 name_hash(const void *uptr)
 	return h ? h : 1;
 }
 
+/* Context switches of a thread so far: voluntary (it blocked) and involuntary (preempted). */
+static __always_inline __u64 task_csw(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, nvcsw) + BPF_CORE_READ(t, nivcsw);
+}
+
 /* --- processes ------------------------------------------------------------ */
 SEC("tp_btf/task_newtask")
 int BPF_PROG(on_newtask, struct task_struct *task, __u64 clone_flags)
@@ -446,6 +455,7 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 	e->c = sp->fork.flags;
 	e->d = sp->fork.ctgid;
 	e->e = now > sp->fork.enter ? now - sp->fork.enter : 1;
+	e->f = task_csw(parent) - sp->fork.csw; /* 0: ran without being switched out */
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
@@ -828,6 +838,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		if (!have_fork_tp || !traced_current())
 			return 0;
 		st.nr = id;
+		st.fork.csw = task_csw((struct task_struct *)bpf_get_current_task_btf());
 		st.fork.enter = bpf_ktime_get_ns();
 		bpf_map_update_elem(&sysargs, &tid, &st, BPF_ANY);
 		return 0;
