@@ -218,6 +218,13 @@ static double quantile(double *v, size_t n, double q)
 
 /* ---- fit and rule ------------------------------------------------------------------ */
 
+bool forkfit_term_refused_negative(enum forkfit_term t, double coef, double se)
+{
+	if (t == FORKFIT_AVC || t == FORKFIT_PTE || t == FORKFIT_TABLE)
+		return coef < 0; /* written as a cost: a negative one cannot be */
+	return coef + 2 * se < 0;
+}
+
 static void why_add(struct forkfit_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -311,13 +318,21 @@ void forkfit_solve(const struct forkfit *f, const struct forkfit_rule *rule,
 	if (r->used < rule->min_forks || r->used <= FORKFIT_NR)
 		why_add(r, "%zu forks usable, the rule needs at least %zu", r->used,
 			rule->min_forks > FORKFIT_NR ? rule->min_forks : FORKFIT_NR + 1);
+	{
+		char names[64] = "";
+		int n = 0;
+
+		for (int j = 0; j < FORKFIT_NR; j++)
+			if (!r->identifiable[j])
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+					 n++ ? ", " : "", forkfit_term_name(j));
+		if (n)
+			why_add(r, "the %s term%s cannot be told apart from the others over these "
+				   "forks (constant, or proportional to another)", names,
+				n > 1 ? "s" : "");
+	}
 	for (int j = 0; j < FORKFIT_NR; j++)
-		if (!r->identifiable[j])
-			why_add(r, "the %s term cannot be told apart from the others over these "
-				   "forks (constant, or proportional to another)",
-				forkfit_term_name(j));
-	for (int j = 0; j < FORKFIT_NR; j++)
-		if (r->identifiable[j] && r->coef[j] < 0)
+		if (r->identifiable[j] && forkfit_term_refused_negative(j, r->coef[j], r->se[j]))
 			why_add(r, "the %s term is negative (%.1f +- %.1f ns): the model's counts do "
 				   "not explain the latencies", forkfit_term_name(j), r->coef[j],
 				2 * r->se[j]);
@@ -341,6 +356,10 @@ void forkfit_print(const struct forkfit_result *r, FILE *out)
 		[FORKFIT_TABLE] = "per page-table page",
 	};
 
+	if (r->forks == 0) {
+		fprintf(out, "fork latencies: fit refused, fork costs not replaced: %s\n", r->why);
+		return;
+	}
 	fprintf(out, "fork latencies: %zu forks, %zu used (%zu outliers dropped), R^2 %.3f, "
 		     "|residual| median %.0f ns, p90 %.0f ns\n",
 		r->forks, r->used, r->outliers, r->r2, r->resid_median, r->resid_p90);

@@ -13,7 +13,9 @@
  * refused when there are too few forks, when a term cannot be told apart from
  * the others over these forks (the design is degenerate), when a term comes
  * out negative (no work costs negative time: the model's counts do not
- * explain the latencies), or when R^2 is below a threshold.  A refused fit
+ * explain the latencies; forkfit_term_refused_negative), or when R^2 is below
+ * a threshold.  Forks whose thread was switched out while forking are not
+ * offered (world.c): their latency holds other tasks' time.  A refused fit
  * replaces nothing and says why in one line.
  *
  * Unlike locks_calib_fit (non-negative, on mmap_lock holds), this fit is not
@@ -61,6 +63,7 @@ struct forkfit {
 	size_t n, cap;
 	uint64_t over_cap;   /* samples not kept past FORKFIT_MAX_SAMPLES */
 	/* forks with a measured latency the fit cannot use, by reason */
+	uint64_t switched;   /* the thread was switched out during the fork (FORK f > 0) */
 	uint64_t threads;    /* CLONE_VM: no address space copied */
 	uint64_t unmodelled; /* the model copied nothing (parent mm unknown to it) */
 };
@@ -72,7 +75,7 @@ struct forkfit_rule {
 
 struct forkfit_result {
 	bool accepted;          /* the rule let the fit replace the constants */
-	char why[320];          /* accepted: ""; refused: every reason, "; "-separated */
+	char why[512];          /* accepted: ""; refused: every reason, "; "-separated */
 	size_t forks;           /* samples offered */
 	size_t used;            /* samples in the final fit */
 	size_t outliers;        /* dropped by the outlier pass */
@@ -85,6 +88,13 @@ struct forkfit_result {
 };
 
 void forkfit_rule_default(struct forkfit_rule *r);
+/*
+ * The rule's negative-term test: a term the calibrated file takes as a cost
+ * (avc, pte, table) is refused when negative at all; base and vma, which only
+ * absorb work the models share between designs, when negative beyond their
+ * +-2 sigma range (a base of -9 +- 70 us is "about zero", not a contradiction).
+ */
+bool forkfit_term_refused_negative(enum forkfit_term t, double coef, double se);
 const char *forkfit_term_name(enum forkfit_term t);
 
 /* One fork: features x (x[FORKFIT_BASE] is set to 1 here) and its latency. */

@@ -187,6 +187,16 @@ int main(int argc, char **argv)
 		if (ro.calibrate_path)
 			printf("calibration: %llu mmap_lock holds fitted; costs written to %s\n",
 			       (unsigned long long)res.calibration_holds, ro.calibrate_path);
+		if (ro.calibrate_path && res.fork_fit_ran) {
+			forkfit_print(&res.fork_fit, stdout);
+			if (res.fork_forks_switched || res.fork_forks_threads ||
+			    res.fork_forks_unmodelled)
+				printf("  not in the fit: %llu forks switched out while forking, %llu "
+				       "sharing the mm (threads, vfork), %llu of an mm the model does "
+				       "not know\n", (unsigned long long)res.fork_forks_switched,
+				       (unsigned long long)res.fork_forks_threads,
+				       (unsigned long long)res.fork_forks_unmodelled);
+		}
 	}
 	ret = res.validated && !res.validation_passed ? 3 : 0;
 out:

@@ -38,6 +38,7 @@ struct world {
 	/* --calibrate: the fit, and per task (tid + 1) its open or finished write hold */
 	struct locks_calib *calib;
 	struct u64map holds;
+	struct forkfit *forks; /* --calibrate with measured fork latencies */
 	/* rmap walks (rmap_walk.h): observed ones, and what-if pressure when configured */
 	struct rmap_walk *rw;
 	bool rw_pressure;
@@ -153,6 +154,7 @@ void world_destroy(struct world *w)
 	locks_measured_destroy(w->measured);
 	rmap_walk_destroy(w->rw);
 	track_destroy(w->track);
+	world_set_fork_latencies(w, false, NULL);
 	world_set_calibrate(w, false, NULL);
 	free(w);
 }
@@ -217,6 +219,27 @@ int world_set_calibrate(struct world *w, bool on, struct avm_err *err)
 const struct locks_calib *world_calib(const struct world *w)
 {
 	return w->calib;
+}
+
+int world_set_fork_latencies(struct world *w, bool on, struct avm_err *err)
+{
+	if (on && !w->forks) {
+		if (!w->calib)
+			return avm_errf(err, "fork latencies are fitted by --calibrate only");
+		w->forks = calloc(1, sizeof(*w->forks));
+		if (!w->forks)
+			return avm_errf(err, "out of memory (fork latencies)");
+	} else if (!on && w->forks) {
+		forkfit_free(w->forks);
+		free(w->forks);
+		w->forks = NULL;
+	}
+	return 0;
+}
+
+const struct forkfit *world_forkfit(const struct world *w)
+{
+	return w->forks;
 }
 
 static void work_now(const struct world *w, struct world_work *k)
@@ -325,6 +348,36 @@ static void calib_sample(struct world *w, const struct avm_event *ev, const stru
 	free(h);
 }
 
+/*
+ * A fork with a measured latency was applied: its sample is the work the
+ * model did for it.  b is the work before it, forks_before the fork count.
+ */
+static int fork_sample(struct world *w, const struct avm_event *ev, const struct world_work *b,
+		       uint64_t forks_before, struct avm_err *err)
+{
+	struct world_work a;
+	double x[FORKFIT_NR] = { 0 };
+
+	if (ev->a == (int64_t)ev->mm) {
+		w->forks->threads++; /* CLONE_VM: nothing copied */
+		return 0;
+	}
+	if (ev->f != 0) {
+		w->forks->switched++; /* its latency includes time another task ran */
+		return 0;
+	}
+	if (mm_sim_stats(w->sim)->forks == forks_before) {
+		w->forks->unmodelled++;
+		return 0;
+	}
+	work_now(w, &a);
+	x[FORKFIT_VMA] = (double)(a.vma_allocs - b->vma_allocs);
+	x[FORKFIT_AVC] = (double)(a.avc_allocs - b->avc_allocs);
+	x[FORKFIT_PTE] = (double)(a.ptes - b->ptes);
+	x[FORKFIT_TABLE] = (double)(a.tables - b->tables);
+	return forkfit_add(w->forks, x, (double)ev->e, err);
+}
+
 /* ---- fork cost, series, per-process bytes (track.h) ----------------------------- */
 
 /*
@@ -399,10 +452,10 @@ struct track *world_track(struct world *w)
 
 int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err)
 {
-	struct world_work before = { 0 };
+	struct world_work before = { 0 }, fork_before = { 0 };
 	struct world_fork_mark fork = { 0 };
 	int64_t bytes0;
-	bool sample;
+	bool sample, fork_lat;
 
 	w->clock.t = ev->t;
 	w->clock.cpu = ev->cpu;
@@ -435,6 +488,10 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 	}
 	if (sample)
 		work_now(w, &before);
+	/* e = 0: not measured, never a zero-latency sample */
+	fork_lat = w->forks && ev->kind == AVM_FORK && ev->e > 0;
+	if (fork_lat)
+		work_now(w, &fork_before);
 	bytes0 = rmap_bytes(w);
 	if (ev->kind == AVM_FORK)
 		fork_mark(w, &fork);
@@ -442,6 +499,8 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 		return -1;
 	if (sample)
 		calib_sample(w, ev, &before);
+	if (fork_lat && fork_sample(w, ev, &fork_before, fork.forks, err))
+		return -1;
 	if (track_event(w, ev, bytes0, ev->kind == AVM_FORK ? &fork : NULL, err))
 		return -1;
 	return after_event(w, ev, err);
