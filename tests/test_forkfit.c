@@ -16,10 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "arch.h"
 #include "forkfit.h"
+#include "locks.h"
 
 /* deterministic generator: 64-bit LCG, Box-Muller for the noise */
 static uint64_t rng = 42;
@@ -202,6 +205,74 @@ static void test_json(void **state)
 	forkfit_free(&f);
 }
 
+/*
+ * The calibrated arch file: an accepted fork fit replaces pte_copy_ns,
+ * table_ns and the AVC link (split 40 : 50 between avc_alloc_ns and
+ * interval_tree_insert_ns, the priors of x86_64-4level), and the costs block
+ * says so; a refused one replaces nothing (no holds either: every cost keeps
+ * the shipped value and is an estimate).
+ */
+static void test_calibrated_file(void **state)
+{
+	struct arch a, b;
+	struct avm_err err = { "" };
+	struct locks_calib c;
+	struct forkfit_result r;
+	char dir[] = "/tmp/test_forkfitXXXXXX", yaml[64];
+	cJSON *j, *pte;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(&r, 0, sizeof(r));
+	if (arch_load("x86_64-4level", NULL, &a, &err))
+		fail_msg("%s", err.msg);
+	assert_true(mkdtemp(dir) != NULL);
+	snprintf(yaml, sizeof(yaml), "%s/fitted.yaml", dir);
+	r.accepted = true;
+	r.forks = r.used = 50;
+	r.r2 = 0.9;
+	for (int j2 = 0; j2 < FORKFIT_NR; j2++)
+		r.identifiable[j2] = true;
+	r.coef[FORKFIT_PTE] = 77;
+	r.se[FORKFIT_PTE] = 2;
+	r.coef[FORKFIT_TABLE] = 1234;
+	r.coef[FORKFIT_AVC] = 360;
+	assert_int_equal(arch_write_calibrated_fork(&a, &c, 10, &r, "t", yaml, &err), 0);
+	if (arch_load(yaml, NULL, &b, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.cost.fork_pte_ns, 77);
+	assert_int_equal(b.cost.fork_table_ns, 1234);
+	assert_int_equal(b.rmap.ns[LOCKS_OP_AVC_ALLOC], 160);   /* 360 x 40 / 90 */
+	assert_int_equal(b.rmap.ns[LOCKS_OP_TREE_INSERT], 200); /* 360 x 50 / 90 */
+	assert_int_equal(b.rmap.ns[LOCKS_OP_FOLIO_REWRITE], a.rmap.ns[LOCKS_OP_FOLIO_REWRITE]);
+	j = arch_calibrated_costs_json(&a, &c, 10, &r, &err);
+	assert_non_null(j);
+	pte = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "constants"), "fork.pte_copy_ns");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(pte, "from")), "fork_latencies");
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(pte, "low")) == 73);
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(pte, "high")) == 81);
+	cJSON_Delete(j);
+
+	r.accepted = false;
+	snprintf(r.why, sizeof(r.why), "R^2 0.100 is below 0.50");
+	assert_int_equal(arch_write_calibrated_fork(&a, &c, 10, &r, "t", yaml, &err), 0);
+	if (arch_load(yaml, NULL, &b, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.cost.fork_pte_ns, a.cost.fork_pte_ns);
+	assert_int_equal(b.cost.fork_table_ns, a.cost.fork_table_ns);
+	assert_int_equal(b.rmap.ns[LOCKS_OP_AVC_ALLOC], a.rmap.ns[LOCKS_OP_AVC_ALLOC]);
+	j = arch_calibrated_costs_json(&a, &c, 10, &r, &err);
+	assert_non_null(j);
+	pte = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "constants"), "fork.pte_copy_ns");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(pte, "source")), "estimate");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+				    cJSON_GetObjectItem(j, "fork_fit"), "why")),
+			    "R^2 0.100 is below 0.50");
+	cJSON_Delete(j);
+	unlink(yaml);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_negative_term_refused),
 		cmocka_unit_test(test_too_few_and_poor_fits_refused),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_calibrated_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
