@@ -769,7 +769,15 @@ static int replay_fork_fit(struct replay *r, struct world *w, struct replay_resu
 	struct forkfit_rule rule;
 
 	forkfit_rule_default(&rule);
-	if (f) {
+	const char *how = replay_meta_lookup(&r->meta, "fork_latency");
+
+	if (f && (!how || !strcmp(how, "none"))) {
+		/* a synthesised trace, or a collector on a kernel without sched_process_fork */
+		memset(&res->fork_fit, 0, sizeof(res->fork_fit));
+		snprintf(res->fork_fit.why, sizeof(res->fork_fit.why),
+			 "the trace has no fork latencies (meta fork_latency: %s)",
+			 how ? how : "absent");
+	} else if (f) {
 		forkfit_solve(f, &rule, &res->fork_fit);
 		res->fork_forks_switched = f->switched;
 		res->fork_forks_threads = f->threads;
