@@ -1100,30 +1100,36 @@ static void yaml_cost(FILE *f, const char *indent, const char *key, double v, bo
 			(unsigned long long)seen);
 }
 
-/*
- * The fork fit, when its rule accepted it, replaces the hold fit's per-PTE,
- * per-table and AVC-link costs: fork latencies measure the fork as a whole,
- * the holds only the part under mmap_lock.  forked[i] says which it replaced.
- */
-static void calib_fork_override(const struct forkfit_result *ff, double fit[LOCKS_CF_NR],
-				bool fitted[LOCKS_CF_NR], bool forked[LOCKS_CF_NR])
-{
-	memset(forked, 0, LOCKS_CF_NR * sizeof(*forked));
-	if (!ff || !ff->accepted)
-		return;
-	fit[LOCKS_CF_PTE_COPY] = ff->coef[FORKFIT_PTE];
-	fit[LOCKS_CF_PT_TABLE] = ff->coef[FORKFIT_TABLE];
-	fit[LOCKS_CF_AVC_LINK] = ff->coef[FORKFIT_AVC];
-	forked[LOCKS_CF_PTE_COPY] = forked[LOCKS_CF_PT_TABLE] = forked[LOCKS_CF_AVC_LINK] = true;
-	fitted[LOCKS_CF_PTE_COPY] = fitted[LOCKS_CF_PT_TABLE] = fitted[LOCKS_CF_AVC_LINK] = true;
-}
-
 /* The fork fit's term behind a hold-fit feature (-1: none). */
 static int calib_fork_term(int feature)
 {
 	return feature == LOCKS_CF_PTE_COPY ? FORKFIT_PTE :
 	       feature == LOCKS_CF_PT_TABLE ? FORKFIT_TABLE :
 	       feature == LOCKS_CF_AVC_LINK ? FORKFIT_AVC : -1;
+}
+
+/*
+ * The fork fit, when its rule accepted it, replaces the hold fit's per-PTE,
+ * per-table and AVC-link costs where it resolved them (their +-2 sigma range
+ * above 0): fork latencies measure the fork as a whole, the holds only the
+ * part under mmap_lock.  forked[i] says which it replaced.
+ */
+static void calib_fork_override(const struct forkfit_result *ff, double fit[LOCKS_CF_NR],
+				bool fitted[LOCKS_CF_NR], bool forked[LOCKS_CF_NR])
+{
+	static const int features[] = { LOCKS_CF_PTE_COPY, LOCKS_CF_PT_TABLE, LOCKS_CF_AVC_LINK };
+
+	memset(forked, 0, LOCKS_CF_NR * sizeof(*forked));
+	if (!ff || !ff->accepted)
+		return;
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		int f = features[i], t = calib_fork_term(f);
+
+		if (!ff->resolved[t])
+			continue;
+		fit[f] = ff->coef[t];
+		forked[f] = fitted[f] = true;
+	}
 }
 
 /* yaml_cost for a cost the fork fit may have replaced; share = this key's part of it. */

@@ -220,9 +220,13 @@ static double quantile(double *v, size_t n, double q)
 
 bool forkfit_term_refused_negative(enum forkfit_term t, double coef, double se)
 {
-	if (t == FORKFIT_AVC || t == FORKFIT_PTE || t == FORKFIT_TABLE)
-		return coef < 0; /* written as a cost: a negative one cannot be */
+	(void)t;
 	return coef + 2 * se < 0;
+}
+
+bool forkfit_term_written(enum forkfit_term t)
+{
+	return t == FORKFIT_AVC || t == FORKFIT_PTE || t == FORKFIT_TABLE;
 }
 
 static void why_add(struct forkfit_result *r, const char *fmt, ...)
@@ -341,6 +345,8 @@ void forkfit_solve(const struct forkfit *f, const struct forkfit_rule *rule,
 	else if (r->r2 < rule->min_r2)
 		why_add(r, "R^2 %.3f is below %.2f", r->r2, rule->min_r2);
 	r->accepted = r->why[0] == '\0';
+	for (int j = 0; j < FORKFIT_NR; j++)
+		r->resolved[j] = r->identifiable[j] && r->coef[j] - 2 * r->se[j] > 0;
 out:
 	free(keep);
 	free(buf);
@@ -368,13 +374,23 @@ void forkfit_print(const struct forkfit_result *r, FILE *out)
 			fprintf(out, "  %-24s not identifiable\n", what[j]);
 			continue;
 		}
-		fprintf(out, "  %-24s %10.1f ns  +-2s [%.1f, %.1f]\n", what[j], r->coef[j],
-			r->coef[j] - 2 * r->se[j], r->coef[j] + 2 * r->se[j]);
+		fprintf(out, "  %-24s %10.1f ns  +-2s [%.1f, %.1f]%s\n", what[j], r->coef[j],
+			r->coef[j] - 2 * r->se[j], r->coef[j] + 2 * r->se[j],
+			forkfit_term_written(j) && !r->resolved[j] ?
+				"  not resolved (range reaches 0): not replaced" : "");
 	}
-	if (r->accepted)
-		fprintf(out, "  fit accepted: fork.pte_copy_ns, fork.table_ns and the AVC link costs "
-			     "come from it\n");
-	else
+	if (r->accepted) {
+		static const enum forkfit_term written[] = { FORKFIT_PTE, FORKFIT_TABLE, FORKFIT_AVC };
+		static const char *const key[] = { "fork.pte_copy_ns", "fork.table_ns",
+						   "the AVC link costs" };
+		int n = 0;
+
+		fprintf(out, "  fit accepted, replaced:");
+		for (int i = 0; i < 3; i++)
+			if (r->resolved[written[i]])
+				fprintf(out, "%s %s", n++ ? "," : "", key[i]);
+		fprintf(out, "%s\n", n ? "" : " nothing (no cost term resolved)");
+	} else
 		fprintf(out, "  fit refused, fork costs not replaced: %s\n", r->why);
 }
 
@@ -411,7 +427,8 @@ cJSON *forkfit_json(const struct forkfit_result *r, struct avm_err *err)
 			ok = add_num(t, "value", r->coef[j]) &&
 			     add_num(t, "low", r->coef[j] - 2 * r->se[j]) &&
 			     add_num(t, "high", r->coef[j] + 2 * r->se[j]) &&
-			     add_num(t, "se", r->se[j]);
+			     add_num(t, "se", r->se[j]) &&
+			     cJSON_AddBoolToObject(t, "resolved", r->resolved[j]);
 	}
 	if (!ok) {
 		cJSON_Delete(o);

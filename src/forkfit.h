@@ -12,9 +12,11 @@
  * the fit may replace the arch's constants (docs/arch.md, "Fork latencies"):
  * refused when there are too few forks, when a term cannot be told apart from
  * the others over these forks (the design is degenerate), when a term comes
- * out negative (no work costs negative time: the model's counts do not
- * explain the latencies; forkfit_term_refused_negative), or when R^2 is below
- * a threshold.  Forks whose thread was switched out while forking are not
+ * out negative beyond its +-2 sigma range (no work costs negative time: the
+ * model's counts do not explain the latencies), or when R^2 is below a
+ * threshold.  An accepted fit replaces a cost only where the term is
+ * resolved: its +-2 sigma range lies above 0 (a per-AVC cost of 230 +- 380 ns
+ * says nothing; that constant is kept and the output says so).  Forks whose thread was switched out while forking are not
  * offered (world.c): their latency holds other tasks' time.  A refused fit
  * replaces nothing and says why in one line.
  *
@@ -80,6 +82,7 @@ struct forkfit_result {
 	size_t used;            /* samples in the final fit */
 	size_t outliers;        /* dropped by the outlier pass */
 	bool identifiable[FORKFIT_NR];
+	bool resolved[FORKFIT_NR];  /* identifiable and coef - 2 se > 0 */
 	double coef[FORKFIT_NR]; /* ns per unit; 0 for a term that is not identifiable */
 	double se[FORKFIT_NR];   /* standard error of coef */
 	double r2;
@@ -89,12 +92,13 @@ struct forkfit_result {
 
 void forkfit_rule_default(struct forkfit_rule *r);
 /*
- * The rule's negative-term test: a term the calibrated file takes as a cost
- * (avc, pte, table) is refused when negative at all; base and vma, which only
- * absorb work the models share between designs, when negative beyond their
- * +-2 sigma range (a base of -9 +- 70 us is "about zero", not a contradiction).
+ * The rule's negative-term test: negative beyond the +-2 sigma range (a base
+ * of -9 +- 70 us is "about zero", not a contradiction; a negative cost that
+ * is about zero is only unresolved and never written).
  */
 bool forkfit_term_refused_negative(enum forkfit_term t, double coef, double se);
+/* Does the calibrated file take this term as a cost (avc, pte, table)? */
+bool forkfit_term_written(enum forkfit_term t);
 const char *forkfit_term_name(enum forkfit_term t);
 
 /* One fork: features x (x[FORKFIT_BASE] is set to 1 here) and its latency. */
@@ -110,7 +114,7 @@ void forkfit_print(const struct forkfit_result *r, FILE *out);
 /*
  * The report's costs block entry for the fit: {accepted, why, forks, used,
  * outliers, r2, residual_ns {median, p90, max}, latency_ns {...},
- * terms {base, vma, avc, pte, table: {value, low, high, se}}}.
+ * terms {base, vma, avc, pte, table: {value, low, high, se, resolved}}}.
  */
 cJSON *forkfit_json(const struct forkfit_result *r, struct avm_err *err);
 

@@ -101,6 +101,7 @@ static void test_recovers_known_costs(void **state)
 		 * least well separated (as on a real trace).
 		 */
 		assert_true(r.identifiable[j]);
+		assert_true(r.resolved[j]);
 		assert_true(fabs(r.coef[j] - t.c[j]) < 4 * r.se[j]);
 		assert_true(r.se[j] < (j == FORKFIT_TABLE ? 0.3 : 0.1) * t.c[j]);
 	}
@@ -232,7 +233,7 @@ static void test_calibrated_file(void **state)
 	r.forks = r.used = 50;
 	r.r2 = 0.9;
 	for (int j2 = 0; j2 < FORKFIT_NR; j2++)
-		r.identifiable[j2] = true;
+		r.identifiable[j2] = r.resolved[j2] = true;
 	r.coef[FORKFIT_PTE] = 77;
 	r.se[FORKFIT_PTE] = 2;
 	r.coef[FORKFIT_TABLE] = 1234;
@@ -252,6 +253,15 @@ static void test_calibrated_file(void **state)
 	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(pte, "low")) == 73);
 	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(pte, "high")) == 81);
 	cJSON_Delete(j);
+
+	/* an unresolved term (its range reaches 0) is not written; the others are */
+	r.resolved[FORKFIT_AVC] = false;
+	assert_int_equal(arch_write_calibrated_fork(&a, &c, 10, &r, "t", yaml, &err), 0);
+	if (arch_load(yaml, NULL, &b, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.cost.fork_pte_ns, 77);
+	assert_int_equal(b.rmap.ns[LOCKS_OP_AVC_ALLOC], a.rmap.ns[LOCKS_OP_AVC_ALLOC]);
+	assert_int_equal(b.rmap.ns[LOCKS_OP_TREE_INSERT], a.rmap.ns[LOCKS_OP_TREE_INSERT]);
 
 	r.accepted = false;
 	snprintf(r.why, sizeof(r.why), "R^2 0.100 is below 0.50");

@@ -3,7 +3,9 @@
  * end-to-end test (tests/e2e/fork_calibrate.sh).
  *
  * Round i (of argv[1], default 80) sets up, with counts drawn from a fixed
- * seed so that no two of them move together:
+ * seed so that no two of them move together (t, u <= 400, P <= 12288,
+ * S <= 400: each term's share of a fork is then well above the ~0.1 ms noise
+ * of a loaded 2-CPU VM, so the fit can resolve it):
  *   t  touched one-page RW VMAs, each followed by an untouched PROT_NONE one
  *      (so they do not merge): each has an anon_vma, so the fork clones its
  *      AVC and makes one more - AVCs = 2t;
@@ -48,7 +50,7 @@ static char *map(size_t len, int prot)
 
 static void one_round(void)
 {
-	unsigned t = draw(150), u = draw(150), np = draw(16384), ns = draw(48);
+	unsigned t = draw(400), u = draw(400), np = draw(12288), ns = draw(400);
 	size_t lt = 2 * (t + 1) * PG, lu = 2 * (u + 1) * PG, ld = (np + 1) * PG;
 	size_t ls = (ns + 1) * PMD;
 	char *vt = map(lt, PROT_NONE), *vu = map(lu, PROT_NONE), *vd = map(ld, PROT_READ | PROT_WRITE);
