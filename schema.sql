@@ -1,4 +1,4 @@
--- schema.sql - the anonvma trace (trace.db), schema version 1 (docs/trace-versions.md).
+-- schema.sql - the anonvma trace (trace.db), schema version 2 (docs/trace-versions.md).
 --
 -- One SQLite file per recording (anonvma-collect) or scenario (anonvma-synth).
 -- It is compiled into the binaries (src/trace.c), so the tools never need this
@@ -46,6 +46,9 @@
 --   size_anon_vma, size_anon_vma_chain, size_vm_area_struct
 --                    sizeof() of each struct from the kernel's BTF (bytes)
 --   collection_mode  "tracepoint" or "fentry" (collector), "synth" (synthesiser)
+--   fork_latency     (version 2 on, collector) "syscall_entry_to_sched_process_fork" when
+--                    FORK argument e holds measured latencies, "none" when this kernel
+--                    has no sched_process_fork tracepoint; absent: no latencies
 --   start_ns, end_ns wall-clock start and end (CLOCK_REALTIME, ns since the epoch)
 --   duration_ns      end - start of the event stream (ns)
 --   events           number of events (written when the trace is closed)
@@ -61,7 +64,15 @@ CREATE TABLE meta (
 -- The ordered event stream: one row per struct avm_event (src/event.h).
 -- The meaning of a..f depends on kind; see src/event.h, repeated here:
 --   kind  1 FORK        mm=parent mm, a=child mm (== mm for CLONE_VM), b=child tid,
---                       c=clone flags, d=child tgid
+--                       c=clone flags, d=child tgid,
+--                       e=(version 2 on) measured latency in ns from the fork, vfork,
+--                       clone or clone3 syscall's entry to sched_process_fork (the
+--                       child is made, not yet woken: a vfork parent's wait is not
+--                       in it); 0 = not measured (a fork outside those syscalls, a
+--                       synthesised trace, or a version-1 trace);
+--                       f=(version 2 on, with e) context switches of the forking
+--                       thread in that interval: 0 = it ran throughout, so e is the
+--                       fork's own time (plus interrupts)
 --         2 EXEC        mm=old mm, a=new mm, b=snapshot id of the new mm (0 none),
 --                       c=old pid
 --         3 EXIT        mm=mm the task leaves, a=group_dead
@@ -119,7 +130,8 @@ CREATE TABLE events (        -- seq = rowid: position in the stream, 1, 2, 3, ..
 );
 
 -- Arguments e and f of the events that have either non-zero (mmap, mremap,
--- shmat, failed slab allocations); every other event has e = f = 0.
+-- shmat, failed slab allocations, and from version 2 on forks with a measured
+-- latency); every other event has e = f = 0.
 CREATE TABLE events_ef (
 	seq INTEGER PRIMARY KEY,  -- the event's rowid in events
 	e   INTEGER NOT NULL,

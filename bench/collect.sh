@@ -11,7 +11,9 @@
 # Overhead = median(tool) - median(base); ratio = collect overhead / perf
 # overhead (target <= 0.5).  Also: events and lost events of the collector
 # (default ring size), bytes per event of trace.db against perf.data (target
-# <= 32).  Usage: bench/collect.sh [BUILD] (env RUNS, ITERS).
+# <= 32).  BASELINE=/path/to/another/anonvma-collect runs it too, interleaved
+# in the same loop, to measure a change side by side.
+# Usage: bench/collect.sh [BUILD] (env RUNS, ITERS, BASELINE).
 set -euo pipefail
 BUILD=${1:-build}
 RUNS=${RUNS:-5}
@@ -29,7 +31,7 @@ cc -O2 -static -o "$W" bench/collect_work.c
 [ -e /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing
 
 # The tracepoints the collector attaches (tp_btf names -> perf names).
-events=task:task_newtask,sched:sched_prepare_exec,sched:sched_process_exec
+events=task:task_newtask,sched:sched_process_fork,sched:sched_prepare_exec,sched:sched_process_exec
 events+=,sched:sched_process_exit,sched:sched_process_free,mmap:exit_mmap
 events+=,raw_syscalls:sys_enter,raw_syscalls:sys_exit
 events+=,exceptions:page_fault_user,exceptions:page_fault_kernel
@@ -45,6 +47,12 @@ median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 for i in $(seq "$RUNS"); do
 	"$W" "$ITERS" >> "$tmp/base"
+	if [ -n "${BASELINE:-}" ]; then
+		rm -f "$tmp/b.db"
+		"$BASELINE" -o "$tmp/b.db" -- "$W" "$ITERS" >> "$tmp/collect_base"
+		stat -c %s "$tmp/b.db" >> "$tmp/bdbsize"
+		sqlite3 "$tmp/b.db" "SELECT value FROM meta WHERE key='events'" >> "$tmp/bevents"
+	fi
 	rm -f "$tmp/t.db"
 	"$C" -o "$tmp/t.db" -- "$W" "$ITERS" >> "$tmp/collect"
 	sqlite3 "$tmp/t.db" "SELECT value FROM meta WHERE key='events'" >> "$tmp/events"
@@ -74,3 +82,10 @@ awk -v b="$base" -v c="$col" -v p="$prf" -v ev="$ev" -v pev="$pev" \
 	printf "  trace.db  %d bytes, %.1f bytes/event (target <= 32)\n", dbs, dbs / ev
 	printf "  perf.data %d bytes, %d samples, %.1f bytes/event\n", ps, pev, ps / pev
 }'
+if [ -n "${BASELINE:-}" ]; then
+	awk -v b="$base" -v c="$(median < "$tmp/collect_base")" -v ev="$(median < "$tmp/bevents")" \
+	    -v dbs="$(median < "$tmp/bdbsize")" -v name="$BASELINE" 'BEGIN {
+		printf "  under BASELINE        %8.1f ms  (+%.1f%%)  %s\n", c / 1e6, 100 * (c - b) / b, name
+		printf "  BASELINE trace.db %d bytes, %d events, %.1f bytes/event\n", dbs, ev, dbs / ev
+	}'
+fi

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 
 #include "config.h"
 #include "datadir.h"
+#include "forkfit.h"
 #include "outfile.h"
 #include "verdict.h"
 
@@ -1185,13 +1187,69 @@ static void yaml_cost(FILE *f, const char *indent, const char *key, double v, bo
 			(unsigned long long)seen);
 }
 
+/* The fork fit's term behind a hold-fit feature (-1: none). */
+static int calib_fork_term(int feature)
+{
+	return feature == LOCKS_CF_PTE_COPY ? FORKFIT_PTE :
+	       feature == LOCKS_CF_PT_TABLE ? FORKFIT_TABLE :
+	       feature == LOCKS_CF_AVC_LINK ? FORKFIT_AVC : -1;
+}
+
+/*
+ * The fork fit, when its rule accepted it, replaces the hold fit's per-PTE,
+ * per-table and AVC-link costs where it resolved them (their +-2 sigma range
+ * above 0): fork latencies measure the fork as a whole, the holds only the
+ * part under mmap_lock.  forked[i] says which it replaced.
+ */
+static void calib_fork_override(const struct forkfit_result *ff, double fit[LOCKS_CF_NR],
+				bool fitted[LOCKS_CF_NR], bool forked[LOCKS_CF_NR])
+{
+	static const int features[] = { LOCKS_CF_PTE_COPY, LOCKS_CF_PT_TABLE, LOCKS_CF_AVC_LINK };
+
+	memset(forked, 0, LOCKS_CF_NR * sizeof(*forked));
+	if (!ff || !ff->accepted)
+		return;
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		int f = features[i], t = calib_fork_term(f);
+
+		if (!ff->resolved[t])
+			continue;
+		fit[f] = ff->coef[t];
+		forked[f] = fitted[f] = true;
+	}
+}
+
+/* yaml_cost for a cost the fork fit may have replaced; share = this key's part of it. */
+static void yaml_cost_fork(FILE *f, const char *key, double v, const bool fitted[LOCKS_CF_NR],
+			   const bool forked[LOCKS_CF_NR], int feature, double share,
+			   const struct forkfit_result *ff, const struct locks_calib *c,
+			   uint64_t prior)
+{
+	int t = calib_fork_term(feature);
+
+	if (!forked[feature]) {
+		yaml_cost(f, "  ", key, v, fitted[feature], c->seen[feature], prior);
+		return;
+	}
+	fprintf(f, "  %s: %.0f  # [fit] fork latencies, %zu forks, R^2 %.3f, +-2 sigma "
+		   "[%.1f, %.1f]\n", key, v, ff->used, ff->r2,
+		share * (ff->coef[t] - 2 * ff->se[t]), share * (ff->coef[t] + 2 * ff->se[t]));
+}
+
 int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 			  uint64_t min_samples, const char *source, const char *path,
 			  struct avm_err *err)
 {
+	return arch_write_calibrated_fork(a, c, min_samples, NULL, source, path, err);
+}
+
+int arch_write_calibrated_fork(const struct arch *a, const struct locks_calib *c,
+			       uint64_t min_samples, const struct forkfit_result *ff,
+			       const char *source, const char *path, struct avm_err *err)
+{
 	const struct locks_costs *r = &a->rmap;
 	double prior[LOCKS_CF_NR] = { 0 }, fit[LOCKS_CF_NR], link, unlink;
-	bool fitted[LOCKS_CF_NR];
+	bool fitted[LOCKS_CF_NR], forked[LOCKS_CF_NR];
 	char name[48], src_esc[PATH_MAX], from_esc[PATH_MAX];
 	const char *base = strrchr(path, '/');
 	size_t n;
@@ -1215,6 +1273,7 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 	prior[LOCKS_CF_PTE_COPY] = (double)a->cost.fork_pte_ns;
 	prior[LOCKS_CF_PT_TABLE] = (double)a->cost.fork_table_ns;
 	locks_calib_fit(c, prior, min_samples, fit, fitted);
+	calib_fork_override(ff, fit, fitted, forked);
 	/* a pair's fit is split in the ratio of its prior parts */
 	link = prior[LOCKS_CF_AVC_LINK] > 0 ? fit[LOCKS_CF_AVC_LINK] / prior[LOCKS_CF_AVC_LINK] : 0;
 	unlink = prior[LOCKS_CF_AVC_UNLINK] > 0 ?
@@ -1233,6 +1292,17 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 	fprintf(f, "# Geometry and TLB costs: as in %s (see its sources).\n", from_esc);
 	fprintf(f, "# Work the models do not see, per hold: %.0f ns; per VMA copied at fork: %.0f ns.\n",
 		fit[LOCKS_CF_BASE], fit[LOCKS_CF_VMA_COPY]);
+	if (!ff)
+		fprintf(f, "# Fork latencies: none in the trace (schema version 1 or not measured).\n");
+	else if (ff->accepted)
+		fprintf(f, "# Fork latencies: %zu forks (%zu outliers dropped), R^2 %.3f, |residual| "
+			   "median %.0f ns, p90 %.0f ns;\n#   per fork %.0f ns, per VMA copied %.0f ns "
+			   "(both designs copy every VMA: no arch key).\n",
+			ff->used, ff->outliers, ff->r2, ff->resid_median, ff->resid_p90,
+			ff->coef[FORKFIT_BASE], ff->coef[FORKFIT_VMA]);
+	else
+		fprintf(f, "# Fork latencies: fit refused, fork costs not replaced by it: %s.\n",
+			ff->why);
 	fprintf(f, "name: %s\nisa: %s\npage_size: %llu\nva_bits: %u\nlevels: %u\n", name,
 		a->ops->isa, (unsigned long long)a->page_size, a->va_bits, a->levels);
 	fprintf(f, "pmd_size: %llu\ncont_pte_size: %llu\ncont_pmd_size: %llu\n",
@@ -1247,10 +1317,10 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 		(unsigned long long)a->cost.tlb_sync_ns, (unsigned long long)a->cost.ipi_ns,
 		(unsigned long long)a->cost.ipi_extra_cpu_ns, a->cost.tlbi_range ? "true" : "false");
 	fprintf(f, "fork:\n");
-	yaml_cost(f, "  ", "pte_copy_ns", fit[LOCKS_CF_PTE_COPY], fitted[LOCKS_CF_PTE_COPY],
-		  c->seen[LOCKS_CF_PTE_COPY], a->cost.fork_pte_ns);
-	yaml_cost(f, "  ", "table_ns", fit[LOCKS_CF_PT_TABLE], fitted[LOCKS_CF_PT_TABLE],
-		  c->seen[LOCKS_CF_PT_TABLE], a->cost.fork_table_ns);
+	yaml_cost_fork(f, "pte_copy_ns", fit[LOCKS_CF_PTE_COPY], fitted, forked,
+		       LOCKS_CF_PTE_COPY, 1, ff, c, a->cost.fork_pte_ns);
+	yaml_cost_fork(f, "table_ns", fit[LOCKS_CF_PT_TABLE], fitted, forked, LOCKS_CF_PT_TABLE,
+		       1, ff, c, a->cost.fork_table_ns);
 	fprintf(f, "rmap:\n");
 	yaml_cost(f, "  ", "lock_ns", fit[LOCKS_CF_LOCK], fitted[LOCKS_CF_LOCK],
 		  c->seen[LOCKS_CF_LOCK], r->ns[LOCKS_OP_LOCK]);
@@ -1258,20 +1328,24 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 		  c->seen[LOCKS_CF_AV_ALLOC], r->ns[LOCKS_OP_AV_ALLOC]);
 	yaml_cost(f, "  ", "anon_vma_free_ns", fit[LOCKS_CF_AV_FREE], fitted[LOCKS_CF_AV_FREE],
 		  c->seen[LOCKS_CF_AV_FREE], r->ns[LOCKS_OP_AV_FREE]);
-	yaml_cost(f, "  ", "avc_alloc_ns", link * (double)r->ns[LOCKS_OP_AVC_ALLOC],
-		  fitted[LOCKS_CF_AVC_LINK], c->seen[LOCKS_CF_AVC_LINK], r->ns[LOCKS_OP_AVC_ALLOC]);
-	yaml_cost(f, "  ", "interval_tree_insert_ns", link * (double)r->ns[LOCKS_OP_TREE_INSERT],
-		  fitted[LOCKS_CF_AVC_LINK], c->seen[LOCKS_CF_AVC_LINK],
-		  r->ns[LOCKS_OP_TREE_INSERT]);
+	yaml_cost_fork(f, "avc_alloc_ns", link * (double)r->ns[LOCKS_OP_AVC_ALLOC], fitted,
+		       forked, LOCKS_CF_AVC_LINK,
+		       prior[LOCKS_CF_AVC_LINK] > 0 ?
+			       (double)r->ns[LOCKS_OP_AVC_ALLOC] / prior[LOCKS_CF_AVC_LINK] : 0,
+		       ff, c, r->ns[LOCKS_OP_AVC_ALLOC]);
+	yaml_cost_fork(f, "interval_tree_insert_ns", link * (double)r->ns[LOCKS_OP_TREE_INSERT],
+		       fitted, forked, LOCKS_CF_AVC_LINK,
+		       prior[LOCKS_CF_AVC_LINK] > 0 ?
+			       (double)r->ns[LOCKS_OP_TREE_INSERT] / prior[LOCKS_CF_AVC_LINK] : 0,
+		       ff, c, r->ns[LOCKS_OP_TREE_INSERT]);
 	yaml_cost(f, "  ", "avc_free_ns", unlink * (double)r->ns[LOCKS_OP_AVC_FREE],
 		  fitted[LOCKS_CF_AVC_UNLINK], c->seen[LOCKS_CF_AVC_UNLINK],
 		  r->ns[LOCKS_OP_AVC_FREE]);
 	yaml_cost(f, "  ", "interval_tree_remove_ns", unlink * (double)r->ns[LOCKS_OP_TREE_REMOVE],
 		  fitted[LOCKS_CF_AVC_UNLINK], c->seen[LOCKS_CF_AVC_UNLINK],
 		  r->ns[LOCKS_OP_TREE_REMOVE]);
-	yaml_cost(f, "  ", "folio_rewrite_ns", fit[LOCKS_CF_FOLIO_REWRITE],
-		  fitted[LOCKS_CF_FOLIO_REWRITE], c->seen[LOCKS_CF_FOLIO_REWRITE],
-		  r->ns[LOCKS_OP_FOLIO_REWRITE]);
+	fprintf(f, "  folio_rewrite_ns: %llu  # [estimate] kept: no mainline kernel rewrites "
+		   "folio->mapping at fork\n", (unsigned long long)r->ns[LOCKS_OP_FOLIO_REWRITE]);
 	fprintf(f, "  rmap_vma_ns: %llu  # [prior] not measurable from mmap_lock holds\n",
 		(unsigned long long)r->ns[LOCKS_OP_RMAP_VMA]);
 	fprintf(f, "  vma_lookup_ns: %llu  # [prior] not measurable from mmap_lock holds\n",
@@ -1324,4 +1398,102 @@ size_t arch_cost_consts(const struct arch *a, struct verdict_const *out, size_t 
 		};
 	}
 	return n;
+}
+
+/* One `constants` entry of the costs block. */
+static bool cost_entry(cJSON *consts, const char *key, double v, bool fitted, bool forked,
+		       int feature, double share, const struct forkfit_result *ff,
+		       const struct locks_calib *c, const struct arch *a, const char *why)
+{
+	cJSON *e = cJSON_AddObjectToObject(consts, key);
+	int t = calib_fork_term(feature);
+	bool ok = e && cJSON_AddNumberToObject(e, "value", round(v)) &&
+		  cJSON_AddStringToObject(e, "source", fitted ? "fitted" : "estimate");
+
+	if (!ok)
+		return false;
+	if (forked && t >= 0)
+		return cJSON_AddStringToObject(e, "from", "fork_latencies") &&
+		       cJSON_AddNumberToObject(e, "n", (double)ff->used) &&
+		       cJSON_AddNumberToObject(e, "r2", ff->r2) &&
+		       cJSON_AddNumberToObject(e, "low", share * (ff->coef[t] - 2 * ff->se[t])) &&
+		       cJSON_AddNumberToObject(e, "high", share * (ff->coef[t] + 2 * ff->se[t]));
+	if (fitted)
+		return cJSON_AddStringToObject(e, "from", "mmap_lock_holds") &&
+		       cJSON_AddNumberToObject(e, "n", (double)c->seen[feature]);
+	return cJSON_AddStringToObject(e, "from", a->path) &&
+	       (!why || cJSON_AddStringToObject(e, "why", why));
+}
+
+cJSON *arch_calibrated_costs_json(const struct arch *a, const struct locks_calib *c,
+				  uint64_t min_samples, const struct forkfit_result *ff,
+				  struct avm_err *err)
+{
+	const struct locks_costs *r = &a->rmap;
+	double prior[LOCKS_CF_NR] = { 0 }, fit[LOCKS_CF_NR], link, unlink, ins;
+	bool fitted[LOCKS_CF_NR], forked[LOCKS_CF_NR];
+	cJSON *o = cJSON_CreateObject(), *consts = NULL, *fj = NULL;
+	bool ok;
+
+	prior[LOCKS_CF_LOCK] = (double)r->ns[LOCKS_OP_LOCK];
+	prior[LOCKS_CF_AV_ALLOC] = (double)r->ns[LOCKS_OP_AV_ALLOC];
+	prior[LOCKS_CF_AV_FREE] = (double)r->ns[LOCKS_OP_AV_FREE];
+	prior[LOCKS_CF_AVC_LINK] = (double)(r->ns[LOCKS_OP_AVC_ALLOC] + r->ns[LOCKS_OP_TREE_INSERT]);
+	prior[LOCKS_CF_AVC_UNLINK] = (double)(r->ns[LOCKS_OP_TREE_REMOVE] + r->ns[LOCKS_OP_AVC_FREE]);
+	prior[LOCKS_CF_FOLIO_REWRITE] = (double)r->ns[LOCKS_OP_FOLIO_REWRITE];
+	prior[LOCKS_CF_PTE_COPY] = (double)a->cost.fork_pte_ns;
+	prior[LOCKS_CF_PT_TABLE] = (double)a->cost.fork_table_ns;
+	locks_calib_fit(c, prior, min_samples, fit, fitted);
+	calib_fork_override(ff, fit, fitted, forked);
+	link = prior[LOCKS_CF_AVC_LINK] > 0 ? fit[LOCKS_CF_AVC_LINK] / prior[LOCKS_CF_AVC_LINK] : 0;
+	unlink = prior[LOCKS_CF_AVC_UNLINK] > 0 ?
+			 fit[LOCKS_CF_AVC_UNLINK] / prior[LOCKS_CF_AVC_UNLINK] : 0;
+	ins = prior[LOCKS_CF_AVC_LINK] > 0 ?
+		      (double)r->ns[LOCKS_OP_AVC_ALLOC] / prior[LOCKS_CF_AVC_LINK] : 0;
+	if (o && ff) {
+		fj = forkfit_json(ff, err);
+		if (!fj) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+		cJSON_AddItemToObject(o, "fork_fit", fj);
+	}
+	ok = o && (ff || cJSON_AddNullToObject(o, "fork_fit"));
+	consts = ok ? cJSON_AddObjectToObject(o, "constants") : NULL;
+	ok = consts &&
+	     cost_entry(consts, "fork.pte_copy_ns", fit[LOCKS_CF_PTE_COPY],
+			fitted[LOCKS_CF_PTE_COPY], forked[LOCKS_CF_PTE_COPY], LOCKS_CF_PTE_COPY, 1,
+			ff, c, a, NULL) &&
+	     cost_entry(consts, "fork.table_ns", fit[LOCKS_CF_PT_TABLE], fitted[LOCKS_CF_PT_TABLE],
+			forked[LOCKS_CF_PT_TABLE], LOCKS_CF_PT_TABLE, 1, ff, c, a, NULL) &&
+	     cost_entry(consts, "rmap.lock_ns", fit[LOCKS_CF_LOCK], fitted[LOCKS_CF_LOCK], false,
+			LOCKS_CF_LOCK, 1, ff, c, a, NULL) &&
+	     cost_entry(consts, "rmap.anon_vma_alloc_ns", fit[LOCKS_CF_AV_ALLOC],
+			fitted[LOCKS_CF_AV_ALLOC], false, LOCKS_CF_AV_ALLOC, 1, ff, c, a, NULL) &&
+	     cost_entry(consts, "rmap.anon_vma_free_ns", fit[LOCKS_CF_AV_FREE],
+			fitted[LOCKS_CF_AV_FREE], false, LOCKS_CF_AV_FREE, 1, ff, c, a, NULL) &&
+	     cost_entry(consts, "rmap.avc_alloc_ns", link * (double)r->ns[LOCKS_OP_AVC_ALLOC],
+			fitted[LOCKS_CF_AVC_LINK], forked[LOCKS_CF_AVC_LINK], LOCKS_CF_AVC_LINK,
+			ins, ff, c, a, NULL) &&
+	     cost_entry(consts, "rmap.interval_tree_insert_ns",
+			link * (double)r->ns[LOCKS_OP_TREE_INSERT], fitted[LOCKS_CF_AVC_LINK],
+			forked[LOCKS_CF_AVC_LINK], LOCKS_CF_AVC_LINK, 1 - ins, ff, c, a, NULL) &&
+	     cost_entry(consts, "rmap.avc_free_ns", unlink * (double)r->ns[LOCKS_OP_AVC_FREE],
+			fitted[LOCKS_CF_AVC_UNLINK], false, LOCKS_CF_AVC_UNLINK, 1, ff, c, a, NULL) &&
+	     cost_entry(consts, "rmap.interval_tree_remove_ns",
+			unlink * (double)r->ns[LOCKS_OP_TREE_REMOVE], fitted[LOCKS_CF_AVC_UNLINK],
+			false, LOCKS_CF_AVC_UNLINK, 1, ff, c, a, NULL) &&
+	     cost_entry(consts, "rmap.folio_rewrite_ns", prior[LOCKS_CF_FOLIO_REWRITE], false,
+			false, LOCKS_CF_FOLIO_REWRITE, 1, ff, c, a,
+			"no mainline kernel rewrites folio->mapping at fork") &&
+	     cost_entry(consts, "rmap.rmap_vma_ns", (double)r->ns[LOCKS_OP_RMAP_VMA], false, false,
+			-1, 1, ff, c, a, "rmap walks take no mmap_lock and no fork latency shows them") &&
+	     cost_entry(consts, "rmap.vma_lookup_ns", (double)r->ns[LOCKS_OP_VMA_LOOKUP], false,
+			false, -1, 1, ff, c, a, "a lazy walk step: no mainline kernel does it");
+	if (!ok) {
+		cJSON_Delete(o);
+		avm_errf(err, "out of memory (costs block)");
+		return NULL;
+	}
+	return o;
 }

@@ -264,6 +264,27 @@ int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 			  uint64_t min_samples, const char *source, const char *path,
 			  struct avm_err *err);
 
+struct forkfit_result;
+/*
+ * The same with the fork-latency fit (forkfit.h; NULL: the trace has none):
+ * when its rule accepted it, fork.pte_copy_ns, fork.table_ns and the AVC link
+ * costs (avc_alloc_ns + interval_tree_insert_ns, split in the ratio of the
+ * priors) come from it, tagged with n, R^2 and the +-2 sigma range; when it
+ * refused, they are what the hold fit gives and the header says why.
+ */
+int arch_write_calibrated_fork(const struct arch *a, const struct locks_calib *c,
+			       uint64_t min_samples, const struct forkfit_result *ff,
+			       const char *source, const char *path, struct avm_err *err);
+/*
+ * The report's `costs` block of a --calibrate run: `fork_fit` (forkfit_json)
+ * and `constants`, one entry per cost key of the calibrated file:
+ * {value, source: "fitted" | "estimate", from: "fork_latencies" |
+ * "mmap_lock_holds" | the arch file, n, and for fork-fitted ones r2, low, high}.
+ */
+cJSON *arch_calibrated_costs_json(const struct arch *a, const struct locks_calib *c,
+				  uint64_t min_samples, const struct forkfit_result *ff,
+				  struct avm_err *err);
+
 /* ---- report sections (docs/arch.md lists the keys) ---------------------------------- */
 
 /* The report's `arch` section: name, ISA, geometry per level, every cost. */

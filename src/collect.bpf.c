@@ -10,7 +10,9 @@
  *
  * Sources (eager.md §6):
  *   processes   tp_btf task_newtask (fork: runs in the parent before the
- *               child can run, with the clone flags), sched_prepare_exec
+ *               child can run, with the clone flags), sched_process_fork
+ *               (the fork's measured latency, see "fork latency" below),
+ *               sched_prepare_exec
  *               (the exec event, old and new mm, before the old mm's
  *               exit_mmap), sched_process_exec (snapshot of the new mm with
  *               the bpf_iter_task_vma kfuncs),
@@ -26,6 +28,18 @@
  *   snapshots   iter/task_vma (collection start, read by user space) and the
  *               exec path above; one row per VMA plus one row per anon_vma met
  *               on its chain.
+ *
+ * Fork latency: sys_enter stamps the entry of fork, vfork, clone and clone3
+ * in the thread's "sysargs" entry (nothing else for other syscalls);
+ * task_newtask, finding the stamp, parks the FORK record in that entry
+ * instead of emitting it; sched_process_fork, right after copy_process in
+ * the same thread, emits it with e = now - entry.  sched_process_fork comes
+ * before the child is woken, so a vfork parent's wait for its child is not
+ * in it (the syscall's exit would be); f = the thread's context switches in
+ * between (0: it ran throughout, so e is the fork's own time plus interrupts).
+ * Without a stamp (a fork outside those
+ * syscalls: io_uring workers, kernel threads) FORK is emitted at once with
+ * e = 0, "not measured".  sys_exit drops the entry as for every syscall.
  *
  * Filtering: with filter_on, only tasks whose tgid is in "tracked" (seeded by
  * user space, extended at fork) or whose comm matches are recorded.  The
@@ -54,6 +68,7 @@ const volatile __u32 have_prepare_exec = 1;
 const volatile __u32 snap_at_exec = 1;
 const volatile __u32 snap_at_exit = 1;  /* --no-exit-snapshots clears it */
 const volatile __u64 wake_bytes = 4 << 20;
+const volatile __u32 have_fork_tp = 1;  /* sched_process_fork attached: FORK latency */
 
 /* --- state --------------------------------------------------------------- */
 __u64 cache_av, cache_avc, cache_vma; /* struct kmem_cache * once named */
@@ -80,13 +95,25 @@ struct {
 
 #define SYS_IOV_MAX 8
 
+/* A FORK record parked by task_newtask until sched_process_fork (fork syscalls). */
+struct fork_park {
+	__u64 enter;  /* bpf_ktime_get_ns() at the syscall's entry */
+	__u64 csw;    /* the thread's context switches (nvcsw + nivcsw) at the entry */
+	__u64 t;      /* task_newtask: the FORK event's time */
+	__u64 pmm, cmm, flags;
+	__u32 cpu, ctid, ctgid, parked;
+};
+
 struct sys_stash {
 	__u32 nr;
 	__u32 niov;
 	__u64 arg[6];
 	__u64 obj;    /* struct file * of the fd, or a name hash */
 	__u64 tmm;    /* target mm (process_madvise) */
-	__u64 iov[SYS_IOV_MAX][2];
+	union {
+		__u64 iov[SYS_IOV_MAX][2]; /* process_madvise */
+		struct fork_park fork;     /* fork, vfork, clone, clone3 */
+	};
 };
 
 struct {
@@ -150,6 +177,10 @@ extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksy
 #define NR_pkey_mprotect 329
 #define NR_process_madvise 440
 #define NR_mseal 462
+#define NR_clone 56
+#define NR_fork 57
+#define NR_vfork 58
+#define NR_clone3 435
 #define SYSARG(regs, n) \
 	((n) == 0 ? BPF_CORE_READ(regs, di) : (n) == 1 ? BPF_CORE_READ(regs, si) : \
 	 (n) == 2 ? BPF_CORE_READ(regs, dx) : (n) == 3 ? BPF_CORE_READ(regs, r10) : \
@@ -174,6 +205,10 @@ extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksy
 #define NR_process_madvise 440
 #define NR_mseal 462
 #define NR_prctl 167
+#define NR_clone 220
+#define NR_clone3 435
+#define NR_fork (-1L)  /* arm64 has only clone and clone3 */
+#define NR_vfork (-2L)
 #define SYSARG(regs, n) BPF_CORE_READ(regs, regs[n])
 #else
 #error "anonvma-collect: syscall table for this architecture is missing"
@@ -340,6 +375,12 @@ static __always_inline __u64 name_hash(const void *uptr)
 	return h ? h : 1;
 }
 
+/* Context switches of a thread so far: voluntary (it blocked) and involuntary (preempted). */
+static __always_inline __u64 task_csw(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, nvcsw) + BPF_CORE_READ(t, nivcsw);
+}
+
 /* --- processes ------------------------------------------------------------ */
 SEC("tp_btf/task_newtask")
 int BPF_PROG(on_newtask, struct task_struct *task, __u64 clone_flags)
@@ -358,6 +399,25 @@ int BPF_PROG(on_newtask, struct task_struct *task, __u64 clone_flags)
 	cmm = (__u64)BPF_CORE_READ(task, mm);
 	if (!pmm && !cmm)
 		return 0; /* kernel thread */
+	if (have_fork_tp) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		struct sys_stash *sp = bpf_map_lookup_elem(&sysargs, &tid);
+
+		/* in a fork syscall: park the record for sched_process_fork */
+		if (sp && sp->fork.enter && !sp->fork.parked &&
+		    (sp->nr == NR_clone || sp->nr == NR_clone3 || sp->nr == NR_fork ||
+		     sp->nr == NR_vfork)) {
+			sp->fork.t = bpf_ktime_get_ns();
+			sp->fork.cpu = bpf_get_smp_processor_id();
+			sp->fork.pmm = pmm;
+			sp->fork.cmm = cmm;
+			sp->fork.flags = clone_flags;
+			sp->fork.ctid = BPF_CORE_READ(task, pid);
+			sp->fork.ctgid = ctgid;
+			sp->fork.parked = 1;
+			return 0;
+		}
+	}
 	e = ev_new(AVM_FORK, pmm);
 	if (!e)
 		return 0;
@@ -365,6 +425,37 @@ int BPF_PROG(on_newtask, struct task_struct *task, __u64 clone_flags)
 	e->b = BPF_CORE_READ(task, pid);
 	e->c = clone_flags;
 	e->d = ctgid;
+	bpf_ringbuf_submit(e, wake_flags());
+	return 0;
+}
+
+/*
+ * Right after copy_process returned the child, before it is woken (and before
+ * a vfork parent waits for it): emit the FORK record task_newtask parked,
+ * with e = the latency from the syscall's entry.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sys_stash *sp = bpf_map_lookup_elem(&sysargs, &tid);
+	__u64 now = bpf_ktime_get_ns();
+	struct avm_event *e;
+
+	if (!sp || !sp->fork.parked)
+		return 0;
+	sp->fork.parked = 0;
+	e = ev_new(AVM_FORK, sp->fork.pmm);
+	if (!e)
+		return 0;
+	e->t = sp->fork.t;
+	e->cpu = sp->fork.cpu;
+	e->a = sp->fork.cmm;
+	e->b = sp->fork.ctid;
+	e->c = sp->fork.flags;
+	e->d = sp->fork.ctgid;
+	e->e = now > sp->fork.enter ? now - sp->fork.enter : 1;
+	e->f = task_csw(parent) - sp->fork.csw; /* 0: ran without being switched out */
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
@@ -742,6 +833,15 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	case NR_mlock: case NR_mlock2: case NR_munlock: case NR_mlockall:
 	case NR_munlockall: case NR_shmat: case NR_shmdt: case NR_mseal: case NR_prctl:
 		break;
+	case NR_clone: case NR_clone3: case NR_fork: case NR_vfork:
+		/* fork latency: only the entry time (see the comment at the top) */
+		if (!have_fork_tp || !traced_current())
+			return 0;
+		st.nr = id;
+		st.fork.csw = task_csw((struct task_struct *)bpf_get_current_task_btf());
+		st.fork.enter = bpf_ktime_get_ns();
+		bpf_map_update_elem(&sysargs, &tid, &st, BPF_ANY);
+		return 0;
 	case NR_execve: case NR_execveat:
 		/* Kernels before 6.10 have no sched_prepare_exec: stash the old mm here. */
 		if (!have_prepare_exec && traced_current()) {

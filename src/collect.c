@@ -863,6 +863,7 @@ static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 	nargs = collect_tp_nargs(r->vmlinux, "sched_process_exit");
 	r->skel->rodata->exit_has_group_dead = nargs >= 2;
 	r->skel->rodata->have_prepare_exec = collect_have_tp(r->vmlinux, "sched_prepare_exec");
+	r->skel->rodata->have_fork_tp = collect_have_tp(r->vmlinux, "sched_process_fork");
 
 	while (rb < r->o.ringbuf)
 		rb <<= 1;
@@ -901,7 +902,11 @@ static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 			load = load && !kfuncs;
 		bpf_program__set_autoload(prog, load);
 	}
-	if (trace_meta_set(r->trace, "missing_tracepoints", missing, err) ||
+	/* FORK argument e: the measured fork latency (docs/collect.md), or 0 without it */
+	if (trace_meta_set(r->trace, "fork_latency",
+			   r->skel->rodata->have_fork_tp ? "syscall_entry_to_sched_process_fork" :
+							   "none", err) ||
+	    trace_meta_set(r->trace, "missing_tracepoints", missing, err) ||
 	    trace_meta_set_int(r->trace, "slab_sites_resolved", sites_known, err))
 		return -1;
 	return 0;

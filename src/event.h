@@ -32,7 +32,10 @@ typedef uint16_t avm_u16;
 enum avm_kind {
 	/* processes */
 	AVM_FORK = 1,       /* mm=parent mm, a=child mm (== mm: CLONE_VM), b=child tid,
-	                       c=clone flags, d=child tgid */
+	                       c=clone flags, d=child tgid, e=measured latency (ns) from
+	                       the fork syscall's entry to sched_process_fork, 0 = not
+	                       measured, f=context switches of the parent meanwhile
+	                       (0: it ran throughout) (schema version 2 on) */
 	AVM_EXEC = 2,       /* mm=old mm, a=new mm, b=snapshot id of the new mm (0: none),
 	                       c=old pid */
 	AVM_EXIT = 3,       /* mm=mm the task leaves, a=group_dead */

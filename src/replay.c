@@ -843,6 +843,10 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 			if (c == 0 && o->calibrate_path && !strcmp(o->models[i], "eager") &&
 			    world_set_calibrate(wk->w, true, err))
 				return -1;
+			/* schema version 2 on: FORK e is a measured latency (0: not measured) */
+			if (c == 0 && o->calibrate_path && !strcmp(o->models[i], "eager") &&
+			    trace_version(r->t) >= 2 && world_set_fork_latencies(wk->w, true, err))
+				return -1;
 			if (c == 0 && o->validate && !strcmp(o->models[i], "eager")) {
 				wk->validated = true;
 				r->eager = wk->w;
@@ -876,6 +880,43 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 	return 0;
 }
 
+/*
+ * --calibrate: fit the fork costs to the measured fork latencies (forkfit.h)
+ * and build the report's `costs` block.  A trace older than schema version 2
+ * has none: the fit is refused with that reason, never run on zeros.
+ */
+static int replay_fork_fit(struct replay *r, struct world *w, struct replay_result *res,
+			   struct avm_err *err)
+{
+	const struct forkfit *f = world_forkfit(w);
+	struct forkfit_rule rule;
+
+	forkfit_rule_default(&rule);
+	const char *how = replay_meta_lookup(&r->meta, "fork_latency");
+
+	if (f && (!how || !strcmp(how, "none"))) {
+		/* a synthesised trace, or a collector on a kernel without sched_process_fork */
+		memset(&res->fork_fit, 0, sizeof(res->fork_fit));
+		snprintf(res->fork_fit.why, sizeof(res->fork_fit.why),
+			 "the trace has no fork latencies (meta fork_latency: %s)",
+			 how ? how : "absent");
+	} else if (f) {
+		forkfit_solve(f, &rule, &res->fork_fit);
+		res->fork_forks_switched = f->switched;
+		res->fork_forks_threads = f->threads;
+		res->fork_forks_unmodelled = f->unmodelled;
+	} else {
+		memset(&res->fork_fit, 0, sizeof(res->fork_fit));
+		snprintf(res->fork_fit.why, sizeof(res->fork_fit.why),
+			 "the trace (schema version %d) has no fork latencies: they are recorded "
+			 "from version 2 on", trace_version(r->t));
+	}
+	res->fork_fit_ran = true;
+	res->costs = arch_calibrated_costs_json(&r->arch, world_calib(w), REPLAY_CALIB_MIN_HOLDS,
+						&res->fork_fit, err);
+	return res->costs ? 0 : -1;
+}
+
 /* --calibrate: fit the eager world's holds and write the arch YAML (docs/arch.md). */
 static int replay_calibrate(struct replay *r, struct replay_result *res, struct avm_err *err)
 {
@@ -889,8 +930,10 @@ static int replay_calibrate(struct replay *r, struct replay_result *res, struct 
 			return avm_errf(err, "--calibrate: the trace has no mmap_lock write holds "
 					     "before VMA-changing syscalls (collected without the "
 					     "mmap_lock tracepoints?)");
-		return arch_write_calibrated(&r->arch, c, REPLAY_CALIB_MIN_HOLDS, r->o->trace_path,
-					     r->o->calibrate_path, err);
+		if (replay_fork_fit(r, r->workers[i].w, res, err))
+			return -1;
+		return arch_write_calibrated_fork(&r->arch, c, REPLAY_CALIB_MIN_HOLDS, &res->fork_fit,
+						  r->o->trace_path, r->o->calibrate_path, err);
 	}
 	return avm_errf(err, "--calibrate: no calibrating world");
 }
@@ -1058,7 +1101,7 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 			.name = world_model_name(w),
 			.stats = world_stats(w),
 			.lazy_figures = !strcmp(world_model_name(w), "lazy"),
-			.cfg = r->o->cfg, /* the lazy policies the report echoes */
+			.cfg = &cb->cfg, /* the lazy policies the report echoes (this combination's) */
 		};
 	}
 	in.trace_path = r->o->trace_path;
@@ -1077,6 +1120,16 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 	    replay_track_sections(cb, report, err)) {
 		cJSON_Delete(report);
 		return -1;
+	}
+	/* --calibrate: which costs were fitted and which are estimates (docs/arch.md) */
+	if (main_report && res->costs) {
+		cJSON *costs = res->costs;
+
+		res->costs = NULL;
+		if (report_add_section(report, "costs", costs, err)) {
+			cJSON_Delete(report);
+			return -1;
+		}
 	}
 	if (r->val && main_report) {
 		if (report_add_section(report, "validation", validate_to_json(r->val), err)) {
@@ -1266,6 +1319,8 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 		goto out;
 	ret = 0;
 out:
+	cJSON_Delete(res->costs); /* taken by the report, unless it failed first */
+	res->costs = NULL;
 	validate_destroy(r.val);
 	for (size_t i = 0; i < r.nworkers; i++) {
 		world_destroy(r.workers[i].w);

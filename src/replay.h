@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "forkfit.h"
 #include "validate.h"
 
 #define REPLAY_MAX_MODELS 4
@@ -84,6 +85,11 @@ struct replay_result {
 	 */
 	uint64_t skipped_events;
 	double sensitivity_seconds;  /* what re-judging the verdict cost (verdict.sensitivity) */
+	/* --calibrate: the fork-latency fit (fork_fit_ran), forks it could not use */
+	bool fork_fit_ran;
+	struct forkfit_result fork_fit;
+	uint64_t fork_forks_switched, fork_forks_threads, fork_forks_unmodelled;
+	cJSON *costs; /* the report's `costs` block until the report takes it (internal) */
 };
 
 /* Fill opts with the defaults (no trace path; models from replay_default_models). */

@@ -54,8 +54,8 @@ static void usage(FILE *out)
 		"                         (x86_64-4level, arm64-4k-48bit, ...) or a YAML path\n"
 		"                         (default: the config's arch, else the trace's host)\n"
 		"      --calibrate FILE   fit the arch's lock and fork costs to the mmap_lock\n"
-		"                         holds the trace measured; write them as an arch YAML\n"
-		"                         (load it with --arch FILE)\n"
+		"                         holds and fork latencies the trace measured; write\n"
+		"                         them as an arch YAML (load it with --arch FILE)\n"
 		"      --validate         compare the eager model with the kernel's own\n"
 		"                         allocations and exit-time VMA layouts recorded in\n"
 		"                         the trace; exit 3 if an error is above the tolerance\n"
@@ -255,6 +255,16 @@ int main(int argc, char **argv)
 		if (ro.calibrate_path)
 			printf("calibration: %llu mmap_lock holds fitted; costs written to %s\n",
 			       (unsigned long long)res.calibration_holds, ro.calibrate_path);
+		if (ro.calibrate_path && res.fork_fit_ran) {
+			forkfit_print(&res.fork_fit, stdout);
+			if (res.fork_forks_switched || res.fork_forks_threads ||
+			    res.fork_forks_unmodelled)
+				printf("  not in the fit: %llu forks switched out while forking, %llu "
+				       "sharing the mm (threads, vfork), %llu of an mm the model does "
+				       "not know\n", (unsigned long long)res.fork_forks_switched,
+				       (unsigned long long)res.fork_forks_threads,
+				       (unsigned long long)res.fork_forks_unmodelled);
+		}
 	}
 	ret = res.validated && !res.validation_passed ? 3 : 0;
 out:

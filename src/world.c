@@ -39,6 +39,7 @@ struct world {
 	/* --calibrate: the fit, and per task (tid + 1) its open or finished write hold */
 	struct locks_calib *calib;
 	struct u64map holds;
+	struct forkfit *fork_fit; /* --calibrate with measured fork latencies */
 	/* rmap walks (rmap_walk.h): observed ones, and what-if pressure when configured */
 	struct rmap_walk *rw;
 	bool rw_pressure;
@@ -167,6 +168,7 @@ void world_destroy(struct world *w)
 	rmap_walk_destroy(w->rw);
 	track_destroy(w->track);
 	verdict_forks_destroy(w->forks);
+	world_set_fork_latencies(w, false, NULL);
 	world_set_calibrate(w, false, NULL);
 	free(w);
 }
@@ -246,6 +248,27 @@ static uint64_t calib_sections(const struct locks *l)
 	locks_summary(l, LOCKS_PTL, LOCKS_READ, &ptl_r);
 	locks_summary(l, LOCKS_PTL, LOCKS_WRITE, &ptl_w);
 	return locks_count(l) - vma.count - ptl_r.count - ptl_w.count;
+}
+
+int world_set_fork_latencies(struct world *w, bool on, struct avm_err *err)
+{
+	if (on && !w->fork_fit) {
+		if (!w->calib)
+			return avm_errf(err, "fork latencies are fitted by --calibrate only");
+		w->fork_fit = calloc(1, sizeof(*w->fork_fit));
+		if (!w->fork_fit)
+			return avm_errf(err, "out of memory (fork latencies)");
+	} else if (!on && w->fork_fit) {
+		forkfit_free(w->fork_fit);
+		free(w->fork_fit);
+		w->fork_fit = NULL;
+	}
+	return 0;
+}
+
+const struct forkfit *world_forkfit(const struct world *w)
+{
+	return w->fork_fit;
 }
 
 static void work_now(const struct world *w, struct world_work *k)
@@ -354,6 +377,36 @@ static void calib_sample(struct world *w, const struct avm_event *ev, const stru
 	free(h);
 }
 
+/*
+ * A fork with a measured latency was applied: its sample is the work the
+ * model did for it.  b is the work before it, forks_before the fork count.
+ */
+static int fork_sample(struct world *w, const struct avm_event *ev, const struct world_work *b,
+		       uint64_t forks_before, struct avm_err *err)
+{
+	struct world_work a;
+	double x[FORKFIT_NR] = { 0 };
+
+	if (ev->a == (int64_t)ev->mm) {
+		w->fork_fit->threads++; /* CLONE_VM: nothing copied */
+		return 0;
+	}
+	if (ev->f != 0) {
+		w->fork_fit->switched++; /* its latency includes time another task ran */
+		return 0;
+	}
+	if (mm_sim_stats(w->sim)->forks == forks_before) {
+		w->fork_fit->unmodelled++;
+		return 0;
+	}
+	work_now(w, &a);
+	x[FORKFIT_VMA] = (double)(a.vma_allocs - b->vma_allocs);
+	x[FORKFIT_AVC] = (double)(a.avc_allocs - b->avc_allocs);
+	x[FORKFIT_PTE] = (double)(a.ptes - b->ptes);
+	x[FORKFIT_TABLE] = (double)(a.tables - b->tables);
+	return forkfit_add(w->fork_fit, x, (double)ev->e, err);
+}
+
 /* ---- fork cost, series, per-process bytes (track.h) ----------------------------- */
 
 /*
@@ -422,6 +475,13 @@ static int track_event(struct world *w, const struct avm_event *ev, int64_t byte
 				   (after.ptes - before->ptes) * w->arch->cost.fork_pte_ns +
 				   (after.tables - before->tables) * w->arch->cost.fork_table_ns);
 			locks_mark_sub(&after.work, &before->work, &work);
+			/*
+			 * As fork_mark: dup_mmap's VMA write locks are not the anon
+			 * rmap's part (both designs pay them), so the re-costed fork
+			 * work leaves them out too; lazy's rewrites charged to a VMA
+			 * write lock carry folio_rewrite units only and stay.
+			 */
+			work.n[LOCKS_OP_VMA_WRITE] = 0;
 			if (w->forks && verdict_forks_add(w->forks, &work, err))
 				return -1;
 			if (upg) {
@@ -457,10 +517,10 @@ struct track *world_track(struct world *w)
 
 int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err)
 {
-	struct world_work before = { 0 };
+	struct world_work before = { 0 }, fork_before = { 0 };
 	struct world_fork_mark fork = { 0 };
 	int64_t bytes0;
-	bool sample;
+	bool sample, fork_lat;
 
 	w->clock.t = ev->t;
 	w->clock.cpu = ev->cpu;
@@ -493,6 +553,10 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 	}
 	if (sample)
 		work_now(w, &before);
+	/* e = 0: not measured, never a zero-latency sample */
+	fork_lat = w->fork_fit && ev->kind == AVM_FORK && ev->e > 0;
+	if (fork_lat)
+		work_now(w, &fork_before);
 	bytes0 = rmap_bytes(w);
 	if (ev->kind == AVM_FORK)
 		fork_mark(w, &fork);
@@ -500,6 +564,8 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 		return -1;
 	if (sample)
 		calib_sample(w, ev, &before);
+	if (fork_lat && fork_sample(w, ev, &fork_before, fork.forks, err))
+		return -1;
 	if (track_event(w, ev, bytes0, ev->kind == AVM_FORK ? &fork : NULL, err))
 		return -1;
 	return after_event(w, ev, err);

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "error.h"
 #include "event.h"
+#include "forkfit.h"
 #include "locks.h"
 #include "mm.h"
 #include "model.h"
@@ -82,6 +83,16 @@ const struct model_ops *world_ops(const struct world *w);
  */
 int world_set_calibrate(struct world *w, bool on, struct avm_err *err);
 const struct locks_calib *world_calib(const struct world *w); /* NULL when off */
+/*
+ * --calibrate on a trace with measured fork latencies (FORK argument e, schema
+ * version 2 on): pair each fork's latency with the work the model did for it
+ * (VMAs copied, AVCs allocated, PTEs and page-table pages copied) for the
+ * fork-cost fit (forkfit.h).  Forks sharing the mm (CLONE_VM) and forks of an
+ * mm the model does not know are counted, not fitted; e = 0 is "not
+ * measured", never a sample.  Needs world_set_calibrate on; off by default.
+ */
+int world_set_fork_latencies(struct world *w, bool on, struct avm_err *err);
+const struct forkfit *world_forkfit(const struct world *w); /* NULL when off */
 
 /*
  * Fork cost, the live-object series and per-process bytes (track.h): always
