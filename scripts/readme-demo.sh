@@ -3,8 +3,9 @@
 # output equal to what `make demo` prints.
 #
 # Runs scripts/demo.sh BUILD and takes from its output the headline lines of
-# the summary (from "anon rmap (" through "host RAM:") and the verdict with
-# its reasons ("verdict:" and the indented lines after it).  The README holds
+# the summary (from "anon rmap (" through "host RAM:"), the verdict with
+# its reasons ("verdict:" and the indented lines after it) and how robust it
+# is ("robustness:" and the constants that flip it).  The README holds
 # them in the code block between <!-- demo:begin --> and <!-- demo:end -->.
 #   --check   (default) exit 1 with a diff when the README's block differs
 #   --update  rewrite the block (`make readme`: one command after a change to
@@ -24,7 +25,7 @@ awk '
 	/^anon rmap \(/          { head = 1 }
 	head                     { print }
 	/^host RAM:/             { head = 0 }
-	/^verdict:/              { verdict = 1; print; next }
+	/^verdict:/ || /^robustness:/ { verdict = 1; print; next }
 	verdict && /^  /         { print; next }
 	verdict                  { verdict = 0 }
 ' "$tmp/demo.out" > "$tmp/block"
