@@ -92,6 +92,9 @@ struct mm_vma {
 	bool has_close;           /* vm_ops->close (hugetlb, some special mappings) */
 };
 
+/* One populate (MAP_POPULATE, mlock, MADV_POPULATE_*, GUP) faults at most this much. */
+#define MM_POPULATE_MAX_BYTES (16ULL << 30)
+
 struct mm_sim_params {
 	enum mm_profile profile;  /* default P3 */
 	uint64_t page_size;       /* default 4096 */
