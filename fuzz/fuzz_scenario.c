@@ -5,7 +5,8 @@
  * then stops the run with an error), so the harness covers generation code
  * without turning a legitimately large scenario into a timeout; what the
  * documented limits (processes, mappings, simulated time) must catch is
- * caught within that budget or by the loader.
+ * caught within that budget or by the loader; steps that emit nothing are
+ * bounded by max_steps.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct synth_scenario *s = NULL;
 	struct sink_ctx ctx = { 0 };
 	struct synth_sink sink = { &ctx, on_event, on_vma, on_av };
-	struct synth_opts o = { .scale = 1.0 };
+	struct synth_opts o = { .scale = 1.0, .max_steps = 200000 };
 	struct synth_stats st;
 
 	if (synth_load(fuzz_input_path(data, size), &s, &err)) {
