@@ -11,7 +11,8 @@
 #                                        DIR/corpus/NAME/ (not checked in),
 #                                        crashes, leaks, timeouts and
 #                                        out-of-memory inputs to
-#                                        fuzz/regress/NAME/ (check them in)
+#                                        fuzz/regress/NAME/ (check them in);
+#                                        fuzz/NAME.dict is used if present
 #
 # DIR holds the harness binaries (make fuzz-bins builds DIR=build/fuzz).
 # Exits non-zero if a harness is missing or any input fails.
@@ -57,7 +58,9 @@ explore_one() { # name seconds
 	echo "fuzz $name: exploring for $secs s (new corpus in $work)"
 	# -fork=1 with -ignore_*: one child process at a time, and a crash
 	# does not end the session (each one is saved and exploring goes on).
-	nice -n 19 "$bin" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	local dict=()
+	[ -f "fuzz/$name.dict" ] && dict=(-dict="fuzz/$name.dict")
+	nice -n 19 "$bin" "${dict[@]}" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
 		-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="fuzz/regress/$name/" "$work" "fuzz/corpus/$name" \
 		> "$dir/explore-$name.log" 2>&1
