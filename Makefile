@@ -10,6 +10,9 @@
 #                 make uninstall removes what it installed (docs/install.md)
 #   make deb      build/anonvma_<version>_<arch>.deb with dpkg-deb
 #   make readme   rewrite the README's example block from a fresh demo run
+#   make fuzz     build the libFuzzer harnesses fuzz/fuzz_*.c and explore each
+#                 for FUZZ_SECONDS (default 60); new crashes go to fuzz/regress/
+#   make fuzz-regress  replay fuzz/corpus/ and fuzz/regress/ once (no exploring)
 
 BUILD   ?= build
 SAN     ?= 0
@@ -24,6 +27,12 @@ LDLIBS  := -lsqlite3 -lyaml -lcjson -lm
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
+endif
+# The library as libFuzzer harnesses link it (clang only; see the fuzz section).
+ifeq ($(SAN),fuzz)
+CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=fuzzer,address,undefined
 endif
 
 MAINS        := $(wildcard src/*_main.c)
@@ -42,7 +51,8 @@ COLLECTOR    := $(BUILD)/anonvma-collect
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all check test deps demo bench clean install uninstall deb readme man-lint tools
+.PHONY: all check test deps demo bench clean install uninstall deb readme man-lint tools \
+	fuzz fuzz-bins fuzz-harnesses fuzz-regress
 
 all: $(TOOLS) $(COLLECTOR) $(TESTS) $(HELPERS)
 
@@ -90,7 +100,7 @@ $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/progs:
 # --- test, check, demo, bench -------------------------------------------------
 # SAN tells tests/run.sh which build it runs: tests marked "# check: normal-build-only"
 # (heavy end-to-end runs whose code the sanitized build adds nothing to) run once.
-test: all
+test: all fuzz-bins
 	SAN=$(SAN) tests/run.sh $(BUILD)
 
 check: deps
@@ -108,6 +118,33 @@ bench: all
 
 clean:
 	rm -rf build
+
+# --- fuzzing (fuzz/README.md) --------------------------------------------------
+# Every fuzz/fuzz_<name>.c is a libFuzzer harness linked against the library
+# built with clang in $(FUZZ_BUILD).  `make fuzz-regress` (run by tests/run.sh,
+# so by `make check`) replays fuzz/corpus/<name>/ and fuzz/regress/<name>/ once
+# with -runs=0: it never explores, so a new random finding cannot fail an
+# unrelated change.  `make fuzz` explores FUZZ_SECONDS per harness and saves
+# what crashes into fuzz/regress/<name>/.
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS    := $(wildcard fuzz/fuzz_*.c)
+FUZZERS      := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/%)
+
+fuzz-bins:
+	$(MAKE) BUILD=$(FUZZ_BUILD) SAN=fuzz CC=$(FUZZ_CC) fuzz-harnesses
+
+fuzz-harnesses: $(FUZZERS)
+
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(BUILD)/libanonvma.a
+	$(CC) $(CFLAGS) -Ifuzz $< $(BUILD)/libanonvma.a $(LDFLAGS) $(LDLIBS) -o $@
+
+fuzz-regress: fuzz-bins
+	scripts/fuzz.sh regress $(FUZZ_BUILD)
+
+fuzz: fuzz-bins
+	scripts/fuzz.sh explore $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 -include $(wildcard $(BUILD)/obj/*.d)
 

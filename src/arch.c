@@ -87,9 +87,43 @@ struct load_ctx {
 	uint8_t ends[NKEYS], ends_op[LOCKS_OP_NR];
 };
 
+/*
+ * Ranges of the numeric keys (docs/arch.md "Ranges"): what a page table can
+ * be, and costs small enough that sums over a whole trace cannot wrap.
+ * Every cost (walk, tlb, fork, rmap) is ARCH_COST_MAX_NS at most.
+ */
+#define ARCH_COST_MAX_NS 10000000ULL /* 10 ms per operation */
+
+static void key_range(const char *key, enum key_kind kind, uint64_t *lo, uint64_t *hi)
+{
+	static const struct {
+		const char *key;
+		uint64_t lo, hi;
+	} ranges[] = {
+		{ "page_size", 4096, 65536 },
+		{ "va_bits", 32, 57 },
+		{ "levels", 0, ARCH_MAX_LEVELS },      /* 0: derived from the geometry */
+		{ "pmd_size", 0, 1ULL << 40 },
+		{ "cont_pte_size", 0, 1ULL << 40 },
+		{ "cont_pmd_size", 0, 1ULL << 40 },
+		{ "tlb.flush_ceiling_pages", 0, 1ULL << 20 },
+	};
+	size_t i;
+
+	*lo = 0;
+	*hi = kind == K_NS ? ARCH_COST_MAX_NS : UINT64_MAX;
+	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		if (strcmp(ranges[i].key, key) == 0) {
+			*lo = ranges[i].lo;
+			*hi = ranges[i].hi;
+		}
+	}
+}
+
 static int set_key(struct load_ctx *lc, size_t k, const char *value, int line,
 		   struct avm_err *err)
 {
+	uint64_t lo, hi;
 	const struct arch_key *key = &keys[k];
 	char *field = (char *)lc->a + key->off;
 	uint64_t u;
@@ -114,25 +148,28 @@ static int set_key(struct load_ctx *lc, size_t k, const char *value, int line,
 		return avm_errf(err, "%s:%d: 'isa' must be one of x86_64, arm64 (got '%s')",
 				lc->path, line, value);
 	case K_SIZE:
-		if (config_parse_size(lc->path, line, key->key, value, &u, err))
+		key_range(key->key, key->kind, &lo, &hi);
+		if (config_u64_in_range(lc->path, line, key->key, value, CONFIG_UNIT_SIZE, lo, hi,
+					&u, err))
 			return -1;
 		memcpy(field, &u, sizeof(u));
 		return 0;
 	case K_NS:
-		if (config_parse_duration(lc->path, line, key->key, value, &u, err))
+		key_range(key->key, key->kind, &lo, &hi);
+		if (config_u64_in_range(lc->path, line, key->key, value, CONFIG_UNIT_DURATION, lo,
+					hi, &u, err))
 			return -1;
 		memcpy(field, &u, sizeof(u));
 		return 0;
 	case K_UINT:
-		if (config_parse_u64(lc->path, line, key->key, value, &u, err))
+		key_range(key->key, key->kind, &lo, &hi);
+		if (config_u64_in_range(lc->path, line, key->key, value, CONFIG_UNIT_NONE, lo, hi,
+					&u, err))
 			return -1;
 		if (key->off == offsetof(struct arch, va_bits) ||
 		    key->off == offsetof(struct arch, levels)) {
 			unsigned narrow = (unsigned)u;
 
-			if (u > 64)
-				return avm_errf(err, "%s:%d: '%s' must be at most 64 (got '%s')",
-						lc->path, line, key->key, value);
 			memcpy(field, &narrow, sizeof(narrow));
 			return 0;
 		}
@@ -173,8 +210,10 @@ static int load_range(struct load_ctx *lc, const char *key_path, const char *val
 		if (lc->ends[k] & (1u << end))
 			return avm_errf(err, "%s:%d: key '%s' given twice", lc->path, line, key_path);
 		lc->ends[k] |= (uint8_t)(1u << end);
-		if (config_parse_duration(lc->path, line, key_path, value,
-					  end ? &lc->a->key_range[k].high : &lc->a->key_range[k].low, err))
+		if (config_u64_in_range(lc->path, line, key_path, value, CONFIG_UNIT_DURATION, 0,
+					ARCH_COST_MAX_NS,
+					end ? &lc->a->key_range[k].high : &lc->a->key_range[k].low,
+					err))
 			return -1;
 		return 1;
 	}
@@ -186,9 +225,10 @@ static int load_range(struct load_ctx *lc, const char *key_path, const char *val
 		if (lc->ends_op[op] & (1u << end))
 			return avm_errf(err, "%s:%d: key '%s' given twice", lc->path, line, key_path);
 		lc->ends_op[op] |= (uint8_t)(1u << end);
-		if (config_parse_duration(lc->path, line, key_path, value,
-					  end ? &lc->a->rmap_range[op].high : &lc->a->rmap_range[op].low,
-					  err))
+		if (config_u64_in_range(lc->path, line, key_path, value, CONFIG_UNIT_DURATION, 0,
+					ARCH_COST_MAX_NS,
+					end ? &lc->a->rmap_range[op].high : &lc->a->rmap_range[op].low,
+					err))
 			return -1;
 		return 1;
 	}
@@ -250,8 +290,9 @@ static int load_scalar(void *ctx, const char *key_path, const char *value, int l
 				return avm_errf(err, "%s:%d: key '%s' given twice", lc->path,
 						line, key_path);
 			lc->seen_op[op] = true;
-			return config_parse_duration(lc->path, line, key_path, value,
-						     &lc->a->rmap.ns[op], err);
+			return config_u64_in_range(lc->path, line, key_path, value,
+						   CONFIG_UNIT_DURATION, 0, ARCH_COST_MAX_NS,
+						   &lc->a->rmap.ns[op], err);
 		}
 	}
 	return avm_errf(err, "%s:%d: unknown key '%s'", lc->path, line, key_path);

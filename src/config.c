@@ -302,6 +302,30 @@ struct suffix {
 	uint64_t mult;
 };
 
+/*
+ * A decimal number written with a leading zero ("010"): YAML 1.1 reads it as
+ * octal (8), YAML 1.2 as ten, so it is refused rather than guessed.  "0",
+ * "0.5" and hex "0x10" (the same in both) are fine.
+ */
+static bool leading_zero(const char *value)
+{
+	if (*value == '-' || *value == '+')
+		value++;
+	return value[0] == '0' && value[1] >= '0' && value[1] <= '9';
+}
+
+static int leading_zero_error(const char *file, int line, const char *key, const char *value,
+			      struct avm_err *err)
+{
+	if (file)
+		return avm_errf(err, "%s:%d: '%s' has a leading zero (got '%s'): YAML 1.1 reads "
+				"it as octal, YAML 1.2 as decimal; write it without the zero",
+				file, line, key, value);
+	return avm_errf(err, "'%s' has a leading zero (got '%s'): YAML 1.1 reads it as octal, "
+			"YAML 1.2 as decimal; write it without the zero", key, value);
+}
+
+/* 0, or -1 (not a number of this kind), or -2 (a leading zero). */
 static int parse_scaled(const char *value, const struct suffix *sfx, uint64_t *out)
 {
 	char *end;
@@ -310,6 +334,8 @@ static int parse_scaled(const char *value, const struct suffix *sfx, uint64_t *o
 
 	if (!value || !*value || *value == '-' || *value == '+')
 		return -1;
+	if (leading_zero(value))
+		return -2;
 	errno = 0;
 	v = strtoull(value, &end, 0);
 	if (errno || end == value)
@@ -334,7 +360,11 @@ static int parse_scaled(const char *value, const struct suffix *sfx, uint64_t *o
 int config_parse_u64(const char *file, int line, const char *key, const char *value,
 		     uint64_t *out, struct avm_err *err)
 {
-	if (parse_scaled(value, NULL, out))
+	int rc = parse_scaled(value, NULL, out);
+
+	if (rc == -2)
+		return leading_zero_error(file, line, key, value, err);
+	if (rc)
 		return bad_value(file, line, key, value, "a non-negative integer", err);
 	return 0;
 }
@@ -345,6 +375,8 @@ int config_parse_i64(const char *file, int line, const char *key, const char *va
 	char *end;
 	long long v;
 
+	if (value && leading_zero(value))
+		return leading_zero_error(file, line, key, value, err);
 	errno = 0;
 	v = value ? strtoll(value, &end, 0) : 0;
 	if (!value || !*value || errno || *end)
@@ -361,8 +393,11 @@ int config_parse_size(const char *file, int line, const char *key, const char *v
 		{ "MiB", 1ULL << 20 }, { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 },
 		{ "T", 1ULL << 40 }, { "TiB", 1ULL << 40 }, { NULL, 0 },
 	};
+	int rc = parse_scaled(value, sfx, out);
 
-	if (parse_scaled(value, sfx, out))
+	if (rc == -2)
+		return leading_zero_error(file, line, key, value, err);
+	if (rc)
 		return bad_value(file, line, key, value,
 				 "a size in bytes (optionally with K, M, G or T)", err);
 	return 0;
@@ -374,8 +409,11 @@ int config_parse_duration(const char *file, int line, const char *key, const cha
 	static const struct suffix sfx[] = {
 		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 }, { NULL, 0 },
 	};
+	int rc = parse_scaled(value, sfx, out);
 
-	if (parse_scaled(value, sfx, out))
+	if (rc == -2)
+		return leading_zero_error(file, line, key, value, err);
+	if (rc)
 		return bad_value(file, line, key, value,
 				 "a duration (ns, or with a ns, us, ms or s suffix)", err);
 	return 0;
@@ -387,10 +425,73 @@ int config_parse_double(const char *file, int line, const char *key, const char 
 	char *end;
 	double v;
 
+	if (value && leading_zero(value))
+		return leading_zero_error(file, line, key, value, err);
 	errno = 0;
 	v = value ? strtod(value, &end) : 0;
+	/* ERANGE also covers underflow: 1e-400 is not silently 0 */
 	if (!value || !*value || errno || *end || !isfinite(v))
 		return bad_value(file, line, key, value ? value : "", "a number", err);
+	*out = v;
+	return 0;
+}
+
+/* "between lo and hi" in the unit of the key, e.g. "between 1 and 65536 bytes". */
+static int out_of_range(const char *file, int line, const char *key, const char *value,
+			const char *lo, const char *hi, const char *unit, struct avm_err *err)
+{
+	if (file)
+		return avm_errf(err, "%s:%d: '%s' must be between %s and %s%s (got '%s')", file,
+				line, key, lo, hi, unit, value);
+	return avm_errf(err, "'%s' must be between %s and %s%s (got '%s')", key, lo, hi, unit,
+			value);
+}
+
+int config_u64_in_range(const char *file, int line, const char *key, const char *value,
+			enum config_unit unit, uint64_t lo, uint64_t hi, uint64_t *out,
+			struct avm_err *err)
+{
+	static const char *const unit_names[] = { "", " bytes", " ns" };
+	char los[24], his[24];
+	uint64_t v;
+	int rc;
+
+	switch (unit) {
+	case CONFIG_UNIT_SIZE:
+		rc = config_parse_size(file, line, key, value, &v, err);
+		break;
+	case CONFIG_UNIT_DURATION:
+		rc = config_parse_duration(file, line, key, value, &v, err);
+		break;
+	default:
+		rc = config_parse_u64(file, line, key, value, &v, err);
+		break;
+	}
+	if (rc)
+		return -1;
+	if (v < lo || v > hi) {
+		snprintf(los, sizeof(los), "%llu", (unsigned long long)lo);
+		snprintf(his, sizeof(his), "%llu", (unsigned long long)hi);
+		return out_of_range(file, line, key, value, los, his,
+				    unit_names[unit <= CONFIG_UNIT_DURATION ? unit : 0], err);
+	}
+	*out = v;
+	return 0;
+}
+
+int config_double_in_range(const char *file, int line, const char *key, const char *value,
+			   double lo, double hi, double *out, struct avm_err *err)
+{
+	char los[32], his[32];
+	double v;
+
+	if (config_parse_double(file, line, key, value, &v, err))
+		return -1;
+	if (!(v >= lo && v <= hi)) {
+		snprintf(los, sizeof(los), "%g", lo);
+		snprintf(his, sizeof(his), "%g", hi);
+		return out_of_range(file, line, key, value, los, his, "", err);
+	}
 	*out = v;
 	return 0;
 }
@@ -524,11 +625,9 @@ static int set_size(uint32_t *dst, struct load_ctx *lc, const char *key, const c
 {
 	uint64_t n;
 
-	if (config_parse_size(lc->path, line, key, v, &n, err))
+	if (config_u64_in_range(lc->path, line, key, v, CONFIG_UNIT_SIZE, 0, CONFIG_MAX_OBJ_SIZE,
+				&n, err))
 		return -1;
-	if (n > 65536)
-		return avm_errf(err, "%s:%d: '%s' must be at most 65536 bytes (got '%s')",
-				lc->path, line, key, v);
 	*dst = (uint32_t)n;
 	return 0;
 }
@@ -676,35 +775,30 @@ static int set_lazy_tp_reuse(struct load_ctx *lc, const char *key, const char *v
 	return 0;
 }
 
-static int set_nonneg(double *dst, struct load_ctx *lc, const char *key, const char *v,
-		      int line, struct avm_err *err)
+static int set_percent(double *dst, struct load_ctx *lc, const char *key, const char *v,
+		       int line, struct avm_err *err)
 {
-	double d;
-
-	if (config_parse_double(lc->path, line, key, v, &d, err))
-		return -1;
-	if (d < 0)
-		return avm_errf(err, "%s:%d: '%s' must not be negative (got '%s')", lc->path,
-				line, key, v);
-	*dst = d;
-	return 0;
+	return config_double_in_range(lc->path, line, key, v, 0, CONFIG_MAX_PERCENT, dst, err);
 }
 
 static int set_share(double *dst, struct load_ctx *lc, const char *key, const char *v,
 		     int line, struct avm_err *err)
 {
-	if (set_nonneg(dst, lc, key, v, line, err))
-		return -1;
-	if (*dst > 1.0)
-		return avm_errf(err, "%s:%d: '%s' must be a share between 0 and 1 (got '%s')",
-				lc->path, line, key, v);
-	return 0;
+	return config_double_in_range(lc->path, line, key, v, 0, 1, dst, err);
+}
+
+/* The verdict's floors and fork counts: 0 .. CONFIG_MAX_AMOUNT. */
+static int set_amount(double *dst, struct load_ctx *lc, const char *key, const char *v,
+		      int line, struct avm_err *err)
+{
+	return config_double_in_range(lc->path, line, key, v, 0, CONFIG_MAX_AMOUNT, dst, err);
 }
 
 static int set_lazy_growth(struct load_ctx *lc, const char *key, const char *v, int line,
 			   struct avm_err *err)
 {
-	return set_nonneg(&lc->c->lazy_vma_growth_bytes, lc, key, v, line, err);
+	return config_double_in_range(lc->path, line, key, v, 0, CONFIG_MAX_VMA_GROWTH,
+				      &lc->c->lazy_vma_growth_bytes, err);
 }
 
 static int set_lazy_switch(struct load_ctx *lc, const char *key, const char *v, int line,
@@ -716,10 +810,9 @@ static int set_lazy_switch(struct load_ctx *lc, const char *key, const char *v, 
 		lc->c->lazy_switch_on_ns = -1;
 		return 0;
 	}
-	if (config_parse_duration(lc->path, line, key, v, &ns, err))
+	if (config_u64_in_range(lc->path, line, key, v, CONFIG_UNIT_DURATION, 0, INT64_MAX, &ns,
+				err))
 		return -1;
-	if (ns > INT64_MAX)
-		return avm_errf(err, "%s:%d: '%s' is too large (got '%s')", lc->path, line, key, v);
 	lc->c->lazy_switch_on_ns = (int64_t)ns;
 	return 0;
 }
@@ -736,43 +829,44 @@ static int set_arch(struct load_ctx *lc, const char *key, const char *v, int lin
 static int set_min_saving(struct load_ctx *lc, const char *key, const char *v, int line,
 			  struct avm_err *err)
 {
-	return set_nonneg(&lc->c->min_saving_percent, lc, key, v, line, err);
+	return config_double_in_range(lc->path, line, key, v, 0, 100, &lc->c->min_saving_percent,
+				      err);
 }
 
 static int set_max_lock(struct load_ctx *lc, const char *key, const char *v, int line,
 			struct avm_err *err)
 {
-	return set_nonneg(&lc->c->max_lock_wait_regression_percent, lc, key, v, line, err);
+	return set_percent(&lc->c->max_lock_wait_regression_percent, lc, key, v, line, err);
 }
 
 static int set_wait_floor(struct load_ctx *lc, const char *key, const char *v, int line,
 			  struct avm_err *err)
 {
-	return set_nonneg(&lc->c->lock_wait_floor_ns_per_s, lc, key, v, line, err);
+	return set_amount(&lc->c->lock_wait_floor_ns_per_s, lc, key, v, line, err);
 }
 
 static int set_try_floor(struct load_ctx *lc, const char *key, const char *v, int line,
 			 struct avm_err *err)
 {
-	return set_nonneg(&lc->c->trylock_floor_per_s, lc, key, v, line, err);
+	return set_amount(&lc->c->trylock_floor_per_s, lc, key, v, line, err);
 }
 
 static int set_fork_floor(struct load_ctx *lc, const char *key, const char *v, int line,
 			  struct avm_err *err)
 {
-	return set_nonneg(&lc->c->fork_cost_floor_ns, lc, key, v, line, err);
+	return set_amount(&lc->c->fork_cost_floor_ns, lc, key, v, line, err);
 }
 
 static int set_min_forks(struct load_ctx *lc, const char *key, const char *v, int line,
 			 struct avm_err *err)
 {
-	return set_nonneg(&lc->c->min_forks_mean, lc, key, v, line, err);
+	return set_amount(&lc->c->min_forks_mean, lc, key, v, line, err);
 }
 
 static int set_min_forks_p99(struct load_ctx *lc, const char *key, const char *v, int line,
 			     struct avm_err *err)
 {
-	return set_nonneg(&lc->c->min_forks_p99, lc, key, v, line, err);
+	return set_amount(&lc->c->min_forks_p99, lc, key, v, line, err);
 }
 
 static int set_lost_share(struct load_ctx *lc, const char *key, const char *v, int line,
@@ -790,7 +884,7 @@ static int set_skipped_share(struct load_ctx *lc, const char *key, const char *v
 static int set_max_fork(struct load_ctx *lc, const char *key, const char *v, int line,
 			struct avm_err *err)
 {
-	return set_nonneg(&lc->c->max_fork_cost_regression_percent, lc, key, v, line, err);
+	return set_percent(&lc->c->max_fork_cost_regression_percent, lc, key, v, line, err);
 }
 
 static int set_reclaim(struct load_ctx *lc, const char *key, const char *v, int line,
@@ -808,7 +902,18 @@ static int set_compaction(struct load_ctx *lc, const char *key, const char *v, i
 static int set_idle_sweep(struct load_ctx *lc, const char *key, const char *v, int line,
 			  struct avm_err *err)
 {
-	return set_nonneg(&lc->c->page_idle_sweep_s, lc, key, v, line, err);
+	double d;
+
+	if (config_double_in_range(lc->path, line, key, v, 0, CONFIG_MAX_IDLE_SWEEP_S, &d, err))
+		return -1;
+	/* Faster than one sweep per pressure tick would walk each folio several
+	 * times between two ticks of the same state: refused, not clamped. */
+	if (d > 0 && d < CONFIG_MIN_IDLE_SWEEP_S)
+		return avm_errf(err, "%s:%d: '%s' must be 0 (off) or between %g and %g (got '%s')",
+				lc->path, line, key, CONFIG_MIN_IDLE_SWEEP_S,
+				CONFIG_MAX_IDLE_SWEEP_S, v);
+	lc->c->page_idle_sweep_s = d;
+	return 0;
 }
 
 /* Every key of the replay config; docs/config.md and configs/default.yaml list the same. */

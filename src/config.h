@@ -71,6 +71,14 @@ struct config {
 	double max_skipped_share;         /* skipped / (events + skipped) above it: undecided */
 };
 
+/* Ranges of the replay config's numeric keys (docs/config.md lists them). */
+#define CONFIG_MAX_OBJ_SIZE 65536ULL     /* sizes.*: bytes per object */
+#define CONFIG_MAX_VMA_GROWTH 4096.0     /* lazy.vma_growth_bytes: at most a page */
+#define CONFIG_MAX_PERCENT 1e6           /* verdict.max_*_regression_percent */
+#define CONFIG_MAX_AMOUNT 1e15           /* verdict floors (ns/s, /s, ns) and fork counts */
+#define CONFIG_MIN_IDLE_SWEEP_S 0.1      /* pressure.page_idle_sweep_s: one tick (rmap_walk.h) */
+#define CONFIG_MAX_IDLE_SWEEP_S 1e9
+
 void config_defaults(struct config *c);
 /* Load a YAML file over the defaults; unknown keys and bad values fail with file:line. */
 int config_load(struct config *c, const char *path, struct avm_err *err);
@@ -156,6 +164,20 @@ int config_parse_duration(const char *file, int line, const char *key, const cha
 			  uint64_t *out, struct avm_err *err);
 int config_parse_double(const char *file, int line, const char *key, const char *value,
 			double *out, struct avm_err *err);
+/*
+ * The one range check every numeric key of every YAML file goes through:
+ * parse `value` as a plain number, a size or a duration (unit) and require
+ * lo <= value <= hi, else fail with "file:line: 'key' must be between LO and
+ * HI[ bytes| ns] (got 'v')".  Decimal numbers with a leading zero ("010") are
+ * refused by every parser (YAML 1.1 reads them as octal, YAML 1.2 as decimal).
+ */
+enum config_unit { CONFIG_UNIT_NONE = 0, CONFIG_UNIT_SIZE = 1, CONFIG_UNIT_DURATION = 2 };
+int config_u64_in_range(const char *file, int line, const char *key, const char *value,
+			enum config_unit unit, uint64_t lo, uint64_t hi, uint64_t *out,
+			struct avm_err *err);
+/* The same for a finite number in [lo, hi]. */
+int config_double_in_range(const char *file, int line, const char *key, const char *value,
+			   double lo, double hi, double *out, struct avm_err *err);
 /* true/false, yes/no, on/off, 1/0. */
 int config_parse_bool(const char *file, int line, const char *key, const char *value,
 		      bool *out, struct avm_err *err);

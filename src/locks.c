@@ -646,7 +646,8 @@ static int json_u64(const cJSON *o, const char *key, uint64_t *out, struct avm_e
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+	/* a count converts to uint64_t only below 2^64 (and never from nan or inf) */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 18446744073709551616.0))
 		return avm_errf(err, "'%s' missing or not a count", key);
 	*out = (uint64_t)v->valuedouble;
 	return 0;

@@ -676,31 +676,55 @@ static int zap_range(struct mm_space *mm, uint64_t start, uint64_t end, struct a
  * that 2 MiB region (eager.md §7.1, conservative form), so a later fault
  * there can take the PMD-THP path again.
  */
+static void pmd_release_one(struct mm_space *mm, uint64_t key)
+{
+	struct mm_sim *s = mm->sim;
+	uint64_t base = (key - 1) << s->pmd_shift;
+	struct chunk *c = u64map_get(&mm->chunks, key);
+	size_t i;
+
+	if (!c)
+		return;
+	i = idx_end_above(mm, base);
+	if (i < mm->nvma && mm->vma[i]->start < base + s->p.pmd_size)
+		return;
+	c->pmd = false;
+	if (!c->sl || !c->sl->npages) {
+		chunk_release_slots(s, c);
+		chunk_drop(mm, key, c);
+	}
+}
+
+/*
+ * The loop is bounded by what exists, not by the range: a range of more PMD
+ * regions than the mm has chunks visits the chunks instead (keys collected
+ * first, since dropping one changes the map), as chunks_in() does.
+ */
 static void pmd_release_empty(struct mm_space *mm, uint64_t start, uint64_t end)
 {
 	struct mm_sim *s = mm->sim;
-	uint64_t base;
+	uint64_t first, last, k, it = 0, *keys, n = 0;
+	void *val;
 
-	if (end <= start)
+	if (end <= start || !mm->chunks.n)
 		return;
-	for (base = start & ~(s->p.pmd_size - 1); base < end; base += s->p.pmd_size) {
-		uint64_t key = chunk_key(s, base);
-		struct chunk *c = u64map_get(&mm->chunks, key);
-		size_t i;
-
-		if (!c)
-			continue;
-		i = idx_end_above(mm, base);
-		if (i < mm->nvma && mm->vma[i]->start < base + s->p.pmd_size)
-			continue;
-		c->pmd = false;
-		if (!c->sl || !c->sl->npages) {
-			chunk_release_slots(s, c);
-			chunk_drop(mm, key, c);
-		}
-		if (end - start > (64ULL << 30))
-			break; /* absurd ranges: the rest stays marked (conservative) */
+	first = chunk_key(s, start);
+	last = chunk_key(s, end - 1);
+	if (last - first < mm->chunks.n) {
+		for (k = first; k <= last; k++)
+			pmd_release_one(mm, k);
+		return;
 	}
+	keys = malloc(mm->chunks.n * sizeof(*keys));
+	if (!keys)
+		return; /* out of memory: the tables stay marked (conservative) */
+	while (u64map_next(&mm->chunks, &it, &k, &val)) {
+		if (k >= first && k <= last)
+			keys[n++] = k;
+	}
+	for (k = 0; k < n; k++)
+		pmd_release_one(mm, keys[k]);
+	free(keys);
 }
 
 /*
@@ -1370,8 +1394,23 @@ static int sys_fault(struct mm_sim *s, struct mm_space *mm, const struct avm_eve
 static int populate(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
 		    int want_write, struct avm_err *err)
 {
-	uint64_t a = start & ~(s->p.page_size - 1);
+	uint64_t a = start & ~(s->p.page_size - 1), bytes = 0;
+	size_t k;
 
+	/* The loop below faults page by page: bound it by what a host can hold
+	 * before starting (docs/model-eager.md "Simulator limits"). */
+	for (k = idx_end_above(mm, a); k < mm->nvma && mm->vma[k]->start < end; k++) {
+		uint64_t lo = mm->vma[k]->start > a ? mm->vma[k]->start : a;
+		uint64_t hi = mm->vma[k]->end < end ? mm->vma[k]->end : end;
+
+		if (mm->vma[k]->flags & VM_ACCESS_FLAGS)
+			bytes += hi - lo;
+		if (bytes > MM_POPULATE_MAX_BYTES)
+			return avm_errf(err, "populating %#llx-%#llx faults more than %llu GiB at "
+					"once, beyond what the simulator models",
+					(unsigned long long)start, (unsigned long long)end,
+					(unsigned long long)(MM_POPULATE_MAX_BYTES >> 30));
+	}
 	while (a < end) {
 		size_t i = idx_end_above(mm, a);
 		struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL;

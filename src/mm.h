@@ -93,6 +93,9 @@ struct mm_vma {
 	uint64_t wlock_seq;       /* the simulator's operation that last write-locked it */
 };
 
+/* One populate (MAP_POPULATE, mlock, MADV_POPULATE_*, GUP) faults at most this much. */
+#define MM_POPULATE_MAX_BYTES (16ULL << 30)
+
 struct mm_sim_params {
 	enum mm_profile profile;  /* default P3 */
 	uint64_t page_size;       /* default 4096 */

@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "cliopt.h"
@@ -23,11 +25,51 @@
 #include "version.h"
 
 static volatile sig_atomic_t replay_stop;
+/* Who prints the last line once stopping began: main (1) or the watchdog (2). */
+static atomic_int replay_finisher;
+
+/*
+ * The watchdog: replay_run notices the stop flag between events, within
+ * 0.1 s; a single event that runs long (or a bug) would keep it from
+ * returning, so REPLAY_STOP_GRACE_US after the signal the process ends
+ * itself with one line and status 130.  No report exists yet at that point
+ * (it is written only after replay_run succeeds), so none is left behind.
+ */
+#define REPLAY_STOP_GRACE_US 500000
+
+static void on_watchdog(int sig)
+{
+	static const char msg[] = "anonvma-replay: interrupted (a replay step did not stop in "
+				  "time); no report written\n";
+	int none = 0;
+
+	(void)sig;
+	if (!atomic_compare_exchange_strong(&replay_finisher, &none, 2))
+		return; /* main is already finishing: it prints and exits */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do: exiting is all that is left */
+	}
+	_exit(130);
+}
 
 static void on_signal(int sig)
 {
+	struct itimerval grace = { .it_value = { 0, REPLAY_STOP_GRACE_US } };
+
 	(void)sig;
+	if (!replay_stop)
+		setitimer(ITIMER_REAL, &grace, NULL);
 	replay_stop = 1;
+}
+
+/* Main takes over the last line; if the watchdog already has, wait for its exit. */
+static void finishing(void)
+{
+	int none = 0;
+
+	if (!atomic_compare_exchange_strong(&replay_finisher, &none, 1))
+		for (;;)
+			pause();
 }
 
 static void usage(FILE *out)
@@ -219,6 +261,8 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_watchdog;
+	sigaction(SIGALRM, &sa, NULL);
 
 	if (!quiet && ro.nsweep) {
 		size_t n = 1;
@@ -229,12 +273,15 @@ int main(int argc, char **argv)
 			n);
 	}
 	if (replay_run(&ro, &res, &err)) {
+		finishing();
 		if (prog.tty && !quiet)
 			fputc('\n', stderr);
 		if (replay_stop)
 			ret = 130;
 		goto out;
 	}
+	/* A signal from here on: the replay is complete, its report is written whole. */
+	finishing();
 	if (prog.tty && !quiet && res.seconds >= 1.0)
 		fprintf(stderr, "\r\033[K");
 	if (report_write(res.report, out_path, &err))

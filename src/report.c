@@ -1191,8 +1191,12 @@ static void report_series_line(const cJSON *m, FILE *out)
 		i++;
 	}
 	fprintf(out, "%-8s live bytes over time: ", "");
-	for (int c = 0; c < cols; c++)
-		fputs(bars[peak > 0 ? (int)(col[c] / peak * 7.0 + 0.5) : 0], out);
+	for (int c = 0; c < cols; c++) {
+		/* a hand-edited report may hold inf or huge values: never index with nan */
+		double lv = peak > 0 ? col[c] / peak * 7.0 + 0.5 : 0;
+
+		fputs(bars[lv >= 0 && lv < 8 ? (int)lv : 0], out);
+	}
 	fprintf(out, " first %s, peak %s, end %s (%d points)\n",
 		report_bytes(first, b1, sizeof(b1)), report_bytes(peak, b2, sizeof(b2)),
 		report_bytes(end, b3, sizeof(b3)), n);

@@ -126,10 +126,18 @@ static int pressure(struct rmap_walk *rw, struct mm_sim *sim, const struct model
 		rw->next_tick = t + RMAP_WALK_TICK_NS;
 		return 0;
 	}
-	if (t < rw->next_tick)
+	/* Time that steps back (CPU clocks disagree; trace times are signed sums
+	 * of deltas, so "before the start" wraps to a huge unsigned time) crosses
+	 * no tick: compared as a signed difference, never as a huge jump. */
+	if ((int64_t)(t - rw->next_tick) < 0)
 		return 0;
 	ticks = (t - rw->next_tick) / RMAP_WALK_TICK_NS + 1;
 	rw->next_tick += ticks * RMAP_WALK_TICK_NS;
+	/* A gap longer than RMAP_WALK_MAX_GAP_TICKS walks an unchanged population
+	 * over and over: it counts as that many ticks (docs/config.md "pressure"),
+	 * so the walks one event owes are bounded by live folios x that. */
+	if (ticks > RMAP_WALK_MAX_GAP_TICKS)
+		ticks = RMAP_WALK_MAX_GAP_TICKS;
 	for (int i = RMAP_WALK_RECLAIM; i < RMAP_WALK_SOURCE_NR; i++) {
 		struct rmap_walk_src *s = &rw->src[i];
 		struct pick_ctx p = { rw, ops, model, (enum rmap_walk_source)i };

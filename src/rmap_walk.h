@@ -55,6 +55,8 @@
 
 /* Trace time between two pressure steps. */
 #define RMAP_WALK_TICK_NS 100000000ULL
+/* At most this many ticks (60 s) of pressure are paid for one gap between events. */
+#define RMAP_WALK_MAX_GAP_TICKS 600ULL
 
 enum rmap_walk_source {
 	RMAP_WALK_MIGRATION = 0, /* observed */

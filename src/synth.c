@@ -66,6 +66,7 @@
 #define TOUCH_CHUNK 64
 #define LOOP_DEPTH 8
 #define MAX_COUNT 10000000ULL
+#define MMAP_MIN_ADDR 0x10000ULL     /* vm.mmap_min_addr's default */
 
 /* mmap/mprotect/madvise/mremap/clone constants (Linux UAPI, x86_64). */
 #define PROT_R 0x1
@@ -238,12 +239,8 @@ static int get_size(struct parser *ps, int map, const char *key, uint64_t *out,
 		return -1;
 	if (!s)
 		return 0;
-	if (config_parse_size(ps->path, line, key, s, out, err))
-		return -1;
-	if (*out > (1ULL << 40))
-		return avm_errf(err, "%s:%d: '%s' must be at most 1T (got '%s')", ps->path, line,
-				key, s);
-	return 0;
+	return config_u64_in_range(ps->path, line, key, s, CONFIG_UNIT_SIZE, 0, SYNTH_MAX_SIZE,
+				   out, err);
 }
 
 static int get_count(struct parser *ps, int map, const char *key, uint64_t *out,
@@ -256,12 +253,8 @@ static int get_count(struct parser *ps, int map, const char *key, uint64_t *out,
 		return -1;
 	if (!s)
 		return 0;
-	if (config_parse_u64(ps->path, line, key, s, out, err))
-		return -1;
-	if (*out > MAX_COUNT)
-		return avm_errf(err, "%s:%d: '%s' must be at most %llu (got '%s')", ps->path, line,
-				key, (unsigned long long)MAX_COUNT, s);
-	return 0;
+	return config_u64_in_range(ps->path, line, key, s, CONFIG_UNIT_NONE, 0, MAX_COUNT, out,
+				   err);
 }
 
 static int get_duration(struct parser *ps, int map, const char *key, uint64_t *out,
@@ -272,7 +265,8 @@ static int get_duration(struct parser *ps, int map, const char *key, uint64_t *o
 
 	if (get_scalar(ps, map, key, &s, &line, err))
 		return -1;
-	return s ? config_parse_duration(ps->path, line, key, s, out, err) : 0;
+	return s ? config_u64_in_range(ps->path, line, key, s, CONFIG_UNIT_DURATION, 0,
+				       SYNTH_MAX_NS, out, err) : 0;
 }
 
 static int get_share(struct parser *ps, int map, const char *key, double *out,
@@ -594,10 +588,9 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 		break;
 	}
 	case OP_THREADS:
-		if (!sv || config_parse_u64(ps->path, line, "threads", sv, &st->count, err))
+		if (!sv || config_u64_in_range(ps->path, line, "threads", sv, CONFIG_UNIT_NONE, 0,
+					       1024, &st->count, err))
 			return sv ? -1 : config_yaml_errf(y, v, err, "'threads' must be a number");
-		if (st->count > 1024)
-			return config_yaml_errf(y, v, err, "'threads' must be at most 1024");
 		break;
 	case OP_EXEC:
 		if (!sv)
@@ -607,7 +600,8 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 			return config_yaml_errf(y, v, err, "unknown image '%s'", sv);
 		break;
 	case OP_SLEEP:
-		if (!sv || config_parse_duration(ps->path, line, "sleep", sv, &st->every, err))
+		if (!sv || config_u64_in_range(ps->path, line, "sleep", sv, CONFIG_UNIT_DURATION, 0,
+					       SYNTH_MAX_NS, &st->every, err))
 			return sv ? -1 : config_yaml_errf(y, v, err, "'sleep' must be a duration");
 		break;
 	case OP_WAIT:
@@ -836,7 +830,10 @@ struct loop {
 	uint64_t left;
 };
 
+struct gen;
+
 struct proc {
+	struct gen *g;            /* the generator (limits and their counters) */
 	int idx;                  /* index into gen.procs */
 	int tmpl;
 	uint32_t pid;
@@ -878,7 +875,28 @@ struct gen {
 	time_t last_progress;
 	bool printed;             /* a progress line is on screen (end it at the end) */
 	uint64_t slices;
+	/* the documented limits (synth.h SYNTH_MAX_*): what they count */
+	uint64_t live_procs;      /* thread groups not yet exited */
+	uint64_t pages_live;      /* pages of every live process's regions */
+	uint64_t steps;           /* steps executed by every process */
+	int line;                 /* scenario line of the step running (for limit errors) */
 };
+
+/* "file:line: <what> (the limit docs/scenarios.md documents)", line of the running step. */
+static int limit_errf(const struct gen *g, struct avm_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int limit_errf(const struct gen *g, struct avm_err *err, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return avm_errf(err, "%s:%d: %s (a limit of anonvma-synth, see docs/scenarios.md)",
+			g->s->path, g->line, msg);
+}
 
 static uint64_t rng_next(struct gen *g)
 {
@@ -1030,8 +1048,10 @@ static void regions_free(struct proc *p)
 {
 	int i;
 
-	for (i = 0; i < p->nregions; i++)
+	for (i = 0; i < p->nregions; i++) {
+		p->g->pages_live -= p->regions[i].len / PAGE;
 		free(p->regions[i].pages);
+	}
 	free(p->regions);
 	p->regions = NULL;
 	p->nregions = p->cap = 0;
@@ -1043,6 +1063,15 @@ static struct region *region_add(struct proc *p, const char *name, uint64_t star
 {
 	struct region *r;
 
+	if (p->nregions >= SYNTH_MAX_MAPPINGS) {
+		limit_errf(p->g, err, "a process would have more than %d mappings", SYNTH_MAX_MAPPINGS);
+		return NULL;
+	}
+	if (len / PAGE > SYNTH_MAX_PAGES - p->g->pages_live) {
+		limit_errf(p->g, err, "live processes would map more than %llu GiB",
+			   (unsigned long long)(SYNTH_MAX_PAGES * PAGE >> 30));
+		return NULL;
+	}
 	if (p->nregions == p->cap) {
 		int cap = p->cap ? p->cap * 2 : 16;
 
@@ -1062,6 +1091,7 @@ static struct region *region_add(struct proc *p, const char *name, uint64_t star
 		return NULL;
 	}
 	p->nregions++;
+	p->g->pages_live += len / PAGE;
 	/* Page flags carry the protection, so partial mprotects need no extra state. */
 	if (!(prot & PROT_W) || !(prot & (PROT_R | PROT_W)))
 		memset(r->pages, (prot & (PROT_R | PROT_W)) ? PG_RO : PG_RO | PG_NONE,
@@ -1078,6 +1108,7 @@ static struct region *region_add(struct proc *p, const char *name, uint64_t star
 
 static void region_remove(struct proc *p, int i)
 {
+	p->g->pages_live -= p->regions[i].len / PAGE;
 	free(p->regions[i].pages);
 	memmove(&p->regions[i], &p->regions[i + 1], (p->nregions - i - 1) * sizeof(p->regions[0]));
 	p->nregions--;
@@ -1091,11 +1122,25 @@ static bool region_matches(const struct region *r, const char *name)
 	return strncmp(r->name, name, n) == 0 && (r->name[n] == '\0' || r->name[n] == '.');
 }
 
-/* Top-down mmap placement, as the kernel's default layout does: no gaps. */
+/*
+ * Top-down mmap placement, as the kernel's default layout does: no gaps.
+ * 0 when the range would reach below the heap (or the lowest mmap address):
+ * the kernel's mmap fails with ENOMEM there; synth refuses the scenario.
+ */
 static uint64_t place(struct proc *p, uint64_t len)
 {
+	uint64_t floor = p->brk > MMAP_MIN_ADDR ? p->brk : MMAP_MIN_ADDR;
+
+	if (p->mmap_cursor < floor || len > p->mmap_cursor - floor)
+		return 0;
 	p->mmap_cursor -= len;
 	return p->mmap_cursor;
+}
+
+static int no_room(struct gen *g, uint64_t len, struct avm_err *err)
+{
+	return limit_errf(g, err, "no room for %llu more bytes between the mmap area and the "
+			  "heap (x86_64 47-bit user space)", (unsigned long long)len);
 }
 
 /* ---- snapshot rows (exec and start) ---- */
@@ -1255,11 +1300,23 @@ static struct proc *proc_new(struct gen *g, int tmpl, int parent, uint64_t t,
 		g->procs = n;
 		g->capprocs = cap;
 	}
+	if (g->live_procs >= SYNTH_MAX_LIVE_PROCS) {
+		limit_errf(g, err, "more than %d processes would be alive at once",
+			   SYNTH_MAX_LIVE_PROCS);
+		return NULL;
+	}
+	if (g->st->processes >= SYNTH_MAX_PROCESSES) {
+		limit_errf(g, err, "more than %llu processes would be created",
+			   (unsigned long long)SYNTH_MAX_PROCESSES);
+		return NULL;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		avm_errf(err, "out of memory");
 		return NULL;
 	}
+	p->g = g;
+	g->live_procs++;
 	p->idx = g->nprocs;
 	g->procs[g->nprocs++] = p;
 	p->tmpl = tmpl;
@@ -1333,6 +1390,7 @@ static int do_exit(struct gen *g, struct proc *p, struct avm_err *err)
 	p->t += COST_EXIT;
 	p->state = PS_EXITED;
 	g->st->exits++;
+	g->live_procs--;
 	regions_free(p);
 	free(p->tids);
 	p->tids = NULL;
@@ -1364,6 +1422,8 @@ static int op_mmap(struct gen *g, struct proc *p, const struct step *st, struct 
 	if (st->file)
 		file = new_id(g);
 	addr = place(p, len);
+	if (!addr)
+		return no_room(g, len, err);
 	if (emit(g, p, some_tid(g, p), AVM_MMAP, (int64_t)addr, (int64_t)len, st->prot, flags,
 		 (int64_t)file, 0, err))
 		return -1;
@@ -1391,6 +1451,8 @@ static int op_dlopen(struct gen *g, struct proc *p, const struct step *st, struc
 	char name[NAME_MAX_LEN + 8];
 	struct region *r;
 
+	if (!base)
+		return no_room(g, text + data + bss, err);
 	if (emit(g, p, tid, AVM_MMAP, (int64_t)base, (int64_t)(text + data + bss), PROT_R | PROT_X,
 		 MAP_PRIVATE_, (int64_t)file, 0, err) ||
 	    emit(g, p, tid, AVM_MMAP, (int64_t)(base + text), (int64_t)data, PROT_R | PROT_W,
@@ -1607,6 +1669,11 @@ static int op_mremap(struct gen *g, struct proc *p, const struct step *st, struc
 		if (!region_matches(r, st->map) || len == r->len)
 			continue;
 		to = len < r->len ? r->start : place(p, len);
+		if (!to)
+			return no_room(g, len, err);
+		if (len > r->len && (len - r->len) / PAGE > SYNTH_MAX_PAGES - g->pages_live)
+			return limit_errf(g, err, "live processes would map more than %llu GiB",
+					  (unsigned long long)(SYNTH_MAX_PAGES * PAGE >> 30));
 		if (emit(g, p, some_tid(g, p), AVM_MREMAP, (int64_t)r->start, (int64_t)r->len,
 			 (int64_t)len, MREMAP_MAYMOVE_, (int64_t)to, 0, err))
 			return -1;
@@ -1620,6 +1687,7 @@ static int op_mremap(struct gen *g, struct proc *p, const struct step *st, struc
 			       (len - r->len) / PAGE);
 		free(r->pages);
 		r->pages = pages;
+		g->pages_live = g->pages_live - r->len / PAGE + len / PAGE;
 		/* copy_vma keeps the pgoff of a faulted VMA, an unfaulted anonymous one gets
 		 * the new address (eager.md §2.7 "mremap move"). */
 		if (to != r->start && !r->file && !r->has_av)
@@ -1641,6 +1709,12 @@ static int op_brk(struct gen *g, struct proc *p, const struct step *st, struct a
 		if (strcmp(p->regions[n].name, "brk") == 0)
 			r = &p->regions[n];
 	}
+	/* the kernel's brk fails when the heap would reach the mmap area */
+	if (want > p->mmap_cursor || want < p->brk)
+		return no_room(g, round_page(st->size), err);
+	if (r && (want - r->start - r->len) / PAGE > SYNTH_MAX_PAGES - g->pages_live)
+		return limit_errf(g, err, "live processes would map more than %llu GiB",
+				  (unsigned long long)(SYNTH_MAX_PAGES * PAGE >> 30));
 	/* malloc's first sbrk asks for the current break with brk(0). */
 	if (!r && emit(g, p, some_tid(g, p), AVM_BRK, 0, (int64_t)p->brk, 0, 0, 0, 0, err))
 		return -1;
@@ -1658,6 +1732,7 @@ static int op_brk(struct gen *g, struct proc *p, const struct step *st, struct a
 			return avm_errf(err, "out of memory");
 		memset(pages + r->len / PAGE, 0, (want - r->start - r->len) / PAGE);
 		r->pages = pages;
+		g->pages_live += (want - r->start - r->len) / PAGE;
 		r->len = want - r->start;
 	}
 	p->brk = want;
@@ -1747,6 +1822,9 @@ static int op_threads(struct gen *g, struct proc *p, const struct step *st,
 	uint64_t i;
 	bool faulted;
 
+	if ((uint64_t)p->ntids + st->count > SYNTH_MAX_THREADS)
+		return limit_errf(g, err, "a process would have more than %d threads",
+				  SYNTH_MAX_THREADS);
 	tids = realloc(p->tids, (p->ntids + st->count) * sizeof(*tids));
 	if (!tids)
 		return avm_errf(err, "out of memory");
@@ -1812,9 +1890,27 @@ static int run_slice(struct gen *g, struct proc *p, struct avm_err *err)
 {
 	const struct tmpl *t = &g->s->tmpls[p->tmpl];
 	const struct step *st;
+	uint64_t idle = 0;
 	int rc;
 
+	if (p->t > SYNTH_MAX_NS) {
+		g->line = t->nsteps ? t->steps[p->pc > 0 ? p->pc - 1 : 0].line : t->line;
+		return limit_errf(g, err, "process '%s' runs past %llu days of simulated time",
+				  t->name, (unsigned long long)(SYNTH_MAX_NS / 86400000000000ULL));
+	}
 	for (;;) {
+		if (p->pc < t->nsteps)
+			g->line = t->steps[p->pc].line;
+		if (++g->steps > (g->o->max_steps ? g->o->max_steps : SYNTH_MAX_STEPS))
+			return limit_errf(g, err, "more than %llu steps executed",
+					  (unsigned long long)(g->o->max_steps ? g->o->max_steps
+									   : SYNTH_MAX_STEPS));
+		/* every step that returns below emits an event or passes time; the
+		 * ones that `continue` do neither, so a run of them is bounded */
+		if (++idle > SYNTH_MAX_IDLE_STEPS)
+			return limit_errf(g, err, "process '%s' runs more than %d steps in a row "
+					  "without an event or simulated time passing", t->name,
+					  SYNTH_MAX_IDLE_STEPS);
 		if (p->pc >= t->nsteps) {
 			if (t->stay) {
 				p->state = PS_DONE;
@@ -1882,6 +1978,8 @@ static int run_slice(struct gen *g, struct proc *p, struct avm_err *err)
 			continue;
 		case OP_SLEEP:
 			p->pc++;
+			if (!st->every)
+				continue; /* passes no time: an idle step */
 			p->t += st->every;
 			return heap_push(g, p->idx, err);
 		default:

@@ -23,6 +23,23 @@
 
 struct synth_scenario;
 
+/*
+ * What anonvma-synth refuses to generate (docs/scenarios.md "Limits"): each
+ * bounds the time or memory of a run; a scenario that reaches one fails with
+ * file:line of the step that did.  Values in the scenario file have ranges
+ * of their own, checked at load (sizes at most SYNTH_MAX_SIZE, counts at
+ * most 10,000,000, durations at most SYNTH_MAX_NS).
+ */
+#define SYNTH_MAX_LIVE_PROCS 100000            /* processes alive at once */
+#define SYNTH_MAX_PROCESSES 10000000ULL        /* processes created over the run */
+#define SYNTH_MAX_THREADS 32768                /* threads of one process */
+#define SYNTH_MAX_MAPPINGS 65530               /* mappings of one process (vm.max_map_count) */
+#define SYNTH_MAX_PAGES (1ULL << 29)           /* 4 KiB pages mapped by live processes: 2 TiB */
+#define SYNTH_MAX_SIZE (1ULL << 40)            /* one size in a scenario: 1 TiB */
+#define SYNTH_MAX_NS (30ULL * 86400 * 1000000000) /* simulated time: 30 days */
+#define SYNTH_MAX_STEPS 1000000000ULL          /* steps executed, all processes */
+#define SYNTH_MAX_IDLE_STEPS 1000000           /* steps in a row without an event or time */
+
 /* Parse a scenario file; unknown keys and bad values fail with file:line. */
 int synth_load(const char *path, struct synth_scenario **out, struct avm_err *err);
 void synth_free(struct synth_scenario *s);   /* safe on NULL */
@@ -47,6 +64,7 @@ struct synth_opts {
 	double scale;                       /* multiplies process counts; 1.0 = as written */
 	bool progress;                      /* one line on stderr at most once a second */
 	volatile sig_atomic_t *stop;        /* set (e.g. by SIGINT) to stop early; may be NULL */
+	uint64_t max_steps;                 /* 0: SYNTH_MAX_STEPS (tests and fuzzing lower it) */
 };
 
 struct synth_stats {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of one build folder: the cmocka unit tests, then the
-# end-to-end scripts in tests/e2e/ (real binaries, real workloads).
+# end-to-end scripts in tests/e2e/ (real binaries, real workloads), then the
+# fuzz regression replay of every fuzz/fuzz_*.c harness.
 # Prints one closing line "N passed, N failed" and exits non-zero on failure.
 #
 # An e2e script with the line "# check: normal-build-only" (heavy runs whose
@@ -28,6 +29,23 @@ for t in tests/e2e/*.sh; do
 		echo "[       OK ] $t"; passed=$((passed + 1))
 	else
 		echo "[  FAILED  ] $t"; failed=$((failed + 1)); failures+=("$t")
+	fi
+done
+# libFuzzer harnesses (fuzz/README.md): replay each one's checked-in corpus and
+# regression inputs once, never exploring; `make test` builds them first
+# (make fuzz-bins), a harness that is not built fails here.  The harnesses
+# carry their own ASan/UBSan build, so the sanitized run leaves them to the
+# normal one.
+for f in fuzz/fuzz_*.c; do
+	[ -f "$f" ] || continue
+	[ "${SAN:-0}" = 1 ] && { echo "[ normal   ] fuzz $f: replayed in the normal build only"; continue; }
+	n=${f#fuzz/fuzz_}
+	n=${n%.c}
+	echo "[ fuzz     ] $n"
+	if scripts/fuzz.sh regress "${FUZZ_BUILD:-build/fuzz}" "$n"; then
+		echo "[       OK ] fuzz $n"; passed=$((passed + 1))
+	else
+		echo "[  FAILED  ] fuzz $n"; failed=$((failed + 1)); failures+=("fuzz/fuzz_$n.c")
 	fi
 done
 for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done

@@ -761,6 +761,22 @@ static void test_bad_descriptors(void **state)
 		     "MAX_DVM_OPS");
 	expect_error("x86_64-4level", "single_flush_ns: {value: 100", "single_flush_ns: {value: fast",
 		     "'tlb.single_flush_ns' must be a duration");
+	/* ranges (docs/arch.md): a cost of 2^64-1 would wrap every sum it enters */
+	expect_error("x86_64-4level", "single_flush_ns: {value: 100",
+		     "single_flush_ns: {value: 18446744073709551615",
+		     ":22: 'tlb.single_flush_ns' must be between 0 and 10000000 ns");
+	expect_error("x86_64-4level", "folio_rewrite_ns: {value: 15, low: 2, high: 40}",
+		     "folio_rewrite_ns: {value: 15, low: 2, high: 18446744073709551615}",
+		     "'rmap.folio_rewrite_ns.high' must be between 0 and 10000000 ns");
+	expect_error("x86_64-4level", "lock_ns: {value: 20", "lock_ns: {value: 1s",
+		     "'rmap.lock_ns' must be between 0 and 10000000 ns (got '1s')");
+	expect_error("x86_64-4level", "va_bits: 48", "va_bits: 64",
+		     ":8: 'va_bits' must be between 32 and 57 (got '64')");
+	expect_error("x86_64-4level", "page_size: 4K", "page_size: 1T",
+		     "'page_size' must be between 4096 and 65536 bytes");
+	expect_error("x86_64-4level", "levels: 4", "levels: 9", "'levels' must be between 0 and 5");
+	expect_error("x86_64-4level", "pte_copy_ns: {value: 49", "pte_copy_ns: {value: 049",
+		     "'fork.pte_copy_ns' has a leading zero (got '049')");
 
 	/* a legacy scalar cost loads, unranged: low = high = value */
 	assert_int_equal(load_edited("x86_64-4level", "folio_rewrite_ns: {value: 15, low: 2, high: 40}",

@@ -228,11 +228,10 @@ static void test_bad_values(void **state)
 			  "2: 'kernel.ksm' must be true or false (got 'maybe')");
 	teardown(NULL);
 	expect_load_error("verdict:\n  min_saving_percent: -3\n",
-			  "2: 'verdict.min_saving_percent' must not be negative (got '-3')");
+			  "2: 'verdict.min_saving_percent' must be between 0 and 100 (got '-3')");
 	teardown(NULL);
 	expect_load_error("pressure:\n  reclaim_share_per_s: 2\n",
-			  "2: 'pressure.reclaim_share_per_s' must be a share between 0 and 1 "
-			  "(got '2')");
+			  "2: 'pressure.reclaim_share_per_s' must be between 0 and 1 (got '2')");
 	teardown(NULL);
 	expect_load_error("lazy:\n  walk_lock: spin\n",
 			  "2: 'lazy.walk_lock' must be one of rcu, vma_read, mmap_trylock "
@@ -254,6 +253,83 @@ static void test_bad_values(void **state)
 			  "(got 'never')");
 	teardown(NULL);
 	expect_load_error("kernel: P3\n", "1: 'kernel' must be a mapping of keys");
+}
+
+/* Every numeric key is range-checked at load, with file:line (docs/config.md "Ranges"). */
+static void test_ranges(void **state)
+{
+	(void)state;
+	/* 1e18 bytes more per VMA would make each vm_area_struct an exabyte */
+	expect_load_error("lazy:\n  vma_growth_bytes: 1e18\n",
+			  "2: 'lazy.vma_growth_bytes' must be between 0 and 4096 (got '1e18')");
+	teardown(NULL);
+	expect_load_error("sizes:\n  vm_area_struct: 1M\n",
+			  "2: 'sizes.vm_area_struct' must be between 0 and 65536 bytes (got '1M')");
+	teardown(NULL);
+	/* a sweep every microsecond: walks without bound (one sweep per 0.1 s tick at most) */
+	expect_load_error("pressure:\n  page_idle_sweep_s: 0.000001\n",
+			  "2: 'pressure.page_idle_sweep_s' must be 0 (off) or between 0.1 and 1e+09 "
+			  "(got '0.000001')");
+	teardown(NULL);
+	/* 1e-300 underflows nothing here, it is just below the range; 1e-400 underflows */
+	expect_load_error("pressure:\n  page_idle_sweep_s: 1e-300\n",
+			  "2: 'pressure.page_idle_sweep_s' must be 0 (off) or between 0.1 and 1e+09 "
+			  "(got '1e-300')");
+	teardown(NULL);
+	expect_load_error("pressure:\n  page_idle_sweep_s: 1e-400\n",
+			  "2: 'pressure.page_idle_sweep_s' must be a number (got '1e-400')");
+	teardown(NULL);
+	expect_load_error("verdict:\n  max_fork_cost_regression_percent: 1e300\n",
+			  "2: 'verdict.max_fork_cost_regression_percent' must be between 0 and "
+			  "1e+06 (got '1e300')");
+	teardown(NULL);
+	expect_load_error("lazy:\n  switch_on: 18446744073709551615\n",
+			  "2: 'lazy.switch_on' must be between 0 and 9223372036854775807 ns (got "
+			  "'18446744073709551615')");
+	teardown(NULL);
+	/* YAML 1.1 reads 010 as 8, YAML 1.2 as 10: refused, never guessed */
+	expect_load_error("sizes:\n  anon_vma: 010\n",
+			  "2: 'sizes.anon_vma' has a leading zero (got '010'): YAML 1.1 reads it "
+			  "as octal, YAML 1.2 as decimal; write it without the zero");
+	teardown(NULL);
+	expect_load_error("verdict:\n  min_saving_percent: 010\n",
+			  "2: 'verdict.min_saving_percent' has a leading zero (got '010'): YAML 1.1 "
+			  "reads it as octal, YAML 1.2 as decimal; write it without the zero");
+	teardown(NULL);
+}
+
+static void test_range_edges(void **state)
+{
+	struct avm_err err = { "" };
+	uint64_t u = 7;
+	double d = 7;
+
+	(void)state;
+	/* the bounds themselves are in range */
+	assert_int_equal(config_u64_in_range("f", 1, "k", "4K", CONFIG_UNIT_SIZE, 4096, 4096, &u,
+					     &err), 0);
+	assert_int_equal(u, 4096);
+	assert_int_equal(config_u64_in_range("f", 1, "k", "4097", CONFIG_UNIT_NONE, 0, 4096, &u,
+					     &err), -1);
+	assert_string_equal(err.msg, "f:1: 'k' must be between 0 and 4096 (got '4097')");
+	assert_int_equal(u, 4096); /* unchanged on error */
+	assert_int_equal(config_u64_in_range(NULL, 0, "k", "2s", CONFIG_UNIT_DURATION, 0,
+					     1000000000, &u, &err), -1);
+	assert_string_equal(err.msg, "'k' must be between 0 and 1000000000 ns (got '2s')");
+	assert_int_equal(config_u64_in_range("f", 1, "k", "0", CONFIG_UNIT_NONE, 0, 1, &u, &err),
+			 0);
+	assert_int_equal(u, 0);
+	assert_int_equal(config_u64_in_range("f", 1, "k", "0x10", CONFIG_UNIT_NONE, 0, 99, &u,
+					     &err), 0);
+	assert_int_equal(u, 16); /* hex is the same in YAML 1.1 and 1.2 */
+	assert_int_equal(config_u64_in_range("f", 1, "k", "007", CONFIG_UNIT_NONE, 0, 99, &u,
+					     &err), -1);
+	assert_int_equal(config_double_in_range("f", 1, "k", "0.5", 0, 1, &d, &err), 0);
+	assert_true(d == 0.5);
+	assert_int_equal(config_double_in_range("f", 1, "k", "nan", 0, 1, &d, &err), -1);
+	assert_int_equal(config_double_in_range("f", 1, "k", "-0.1", 0, 1, &d, &err), -1);
+	assert_string_equal(err.msg, "f:1: 'k' must be between 0 and 1 (got '-0.1')");
+	assert_true(d == 0.5);
 }
 
 static void test_bad_yaml_syntax(void **state)
@@ -428,7 +504,7 @@ static void test_config_set(void **state)
 	assert_int_equal(config_set(&c, "lazy.mremap", "sideways", &err), -1);
 	assert_string_equal(err.msg, "'lazy.mremap' must be one of upgrade, rebase (got 'sideways')");
 	assert_int_equal(config_set(&c, "verdict.max_lost_share", "2", &err), -1);
-	assert_non_null(strstr(err.msg, "'verdict.max_lost_share' must be a share between 0 and 1"));
+	assert_non_null(strstr(err.msg, "'verdict.max_lost_share' must be between 0 and 1"));
 	assert_null(strstr(err.msg, "--set:"));
 	assert_int_equal(config_set(&c, "lazy.nope", "1", &err), -1);
 	assert_string_equal(err.msg, "unknown config key 'lazy.nope' (docs/config.md lists them)");
@@ -447,6 +523,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_empty_file, teardown),
 		cmocka_unit_test_teardown(test_unknown_key, teardown),
 		cmocka_unit_test_teardown(test_bad_values, teardown),
+		cmocka_unit_test_teardown(test_ranges, teardown),
+		cmocka_unit_test(test_range_edges),
 		cmocka_unit_test_teardown(test_bad_yaml_syntax, teardown),
 		cmocka_unit_test_teardown(test_top_level_not_mapping, teardown),
 		cmocka_unit_test_teardown(test_missing_file, teardown),
