@@ -1277,6 +1277,36 @@ static void yaml_cost_fork(FILE *f, const char *key, double v, const bool fitted
 		share * (ff->coef[t] - 2 * ff->se[t]), share * (ff->coef[t] + 2 * ff->se[t]));
 }
 
+/*
+ * The calibration both outputs share: the priors from the arch's costs, the
+ * fit of the measured holds, the fork-latency fit over it where it resolved a
+ * term, and the ratio by which each AVC pair's fit scales its two parts
+ * (a pair's fit is split in the ratio of its prior parts).
+ */
+static void calib_solve(const struct arch *a, const struct locks_calib *c, uint64_t min_samples,
+			const struct forkfit_result *ff, double prior[LOCKS_CF_NR],
+			double fit[LOCKS_CF_NR], bool fitted[LOCKS_CF_NR], bool forked[LOCKS_CF_NR],
+			double *link, double *unlink)
+{
+	const struct locks_costs *r = &a->rmap;
+
+	for (int i = 0; i < LOCKS_CF_NR; i++)
+		prior[i] = 0;
+	prior[LOCKS_CF_LOCK] = (double)r->ns[LOCKS_OP_LOCK];
+	prior[LOCKS_CF_AV_ALLOC] = (double)r->ns[LOCKS_OP_AV_ALLOC];
+	prior[LOCKS_CF_AV_FREE] = (double)r->ns[LOCKS_OP_AV_FREE];
+	prior[LOCKS_CF_AVC_LINK] = (double)(r->ns[LOCKS_OP_AVC_ALLOC] + r->ns[LOCKS_OP_TREE_INSERT]);
+	prior[LOCKS_CF_AVC_UNLINK] = (double)(r->ns[LOCKS_OP_TREE_REMOVE] + r->ns[LOCKS_OP_AVC_FREE]);
+	prior[LOCKS_CF_FOLIO_REWRITE] = (double)r->ns[LOCKS_OP_FOLIO_REWRITE];
+	prior[LOCKS_CF_PTE_COPY] = (double)a->cost.fork_pte_ns;
+	prior[LOCKS_CF_PT_TABLE] = (double)a->cost.fork_table_ns;
+	locks_calib_fit(c, prior, min_samples, fit, fitted);
+	calib_fork_override(ff, fit, fitted, forked);
+	*link = prior[LOCKS_CF_AVC_LINK] > 0 ? fit[LOCKS_CF_AVC_LINK] / prior[LOCKS_CF_AVC_LINK] : 0;
+	*unlink = prior[LOCKS_CF_AVC_UNLINK] > 0 ?
+			  fit[LOCKS_CF_AVC_UNLINK] / prior[LOCKS_CF_AVC_UNLINK] : 0;
+}
+
 int arch_write_calibrated(const struct arch *a, const struct locks_calib *c,
 			  uint64_t min_samples, const char *source, const char *path,
 			  struct avm_err *err)
@@ -1305,20 +1335,7 @@ int arch_write_calibrated_fork(const struct arch *a, const struct locks_calib *c
 		return avm_errf(err, "%s: the file name must be NAME.yaml (1-47 characters)", path);
 	memcpy(name, base, n);
 	name[n] = '\0';
-	prior[LOCKS_CF_LOCK] = (double)r->ns[LOCKS_OP_LOCK];
-	prior[LOCKS_CF_AV_ALLOC] = (double)r->ns[LOCKS_OP_AV_ALLOC];
-	prior[LOCKS_CF_AV_FREE] = (double)r->ns[LOCKS_OP_AV_FREE];
-	prior[LOCKS_CF_AVC_LINK] = (double)(r->ns[LOCKS_OP_AVC_ALLOC] + r->ns[LOCKS_OP_TREE_INSERT]);
-	prior[LOCKS_CF_AVC_UNLINK] = (double)(r->ns[LOCKS_OP_TREE_REMOVE] + r->ns[LOCKS_OP_AVC_FREE]);
-	prior[LOCKS_CF_FOLIO_REWRITE] = (double)r->ns[LOCKS_OP_FOLIO_REWRITE];
-	prior[LOCKS_CF_PTE_COPY] = (double)a->cost.fork_pte_ns;
-	prior[LOCKS_CF_PT_TABLE] = (double)a->cost.fork_table_ns;
-	locks_calib_fit(c, prior, min_samples, fit, fitted);
-	calib_fork_override(ff, fit, fitted, forked);
-	/* a pair's fit is split in the ratio of its prior parts */
-	link = prior[LOCKS_CF_AVC_LINK] > 0 ? fit[LOCKS_CF_AVC_LINK] / prior[LOCKS_CF_AVC_LINK] : 0;
-	unlink = prior[LOCKS_CF_AVC_UNLINK] > 0 ?
-			 fit[LOCKS_CF_AVC_UNLINK] / prior[LOCKS_CF_AVC_UNLINK] : 0;
+	calib_solve(a, c, min_samples, ff, prior, fit, fitted, forked, &link, &unlink);
 
 	/* the comments name files; a newline there would end the comment */
 	outfile_escape_buf(src_esc, sizeof(src_esc), source ? source : "a trace", OUTFILE_ESC_LINE);
@@ -1476,19 +1493,7 @@ cJSON *arch_calibrated_costs_json(const struct arch *a, const struct locks_calib
 	cJSON *o = cJSON_CreateObject(), *consts = NULL, *fj = NULL;
 	bool ok;
 
-	prior[LOCKS_CF_LOCK] = (double)r->ns[LOCKS_OP_LOCK];
-	prior[LOCKS_CF_AV_ALLOC] = (double)r->ns[LOCKS_OP_AV_ALLOC];
-	prior[LOCKS_CF_AV_FREE] = (double)r->ns[LOCKS_OP_AV_FREE];
-	prior[LOCKS_CF_AVC_LINK] = (double)(r->ns[LOCKS_OP_AVC_ALLOC] + r->ns[LOCKS_OP_TREE_INSERT]);
-	prior[LOCKS_CF_AVC_UNLINK] = (double)(r->ns[LOCKS_OP_TREE_REMOVE] + r->ns[LOCKS_OP_AVC_FREE]);
-	prior[LOCKS_CF_FOLIO_REWRITE] = (double)r->ns[LOCKS_OP_FOLIO_REWRITE];
-	prior[LOCKS_CF_PTE_COPY] = (double)a->cost.fork_pte_ns;
-	prior[LOCKS_CF_PT_TABLE] = (double)a->cost.fork_table_ns;
-	locks_calib_fit(c, prior, min_samples, fit, fitted);
-	calib_fork_override(ff, fit, fitted, forked);
-	link = prior[LOCKS_CF_AVC_LINK] > 0 ? fit[LOCKS_CF_AVC_LINK] / prior[LOCKS_CF_AVC_LINK] : 0;
-	unlink = prior[LOCKS_CF_AVC_UNLINK] > 0 ?
-			 fit[LOCKS_CF_AVC_UNLINK] / prior[LOCKS_CF_AVC_UNLINK] : 0;
+	calib_solve(a, c, min_samples, ff, prior, fit, fitted, forked, &link, &unlink);
 	ins = prior[LOCKS_CF_AVC_LINK] > 0 ?
 		      (double)r->ns[LOCKS_OP_AVC_ALLOC] / prior[LOCKS_CF_AVC_LINK] : 0;
 	if (o && ff) {
