@@ -328,6 +328,7 @@ static int replay_world_meta(struct replay *r, const struct config *cfg, struct 
 	uint64_t av, avc, vma, page;
 
 	world_meta_defaults(wm);
+	wm->skip_unknown_mm = true; /* a trace: events on an mm it never made are skipped */
 	if (replay_meta_u64(r, "size_anon_vma", &av, err) ||
 	    replay_meta_u64(r, "size_anon_vma_chain", &avc, err) ||
 	    replay_meta_u64(r, "size_vm_area_struct", &vma, err) ||
@@ -703,7 +704,9 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 		config_defaults(&defaults);
 		cfg = &defaults;
 	}
-	if (trace_open(o->trace_path, &r->t, err) ||
+	if ((o->trace_mem ? trace_open_memory(o->trace_mem, o->trace_mem_len, o->trace_path,
+					      &r->t, err) :
+			    trace_open(o->trace_path, &r->t, err)) ||
 	    trace_meta_each(r->t, replay_meta_row, &r->meta, err) ||
 	    replay_world_meta(r, cfg, &wm, err))
 		return -1;
@@ -829,6 +832,46 @@ static int replay_track_sections(struct replay *r, cJSON *report, struct avm_err
 	return 0;
 }
 
+/*
+ * trace.skipped (events not applied, by reason: skip.h) and trace.recovered
+ * (read with the -wal of a writer that did not finish), plus the one-line
+ * warning the CLI prints about either or an incomplete trace.
+ */
+static int replay_trace_flags(struct replay *r, struct replay_result *res, cJSON *report,
+			      struct avm_err *err)
+{
+	cJSON *tr = cJSON_GetObjectItemCaseSensitive(report, "trace"), *sk;
+	char by[160] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < r->nworkers; i++)
+		skip_merge_max(&res->skipped, &world_sim_stats(r->workers[i].w)->skipped);
+	res->recovered = trace_recovered(r->t);
+	sk = cJSON_CreateObject();
+	if (!sk || !cJSON_AddItemToObject(tr, "skipped", sk) ||
+	    !cJSON_AddNumberToObject(sk, "total", (double)res->skipped.total) ||
+	    !cJSON_AddBoolToObject(tr, "recovered", res->recovered))
+		return avm_errf(err, "replay: out of memory (report)");
+	for (int i = 0; i < SKIP_NR; i++) {
+		if (!cJSON_AddNumberToObject(sk, skip_reason_name(i), (double)res->skipped.n[i]))
+			return avm_errf(err, "replay: out of memory (report)");
+		if (res->skipped.n[i] && off < sizeof(by))
+			off += (size_t)snprintf(by + off, sizeof(by) - off, "%s%s %" PRIu64,
+						off ? ", " : "", skip_reason_name(i),
+						res->skipped.n[i]);
+	}
+	if (res->skipped.total)
+		snprintf(res->warning, sizeof(res->warning), "skipped %" PRIu64 " of %" PRIu64
+			 " events the simulator cannot use (%s; report trace.skipped)%s",
+			 res->skipped.total, res->events, by,
+			 !res->complete ? "; the trace is incomplete" : "");
+	else if (!res->complete)
+		snprintf(res->warning, sizeof(res->warning), "the trace is incomplete (its writer "
+			 "did not close it%s): replayed the %" PRIu64 " events it holds",
+			 res->recovered ? "; read with its -wal" : "", res->events);
+	return 0;
+}
+
 static int replay_report(struct replay *r, struct replay_result *res, struct avm_err *err)
 {
 	struct report_model models[REPLAY_MAX_MODELS];
@@ -854,10 +897,15 @@ static int replay_report(struct replay *r, struct replay_result *res, struct avm
 	in.events = res->events;
 	in.lost_events = lost;
 	in.complete = complete == 1;
+	res->complete = in.complete;
 	in.models = models;
 	in.nmodels = r->nworkers;
 	if (report_build(&in, &report, err))
 		return -1;
+	if (replay_trace_flags(r, res, report, err)) {
+		cJSON_Delete(report);
+		return -1;
+	}
 	if ((r->have_arch && replay_arch_sections(r, report, err)) ||
 	    replay_track_sections(r, report, err)) {
 		cJSON_Delete(report);

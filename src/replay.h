@@ -24,12 +24,16 @@
 
 #include "config.h"
 #include "error.h"
+#include "skip.h"
 #include "validate.h"
 
 #define REPLAY_MAX_MODELS 4
 
 struct replay_opts {
-	const char *trace_path;
+	const char *trace_path;          /* the trace file (or only its name, with trace_mem) */
+	/* Instead of opening trace_path: an in-memory copy of a trace file (fuzzing). */
+	const void *trace_mem;
+	size_t trace_mem_len;
 	const struct config *cfg;        /* NULL: config_defaults() */
 	const char *arch;                /* --arch name or YAML path; NULL: the config's
 					    arch, else the one the trace's meta names */
@@ -58,6 +62,15 @@ struct replay_result {
 	double reader_cpu;
 	double world_cpu[REPLAY_MAX_MODELS];
 	uint64_t calibration_holds; /* --calibrate: measured holds the fit used */
+	/*
+	 * Events skipped as unusable, by reason (skip.h; the largest count of any
+	 * world), also in the report as trace.skipped.  A total above some share
+	 * of `events` makes a verdict doubtful.
+	 */
+	struct skip_counts skipped;
+	bool complete;          /* the writer closed the trace (meta complete = 1) */
+	bool recovered;         /* read with the -wal an unfinished writer left */
+	char warning[256];      /* "" or one line about an incomplete trace or skipped events */
 };
 
 /* Fill opts with the defaults (no trace path; models from replay_default_models). */

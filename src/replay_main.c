@@ -176,6 +176,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (res.note[0])
 		fprintf(stderr, "anonvma-replay: note: %s\n", res.note);
+	if (res.warning[0])
+		fprintf(stderr, "anonvma-replay: warning: %s: %s\n", ro.trace_path, res.warning);
 	if (!quiet) {
 		if (report_summary(res.report, stdout, &err))
 			goto out;
