@@ -860,15 +860,18 @@ static int replay_trace_flags(struct replay *r, struct replay_result *res, cJSON
 						off ? ", " : "", skip_reason_name(i),
 						res->skipped.n[i]);
 	}
-	if (res->skipped.total)
-		snprintf(res->warning, sizeof(res->warning), "skipped %" PRIu64 " of %" PRIu64
-			 " events the simulator cannot use (%s; report trace.skipped)%s",
-			 res->skipped.total, res->events, by,
-			 !res->complete ? "; the trace is incomplete" : "");
-	else if (!res->complete)
-		snprintf(res->warning, sizeof(res->warning), "the trace is incomplete (its writer "
-			 "did not close it%s): replayed the %" PRIu64 " events it holds",
-			 res->recovered ? "; read with its -wal" : "", res->events);
+	off = 0;
+	if (!res->complete)
+		off += (size_t)snprintf(res->warning + off, sizeof(res->warning) - off,
+					"the trace is incomplete (its writer did not close it): "
+					"replayed the %" PRIu64 " events it holds", res->events);
+	if (res->recovered && off < sizeof(res->warning))
+		off += (size_t)snprintf(res->warning + off, sizeof(res->warning) - off,
+					"%sread with the -wal its writer left", off ? "; " : "");
+	if (res->skipped.total && off < sizeof(res->warning))
+		snprintf(res->warning + off, sizeof(res->warning) - off, "%sskipped %" PRIu64
+			 " of %" PRIu64 " events the simulator cannot use (%s; report "
+			 "trace.skipped)", off ? "; " : "", res->skipped.total, res->events, by);
 	return 0;
 }
 

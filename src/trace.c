@@ -89,6 +89,7 @@ struct trace {
 	uint64_t read_seq;
 	uint64_t read_count;    /* events returned since the last rewind */
 	bool recovered;         /* read together with a -wal its writer left */
+	char *copy_dir;         /* private copy of file + -wal being read (removed at close) */
 	bool complete;          /* meta complete = 1 */
 	int64_t meta_events, meta_lost; /* meta events / lost_events, -1 when absent */
 	uint64_t ef_seq;        /* seq of the pending events_ef row; 0: fetch; UINT64_MAX: none */
@@ -125,6 +126,19 @@ static int trace_prepare(struct trace *t, const char *sql, sqlite3_stmt **st,
 	return 0;
 }
 
+/* Remove a private copy made by trace_open_copy: its files, then the directory. */
+static void trace_remove_copy(const char *dir)
+{
+	static const char *const names[] = { "t.db", "t.db-wal", "t.db-shm", "t.db-journal" };
+	char p[4096];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
 static void trace_free(struct trace *t)
 {
 	sqlite3_stmt *sts[] = { t->ins_batch, t->ins_one, t->ins_ef, t->ins_vma, t->ins_av,
@@ -134,6 +148,9 @@ static void trace_free(struct trace *t)
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	sqlite3_close(t->db);
+	if (t->copy_dir)
+		trace_remove_copy(t->copy_dir);
+	free(t->copy_dir);
 	free(t->lost);
 	free(t->path);
 	free(t);
@@ -1135,6 +1152,85 @@ out:
 	return ret;
 }
 
+static int trace_copy_file(const char *from, const char *to, struct avm_err *err)
+{
+	char buf[65536];
+	int in = -1, out = -1, ret = -1;
+	ssize_t n;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		avm_errf(err, "%s: %s", from, strerror(errno));
+		goto done;
+	}
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		avm_errf(err, "%s: %s", to, strerror(errno));
+		goto done;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			avm_errf(err, "%s: copying the trace: %s", to, strerror(errno ? errno : ENOSPC));
+			goto done;
+		}
+	if (n < 0) {
+		avm_errf(err, "%s: %s", from, strerror(errno));
+		goto done;
+	}
+	ret = 0;
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) && !ret)
+		ret = avm_errf(err, "%s: %s", to, strerror(errno));
+	return ret;
+}
+
+/*
+ * A -wal without its -shm in a directory the reader cannot write: SQLite
+ * cannot build the -shm index next to the file.  Read a private copy of
+ * file + -wal instead (in $TMPDIR, removed at close); the originals are
+ * only read.
+ */
+static int trace_open_copy(struct trace *t, struct avm_err *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[4096], db[4200], wal[4200], src[4200];
+
+	snprintf(dir, sizeof(dir), "%s/anonvma-trace.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return avm_errf(err, "%s: has a -wal but no -shm and its directory is not "
+				"writable; a private copy failed: %s: %s", t->path, dir,
+				strerror(errno));
+	t->copy_dir = strdup(dir);
+	if (!t->copy_dir) {
+		rmdir(dir);
+		return avm_errf(err, "%s: out of memory", t->path);
+	}
+	snprintf(db, sizeof(db), "%s/t.db", dir);
+	snprintf(wal, sizeof(wal), "%s/t.db-wal", dir);
+	snprintf(src, sizeof(src), "%s-wal", t->path);
+	if (trace_copy_file(t->path, db, err) || trace_copy_file(src, wal, err))
+		return avm_err_prefix(err, "%s: reading a private copy (a -wal, no -shm, a "
+				      "directory not writable)", t->path);
+	{
+		sqlite3_stmt **sts[] = { &t->meta_get, &t->snap_vmas, &t->snap_avs, &t->read,
+					 &t->read_ef };
+
+		for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
+			sqlite3_finalize(*sts[i]);
+			*sts[i] = NULL;
+		}
+	}
+	sqlite3_close(t->db);
+	t->db = NULL;
+	if (sqlite3_open_v2(db, &t->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		return trace_sqlerr(t, err, "cannot open a private copy");
+	sqlite3_db_config(t->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	return 0;
+}
+
 int trace_open(const char *path, struct trace **out, struct avm_err *err)
 {
 	struct trace *t = NULL;
@@ -1161,11 +1257,10 @@ int trace_open(const char *path, struct trace **out, struct avm_err *err)
 	}
 	sqlite3_db_config(t->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	if (trace_open_db(t, err)) {
-		if (wal && sqlite3_errcode(t->db) == SQLITE_CANTOPEN)
-			avm_errf(err, "%s: has a -wal (its writer did not finish) but no -shm, and "
-				 "the directory is not writable: copy the trace and its -wal to a "
-				 "writable directory to read it", path);
-		goto out;
+		if (!wal || sqlite3_errcode(t->db) != SQLITE_CANTOPEN || t->copy_dir)
+			goto out;
+		if (trace_open_copy(t, err) || trace_open_db(t, err))
+			goto out;
 	}
 	*out = t;
 	t = NULL;
