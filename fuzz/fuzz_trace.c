@@ -21,7 +21,7 @@
  * An input is a whole trace file.  LLVMFuzzerTestOneInput loads it into an
  * in-memory SQLite database (sqlite3_deserialize, trace_open_memory) and
  * replays it through every model (replay_run with trace_mem), with
- * --validate on for every other input size: the reader must refuse a broken
+ * --validate on for about every other input: the reader must refuse a broken
  * trace with one line, and the replay must neither crash, leak nor hang on
  * whatever it accepts.
  *
@@ -53,12 +53,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct replay_opts o;
 	struct replay_result res;
 	struct avm_err err = { "" };
+	unsigned pick = 0;
 
 	replay_opts_default(&o);
 	o.trace_path = "fuzz";
 	o.trace_mem = data;
 	o.trace_mem_len = size;
-	o.validate = size & 1;
+	/* --validate for about every other input: a cheap hash of a few bytes picks it */
+	for (size_t i = 0; i < 16 && size; i++)
+		pick += data[i * size / 16];
+	o.validate = pick & 1;
 	if (replay_run(&o, &res, &err) == 0) {
 		cJSON_Delete(res.report);
 	} else if (strchr(err.msg, '\n')) {

@@ -102,10 +102,14 @@ struct trace {
  */
 static int trace_sqlerr(struct trace *t, struct avm_err *err, const char *what)
 {
+	int code = t->db ? sqlite3_errcode(t->db) & 0xff : SQLITE_NOMEM;
 	int sys = t->db ? sqlite3_system_errno(t->db) : 0;
 	const char *msg = t->db ? sqlite3_errmsg(t->db) : "out of memory";
+	/* the errno is only this error's cause when the error came from the system */
+	bool os = code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN ||
+		  code == SQLITE_PERM || code == SQLITE_READONLY;
 
-	if (sys && sqlite3_errcode(t->db) != SQLITE_OK)
+	if (sys && os)
 		return avm_errf(err, "%s: %s: %s (%s)", t->path, what, msg, strerror(sys));
 	return avm_errf(err, "%s: %s: %s", t->path, what, msg);
 }
