@@ -779,7 +779,7 @@ struct trace_kind_rule {
 };
 
 static const struct trace_kind_rule trace_kinds[] = {
-	{ AVM_FORK, 1, false, { TR_ID, TR_U32, {0}, TR_U32 } },
+	{ AVM_FORK, 1, false, { TR_NONNEG, TR_U32, {0}, TR_U32 } }, /* child mm 0: none */
 	{ AVM_EXEC, 1, false, { TR_ID, TR_NONNEG, TR_U32 } },
 	{ AVM_EXIT, 1, false, { TR_BOOL } },
 	{ AVM_MM_RELEASE, 1, false, { {0} } },
