@@ -92,9 +92,25 @@ struct trace {
 	char *copy_dir;         /* private copy of file + -wal being read (removed at close) */
 	bool complete;          /* meta complete = 1 */
 	int64_t meta_events, meta_lost; /* meta events / lost_events, -1 when absent */
+	char errbuf[256];       /* trace_dberr */
 	uint64_t ef_seq;        /* seq of the pending events_ef row; 0: fetch; UINT64_MAX: none */
 	int64_t ef_e, ef_f;
 };
+
+/*
+ * SQLite's message for the last error, on one line: a malformed schema is
+ * quoted in it with its newlines, and every message here is one line.
+ */
+static const char *trace_dberr(struct trace *t)
+{
+	const char *m = t->db ? sqlite3_errmsg(t->db) : "out of memory";
+	size_t i;
+
+	for (i = 0; m[i] && i < sizeof(t->errbuf) - 1; i++)
+		t->errbuf[i] = (m[i] == '\n' || m[i] == '\t' || m[i] == '\r') ? ' ' : m[i];
+	t->errbuf[i] = '\0';
+	return t->errbuf;
+}
 
 /*
  * "PATH: WHAT: CAUSE" in one line: SQLite's message plus, when an operating
@@ -104,7 +120,7 @@ static int trace_sqlerr(struct trace *t, struct avm_err *err, const char *what)
 {
 	int code = t->db ? sqlite3_errcode(t->db) & 0xff : SQLITE_NOMEM;
 	int sys = t->db ? sqlite3_system_errno(t->db) : 0;
-	const char *msg = t->db ? sqlite3_errmsg(t->db) : "out of memory";
+	const char *msg = trace_dberr(t);
 	/* the errno is only this error's cause when the error came from the system */
 	bool os = code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN ||
 		  code == SQLITE_PERM || code == SQLITE_READONLY;
@@ -1041,7 +1057,7 @@ static int trace_check_rows(struct trace *t, struct avm_err *err)
 			     "(SELECT seq FROM events_ef ORDER BY seq DESC LIMIT 1)", &st, err))
 		goto out;
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		trace_corrupt(t, err, "%s", sqlite3_errmsg(t->db));
+		trace_corrupt(t, err, "%s", trace_dberr(t));
 		goto out;
 	}
 	first = sqlite3_column_int64(st, 0);
@@ -1080,7 +1096,7 @@ static int trace_check_rows(struct trace *t, struct avm_err *err)
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		trace_corrupt(t, err, "lost: %s", sqlite3_errmsg(t->db));
+		trace_corrupt(t, err, "lost: %s", trace_dberr(t));
 		goto out;
 	}
 	if (t->meta_lost >= 0 && t->meta_lost != lost) {
@@ -1106,10 +1122,10 @@ static int trace_open_db(struct trace *t, struct avm_err *err)
 	rc = sqlite3_prepare_v2(t->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
 				&st, NULL);
 	if (rc != SQLITE_OK) {
-		if (strstr(sqlite3_errmsg(t->db), "no such table"))
+		if (strstr(trace_dberr(t), "no such table"))
 			avm_errf(err, "%s: not an anonvma trace (no meta table)", t->path);
 		else
-			trace_corrupt(t, err, "%s", sqlite3_errmsg(t->db));
+			trace_corrupt(t, err, "%s", trace_dberr(t));
 		goto out;
 	}
 	rc = sqlite3_step(st);
@@ -1118,7 +1134,7 @@ static int trace_open_db(struct trace *t, struct avm_err *err)
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		trace_corrupt(t, err, "%s", sqlite3_errmsg(t->db));
+		trace_corrupt(t, err, "%s", trace_dberr(t));
 		goto out;
 	}
 	if (trace_parse_version(st, &version)) {
@@ -1346,7 +1362,7 @@ static int trace_next_ef(struct trace *t, struct avm_err *err)
 	}
 	if (rc != SQLITE_ROW)
 		return avm_errf(err, "%s: corrupt trace after event %" PRIu64 ": %s", t->path,
-				t->read_seq, sqlite3_errmsg(t->db));
+				t->read_seq, trace_dberr(t));
 	if (trace_col(t, st, 0, "events_ef", "seq", (int64_t)t->read_seq,
 		      (struct trace_range)TR_ID, false, &seq, err) ||
 	    trace_col(t, st, 1, "events_ef", "e", seq, (struct trace_range){ 0 }, false,
@@ -1386,7 +1402,7 @@ int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err)
 		return trace_next_end(t, err) ? -1 : 0;
 	if (rc != SQLITE_ROW)
 		return avm_errf(err, "%s: corrupt trace after event %" PRIu64 ": %s", t->path,
-				t->read_seq, sqlite3_errmsg(t->db));
+				t->read_seq, trace_dberr(t));
 	v[0] = sqlite3_column_int64(st, 0);
 	for (int i = 0; i < TRACE_EV_COLS; i++)
 		if (trace_col(t, st, i, "events", trace_cols[i].name, v[0], trace_cols[i].r,
@@ -1555,7 +1571,7 @@ int trace_snapshot_vmas(struct trace *t, uint64_t snap, trace_snap_vma_cb cb, vo
 	}
 	if (rc != SQLITE_DONE) {
 		avm_errf(err, "%s: corrupt trace: snapshot %" PRIu64 ": %s", t->path, snap,
-			 sqlite3_errmsg(t->db));
+			 trace_dberr(t));
 		goto out;
 	}
 	ret = 0;
@@ -1595,7 +1611,7 @@ int trace_snapshot_avs(struct trace *t, uint64_t snap, trace_snap_av_cb cb, void
 	}
 	if (rc != SQLITE_DONE) {
 		avm_errf(err, "%s: corrupt trace: snapshot %" PRIu64 ": %s", t->path, snap,
-			 sqlite3_errmsg(t->db));
+			 trace_dberr(t));
 		goto out;
 	}
 	ret = 0;

@@ -88,6 +88,9 @@ expect_error 1 "event 1 (kind 60): b = 9 is out of range (1 to 3)" "$tmp/enum.db
 mutant chain "UPDATE snap_vmas SET chain_len = 999"
 expect_error 1 "chain_len = 999 is out of range (0 to 64)" "$tmp/chain.db"
 
+# a byte-level mutant the fuzzer found: SQLite quotes the broken schema, newlines and all
+expect_error 1 "corrupt trace: malformed database schema" fuzz/regress/trace/crash-schema-message-lines
+
 # well-formed but unusable events are skipped with one warning and counted by
 # reason in trace.skipped: faults on an address space the trace never made, an
 # mmap whose range no address space holds
