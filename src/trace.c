@@ -18,16 +18,37 @@
  * delta-encoded (events.dt), tid is NULL when it equals pid, and the rarely
  * used arguments e and f go to events_ef only when non-zero: together they
  * keep an event near 30 bytes on disk (schema.sql explains the size budget).
+ * A meta row set outside a batch is committed at once (the host metadata
+ * survives a writer killed before its first batch).  A writer that cannot
+ * finish (a full disk) closes without a checkpoint: the file plus its -wal
+ * hold every committed batch, and a checkpoint cut short would only leave a
+ * main file whose header counts pages it does not have.
+ *
+ * Creating.  Before SQLite sees the path, lstat checks it and its -wal,
+ * -shm and -journal: anything but a regular file is refused, never removed
+ * nor followed; regular ones are removed only with overwrite.  The file is
+ * made with O_EXCL|O_NOFOLLOW and opened with SQLITE_OPEN_NOFOLLOW; SQLite
+ * itself does not follow a symlink planted at -wal/-shm afterwards (the
+ * open fails, so the run stops).  Errors name what failed and SQLite's
+ * cause (and errno when the system caused it), never the SQL.
  *
  * Reader.  trace_open checks, before trusting SQLite with the file: that it
- * exists and is not empty, the SQLite magic, and that the file is as long as
- * its header says (a truncated copy fails here).  Then meta.schema_version,
- * the presence of every table, and both ends of the events b-tree (the rows
- * a truncated or torn file loses first).  trace_next steps two statements
- * in rowid order (events, and events_ef merged in by seq) and rebuilds t as
- * the running sum of dt: O(1) memory.  Any
- * SQLite error met later (a corrupt page in the middle) is reported with the
- * last good seq, never skipped.
+ * exists and is not empty, the SQLite magic, and - unless a -wal next to it
+ * holds newer pages - that the file is as long as its header says (a
+ * truncated copy fails here).  With a -wal (a writer that did not finish)
+ * the file is opened read-only in place: SQLite reads file and -wal
+ * together and never checkpoints on a read-only connection; when the -shm
+ * is missing and cannot be made, a private copy is read instead.  Then
+ * meta.schema_version, the meta keys against their ranges, and the cheap
+ * ends of the tables against meta (last event, events_ef seqs, lost).
+ * trace_next checks every row against the tables below (types, column
+ * ranges, kinds, enumerated arguments, e/f only where a kind has them, time
+ * within 0..INT64_MAX), steps two statements in rowid order (events, and
+ * events_ef merged in by seq) and rebuilds t as the running sum of dt: O(1)
+ * memory; at the end it compares the count with meta events.  Any SQLite
+ * error met later (a corrupt page in the middle) is reported with the last
+ * good seq, never skipped.  trace_open_memory reads a byte copy of a trace
+ * through sqlite3_deserialize with the same checks (fuzzing).
  */
 #include "trace.h"
 
