@@ -1209,11 +1209,16 @@ static int trace_copy_file(const char *from, const char *to, struct avm_err *err
 		avm_errf(err, "%s: %s", to, strerror(errno));
 		goto done;
 	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
+	for (;;) {
+		n = read(in, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		errno = 0;
 		if (write(out, buf, (size_t)n) != n) {
 			avm_errf(err, "%s: copying the trace: %s", to, strerror(errno ? errno : ENOSPC));
 			goto done;
 		}
+	}
 	if (n < 0) {
 		avm_errf(err, "%s: %s", from, strerror(errno));
 		goto done;
