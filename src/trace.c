@@ -80,6 +80,9 @@ extern const char trace_schema_sql[];
 #define TRACE_BATCH_ROWS 64      /* rows per multi-row INSERT (13 params each) */
 #define TRACE_TXN_ROWS   50000   /* rows per transaction */
 #define TRACE_EV_COLS    11
+#define TRACE_KIND_INDEX 128     /* kinds looked up by index; larger ones by a scan */
+
+struct trace_kind_rule;
 
 struct trace_row {
 	int64_t seq, dt;
@@ -114,6 +117,8 @@ struct trace {
 	bool complete;          /* meta complete = 1 */
 	int64_t meta_events, meta_lost; /* meta events / lost_events, -1 when absent */
 	char errbuf[256];       /* trace_dberr */
+	/* reader: the rule of each kind below TRACE_KIND_INDEX (trace_kinds), NULL: none */
+	const struct trace_kind_rule *kind_rule[TRACE_KIND_INDEX];
 	uint64_t ef_seq;        /* seq of the pending events_ef row; 0: fetch; UINT64_MAX: none */
 	int64_t ef_e, ef_f;
 };
@@ -891,8 +896,10 @@ static const struct trace_meta_rule {
 	{ "events_before_snapshot", 0, INT64_MAX, false },
 };
 
-static const struct trace_kind_rule *trace_kind_rule(uint32_t kind)
+static const struct trace_kind_rule *trace_kind_rule(const struct trace *t, uint32_t kind)
 {
+	if (kind < TRACE_KIND_INDEX)
+		return t->kind_rule[kind];
 	for (size_t i = 0; i < sizeof(trace_kinds) / sizeof(trace_kinds[0]); i++)
 		if (trace_kinds[i].kind == kind)
 			return &trace_kinds[i];
@@ -928,7 +935,9 @@ static int trace_col(struct trace *t, sqlite3_stmt *st, int i, const char *table
 		     const char *col, int64_t row, struct trace_range r, bool null_ok,
 		     int64_t *out, struct avm_err *err)
 {
-	int type = sqlite3_column_type(st, i);
+	/* one column lookup for type and value (the reader's hot path) */
+	sqlite3_value *v = sqlite3_column_value(st, i);
+	int type = sqlite3_value_type(v);
 
 	*out = 0;
 	if (type == SQLITE_NULL && null_ok)
@@ -936,7 +945,7 @@ static int trace_col(struct trace *t, sqlite3_stmt *st, int i, const char *table
 	if (type != SQLITE_INTEGER)
 		return trace_corrupt(t, err, "%s row %" PRId64 ": %s is %s, not an integer", table,
 				     row, col, trace_type_name(type));
-	*out = sqlite3_column_int64(st, i);
+	*out = sqlite3_value_int64(v);
 	if (r.on && (*out < r.lo || *out > r.hi))
 		return trace_corrupt(t, err, "%s row %" PRId64 ": %s = %" PRId64 " is out of range "
 				     "(%" PRId64 " to %" PRId64 ")", table, row, col, *out, r.lo, r.hi);
@@ -1175,6 +1184,9 @@ static int trace_open_db(struct trace *t, struct avm_err *err)
 		goto out;
 	}
 	t->version = (int)version;
+	for (size_t i = 0; i < sizeof(trace_kinds) / sizeof(trace_kinds[0]); i++)
+		if (trace_kinds[i].kind < TRACE_KIND_INDEX)
+			t->kind_rule[trace_kinds[i].kind] = &trace_kinds[i];
 	t->meta_events = -1;
 	t->meta_lost = -1;
 	sqlite3_finalize(st);
@@ -1430,11 +1442,26 @@ int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err)
 		return avm_errf(err, "%s: corrupt trace after event %" PRIu64 ": %s", t->path,
 				t->read_seq, trace_dberr(t));
 	v[0] = sqlite3_column_int64(st, 0);
-	for (int i = 0; i < TRACE_EV_COLS; i++)
-		if (trace_col(t, st, i, "events", trace_cols[i].name, v[0], trace_cols[i].r,
+	for (int i = 0; i < TRACE_EV_COLS; i++) {
+		/* the hot path inline; anything unusual goes through trace_col, which reports */
+		sqlite3_value *x = sqlite3_column_value(st, i);
+		const struct trace_range *r = &trace_cols[i].r;
+
+		int type = sqlite3_value_type(x);
+
+		if (type == SQLITE_INTEGER) {
+			v[i] = sqlite3_value_int64(x);
+			if (!r->on || (v[i] >= r->lo && v[i] <= r->hi))
+				continue;
+		} else if (type == SQLITE_NULL && trace_cols[i].null_ok) {
+			v[i] = 0;
+			continue;
+		}
+		if (trace_col(t, st, i, "events", trace_cols[i].name, v[0], *r,
 			      trace_cols[i].null_ok, &v[i], err))
 			return -1;
-	kr = trace_kind_rule((uint32_t)v[4]);
+	}
+	kr = trace_kind_rule(t, (uint32_t)v[4]);
 	if (!kr || kr->since > t->version)
 		return trace_corrupt(t, err, "event %" PRId64 ": kind %" PRId64 " is not an event "
 				     "kind of schema version %d", v[0], v[4], t->version);
