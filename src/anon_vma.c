@@ -763,8 +763,8 @@ int av_adopt(struct av_space *sp, struct av_vma *avv, const struct avm_snap_vma 
 int av_adopt_done(struct av_space *sp, struct avm_err *err)
 {
 	size_t i;
+	int bad = 0;
 
-	(void)err;
 	for (i = 0; i < sp->nsession; i++) {
 		struct anon_vma *av = sp->session[i], *r, *p;
 
@@ -777,6 +777,25 @@ int av_adopt_done(struct av_space *sp, struct avm_err *err)
 		av->refcount = 0;
 		av->num_children = 0;
 	}
+	/*
+	 * The kernel's invariant (eager.md §1.4): a root is its own root, and a
+	 * parent is in its child's tree.  Snapshot rows that say otherwise are a
+	 * broken trace: adopting them would link objects across trees (and free
+	 * one tree's objects under the other).  The session is finished with
+	 * every adopted anon_vma its own root, so teardown stays sound, and the
+	 * adoption fails.
+	 */
+	for (i = 0; i < sp->nsession && !bad; i++) {
+		const struct anon_vma *av = sp->session[i];
+
+		if (av->root->root != av->root || av->parent->root != av->root)
+			bad = avm_errf(err, "snapshot anon_vma %llu: root %llu and parent %llu are "
+				       "not one tree", (unsigned long long)av->snap_id,
+				       (unsigned long long)av->snap_root,
+				       (unsigned long long)av->snap_parent);
+	}
+	for (i = 0; bad && i < sp->nsession; i++)
+		sp->session[i]->root = sp->session[i]->parent = sp->session[i];
 	for (i = 0; i < sp->nsession; i++) {
 		struct anon_vma *av = sp->session[i];
 
@@ -830,7 +849,7 @@ int av_adopt_done(struct av_space *sp, struct avm_err *err)
 	sp->nsession = 0;
 	sp->adopt_preexisting = false;
 	u64map_free(&sp->adopt);
-	return 0;
+	return bad;
 }
 
 /* ------------------------------------------------------------------------- */
