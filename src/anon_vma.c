@@ -756,6 +756,32 @@ int av_adopt(struct av_space *sp, struct av_vma *avv, const struct avm_snap_vma 
 		av->snap_children = sv->av_children;
 		av->snap_active = sv->av_active;
 	}
+	/*
+	 * A chain holds its anon_vmas' ancestors (eager.md §1.4: anon_vma_clone
+	 * copies the parent VMA's whole chain), so the parent of every member
+	 * of a complete chain is on it.  A row that says otherwise would leave
+	 * an anon_vma pointing at a parent freed before it: the adoption fails
+	 * at av_adopt_done (the session is finished safely there).
+	 */
+	if (own_in_chain && sv->chain_len <= AVM_CHAIN_MAX && !sp->adopt_bad) {
+		for (i = 0; i < n; i++) {
+			const struct anon_vma *av = u64map_get(&sp->adopt, ids[i]);
+			uint32_t k = 0;
+
+			if (!av || !av->snap_parent || av->snap_parent == ids[i])
+				continue;
+			while (k < n && ids[k] != av->snap_parent)
+				k++;
+			if (k < n)
+				continue;
+			sp->adopt_bad = true;
+			avm_errf(&sp->adopt_err, "snapshot %llu mm %llu VMA %#llx: anon_vma %llu has "
+				 "parent %llu, which is not on its chain", (unsigned long long)sv->snap,
+				 (unsigned long long)sv->mm, (unsigned long long)sv->start,
+				 (unsigned long long)ids[i], (unsigned long long)av->snap_parent);
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -785,6 +811,12 @@ int av_adopt_done(struct av_space *sp, struct avm_err *err)
 	 * every adopted anon_vma its own root, so teardown stays sound, and the
 	 * adoption fails.
 	 */
+	if (sp->adopt_bad) {
+		bad = -1;
+		if (err)
+			*err = sp->adopt_err;
+		sp->adopt_bad = false;
+	}
 	for (i = 0; i < sp->nsession && !bad; i++) {
 		const struct anon_vma *av = sp->session[i];
 

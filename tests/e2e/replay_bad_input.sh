@@ -88,11 +88,14 @@ expect_error 1 "event 1 (kind 60): b = 9 is out of range (1 to 3)" "$tmp/enum.db
 mutant chain "UPDATE snap_vmas SET chain_len = 999"
 expect_error 1 "chain_len = 999 is out of range (0 to 64)" "$tmp/chain.db"
 
-# found by the fuzzer: a start snapshot's anon_vma whose parent is in another tree
-# (use after free at teardown before)
+# found by the fuzzer: a start snapshot's anon_vma whose parent is not on its VMA's
+# chain, in another tree (24) or in the same one (23): use after free at teardown before
 cp fuzz/corpus/trace/collect-vmops-mremap "$tmp/tree.db"
 sqlite3 "$tmp/tree.db" "UPDATE snap_anon_vmas SET parent = 21 WHERE snap = 1 AND id = 24"
-expect_error 1 "snapshot anon_vma 24: root 25 and parent 21 are not one tree" "$tmp/tree.db"
+expect_error 1 "anon_vma 24 has parent 21, which is not on its chain" "$tmp/tree.db"
+cp fuzz/corpus/trace/collect-vmops-mremap "$tmp/chain.db"
+sqlite3 "$tmp/chain.db" "UPDATE snap_anon_vmas SET parent = 21 WHERE snap = 1 AND id = 23"
+expect_error 1 "anon_vma 23 has parent 21, which is not on its chain" "$tmp/chain.db"
 
 # a byte-level mutant the fuzzer found: SQLite quotes the broken schema, newlines and all
 expect_error 1 "corrupt trace: malformed database schema" fuzz/regress/trace/crash-schema-message-lines
