@@ -546,6 +546,13 @@ static int replay_validate_snapshot(struct replay_worker *wk, const struct avm_e
 	return validate_snapshot(wk->r->val, ev, rows, n, wk->wvmas, wk->nwvmas, err);
 }
 
+/* The VMA rows of a snapshot reference (NULL when the batch has none: no arithmetic on NULL). */
+static const struct avm_snap_vma *replay_ref_vmas(const struct replay_batch *b,
+						  const struct replay_snapref *ref)
+{
+	return b->rows.v ? b->rows.v + ref->v : NULL;
+}
+
 /* An exit snapshot: the kernel's last layout of ev->mm against the world's, not applied. */
 static int replay_validate_exit(struct replay_worker *wk, const struct avm_event *ev,
 				const struct replay_batch *b, const struct replay_snapref *ref,
@@ -557,7 +564,7 @@ static int replay_validate_exit(struct replay_worker *wk, const struct avm_event
 		return 0;
 	if (replay_world_layout(wk, ev->mm, &wm, err))
 		return -1;
-	return validate_exit_layout(wk->r->val, ev, b->rows.v + ref->v, ref->nv, wk->wvmas,
+	return validate_exit_layout(wk->r->val, ev, replay_ref_vmas(b, ref), ref->nv, wk->wvmas,
 				    wk->nwvmas, wm, err);
 }
 
@@ -566,8 +573,8 @@ static int replay_adopt_start(struct replay_worker *wk, const struct avm_event *
 			      const struct replay_batch *b, const struct replay_snapref *ref,
 			      struct avm_err *err)
 {
-	const struct avm_snap_vma *v = b->rows.v + ref->v;
-	const struct avm_snap_av *a = b->rows.a + ref->a;
+	const struct avm_snap_vma *v = replay_ref_vmas(b, ref);
+	const struct avm_snap_av *a = b->rows.a ? b->rows.a + ref->a : NULL; /* none: NULL, 0 */
 	size_t i = 0;
 
 	while (i < ref->nv) {
@@ -598,7 +605,7 @@ static int replay_event(struct replay_worker *wk, const struct avm_event *ev,
 		if (replay_adopt_start(wk, ev, b, ref, err))
 			return -1;
 	} else if (ev->kind == AVM_EXEC) {
-		const struct avm_snap_vma *rows = ref ? b->rows.v + ref->v : NULL;
+		const struct avm_snap_vma *rows = ref ? replay_ref_vmas(b, ref) : NULL;
 		size_t n = ref ? ref->nv : 0;
 
 		if (world_exec(wk->w, ev, rows, n, err))
