@@ -809,6 +809,32 @@ int av_adopt(struct av_space *sp, struct av_vma *avv, const struct avm_snap_vma 
 		av->snap_children = sv->av_children;
 		av->snap_active = sv->av_active;
 	}
+	/*
+	 * A chain holds its anon_vmas' ancestors (eager.md §1.4: anon_vma_clone
+	 * copies the parent VMA's whole chain), so the parent of every member
+	 * of a complete chain is on it.  A row that says otherwise would leave
+	 * an anon_vma pointing at a parent freed before it: the adoption fails
+	 * at av_adopt_done (the session is finished safely there).
+	 */
+	if (own_in_chain && sv->chain_len <= AVM_CHAIN_MAX && !sp->adopt_bad) {
+		for (i = 0; i < n; i++) {
+			const struct anon_vma *av = u64map_get(&sp->adopt, ids[i]);
+			uint32_t k = 0;
+
+			if (!av || !av->snap_parent || av->snap_parent == ids[i])
+				continue;
+			while (k < n && ids[k] != av->snap_parent)
+				k++;
+			if (k < n)
+				continue;
+			sp->adopt_bad = true;
+			avm_errf(&sp->adopt_err, "snapshot %llu mm %llu VMA %#llx: anon_vma %llu has "
+				 "parent %llu, which is not on its chain", (unsigned long long)sv->snap,
+				 (unsigned long long)sv->mm, (unsigned long long)sv->start,
+				 (unsigned long long)ids[i], (unsigned long long)av->snap_parent);
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -816,8 +842,8 @@ int av_adopt(struct av_space *sp, struct av_vma *avv, const struct avm_snap_vma 
 int av_adopt_done(struct av_space *sp, struct avm_err *err)
 {
 	size_t i;
+	int bad = 0;
 
-	(void)err;
 	for (i = 0; i < sp->nsession; i++) {
 		struct anon_vma *av = sp->session[i], *r, *p;
 
@@ -830,6 +856,31 @@ int av_adopt_done(struct av_space *sp, struct avm_err *err)
 		av->refcount = 0;
 		av->num_children = 0;
 	}
+	/*
+	 * The kernel's invariant (eager.md §1.4): a root is its own root, and a
+	 * parent is in its child's tree.  Snapshot rows that say otherwise are a
+	 * broken trace: adopting them would link objects across trees (and free
+	 * one tree's objects under the other).  The session is finished with
+	 * every adopted anon_vma its own root, so teardown stays sound, and the
+	 * adoption fails.
+	 */
+	if (sp->adopt_bad) {
+		bad = -1;
+		if (err)
+			*err = sp->adopt_err;
+		sp->adopt_bad = false;
+	}
+	for (i = 0; i < sp->nsession && !bad; i++) {
+		const struct anon_vma *av = sp->session[i];
+
+		if (av->root->root != av->root || av->parent->root != av->root)
+			bad = avm_errf(err, "snapshot anon_vma %llu: root %llu and parent %llu are "
+				       "not one tree", (unsigned long long)av->snap_id,
+				       (unsigned long long)av->snap_root,
+				       (unsigned long long)av->snap_parent);
+	}
+	for (i = 0; bad && i < sp->nsession; i++)
+		sp->session[i]->root = sp->session[i]->parent = sp->session[i];
 	for (i = 0; i < sp->nsession; i++) {
 		struct anon_vma *av = sp->session[i];
 
@@ -883,7 +934,7 @@ int av_adopt_done(struct av_space *sp, struct avm_err *err)
 	sp->nsession = 0;
 	sp->adopt_preexisting = false;
 	u64map_free(&sp->adopt);
-	return 0;
+	return bad;
 }
 
 /* ------------------------------------------------------------------------- */

@@ -95,6 +95,9 @@ struct av_space {
 	struct anon_vma **session;
 	size_t nsession, capsession;
 	bool adopt_preexisting;
+	/* a snapshot row broke a chain invariant: av_adopt_done fails with this */
+	bool adopt_bad;
+	struct avm_err adopt_err;
 };
 
 void av_space_init(struct av_space *sp, struct model_stats *stats, int profile,

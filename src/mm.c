@@ -139,6 +139,7 @@ struct mm_sim {
 	struct model_stats *ms;
 	struct mm_sim_stats st;
 	struct u64map mms;
+	struct u64map made;       /* skip_unknown_mm: every mm id ever made (value 1) */
 	uint64_t next_vma_id, next_folio_id, next_fake_file;
 	struct folio *folio_pool;
 	struct mm_vma *vma_pool;  /* freed VMA objects, linked through ->anon */
@@ -842,6 +843,13 @@ static struct mm_space *mm_new(struct mm_sim *s, uint64_t id, struct avm_err *er
 	struct mm_space *mm = calloc(1, sizeof(*mm));
 
 	if (!mm || u64map_put(&s->mms, id, mm)) {
+		free(mm);
+		avm_errf(err, "out of memory (mm %llu)", (unsigned long long)id);
+		return NULL;
+	}
+	if (s->p.skip_unknown_mm && !u64map_get(&s->made, id) &&
+	    u64map_put(&s->made, id, (void *)1)) {
+		u64map_del(&s->mms, id);
 		free(mm);
 		avm_errf(err, "out of memory (mm %llu)", (unsigned long long)id);
 		return NULL;
@@ -2480,6 +2488,10 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 	default:
 		break;
 	}
+	if (s->p.skip_unknown_mm && ev->mm && !u64map_get(&s->made, ev->mm)) {
+		skip_count(&s->st.skipped, SKIP_UNKNOWN_MM);
+		return 0;
+	}
 	s->st.events++;
 	s->op_seq++;
 	mm = mm_get(s, ev->mm, err);
@@ -2529,6 +2541,11 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 				      (unsigned long long)ev->seq, ev->kind,
 				      (unsigned long long)ev->mm);
 	return 0;
+}
+
+void mm_sim_skip(struct mm_sim *s, enum skip_reason why)
+{
+	skip_count(&s->st.skipped, why);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -2597,6 +2614,7 @@ void mm_sim_destroy(struct mm_sim *s)
 		mm_teardown(s, val);
 	}
 	u64map_free(&s->mms);
+	u64map_free(&s->made);
 	while (s->slots_pool) {
 		struct slots *sl = s->slots_pool;
 

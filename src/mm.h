@@ -10,9 +10,13 @@
  * An mm is identified by its trace id (threads and vfork children share it).
  * Profiles P1..P4 (eager.md §0) select the merge rules.
  *
- * Events on an mm the simulator has never seen (a process that predates the
- * trace and had no start snapshot) create an empty "opaque" mm; they are
- * counted in mm_sim_stats so reports can say how much was unknown.
+ * Events on an mm the simulator does not have create an empty "opaque" mm,
+ * counted in mm_sim_stats so reports can say how much was unknown - unless
+ * mm_sim_params.skip_unknown_mm (the replay of a trace): then an event on an
+ * mm no fork, exec or snapshot ever made (a process that predates the trace
+ * and had no start snapshot, or a broken id) is skipped and counted in
+ * mm_sim_stats.skipped (skip.h); an mm the simulator made and tore down while
+ * the trace still uses it is still re-created opaque.
  */
 #ifndef ANONVMA_MM_H
 #define ANONVMA_MM_H
@@ -24,6 +28,7 @@
 #include "error.h"
 #include "event.h"
 #include "model.h"
+#include "skip.h"
 
 /* Kernel vm_flags bits (x86_64, Linux 6.18 include/linux/mm.h), as recorded in snapshots. */
 #define VM_READ         0x00000001ULL
@@ -106,6 +111,8 @@ struct mm_sim_params {
 	/* Page tables per mm (arch.h); NULL arch: not modelled.  pt_stats sums all mms. */
 	const struct arch *arch;
 	struct arch_pt_stats *pt_stats;
+	/* Skip (and count) events on an mm never made, instead of inventing it (header). */
+	bool skip_unknown_mm;
 };
 
 /* What the simulator saw, for reports and validation (not model costs). */
@@ -116,6 +123,7 @@ struct mm_sim_stats {
 	uint64_t folios_live, folios_peak;
 	uint64_t failed_syscalls;   /* syscalls with a negative result */
 	uint64_t unknown_mm;        /* events that created an opaque mm */
+	struct skip_counts skipped; /* events not applied, by reason (skip.h) */
 	uint64_t mms_live, mms_peak;
 	uint64_t vmas_live, vmas_peak; /* VMAs in mms (pinned ones excluded) */
 };
@@ -139,6 +147,8 @@ void mm_sim_params_defaults(struct mm_sim_params *p);
 
 /* Feed one trace event (everything but AVM_SLAB, which is kernel truth, and snapshots). */
 int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *err);
+/* Count an event the caller decided not to apply (skip.h). */
+void mm_sim_skip(struct mm_sim *s, enum skip_reason why);
 
 /*
  * An exec (AVM_EXEC): build mm ev->a from the exec snapshot rows (sorted by

@@ -142,10 +142,6 @@ struct replay {
 	int running;                  /* threads not finished */
 	uint64_t read;                /* events read */
 	uint64_t t_first, t_last;     /* event times seen by the reader (trace.duration_ns) */
-	uint64_t skipped;             /* events the reader skipped as unusable (set by the
-					 reader when it skips one; trace.skipped_events and
-					 replay_result.skipped_events report it, the verdict
-					 is undecided above verdict.max_skipped_share) */
 	double reader_cpu;            /* CPU seconds of the reader thread */
 	struct avm_err err;
 };
@@ -343,6 +339,7 @@ static int replay_world_meta(struct replay *r, const struct config *cfg, struct 
 	uint64_t av, avc, vma, page;
 
 	world_meta_defaults(wm);
+	wm->skip_unknown_mm = true; /* a trace: events on an mm it never made are skipped */
 	if (replay_meta_u64(r, "size_anon_vma", &av, err) ||
 	    replay_meta_u64(r, "size_anon_vma_chain", &avc, err) ||
 	    replay_meta_u64(r, "size_vm_area_struct", &vma, err) ||
@@ -635,6 +632,13 @@ static int replay_validate_snapshot(struct replay_worker *wk, const struct avm_e
 	return validate_snapshot(wk->r->val, ev, rows, n, wk->wvmas, wk->nwvmas, err);
 }
 
+/* The VMA rows of a snapshot reference (NULL when the batch has none: no arithmetic on NULL). */
+static const struct avm_snap_vma *replay_ref_vmas(const struct replay_batch *b,
+						  const struct replay_snapref *ref)
+{
+	return b->rows.v ? b->rows.v + ref->v : NULL;
+}
+
 /* An exit snapshot: the kernel's last layout of ev->mm against the world's, not applied. */
 static int replay_validate_exit(struct replay_worker *wk, const struct avm_event *ev,
 				const struct replay_batch *b, const struct replay_snapref *ref,
@@ -646,7 +650,7 @@ static int replay_validate_exit(struct replay_worker *wk, const struct avm_event
 		return 0;
 	if (replay_world_layout(wk, ev->mm, &wm, err))
 		return -1;
-	return validate_exit_layout(wk->r->val, ev, b->rows.v + ref->v, ref->nv, wk->wvmas,
+	return validate_exit_layout(wk->r->val, ev, replay_ref_vmas(b, ref), ref->nv, wk->wvmas,
 				    wk->nwvmas, wm, err);
 }
 
@@ -655,8 +659,8 @@ static int replay_adopt_start(struct replay_worker *wk, const struct avm_event *
 			      const struct replay_batch *b, const struct replay_snapref *ref,
 			      struct avm_err *err)
 {
-	const struct avm_snap_vma *v = b->rows.v + ref->v;
-	const struct avm_snap_av *a = b->rows.a + ref->a;
+	const struct avm_snap_vma *v = replay_ref_vmas(b, ref);
+	const struct avm_snap_av *a = b->rows.a ? b->rows.a + ref->a : NULL; /* none: NULL, 0 */
 	size_t i = 0;
 
 	while (i < ref->nv) {
@@ -687,7 +691,7 @@ static int replay_event(struct replay_worker *wk, const struct avm_event *ev,
 		if (replay_adopt_start(wk, ev, b, ref, err))
 			return -1;
 	} else if (ev->kind == AVM_EXEC) {
-		const struct avm_snap_vma *rows = ref ? b->rows.v + ref->v : NULL;
+		const struct avm_snap_vma *rows = ref ? replay_ref_vmas(b, ref) : NULL;
 		size_t n = ref ? ref->nv : 0;
 
 		if (world_exec(wk->w, ev, rows, n, err))
@@ -796,7 +800,9 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 		config_defaults(&defaults);
 		cfg = &defaults;
 	}
-	if (trace_open(o->trace_path, &r->t, err) ||
+	if ((o->trace_mem ? trace_open_memory(o->trace_mem, o->trace_mem_len, o->trace_path,
+					      &r->t, err) :
+			    trace_open(o->trace_path, &r->t, err)) ||
 	    trace_meta_each(r->t, replay_meta_row, &r->meta, err) ||
 	    replay_world_meta(r, cfg, &wm, err))
 		return -1;
@@ -1082,6 +1088,48 @@ static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_e
 	return 0;
 }
 
+/*
+ * trace.skipped (events not applied, by reason: skip.h; res->skipped, merged
+ * before the report is built so the verdict can judge it) and trace.recovered
+ * (read with the -wal of a writer that did not finish), plus the one-line
+ * warning the CLI prints about either or an incomplete trace.
+ */
+static int replay_trace_flags(struct replay *r, struct replay_result *res, cJSON *report,
+			      struct avm_err *err)
+{
+	cJSON *tr = cJSON_GetObjectItemCaseSensitive(report, "trace"), *sk;
+	char by[160] = "";
+	size_t off = 0;
+
+	res->recovered = trace_recovered(r->t);
+	sk = cJSON_CreateObject();
+	if (!sk || !cJSON_AddItemToObject(tr, "skipped", sk) ||
+	    !cJSON_AddNumberToObject(sk, "total", (double)res->skipped.total) ||
+	    !cJSON_AddBoolToObject(tr, "recovered", res->recovered))
+		return avm_errf(err, "replay: out of memory (report)");
+	for (int i = 0; i < SKIP_NR; i++) {
+		if (!cJSON_AddNumberToObject(sk, skip_reason_name(i), (double)res->skipped.n[i]))
+			return avm_errf(err, "replay: out of memory (report)");
+		if (res->skipped.n[i] && off < sizeof(by))
+			off += (size_t)snprintf(by + off, sizeof(by) - off, "%s%s %" PRIu64,
+						off ? ", " : "", skip_reason_name(i),
+						res->skipped.n[i]);
+	}
+	off = 0;
+	if (!res->complete)
+		off += (size_t)snprintf(res->warning + off, sizeof(res->warning) - off,
+					"the trace is incomplete (its writer did not close it): "
+					"replayed the %" PRIu64 " events it holds", res->events);
+	if (res->recovered && off < sizeof(res->warning))
+		off += (size_t)snprintf(res->warning + off, sizeof(res->warning) - off,
+					"%sread with the -wal its writer left", off ? "; " : "");
+	if (res->skipped.total && off < sizeof(res->warning))
+		snprintf(res->warning + off, sizeof(res->warning) - off, "%sskipped %" PRIu64
+			 " of %" PRIu64 " events the simulator cannot use (%s; report "
+			 "trace.skipped)", off ? "; " : "", res->skipped.total, res->events, by);
+	return 0;
+}
+
 static int replay_report(struct replay *r, const struct replay_combo *cb, bool main_report,
 			 struct replay_result *res, cJSON **out, struct avm_err *err)
 {
@@ -1111,11 +1159,20 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 	in.lost_events = lost;
 	in.complete = complete == 1;
 	in.duration_ns = r->t_last > r->t_first ? r->t_last - r->t_first : 0;
-	in.skipped_events = r->skipped;
+	res->complete = in.complete;
+	/* the largest skip count of any world (each world skips the same events) */
+	for (size_t i = 0; i < r->nworkers; i++)
+		skip_merge_max(&res->skipped, &world_sim_stats(r->workers[i].w)->skipped);
+	res->skipped_events = res->skipped.total;
+	in.skipped_events = res->skipped.total;
 	in.models = models;
 	in.nmodels = cb->n;
 	if (report_build(&in, &report, err))
 		return -1;
+	if (replay_trace_flags(r, res, report, err)) {
+		cJSON_Delete(report);
+		return -1;
+	}
 	if ((r->have_arch && replay_arch_sections(r, cb, report, err)) ||
 	    replay_track_sections(cb, report, err)) {
 		cJSON_Delete(report);
@@ -1305,7 +1362,6 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 	if (replay_pipeline(&r, total, err))
 		goto out;
 	res->events = r.read;
-	res->skipped_events = r.skipped;
 	memcpy(res->note, r.note, sizeof(res->note));
 	res->reader_cpu = r.reader_cpu;
 	for (size_t i = 0; i < r.nworkers && i < REPLAY_MAX_MODELS; i++)

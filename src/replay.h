@@ -25,6 +25,7 @@
 #include "config.h"
 #include "error.h"
 #include "forkfit.h"
+#include "skip.h"
 #include "validate.h"
 
 #define REPLAY_MAX_MODELS 4
@@ -47,7 +48,10 @@ struct replay_sweep {
 };
 
 struct replay_opts {
-	const char *trace_path;
+	const char *trace_path;          /* the trace file (or only its name, with trace_mem) */
+	/* Instead of opening trace_path: an in-memory copy of a trace file (fuzzing). */
+	const void *trace_mem;
+	size_t trace_mem_len;
 	const struct config *cfg;        /* NULL: config_defaults() */
 	const char *arch;                /* --arch name or YAML path; NULL: the config's
 					    arch, else the one the trace's meta names */
@@ -79,10 +83,7 @@ struct replay_result {
 	double reader_cpu;
 	double world_cpu[REPLAY_MAX_MODELS];
 	uint64_t calibration_holds; /* --calibrate: measured holds the fit used */
-	/*
-	 * Events the trace reader skipped as unusable (0 unless it reports
-	 * some): the verdict is undecided above verdict.max_skipped_share.
-	 */
+	/* skipped.total: the verdict is undecided above verdict.max_skipped_share */
 	uint64_t skipped_events;
 	double sensitivity_seconds;  /* what re-judging the verdict cost (verdict.sensitivity) */
 	/* --calibrate: the fork-latency fit (fork_fit_ran), forks it could not use */
@@ -90,6 +91,15 @@ struct replay_result {
 	struct forkfit_result fork_fit;
 	uint64_t fork_forks_switched, fork_forks_threads, fork_forks_unmodelled;
 	cJSON *costs; /* the report's `costs` block until the report takes it (internal) */
+	/*
+	 * Events skipped as unusable, by reason (skip.h; the largest count of any
+	 * world), also in the report as trace.skipped.  A total above some share
+	 * of `events` makes a verdict doubtful.
+	 */
+	struct skip_counts skipped;
+	bool complete;          /* the writer closed the trace (meta complete = 1) */
+	bool recovered;         /* read with the -wal an unfinished writer left */
+	char warning[256];      /* "" or one line about an incomplete trace or skipped events */
 };
 
 /* Fill opts with the defaults (no trace path; models from replay_default_models). */

@@ -291,6 +291,13 @@ int main(int argc, char **argv)
 		outfile_escape(stderr, res.note, OUTFILE_ESC_LINE);
 		fputc('\n', stderr);
 	}
+	if (res.warning[0]) {
+		fprintf(stderr, "anonvma-replay: warning: ");
+		outfile_escape(stderr, ro.trace_path, OUTFILE_ESC_LINE);
+		fputs(": ", stderr);
+		outfile_escape(stderr, res.warning, OUTFILE_ESC_LINE);
+		fputc('\n', stderr);
+	}
 	if (!quiet) {
 		if (report_summary(res.report, stdout, &err))
 			goto out;

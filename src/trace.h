@@ -13,13 +13,28 @@
  * commits what was appended but leaves meta complete=0.  AVM_LOST events are
  * summed per CPU into table `lost` and meta `lost_events` by the writer.
  *
+ * Meta (host facts) set outside a batch of events is committed at once, so a
+ * writer killed before its first batch still leaves the host metadata.  A
+ * writer that cannot finish (a full disk) leaves the file plus its -wal,
+ * which hold every committed batch; the reader reads them together.
+ *
+ * Creating never removes nor follows anything but a regular file: a device,
+ * fifo, symlink or directory at the path or at its -wal/-shm/-journal is
+ * refused with one line, as is a left-over side file without overwrite.
+ *
  * Reader: trace_open() accepts meta schema_version from TRACE_SCHEMA_MIN_VERSION
- * to TRACE_SCHEMA_VERSION and checks the file's integrity (a truncated or non-SQLite file fails here with one
- * line); trace_next() streams events in seq order with O(1) memory.
+ * to TRACE_SCHEMA_VERSION and checks the file's integrity (a truncated or
+ * non-SQLite file fails here with one line); trace_next() streams events in
+ * seq order with O(1) memory.  The reader checks what it reads against the
+ * layout (docs/trace-checks.md): column types and ranges, event kinds and
+ * their enumerated arguments, events_ef rows against events, meta keys and
+ * meta against the rows, snapshot rows.  A broken trace fails with one line
+ * naming the row; nothing is skipped here.
  */
 #ifndef ANONVMA_TRACE_H
 #define ANONVMA_TRACE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -41,8 +56,17 @@ struct trace;
 
 /* Create a new trace at path (mode 0600; fails if it exists unless overwrite). */
 int trace_create(const char *path, int overwrite, struct trace **out, struct avm_err *err);
-/* Open an existing trace read-only; checks the schema version. */
+/*
+ * Open an existing trace read-only; checks the schema version.  A -wal left by
+ * a writer that did not finish is read with the file, never changed nor
+ * removed (trace_recovered() then says so).
+ */
 int trace_open(const char *path, struct trace **out, struct avm_err *err);
+/* The same reader over an in-memory copy of a trace file (buf is copied); name is for messages. */
+int trace_open_memory(const void *buf, size_t len, const char *name, struct trace **out,
+		      struct avm_err *err);
+/* Reader: the trace was read together with a -wal its writer left (killed, full disk). */
+bool trace_recovered(const struct trace *t);
 /* Commit and close (writer) or close (reader).  Safe on NULL.  Frees t even on error. */
 int trace_close(struct trace *t, struct avm_err *err);
 /* Writer after a failure: commit what was appended, keep complete=0, close.  Safe on NULL. */
@@ -71,7 +95,11 @@ int trace_append_snap_av(struct trace *t, const struct avm_snap_av *a, struct av
 int trace_flush(struct trace *t, struct avm_err *err);
 uint64_t trace_events_written(const struct trace *t);
 
-/* Reader: stream events in seq order.  Returns 1 with *ev filled, 0 at the end, -1 on error. */
+/*
+ * Reader: stream events in seq order.  Returns 1 with *ev filled, 0 at the
+ * end, -1 on error (a broken row, or at the end: events_ef rows without an
+ * event, fewer or more events than meta `events` says).
+ */
 int trace_rewind(struct trace *t, struct avm_err *err);
 int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err);
 int64_t trace_event_count(struct trace *t, struct avm_err *err);

@@ -109,6 +109,7 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 	p.thp_enabled = cfg->thp_from_trace && meta->thp_enabled >= 0 ? meta->thp_enabled :
 								   cfg->thp_enabled;
 	p.overcommit_never = cfg->overcommit_never;
+	p.skip_unknown_mm = meta->skip_unknown_mm;
 	if (meta->arch) {
 		if (meta->arch->page_size != p.page_size) {
 			avm_errf(err, "arch %s has %llu-byte pages but the trace has %llu",
@@ -515,6 +516,60 @@ struct track *world_track(struct world *w)
 	return w->track;
 }
 
+/*
+ * The address ranges an event names, for the range check below: (addr, len)
+ * argument indices (a=0 .. f=5; len -1: none), and the argument that is
+ * negative when the call failed (-1: none; a failed call is the simulator's,
+ * whatever its range).  A new kind with a range is one row here.
+ */
+#define WORLD_VA_LIMIT (1ULL << 57) /* above every user address space (x86 LA57, arm64 52) */
+
+static const struct world_range_rule {
+	uint32_t kind;
+	signed char res;
+	signed char pair[2][2];
+} world_ranges[] = {
+	{ AVM_MMAP, 0, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_MUNMAP, 2, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_MPROTECT, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_MREMAP, 4, { { 0, 1 }, { 4, 2 } } },
+	{ AVM_BRK, -1, { { 1, -1 }, { -1, -1 } } }, /* the resulting brk; the request may be anything */
+	{ AVM_MADVISE, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_MLOCK, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_MUNLOCK, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_VMA_NAME, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_MSEAL, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_SHMAT, 0, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_POPULATE, -1, { { 0, 1 }, { -1, -1 } } },
+};
+
+/* Does ev name a range beyond any address space (a range the simulator cannot apply)? */
+static bool world_range_bad(const struct avm_event *ev)
+{
+	const int64_t arg[6] = { ev->a, ev->b, ev->c, ev->d, ev->e, ev->f };
+
+	for (size_t i = 0; i < sizeof(world_ranges) / sizeof(world_ranges[0]); i++) {
+		const struct world_range_rule *r = &world_ranges[i];
+
+		if (r->kind != ev->kind)
+			continue;
+		if (r->res >= 0 && arg[(int)r->res] < 0)
+			return false;
+		for (int p = 0; p < 2; p++) {
+			uint64_t addr, len;
+
+			if (r->pair[p][0] < 0)
+				continue;
+			addr = (uint64_t)arg[(int)r->pair[p][0]];
+			len = r->pair[p][1] < 0 ? 0 : (uint64_t)arg[(int)r->pair[p][1]];
+			if (addr > WORLD_VA_LIMIT || len > WORLD_VA_LIMIT - addr)
+				return true;
+		}
+		return false;
+	}
+	return false;
+}
+
 int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err)
 {
 	struct world_work before = { 0 }, fork_before = { 0 };
@@ -526,6 +581,11 @@ int world_apply(struct world *w, const struct avm_event *ev, struct avm_err *err
 	w->clock.cpu = ev->cpu;
 	if (close_adoption(w, err))
 		return -1;
+	if (world_range_bad(ev)) {
+		mm_sim_skip(w->sim, SKIP_RANGE);
+		world_time(w, ev->t);
+		return 0;
+	}
 	if ((w->rw_pressure || rmap_walk_observes(ev->kind)) &&
 	    rmap_walk_event(w->rw, w->sim, w->ops, w->model, ev, err))
 		return -1;

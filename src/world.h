@@ -12,6 +12,9 @@
  *   - world_adopt_start() once per mm of the start snapshot, before the
  *     first other event; the snapshot's anon_vma rows may be passed with
  *     every call (ids already adopted are skipped).
+ * An event whose address range no address space can hold (it wraps, or
+ * ends past 2^57) is skipped and counted (skip.h, in world_sim_stats) before
+ * anything sees it.
  * With checking on (tests; anonvma-replay --check-invariants) the model's
  * and the simulator's invariant checkers run after every event, and the
  * first broken invariant fails the event with a message naming it.
@@ -45,6 +48,12 @@ struct world_meta {
 	const struct arch *arch;
 	/* Keep no section log and no fork work (no re-costing, no verdict sensitivity). */
 	bool no_recost;
+	/*
+	 * A trace replay: events on an address space the trace never made are
+	 * skipped and counted (mm.h), not applied to an invented one.  Off in
+	 * world_meta_defaults (tests build worlds from bare events).
+	 */
+	bool skip_unknown_mm;
 };
 
 struct world;

@@ -3,7 +3,12 @@
  * the file's mode, and every way a bad file must fail with one clear line
  * (wrong schema version, truncated, garbage, empty, missing, corrupt middle),
  * plus the writer's promises: an interrupted writer's committed batches stay
- * readable, close commits a partial batch, abort leaves complete=0.
+ * readable, close commits a partial batch, abort leaves complete=0.  Then
+ * the safety of creating (no device, fifo or symlink at the path or a side
+ * file is removed or followed; one line naming the cause of a failure), a
+ * writer that did not finish (meta committed first; a -wal left by a full
+ * disk is read, never changed), and every class of broken row the reader
+ * refuses (docs/trace-checks.md).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,12 +17,16 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "trace.h"
 
@@ -39,7 +48,6 @@ static void make_event(uint64_t i, struct avm_event *ev)
 	ev->cpu = (uint32_t)(i % 3);
 	ev->pid = 100 + (uint32_t)(i % 5);
 	ev->tid = (i % 4 == 0) ? ev->pid + 1 : ev->pid; /* NULL-encoded when equal */
-	ev->kind = (i % 2) ? AVM_FAULT : AVM_SLAB;
 	ev->mm = 1 + i % 9;
 	ev->a = (int64_t)(0x7f0000000000ULL + i * 4096);
 	ev->b = -(int64_t)(i % 11);          /* negative values survive */
@@ -47,6 +55,8 @@ static void make_event(uint64_t i, struct avm_event *ev)
 	ev->d = (i % 13) ? 0 : INT64_MAX;    /* extremes survive */
 	ev->e = (i % 17) ? 0 : INT64_MIN;
 	ev->f = (i % 3 == 0); /* most events have no events_ef row */
+	/* e/f only on a kind that has them (mremap: e result, f new addr, any values) */
+	ev->kind = (ev->e || ev->f) ? AVM_MREMAP : (i % 2) ? AVM_FAULT : AVM_MUNMAP;
 }
 
 static void write_events(struct trace *t, uint64_t n)
@@ -467,6 +477,401 @@ static void test_reader_is_read_only(void **state)
 	assert_int_equal(trace_close(NULL, &err), 0);
 }
 
+/* ---- creating a trace never destroys or follows what is not a trace ---------- */
+
+static void expect_create_error(const char *path, int overwrite, const char *want)
+{
+	struct avm_err err = { "" };
+	struct trace *t = NULL;
+
+	assert_int_equal(trace_create(path, overwrite, &t, &err), -1);
+	assert_null(t);
+	if (!strstr(err.msg, want))
+		fail_msg("'%s' lacks '%s'", err.msg, want);
+	assert_null(strchr(err.msg, '\n'));
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void expect_file(const char *path, const char *text)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f) ? buf : (char *)"");
+	fclose(f);
+	assert_string_equal(buf, text);
+}
+
+static void test_create_refuses_non_regular(void **state)
+{
+	char victim[512], side[600];
+	struct stat st;
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s", tpath("victim"));
+	write_file(victim, "precious\n");
+	/* a symlink at the path: neither replaced (-f) nor followed */
+	assert_int_equal(symlink(victim, tpath("link.db")), 0);
+	expect_create_error(tpath("link.db"), 0, "a symbolic link, not a trace: not replacing it");
+	expect_create_error(tpath("link.db"), 1, "a symbolic link, not a trace: not replacing it");
+	assert_int_equal(lstat(tpath("link.db"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	expect_file(victim, "precious\n");
+	/* a fifo (and, the same path, any device) is not unlinked by -f */
+	assert_int_equal(mkfifo(tpath("fifo.db"), 0600), 0);
+	expect_create_error(tpath("fifo.db"), 1, "a fifo, not a trace");
+	assert_int_equal(lstat(tpath("fifo.db"), &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	expect_create_error("/dev/null", 1, "a character device, not a trace");
+	assert_int_equal(stat("/dev/null", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	/* a planted -wal / -shm symlink blocks the run, with or without -f, and is kept */
+	snprintf(side, sizeof(side), "%s-wal", tpath("w.db"));
+	assert_int_equal(symlink(victim, side), 0);
+	expect_create_error(tpath("w.db"), 0, "w.db-wal: a symbolic link");
+	expect_create_error(tpath("w.db"), 1, "w.db-wal: a symbolic link");
+	assert_int_equal(lstat(side, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(access(tpath("w.db"), F_OK), -1); /* nothing was created */
+	snprintf(side, sizeof(side), "%s-shm", tpath("s.db"));
+	assert_int_equal(symlink(victim, side), 0);
+	expect_create_error(tpath("s.db"), 1, "s.db-shm: a symbolic link");
+	expect_file(victim, "precious\n");
+	/* a left-over regular -wal would be read into the new trace: refused without -f */
+	snprintf(side, sizeof(side), "%s-wal", tpath("stale.db"));
+	write_file(side, "stale\n");
+	expect_create_error(tpath("stale.db"), 0, "stale.db-wal: left over from another trace");
+	{
+		struct avm_err err = { "" };
+		struct trace *t = NULL;
+
+		assert_int_equal(trace_create(tpath("stale.db"), 1, &t, &err), 0);
+		assert_int_equal(trace_close(t, &err), 0);
+		assert_int_equal(access(side, F_OK), -1);
+	}
+}
+
+/* A failure while creating is one line naming the cause (here: the file size limit). */
+static void test_create_error_one_line(void **state)
+{
+	struct rlimit rl = { .rlim_cur = 4096, .rlim_max = RLIM_INFINITY };
+	struct avm_err err = { "" };
+	struct trace *t = NULL;
+	int fds[2], status;
+	char msg[600] = "";
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGXFSZ, SIG_IGN); /* writes past the limit fail with EFBIG */
+		setrlimit(RLIMIT_FSIZE, &rl);
+		if (trace_create(tpath("limit.db"), 1, &t, &err) == 0)
+			_exit(2);
+		if (write(fds[1], err.msg, strlen(err.msg)) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_true(read(fds[0], msg, sizeof(msg) - 1) > 0);
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	printf("  creation error: %s\n", msg);
+	assert_null(strchr(msg, '\n'));
+	assert_null(strstr(msg, "CREATE"));
+	assert_non_null(strstr(msg, "cannot create the trace"));
+	assert_non_null(strstr(msg, "File too large"));
+	assert_int_equal(access(tpath("limit.db"), F_OK), -1); /* no half-made trace left */
+}
+
+/* ---- a writer that did not finish: what it committed is read ------------------- */
+
+/* Host metadata set before the first batch survives a writer killed before it. */
+static void test_meta_before_first_commit(void **state)
+{
+	struct avm_err err = { "" };
+	struct trace *t;
+	char buf[64];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		t = create_or_die("early.db");
+		if (trace_meta_set(t, "kernel_release", "6.18-early", &err))
+			_exit(1);
+		write_events(t, 10); /* a batch never committed */
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	assert_int_equal(trace_open(tpath("early.db"), &t, &err), 0);
+	assert_true(trace_recovered(t));
+	assert_int_equal(trace_meta_get(t, "kernel_release", buf, sizeof(buf), &err), 1);
+	assert_string_equal(buf, "6.18-early");
+	assert_int_equal(trace_event_count(t, &err), 0);
+	assert_int_equal(trace_close(t, &err), 0);
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static void md5_of(const char *path, char *out, size_t len)
+{
+	char cmd[600];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "md5sum < '%s'", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(out, (int)len, p));
+	pclose(p);
+}
+
+/*
+ * A full disk stops a checkpoint half-way: the main file's header already
+ * counts pages the file never got, the -wal holds them.  Replay reads the
+ * committed batches through the -wal and changes neither file.
+ */
+static void test_wal_recovery(void **state)
+{
+	struct avm_err err = { "" };
+	char path[512], wal[600], before[2][64], after[2][64];
+	unsigned char h[100];
+	struct trace *t;
+	pid_t pid;
+	int status, fd;
+	int64_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", tpath("cut.db"));
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		t = create_or_die("cut.db");
+		write_events(t, 60000); /* one commit near 50000 */
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	/* the header of a checkpoint cut short: 100000 pages, valid for this change counter */
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	wr32(h + 28, 100000);
+	wr32(h + 92, rd32(h + 24));
+	assert_int_equal(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	md5_of(path, before[0], sizeof(before[0]));
+	md5_of(wal, before[1], sizeof(before[1]));
+	assert_int_equal(trace_open(path, &t, &err), 0);
+	assert_true(trace_recovered(t));
+	n = trace_event_count(t, &err);
+	assert_true(n >= 50000 && n < 50064);
+	check_events(t, (uint64_t)n);
+	assert_int_equal(trace_close(t, &err), 0);
+	md5_of(path, after[0], sizeof(after[0]));
+	md5_of(wal, after[1], sizeof(after[1]));
+	assert_string_equal(before[0], after[0]);
+	assert_string_equal(before[1], after[1]);
+	/* without its -wal the same file is what it is: truncated */
+	assert_int_equal(rename(wal, tpath("cut.db-wal.kept")), 0);
+	expect_open_error(path, "truncated");
+}
+
+/* ---- the reader checks what it reads ------------------------------------------- */
+
+static void sql(const char *path, const char *stmt)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, stmt, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", stmt, msg);
+	sqlite3_close(db);
+}
+
+/* A closed trace of 1520 events (100 with e/f), one snapshot row, for mutants. */
+static void make_good(const char *name)
+{
+	struct avm_err err = { "" };
+	struct trace *t = create_or_die(name);
+	struct avm_snap_vma v = { .snap = 1, .mm = 2, .start = 0x1000, .end = 0x5000,
+				  .chain_len = 1, .chain = { 3 } };
+	struct avm_event snap = { .kind = AVM_SNAPSHOT, .mm = 0, .a = 1, .b = AVM_SNAP_START,
+				  .c = 1, .t = 1 };
+
+	assert_int_equal(trace_append_snap_vma(t, &v, &err), 0);
+	assert_int_equal(trace_append(t, &snap, &err), 0);
+	for (uint64_t i = 2; i <= 1520; i++) {
+		struct avm_event ev;
+
+		make_event(i, &ev);
+		assert_int_equal(trace_append(t, &ev, &err), 0);
+	}
+	assert_int_equal(trace_close(t, &err), 0);
+}
+
+static int skip_vma(void *ctx, const struct avm_snap_vma *v, struct avm_err *err)
+{
+	(void)ctx;
+	(void)v;
+	(void)err;
+	return 0;
+}
+
+/* Open and read every event and snapshot row: the first error, "" if none. */
+static const char *read_all(const char *path)
+{
+	static struct avm_err err;
+	struct avm_event ev;
+	struct trace *t = NULL;
+	int rc;
+
+	err.msg[0] = '\0';
+	if (trace_open(path, &t, &err))
+		return err.msg;
+	while ((rc = trace_next(t, &ev, &err)) == 1)
+		if (ev.kind == AVM_SNAPSHOT && trace_snapshot_vmas(t, (uint64_t)ev.a, skip_vma,
+								   NULL, &err))
+			break;
+	trace_close(t, NULL);
+	return err.msg;
+}
+
+#define AVM_STR_(x) #x
+#define AVM_STR(x) AVM_STR_(x) /* a macro's value as a string literal */
+
+static void expect_broken(const char *stmt, const char *want)
+{
+	const char *msg;
+
+	make_good("mut.db");
+	sql(tpath("mut.db"), stmt);
+	msg = read_all(tpath("mut.db"));
+	if (!strstr(msg, want))
+		fail_msg("%s: '%s' lacks '%s'", stmt, msg, want);
+	assert_null(strchr(msg, '\n'));
+	assert_non_null(strstr(msg, "mut.db")); /* names the file */
+}
+
+static void test_reader_checks(void **state)
+{
+	(void)state;
+	make_good("mut.db");
+	assert_string_equal(read_all(tpath("mut.db")), "");
+	/* rows missing at the end or in the middle of a closed trace */
+	expect_broken("DELETE FROM events WHERE rowid > 1000",
+		      "meta events = 1520 but the last event is 1000 (events are missing)");
+	expect_broken("DELETE FROM events WHERE rowid BETWEEN 500 AND 600",
+		      "events_ef row with seq 501 has no event");
+	expect_broken("DELETE FROM events WHERE rowid BETWEEN 500 AND 600 AND "
+		      "rowid NOT IN (SELECT seq FROM events_ef)",
+		      "meta events = 1520 but the trace holds 1457 events");
+	/* impossible kinds, values of the wrong type or out of a column's range */
+	expect_broken("UPDATE events SET kind = 4294967297 WHERE rowid = 7",
+		      "events row 7: kind = 4294967297 is out of range");
+	expect_broken("UPDATE events SET kind = 99 WHERE rowid = 7",
+		      "event 7: kind 99 is not an event kind of schema version "
+		      AVM_STR(TRACE_SCHEMA_VERSION));
+	expect_broken("UPDATE events SET dt = 'soon' WHERE rowid = 9",
+		      "events row 9: dt is text, not an integer");
+	expect_broken("UPDATE events SET a = 1.5 WHERE rowid = 9",
+		      "events row 9: a is a real, not an integer");
+	expect_broken("UPDATE events SET cpu = -1 WHERE rowid = 9", "cpu = -1 is out of range");
+	expect_broken("UPDATE events SET mm = -3 WHERE rowid = 9", "mm = -3 is out of range");
+	expect_broken("UPDATE events SET b = 7 WHERE rowid = 1",
+		      "event 1 (kind 60): b = 7 is out of range (1 to 3)");
+	/* time: the running sum of dt leaves 0 .. INT64_MAX */
+	expect_broken("UPDATE events SET dt = 9223372036854775000 WHERE rowid = 5",
+		      "event 5: dt = 9223372036854775000 takes the time out of range");
+	expect_broken("UPDATE events SET dt = -9223372036854775000 WHERE rowid = 5",
+		      "takes the time out of range");
+	/* events_ef rows against the events */
+	expect_broken("UPDATE events_ef SET seq = -5 WHERE seq = (SELECT min(seq) FROM events_ef)",
+		      "events_ef row with seq -5 has no event");
+	expect_broken("INSERT INTO events_ef VALUES (99999, 1, 1)",
+		      "events_ef row with seq 99999 has no event");
+	expect_broken("INSERT INTO events_ef VALUES (2, 1, 1)",
+		      "event 2 (kind 11) has an events_ef row, which that kind does not have");
+	/* meta: ranges, and against the rows */
+	expect_broken("UPDATE meta SET value = '-1' WHERE key = 'lost_events'",
+		      "meta lost_events = -1 is out of range");
+	expect_broken("UPDATE meta SET value = '-5' WHERE key = 'lost_events'",
+		      "meta lost_events = -5 is out of range");
+	expect_broken("UPDATE meta SET value = '5' WHERE key = 'lost_events'",
+		      "meta lost_events = 5 but table lost sums to 0");
+	expect_broken("INSERT INTO meta VALUES ('size_anon_vma', '-1')",
+		      "meta size_anon_vma = -1 is out of range (1 to 65536)");
+	expect_broken("INSERT INTO meta VALUES ('page_size', '5000')",
+		      "meta page_size = 5000 is out of range (4096 to 65536, a power of two)");
+	expect_broken("UPDATE meta SET value = 'yes' WHERE key = 'complete'",
+		      "meta complete is not an integer");
+	expect_broken("INSERT INTO lost VALUES (1, -4)", "lost row 1: count = -4 is out of range");
+	/* snapshot rows */
+	expect_broken("UPDATE snap_vmas SET chain_len = 999",
+		      "snap_vmas row 1: chain_len = 999 is out of range (0 to 64)");
+	expect_broken("UPDATE snap_vmas SET end = 4096",
+		      "snapshot 1 mm 2: VMA [0x1000, 0x1000) is empty or reversed");
+	expect_broken("UPDATE snap_vmas SET mm = 'x'", "snap_vmas row 1: mm is text, not an integer");
+}
+
+/* The in-memory reader (fuzzing) reads the same bytes as the file reader. */
+static void test_open_memory(void **state)
+{
+	struct avm_err err = { "" };
+	struct trace *t = NULL;
+	struct stat st;
+	char *buf;
+	FILE *f;
+
+	(void)state;
+	make_good("mem.db");
+	assert_int_equal(stat(tpath("mem.db"), &st), 0);
+	buf = malloc((size_t)st.st_size);
+	assert_non_null(buf);
+	f = fopen(tpath("mem.db"), "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	fclose(f);
+	assert_int_equal(trace_open_memory(buf, (size_t)st.st_size, "mem", &t, &err), 0);
+	assert_int_equal(trace_event_count(t, &err), 1520);
+	assert_false(trace_recovered(t));
+	assert_int_equal(trace_close(t, &err), 0);
+	assert_int_equal(trace_open_memory(buf, 50, "mem", &t, &err), -1);
+	assert_non_null(strstr(err.msg, "mem: not an SQLite database"));
+	memset(buf + 100, 0xff, 4000); /* page 1 after the header: the schema is gone */
+	assert_int_equal(trace_open_memory(buf, (size_t)st.st_size, "mem", &t, &err), -1);
+	assert_null(t);
+	free(buf);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -498,6 +903,12 @@ int main(void)
 		cmocka_unit_test(test_killed_writer),
 		cmocka_unit_test(test_abort_keeps_incomplete),
 		cmocka_unit_test(test_reader_is_read_only),
+		cmocka_unit_test(test_create_refuses_non_regular),
+		cmocka_unit_test(test_create_error_one_line),
+		cmocka_unit_test(test_meta_before_first_commit),
+		cmocka_unit_test(test_wal_recovery),
+		cmocka_unit_test(test_reader_checks),
+		cmocka_unit_test(test_open_memory),
 	};
 
 	return cmocka_run_group_tests_name("trace", tests, setup, teardown);

