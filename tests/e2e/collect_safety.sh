@@ -54,7 +54,7 @@ mknod "$tmp/null" c 1 3
 st=0
 timeout -s INT 20 "$C" -f -o "$tmp/null" -d 0.5 2> "$tmp/err" || st=$?
 [ "$st" -ne 0 ] || bad "-f -o null: exited 0"
-one_line "-f -o null" "$tmp/err" "is a character device"
+one_line "-f -o null" "$tmp/err" "null: a character device, not a trace: not replacing it"
 [ -c "$tmp/null" ] || bad "-f -o null: the device node was replaced: $(stat -c %F "$tmp/null")"
 
 # a script without '#!': no shell runs it

@@ -59,13 +59,15 @@ for t in anonvma-collect anonvma-replay anonvma-report anonvma-synth; do
 	grep -qx "$t $version" "$dir/v" || fail "$t --version: $(cat "$dir/v")"
 	grep -qx "trace schema [0-9]*; data directory: $(realpath "$x/usr/share/anonvma")" "$dir/v" ||
 		fail "$t from the package does not find the package's data: $(cat "$dir/v")"
-	"$x/usr/bin/$t" --help | grep -q "^examples:" || fail "$t --help has no examples"
+	"$x/usr/bin/$t" --help > "$dir/help.txt" && grep -q "^examples:" "$dir/help.txt" ||
+		fail "$t --help has no examples"
 	[ -f "$x/usr/share/man/man1/$t.1.gz" ] || fail "$t.1.gz missing"
 done
 "$x/usr/bin/anonvma-synth" prefork-server -o p.db --scale 0.2 -q 2>"$dir/err" ||
 	fail "synth from the package: $(cat "$dir/err")"
 "$x/usr/bin/anonvma-replay" -q p.db -o p.json 2>"$dir/err" || fail "replay from the package: $(cat "$dir/err")"
-"$x/usr/bin/anonvma-report" p.json | grep -q "^verdict: " || fail "report from the package has no verdict"
+"$x/usr/bin/anonvma-report" p.json > "$dir/p.txt" && grep -q "^verdict: " "$dir/p.txt" ||
+	fail "report from the package has no verdict"
 # The stripped collector still carries its BPF object: record a command, replay it.
 "$x/usr/bin/anonvma-collect" -o c.db -- /bin/sh -c 'exit 0' 2>"$dir/err" ||
 	fail "collect from the package: $(cat "$dir/err")"

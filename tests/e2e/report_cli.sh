@@ -58,9 +58,10 @@ assert f["savings"]["total"]["peak"]["bytes"] == 900
 assert f["savings"]["total"]["peak"]["percent"] == 5.0
 PY
 # the fleet file is itself readable
-"$bin" "$tmp/fleet.json" | grep -q "anonvma fleet: 2 hosts" || fail "fleet file summary"
+"$bin" "$tmp/fleet.json" > "$tmp/fleet.txt" || fail "fleet file summary failed"
+grep -q "anonvma fleet: 2 hosts" "$tmp/fleet.txt" || fail "fleet file summary"
 "$bin" --json "$tmp/a.json" | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "--json"
-"$bin" --help | grep -q "usage: anonvma-report" || fail "--help"
+"$bin" --help > "$tmp/help.txt" && grep -q "usage: anonvma-report" "$tmp/help.txt" || fail "--help"
 
 # bad input: one line on stderr, non-zero exit, nothing on stdout
 expect_error() { # want_status want_text args...

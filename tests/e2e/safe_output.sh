@@ -103,12 +103,12 @@ one_line "report > full" "$tmp/err" "write"
 
 # --- synth --force never removes what is not a trace --------------------------
 run "synth -f -o null" 1 "$S" configs/scenarios/build.yaml -f -q -o "$tmp/null"
-one_line "synth -f -o null" "$tmp/err" "is a character device"
+one_line "synth -f -o null" "$tmp/err" "null: a character device, not a trace: not replacing it"
 is_dev "synth -f -o null" "$tmp/null" 1 3
 cp "$tmp/t.db" "$tmp/w.db"
 mkfifo "$tmp/w.db-wal"
 run "synth -f, a FIFO as -wal" 1 "$S" configs/scenarios/build.yaml -f -q -o "$tmp/w.db"
-one_line "synth -f, a FIFO as -wal" "$tmp/err" "w.db-wal: is a FIFO"
+one_line "synth -f, a FIFO as -wal" "$tmp/err" "w.db-wal: a fifo, not a trace: not replacing it"
 [ -p "$tmp/w.db-wal" ] || bad "synth -f: the FIFO -wal was removed"
 cmp -s "$tmp/t.db" "$tmp/w.db" || bad "synth -f refused, yet changed the trace"
 

@@ -10,7 +10,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "synth_cli: $*" >&2; exit 1; }
 
-"$synth" --help | grep -q "usage: anonvma-synth" || fail "--help"
+"$synth" --help > "$dir/help.txt" && grep -q "usage: anonvma-synth" "$dir/help.txt" || fail "--help"
 
 for s in android-24-apps android-boot prefork-server build; do
 	"$synth" "configs/scenarios/$s.yaml" -o "$dir/$s.db" --scale 0.25 -q 2>"$dir/err" ||
