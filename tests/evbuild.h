@@ -23,8 +23,10 @@
 #include <sys/mman.h>
 #include <cmocka.h>
 
+#include "arch.h"
 #include "config.h"
 #include "event.h"
+#include "locks.h"
 #include "mm.h"
 #include "model.h"
 #include "world.h"
@@ -331,6 +333,44 @@ static inline struct world *tw_world(const char *model, int profile)
 
 	tw_config(&cfg, profile);
 	return tw_world_cfg(model, &cfg);
+}
+
+/* The shipped x86_64-4level model, loaded once per test program (lock sections and costs). */
+static inline const struct arch *tw_x86(void)
+{
+	static struct arch x86;
+	struct avm_err err = { { 0 } };
+
+	if (!x86.name[0] && arch_load("x86_64-4level", NULL, &x86, &err))
+		fail_msg("%s", err.msg);
+	return &x86;
+}
+
+/* A world with x86_64 costs and the hand-built config, changed by tweak (may be NULL). */
+static inline struct world *tw_world_x86(const char *model, void (*tweak)(struct config *c))
+{
+	struct config cfg;
+
+	tw_config(&cfg, 3);
+	if (tweak)
+		tweak(&cfg);
+	return tw_world_arch(model, &cfg, tw_x86());
+}
+
+/* ns per unit of op in the x86_64 model: what the expected hold lengths are made of. */
+static inline uint64_t tw_x86_ns(enum locks_op op)
+{
+	return tw_x86()->rmap.ns[op];
+}
+
+/* The summary of one lock class and mode of a world. */
+static inline struct locks_summary tw_lock_sum(struct world *w, enum locks_class c,
+					       enum locks_mode m)
+{
+	struct locks_summary s;
+
+	locks_summary(world_locks(w), c, m, &s);
+	return s;
 }
 
 /* Apply one event; fail the test on error. */

@@ -905,34 +905,6 @@ static void test_checker_catches_dead_root(void **state)
 	world_destroy(w);
 }
 
-/* A lazy world with x86_64 costs (lock sections on) and cfg (NULL: defaults). */
-static struct arch x86;
-
-static struct world *lock_world(const char *model, void (*tweak)(struct config *c))
-{
-	struct avm_err err = { { 0 } };
-	struct config cfg;
-
-	if (!x86.name[0] && arch_load("x86_64-4level", NULL, &x86, &err))
-		fail_msg("%s", err.msg);
-	tw_config(&cfg, 3);
-	if (tweak)
-		tweak(&cfg);
-	return tw_world_arch(model, &cfg, &x86);
-}
-
-static uint64_t cost(enum locks_op op)
-{
-	return x86.rmap.ns[op];
-}
-
-static struct locks_summary sum(struct world *w, enum locks_class c, enum locks_mode m)
-{
-	struct locks_summary s;
-
-	locks_summary(world_locks(w), c, m, &s);
-	return s;
-}
 
 /*
  * Lock sections (locks.h, lazy.md §9.3), x86_64 costs, default policies.
@@ -948,28 +920,28 @@ static struct locks_summary sum(struct world *w, enum locks_class c, enum locks_
  */
 static void test_lock_sections(void **state)
 {
-	struct world *w = lock_world("lazy", NULL);
+	struct world *w = tw_world_x86("lazy", NULL);
 	struct locks_summary wr, ptl, vma;
 
 	(void)state;
 	tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + PG));
-	assert_int_equal(sum(w, LOCKS_ANON_VMA, LOCKS_WRITE).count, 0);
-	assert_int_equal(sum(w, LOCKS_MMAP, LOCKS_READ).count, 0);
+	assert_int_equal(tw_lock_sum(w, LOCKS_ANON_VMA, LOCKS_WRITE).count, 0);
+	assert_int_equal(tw_lock_sum(w, LOCKS_MMAP, LOCKS_READ).count, 0);
 	tw(w, ev_fork(MM, C1));
-	wr = sum(w, LOCKS_ANON_VMA, LOCKS_WRITE);
+	wr = tw_lock_sum(w, LOCKS_ANON_VMA, LOCKS_WRITE);
 	assert_int_equal(wr.count, 2);
 	assert_int_equal(wr.count_by_why[LOCKS_WHY_UPGRADE], 1);
 	assert_int_equal(wr.count_by_why[LOCKS_WHY_FORK], 1);
 	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_UPGRADE],
-			 cost(LOCKS_OP_LOCK) + cost(LOCKS_OP_TREE_INSERT));
+			 tw_x86_ns(LOCKS_OP_LOCK) + tw_x86_ns(LOCKS_OP_TREE_INSERT));
 	assert_int_equal(wr.total_ns_by_why[LOCKS_WHY_FORK],
-			 cost(LOCKS_OP_LOCK) + cost(LOCKS_OP_TREE_INSERT));
-	ptl = sum(w, LOCKS_PTL, LOCKS_WRITE);
+			 tw_x86_ns(LOCKS_OP_LOCK) + tw_x86_ns(LOCKS_OP_TREE_INSERT));
+	ptl = tw_lock_sum(w, LOCKS_PTL, LOCKS_WRITE);
 	assert_int_equal(ptl.count, 1);
-	assert_int_equal(ptl.total_ns_by_why[LOCKS_WHY_UPGRADE], 2 * cost(LOCKS_OP_FOLIO_REWRITE));
-	vma = sum(w, LOCKS_VMA, LOCKS_WRITE);
+	assert_int_equal(ptl.total_ns_by_why[LOCKS_WHY_UPGRADE], 2 * tw_x86_ns(LOCKS_OP_FOLIO_REWRITE));
+	vma = tw_lock_sum(w, LOCKS_VMA, LOCKS_WRITE);
 	assert_int_equal(vma.count_by_why[LOCKS_WHY_FORK], 1);
 	world_destroy(w);
 }

@@ -29,33 +29,6 @@
 #define A 0x20000000ULL /* 2 MiB aligned */
 #define M2 (2ULL << 20)
 
-static struct arch x86;
-
-static struct world *world_of(const char *model, void (*tweak)(struct config *c))
-{
-	struct avm_err err = { { 0 } };
-	struct config cfg;
-
-	if (!x86.name[0] && arch_load("x86_64-4level", NULL, &x86, &err))
-		fail_msg("%s", err.msg);
-	tw_config(&cfg, 3);
-	if (tweak)
-		tweak(&cfg);
-	return tw_world_arch(model, &cfg, &x86);
-}
-
-static uint64_t ns(enum locks_op op)
-{
-	return x86.rmap.ns[op];
-}
-
-static struct locks_summary sum(struct world *w, enum locks_class c, enum locks_mode m)
-{
-	struct locks_summary s;
-
-	locks_summary(world_locks(w), c, m, &s);
-	return s;
-}
 
 static struct avm_event at(struct avm_event ev, uint64_t t, uint32_t cpu)
 {
@@ -76,7 +49,7 @@ static struct avm_event ev_mig(uint64_t mm, int op, uint64_t addr)
 /* VMA write sections of reason why so far. */
 static uint64_t vma_w(struct world *w, enum locks_why why)
 {
-	return sum(w, LOCKS_VMA, LOCKS_WRITE).count_by_why[why];
+	return tw_lock_sum(w, LOCKS_VMA, LOCKS_WRITE).count_by_why[why];
 }
 
 /*
@@ -100,12 +73,12 @@ static void test_vma_write_sections_per_operation(void **state)
 
 	(void)state;
 	for (int i = 0; i < 2; i++) {
-		struct world *w = world_of(models[i], NULL);
+		struct world *w = tw_world_x86(models[i], NULL);
 		struct locks_summary s;
 
 		tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
 		tw(w, ev_write(MM, A));
-		assert_int_equal(sum(w, LOCKS_VMA, LOCKS_WRITE).count, 0);
+		assert_int_equal(tw_lock_sum(w, LOCKS_VMA, LOCKS_WRITE).count, 0);
 		tw(w, ev_mprotect(MM, A + PG, 2 * PG, PROT_READ));
 		assert_int_equal(tw_vma_count(w, MM), 3);
 		assert_int_equal(vma_w(w, LOCKS_WHY_SPLIT), 3);
@@ -125,9 +98,9 @@ static void test_vma_write_sections_per_operation(void **state)
 		tw(w, ev_write(MM, A));
 		tw(w, ev_fork(MM, C1));
 		assert_int_equal(vma_w(w, LOCKS_WHY_FORK), 2);
-		s = sum(w, LOCKS_VMA, LOCKS_WRITE);
+		s = tw_lock_sum(w, LOCKS_VMA, LOCKS_WRITE);
 		assert_int_equal(s.count, 3 + 3 + 1 + 3 + 2 + 2);
-		assert_int_equal(s.total_ns, s.count * ns(LOCKS_OP_VMA_WRITE));
+		assert_int_equal(s.total_ns, s.count * tw_x86_ns(LOCKS_OP_VMA_WRITE));
 		world_destroy(w);
 	}
 }
@@ -181,10 +154,10 @@ static void test_one_section_per_upgrade(void **state)
 
 	(void)state;
 	for (int k = 0; k < 3; k++) {
-		struct world *w = world_of("lazy", tweaks[k]);
+		struct world *w = tw_world_x86("lazy", tweaks[k]);
 		struct locks_summary av, ptl, vma;
-		uint64_t link = ns(LOCKS_OP_LOCK) + ns(LOCKS_OP_TREE_INSERT);
-		uint64_t rw = ns(LOCKS_OP_FOLIO_REWRITE);
+		uint64_t link = tw_x86_ns(LOCKS_OP_LOCK) + tw_x86_ns(LOCKS_OP_TREE_INSERT);
+		uint64_t rw = tw_x86_ns(LOCKS_OP_FOLIO_REWRITE);
 
 		tw(w, ev_mmap(MM, A, 2 * M2, RW, ANON));
 		tw(w, ev_mmap(MM, B, PG, RW, ANON));
@@ -194,15 +167,15 @@ static void test_one_section_per_upgrade(void **state)
 		tw(w, ev_fork(MM, C1));
 		assert_int_equal(world_stats(w)->upgrades, 2);
 		assert_int_equal(world_stats(w)->folio_rewrites, 3);
-		av = sum(w, LOCKS_ANON_VMA, LOCKS_WRITE);
-		ptl = sum(w, LOCKS_PTL, LOCKS_WRITE);
-		vma = sum(w, LOCKS_VMA, LOCKS_WRITE);
+		av = tw_lock_sum(w, LOCKS_ANON_VMA, LOCKS_WRITE);
+		ptl = tw_lock_sum(w, LOCKS_PTL, LOCKS_WRITE);
+		vma = tw_lock_sum(w, LOCKS_VMA, LOCKS_WRITE);
 		assert_int_equal(av.count_by_why[LOCKS_WHY_UPGRADE], 2);
 		assert_int_equal(av.count_by_why[LOCKS_WHY_FORK], 2);
 		assert_int_equal(av.total_ns_by_why[LOCKS_WHY_FORK], 2 * link);
 		/* the fork's anon rmap cost is the same under every policy: 3 rewrites each */
 		assert_int_equal(fork_anon_ns(w), 2 * link + 2 * link + 3 * rw +
-				 2 * (ns(LOCKS_OP_AV_ALLOC) + 2 * ns(LOCKS_OP_AVC_ALLOC)));
+				 2 * (tw_x86_ns(LOCKS_OP_AV_ALLOC) + 2 * tw_x86_ns(LOCKS_OP_AVC_ALLOC)));
 		switch (k) {
 		case 0:
 			assert_int_equal(av.total_ns_by_why[LOCKS_WHY_UPGRADE], 2 * link);
@@ -259,7 +232,7 @@ static void test_rebase_and_pin_none_rewrites_cost(void **state)
 
 	(void)state;
 	for (int k = 0; k < 2; k++) {
-		struct world *w = world_of("lazy", tweaks[k]);
+		struct world *w = tw_world_x86("lazy", tweaks[k]);
 		struct locks_summary s;
 
 		tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
@@ -269,13 +242,13 @@ static void test_rebase_and_pin_none_rewrites_cost(void **state)
 				(int64_t)(A + 2 * M2), A + 2 * M2));
 		assert_int_equal(world_stats(w)->folio_rewrites, 2);
 		assert_int_equal(world_stats(w)->upgrades, 0);
-		s = sum(w, k == 0 ? LOCKS_PTL : LOCKS_VMA, LOCKS_WRITE);
+		s = tw_lock_sum(w, k == 0 ? LOCKS_PTL : LOCKS_VMA, LOCKS_WRITE);
 		assert_int_equal(s.count_by_why[LOCKS_WHY_REWRITE], 1);
-		assert_int_equal(s.total_ns_by_why[LOCKS_WHY_REWRITE], 2 * ns(LOCKS_OP_FOLIO_REWRITE));
+		assert_int_equal(s.total_ns_by_why[LOCKS_WHY_REWRITE], 2 * tw_x86_ns(LOCKS_OP_FOLIO_REWRITE));
 		world_destroy(w);
 	}
 	{
-		struct world *w = world_of("lazy", pin_none);
+		struct world *w = tw_world_x86("lazy", pin_none);
 		struct locks_summary s;
 
 		tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
@@ -283,9 +256,9 @@ static void test_rebase_and_pin_none_rewrites_cost(void **state)
 		tw(w, ev_write(MM, A + 3 * PG));
 		tw(w, ev_munmap(MM, A + PG, 3 * PG));
 		assert_int_equal(world_stats(w)->folio_rewrites, 1);
-		s = sum(w, LOCKS_PTL, LOCKS_WRITE);
+		s = tw_lock_sum(w, LOCKS_PTL, LOCKS_WRITE);
 		assert_int_equal(s.count_by_why[LOCKS_WHY_REWRITE], 1);
-		assert_int_equal(s.total_ns_by_why[LOCKS_WHY_REWRITE], ns(LOCKS_OP_FOLIO_REWRITE));
+		assert_int_equal(s.total_ns_by_why[LOCKS_WHY_REWRITE], tw_x86_ns(LOCKS_OP_FOLIO_REWRITE));
 		world_destroy(w);
 	}
 }
@@ -315,7 +288,7 @@ static void test_tree_parent_reuse(void **state)
 
 	(void)state;
 	for (int k = 0; k < 3; k++) {
-		struct world *w = k < 2 ? world_of("lazy", tweaks[k]) : world_of("eager", NULL);
+		struct world *w = k < 2 ? tw_world_x86("lazy", tweaks[k]) : tw_world_x86("eager", NULL);
 		struct tw_mark m;
 
 		tw(w, ev_mmap(MM, A, PG, RW, ANON));
@@ -348,9 +321,9 @@ static void test_thp_split_on_partial_munmap(void **state)
 
 	(void)state;
 	for (int i = 0; i < 2; i++) {
-		struct world *w = world_of(models[i], NULL);
+		struct world *w = tw_world_x86(models[i], NULL);
 		enum locks_class cls = i == 0 ? LOCKS_ANON_VMA : LOCKS_PTL;
-		uint64_t len = ns(LOCKS_OP_LOCK) + 512 * ns(LOCKS_OP_THP_SPLIT);
+		uint64_t len = tw_x86_ns(LOCKS_OP_LOCK) + 512 * tw_x86_ns(LOCKS_OP_THP_SPLIT);
 		struct locks_summary s;
 
 		tw(w, ev_mmap(MM, A, M2, RW, ANON));
@@ -358,17 +331,17 @@ static void test_thp_split_on_partial_munmap(void **state)
 		tw(w, ev_write(MM, A));
 		assert_int_equal(world_sim_stats(w)->thp_faults, 1);
 		tw(w, ev_munmap(MM, A + M2 / 2, M2 / 2));
-		s = sum(w, cls, LOCKS_WRITE);
+		s = tw_lock_sum(w, cls, LOCKS_WRITE);
 		assert_int_equal(s.count_by_why[LOCKS_WHY_THP_SPLIT], 1);
 		assert_int_equal(s.total_ns_by_why[LOCKS_WHY_THP_SPLIT], len);
 		assert_int_equal(len, 5140);
 		tw(w, ev_munmap(MM, A + M2 / 4, M2 / 4));
-		assert_int_equal(sum(w, cls, LOCKS_WRITE).count_by_why[LOCKS_WHY_THP_SPLIT], 1);
+		assert_int_equal(tw_lock_sum(w, cls, LOCKS_WRITE).count_by_why[LOCKS_WHY_THP_SPLIT], 1);
 		tw(w, ev_mmap(MM, A + 4 * M2, M2, RW, ANON));
 		tw(w, ev_madvise(MM, A + 4 * M2, M2, MADV_HUGEPAGE));
 		tw(w, ev_write(MM, A + 4 * M2));
 		tw(w, ev_munmap(MM, A + 4 * M2, M2));
-		assert_int_equal(sum(w, cls, LOCKS_WRITE).count_by_why[LOCKS_WHY_THP_SPLIT], 1);
+		assert_int_equal(tw_lock_sum(w, cls, LOCKS_WRITE).count_by_why[LOCKS_WHY_THP_SPLIT], 1);
 		world_destroy(w);
 	}
 }
@@ -398,7 +371,7 @@ static void test_vma_read_walk_waits_behind_vma_write(void **state)
 
 	(void)state;
 	for (int k = 0; k < 3; k++) {
-		struct world *w = world_of("lazy", cases[k].tweak);
+		struct world *w = tw_world_x86("lazy", cases[k].tweak);
 		struct locks_summary rd, ex;
 
 		tw(w, at(ev_mmap(MM, A, 4 * PG, RW, ANON), 100, 0));
@@ -407,14 +380,14 @@ static void test_vma_read_walk_waits_behind_vma_write(void **state)
 		assert_int_equal(vma_w(w, LOCKS_WHY_MPROTECT), 1);
 		tw(w, at(ev_mig(MM, AVM_MIGRATE_SET_PTE, A), 1010, cases[k].cpu));
 		assert_int_equal(world_rmap_walks(w)->lazy_folio_walks, 1);
-		rd = sum(w, cases[k].tweak ? LOCKS_VMA : LOCKS_RCU, LOCKS_READ);
+		rd = tw_lock_sum(w, cases[k].tweak ? LOCKS_VMA : LOCKS_RCU, LOCKS_READ);
 		assert_int_equal(rd.count_by_why[LOCKS_WHY_RMAP_WALK], 1);
 		assert_int_equal(rd.waited, cases[k].waited);
 		assert_int_equal(rd.wait_total_ns, cases[k].wait_ns);
-		ex = sum(w, LOCKS_PTL, LOCKS_WRITE);
+		ex = tw_lock_sum(w, LOCKS_PTL, LOCKS_WRITE);
 		assert_int_equal(ex.count_by_why[LOCKS_WHY_MIGRATE], 1);
 		assert_int_equal(ex.total_ns_by_why[LOCKS_WHY_MIGRATE],
-				 ns(LOCKS_OP_LOCK) + ns(LOCKS_OP_LAZY_MIGRATE));
+				 tw_x86_ns(LOCKS_OP_LOCK) + tw_x86_ns(LOCKS_OP_LAZY_MIGRATE));
 		world_destroy(w);
 	}
 }
@@ -432,7 +405,7 @@ static void test_collapse_section(void **state)
 
 	(void)state;
 	for (int i = 0; i < 2; i++) {
-		struct world *w = world_of(models[i], NULL);
+		struct world *w = tw_world_x86(models[i], NULL);
 		struct avm_event ok = ev_base(MM, AVM_THP), failed;
 		struct locks_summary s;
 
@@ -445,10 +418,10 @@ static void test_collapse_section(void **state)
 		tw(w, ev_mmap(MM, A, M2, RW, ANON));
 		tw(w, ok);
 		tw(w, failed);
-		s = sum(w, i == 0 ? LOCKS_ANON_VMA : LOCKS_PTL, LOCKS_WRITE);
+		s = tw_lock_sum(w, i == 0 ? LOCKS_ANON_VMA : LOCKS_PTL, LOCKS_WRITE);
 		assert_int_equal(s.count_by_why[LOCKS_WHY_COLLAPSE], 1);
 		assert_int_equal(s.total_ns_by_why[LOCKS_WHY_COLLAPSE],
-				 ns(LOCKS_OP_LOCK) + ns(LOCKS_OP_THP_COLLAPSE));
+				 tw_x86_ns(LOCKS_OP_LOCK) + tw_x86_ns(LOCKS_OP_THP_COLLAPSE));
 		assert_int_equal(world_rmap_walks(w)->unresolved_thp, 2);
 		world_destroy(w);
 	}
