@@ -11,11 +11,8 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # a small valid trace through the trace API (bench/gentrace.c)
-san=()  # the library of a SAN=1 build needs the sanitizers at link time
-if nm "$BUILD/libanonvma.a" 2> /dev/null | grep __asan_ > /dev/null; then san=(-fsanitize=address,undefined); fi
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O1 "${san[@]}" -Isrc bench/gentrace.c "$BUILD/libanonvma.a" \
-	-lsqlite3 -lyaml -lcjson -lm -o "$tmp/gentrace"
-"$tmp/gentrace" "$tmp/good.db" 50000
+. tests/lib/gentrace.sh
+gentrace "$tmp/good.db" 50000
 
 expect_error() { # want_status want_text args...
 	local want=$1 text=$2 st=0

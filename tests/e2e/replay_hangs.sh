@@ -20,11 +20,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-san=()  # the library of a SAN=1 build needs the sanitizers at link time
-if nm "$BUILD/libanonvma.a" 2> /dev/null | grep __asan_ > /dev/null; then san=(-fsanitize=address,undefined); fi
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O1 "${san[@]}" -Isrc bench/gentrace.c "$BUILD/libanonvma.a" \
-	-lsqlite3 -lyaml -lcjson -lm -o "$tmp/gentrace"
-"$tmp/gentrace" "$tmp/base.db" 20
+. tests/lib/gentrace.sh
+gentrace "$tmp/base.db" 20
 
 # trace NAME "(rowid,dt,cpu,tid,kind,pid,mm,a,b,c,d),...": the base trace's
 # meta with these events, after an exec of pid 100 that makes mm 1 (events on

@@ -77,11 +77,8 @@ assert "p4d" in e5["page_tables"]["levels"] and "p4d" not in e4["page_tables"]["
 PY
 
 # Ctrl-C: 3 M events (bench/gentrace.c) take seconds to replay, far more than 0.3 s
-san=()  # the library of a SAN=1 build needs the sanitizers at link time
-if nm "$BUILD/libanonvma.a" 2> /dev/null | grep __asan_ > /dev/null; then san=(-fsanitize=address,undefined); fi
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O1 "${san[@]}" -Isrc bench/gentrace.c "$BUILD/libanonvma.a" \
-	-lsqlite3 -lyaml -lcjson -lm -o "$tmp/gentrace"
-"$tmp/gentrace" "$tmp/big.db" 3000000
+. tests/lib/gentrace.sh
+gentrace "$tmp/big.db" 3000000
 st=0
 "$replay" -q "$tmp/big.db" -o "$tmp/int.json" 2> "$tmp/err" &
 pid=$!
