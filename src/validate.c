@@ -69,7 +69,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "mm.h"
+#include "kabi.h"
 
 enum { VAL_ALLOC = 0, VAL_FREE = 1 };
 #define VAL_SITE_NR 8

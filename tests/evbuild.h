@@ -30,7 +30,7 @@
 #include "locks.h"
 #include "mm.h"
 #include "model.h"
-#include "world.h"
+#include "world_test.h"
 
 #define PG 4096ULL
 #define RW (KABI_PROT_READ | KABI_PROT_WRITE)
