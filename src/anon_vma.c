@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "list.h"
 #include "locks.h"
 #include "mm.h"
 
@@ -172,10 +173,7 @@ static struct anon_vma *av_alloc(struct av_space *sp, enum model_why why, bool c
 	av->id = ++sp->next_id;
 	av->root = av->parent = av;
 	av->refcount = 1;
-	av->next_live = sp->avs;
-	if (sp->avs)
-		sp->avs->prev_live = av;
-	sp->avs = av;
+	LIST_PUSH_FRONT(&sp->avs, av, prev_live, next_live);
 	if (count)
 		model_stats_alloc(sp->stats, MODEL_OBJ_ANON_VMA, why);
 	return av;
@@ -183,12 +181,7 @@ static struct anon_vma *av_alloc(struct av_space *sp, enum model_why why, bool c
 
 static void av_free(struct av_space *sp, struct anon_vma *av, enum model_why why)
 {
-	if (av->prev_live)
-		av->prev_live->next_live = av->next_live;
-	else
-		sp->avs = av->next_live;
-	if (av->next_live)
-		av->next_live->prev_live = av->prev_live;
+	LIST_UNLINK(&sp->avs, av, prev_live, next_live);
 	model_stats_free(sp->stats, MODEL_OBJ_ANON_VMA, why);
 	free(av);
 }
@@ -211,11 +204,7 @@ static void avc_free(struct av_space *sp, struct anon_vma_chain *avc, enum model
 static void tree_insert(struct anon_vma *av, struct anon_vma_chain *avc)
 {
 	avc->av = av;
-	avc->tprev = NULL;
-	avc->tnext = av->tree;
-	if (av->tree)
-		av->tree->tprev = avc;
-	av->tree = avc;
+	LIST_PUSH_FRONT(&av->tree, avc, tprev, tnext);
 	av->tree_n++;
 }
 
@@ -223,12 +212,7 @@ static void tree_remove(struct anon_vma_chain *avc)
 {
 	struct anon_vma *av = avc->av;
 
-	if (avc->tprev)
-		avc->tprev->tnext = avc->tnext;
-	else
-		av->tree = avc->tnext;
-	if (avc->tnext)
-		avc->tnext->tprev = avc->tprev;
+	LIST_UNLINK(&av->tree, avc, tprev, tnext);
 	av->tree_n--;
 }
 
@@ -239,21 +223,13 @@ struct av_vma *av_vma_new(struct av_space *sp, struct mm_vma *v)
 	if (!avv)
 		return NULL;
 	avv->vma = v;
-	avv->next_live = sp->avvs;
-	if (sp->avvs)
-		sp->avvs->prev_live = avv;
-	sp->avvs = avv;
+	LIST_PUSH_FRONT(&sp->avvs, avv, prev_live, next_live);
 	return avv;
 }
 
 static void av_vma_free(struct av_space *sp, struct av_vma *avv)
 {
-	if (avv->prev_live)
-		avv->prev_live->next_live = avv->next_live;
-	else
-		sp->avvs = avv->next_live;
-	if (avv->next_live)
-		avv->next_live->prev_live = avv->prev_live;
+	LIST_UNLINK(&sp->avvs, avv, prev_live, next_live);
 	free(avv->chain);
 	free(avv);
 }
