@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "u64map.h"
 
 /* Hold records older than this (relative to the latest start) are dead. */
@@ -242,9 +243,7 @@ void locks_hist_merge(struct locks_hist *a, const struct locks_hist *b)
 
 static size_t inst_hash(uint64_t id, unsigned cls, size_t cap)
 {
-	uint64_t h = (id ^ ((uint64_t)cls << 56)) * 0x9e3779b97f4a7c15ULL;
-
-	return (size_t)(h >> 17) & (cap - 1);
+	return (size_t)hash_u64(id ^ ((uint64_t)cls << 56)) & (cap - 1);
 }
 
 static bool inst_dead(const struct locks *l, const struct locks_inst *in)

@@ -69,6 +69,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "hash.h"
 #include "kabi.h"
 
 enum { VAL_ALLOC = 0, VAL_FREE = 1 };
@@ -201,14 +202,6 @@ struct validate {
 
 /* ------------------------------------------------------------------ tables */
 
-static uint64_t val_hash(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return k;
-}
-
 /* First field of every slot is its uint64_t key (0 = empty). */
 static void *val_slot(struct val_table *t, size_t i)
 {
@@ -242,7 +235,7 @@ static int val_table_grow(struct val_table *t, struct avm_err *err)
 		memcpy(&key, s, sizeof(key));
 		if (!key)
 			continue;
-		for (j = val_hash(key) & (n.cap - 1);; j = (j + 1) & (n.cap - 1)) {
+		for (j = hash_u64(key) & (n.cap - 1);; j = (j + 1) & (n.cap - 1)) {
 			uint64_t k2;
 
 			memcpy(&k2, val_slot(&n, j), sizeof(k2));
@@ -265,7 +258,7 @@ static void *val_table_get(struct val_table *t, uint64_t key, bool create, struc
 		return NULL;
 	if (create && (t->used + 1) * 2 > t->cap && val_table_grow(t, err))
 		return NULL;
-	for (i = val_hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+	for (i = hash_u64(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
 		void *s = val_slot(t, i);
 		uint64_t k;
 
