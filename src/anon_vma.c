@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "array.h"
 #include "list.h"
 #include "locks.h"
 #include "mm.h"
@@ -237,15 +238,8 @@ static void av_vma_free(struct av_space *sp, struct av_vma *avv)
 /* Link avc (new, not yet in a tree) at the head of avv's chain and into av's tree. */
 static int chain_push_head(struct av_vma *avv, struct anon_vma_chain *avc, struct anon_vma *av)
 {
-	if (avv->len == avv->cap) {
-		uint32_t cap = avv->cap ? avv->cap * 2 : 4;
-		struct anon_vma_chain **nc = realloc(avv->chain, cap * sizeof(*nc));
-
-		if (!nc)
-			return -1;
-		avv->chain = nc;
-		avv->cap = cap;
-	}
+	if (array_grow((void **)&avv->chain, &avv->cap, (size_t)avv->len + 1, sizeof(*avv->chain), 4))
+		return -1;
 	avv->chain[avv->len++] = avc;
 	avc->avv = avv;
 	tree_insert(av, avc);
@@ -698,16 +692,10 @@ static struct anon_vma *adopt_av_get(struct av_space *sp, uint64_t snap_id, bool
 	av->refcount = 0; /* recomputed at adopt_done */
 	av->snap_id = snap_id;
 	av->in_session = true;
-	if (sp->nsession == sp->capsession) {
-		size_t cap = sp->capsession ? sp->capsession * 2 : 64;
-		struct anon_vma **ns = realloc(sp->session, cap * sizeof(*ns));
-
-		if (!ns) {
-			avm_errf(err, "out of memory (adoption)");
-			return NULL;
-		}
-		sp->session = ns;
-		sp->capsession = cap;
+	if (array_grow((void **)&sp->session, &sp->capsession, sp->nsession + 1,
+		       sizeof(*sp->session), 64)) {
+		avm_errf(err, "out of memory (adoption)");
+		return NULL;
 	}
 	sp->session[sp->nsession++] = av;
 	return av;

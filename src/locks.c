@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "hash.h"
 #include "u64map.h"
 
@@ -1295,20 +1296,9 @@ static void log_section(struct locks *l, const struct locks_section *s, uint64_t
 			g->saturated = true; /* out of memory: sum from here on */
 		}
 	}
-	if (!g->saturated && g->nwork + np > g->capwork) {
-		size_t cap = g->capwork ? g->capwork * 2 : 8192;
-		uint64_t *nw;
-
-		while (cap < g->nwork + np)
-			cap *= 2;
-		nw = realloc(g->work, cap * sizeof(*nw));
-		if (nw) {
-			g->work = nw;
-			g->capwork = cap;
-		} else {
-			g->saturated = true;
-		}
-	}
+	if (!g->saturated &&
+	    array_grow((void **)&g->work, &g->capwork, g->nwork + np, sizeof(*g->work), 8192))
+		g->saturated = true; /* out of memory: sum from here on */
 	if (g->saturated) {
 		g->st.unsimulated++;
 		if (failed) {

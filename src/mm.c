@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "array.h"
 #include "kabi.h"
 #include "locks.h"
 #include "u64map.h"
@@ -258,16 +259,9 @@ static int vma_insert(struct mm_space *mm, struct mm_vma *v, struct avm_err *err
 {
 	size_t i;
 
-	if (mm->nvma == mm->cap) {
-		size_t cap = mm->cap ? mm->cap * 2 : 16;
-		struct mm_vma **nv = realloc(mm->vma, cap * sizeof(*nv));
-
-		if (!nv)
-			return avm_errf(err, "out of memory (VMA array of mm %llu)",
-					(unsigned long long)mm->id);
-		mm->vma = nv;
-		mm->cap = cap;
-	}
+	if (array_grow((void **)&mm->vma, &mm->cap, mm->nvma + 1, sizeof(*mm->vma), 16))
+		return avm_errf(err, "out of memory (VMA array of mm %llu)",
+				(unsigned long long)mm->id);
 	i = idx_start_ge(mm, v->start);
 	memmove(&mm->vma[i + 1], &mm->vma[i], (mm->nvma - i) * sizeof(*mm->vma));
 	mm->vma[i] = v;
@@ -1925,20 +1919,11 @@ static int collect_chunk(void *ctx, uint64_t base, struct chunk *c)
 
 	slot_range(m->s, base, m->start, m->end, &i, &i1);
 	for (i = slot_next(c->sl, i, i1); i < i1; i = slot_next(c->sl, i + 1, i1)) {
-		if (m->n == m->cap) {
-			size_t cap = m->cap ? m->cap * 2 : 64;
-			void *nf = realloc(m->f, cap * sizeof(*m->f));
-			void *no;
+		size_t capf = m->cap; /* f and off share m->cap: both grow alike */
 
-			if (!nf)
-				return -1;
-			m->f = nf;
-			no = realloc(m->off, cap * sizeof(*m->off));
-			if (!no)
-				return -1;
-			m->off = no;
-			m->cap = cap;
-		}
+		if (array_grow((void **)&m->f, &capf, m->n + 1, sizeof(*m->f), 64) ||
+		    array_grow((void **)&m->off, &m->cap, m->n + 1, sizeof(*m->off), 64))
+			return -1;
 		m->f[m->n] = c->sl->pg[i];
 		m->off[m->n++] = base + ((uint64_t)i << m->s->page_shift) - m->start;
 	}
@@ -2729,15 +2714,8 @@ static int collect_base(void *ctx, uint64_t base, struct chunk *c)
 
 	if (!c->sl || !c->sl->npages)
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		uint64_t *nb = realloc(l->b, cap * sizeof(*nb));
-
-		if (!nb)
-			return -1;
-		l->b = nb;
-		l->cap = cap;
-	}
+	if (array_grow((void **)&l->b, &l->cap, l->n + 1, sizeof(*l->b), 32))
+		return -1;
 	l->b[l->n++] = base;
 	return 0;
 }

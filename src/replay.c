@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "arch.h"
+#include "array.h"
 #include "locks.h"
 #include "model.h"
 #include "report.h"
@@ -163,18 +164,8 @@ static double replay_thread_cpu(void)
 
 static int replay_grow(void **p, size_t *cap, size_t need, size_t size, struct avm_err *err)
 {
-	size_t ncap = *cap ? *cap : 64;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	np = realloc(*p, ncap * size);
-	if (!np)
+	if (array_grow(p, cap, need, size, 64))
 		return avm_errf(err, "replay: out of memory");
-	*p = np;
-	*cap = ncap;
 	return 0;
 }
 

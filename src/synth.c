@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "config.h"
 #include "kabi.h"
 
@@ -130,7 +131,8 @@ struct tmpl {
 	uint64_t start;
 	bool stay;
 	struct step *steps;
-	int nsteps, cap;
+	int nsteps;
+	size_t cap;
 };
 
 struct synth_scenario {
@@ -404,16 +406,9 @@ static struct step *add_step(struct tmpl *t, struct avm_err *err)
 {
 	struct step *n;
 
-	if (t->nsteps == t->cap) {
-		int cap = t->cap ? t->cap * 2 : 16;
-
-		n = realloc(t->steps, cap * sizeof(*n));
-		if (!n) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		t->steps = n;
-		t->cap = cap;
+	if (array_grow((void **)&t->steps, &t->cap, (size_t)t->nsteps + 1, sizeof(*t->steps), 16)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	n = &t->steps[t->nsteps++];
 	memset(n, 0, sizeof(*n));
@@ -833,7 +828,8 @@ struct proc {
 	int cur_region;           /* touch: where the current chunk resumes */
 	uint64_t cur_page;
 	struct region *regions;
-	int nregions, cap;
+	int nregions;
+	size_t cap;
 	uint64_t mmap_cursor, start_brk, brk;
 	int parent;               /* index into gen.procs, -1 for init */
 	int live_children, unreaped;
@@ -851,11 +847,13 @@ struct gen {
 	uint64_t now;
 	uint64_t next_id, next_pid, next_snap;
 	uint32_t *mm_users;       /* indexed by object id */
-	uint64_t mm_users_cap;
+	size_t mm_users_cap;
 	struct proc **procs;
-	int nprocs, capprocs;
+	int nprocs;
+	size_t capprocs;
 	int *heap;                /* proc indices, min (t, pid) on top */
-	int nheap, capheap;
+	int nheap;
+	size_t capheap;
 	time_t last_progress;
 	bool printed;             /* a progress line is on screen (end it at the end) */
 	uint64_t slices;
@@ -950,17 +948,12 @@ static int mm_users_add(struct gen *g, uint64_t mm, int delta, uint32_t *now,
 			struct avm_err *err)
 {
 	if (mm >= g->mm_users_cap) {
-		uint64_t cap = g->mm_users_cap ? g->mm_users_cap : 1024;
-		uint32_t *n;
+		size_t old = g->mm_users_cap;
 
-		while (cap <= mm)
-			cap *= 2;
-		n = realloc(g->mm_users, cap * sizeof(*n));
-		if (!n)
+		if (array_grow((void **)&g->mm_users, &g->mm_users_cap, (size_t)mm + 1,
+			       sizeof(*g->mm_users), 1024))
 			return avm_errf(err, "out of memory");
-		memset(n + g->mm_users_cap, 0, (cap - g->mm_users_cap) * sizeof(*n));
-		g->mm_users = n;
-		g->mm_users_cap = cap;
+		memset(g->mm_users + old, 0, (g->mm_users_cap - old) * sizeof(*g->mm_users));
 	}
 	g->mm_users[mm] = (uint32_t)((int64_t)g->mm_users[mm] + delta);
 	*now = g->mm_users[mm];
@@ -980,15 +973,8 @@ static int heap_push(struct gen *g, int idx, struct avm_err *err)
 {
 	int i, parent, tmp;
 
-	if (g->nheap == g->capheap) {
-		int cap = g->capheap ? g->capheap * 2 : 64;
-		int *n = realloc(g->heap, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "out of memory");
-		g->heap = n;
-		g->capheap = cap;
-	}
+	if (array_grow((void **)&g->heap, &g->capheap, (size_t)g->nheap + 1, sizeof(*g->heap), 64))
+		return avm_errf(err, "out of memory");
 	i = g->nheap++;
 	g->heap[i] = idx;
 	while (i > 0) {
@@ -1056,16 +1042,10 @@ static struct region *region_add(struct proc *p, const char *name, uint64_t star
 			   (unsigned long long)(SYNTH_MAX_PAGES * PAGE >> 30));
 		return NULL;
 	}
-	if (p->nregions == p->cap) {
-		int cap = p->cap ? p->cap * 2 : 16;
-
-		r = realloc(p->regions, cap * sizeof(*r));
-		if (!r) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		p->regions = r;
-		p->cap = cap;
+	if (array_grow((void **)&p->regions, &p->cap, (size_t)p->nregions + 1, sizeof(*p->regions),
+		       16)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	r = &p->regions[p->nregions];
 	memset(r, 0, sizeof(*r));
@@ -1273,16 +1253,10 @@ static struct proc *proc_new(struct gen *g, int tmpl, int parent, uint64_t t,
 {
 	struct proc *p;
 
-	if (g->nprocs == g->capprocs) {
-		int cap = g->capprocs ? g->capprocs * 2 : 64;
-		struct proc **n = realloc(g->procs, cap * sizeof(*n));
-
-		if (!n) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		g->procs = n;
-		g->capprocs = cap;
+	if (array_grow((void **)&g->procs, &g->capprocs, (size_t)g->nprocs + 1, sizeof(*g->procs),
+		       64)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	if (g->live_procs >= SYNTH_MAX_LIVE_PROCS) {
 		limit_errf(g, err, "more than %d processes would be alive at once",
@@ -1347,7 +1321,7 @@ static int notify_parent(struct gen *g, struct proc *p, bool exited, struct avm_
 /* Release one user of mm; the last one runs exit_mmap (AVM_MM_RELEASE). */
 static int mm_put(struct gen *g, struct proc *p, uint64_t mm, struct avm_err *err)
 {
-	uint32_t users;
+	uint32_t users = 0;
 	uint64_t saved = p->mm;
 	int rc;
 

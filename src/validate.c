@@ -69,6 +69,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "array.h"
 #include "hash.h"
 #include "kabi.h"
 
@@ -499,15 +500,9 @@ static int val_unsettled_add(struct validate *v, struct val_task *tk, struct avm
 {
 	if (tk->unsettled)
 		return 0;
-	if (v->n_unsettled == v->cap_unsettled) {
-		size_t cap = v->cap_unsettled ? v->cap_unsettled * 2 : 64;
-		uint64_t *n = realloc(v->unsettled, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "validate: out of memory");
-		v->unsettled = n;
-		v->cap_unsettled = cap;
-	}
+	if (array_grow((void **)&v->unsettled, &v->cap_unsettled, v->n_unsettled + 1,
+		       sizeof(*v->unsettled), 64))
+		return avm_errf(err, "validate: out of memory");
 	v->unsettled[v->n_unsettled++] = tk->tid;
 	tk->unsettled = true;
 	return 0;
@@ -617,15 +612,9 @@ static int val_owe(struct validate *v, struct val_task *tk, uint64_t end_seq, st
 {
 	struct val_div d;
 
-	if (v->n_owed_spans == v->cap_owed_spans) {
-		size_t cap = v->cap_owed_spans ? v->cap_owed_spans * 2 : 16;
-		struct val_div *n = realloc(v->owed_spans, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "validate: out of memory");
-		v->owed_spans = n;
-		v->cap_owed_spans = cap;
-	}
+	if (array_grow((void **)&v->owed_spans, &v->cap_owed_spans, v->n_owed_spans + 1,
+		       sizeof(*v->owed_spans), 16))
+		return avm_errf(err, "validate: out of memory");
 	val_div_from_task(v, tk, end_seq, "frees the model made and the kernel never did", &d);
 	v->owed_spans[v->n_owed_spans++] = d;
 	for (int o = 0; o < VALIDATE_OBJ_NR; o++)
