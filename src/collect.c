@@ -1016,15 +1016,9 @@ static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 	for (;;) {
 		ssize_t n;
 
-		if (cap - len < 65536) {
-			char *nb = realloc(buf, cap ? cap * 2 : 1 << 20);
-
-			if (!nb) {
-				avm_errf(err, "out of memory reading the start snapshot");
-				goto out;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 1 << 20;
+		if (array_grow((void **)&buf, &cap, len + 65536, 1, 1 << 20)) {
+			avm_errf(err, "out of memory reading the start snapshot");
+			goto out;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
