@@ -5,11 +5,11 @@
  * scenario generator (synth.c), the collector's both sides (collect.bpf.c,
  * collect_procmaps.c) and the tests.
  *
- * Depends on nothing: plain #defines only, no libc or kernel header, so BPF
- * code (after vmlinux.h) and user code (after <sys/mman.h>, <sched.h>)
- * include it alike.  The values are the kernel's uapi (asm-generic/mman*.h,
- * linux/mman.h, linux/sched.h, linux/prctl.h) and include/linux/mm.h for
- * vm_flags, x86_64 and arm64 alike, Linux 6.18.
+ * Plain #defines only, no libc or kernel header, so BPF code (after
+ * vmlinux.h) and user code (after <sys/mman.h>, <sched.h>) include it
+ * alike.  The values are Linux 6.18's uapi (asm-generic/mman*.h, which
+ * x86_64 and arm64 share, linux/mman.h, linux/sched.h, linux/prctl.h) and
+ * include/linux/mm.h for vm_flags (as x86_64 defines the arch bits).
  *
  * Names: the syscall-argument values libc also defines (PROT_*, MAP_*,
  * MREMAP_*, MADV_*, MLOCK_*, MCL_*, CLONE_*, PR_*, SIG*, E*) carry a KABI_
@@ -17,6 +17,8 @@
  * bits keep the kernel's VM_* names: no userspace header defines them and
  * vmlinux.h holds no macros; nothing here is #ifndef-guarded, so any clash
  * is a redefinition error, never a silent different value.
+ *
+ * May depend on: nothing (it must stay includable by collect.bpf.c).
  */
 #ifndef ANONVMA_KABI_H
 #define ANONVMA_KABI_H
