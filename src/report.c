@@ -59,11 +59,18 @@ static const char *const report_obj_names[MODEL_OBJ_NR] = {
 	[MODEL_OBJ_VMA] = "vm_area_struct",
 };
 
-static const char *const report_why_names[MODEL_WHY_NR] = {
+static const char *const report_why_names[] = {
 	[MODEL_WHY_FAULT] = "fault",   [MODEL_WHY_FORK] = "fork",     [MODEL_WHY_SPLIT] = "split",
 	[MODEL_WHY_MERGE] = "merge",   [MODEL_WHY_MREMAP] = "mremap", [MODEL_WHY_UNMAP] = "unmap",
-	[MODEL_WHY_EXIT] = "exit",     [MODEL_WHY_EXEC] = "exec",
+	[MODEL_WHY_EXIT] = "exit",     [MODEL_WHY_EXEC] = "exec",     [MODEL_WHY_MMAP] = "mmap",
 };
+/*
+ * Every operation has a name: a MODEL_WHY_* added after the last entry without
+ * one fails this assert, one added in the middle is refused at report time
+ * (never a "why_N" key); docs/report.schema.json lists the names.
+ */
+_Static_assert(sizeof(report_why_names) / sizeof(report_why_names[0]) == MODEL_WHY_NR,
+	       "report_why_names: one name per enum model_why");
 
 /* Per-kind keys; the first five are the stable ones issue 2 names. */
 static const char *const report_count_keys[] = {
@@ -269,12 +276,13 @@ static cJSON *report_model_block(const struct report_model *m, struct avm_err *e
 		if (!ka || !kf)
 			goto fail;
 		for (int w = 0; w < MODEL_WHY_NR; w++) {
-			char other[24];
 			const char *name = report_why_names[w];
 
-			if (!name) { /* a reason model.h gained after this table */
-				snprintf(other, sizeof(other), "why_%d", w);
-				name = other;
+			if (!name) { /* a reason model.h gained without a name: never a why_N key */
+				avm_errf(err, "report: operation %d of enum model_why has no name "
+					      "(report_why_names)", w);
+				cJSON_Delete(b);
+				return NULL;
 			}
 			if (report_num(ka, name, (double)s->allocs_by_why[o][w], err) ||
 			    report_num(kf, name, (double)s->frees_by_why[o][w], err))

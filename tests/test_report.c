@@ -187,6 +187,21 @@ static void test_keys_and_values(void **state)
 	cJSON_Delete(r);
 }
 
+/* Every operation and lock reason has a name, so no report carries a why_N key. */
+static void test_every_operation_named(void **state)
+{
+	(void)state;
+	for (int w = 0; w < MODEL_WHY_NR; w++) {
+		const char *n = report_why_name((enum model_why)w);
+
+		assert_non_null(n);
+		assert_null(strstr(n, "why_"));
+	}
+	assert_string_equal(report_why_name(MODEL_WHY_MMAP), "mmap");
+	for (int w = 0; w < LOCKS_WHY_NR; w++)
+		assert_string_not_equal(locks_why_name((enum locks_why)w), "?");
+}
+
 static void test_no_savings_without_lazy(void **state)
 {
 	struct model_stats e;
@@ -1110,6 +1125,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys_and_values),
+		cmocka_unit_test(test_every_operation_named),
 		cmocka_unit_test(test_no_savings_without_lazy),
 		cmocka_unit_test(test_percent_null_when_baseline_zero),
 		cmocka_unit_test(test_write_and_load),
