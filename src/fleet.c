@@ -247,13 +247,14 @@ static int fleet_cmp_proc(const cJSON *a, const cJSON *b)
 }
 
 /* Offer one process (labelled with its host) to the top list. */
-static int fleet_top_offer(struct fleet *f, const cJSON *p, const char *label, struct avm_err *err)
+static int fleet_top_offer(struct fleet *f, const cJSON *p, int index, const char *label,
+			   struct avm_err *err)
 {
 	int at = 0;
 	cJSON *e;
 
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "saving_bytes")))
-		return avm_errf(err, "top_processes entry without a numeric saving_bytes");
+		return avm_errf(err, "top_processes[%d].saving_bytes missing or not a number", index);
 	e = cJSON_Duplicate(p, 1);
 	if (!e)
 		return fleet_oom(err);
@@ -418,9 +419,13 @@ static int fleet_add_host(struct fleet *f, const cJSON *r, const char *name, str
 	tp = cJSON_GetObjectItemCaseSensitive(r, "top_processes");
 	if (tp && !cJSON_IsArray(tp))
 		return avm_errf(err, "top_processes is not an array");
-	cJSON_ArrayForEach(p, tp)
-		if (fleet_top_offer(f, p, label, err))
-			return -1;
+	{
+		int i = 0;
+
+		cJSON_ArrayForEach(p, tp)
+			if (fleet_top_offer(f, p, i++, label, err))
+				return -1;
+	}
 	h = fleet_host_entry(r, name, err);
 	if (!h)
 		return -1;
@@ -456,9 +461,13 @@ static int fleet_add_fleet(struct fleet *f, const cJSON *r, const char *name, st
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "verdicts"))
 		if (fleet_add_num(f->verdicts, it->string, report_number(cJSON_GetObjectItemCaseSensitive(r, "verdicts"), it->string), err))
 			return -1;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "top_processes"))
-		if (fleet_top_offer(f, it, NULL, err))
-			return -1;
+	{
+		int i = 0;
+
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "top_processes"))
+			if (fleet_top_offer(f, it, i++, NULL, err))
+				return -1;
+	}
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "host_list")) {
 		cJSON *h = cJSON_Duplicate(it, 1);
 
