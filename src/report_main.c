@@ -230,6 +230,9 @@ static int run_diff(const struct names *ns, const char *out_path, bool json, str
 	}
 	if (report_load(ns->v[0], &a, err) || report_load(ns->v[1], &b, err))
 		goto out;
+	/* redact the reports first: the diff holds their values under its own keys */
+	if (rd && (redact_json(rd, a, err) || redact_json(rd, b, err)))
+		goto out;
 	if (repdiff_build(a, b, ns->v[0], ns->v[1], &d, err) || (rd && redact_json(rd, d, err)))
 		goto out;
 	if (out_path && report_write(d, out_path, err))
