@@ -507,8 +507,6 @@ int fleet_add(struct fleet *f, const cJSON *r, const char *name, struct avm_err 
 		return avm_errf(err, "%s: schema %s cannot be merged (a fleet report older than %s "
 				     "keeps no mergeable distribution: merge its host reports)",
 				name, schema, REPORT_FLEET_SCHEMA);
-	if (fleet_same_models(f, r, name, err) || fleet_thresholds(f, r, name, err))
-		return -1;
 	if (is_fleet) {
 		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(r, "trace_ids"), *id;
 
@@ -546,6 +544,9 @@ int fleet_add(struct fleet *f, const cJSON *r, const char *name, struct avm_err 
 			return fleet_oom(err);
 		}
 	}
+	/* after the duplicate check: a second replay of one trace is skipped, whatever its config */
+	if (fleet_same_models(f, r, name, err) || fleet_thresholds(f, r, name, err))
+		return -1;
 	if (!f->first[0])
 		snprintf(f->first, sizeof(f->first), "%s", name);
 	ret = is_fleet ? fleet_add_fleet(f, r, name, err) : fleet_add_host(f, r, name, err);

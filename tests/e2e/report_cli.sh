@@ -80,6 +80,7 @@ expect_error 1 "v9.json: schema anonvma-report/9" "$tmp/v9.json"
 python3 - "$tmp/a.json" "$tmp/eager.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); del r["models"]["lazy"]; del r["savings"]
+r["trace"]["id"] = "eager-only"  # another trace: a second report of a.json's would be skipped
 json.dump(r, open(sys.argv[2], "w"))
 PY
 expect_error 1 "eager.json: replayed models differ" "$tmp/a.json" "$tmp/eager.json"
@@ -100,16 +101,20 @@ def verdict(fork):
                            "max_fork_cost_regression_percent": fork, "fork_cost_floor_ns": 1000,
                            "min_forks_mean": 10, "min_forks_p99": 100, "max_lost_share": 0,
                            "max_skipped_share": 0}}
-r["verdict"] = verdict(10); json.dump(r, open(sys.argv[2], "w"))
-r["verdict"] = verdict(5); json.dump(r, open(sys.argv[3], "w"))
+r["verdict"] = verdict(10); r["trace"]["id"] = "va"; json.dump(r, open(sys.argv[2], "w"))
+r["verdict"] = verdict(5); r["trace"]["id"] = "vb"; json.dump(r, open(sys.argv[3], "w"))
 PY
 expect_error 1 "vb.json: verdict threshold max_fork_cost_regression_percent is 5, .*va.json's is 10" \
 	"$tmp/va.json" "$tmp/vb.json"
+# a second report of one trace with another config is skipped (one warning), not refused
+"$bin" "$tmp/va.json" "$tmp/va.json" > /dev/null 2> "$tmp/dup.err" || fail "a duplicate was refused"
+grep -q "warning: .*va.json is a report of the same trace as .*va.json (trace id va): counted once" "$tmp/dup.err" ||
+	fail "duplicate warning: $(cat "$tmp/dup.err")"
 # a top_processes entry without its saving
 python3 - "$tmp/a.json" "$tmp/tp.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); r["top_processes"] = [{"pid": 1}]
-r["trace"]["file"] = "tp.db"  # another trace (a second report of a.json's trace is skipped)
+r["trace"]["id"] = "tp"  # another trace (a second report of a.json's trace is skipped)
 json.dump(r, open(sys.argv[2], "w"))
 PY
 expect_error 1 "tp.json: top_processes\[0\].saving_bytes missing" "$tmp/a.json" "$tmp/tp.json"

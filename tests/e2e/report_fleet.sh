@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-bin="$PWD/$BUILD/anonvma-report"
+bin="$(cd "$BUILD" && pwd)/anonvma-report"
 tmp=$(mktemp -d /tmp/anonvma-e2e-fleet.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }

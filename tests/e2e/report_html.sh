@@ -43,7 +43,7 @@ for f in one fleet; do
 		fail "chromium failed on $f.html: $(tail -3 "$tmp/$f.err")"
 	chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars \
 		--proxy-server=127.0.0.1:9 --virtual-time-budget=5000 --window-size=1100,2000 \
-		--screenshot="$PWD/$BUILD/report-html-$f.png" "file://$tmp/$f.html" > /dev/null 2>&1 ||
+		--screenshot="$(cd "$BUILD" && pwd)/report-html-$f.png" "file://$tmp/$f.html" > /dev/null 2>&1 ||
 		fail "chromium screenshot of $f.html failed"
 	[ -s "$BUILD/report-html-$f.png" ] || fail "no screenshot of $f.html"
 	python3 - "$tmp/$f.dom" "$f" <<'PY' || fail "$f.html: charts: $(grep -o '<figure[^>]*>' "$tmp/$f.dom" | tr '\n' ' ')"
