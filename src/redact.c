@@ -111,9 +111,9 @@ static char *redact_mentions(struct redact *r, const char *s, bool *oom)
 			return NULL;
 		}
 		w = o;
-		for (const char *from = src; (at = strstr(from, h)); from = at + hl) {
-			memcpy(w, from, (size_t)(at - from));
-			w += at - from;
+		for (at = strstr(src, h); at; at = strstr(src, h)) {
+			memcpy(w, src, (size_t)(at - src));
+			w += at - src;
 			memcpy(w, p, pl);
 			w += pl;
 			src = at + hl;

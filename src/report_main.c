@@ -109,7 +109,7 @@ static int names_dir(struct names *ns, const char *dir, struct avm_err *err)
 
 	if (!d)
 		return avm_errf(err, "%s: %s", dir, strerror(errno));
-	while (!ret && (e = readdir(d))) {
+	for (e = readdir(d); !ret && e; e = readdir(d)) {
 		size_t l = strlen(e->d_name);
 
 		if (l < 6 || strcmp(e->d_name + l - 5, ".json") || e->d_name[0] == '.')
@@ -137,7 +137,7 @@ static int names_list(struct names *ns, const char *list, struct avm_err *err)
 
 	if (!f)
 		return avm_errf(err, "@%s: %s", list, strerror(errno));
-	while (!ret && (len = getline(&line, &cap, f)) >= 0) {
+	for (len = getline(&line, &cap, f); !ret && len >= 0; len = getline(&line, &cap, f)) {
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (len == 0 || line[0] == '#')
