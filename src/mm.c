@@ -114,6 +114,7 @@ struct slots {
 struct chunk {
 	struct slots *sl;  /* NULL until a page is mapped */
 	bool pmd;          /* a page table exists under this PMD */
+	bool thp;          /* ... and it maps a THP or the huge zero page (not split since) */
 };
 
 struct mm_space {
@@ -160,6 +161,7 @@ struct mm_sim {
 	uint64_t *mm_ids;
 	size_t nmm_ids;
 	bool mm_ids_dirty;
+	uint64_t fault_next;  /* end of the large folio the last fault mapped (populate skips it) */
 };
 
 /* Proposed VMA attributes (the kernel's vma_merge_struct fields that matter). */
@@ -453,6 +455,7 @@ static struct folio *folio_new(struct mm_sim *s, uint64_t owner, uint64_t index,
 	f->maps = 0;
 	f->split_seen = false;
 	f->next_free = NULL;
+	s->st.folios_by_order[log2u(nr) < MM_ORDER_MAX ? log2u(nr) : MM_ORDER_MAX]++;
 	s->st.folios_live++;
 	if (s->st.folios_live > s->st.folios_peak)
 		s->st.folios_peak = s->st.folios_live;
@@ -729,6 +732,54 @@ static void pmd_release_empty(struct mm_space *mm, uint64_t start, uint64_t end)
 }
 
 /*
+ * After MADV_DONTNEED of [start, end): the PMD regions that one VMA's zap
+ * covered whole lose their page table, so a later fault there finds the PMD
+ * empty (the PMD-THP path again, eager.md §2.8):
+ *   - a PMD-mapped THP: zap_huge_pmd clears the PMD and frees the deposited
+ *     PTE table, with or without PT_RECLAIM;
+ *   - a PTE table, with CONFIG_PT_RECLAIM (params.pt_reclaim): zap_pte_range
+ *     over a whole PMD with reclaim_pt set (MADV_DONTNEED, _LOCKED) frees the
+ *     table it emptied (try_to_free_pte).  Guard and uffd-wp markers, which
+ *     keep a table in the kernel, are not simulated.
+ * Hugetlb VMAs zap elsewhere and keep theirs.
+ */
+static void pmd_clear_zapped(struct mm_space *mm, uint64_t start, uint64_t end)
+{
+	struct mm_sim *s = mm->sim;
+	uint64_t a = start;
+
+	while (a < end) {
+		size_t i = idx_end_above(mm, a);
+		struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL;
+		uint64_t lo, hi, b;
+
+		if (!v || v->start >= end)
+			break;
+		lo = v->start > a ? v->start : a;
+		hi = v->end < end ? v->end : end;
+		for (b = (lo + s->p.pmd_size - 1) & ~(s->p.pmd_size - 1);
+		     !(v->flags & VM_HUGETLB) && b >= lo && b + s->p.pmd_size <= hi;
+		     b += s->p.pmd_size) {
+			uint64_t key = chunk_key(s, b);
+			struct chunk *c = u64map_get(&mm->chunks, key);
+			bool thp = c && c->thp;
+
+			if (!c || !c->pmd || !(thp || s->p.pt_reclaim))
+				continue;
+			c->pmd = false;
+			c->thp = false;
+			if (!thp)
+				s->st.pte_tables_reclaimed++;
+			if (mm->pt) /* the entries are clear: only the table of [b, b + PMD) goes */
+				arch_pt_unmap(mm->pt, b, b + s->p.pmd_size, b, b + s->p.pmd_size);
+			if (!c->sl || !c->sl->npages)
+				chunk_drop(mm, key, c);
+		}
+		a = v->end;
+	}
+}
+
+/*
  * Page tables (arch.h): a fault maps one PTE, or a PMD with its deposited
  * PTE page; munmap clears entries and frees what free_pgtables() frees
  * between the neighbours, then flushes the TLB of the range.
@@ -820,10 +871,12 @@ static void thp_cut(struct mm_sim *s, struct mm_space *mm, uint64_t addr)
 	struct folio *f;
 	size_t i;
 
-	if (!s->ops->thp_split || !(addr & (s->p.pmd_size - 1)))
+	if (!(addr & (s->p.pmd_size - 1)))
 		return;
 	c = u64map_get(&mm->chunks, chunk_key(s, addr));
-	if (!c || !c->sl)
+	if (c)
+		c->thp = false; /* split_huge_pmd: the PMD now holds a PTE table */
+	if (!s->ops->thp_split || !c || !c->sl)
 		return;
 	i = page_slot(s, addr); /* > 0: addr is inside the PMD */
 	f = c->sl->pg[i];
@@ -1237,6 +1290,96 @@ out:
 /* ------------------------------------------------------------------------- */
 /* faults */
 
+/*
+ * Anon folio sizes (mTHP).  Each size's sysfs mode: always, madvise (the VMA
+ * needs VM_HUGEPAGE), inherit (the top-level thp_enabled decides: always, or
+ * madvise with VM_HUGEPAGE), never (in no mask).  Orders 0 and 1 are never
+ * large anonymous folios (THP_ORDERS_ALL_ANON).
+ */
+static bool anon_orders_listed(const struct mm_sim_params *p, uint64_t orders)
+{
+	return p->anon_orders_known &&
+	       ((p->anon_orders_always | p->anon_orders_madvise | p->anon_orders_inherit) & orders);
+}
+
+static uint64_t anon_orders_allowed(const struct mm_sim_params *p, uint64_t vm_flags,
+				    bool thp_disabled)
+{
+	bool advised = vm_flags & VM_HUGEPAGE;
+	uint64_t orders = p->anon_orders_always;
+
+	if (!p->anon_orders_known || (vm_flags & VM_NOHUGEPAGE) || thp_disabled)
+		return 0;
+	if (advised)
+		orders |= p->anon_orders_madvise;
+	if (p->thp_enabled == 2 || (p->thp_enabled == 1 && advised))
+		orders |= p->anon_orders_inherit;
+	return orders & ~3ULL;
+}
+
+unsigned mm_anon_fault_order(const struct mm_sim_params *p, uint64_t vm_flags, bool thp_disabled,
+			     uint64_t start, uint64_t end, uint64_t addr,
+			     bool (*range_none)(void *ctx, uint64_t lo, uint64_t hi), void *ctx)
+{
+	unsigned pmd_order = 0, o;
+	uint64_t orders;
+
+	while ((p->page_size << pmd_order) < p->pmd_size)
+		pmd_order++;
+	/* userfaultfd needs per-page fault fidelity: base pages only */
+	if (vm_flags & VM_UFFD_MASK)
+		return 0;
+	orders = anon_orders_allowed(p, vm_flags, thp_disabled) & ((1ULL << pmd_order) - 1);
+	for (o = pmd_order; o-- > 2;) {
+		uint64_t size = p->page_size << o, base = addr & ~(size - 1);
+
+		if (!(orders & (1ULL << o)) || base < start || base + size > end)
+			continue;
+		if (range_none(ctx, base, base + size))
+			return o;
+	}
+	return 0;
+}
+
+int mm_sim_params_thp_sizes(struct mm_sim_params *p, const char *spec, struct avm_err *err)
+{
+	static const char *const modes[] = { "never", "always", "madvise", "inherit" };
+	const char *q = spec;
+
+	p->anon_orders_known = true;
+	p->anon_orders_always = p->anon_orders_madvise = p->anon_orders_inherit = 0;
+	while (*q) {
+		char *end;
+		unsigned long long kb = strtoull(q, &end, 10);
+		uint64_t bytes = kb << 10;
+		unsigned o = 0;
+		size_t m, n;
+
+		if (end == q || strncmp(end, "kB=", 3) || !kb || kb > (1ULL << 40) ||
+		    (bytes & (bytes - 1)) || bytes <= p->page_size)
+			return avm_errf(err, "meta thp_anon_sizes: '%.40s' is not <size>kB=<mode> "
+					     "with a power-of-two size above the page size", q);
+		while ((p->page_size << o) < bytes)
+			o++;
+		end += 3;
+		n = strcspn(end, ",");
+		for (m = 0; m < 4; m++)
+			if (strlen(modes[m]) == n && !strncmp(end, modes[m], n))
+				break;
+		if (m == 4 || o > 63)
+			return avm_errf(err, "meta thp_anon_sizes: '%.*s' is not never, always, "
+					     "madvise or inherit", (int)(n > 20 ? 20 : n), end);
+		if (m == 1)
+			p->anon_orders_always |= 1ULL << o;
+		else if (m == 2)
+			p->anon_orders_madvise |= 1ULL << o;
+		else if (m == 3)
+			p->anon_orders_inherit |= 1ULL << o;
+		q = end + n + (end[n] == ',');
+	}
+	return 0;
+}
+
 /* eager.md §2.8: may a fault at addr in v take the PMD-THP path? */
 static bool thp_pmd_allowed(const struct mm_sim *s, const struct mm_space *mm,
 			    const struct mm_vma *v, uint64_t addr)
@@ -1247,14 +1390,68 @@ static bool thp_pmd_allowed(const struct mm_sim *s, const struct mm_space *mm,
 		return false;
 	if ((v->flags & VM_NOHUGEPAGE) || mm->thp_disabled)
 		return false;
-	if (s->p.thp_enabled == 0 || (s->p.thp_enabled == 1 && !(v->flags & VM_HUGEPAGE)))
+	if (anon_orders_listed(&s->p, 1ULL << log2u(s->chunk_pages))) {
+		if (!(anon_orders_allowed(&s->p, v->flags, false) & (1ULL << log2u(s->chunk_pages))))
+			return false;
+	} else if (s->p.thp_enabled == 0 || (s->p.thp_enabled == 1 && !(v->flags & VM_HUGEPAGE))) {
 		return false;
+	}
 	return base >= v->start && base + s->p.pmd_size <= v->end;
+}
+
+/* Is no anon page mapped, and (with page tables) no PTE present, in [lo, hi) of one chunk? */
+struct range_ctx {
+	struct mm_space *mm;
+	struct chunk *c;
+};
+
+static bool range_none(void *ctx, uint64_t lo, uint64_t hi)
+{
+	struct range_ctx *r = ctx;
+	struct mm_sim *s = r->mm->sim;
+	uint64_t a;
+
+	if (r->c->sl && slot_next(r->c->sl, page_slot(s, lo), page_slot(s, lo) +
+				  pages_of(s, hi - lo)) < page_slot(s, lo) + pages_of(s, hi - lo))
+		return false;
+	/* the zero page or a page-cache page leaves a PTE the slots do not hold */
+	for (a = lo; r->mm->pt && a < hi; a += s->p.page_size)
+		if (arch_pt_present(r->mm->pt, a))
+			return false;
+	return true;
 }
 
 static uint64_t linear_index(const struct mm_sim *s, const struct mm_vma *v, uint64_t addr)
 {
 	return v->pgoff + pages_of(s, addr - v->start);
+}
+
+/*
+ * A write fault's new anonymous folio of 2^order pages (mTHP, below the
+ * PMD): the aligned range around addr, all of it unmapped (the caller's
+ * order choice checked), is mapped by one folio; its PTEs are set at once.
+ */
+static int fault_large(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, struct chunk *c,
+		       uint64_t addr, unsigned order, struct avm_err *err)
+{
+	uint64_t size = s->p.page_size << order, base = addr & ~(size - 1), a;
+	struct folio *nf;
+
+	for (a = base; a < base + size; a += s->p.page_size)
+		if (pt_touch(mm, a, false, err))
+			return -1;
+	if (anon_prepare(s, v, err))
+		return -1;
+	nf = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, base),
+		       1U << order, err);
+	if (!nf || chunk_slots(s, c, err))
+		return -1;
+	nf->maps = 1; /* held while mapping, dropped below */
+	for (a = base; a < base + size; a += s->p.page_size)
+		slot_set(s, c->sl, page_slot(s, a), nf);
+	folio_unmap(s, nf);
+	s->fault_next = base + size;
+	return 0;
 }
 
 /*
@@ -1287,6 +1484,7 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		uint64_t base = addr & ~(s->p.pmd_size - 1), a;
 
 		c->pmd = true;
+		c->thp = true;
 		s->st.thp_faults++;
 		/* a PMD mapping (huge zero page or THP) deposits its PTE page */
 		if (pt_touch(mm, base, true, err))
@@ -1308,11 +1506,22 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		return 0;
 	}
 	c->pmd = true;
+	f = c->sl ? c->sl->pg[page_slot(s, addr)] : NULL;
+	/* do_anonymous_page's write fault: alloc_anon_folio picks the folio's size */
+	if (write && !f && vma_is_anonymous(v) && s->p.anon_orders_known) {
+		struct range_ctx rc = { mm, c };
+		unsigned order = mm_anon_fault_order(&s->p, v->flags |
+						     (v->uffd_ctx ? VM_UFFD_MISSING : 0),
+						     mm->thp_disabled, v->start, v->end, addr,
+						     range_none, &rc);
+
+		if (order)
+			return fault_large(s, mm, v, c, addr, order, err);
+	}
 	if (pt_touch(mm, addr, false, err))
 		return -1;
 	if (!write)
 		return 0; /* zero page, page cache, or already mapped */
-	f = c->sl ? c->sl->pg[page_slot(s, addr)] : NULL;
 	if (f && c->sl->refs == 1 && f->maps <= f->nr) {
 		/* Sole mapping: reuse in place, re-pointing folio->mapping (§4.1). */
 		if (anon_prepare(s, v, err))
@@ -1335,8 +1544,10 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 	nf = folio_new(s, owner, linear_index(s, v, addr), 1, err);
 	if (!nf)
 		return -1;
-	if (f)
+	if (f) {
 		s->st.cow_copies++;
+		c->thp = false; /* do_huge_pmd_wp_page splits a shared PMD and copies a page */
+	}
 	if (chunk_slots(s, c, err))
 		return -1;
 	slot_set(s, c->sl, page_slot(s, addr), nf);
@@ -1440,9 +1651,13 @@ static int populate(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint6
 			continue;
 		}
 		for (; a < vend; a += s->p.page_size) {
+			s->fault_next = 0;
 			if (fault_page(s, mm, v, a, write, err))
 				return -1;
 			v = mm_find_vma(mm, a); /* fault_page never changes the layout */
+			/* GUP finds the rest of a large folio the fault just mapped present */
+			if (s->fault_next > a + s->p.page_size)
+				a = (s->fault_next < vend ? s->fault_next : vend) - s->p.page_size;
 		}
 	}
 	return 0;
@@ -1724,6 +1939,7 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 			return -1;
 		if (mm->pt) /* zap_page_range keeps the page tables */
 			arch_pt_zap(mm->pt, start, end);
+		pmd_clear_zapped(mm, start, end);
 		return 0;
 	case K_MADV_POPULATE_READ:
 		return populate(s, mm, start, end, 0, err);
@@ -2238,6 +2454,7 @@ static int fork_copy_pages(struct mm_sim *s, struct mm_space *pm, struct mm_spac
 		if (!cc)
 			goto out;
 		cc->pmd = c->pmd;
+		cc->thp = c->thp;
 		for (k = 0; k < nskip && whole; k++)
 			whole = skip[2 * k + 1] <= base || skip[2 * k] >= base + s->p.pmd_size;
 		if (whole) {

@@ -80,6 +80,7 @@ void world_meta_defaults(struct world_meta *m)
 	m->size_vma = 192;
 	m->page_size = 4096;
 	m->thp_enabled = -1;
+	m->pt_reclaim = -1;
 }
 
 int world_create(const struct config *cfg, const struct model_ops *ops,
@@ -131,6 +132,9 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 					 verdict_forks_create(&w->forks, err)))
 			goto fail;
 	}
+	p.pt_reclaim = meta->pt_reclaim == 1;
+	if (meta->thp_anon_sizes && mm_sim_params_thp_sizes(&p, meta->thp_anon_sizes, err))
+		goto fail;
 	if (locks_measured_create(&w->measured, err))
 		goto fail;
 	/* the simulator first (the model's env points at it), then the model */
