@@ -162,6 +162,14 @@ struct mm_sim {
 	size_t nmm_ids;
 	bool mm_ids_dirty;
 	uint64_t fault_next;  /* end of the large folio the last fault mapped (populate skips it) */
+	/* KSM: mm id -> struct u64map of (page number + 1) -> struct ksm_pin */
+	struct u64map ksm;
+};
+
+/* A stable KSM rmap_item of one page: the model's pin (model_ops.ksm_pin). */
+struct ksm_pin {
+	uint64_t token;
+	bool stale; /* MADV_UNMERGEABLE broke it: ksmd drops it at its next full scan */
 };
 
 /* Proposed VMA attributes (the kernel's vma_merge_struct fields that matter). */
@@ -1924,6 +1932,163 @@ static int sys_mprotect(struct mm_sim *s, struct mm_space *mm, const struct avm_
 	return modify_range(s, mm, start, end, &m, ev->d < 0, err);
 }
 
+/* ------------------------------------------------------------------------- */
+/*
+ * KSM (eager.md §7 "KSM" row).  A merge (ksm_merge_with_ksm_page, err 0)
+ * replaces the anon page at the rmap_item's address with the KSM page: the
+ * anon folio leaves that PTE (the KSM page is named by its stable node, not
+ * by the anon rmap; the PTE stays present), and the stable rmap_item takes
+ * a reference on the VMA's anon_vma (model_ops.ksm_pin).  The reference
+ * goes when the item goes: at once for a stable-node removal
+ * (ksm_remove_rmap_item), and otherwise when ksmd next meets the item and
+ * finds it stale - the mm gone, no VMA or no page at the address, the page
+ * COW-copied back into an anon folio, MADV_UNMERGEABLE - which the
+ * simulator places at the end of the next full scan (ksm_stop_scan), the
+ * latest time the kernel can do it.  Traces before schema version 3 carry
+ * no address: their merges pin nothing.
+ */
+static void ksm_release(struct mm_sim *s, uint64_t mm_id, uint64_t addr)
+{
+	struct u64map *pages = u64map_get(&s->ksm, mm_id);
+	struct ksm_pin *p = pages ? u64map_get(pages, (addr >> s->page_shift) + 1) : NULL;
+
+	if (!p)
+		return;
+	u64map_del(pages, (addr >> s->page_shift) + 1);
+	s->ops->ksm_unpin(s->model, p->token);
+	free(p);
+	s->st.ksm_items--;
+	if (!pages->n) {
+		u64map_del(&s->ksm, mm_id);
+		u64map_free(pages);
+		free(pages);
+	}
+}
+
+static int ksm_merge(struct mm_sim *s, uint64_t mm_id, uint64_t addr, struct avm_err *err)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct mm_vma *v = mm ? mm_find_vma(mm, addr) : NULL;
+	struct u64map *pages;
+	struct ksm_pin *p;
+	uint64_t token = 0;
+
+	if (!v)
+		return 0; /* an mm or a range the world does not have */
+	ksm_release(s, mm_id, addr); /* a re-merge: the old item left the tree first */
+	if (zap_range(mm, addr, addr + s->p.page_size, err))
+		return -1;
+	if (s->ops->ksm_pin(s->model, v, addr, &token, err))
+		return avm_err_prefix(err, "KSM merge at %#llx", (unsigned long long)addr);
+	if (!token)
+		return 0;
+	pages = u64map_get(&s->ksm, mm_id);
+	if (!pages) {
+		pages = calloc(1, sizeof(*pages));
+		if (!pages || u64map_put(&s->ksm, mm_id, pages)) {
+			free(pages);
+			s->ops->ksm_unpin(s->model, token);
+			return avm_errf(err, "out of memory (KSM items)");
+		}
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || u64map_put(pages, (addr >> s->page_shift) + 1, p)) {
+		free(p);
+		s->ops->ksm_unpin(s->model, token);
+		return avm_errf(err, "out of memory (KSM items)");
+	}
+	p->token = token;
+	s->st.ksm_items++;
+	return 0;
+}
+
+/* Is the KSM page still mapped at addr of mm (not unmapped, not COW-copied, not unmerged)? */
+static bool ksm_still_merged(struct mm_sim *s, uint64_t mm_id, uint64_t addr,
+			     const struct ksm_pin *p)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct chunk *c;
+
+	if (!mm || p->stale || !mm_find_vma(mm, addr))
+		return false;
+	c = u64map_get(&mm->chunks, chunk_key(s, addr));
+	if (c && c->sl && c->sl->pg[page_slot(s, addr)])
+		return false; /* an anon folio again: the KSM page was COW-copied */
+	return !mm->pt || arch_pt_present(mm->pt, addr);
+}
+
+/* ksm_stop_scan: ksmd met every item once; the stale ones are gone. */
+static int ksm_scan_end(struct mm_sim *s, bool all, struct avm_err *err)
+{
+	uint64_t it = 0, mm_id, *drop = NULL, n = 0, cap = 0;
+	void *val;
+
+	while (u64map_next(&s->ksm, &it, &mm_id, &val)) {
+		struct u64map *pages = val;
+		uint64_t pit = 0, key;
+		void *pv;
+
+		while (u64map_next(pages, &pit, &key, &pv)) {
+			uint64_t addr = (key - 1) << s->page_shift;
+
+			if (!all && ksm_still_merged(s, mm_id, addr, pv))
+				continue;
+			if (n + 2 > cap) {
+				uint64_t *nd;
+
+				cap = cap ? cap * 2 : 64;
+				nd = realloc(drop, cap * sizeof(*nd));
+				if (!nd) {
+					free(drop);
+					return avm_errf(err, "out of memory (KSM scan)");
+				}
+				drop = nd;
+			}
+			drop[n++] = mm_id;
+			drop[n++] = addr;
+		}
+	}
+	for (uint64_t i = 0; i < n; i += 2)
+		ksm_release(s, drop[i], drop[i + 1]);
+	free(drop);
+	return 0;
+}
+
+static void ksm_mark_stale(struct mm_space *mm, uint64_t start, uint64_t end)
+{
+	struct mm_sim *s = mm->sim;
+	struct u64map *pages = u64map_get(&s->ksm, mm->id);
+	uint64_t it = 0, key;
+	void *pv;
+
+	while (pages && u64map_next(pages, &it, &key, &pv)) {
+		uint64_t addr = (key - 1) << s->page_shift;
+
+		if (addr >= start && addr < end)
+			((struct ksm_pin *)pv)->stale = true;
+	}
+}
+
+static int ksm_event(struct mm_sim *s, const struct avm_event *ev, struct avm_err *err)
+{
+	uint64_t addr = (uint64_t)ev->d & ~(s->p.page_size - 1);
+
+	if (!s->p.ksm || !s->ops->ksm_pin || !s->ops->ksm_unpin)
+		return 0;
+	switch (ev->a) {
+	case AVM_KSM_MERGE:
+		return ev->c == 0 && ev->d > 0 ? ksm_merge(s, ev->mm, addr, err) : 0;
+	case AVM_KSM_REMOVE_RMAP:
+		if (ev->d > 0)
+			ksm_release(s, ev->mm, addr);
+		return 0;
+	case AVM_KSM_SCAN_END:
+		return ksm_scan_end(s, false, err);
+	default:
+		return 0;
+	}
+}
+
 /* madvise advice that zap, populate or prepare instead of changing flags. */
 static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
 			  int64_t advice, struct avm_err *err)
@@ -1940,6 +2105,9 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 		if (mm->pt) /* zap_page_range keeps the page tables */
 			arch_pt_zap(mm->pt, start, end);
 		pmd_clear_zapped(mm, start, end);
+		return 0;
+	case K_MADV_UNMERGEABLE:
+		ksm_mark_stale(mm, start, end);
 		return 0;
 	case K_MADV_POPULATE_READ:
 		return populate(s, mm, start, end, 0, err);
@@ -2683,9 +2851,11 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 
 	s->now = ev->t;
 	switch (ev->kind) {
-	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE: case AVM_KSM:
+	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE:
 	case AVM_THP: case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:
 		return 0; /* kernel truth and activity: not simulator input */
+	case AVM_KSM:
+		return ksm_event(s, ev, err);
 	case AVM_EXEC:
 		return mm_sim_exec(s, ev, NULL, 0, err);
 	case AVM_EXIT:
@@ -2830,6 +3000,10 @@ void mm_sim_destroy(struct mm_sim *s)
 			break;
 		mm_teardown(s, val);
 	}
+	/* the models still exist: KSM items left at the end drop their pins */
+	if (s->st.ksm_items)
+		(void)ksm_scan_end(s, true, NULL);
+	u64map_free(&s->ksm);
 	u64map_free(&s->mms);
 	u64map_free(&s->made);
 	while (s->slots_pool) {

@@ -126,6 +126,8 @@ struct mm_sim_params {
 	uint64_t anon_orders_always, anon_orders_madvise, anon_orders_inherit;
 	/* CONFIG_PT_RECLAIM: MADV_DONTNEED frees the PTE tables it empties whole. */
 	bool pt_reclaim;
+	/* Apply the trace's KSM merges (config kernel.ksm): pins on anon state, see mm.c. */
+	bool ksm;
 };
 
 /* Largest folio order the simulator counts separately (mm_sim_stats.folios_by_order). */
@@ -145,6 +147,7 @@ struct mm_sim_stats {
 	/* Anon folios allocated by faults and COW, by order (higher ones in the last slot). */
 	uint64_t folios_by_order[MM_ORDER_MAX + 1];
 	uint64_t pte_tables_reclaimed; /* PTE tables MADV_DONTNEED freed (pt_reclaim) */
+	uint64_t ksm_items;            /* stable KSM rmap_items pinning anon state now */
 };
 
 int mm_sim_create(const struct mm_sim_params *p, const struct model_ops *ops,

@@ -133,6 +133,7 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 			goto fail;
 	}
 	p.pt_reclaim = meta->pt_reclaim == 1;
+	p.ksm = cfg->ksm;
 	if (meta->thp_anon_sizes && mm_sim_params_thp_sizes(&p, meta->thp_anon_sizes, err))
 		goto fail;
 	if (locks_measured_create(&w->measured, err))
