@@ -64,3 +64,14 @@ import json, sys
 f = json.load(open(sys.argv[1]))["folios"]
 assert f["order_source"] == "base-pages" and f["pt_reclaim"] == "unknown", f
 ' "$tmp/v2.json" || fail "a version-2 trace must replay with base pages"
+
+# a malformed size list in the meta is one error line naming it, and no report
+cp tests/traces/v3.db "$tmp/bad.db"
+sqlite3 "$tmp/bad.db" "UPDATE meta SET value = '64kB=sometimes' WHERE key = 'thp_anon_sizes'"
+if "$BUILD/anonvma-replay" -q "$tmp/bad.db" -o "$tmp/bad.json" 2> "$tmp/err"; then
+	fail "a malformed thp_anon_sizes was accepted"
+fi
+[ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "more than one error line: $(cat "$tmp/err")"
+grep -q "meta thp_anon_sizes: 'sometimes' is not never, always, madvise or inherit" "$tmp/err" ||
+	fail "unexpected error: $(cat "$tmp/err")"
+[ ! -e "$tmp/bad.json" ] || fail "a report was written for a refused trace"
