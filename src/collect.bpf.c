@@ -130,6 +130,14 @@ struct {
 	__type(value, __u64); /* old mm */
 } exec_old SEC(".maps");
 
+/* khugepaged / MADV_COLLAPSE: the index + 1 of a folio the collapse isolated, per thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64);
+} collapse_idx SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -1314,10 +1322,51 @@ int BPF_PROG(on_ksm_exit, void *mm)
 	return 0;
 }
 
+/*
+ * A collapse runs in khugepaged or in the MADV_COLLAPSE caller.  Its
+ * isolate step names a folio of the range (still mapped there): its index
+ * is the linear page index of its first page, which the replay turns into
+ * the PMD range through the VMA (b = index + 1, 0 unknown; schema 3).  Kept
+ * when the mm belongs to a recorded process, whoever runs it.
+ */
+SEC("tp_btf/mm_collapse_huge_page_isolate")
+int BPF_PROG(on_thp_isolate, struct folio *folio, int none_or_zero, int referenced, int status)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 idx;
+
+	if (!folio)
+		return 0;
+	idx = BPF_CORE_READ(folio, index) + 1;
+	bpf_map_update_elem(&collapse_idx, &tid, &idx, BPF_ANY);
+	return 0;
+}
+
 SEC("tp_btf/mm_collapse_huge_page")
 int BPF_PROG(on_thp_collapse, struct mm_struct *mm, int isolated, int status)
 {
-	emit_misc(AVM_THP, (__u64)mm, AVM_THP_COLLAPSE, 0, status, isolated);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), tgid = 0;
+	__u64 *idx = bpf_map_lookup_elem(&collapse_idx, &tid), index = idx ? *idx : 0;
+	struct avm_event *e;
+
+	if (idx)
+		bpf_map_delete_elem(&collapse_idx, &tid);
+	if (filter_on) {
+		if (bpf_core_field_exists(mm->owner))
+			tgid = BPF_CORE_READ(mm, owner, tgid);
+		if (!tgid || !traced(tgid, NULL))
+			return 0;
+	} else if (!traced_current()) {
+		return 0;
+	}
+	e = ev_new(AVM_THP, (__u64)mm);
+	if (!e)
+		return 0;
+	e->a = AVM_THP_COLLAPSE;
+	e->b = index;
+	e->c = status;
+	e->d = isolated;
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 

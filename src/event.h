@@ -80,7 +80,9 @@ enum avm_kind {
 	AVM_KSM = 71,       /* a=enum avm_ksm_op, b=pfn, c=err, d=the rmap_item's page
 	                       address for MERGE and REMOVE_RMAP (schema version 3 on);
 	                       SCAN_END: mm=0, b=scan seq, c=rmap entries */
-	AVM_THP = 72,       /* a=enum avm_thp_op, b=address, c=status */
+	AVM_THP = 72,       /* a=enum avm_thp_op, b=COLLAPSE: linear page index + 1 of a
+	                       folio in the collapsed range (0 unknown; schema version 3
+	                       on), c=status (1 succeeded), d=isolated / referenced */
 	AVM_RECLAIM = 73,   /* a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file */
 	AVM_TLB_FLUSH = 74, /* a=reason, b=pages */
 	AVM_RMAP_CALL = 75, /* fentry mode only: a=enum avm_rmap_fn, b=duration ns,

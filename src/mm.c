@@ -2089,6 +2089,52 @@ static int ksm_event(struct mm_sim *s, const struct avm_event *ev, struct avm_er
 	}
 }
 
+/*
+ * khugepaged or MADV_COLLAPSE collapsed the PMD range of mm holding linear
+ * page index idx (the index of a folio its isolate step named) into one
+ * PMD-sized folio (collapse_huge_page): the anonymous VMA whose linear range
+ * holds idx gives the address; the range's folios leave, one new folio named
+ * by the VMA's anon state (folio_add_new_anon_rmap) maps all of it through
+ * the PMD.  A range the world does not have is left alone.
+ */
+static int thp_collapse(struct mm_sim *s, uint64_t mm_id, uint64_t idx, struct avm_err *err)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct mm_vma *v = NULL;
+	uint64_t base, a;
+	struct chunk *c;
+	struct folio *nf;
+
+	for (size_t i = 0; mm && i < mm->nvma && !v; i++) {
+		struct mm_vma *w = mm->vma[i];
+
+		if (vma_is_anonymous(w) && !(w->flags & (VM_SHARED | VM_HUGETLB)) &&
+		    idx >= w->pgoff && idx < w->pgoff + mm_vma_pages(w, s->p.page_size) &&
+		    has_anon(s, w))
+			v = w;
+	}
+	if (!v)
+		return 0;
+	base = (v->start + ((idx - v->pgoff) << s->page_shift)) & ~(s->p.pmd_size - 1);
+	if (base < v->start || base + s->p.pmd_size > v->end)
+		return 0;
+	c = chunk_get(mm, base, true, err);
+	if (!c || chunk_slots(s, c, err) || pt_touch(mm, base, true, err))
+		return -1;
+	nf = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, base),
+		       (uint32_t)s->chunk_pages, err);
+	if (!nf)
+		return -1;
+	nf->maps = 1; /* held while mapping, dropped below */
+	for (a = 0; a < s->chunk_pages; a++)
+		slot_set(s, c->sl, a, nf);
+	folio_unmap(s, nf);
+	c->pmd = true;
+	c->thp = true;
+	s->st.thp_collapses++;
+	return 0;
+}
+
 /* madvise advice that zap, populate or prepare instead of changing flags. */
 static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
 			  int64_t advice, struct avm_err *err)
@@ -2852,8 +2898,13 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 	s->now = ev->t;
 	switch (ev->kind) {
 	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE:
-	case AVM_THP: case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:
+	case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:
 		return 0; /* kernel truth and activity: not simulator input */
+	case AVM_THP:
+		/* a collapse that succeeded (c: SCAN_SUCCEED) and names its range (schema 3) */
+		if (ev->a == AVM_THP_COLLAPSE && ev->c == 1 && ev->b > 0)
+			return thp_collapse(s, ev->mm, (uint64_t)ev->b - 1, err);
+		return 0;
 	case AVM_KSM:
 		return ksm_event(s, ev, err);
 	case AVM_EXEC:

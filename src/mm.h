@@ -148,6 +148,7 @@ struct mm_sim_stats {
 	uint64_t folios_by_order[MM_ORDER_MAX + 1];
 	uint64_t pte_tables_reclaimed; /* PTE tables MADV_DONTNEED freed (pt_reclaim) */
 	uint64_t ksm_items;            /* stable KSM rmap_items pinning anon state now */
+	uint64_t thp_collapses;        /* PMD ranges collapsed (khugepaged, MADV_COLLAPSE) */
 };
 
 int mm_sim_create(const struct mm_sim_params *p, const struct model_ops *ops,

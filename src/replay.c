@@ -1119,6 +1119,8 @@ static int replay_folios(struct replay *r, cJSON *report, struct avm_err *err)
 	    !cJSON_AddStringToObject(f, "pt_reclaim_source", src ? src : "none") ||
 	    !cJSON_AddNumberToObject(f, "pte_tables_reclaimed",
 				     st ? (double)st->pte_tables_reclaimed : 0) ||
+	    !cJSON_AddNumberToObject(f, "thp_collapses", st ? (double)st->thp_collapses : 0) ||
+	    !cJSON_AddNumberToObject(f, "ksm_items_end", st ? (double)st->ksm_items : 0) ||
 	    !(by = cJSON_AddObjectToObject(f, "allocated_by_order")))
 		return avm_errf(err, "replay: out of memory (report)");
 	for (int o = 0; st && o <= MM_ORDER_MAX; o++) {

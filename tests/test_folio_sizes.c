@@ -288,6 +288,42 @@ static void test_pt_reclaim_needs_whole_pmd(void **state)
 	world_destroy(w);
 }
 
+/*
+ * A collapse (khugepaged or MADV_COLLAPSE: AVM_THP collapse, b = linear
+ * index + 1 of a folio of the range) replaces the range's folios by one
+ * PMD-sized folio named by the VMA's anon_vma (collapse_huge_page):
+ *   [FGH.............] (2 MiB of base pages) -> [PPPPPPPPPPPPPPPPPP]
+ * An index outside every anonymous VMA, or a range the VMA does not hold
+ * whole, changes nothing.
+ */
+static void test_collapse_maps_one_pmd_folio(void **state)
+{
+	struct world *w = sized_world("eager", "2048kB=inherit", 1, 1);
+	struct avm_event ev = ev_base(MM, AVM_THP);
+	uint64_t f;
+
+	(void)state;
+	tw(w, ev_mmap(MM, A, 4ULL << 20, RW, ANON));
+	for (int i = 0; i < 3; i++)
+		tw(w, ev_write(MM, A + (uint64_t)i * PG));
+	ev.a = AVM_THP_COLLAPSE;
+	ev.c = 1;
+	ev.d = 1;
+	ev.b = (int64_t)(A / PG + 2 + 1); /* the index of page 2, + 1 */
+	tw(w, ev);
+	f = folio(w, A);
+	assert_int_equal(folio(w, A + PG), f);
+	assert_int_equal(folio(w, A + (2ULL << 20) - PG), f);
+	assert_false(tw_page(w, MM, A + (2ULL << 20)).found);
+	assert_int_equal(world_sim_stats(w)->folios_by_order[9], 1);
+	assert_int_equal(world_sim_stats(w)->folios_live, 1);
+	assert_int_equal(world_sim_stats(w)->thp_collapses, 1);
+	ev.b = 0x7000; /* no VMA there */
+	tw(w, ev);
+	assert_int_equal(world_sim_stats(w)->thp_collapses, 1);
+	world_destroy(w);
+}
+
 /* The meta spec: malformed items are one error naming them. */
 static void test_sizes_spec_errors(void **state)
 {
@@ -319,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_lazy_rewrites_count_folios),
 		cmocka_unit_test(test_pt_reclaim_frees_the_table),
 		cmocka_unit_test(test_pt_reclaim_needs_whole_pmd),
+		cmocka_unit_test(test_collapse_maps_one_pmd_folio),
 		cmocka_unit_test(test_sizes_spec_errors),
 	};
 

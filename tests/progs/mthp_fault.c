@@ -12,9 +12,11 @@
  *   blocks 14-15 untouched.
  * Then a child writes page 0 of block 0 (a COW copy: a base page) and exits.
  *
- * The kernel's own view is written to argv[1]: "large N small M", N the
- * large folios the region maps (compound heads, /proc/kpageflags via
- * /proc/self/pagemap), M the base anon pages it maps.  Needs root.
+ * The kernel's own view is written to argv[1]: "large N small M
+ * process_large P", N the large folios the region maps (compound heads,
+ * /proc/kpageflags via /proc/self/pagemap), M the base anon pages it maps,
+ * P the large folios of all the process's private writable mappings.
+ * Needs root.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -31,37 +33,60 @@
 #define KPF_COMPOUND_TAIL 16
 #define KPF_ZERO_PAGE 24
 
-static int kernel_view(volatile char *r, const char *out)
+/* Large folio heads and base anon pages mapped in [lo, hi), from pagemap and kpageflags. */
+static int count_range(int pm, int kf, uintptr_t lo, uintptr_t hi, unsigned long *large,
+		       unsigned long *small)
 {
-	int pm = open("/proc/self/pagemap", O_RDONLY), kf = open("/proc/kpageflags", O_RDONLY);
-	unsigned long large = 0, small = 0;
-	FILE *f;
-
-	if (pm < 0 || kf < 0) {
-		perror("pagemap/kpageflags");
-		return 1;
-	}
-	for (unsigned long i = 0; i < NBLK * BLK / PG; i++) {
+	for (uintptr_t va = lo; va < hi; va += PG) {
 		uint64_t ent, flags;
-		uintptr_t va = (uintptr_t)r + i * PG;
 
 		if (pread(pm, &ent, 8, (off_t)(va / PG * 8)) != 8)
 			return perror("pagemap"), 1;
-		if (!(ent >> 63))
-			continue; /* not present */
+		if (!(ent >> 63) || (ent >> 62 & 1))
+			continue; /* not present, or swapped */
 		if (pread(kf, &flags, 8, (off_t)((ent & ((1ULL << 55) - 1)) * 8)) != 8)
 			return perror("kpageflags"), 1;
 		if (flags & (1ULL << KPF_ZERO_PAGE))
 			continue;
 		if (flags & (1ULL << KPF_COMPOUND_HEAD))
-			large++;
+			(*large)++;
 		else if (!(flags & (1ULL << KPF_COMPOUND_TAIL)))
-			small++;
+			(*small)++;
 	}
+	return 0;
+}
+
+/*
+ * The kernel's view: the region's large folios and base pages, and the
+ * large folios of every private writable mapping of the process (heap and
+ * stack may take 64 KiB folios too, depending on where ASLR put them).
+ */
+static int kernel_view(volatile char *r, const char *out)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY), kf = open("/proc/kpageflags", O_RDONLY);
+	unsigned long large = 0, small = 0, all_large = 0, all_small = 0;
+	FILE *maps = fopen("/proc/self/maps", "r"), *f;
+	char line[512];
+
+	if (pm < 0 || kf < 0 || !maps) {
+		perror("pagemap/kpageflags/maps");
+		return 1;
+	}
+	if (count_range(pm, kf, (uintptr_t)r, (uintptr_t)r + NBLK * BLK, &large, &small))
+		return 1;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[1] == 'w' &&
+		    perms[3] == 'p' && count_range(pm, kf, lo, hi, &all_large, &all_small))
+			return 1;
+	}
+	fclose(maps);
 	f = fopen(out, "w");
 	if (!f)
 		return perror(out), 1;
-	fprintf(f, "large %lu small %lu\n", large, small);
+	fprintf(f, "large %lu small %lu process_large %lu\n", large, small, all_large);
 	return fclose(f) != 0;
 }
 
