@@ -250,7 +250,7 @@ static int collect_meta_thp_sizes(struct trace *t, const char *thp, struct avm_e
 
 	if (!d)
 		return 0;
-	while ((e = readdir(d)) && n < 64)
+	for (e = readdir(d); e && n < 64; e = readdir(d))
 		if (sscanf(e->d_name, "hugepages-%lukB", &kb[n]) == 1)
 			n++;
 	closedir(d);

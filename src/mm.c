@@ -1306,8 +1306,7 @@ out:
  */
 static bool anon_orders_listed(const struct mm_sim_params *p, uint64_t orders)
 {
-	return p->anon_orders_known &&
-	       ((p->anon_orders_always | p->anon_orders_madvise | p->anon_orders_inherit) & orders);
+	return p->anon_orders_known && (p->anon_orders_seen & orders);
 }
 
 static uint64_t anon_orders_allowed(const struct mm_sim_params *p, uint64_t vm_flags,
@@ -1356,6 +1355,7 @@ int mm_sim_params_thp_sizes(struct mm_sim_params *p, const char *spec, struct av
 
 	p->anon_orders_known = true;
 	p->anon_orders_always = p->anon_orders_madvise = p->anon_orders_inherit = 0;
+	p->anon_orders_seen = 0;
 	while (*q) {
 		char *end;
 		unsigned long long kb = strtoull(q, &end, 10);
@@ -1377,6 +1377,7 @@ int mm_sim_params_thp_sizes(struct mm_sim_params *p, const char *spec, struct av
 		if (m == 4 || o > 63)
 			return avm_errf(err, "meta thp_anon_sizes: '%.*s' is not never, always, "
 					     "madvise or inherit", (int)(n > 20 ? 20 : n), end);
+		p->anon_orders_seen |= 1ULL << o;
 		if (m == 1)
 			p->anon_orders_always |= 1ULL << o;
 		else if (m == 2)

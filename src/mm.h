@@ -124,6 +124,7 @@ struct mm_sim_params {
 	 */
 	bool anon_orders_known;
 	uint64_t anon_orders_always, anon_orders_madvise, anon_orders_inherit;
+	uint64_t anon_orders_seen;   /* every order the sizes list (never included) */
 	/* CONFIG_PT_RECLAIM: MADV_DONTNEED frees the PTE tables it empties whole. */
 	bool pt_reclaim;
 	/* Apply the trace's KSM merges (config kernel.ksm): pins on anon state, see mm.c. */

@@ -1111,7 +1111,7 @@ static int replay_folios(struct replay *r, cJSON *report, struct avm_err *err)
 	const char *ptr = replay_meta_lookup(&r->meta, "pt_reclaim");
 	const char *src = replay_meta_lookup(&r->meta, "pt_reclaim_source");
 	cJSON *f = cJSON_AddObjectToObject(report, "folios"), *by;
-	char key[8];
+	char key[24];
 
 	if (!f || !cJSON_AddStringToObject(f, "order_source", sizes ? "model" : "base-pages") ||
 	    !cJSON_AddStringToObject(f, "anon_sizes", sizes ? sizes : "unknown") ||
@@ -1123,10 +1123,10 @@ static int replay_folios(struct replay *r, cJSON *report, struct avm_err *err)
 	    !cJSON_AddNumberToObject(f, "ksm_items_end", st ? (double)st->ksm_items : 0) ||
 	    !(by = cJSON_AddObjectToObject(f, "allocated_by_order")))
 		return avm_errf(err, "replay: out of memory (report)");
-	for (int o = 0; st && o <= MM_ORDER_MAX; o++) {
+	for (unsigned o = 0; st && o <= MM_ORDER_MAX; o++) {
 		if (!st->folios_by_order[o])
 			continue;
-		snprintf(key, sizeof(key), "%d", o);
+		snprintf(key, sizeof(key), "%u", o);
 		if (!cJSON_AddNumberToObject(by, key, (double)st->folios_by_order[o]))
 			return avm_errf(err, "replay: out of memory (report)");
 	}

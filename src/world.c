@@ -136,6 +136,14 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 	p.ksm = cfg->ksm;
 	if (meta->thp_anon_sizes && mm_sim_params_thp_sizes(&p, meta->thp_anon_sizes, err))
 		goto fail;
+	if (p.anon_orders_known && !cfg->thp_from_trace) {
+		/* kernel.thp_enabled set in the config decides the PMD path, as it always did */
+		uint64_t pmd = 1ULL << __builtin_ctzll(p.pmd_size / p.page_size);
+
+		p.anon_orders_always &= ~pmd;
+		p.anon_orders_madvise &= ~pmd;
+		p.anon_orders_inherit |= pmd;
+	}
 	if (locks_measured_create(&w->measured, err))
 		goto fail;
 	/* the simulator first (the model's env points at it), then the model */

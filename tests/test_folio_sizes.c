@@ -324,6 +324,39 @@ static void test_collapse_maps_one_pmd_folio(void **state)
 	world_destroy(w);
 }
 
+/*
+ * The PMD size's own mode decides the PMD path (hugepages-2048kB/enabled:
+ * never turns it off even under top-level always), unless the config sets
+ * kernel.thp_enabled, which overrides the trace as it always did.
+ */
+static void test_pmd_size_mode(void **state)
+{
+	struct world_meta meta;
+	struct config cfg;
+	struct world *w = NULL;
+	struct avm_err err = { { 0 } };
+
+	(void)state;
+	tw_config(&cfg, 3);
+	cfg.thp_from_trace = true;
+	world_meta_defaults(&meta);
+	meta.thp_enabled = 2;
+	meta.thp_anon_sizes = "2048kB=never";
+	if (world_create(&cfg, model_find("eager"), &meta, &w, &err))
+		fail_msg("world_create: %s", err.msg);
+	tw(w, ev_mmap(MM, A, 4ULL << 20, RW, ANON));
+	tw(w, ev_write(MM, A));
+	assert_int_equal(world_sim_stats(w)->thp_faults, 0);
+	world_destroy(w);
+
+	w = sized_world("eager", "2048kB=never", 0, 2); /* config: thp_enabled always */
+	tw(w, ev_mmap(MM, A, 4ULL << 20, RW, ANON));
+	tw(w, ev_write(MM, A));
+	assert_int_equal(world_sim_stats(w)->thp_faults, 1);
+	assert_int_equal(world_sim_stats(w)->folios_by_order[9], 1);
+	world_destroy(w);
+}
+
 /* The meta spec: malformed items are one error naming them. */
 static void test_sizes_spec_errors(void **state)
 {
@@ -356,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_pt_reclaim_frees_the_table),
 		cmocka_unit_test(test_pt_reclaim_needs_whole_pmd),
 		cmocka_unit_test(test_collapse_maps_one_pmd_folio),
+		cmocka_unit_test(test_pmd_size_mode),
 		cmocka_unit_test(test_sizes_spec_errors),
 	};
 
