@@ -78,6 +78,7 @@ struct slots {
 struct chunk {
 	struct slots *sl;  /* NULL until a page is mapped */
 	bool pmd;          /* a page table exists under this PMD */
+	bool thp;          /* ... and it maps a THP or the huge zero page (not split since) */
 };
 
 struct mm_space {
@@ -124,6 +125,15 @@ struct mm_sim {
 	uint64_t *mm_ids;
 	size_t nmm_ids;
 	bool mm_ids_dirty;
+	uint64_t fault_next;  /* end of the large folio the last fault mapped (populate skips it) */
+	/* KSM: mm id -> struct u64map of (page number + 1) -> struct ksm_pin */
+	struct u64map ksm;
+};
+
+/* A stable KSM rmap_item of one page: the model's pin (model_ops.ksm_pin). */
+struct ksm_pin {
+	uint64_t token;
+	bool stale; /* MADV_UNMERGEABLE broke it: ksmd drops it at its next full scan */
 };
 
 /* Proposed VMA attributes (the kernel's vma_merge_struct fields that matter). */
@@ -410,6 +420,7 @@ static struct folio *folio_new(struct mm_sim *s, uint64_t owner, uint64_t index,
 	f->maps = 0;
 	f->split_seen = false;
 	f->next_free = NULL;
+	s->st.folios_by_order[log2u(nr) < MM_ORDER_MAX ? log2u(nr) : MM_ORDER_MAX]++;
 	s->st.folios_live++;
 	if (s->st.folios_live > s->st.folios_peak)
 		s->st.folios_peak = s->st.folios_live;
@@ -686,6 +697,54 @@ static void pmd_release_empty(struct mm_space *mm, uint64_t start, uint64_t end)
 }
 
 /*
+ * After MADV_DONTNEED of [start, end): the PMD regions that one VMA's zap
+ * covered whole lose their page table, so a later fault there finds the PMD
+ * empty (the PMD-THP path again, eager.md §2.8):
+ *   - a PMD-mapped THP: zap_huge_pmd clears the PMD and frees the deposited
+ *     PTE table, with or without PT_RECLAIM;
+ *   - a PTE table, with CONFIG_PT_RECLAIM (params.pt_reclaim): zap_pte_range
+ *     over a whole PMD with reclaim_pt set (MADV_DONTNEED, _LOCKED) frees the
+ *     table it emptied (try_to_free_pte).  Guard and uffd-wp markers, which
+ *     keep a table in the kernel, are not simulated.
+ * Hugetlb VMAs zap elsewhere and keep theirs.
+ */
+static void pmd_clear_zapped(struct mm_space *mm, uint64_t start, uint64_t end)
+{
+	struct mm_sim *s = mm->sim;
+	uint64_t a = start;
+
+	while (a < end) {
+		size_t i = idx_end_above(mm, a);
+		struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL;
+		uint64_t lo, hi, b;
+
+		if (!v || v->start >= end)
+			break;
+		lo = v->start > a ? v->start : a;
+		hi = v->end < end ? v->end : end;
+		for (b = (lo + s->p.pmd_size - 1) & ~(s->p.pmd_size - 1);
+		     !(v->flags & VM_HUGETLB) && b >= lo && b + s->p.pmd_size <= hi;
+		     b += s->p.pmd_size) {
+			uint64_t key = chunk_key(s, b);
+			struct chunk *c = u64map_get(&mm->chunks, key);
+			bool thp = c && c->thp;
+
+			if (!c || !c->pmd || !(thp || s->p.pt_reclaim))
+				continue;
+			c->pmd = false;
+			c->thp = false;
+			if (!thp)
+				s->st.pte_tables_reclaimed++;
+			if (mm->pt) /* the entries are clear: only the table of [b, b + PMD) goes */
+				arch_pt_unmap(mm->pt, b, b + s->p.pmd_size, b, b + s->p.pmd_size);
+			if (!c->sl || !c->sl->npages)
+				chunk_drop(mm, key, c);
+		}
+		a = v->end;
+	}
+}
+
+/*
  * Page tables (arch.h): a fault maps one PTE, or a PMD with its deposited
  * PTE page; munmap clears entries and frees what free_pgtables() frees
  * between the neighbours, then flushes the TLB of the range.
@@ -777,10 +836,12 @@ static void thp_cut(struct mm_sim *s, struct mm_space *mm, uint64_t addr)
 	struct folio *f;
 	size_t i;
 
-	if (!s->ops->thp_split || !(addr & (s->p.pmd_size - 1)))
+	if (!(addr & (s->p.pmd_size - 1)))
 		return;
 	c = u64map_get(&mm->chunks, chunk_key(s, addr));
-	if (!c || !c->sl)
+	if (c)
+		c->thp = false; /* split_huge_pmd: the PMD now holds a PTE table */
+	if (!s->ops->thp_split || !c || !c->sl)
 		return;
 	i = page_slot(s, addr); /* > 0: addr is inside the PMD */
 	f = c->sl->pg[i];
@@ -1194,6 +1255,97 @@ out:
 /* ------------------------------------------------------------------------- */
 /* faults */
 
+/*
+ * Anon folio sizes (mTHP).  Each size's sysfs mode: always, madvise (the VMA
+ * needs VM_HUGEPAGE), inherit (the top-level thp_enabled decides: always, or
+ * madvise with VM_HUGEPAGE), never (in no mask).  Orders 0 and 1 are never
+ * large anonymous folios (THP_ORDERS_ALL_ANON).
+ */
+static bool anon_orders_listed(const struct mm_sim_params *p, uint64_t orders)
+{
+	return p->anon_orders_known && (p->anon_orders_seen & orders);
+}
+
+static uint64_t anon_orders_allowed(const struct mm_sim_params *p, uint64_t vm_flags,
+				    bool thp_disabled)
+{
+	bool advised = vm_flags & VM_HUGEPAGE;
+	uint64_t orders = p->anon_orders_always;
+
+	if (!p->anon_orders_known || (vm_flags & VM_NOHUGEPAGE) || thp_disabled)
+		return 0;
+	if (advised)
+		orders |= p->anon_orders_madvise;
+	if (p->thp_enabled == 2 || (p->thp_enabled == 1 && advised))
+		orders |= p->anon_orders_inherit;
+	return orders & ~3ULL;
+}
+
+unsigned mm_anon_fault_order(const struct mm_sim_params *p, uint64_t vm_flags, bool thp_disabled,
+			     uint64_t start, uint64_t end, uint64_t addr,
+			     bool (*range_none)(void *ctx, uint64_t lo, uint64_t hi), void *ctx)
+{
+	unsigned pmd_order = 0, o;
+	uint64_t orders;
+
+	while ((p->page_size << pmd_order) < p->pmd_size)
+		pmd_order++;
+	/* userfaultfd needs per-page fault fidelity: base pages only */
+	if (vm_flags & VM_UFFD_MASK)
+		return 0;
+	orders = anon_orders_allowed(p, vm_flags, thp_disabled) & ((1ULL << pmd_order) - 1);
+	for (o = pmd_order; o-- > 2;) {
+		uint64_t size = p->page_size << o, base = addr & ~(size - 1);
+
+		if (!(orders & (1ULL << o)) || base < start || base + size > end)
+			continue;
+		if (range_none(ctx, base, base + size))
+			return o;
+	}
+	return 0;
+}
+
+int mm_sim_params_thp_sizes(struct mm_sim_params *p, const char *spec, struct avm_err *err)
+{
+	static const char *const modes[] = { "never", "always", "madvise", "inherit" };
+	const char *q = spec;
+
+	p->anon_orders_known = true;
+	p->anon_orders_always = p->anon_orders_madvise = p->anon_orders_inherit = 0;
+	p->anon_orders_seen = 0;
+	while (*q) {
+		char *end;
+		unsigned long long kb = strtoull(q, &end, 10);
+		uint64_t bytes = kb << 10;
+		unsigned o = 0;
+		size_t m, n;
+
+		if (end == q || strncmp(end, "kB=", 3) || !kb || kb > (1ULL << 40) ||
+		    (bytes & (bytes - 1)) || bytes <= p->page_size)
+			return avm_errf(err, "meta thp_anon_sizes: '%.40s' is not <size>kB=<mode> "
+					     "with a power-of-two size above the page size", q);
+		while ((p->page_size << o) < bytes)
+			o++;
+		end += 3;
+		n = strcspn(end, ",");
+		for (m = 0; m < 4; m++)
+			if (strlen(modes[m]) == n && !strncmp(end, modes[m], n))
+				break;
+		if (m == 4 || o > 63)
+			return avm_errf(err, "meta thp_anon_sizes: '%.*s' is not never, always, "
+					     "madvise or inherit", (int)(n > 20 ? 20 : n), end);
+		p->anon_orders_seen |= 1ULL << o;
+		if (m == 1)
+			p->anon_orders_always |= 1ULL << o;
+		else if (m == 2)
+			p->anon_orders_madvise |= 1ULL << o;
+		else if (m == 3)
+			p->anon_orders_inherit |= 1ULL << o;
+		q = end + n + (end[n] == ',');
+	}
+	return 0;
+}
+
 /* eager.md §2.8: may a fault at addr in v take the PMD-THP path? */
 static bool thp_pmd_allowed(const struct mm_sim *s, const struct mm_space *mm,
 			    const struct mm_vma *v, uint64_t addr)
@@ -1204,14 +1356,68 @@ static bool thp_pmd_allowed(const struct mm_sim *s, const struct mm_space *mm,
 		return false;
 	if ((v->flags & VM_NOHUGEPAGE) || mm->thp_disabled)
 		return false;
-	if (s->p.thp_enabled == 0 || (s->p.thp_enabled == 1 && !(v->flags & VM_HUGEPAGE)))
+	if (anon_orders_listed(&s->p, 1ULL << log2u(s->chunk_pages))) {
+		if (!(anon_orders_allowed(&s->p, v->flags, false) & (1ULL << log2u(s->chunk_pages))))
+			return false;
+	} else if (s->p.thp_enabled == 0 || (s->p.thp_enabled == 1 && !(v->flags & VM_HUGEPAGE))) {
 		return false;
+	}
 	return base >= v->start && base + s->p.pmd_size <= v->end;
+}
+
+/* Is no anon page mapped, and (with page tables) no PTE present, in [lo, hi) of one chunk? */
+struct range_ctx {
+	struct mm_space *mm;
+	struct chunk *c;
+};
+
+static bool range_none(void *ctx, uint64_t lo, uint64_t hi)
+{
+	struct range_ctx *r = ctx;
+	struct mm_sim *s = r->mm->sim;
+	uint64_t a;
+
+	if (r->c->sl && slot_next(r->c->sl, page_slot(s, lo), page_slot(s, lo) +
+				  pages_of(s, hi - lo)) < page_slot(s, lo) + pages_of(s, hi - lo))
+		return false;
+	/* the zero page or a page-cache page leaves a PTE the slots do not hold */
+	for (a = lo; r->mm->pt && a < hi; a += s->p.page_size)
+		if (arch_pt_present(r->mm->pt, a))
+			return false;
+	return true;
 }
 
 static uint64_t linear_index(const struct mm_sim *s, const struct mm_vma *v, uint64_t addr)
 {
 	return v->pgoff + pages_of(s, addr - v->start);
+}
+
+/*
+ * A write fault's new anonymous folio of 2^order pages (mTHP, below the
+ * PMD): the aligned range around addr, all of it unmapped (the caller's
+ * order choice checked), is mapped by one folio; its PTEs are set at once.
+ */
+static int fault_large(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, struct chunk *c,
+		       uint64_t addr, unsigned order, struct avm_err *err)
+{
+	uint64_t size = s->p.page_size << order, base = addr & ~(size - 1), a;
+	struct folio *nf;
+
+	for (a = base; a < base + size; a += s->p.page_size)
+		if (pt_touch(mm, a, false, err))
+			return -1;
+	if (anon_prepare(s, v, err))
+		return -1;
+	nf = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, base),
+		       1U << order, err);
+	if (!nf || chunk_slots(s, c, err))
+		return -1;
+	nf->maps = 1; /* held while mapping, dropped below */
+	for (a = base; a < base + size; a += s->p.page_size)
+		slot_set(s, c->sl, page_slot(s, a), nf);
+	folio_unmap(s, nf);
+	s->fault_next = base + size;
+	return 0;
 }
 
 /*
@@ -1244,6 +1450,7 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		uint64_t base = addr & ~(s->p.pmd_size - 1), a;
 
 		c->pmd = true;
+		c->thp = true;
 		s->st.thp_faults++;
 		/* a PMD mapping (huge zero page or THP) deposits its PTE page */
 		if (pt_touch(mm, base, true, err))
@@ -1265,11 +1472,22 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		return 0;
 	}
 	c->pmd = true;
+	f = c->sl ? c->sl->pg[page_slot(s, addr)] : NULL;
+	/* do_anonymous_page's write fault: alloc_anon_folio picks the folio's size */
+	if (write && !f && vma_is_anonymous(v) && s->p.anon_orders_known) {
+		struct range_ctx rc = { mm, c };
+		unsigned order = mm_anon_fault_order(&s->p, v->flags |
+						     (v->uffd_ctx ? VM_UFFD_MISSING : 0),
+						     mm->thp_disabled, v->start, v->end, addr,
+						     range_none, &rc);
+
+		if (order)
+			return fault_large(s, mm, v, c, addr, order, err);
+	}
 	if (pt_touch(mm, addr, false, err))
 		return -1;
 	if (!write)
 		return 0; /* zero page, page cache, or already mapped */
-	f = c->sl ? c->sl->pg[page_slot(s, addr)] : NULL;
 	if (f && c->sl->refs == 1 && f->maps <= f->nr) {
 		/* Sole mapping: reuse in place, re-pointing folio->mapping (§4.1). */
 		if (anon_prepare(s, v, err))
@@ -1292,8 +1510,10 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 	nf = folio_new(s, owner, linear_index(s, v, addr), 1, err);
 	if (!nf)
 		return -1;
-	if (f)
+	if (f) {
 		s->st.cow_copies++;
+		c->thp = false; /* do_huge_pmd_wp_page splits a shared PMD and copies a page */
+	}
 	if (chunk_slots(s, c, err))
 		return -1;
 	slot_set(s, c->sl, page_slot(s, addr), nf);
@@ -1397,9 +1617,13 @@ static int populate(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint6
 			continue;
 		}
 		for (; a < vend; a += s->p.page_size) {
+			s->fault_next = 0;
 			if (fault_page(s, mm, v, a, write, err))
 				return -1;
 			v = mm_find_vma(mm, a); /* fault_page never changes the layout */
+			/* GUP finds the rest of a large folio the fault just mapped present */
+			if (s->fault_next > a + s->p.page_size)
+				a = (s->fault_next < vend ? s->fault_next : vend) - s->p.page_size;
 		}
 	}
 	return 0;
@@ -1666,6 +1890,209 @@ static int sys_mprotect(struct mm_sim *s, struct mm_space *mm, const struct avm_
 	return modify_range(s, mm, start, end, &m, ev->d < 0, err);
 }
 
+/* ------------------------------------------------------------------------- */
+/*
+ * KSM (eager.md §7 "KSM" row).  A merge (ksm_merge_with_ksm_page, err 0)
+ * replaces the anon page at the rmap_item's address with the KSM page: the
+ * anon folio leaves that PTE (the KSM page is named by its stable node, not
+ * by the anon rmap; the PTE stays present), and the stable rmap_item takes
+ * a reference on the VMA's anon_vma (model_ops.ksm_pin).  The reference
+ * goes when the item goes: at once for a stable-node removal
+ * (ksm_remove_rmap_item), and otherwise when ksmd next meets the item and
+ * finds it stale - the mm gone, no VMA or no page at the address, the page
+ * COW-copied back into an anon folio, MADV_UNMERGEABLE - which the
+ * simulator places at the end of the next full scan (ksm_stop_scan), the
+ * latest time the kernel can do it.  Traces before schema version 3 carry
+ * no address: their merges pin nothing.
+ */
+static void ksm_release(struct mm_sim *s, uint64_t mm_id, uint64_t addr)
+{
+	struct u64map *pages = u64map_get(&s->ksm, mm_id);
+	struct ksm_pin *p = pages ? u64map_get(pages, (addr >> s->page_shift) + 1) : NULL;
+
+	if (!p)
+		return;
+	u64map_del(pages, (addr >> s->page_shift) + 1);
+	s->ops->ksm_unpin(s->model, p->token);
+	free(p);
+	s->st.ksm_items--;
+	if (!pages->n) {
+		u64map_del(&s->ksm, mm_id);
+		u64map_free(pages);
+		free(pages);
+	}
+}
+
+static int ksm_merge(struct mm_sim *s, uint64_t mm_id, uint64_t addr, struct avm_err *err)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct mm_vma *v = mm ? mm_find_vma(mm, addr) : NULL;
+	struct u64map *pages;
+	struct ksm_pin *p;
+	uint64_t token = 0;
+
+	if (!v)
+		return 0; /* an mm or a range the world does not have */
+	ksm_release(s, mm_id, addr); /* a re-merge: the old item left the tree first */
+	if (zap_range(mm, addr, addr + s->p.page_size, err))
+		return -1;
+	if (s->ops->ksm_pin(s->model, v, addr, &token, err))
+		return avm_err_prefix(err, "KSM merge at %#llx", (unsigned long long)addr);
+	if (!token)
+		return 0;
+	pages = u64map_get(&s->ksm, mm_id);
+	if (!pages) {
+		pages = calloc(1, sizeof(*pages));
+		if (!pages || u64map_put(&s->ksm, mm_id, pages)) {
+			free(pages);
+			s->ops->ksm_unpin(s->model, token);
+			return avm_errf(err, "out of memory (KSM items)");
+		}
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || u64map_put(pages, (addr >> s->page_shift) + 1, p)) {
+		free(p);
+		s->ops->ksm_unpin(s->model, token);
+		return avm_errf(err, "out of memory (KSM items)");
+	}
+	p->token = token;
+	s->st.ksm_items++;
+	return 0;
+}
+
+/* Is the KSM page still mapped at addr of mm (not unmapped, not COW-copied, not unmerged)? */
+static bool ksm_still_merged(struct mm_sim *s, uint64_t mm_id, uint64_t addr,
+			     const struct ksm_pin *p)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct chunk *c;
+
+	if (!mm || p->stale || !mm_find_vma(mm, addr))
+		return false;
+	c = u64map_get(&mm->chunks, chunk_key(s, addr));
+	if (c && c->sl && c->sl->pg[page_slot(s, addr)])
+		return false; /* an anon folio again: the KSM page was COW-copied */
+	return !mm->pt || arch_pt_present(mm->pt, addr);
+}
+
+/* ksm_stop_scan: ksmd met every item once; the stale ones are gone. */
+static int ksm_scan_end(struct mm_sim *s, bool all, struct avm_err *err)
+{
+	uint64_t it = 0, mm_id, *drop = NULL, n = 0, cap = 0;
+	void *val;
+
+	while (u64map_next(&s->ksm, &it, &mm_id, &val)) {
+		struct u64map *pages = val;
+		uint64_t pit = 0, key;
+		void *pv;
+
+		while (u64map_next(pages, &pit, &key, &pv)) {
+			uint64_t addr = (key - 1) << s->page_shift;
+
+			if (!all && ksm_still_merged(s, mm_id, addr, pv))
+				continue;
+			if (n + 2 > cap) {
+				uint64_t *nd;
+
+				cap = cap ? cap * 2 : 64;
+				nd = realloc(drop, cap * sizeof(*nd));
+				if (!nd) {
+					free(drop);
+					return avm_errf(err, "out of memory (KSM scan)");
+				}
+				drop = nd;
+			}
+			drop[n++] = mm_id;
+			drop[n++] = addr;
+		}
+	}
+	for (uint64_t i = 0; i < n; i += 2)
+		ksm_release(s, drop[i], drop[i + 1]);
+	free(drop);
+	return 0;
+}
+
+static void ksm_mark_stale(struct mm_space *mm, uint64_t start, uint64_t end)
+{
+	struct mm_sim *s = mm->sim;
+	struct u64map *pages = u64map_get(&s->ksm, mm->id);
+	uint64_t it = 0, key;
+	void *pv;
+
+	while (pages && u64map_next(pages, &it, &key, &pv)) {
+		uint64_t addr = (key - 1) << s->page_shift;
+
+		if (addr >= start && addr < end)
+			((struct ksm_pin *)pv)->stale = true;
+	}
+}
+
+static int ksm_event(struct mm_sim *s, const struct avm_event *ev, struct avm_err *err)
+{
+	uint64_t addr = (uint64_t)ev->d & ~(s->p.page_size - 1);
+
+	if (!s->p.ksm || !s->ops->ksm_pin || !s->ops->ksm_unpin)
+		return 0;
+	switch (ev->a) {
+	case AVM_KSM_MERGE:
+		return ev->c == 0 && ev->d > 0 ? ksm_merge(s, ev->mm, addr, err) : 0;
+	case AVM_KSM_REMOVE_RMAP:
+		if (ev->d > 0)
+			ksm_release(s, ev->mm, addr);
+		return 0;
+	case AVM_KSM_SCAN_END:
+		return ksm_scan_end(s, false, err);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * khugepaged or MADV_COLLAPSE collapsed the PMD range of mm holding linear
+ * page index idx (the index of a folio its isolate step named) into one
+ * PMD-sized folio (collapse_huge_page): the anonymous VMA whose linear range
+ * holds idx gives the address; the range's folios leave, one new folio named
+ * by the VMA's anon state (folio_add_new_anon_rmap) maps all of it through
+ * the PMD.  A range the world does not have is left alone.
+ */
+static int thp_collapse(struct mm_sim *s, uint64_t mm_id, uint64_t idx, struct avm_err *err)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct mm_vma *v = NULL;
+	uint64_t base, a;
+	struct chunk *c;
+	struct folio *nf;
+
+	for (size_t i = 0; mm && i < mm->nvma && !v; i++) {
+		struct mm_vma *w = mm->vma[i];
+
+		if (vma_is_anonymous(w) && !(w->flags & (VM_SHARED | VM_HUGETLB)) &&
+		    idx >= w->pgoff && idx < w->pgoff + mm_vma_pages(w, s->p.page_size) &&
+		    has_anon(s, w))
+			v = w;
+	}
+	if (!v)
+		return 0;
+	base = (v->start + ((idx - v->pgoff) << s->page_shift)) & ~(s->p.pmd_size - 1);
+	if (base < v->start || base + s->p.pmd_size > v->end)
+		return 0;
+	c = chunk_get(mm, base, true, err);
+	if (!c || chunk_slots(s, c, err) || pt_touch(mm, base, true, err))
+		return -1;
+	nf = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, base),
+		       (uint32_t)s->chunk_pages, err);
+	if (!nf)
+		return -1;
+	nf->maps = 1; /* held while mapping, dropped below */
+	for (a = 0; a < s->chunk_pages; a++)
+		slot_set(s, c->sl, a, nf);
+	folio_unmap(s, nf);
+	c->pmd = true;
+	c->thp = true;
+	s->st.thp_collapses++;
+	return 0;
+}
+
 /* madvise advice that zap, populate or prepare instead of changing flags. */
 static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
 			  int64_t advice, struct avm_err *err)
@@ -1681,6 +2108,10 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 			return -1;
 		if (mm->pt) /* zap_page_range keeps the page tables */
 			arch_pt_zap(mm->pt, start, end);
+		pmd_clear_zapped(mm, start, end);
+		return 0;
+	case K_MADV_UNMERGEABLE:
+		ksm_mark_stale(mm, start, end);
 		return 0;
 	case KABI_MADV_POPULATE_READ:
 		return populate(s, mm, start, end, 0, err);
@@ -2186,6 +2617,7 @@ static int fork_copy_pages(struct mm_sim *s, struct mm_space *pm, struct mm_spac
 		if (!cc)
 			goto out;
 		cc->pmd = c->pmd;
+		cc->thp = c->thp;
 		for (k = 0; k < nskip && whole; k++)
 			whole = skip[2 * k + 1] <= base || skip[2 * k] >= base + s->p.pmd_size;
 		if (whole) {
@@ -2414,9 +2846,16 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 
 	s->now = ev->t;
 	switch (ev->kind) {
-	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE: case AVM_KSM:
-	case AVM_THP: case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:
+	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE:
+	case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:
 		return 0; /* kernel truth and activity: not simulator input */
+	case AVM_THP:
+		/* a collapse that succeeded (c: SCAN_SUCCEED) and names its range (schema 3) */
+		if (ev->a == AVM_THP_COLLAPSE && ev->c == 1 && ev->b > 0)
+			return thp_collapse(s, ev->mm, (uint64_t)ev->b - 1, err);
+		return 0;
+	case AVM_KSM:
+		return ksm_event(s, ev, err);
 	case AVM_EXEC:
 		return mm_sim_exec(s, ev, NULL, 0, err);
 	case AVM_EXIT:
@@ -2561,6 +3000,10 @@ void mm_sim_destroy(struct mm_sim *s)
 			break;
 		mm_teardown(s, val);
 	}
+	/* the models still exist: KSM items left at the end drop their pins */
+	if (s->st.ksm_items)
+		(void)ksm_scan_end(s, true, NULL);
+	u64map_free(&s->ksm);
 	u64map_free(&s->mms);
 	u64map_free(&s->made);
 	while (s->slots_pool) {

@@ -344,6 +344,13 @@ static int replay_world_meta(struct replay *r, const struct config *cfg, struct 
 	if (page)
 		wm->page_size = page;
 	wm->thp_enabled = replay_thp_mode(replay_meta_lookup(&r->meta, "thp_enabled"));
+	/* schema 3: anon folio sizes and PT_RECLAIM (absent from older traces) */
+	wm->thp_anon_sizes = replay_meta_lookup(&r->meta, "thp_anon_sizes");
+	{
+		const char *ptr = replay_meta_lookup(&r->meta, "pt_reclaim");
+
+		wm->pt_reclaim = !ptr || !strcmp(ptr, "unknown") ? -1 : !strcmp(ptr, "y");
+	}
 	if (replay_arch(r, cfg, page, err))
 		return -1;
 	if (r->have_arch) {
@@ -1075,6 +1082,44 @@ static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_e
 }
 
 /*
+ * folios: where the anon folio sizes came from (order_source: "model" when
+ * the trace's meta lists the mTHP sizes and the simulator applied the
+ * kernel's order choice, "base-pages" when it does not - older traces -
+ * and only PMD THPs are large), the folios faults and COW allocated by
+ * order, and PT_RECLAIM as the trace says it (with its source) and the PTE
+ * tables MADV_DONTNEED freed.  The first world's simulator: every world
+ * sees the same layout.
+ */
+static int replay_folios(struct replay *r, cJSON *report, struct avm_err *err)
+{
+	const struct mm_sim_stats *st = r->nworkers ? world_sim_stats(r->workers[0].w) : NULL;
+	const char *sizes = replay_meta_lookup(&r->meta, "thp_anon_sizes");
+	const char *ptr = replay_meta_lookup(&r->meta, "pt_reclaim");
+	const char *src = replay_meta_lookup(&r->meta, "pt_reclaim_source");
+	cJSON *f = cJSON_AddObjectToObject(report, "folios"), *by;
+	char key[24];
+
+	if (!f || !cJSON_AddStringToObject(f, "order_source", sizes ? "model" : "base-pages") ||
+	    !cJSON_AddStringToObject(f, "anon_sizes", sizes ? sizes : "unknown") ||
+	    !cJSON_AddStringToObject(f, "pt_reclaim", ptr ? ptr : "unknown") ||
+	    !cJSON_AddStringToObject(f, "pt_reclaim_source", src ? src : "none") ||
+	    !cJSON_AddNumberToObject(f, "pte_tables_reclaimed",
+				     st ? (double)st->pte_tables_reclaimed : 0) ||
+	    !cJSON_AddNumberToObject(f, "thp_collapses", st ? (double)st->thp_collapses : 0) ||
+	    !cJSON_AddNumberToObject(f, "ksm_items_end", st ? (double)st->ksm_items : 0) ||
+	    !(by = cJSON_AddObjectToObject(f, "allocated_by_order")))
+		return avm_errf(err, "replay: out of memory (report)");
+	for (unsigned o = 0; st && o <= MM_ORDER_MAX; o++) {
+		if (!st->folios_by_order[o])
+			continue;
+		snprintf(key, sizeof(key), "%u", o);
+		if (!cJSON_AddNumberToObject(by, key, (double)st->folios_by_order[o]))
+			return avm_errf(err, "replay: out of memory (report)");
+	}
+	return 0;
+}
+
+/*
  * trace.skipped (events not applied, by reason: skip.h; res->skipped, merged
  * before the report is built so the verdict can judge it) and trace.recovered
  * (read with the -wal of a writer that did not finish), plus the one-line
@@ -1155,7 +1200,7 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 	in.nmodels = cb->n;
 	if (report_build(&in, &report, err))
 		return -1;
-	if (replay_trace_flags(r, res, report, err)) {
+	if (replay_trace_flags(r, res, report, err) || replay_folios(r, report, err)) {
 		cJSON_Delete(report);
 		return -1;
 	}

@@ -253,7 +253,8 @@ static int report_lazy_policies(cJSON *b, const struct config *c)
 	       !cJSON_AddStringToObject(p, "merge_roots",
 					config_lazy_merge_roots_name(c->lazy_merge_roots)) ||
 	       !cJSON_AddStringToObject(p, "tree_parent_reuse",
-					config_lazy_tree_parent_reuse_name(c->lazy_tree_parent_reuse));
+					config_lazy_tree_parent_reuse_name(c->lazy_tree_parent_reuse)) ||
+	       !cJSON_AddStringToObject(p, "ksm", config_lazy_ksm_name(c->lazy_ksm));
 }
 
 static cJSON *report_model_block(const struct report_model *m, struct avm_err *err)

@@ -81,6 +81,7 @@ void world_meta_defaults(struct world_meta *m)
 	m->size_vma = 192;
 	m->page_size = 4096;
 	m->thp_enabled = -1;
+	m->pt_reclaim = -1;
 }
 
 int world_create(const struct config *cfg, const struct model_ops *ops,
@@ -131,6 +132,18 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 		if (!meta->no_recost && (locks_log_enable(w->locks, WORLD_LOCK_LOG_MAX, err) ||
 					 verdict_forks_create(&w->forks, err)))
 			goto fail;
+	}
+	p.pt_reclaim = meta->pt_reclaim == 1;
+	p.ksm = cfg->ksm;
+	if (meta->thp_anon_sizes && mm_sim_params_thp_sizes(&p, meta->thp_anon_sizes, err))
+		goto fail;
+	if (p.anon_orders_known && !cfg->thp_from_trace) {
+		/* kernel.thp_enabled set in the config decides the PMD path, as it always did */
+		uint64_t pmd = 1ULL << __builtin_ctzll(p.pmd_size / p.page_size);
+
+		p.anon_orders_always &= ~pmd;
+		p.anon_orders_madvise &= ~pmd;
+		p.anon_orders_inherit |= pmd;
 	}
 	if (locks_measured_create(&w->measured, err))
 		goto fail;

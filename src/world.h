@@ -54,6 +54,13 @@ struct world_meta {
 	 * world_meta_defaults (tests build worlds from bare events).
 	 */
 	bool skip_unknown_mm;
+	/*
+	 * Anon folio sizes: the trace's meta thp_anon_sizes (mm.h,
+	 * mm_sim_params_thp_sizes), NULL: unknown, base pages below the PMD.
+	 * pt_reclaim: CONFIG_PT_RECLAIM, -1 unknown (off), 0 no, 1 yes.
+	 */
+	const char *thp_anon_sizes;
+	int pt_reclaim;
 };
 
 struct world;

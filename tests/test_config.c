@@ -70,7 +70,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.thp_enabled, 1);
 	assert_true(c.thp_from_trace);
 	assert_false(c.overcommit_never);
-	assert_false(c.ksm);
+	assert_true(c.ksm);
 	assert_int_equal(c.size_anon_vma, 0);
 	assert_int_equal(c.size_avc, 0);
 	assert_int_equal(c.size_vma, 0);
@@ -102,7 +102,7 @@ static void test_every_key(void **state)
 				     "  profile: P1\n"
 				     "  thp_enabled: always\n"
 				     "  overcommit_never: true\n"
-				     "  ksm: yes\n"
+				     "  ksm: no\n"
 				     "sizes:\n"
 				     "  anon_vma: 96\n"
 				     "  anon_vma_chain: 72\n"
@@ -136,7 +136,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c.thp_enabled, 2);
 	assert_false(c.thp_from_trace);
 	assert_true(c.overcommit_never);
-	assert_true(c.ksm);
+	assert_false(c.ksm);
 	assert_int_equal(c.size_anon_vma, 96);
 	assert_int_equal(c.size_avc, 72);
 	assert_int_equal(c.size_vma, 1024);
