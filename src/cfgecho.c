@@ -62,6 +62,7 @@ int cfgecho_value(const struct config *c, const char *k, char *buf, size_t len)
 	ECHO_STR("lazy.adopt", config_lazy_adopt_name(c->lazy_adopt));
 	ECHO_STR("lazy.merge_roots", config_lazy_merge_roots_name(c->lazy_merge_roots));
 	ECHO_STR("lazy.tree_parent_reuse", config_lazy_tree_parent_reuse_name(c->lazy_tree_parent_reuse));
+	ECHO_STR("lazy.ksm", config_lazy_ksm_name(c->lazy_ksm));
 	ECHO_STR("arch.name", c->arch[0] ? c->arch : "from trace");
 	ECHO_NUM("verdict.min_saving_percent", c->min_saving_percent);
 	ECHO_NUM("verdict.max_lock_wait_regression_percent", c->max_lock_wait_regression_percent);

@@ -2110,7 +2110,7 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 			arch_pt_zap(mm->pt, start, end);
 		pmd_clear_zapped(mm, start, end);
 		return 0;
-	case K_MADV_UNMERGEABLE:
+	case KABI_MADV_UNMERGEABLE:
 		ksm_mark_stale(mm, start, end);
 		return 0;
 	case KABI_MADV_POPULATE_READ:

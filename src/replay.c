@@ -1092,12 +1092,17 @@ static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_e
  */
 static int replay_folios(struct replay *r, cJSON *report, struct avm_err *err)
 {
-	const struct mm_sim_stats *st = r->nworkers ? world_sim_stats(r->workers[0].w) : NULL;
+	struct world_folio_stats fs = {0}, *st = NULL;
 	const char *sizes = replay_meta_lookup(&r->meta, "thp_anon_sizes");
 	const char *ptr = replay_meta_lookup(&r->meta, "pt_reclaim");
 	const char *src = replay_meta_lookup(&r->meta, "pt_reclaim_source");
 	cJSON *f = cJSON_AddObjectToObject(report, "folios"), *by;
 	char key[24];
+
+	if (r->nworkers) {
+		world_folio_stats(r->workers[0].w, &fs);
+		st = &fs;
+	}
 
 	if (!f || !cJSON_AddStringToObject(f, "order_source", sizes ? "model" : "base-pages") ||
 	    !cJSON_AddStringToObject(f, "anon_sizes", sizes ? sizes : "unknown") ||
@@ -1109,11 +1114,11 @@ static int replay_folios(struct replay *r, cJSON *report, struct avm_err *err)
 	    !cJSON_AddNumberToObject(f, "ksm_items_end", st ? (double)st->ksm_items : 0) ||
 	    !(by = cJSON_AddObjectToObject(f, "allocated_by_order")))
 		return avm_errf(err, "replay: out of memory (report)");
-	for (unsigned o = 0; st && o <= MM_ORDER_MAX; o++) {
-		if (!st->folios_by_order[o])
+	for (unsigned o = 0; st && o < WORLD_FOLIO_ORDERS; o++) {
+		if (!st->by_order[o])
 			continue;
 		snprintf(key, sizeof(key), "%u", o);
-		if (!cJSON_AddNumberToObject(by, key, (double)st->folios_by_order[o]))
+		if (!cJSON_AddNumberToObject(by, key, (double)st->by_order[o]))
 			return avm_errf(err, "replay: out of memory (report)");
 	}
 	return 0;

@@ -693,6 +693,21 @@ const struct mm_sim_stats *world_sim_stats(const struct world *w)
 	return mm_sim_stats(w->sim);
 }
 
+_Static_assert(WORLD_FOLIO_ORDERS == MM_ORDER_MAX + 1, "world_folio_stats mirrors mm_sim_stats");
+
+void world_folio_stats(const struct world *w, struct world_folio_stats *out)
+{
+	const struct mm_sim_stats *st = mm_sim_stats(w->sim);
+
+	*out = (struct world_folio_stats){
+		.pte_tables_reclaimed = st->pte_tables_reclaimed,
+		.thp_collapses = st->thp_collapses,
+		.ksm_items = st->ksm_items,
+	};
+	for (size_t o = 0; o < WORLD_FOLIO_ORDERS; o++)
+		out->by_order[o] = st->folios_by_order[o];
+}
+
 const struct skip_counts *world_skipped(const struct world *w)
 {
 	return &mm_sim_stats(w->sim)->skipped;

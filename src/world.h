@@ -90,6 +90,16 @@ const char *world_model_name(const struct world *w);
 /* Events the simulator did not apply, by reason (skip.h). */
 const struct skip_counts *world_skipped(const struct world *w);
 
+/* Anon folio sizes and page-table reclaim as the simulator applied them. */
+#define WORLD_FOLIO_ORDERS 21 /* orders 0..20; higher ones counted in the last */
+struct world_folio_stats {
+	uint64_t by_order[WORLD_FOLIO_ORDERS]; /* folios faults and COW allocated */
+	uint64_t pte_tables_reclaimed;         /* PTE tables MADV_DONTNEED freed */
+	uint64_t thp_collapses;                /* PMD ranges collapsed */
+	uint64_t ksm_items;                    /* KSM rmap_items pinning anon state now */
+};
+void world_folio_stats(const struct world *w, struct world_folio_stats *out);
+
 /*
  * The layout queries: what the world holds, as plain values (no simulator
  * or model types), for validation and replay.  The simulator and the model
