@@ -83,6 +83,17 @@ static char *map_at(char *at, size_t len, int prot)
 	return p;
 }
 
+/*
+ * A mapping between two PROT_NONE guards of 16 pages: no neighbour it could
+ * merge with or borrow an anon_vma from (their flags differ, they never fault).
+ */
+static char *guarded(size_t len, int prot)
+{
+	char *r = map_at(NULL, len + 32 * PG, PROT_NONE);
+
+	return map_at(r + 16 * PG, len, prot);
+}
+
 static void fill(char *p, size_t len)
 {
 	for (size_t i = 0; i < len; i += PG)
@@ -148,11 +159,8 @@ int main(int argc, char **argv)
 		die("userfaultfd");
 	if (ioctl(fd, UFFDIO_API_, &api))
 		die("UFFDIO_API");
-	/* far apart, so no two regions are neighbours that could share an anon_vma */
-	heap = map_at(NULL, HEAP, PROT_READ | PROT_WRITE);
-	from = map_at(NULL, HEAP + 64 * PG, PROT_NONE) + 32 * PG;
-	if (munmap(from - 32 * PG, 32 * PG) || munmap(from + HEAP, 32 * PG))
-		die("munmap guard");
+	heap = guarded(HEAP, PROT_READ | PROT_WRITE);
+	from = guarded(HEAP, PROT_NONE);
 	if (mlock(heap, HEAP))
 		die("mlock");
 	fill(heap, HEAP);
@@ -164,12 +172,12 @@ int main(int argc, char **argv)
 	fill(heap, HEAP);                     /* the mutator writes the rest of the heap */
 	cycle(fd, heap, from, 5);
 	marker(8);
-	priv = map_at(NULL, 8 * PG, PROT_READ | PROT_WRITE);
+	priv = guarded(8 * PG, PROT_READ | PROT_WRITE);
 	c = (struct uffdio_copy_){ (uint64_t)(uintptr_t)priv, (uint64_t)(uintptr_t)from, PG, 0, 0 };
 	if (ioctl(fd, UFFDIO_COPY_, &c) == 0 || errno != ENOENT)
 		die("UFFDIO_COPY into an unregistered VMA did not fail with ENOENT");
 	marker(9);
-	other = map_at(NULL, 8 * PG, PROT_READ | PROT_WRITE);
+	other = guarded(8 * PG, PROT_READ | PROT_WRITE);
 	fill(other, 8 * PG);
 	marker(10);
 	reg(fd, other + 2 * PG, 2 * PG);
