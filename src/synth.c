@@ -84,7 +84,6 @@
 #define UFFD_FEATURE_MOVE_ (1ULL << 16)
 #define GC_FROM_SUFFIX "-from"   /* the from-space region of a gc step's heap */
 #define GC_CHUNK 16              /* pages per UFFDIO_COPY / ZEROPAGE / MOVE of a gc step */
-#define COST_GC_PAGE 400         /* ns per page copied or moved */
 #define CLONE_VM_ 0x100
 #define CLONE_VFORK_ 0x4000
 #define CLONE_THREAD_FLAGS 0x3d0f00 /* glibc pthread_create: VM|FS|FILES|SIGHAND|THREAD|... */
@@ -1742,7 +1741,6 @@ static int gc_ioctl(struct gen *g, struct proc *p, enum avm_kind kind, int h, in
 		 kind == AVM_UFFD_ZEROPAGE ? 0 : (int64_t)src, (int64_t)(n * PAGE), (int64_t)p->uffd,
 		 kind == AVM_UFFD_MOVE ? (int64_t)AVM_UFFD_MOVE_ALLOW_SRC_HOLES : 0, err))
 		return -1;
-	p->t += COST_SYSCALL + n * COST_GC_PAGE;
 	r->has_av = true; /* the ioctl prepared the heap's anon_vma */
 	for (k = i; k < i + n; k++) {
 		/* COPY and MOVE map writable dirty pages; ZEROPAGE the read-only zero page */
@@ -1763,10 +1761,15 @@ static int gc_ioctl(struct gen *g, struct proc *p, enum avm_kind kind, int h, in
  *  2. the heap is registered with the process's userfaultfd (MISSING);
  *  3. the live share of the pages that were present is compacted to the
  *     heap's start, GC_CHUNK pages per ioctl: a share `move` of the chunks
- *     with UFFDIO_MOVE from the same offset of the from-space, the rest with
+ *     (spread evenly, no random draw: the rest of the scenario sees the same
+ *     random stream with or without gc steps) with UFFDIO_MOVE from the same
+ *     offset of the from-space, the rest with
  *     UFFDIO_COPY; a share `zero` of the pages after them is mapped with
  *     UFFDIO_ZEROPAGE (mutators touching fresh pages during compaction);
  *  4. the heap is unregistered and the from-space released (MADV_DONTNEED).
+ * A gc step takes no simulated time and draws nothing from the scenario's
+ * random stream, so adding gc steps to a scenario changes no other process's
+ * interleaving or draws: the two traces differ by what the GC does only.
  */
 static int op_gc(struct gen *g, struct proc *p, const struct step *st, struct avm_err *err)
 {
@@ -1805,7 +1808,6 @@ static int op_gc(struct gen *g, struct proc *p, const struct step *st, struct av
 			if (!region_add(p, from, addr, len, PROT_R | PROT_W, 0, addr / PAGE, false, err))
 				return -1;
 			f = p->nregions - 1;
-			p->t += COST_SYSCALL;
 		}
 		if (!p->uffd)
 			p->uffd = new_id(g);
@@ -1816,7 +1818,6 @@ static int op_gc(struct gen *g, struct proc *p, const struct step *st, struct av
 			 (int64_t)r->len, MREMAP_MAYMOVE_ | MREMAP_FIXED_ | MREMAP_DONTUNMAP_,
 			 (int64_t)fr->start, (int64_t)fr->start, err))
 			return -1;
-		p->t += COST_SYSCALL;
 		memcpy(fr->pages, r->pages, r->len / PAGE);
 		memset(r->pages, 0, r->len / PAGE);
 		fr->has_av = r->has_av;
@@ -1828,16 +1829,20 @@ static int op_gc(struct gen *g, struct proc *p, const struct step *st, struct av
 			 (int64_t)AVM_UFFD_MODE_MISSING, 0, (int64_t)p->uffd,
 			 (int64_t)UFFD_FEATURE_MOVE_, err))
 			return -1;
-		p->t += COST_SYSCALL;
 		/* 3: compaction */
 		for (present = 0, i = 0; i < fr->len / PAGE; i++)
 			present += (fr->pages[i] & PG_PRESENT) != 0;
 		live = (uint64_t)((double)present * st->pages + 0.5);
 		zero = (uint64_t)((double)(r->len / PAGE - live) * st->probability + 0.5);
 		for (i = 0; i < live; i += n) {
+			uint64_t j = i / GC_CHUNK;
+			/* every 1/move-th chunk moves: spread evenly, no draw from the
+			 * scenario's random stream (a gc step changes nothing else) */
+			bool mv = (uint64_t)((double)(j + 1) * st->write) >
+				  (uint64_t)((double)j * st->write);
+
 			n = live - i < GC_CHUNK ? live - i : GC_CHUNK;
-			if (gc_ioctl(g, p, st->write > 0 && rng_unit(g) < st->write ? AVM_UFFD_MOVE :
-				     AVM_UFFD_COPY, h, f, i, n, err))
+			if (gc_ioctl(g, p, mv ? AVM_UFFD_MOVE : AVM_UFFD_COPY, h, f, i, n, err))
 				return -1;
 		}
 		for (i = live; i < live + zero; i += n) {
@@ -1853,7 +1858,6 @@ static int op_gc(struct gen *g, struct proc *p, const struct step *st, struct av
 		    emit(g, p, some_tid(g, p), AVM_MADVISE, (int64_t)fr->start, (int64_t)fr->len,
 			 ADV_DONTNEED, 0, 0, 0, err))
 			return -1;
-		p->t += 2 * COST_SYSCALL;
 		memset(fr->pages, 0, fr->len / PAGE);
 	}
 	return 0;
