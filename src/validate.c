@@ -304,7 +304,7 @@ static void val_counts_add(val_counts dst, const val_counts src, int sign)
 static bool val_is_closer(uint32_t kind)
 {
 	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK ||
-	       kind == AVM_MM_RELEASE;
+	       kind == AVM_MM_RELEASE || (kind >= AVM_UFFD_REGISTER && kind <= AVM_UFFD_POISON);
 }
 
 static bool val_is_opener(uint32_t kind)
