@@ -118,6 +118,17 @@ CREATE TABLE meta (
 --        73 RECLAIM     a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file
 --        74 TLB_FLUSH   a=reason, b=pages
 --        80 LOST        a=cpu, b=events lost on that cpu since the previous LOST
+--   userfaultfd ioctls (version 3 on), at the ioctl's exit; mm = the uffd's mm
+--   (the mm it changes), e = the uffd (its open-file id), d = bytes done (a partial
+--   result is positive although the ioctl returned -EAGAIN) or -errno:
+--        90 UFFD_REGISTER    a=start, b=len, c=mode (1 missing, 2 wp, 4 minor),
+--                            d=result, e=uffd, f=ctx features (UFFD_FEATURE_*)
+--        91 UFFD_UNREGISTER  a=start, b=len, d=result, e=uffd
+--        92 UFFD_COPY        a=dst, b=len, c=src, d=bytes or -errno, e=uffd, f=mode
+--        93 UFFD_ZEROPAGE    a=dst, b=len, d=bytes or -errno, e=uffd, f=mode
+--        94 UFFD_MOVE        a=dst, b=len, c=src, d=bytes or -errno, e=uffd, f=mode
+--        95 UFFD_CONTINUE    a=start, b=len, d=bytes or -errno, e=uffd, f=mode
+--        96 UFFD_POISON      a=start, b=len, d=bytes or -errno, e=uffd, f=mode
 CREATE TABLE events (        -- seq = rowid: position in the stream, 1, 2, 3, ...
 	dt   INTEGER NOT NULL,    -- ns since the previous event (the first: since trace start);
 	                          -- negative if CPU clocks disagree; t = running sum of dt

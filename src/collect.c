@@ -583,6 +583,9 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 		break;
 	case AVM_MMAP:
 	case AVM_SHMAT:
+	case AVM_UFFD_REGISTER: case AVM_UFFD_UNREGISTER: case AVM_UFFD_COPY:
+	case AVM_UFFD_ZEROPAGE: case AVM_UFFD_MOVE: case AVM_UFFD_CONTINUE: case AVM_UFFD_POISON:
+		/* e: the fd's struct file (for uffd ioctls the uffd, its ctx identity) */
 		if (ID(COLLECT_NS_FILE, e->e))
 			return -1;
 		e->e = (int64_t)v;

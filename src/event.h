@@ -88,7 +88,26 @@ enum avm_kind {
 	AVM_RMAP_CALL = 75, /* fentry mode only: a=enum avm_rmap_fn, b=duration ns,
 	                       c=return value */
 	AVM_LOST = 80,      /* a=cpu, b=events lost on that cpu since the last AVM_LOST */
+
+	/*
+	 * userfaultfd ioctls (schema version 3 on), emitted at the ioctl's exit;
+	 * mm = the uffd's mm (ctx->mm, the mm the ioctl changes), e = the uffd
+	 * (open-file id of its file: the ctx identity VMAs carry).  d = the
+	 * result: bytes done (the ioctl's copy/zeropage/move/mapped/updated
+	 * field; a partial result is bytes > 0 although the ioctl said -EAGAIN),
+	 * or -errno when nothing was done.
+	 */
+	AVM_UFFD_REGISTER = 90,   /* a=start, b=len, c=UFFDIO_REGISTER_MODE_*, d=result
+				     (0 or -errno), e=uffd, f=ctx features (UFFD_FEATURE_*) */
+	AVM_UFFD_UNREGISTER = 91, /* a=start, b=len, d=result (0 or -errno), e=uffd */
+	AVM_UFFD_COPY = 92,       /* a=dst, b=len, c=src, d=bytes or -errno, e=uffd, f=mode */
+	AVM_UFFD_ZEROPAGE = 93,   /* a=dst, b=len, d=bytes or -errno, e=uffd, f=mode */
+	AVM_UFFD_MOVE = 94,       /* a=dst, b=len, c=src, d=bytes or -errno, e=uffd, f=mode */
+	AVM_UFFD_CONTINUE = 95,   /* a=start, b=len, d=bytes or -errno, e=uffd, f=mode */
+	AVM_UFFD_POISON = 96,     /* a=start, b=len, d=bytes or -errno, e=uffd, f=mode */
 };
+
+/* The userfaultfd values the events carry (modes, features) are kabi.h's KABI_UFFD_*. */
 
 enum avm_cache { AVM_CACHE_ANON_VMA = 1, AVM_CACHE_AVC = 2, AVM_CACHE_VMA = 3 };
 enum avm_slab_op { AVM_SLAB_ALLOC = 1, AVM_SLAB_FREE = 2 };

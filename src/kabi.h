@@ -1,6 +1,7 @@
 /*
  * kabi.h - the kernel ABI values the toolkit speaks: vm_flags bits, mmap /
- * mprotect / mremap / madvise / mlock arguments, clone flags, prctl codes.
+ * mprotect / mremap / madvise / mlock arguments, clone flags, prctl codes,
+ * userfaultfd ioctls.
  * One spelling for every part of the tree: the simulator (mm.c), the
  * scenario generator (synth.c), the collector's both sides (collect.bpf.c,
  * collect_procmaps.c) and the tests.
@@ -12,7 +13,7 @@
  * include/linux/mm.h for vm_flags (as x86_64 defines the arch bits).
  *
  * Names: the syscall-argument values libc also defines (PROT_*, MAP_*,
- * MREMAP_*, MADV_*, MLOCK_*, MCL_*, CLONE_*, PR_*, SIG*, E*) carry a KABI_
+ * MREMAP_*, MADV_*, MLOCK_*, MCL_*, CLONE_*, PR_*, SIG*, E*, UFFD*) carry a KABI_
  * prefix, so they never meet libc's or vmlinux.h's spelling.  The vm_flags
  * bits keep the kernel's VM_* names: no userspace header defines them and
  * vmlinux.h holds no macros; nothing here is #ifndef-guarded, so any clash
@@ -127,7 +128,28 @@
 #define KABI_PR_SET_VMA 0x53564d41
 #define KABI_PR_SET_VMA_ANON_NAME 0
 
-/* errno values the simulator returns (asm-generic/errno-base.h). */
+/* errno values the simulator returns or reads (asm-generic/errno-base.h). */
+#define KABI_ENOENT 2
 #define KABI_ENOMEM 12
+#define KABI_EBUSY 16
+#define KABI_EEXIST 17
+
+/* userfaultfd (linux/userfaultfd.h): the ioctl type byte and numbers, register
+ * modes, API features, UFFDIO_MOVE's mode bits. */
+#define KABI_UFFD_IOC_TYPE 0xAA
+#define KABI_UFFD_NR_REGISTER 0x00
+#define KABI_UFFD_NR_UNREGISTER 0x01
+#define KABI_UFFD_NR_COPY 0x03
+#define KABI_UFFD_NR_ZEROPAGE 0x04
+#define KABI_UFFD_NR_MOVE 0x05
+#define KABI_UFFD_NR_CONTINUE 0x07
+#define KABI_UFFD_NR_POISON 0x08
+#define KABI_UFFD_MODE_MISSING 0x1ULL
+#define KABI_UFFD_MODE_WP 0x2ULL
+#define KABI_UFFD_MODE_MINOR 0x4ULL
+#define KABI_UFFD_FEATURE_EVENT_FORK (1ULL << 1)
+#define KABI_UFFD_FEATURE_EVENT_REMAP (1ULL << 2)
+#define KABI_UFFD_FEATURE_MOVE (1ULL << 16)
+#define KABI_UFFD_MOVE_ALLOW_SRC_HOLES (1ULL << 1)
 
 #endif

@@ -53,6 +53,9 @@
 /* How far below a VM_GROWSDOWN VMA a fault may land and still expand it. */
 #define STACK_GROW_MAX (256ULL << 20)
 #define FOLIO_BLOCK 4096
+/* uffd ctx ids the simulator makes: a fork child's (EVENT_FORK) and an unknown one's */
+#define UFFD_CHILD_CTX (1ULL << 61)
+#define UFFD_UNKNOWN_CTX (1ULL << 60)
 
 struct folio {
 	uint64_t id, owner, index;
@@ -105,6 +108,8 @@ struct mm_sim {
 	struct mm_sim_stats st;
 	struct u64map mms;
 	struct u64map made;       /* skip_unknown_mm: every mm id ever made (value 1) */
+	struct u64map uffd_features; /* uffd ctx id -> its UFFD_FEATURE_* + 1 (REGISTER events) */
+	uint64_t uffd_reg_ctx;    /* the ctx a MOD_UFFD_REGISTER in progress registers */
 	uint64_t next_vma_id, next_folio_id, next_fake_file;
 	struct folio *folio_pool;
 	struct mm_vma *vma_pool;  /* freed VMA objects, linked through ->anon */
@@ -169,6 +174,14 @@ static unsigned log2u(uint64_t x)
 static bool has_anon(const struct mm_sim *s, const struct mm_vma *v)
 {
 	return v->anon && s->ops->has_anon(s->model, v);
+}
+
+/* The UFFD_FEATURE_* a REGISTER event reported for ctx (0: never seen). */
+static uint64_t uffd_features(const struct mm_sim *s, uint64_t ctx)
+{
+	uintptr_t f = (uintptr_t)u64map_get(&s->uffd_features, ctx);
+
+	return f ? (uint64_t)f - 1 : 0;
 }
 
 static uint64_t prot_to_vm(int64_t prot)
@@ -1711,11 +1724,12 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 /* ------------------------------------------------------------------------- */
 /* per-VMA attribute changes: mprotect, madvise, mlock, prctl name, mseal */
 
-enum modify_kind { MOD_MPROTECT, MOD_MADVISE, MOD_MLOCK, MOD_MUNLOCK, MOD_NAME, MOD_SEAL };
+enum modify_kind { MOD_MPROTECT, MOD_MADVISE, MOD_MLOCK, MOD_MUNLOCK, MOD_NAME, MOD_SEAL,
+		   MOD_UFFD_REGISTER, MOD_UFFD_UNREGISTER };
 
 struct modify {
 	enum modify_kind kind;
-	int64_t arg;         /* prot, advice, mlock flags, name id */
+	int64_t arg;         /* prot, advice, mlock flags, name id, VM_UFFD_* to register */
 	bool holes_stop;     /* mprotect/mlock stop at a hole (ENOMEM); madvise skips it */
 };
 
@@ -1804,6 +1818,21 @@ static int modify_attrs(const struct mm_vma *v, const struct modify *m, struct v
 	case MOD_SEAL:
 		f |= VM_SEALED;
 		break;
+	case MOD_UFFD_REGISTER:
+		/* userfaultfd_register: a VMA of this ctx with the bits already is skipped */
+		if (v->uffd_ctx == v->mm->sim->uffd_reg_ctx && (f & (uint64_t)m->arg) == (uint64_t)m->arg)
+			return 0;
+		a->uffd_ctx = v->mm->sim->uffd_reg_ctx;
+		f = (f & ~VM_UFFD_MASK) | (uint64_t)m->arg;
+		a->flags = f;
+		return 1;
+	case MOD_UFFD_UNREGISTER:
+		/* userfaultfd_unregister: VMAs of no ctx are skipped, the others cleared */
+		if (!v->uffd_ctx)
+			return 0;
+		a->uffd_ctx = 0;
+		a->flags = f & ~VM_UFFD_MASK;
+		return 1;
 	}
 	a->flags = f;
 	return f == v->flags ? 0 : 1;
@@ -2422,13 +2451,27 @@ static int move_one(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, uin
 	s->move_len = 0;
 	if (failed)
 		return -1;
+	/*
+	 * mremap_userfaultfd_prep: the copy carries the source's uffd ctx; without
+	 * UFFD_FEATURE_EVENT_REMAP the kernel drops it (userfaultfd_reset_ctx, no merge).
+	 */
+	if (t->uffd_ctx && !(uffd_features(s, t->uffd_ctx) & KABI_UFFD_FEATURE_EVENT_REMAP)) {
+		t->uffd_ctx = 0;
+		t->flags &= ~VM_UFFD_MASK;
+	}
 	if (move_pages(s, mm, from, to, from_len < to_len ? from_len : to_len, err))
 		return -1;
 	if (!dontunmap)
 		return do_munmap(s, mm, from, from + from_len, MODEL_WHY_UNMAP, err);
-	/* MREMAP_DONTUNMAP: the source stays mapped, empty; unlinked if it moved whole */
+	/*
+	 * MREMAP_DONTUNMAP (dontunmap_complete): the source VMA stays mapped, empty,
+	 * and loses VM_LOCKED/VM_LOCKONFAULT (the whole VMA, no split: its pages
+	 * left); it is unlinked if it moved whole into another VMA.
+	 */
 	v = mm_find_vma(mm, from);
-	if (v && whole && v->start == from)
+	if (v && v != t)
+		v->flags &= ~VM_LOCKED_MASK;
+	if (v && v != t && whole && v->start == from)
 		anon_unlink(s, v, MODEL_WHY_MREMAP);
 	return 0;
 }
@@ -2516,6 +2559,200 @@ static int sys_mremap(struct mm_sim *s, struct mm_space *mm, const struct avm_ev
 	if (oldlen > v->end - old)
 		oldlen = v->end - old;
 	return move_one(s, mm, v, old, oldlen, to, newlen, dontunmap, err);
+}
+
+/* ------------------------------------------------------------------------- */
+/* userfaultfd */
+
+/*
+ * Did a failed UFFDIO_* ioctl get as far as locking its destination VMA?
+ * uffd_mfill_lock / uffd_move_lock prepare the anon_vma of the (private)
+ * VMA at the destination before anything else is checked, so an error that
+ * comes after them (-EEXIST: a page is there; -ENOENT: no registered VMA
+ * or a source hole; -EBUSY: a shared folio to move) left the anon_vma
+ * prepared.  -EAGAIN (mmap changing), -EINVAL (arguments, checked before
+ * and after the lock alike: taken as before) and the rest: nothing changed.
+ */
+static bool uffd_reached_vma(int64_t res, bool move)
+{
+	return res == -KABI_EEXIST || res == -KABI_ENOENT || (move && res == -KABI_EBUSY);
+}
+
+/* Bytes an ioctl did (its result, page aligned down, at most len); 0 if it failed. */
+static uint64_t uffd_done(const struct mm_sim *s, int64_t res, uint64_t len)
+{
+	uint64_t d = res > 0 ? (uint64_t)res : 0;
+
+	if (d > len)
+		d = len;
+	return d & ~(s->p.page_size - 1);
+}
+
+/* UFFDIO_REGISTER / UNREGISTER: the ctx and VM_UFFD_* flags of every VMA in range. */
+static int sys_uffd_register(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			     bool reg, struct avm_err *err)
+{
+	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
+	struct modify m = { reg ? MOD_UFFD_REGISTER : MOD_UFFD_UNREGISTER, 0, false };
+
+	if (ev->d < 0) {
+		s->st.failed_syscalls++;
+		return 0; /* both validate the whole range before changing any VMA */
+	}
+	if (start & (s->p.page_size - 1))
+		return 0;
+	if (reg) {
+		s->uffd_reg_ctx = ev->e > 0 ? (uint64_t)ev->e : UFFD_UNKNOWN_CTX;
+		m.arg = (int64_t)(((ev->c & KABI_UFFD_MODE_MISSING) ? VM_UFFD_MISSING : 0) |
+				  ((ev->c & KABI_UFFD_MODE_WP) ? VM_UFFD_WP : 0) |
+				  ((ev->c & KABI_UFFD_MODE_MINOR) ? VM_UFFD_MINOR : 0));
+		if (ev->e > 0 &&
+		    u64map_put(&s->uffd_features, (uint64_t)ev->e, (void *)(uintptr_t)(ev->f + 1)))
+			return avm_errf(err, "out of memory (uffd features)");
+	}
+	return modify_range(s, mm, start, end, &m, false, err);
+}
+
+/*
+ * UFFDIO_COPY, ZEROPAGE, CONTINUE, POISON (mfill_atomic): prepare the
+ * destination VMA's anon_vma unless it is shared (uffd_mfill_lock), then
+ * fill the pages done: COPY maps a new anonymous folio into a private VMA
+ * (folio_add_new_anon_rmap: the destination's anon_vma, linear index);
+ * ZEROPAGE maps the zero page, CONTINUE a page-cache page, POISON a marker:
+ * page-table entries, no anon folio.
+ */
+static int sys_uffd_fill(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			 struct avm_err *err)
+{
+	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, done, a;
+	struct mm_vma *v;
+
+	if (ev->d <= 0) {
+		s->st.failed_syscalls++;
+		if (!uffd_reached_vma(ev->d, false))
+			return 0;
+	}
+	if (((dst | len) & (s->p.page_size - 1)) || !len)
+		return 0; /* -EINVAL before the lock */
+	v = mm_find_vma(mm, dst);
+	if (!v)
+		return 0;
+	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
+		return -1;
+	done = uffd_done(s, ev->d, len);
+	if (done > v->end - dst)
+		done = v->end - dst; /* the kernel fills within one VMA */
+	if (done > MM_POPULATE_MAX_BYTES)
+		return avm_errf(err, "a userfaultfd fill of %#llx-%#llx maps more than %llu GiB at "
+				"once, beyond what the simulator models", (unsigned long long)dst,
+				(unsigned long long)(dst + done),
+				(unsigned long long)(MM_POPULATE_MAX_BYTES >> 30));
+	for (a = dst; a < dst + done; a += s->p.page_size) {
+		struct chunk *c = chunk_get(mm, a, true, err);
+		struct folio *f;
+
+		if (!c)
+			return -1;
+		c->pmd = true; /* mfill allocates a PTE table: no THP here afterwards */
+		if (pt_touch(mm, a, false, err))
+			return -1;
+		if (ev->kind != AVM_UFFD_COPY || (v->flags & (VM_SHARED | VM_HUGETLB)))
+			continue;
+		if (c->sl && c->sl->pg[page_slot(s, a)])
+			continue; /* -EEXIST in the kernel: a page is there */
+		f = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, a), 1, err);
+		if (!f || page_set(mm, a, f, err))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * UFFDIO_MOVE (move_pages): prepare the destination VMA's anon_vma
+ * (uffd_move_lock), then move the pages done from src to dst: each
+ * exclusive anonymous folio is re-pointed to the destination
+ * (folio_move_anon_rmap: the destination's anon_vma, or under the lazy
+ * design its root; index = the destination's linear index) and its PTE
+ * moves; no allocation.  A PMD-mapped folio moves whole when both sides are
+ * PMD aligned and the move covers it (move_pages_huge_pmd); otherwise the
+ * kernel splits it first and the moved page becomes a folio of its own.
+ * Holes and zero pages move as page-table entries only.
+ */
+static int sys_uffd_move(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			 struct avm_err *err)
+{
+	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, src = (uint64_t)ev->c, done;
+	struct move_pages_ctx m = { NULL, NULL, 0, 0, 0, 0, s };
+	struct folio *last = NULL;
+	struct mm_vma *v;
+	size_t i;
+	int rc = -1;
+
+	if (ev->d <= 0) {
+		s->st.failed_syscalls++;
+		if (!uffd_reached_vma(ev->d, true))
+			return 0;
+	}
+	if (((dst | src | len) & (s->p.page_size - 1)) || !len)
+		return 0; /* -EINVAL before the lock */
+	v = mm_find_vma(mm, dst);
+	if (!v)
+		return 0;
+	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
+		return -1;
+	done = uffd_done(s, ev->d, len);
+	if (done > v->end - dst)
+		done = v->end - dst; /* the kernel moves into one VMA */
+	if (!done)
+		return 0;
+	m.start = src;
+	m.end = src + done;
+	if (chunks_in(mm, src, src + done, collect_chunk, &m)) {
+		avm_errf(err, "out of memory (uffd move pages)");
+		goto out;
+	}
+	for (i = 0; i < m.n; i++)
+		m.f[i]->maps++; /* hold across the zap of the source */
+	if (zap_range(mm, src, src + done, err))
+		goto out;
+	for (i = 0; i < m.n; i++) {
+		uint64_t to = dst + m.off[i];
+		struct folio *f = m.f[i], *nf;
+		struct chunk *c = chunk_get(mm, to, true, err);
+
+		if (!c || pt_touch(mm, to, false, err))
+			goto out;
+		c->pmd = true;
+		if (f->nr > 1 && f != last &&
+		    !(((src + m.off[i]) | to) & (s->p.pmd_size - 1)) &&
+		    m.off[i] + s->p.pmd_size <= done)
+			last = f; /* a whole PMD-mapped folio moves as it is */
+		if (f->nr > 1 && f != last) {
+			/* split: the moved page becomes a folio of its own, named by dst */
+			nf = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, to), 1,
+				       err);
+			if (!nf || page_set(mm, to, nf, err))
+				goto out;
+		} else {
+			if (f->nr == 1 || m.off[i] == 0 || m.f[i - 1] != f) {
+				uint64_t old = f->owner;
+
+				f->owner = s->ops->folio_owner(s->model, v);
+				f->index = linear_index(s, v, to);
+				if (s->ops->folio_gone)
+					s->ops->folio_gone(s->model, old);
+			}
+			if (page_set(mm, to, f, err))
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (i = 0; i < m.n; i++)
+		folio_unmap(s, m.f[i]);
+	free(m.f);
+	free(m.off);
+	return rc;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -2679,7 +2916,11 @@ static int sim_fork(struct mm_sim *s, struct mm_space *pm, uint64_t child_id,
 		cv->end = pv->end;
 		cv->pgoff = pv->pgoff;
 		cv->flags &= ~VM_LOCKED_MASK; /* mlock is not inherited */
-		if (cv->uffd_ctx) {           /* no UFFD_FEATURE_EVENT_FORK assumed */
+		if (cv->uffd_ctx &&
+		    (uffd_features(s, cv->uffd_ctx) & KABI_UFFD_FEATURE_EVENT_FORK)) {
+			/* dup_userfaultfd: the child's VMAs get a ctx of their own */
+			cv->uffd_ctx = UFFD_CHILD_CTX | (child_id << 24) | (cv->uffd_ctx & 0xffffff);
+		} else if (cv->uffd_ctx) {    /* no EVENT_FORK: the child is unregistered */
 			cv->uffd_ctx = 0;
 			cv->flags &= ~VM_UFFD_MASK;
 		}
@@ -2915,6 +3156,12 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 			mm->thp_disabled = ev->a != 0;
 		break;
 	case AVM_FAULT: rc = sys_fault(s, mm, ev, err); break;
+	case AVM_UFFD_REGISTER: rc = sys_uffd_register(s, mm, ev, true, err); break;
+	case AVM_UFFD_UNREGISTER: rc = sys_uffd_register(s, mm, ev, false, err); break;
+	case AVM_UFFD_COPY: case AVM_UFFD_ZEROPAGE: case AVM_UFFD_CONTINUE: case AVM_UFFD_POISON:
+		rc = sys_uffd_fill(s, mm, ev, err);
+		break;
+	case AVM_UFFD_MOVE: rc = sys_uffd_move(s, mm, ev, err); break;
 	case AVM_POPULATE:
 		rc = populate(s, mm, (uint64_t)ev->a, (uint64_t)ev->a + (uint64_t)ev->b,
 			      ev->c ? 1 : 0, err);
@@ -3006,6 +3253,7 @@ void mm_sim_destroy(struct mm_sim *s)
 	u64map_free(&s->ksm);
 	u64map_free(&s->mms);
 	u64map_free(&s->made);
+	u64map_free(&s->uffd_features);
 	while (s->slots_pool) {
 		struct slots *sl = s->slots_pool;
 

@@ -69,6 +69,9 @@
 #define MAX_COUNT 10000000ULL
 #define MMAP_MIN_ADDR 0x10000ULL     /* vm.mmap_min_addr's default */
 
+#define GC_FROM_SUFFIX "-from"   /* the from-space region of a gc step's heap */
+#define GC_CHUNK 16              /* pages per UFFDIO_COPY / ZEROPAGE / MOVE of a gc step */
+
 /* Kernel layout (x86_64, 4-level, ASLR as on the development host). */
 #define STACK_TOP_MAX 0x7ffffffff000ULL
 #define PIE_BASE 0x555555554000ULL
@@ -107,6 +110,7 @@ struct image {
 enum step_op {
 	OP_MMAP, OP_DLOPEN, OP_TOUCH, OP_MPROTECT, OP_MUNMAP, OP_MADVISE, OP_MREMAP, OP_BRK,
 	OP_FORK, OP_THREADS, OP_EXEC, OP_SLEEP, OP_WAIT, OP_EXIT, OP_REPEAT, OP_END,
+	OP_GC,
 };
 
 struct step {
@@ -117,7 +121,7 @@ struct step {
 	uint64_t count;           /* instances, forks, threads, repeats */
 	uint64_t text, data, bss, relro; /* dlopen */
 	uint64_t every;           /* fork: ns between forks; sleep: ns */
-	double pages, write, probability;
+	double pages, write, probability; /* gc: live share, move share, zero share */
 	int prot, advice;
 	bool file, shared, noreserve, stack, vfork, wait_all;
 	bool scaled;              /* fork, repeat: count is multiplied by --scale */
@@ -424,7 +428,7 @@ static int parse_steps(struct parser *ps, struct tmpl *t, int seq, int depth,
 
 static const char *const op_names[] = {
 	"mmap", "dlopen", "touch", "mprotect", "munmap", "madvise", "mremap", "brk",
-	"fork", "threads", "exec", "sleep", "wait", "exit", "repeat", NULL,
+	"fork", "threads", "exec", "sleep", "wait", "exit", "repeat", "(end)", "gc", NULL,
 };
 
 /* Parse the value of one step `op: value` at node v (key node k for errors). */
@@ -451,6 +455,7 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 					     ADV_MERGEABLE, ADV_HUGEPAGE, ADV_NOHUGEPAGE,
 					     ADV_WIPEONFORK };
 	static const char *const wait_names[] = { "one", "all" };
+	static const char *const gc_keys[] = { "map", "live", "move", "zero", NULL };
 	struct config_yaml *y = ps->y;
 	const char *sv = config_yaml_scalar(y, v);
 	int line = config_yaml_line(y, v);
@@ -542,6 +547,19 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 			return -1;
 		if (st->size == 0)
 			return config_yaml_errf(y, v, err, "mremap needs a 'size' above 0");
+		break;
+	case OP_GC:
+		st->pages = 0.5;
+		if (check_keys(ps, v, gc_keys, err) ||
+		    get_name(ps, v, "map", st->map, true, v, err) ||
+		    get_share(ps, v, "live", &st->pages, err) ||
+		    get_share(ps, v, "move", &st->write, err) ||
+		    get_share(ps, v, "zero", &st->probability, err))
+			return -1;
+		if (strlen(st->map) + sizeof(GC_FROM_SUFFIX) > NAME_MAX_LEN)
+			return config_yaml_errf(y, v, err, "gc: map name '%s' is too long (at most "
+						"%d characters)", st->map,
+						(int)(NAME_MAX_LEN - sizeof(GC_FROM_SUFFIX)));
 		break;
 	case OP_BRK:
 		if (check_keys(ps, v, brk_keys, err) || get_size(ps, v, "size", &st->size, err))
@@ -642,7 +660,7 @@ static int parse_steps(struct parser *ps, struct tmpl *t, int seq, int depth,
 		config_yaml_pair(y, item, 0, &k, &v);
 		name = config_yaml_scalar(y, k);
 		for (op = 0; name && op_names[op]; op++) {
-			if (strcmp(op_names[op], name) == 0)
+			if (op != OP_END && strcmp(op_names[op], name) == 0)
 				break;
 		}
 		if (!name || !op_names[op])
@@ -836,6 +854,7 @@ struct proc {
 	bool wait_all;
 	enum proc_state state;
 	bool vfork_child;         /* shares the parent's mm until exec */
+	uint64_t uffd;            /* gc: the process's userfaultfd (object id), 0 none yet */
 };
 
 struct gen {
@@ -1656,6 +1675,150 @@ static int op_mremap(struct gen *g, struct proc *p, const struct step *st, struc
 	return 0;
 }
 
+/* The region named exactly name, or -1. */
+static int region_find(const struct proc *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nregions; i++)
+		if (!strcmp(p->regions[i].name, name))
+			return i;
+	return -1;
+}
+
+/* One userfaultfd fill or move ioctl of a gc step: n pages at heap page i. */
+static int gc_ioctl(struct gen *g, struct proc *p, enum avm_kind kind, int h, int f, uint64_t i,
+		    uint64_t n, struct avm_err *err)
+{
+	struct region *r = &p->regions[h], *fr = &p->regions[f];
+	uint64_t dst = r->start + i * PAGE, src = fr->start + i * PAGE, k;
+
+	if (emit(g, p, some_tid(g, p), kind, (int64_t)dst, (int64_t)(n * PAGE),
+		 kind == AVM_UFFD_ZEROPAGE ? 0 : (int64_t)src, (int64_t)(n * PAGE), (int64_t)p->uffd,
+		 kind == AVM_UFFD_MOVE ? (int64_t)KABI_UFFD_MOVE_ALLOW_SRC_HOLES : 0, err))
+		return -1;
+	r->has_av = true; /* the ioctl prepared the heap's anon_vma */
+	for (k = i; k < i + n; k++) {
+		/* COPY and MOVE map writable dirty pages; ZEROPAGE the read-only zero page */
+		r->pages[k] = kind == AVM_UFFD_ZEROPAGE ? PG_PRESENT : PG_PRESENT | PG_WRITTEN;
+		if (kind == AVM_UFFD_MOVE)
+			fr->pages[k] &= (uint8_t)~(PG_PRESENT | PG_WRITTEN);
+	}
+	return 0;
+}
+
+/*
+ * One cycle of ART's concurrent compacting collector (the CMC GC) on each
+ * private anonymous region named map (the moving space):
+ *  1. the heap's pages move to the from-space with mremap(MREMAP_MAYMOVE |
+ *     MREMAP_FIXED | MREMAP_DONTUNMAP) - the heap stays mapped and empty (the
+ *     kernel unlinks its anon_vma chain), the from-space ("<map>-from",
+ *     mapped on the first cycle) is replaced by the heap's copy;
+ *  2. the heap is registered with the process's userfaultfd (MISSING);
+ *  3. the live share of the pages that were present is compacted to the
+ *     heap's start, GC_CHUNK pages per ioctl: a share `move` of the chunks
+ *     (spread evenly, no random draw: the rest of the scenario sees the same
+ *     random stream with or without gc steps) with UFFDIO_MOVE from the same
+ *     offset of the from-space, the rest with
+ *     UFFDIO_COPY; a share `zero` of the pages after them is mapped with
+ *     UFFDIO_ZEROPAGE (mutators touching fresh pages during compaction);
+ *  4. the heap is unregistered and the from-space released (MADV_DONTNEED).
+ * A gc step takes no simulated time and draws nothing from the scenario's
+ * random stream, so adding gc steps to a scenario changes no other process's
+ * interleaving or draws: the two traces differ by what the GC does only.
+ */
+static int op_gc(struct gen *g, struct proc *p, const struct step *st, struct avm_err *err)
+{
+	char from[NAME_MAX_LEN + sizeof(GC_FROM_SUFFIX)];
+	int h, f, nh = p->nregions;
+	uint64_t i, n, present, live, zero;
+
+	for (h = 0; h < nh; h++) {
+		struct region *r = &p->regions[h], *fr;
+
+		/* a part name too long for its from-space's name is no moving space */
+		if (!region_matches(r, st->map) || r->shared || r->file ||
+		    strlen(r->name) + sizeof(GC_FROM_SUFFIX) > NAME_MAX_LEN)
+			continue;
+		snprintf(from, sizeof(from), "%s" GC_FROM_SUFFIX, r->name);
+		f = region_find(p, from);
+		if (f >= 0 && p->regions[f].len != r->len) {
+			/* the heap changed size: a new from-space */
+			if (emit(g, p, some_tid(g, p), AVM_MUNMAP, (int64_t)p->regions[f].start,
+				 (int64_t)p->regions[f].len, 0, 0, 0, 0, err))
+				return -1;
+			region_remove(p, f);
+			if (f < h)
+				h--;
+			nh--;
+			f = -1;
+		}
+		if (f < 0) {
+			uint64_t len = p->regions[h].len, addr = place(p, len);
+
+			if (!addr)
+				return no_room(g, len, err);
+			if (emit(g, p, some_tid(g, p), AVM_MMAP, (int64_t)addr, (int64_t)len,
+				 KABI_PROT_READ | KABI_PROT_WRITE, KABI_MAP_PRIVATE | KABI_MAP_ANONYMOUS | KABI_MAP_NORESERVE, 0, 0, err))
+				return -1;
+			if (!region_add(p, from, addr, len, KABI_PROT_READ | KABI_PROT_WRITE, 0, addr / PAGE, false, err))
+				return -1;
+			f = p->nregions - 1;
+		}
+		if (!p->uffd)
+			p->uffd = new_id(g);
+		r = &p->regions[h];
+		fr = &p->regions[f];
+		/* 1: the move (copy_vma: a faulted heap's copy keeps its pgoff) */
+		if (emit(g, p, some_tid(g, p), AVM_MREMAP, (int64_t)r->start, (int64_t)r->len,
+			 (int64_t)r->len, KABI_MREMAP_MAYMOVE | KABI_MREMAP_FIXED | KABI_MREMAP_DONTUNMAP,
+			 (int64_t)fr->start, (int64_t)fr->start, err))
+			return -1;
+		memcpy(fr->pages, r->pages, r->len / PAGE);
+		memset(r->pages, 0, r->len / PAGE);
+		fr->has_av = r->has_av;
+		fr->pgoff = r->has_av ? r->pgoff : fr->start / PAGE;
+		fr->prot = r->prot;
+		r->has_av = false;
+		/* 2: register */
+		if (emit(g, p, some_tid(g, p), AVM_UFFD_REGISTER, (int64_t)r->start, (int64_t)r->len,
+			 (int64_t)KABI_UFFD_MODE_MISSING, 0, (int64_t)p->uffd,
+			 (int64_t)KABI_UFFD_FEATURE_MOVE, err))
+			return -1;
+		/* 3: compaction */
+		for (present = 0, i = 0; i < fr->len / PAGE; i++)
+			present += (fr->pages[i] & PG_PRESENT) != 0;
+		live = (uint64_t)((double)present * st->pages + 0.5);
+		zero = (uint64_t)((double)(r->len / PAGE - live) * st->probability + 0.5);
+		for (i = 0; i < live; i += n) {
+			uint64_t j = i / GC_CHUNK;
+			/* every 1/move-th chunk moves: spread evenly, no draw from the
+			 * scenario's random stream (a gc step changes nothing else) */
+			bool mv = (uint64_t)((double)(j + 1) * st->write) >
+				  (uint64_t)((double)j * st->write);
+
+			n = live - i < GC_CHUNK ? live - i : GC_CHUNK;
+			if (gc_ioctl(g, p, mv ? AVM_UFFD_MOVE : AVM_UFFD_COPY, h, f, i, n, err))
+				return -1;
+		}
+		for (i = live; i < live + zero; i += n) {
+			n = live + zero - i < GC_CHUNK ? live + zero - i : GC_CHUNK;
+			if (gc_ioctl(g, p, AVM_UFFD_ZEROPAGE, h, f, i, n, err))
+				return -1;
+		}
+		/* 4: unregister, release the from-space */
+		r = &p->regions[h];
+		fr = &p->regions[f];
+		if (emit(g, p, some_tid(g, p), AVM_UFFD_UNREGISTER, (int64_t)r->start, (int64_t)r->len,
+			 0, 0, (int64_t)p->uffd, 0, err) ||
+		    emit(g, p, some_tid(g, p), AVM_MADVISE, (int64_t)fr->start, (int64_t)fr->len,
+			 ADV_DONTNEED, 0, 0, 0, err))
+			return -1;
+		memset(fr->pages, 0, fr->len / PAGE);
+	}
+	return 0;
+}
+
 static int op_brk(struct gen *g, struct proc *p, const struct step *st, struct avm_err *err)
 {
 	uint64_t want = p->brk + round_page(st->size);
@@ -1962,6 +2125,9 @@ static int run_slice(struct gen *g, struct proc *p, struct avm_err *err)
 			break;
 		case OP_MREMAP:
 			rc = op_mremap(g, p, st, err);
+			break;
+		case OP_GC:
+			rc = op_gc(g, p, st, err);
 			break;
 		case OP_BRK:
 			rc = op_brk(g, p, st, err);

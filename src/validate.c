@@ -298,7 +298,7 @@ static void val_counts_add(val_counts dst, const val_counts src, int sign)
 static bool val_is_closer(uint32_t kind)
 {
 	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK ||
-	       kind == AVM_MM_RELEASE;
+	       kind == AVM_MM_RELEASE || (kind >= AVM_UFFD_REGISTER && kind <= AVM_UFFD_POISON);
 }
 
 static bool val_is_opener(uint32_t kind)
@@ -309,7 +309,8 @@ static bool val_is_opener(uint32_t kind)
 /* Hard checkpoints: everything the kernel did for the event has been seen. */
 static bool val_is_hard(uint32_t kind)
 {
-	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK;
+	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK ||
+	       (kind >= AVM_UFFD_REGISTER && kind <= AVM_UFFD_POISON);
 }
 
 static const char *val_kind_name(uint32_t kind)
@@ -337,6 +338,13 @@ static const char *val_kind_name(uint32_t kind)
 	case AVM_FAULT: return "fault";
 	case AVM_POPULATE: return "populate";
 	case AVM_SNAPSHOT: return "snapshot";
+	case AVM_UFFD_REGISTER: return "uffd_register";
+	case AVM_UFFD_UNREGISTER: return "uffd_unregister";
+	case AVM_UFFD_COPY: return "uffd_copy";
+	case AVM_UFFD_ZEROPAGE: return "uffd_zeropage";
+	case AVM_UFFD_MOVE: return "uffd_move";
+	case AVM_UFFD_CONTINUE: return "uffd_continue";
+	case AVM_UFFD_POISON: return "uffd_poison";
 	default: return "other";
 	}
 }
@@ -349,6 +357,8 @@ static int64_t val_event_addr(const struct avm_event *ev)
 	case AVM_MREMAP: case AVM_MADVISE: case AVM_MLOCK: case AVM_MUNLOCK:
 	case AVM_VMA_NAME: case AVM_MSEAL: case AVM_SHMAT: case AVM_SHMDT:
 	case AVM_MMAP: case AVM_BRK:
+	case AVM_UFFD_REGISTER: case AVM_UFFD_UNREGISTER: case AVM_UFFD_COPY:
+	case AVM_UFFD_ZEROPAGE: case AVM_UFFD_MOVE: case AVM_UFFD_CONTINUE: case AVM_UFFD_POISON:
 		return ev->a;
 	default:
 		return 0;

@@ -316,7 +316,8 @@ static bool takes_mmap_write(uint32_t kind)
 static bool task_step(uint32_t kind)
 {
 	return (kind >= AVM_FORK && kind <= AVM_EXIT) || (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) ||
-	       kind == AVM_FAULT || kind == AVM_POPULATE;
+	       kind == AVM_FAULT || kind == AVM_POPULATE ||
+	       (kind >= AVM_UFFD_REGISTER && kind <= AVM_UFFD_POISON);
 }
 
 /* AVM_MMAP_LOCK: a=1 write, b=phase, c=success.  Write holds only. */
@@ -555,6 +556,13 @@ static const struct world_range_rule {
 	{ AVM_MSEAL, 3, { { 0, 1 }, { -1, -1 } } },
 	{ AVM_SHMAT, 0, { { 0, 1 }, { -1, -1 } } },
 	{ AVM_POPULATE, -1, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_REGISTER, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_UNREGISTER, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_COPY, -1, { { 0, 1 }, { 2, 1 } } },
+	{ AVM_UFFD_ZEROPAGE, -1, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_MOVE, -1, { { 0, 1 }, { 2, 1 } } },
+	{ AVM_UFFD_CONTINUE, -1, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_POISON, -1, { { 0, 1 }, { -1, -1 } } },
 };
 
 /* Does ev name a range beyond any address space (a range the simulator cannot apply)? */

@@ -503,4 +503,46 @@ static inline struct tw_page_find tw_page(struct world *w, uint64_t mm, uint64_t
 	return p;
 }
 
+/*
+ * userfaultfd ioctls (event.h kinds 90-96) on uffd `uffd` (its file id, the
+ * ctx identity).  done = the bytes the ioctl did, or -errno.
+ */
+static inline struct avm_event ev_uffd_register(uint64_t mm, uint64_t addr, uint64_t len,
+						uint64_t uffd, uint64_t mode, uint64_t features)
+{
+	struct avm_event ev = ev_base(mm, AVM_UFFD_REGISTER);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.c = (int64_t)mode;
+	ev.e = (int64_t)uffd;
+	ev.f = (int64_t)features;
+	return ev;
+}
+
+static inline struct avm_event ev_uffd_unregister(uint64_t mm, uint64_t addr, uint64_t len,
+						  uint64_t uffd)
+{
+	struct avm_event ev = ev_base(mm, AVM_UFFD_UNREGISTER);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.e = (int64_t)uffd;
+	return ev;
+}
+
+/* COPY, ZEROPAGE, MOVE, CONTINUE, POISON: kind, dst, len, src (COPY/MOVE), done. */
+static inline struct avm_event ev_uffd_op(uint64_t mm, uint32_t kind, uint64_t dst, uint64_t len,
+					  uint64_t src, int64_t done, uint64_t uffd)
+{
+	struct avm_event ev = ev_base(mm, kind);
+
+	ev.a = (int64_t)dst;
+	ev.b = (int64_t)len;
+	ev.c = (int64_t)src;
+	ev.d = done;
+	ev.e = (int64_t)uffd;
+	return ev;
+}
+
 #endif
