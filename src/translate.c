@@ -801,6 +801,9 @@ static int xlate_brk(struct xlate *x, struct xlate_mm *m, const struct avm_event
 			m->heap_d += (int64_t)(m->iv[i - 1].te - ru(x, add(m->heap_s, m->heap_d)));
 			x->st.vmas_moved++;
 		}
+		/* the heap starts on a target page (a 16K kernel aligns start_brk to its
+		 * page): its delta is the only one that is not a multiple of the page */
+		m->heap_d += (int64_t)(ru(x, add(m->heap_s, m->heap_d)) - add(m->heap_s, m->heap_d));
 		x->st.vmas_placed++;
 		x->st.vmas_va_relocated += xlate_va(x) && r != XLATE_LOW;
 		m->brk_known = true;
