@@ -583,10 +583,19 @@ static struct avm_event *xlate_emit(struct xlate *x, const struct avm_event *in,
 	return &x->out[x->nout++];
 }
 
-/* One event per mapping the source range [a, a+len) covers, a and b rewritten. */
+/*
+ * One event per mapping the source range [a, a+len) covers, a and b
+ * rewritten, rounded out to target pages.  An mprotect that takes rights
+ * away without removing all (RELRO's rw -> r) rounds its end down where it
+ * ends inside a mapping: glibc's _dl_protect_relro aligns the end down to
+ * the page, so on a 16K kernel the partial page stays writable.  PROT_NONE
+ * (guard pages: glibc rounds the guard size up) and every other call round
+ * out.
+ */
 static int xlate_ranges(struct xlate *x, struct xlate_mm *m, const struct avm_event *in,
 			struct avm_err *err)
 {
+	bool narrow = in->kind == AVM_MPROTECT && (in->c & 7) != 0;
 	uint64_t a = (uint64_t)in->a, b = a + (uint64_t)in->b;
 	size_t before = x->nout;
 
@@ -595,6 +604,11 @@ static int xlate_ranges(struct xlate *x, struct xlate_mm *m, const struct avm_ev
 		uint64_t pa = a > v->s ? a : v->s, pb = b < v->e ? b : v->e;
 		uint64_t ta = rd(x, add(pa, v->d)), tb = ru(x, add(pb, v->d));
 		struct avm_event *o;
+
+		/* rights taken away (new prot a strict subset of the mapping's) */
+		if (narrow && pb < v->e && ((unsigned)in->c & 7u) != (v->key & 7u) &&
+		    ((unsigned)in->c & 7u & ~(v->key & 7u)) == 0)
+			tb = rd(x, add(pb, v->d));
 
 		if (ta < v->ts)
 			ta = v->ts;

@@ -109,6 +109,38 @@ static void test_elf_segments_move_up(void **state)
 }
 
 /*
+ * RELRO: the loader makes the first p of the data segment read-only.
+ *
+ *   source  0x401000 |r-- (relro)|rw-|       (data: 2 p)
+ *   target  0x404000 |rw- . . . . . .|       (one P: the call rounds its end down)
+ *
+ * glibc aligns the RELRO end down to the page: on a 16K kernel a RELRO
+ * shorter than a page protects nothing, and the data stays writable.  The
+ * same call ending at the mapping's end protects the whole page.
+ */
+static void test_relro_rounds_in(void **state)
+{
+	struct xlate *x = mk16();
+	struct avm_snap_vma rows[2] = {
+		row(1, 0x400000, 0x401000, VM_READ | VM_EXEC, 7),
+		row(1, 0x401000, 0x403000, VM_READ | VM_WRITE, 7),
+	};
+	struct avm_err err = { { 0 } };
+	struct avm_event o;
+
+	(void)state;
+	if (xlate_snap_vmas(x, rows, 2, &err))
+		fail_msg("%s", err.msg);
+	tr(x, ev_mprotect(1, 0x401000, PG, PROT_READ), 0);
+	o = tr(x, ev_write(1, 0x402000), 1);       /* still writable: the fault goes on */
+	assert_int_equal(o.a, 0x404000);
+	o = tr(x, ev_mprotect(1, 0x402000, PG, PROT_READ), 1);
+	assert_int_equal(o.a, 0x404000);
+	assert_int_equal(o.b, P16);
+	xlate_destroy(x);
+}
+
+/*
  * A guard page: mprotect(PROT_NONE) of the first p of an anonymous mapping.
  *
  *   source  A |--- . . . . . . . . . . . . . . .|  (16 p, first one PROT_NONE)
@@ -393,6 +425,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_elf_segments_move_up),
+		cmocka_unit_test(test_relro_rounds_in),
 		cmocka_unit_test(test_guard_page),
 		cmocka_unit_test(test_topdown_moves_down),
 		cmocka_unit_test(test_loader_reservation),
