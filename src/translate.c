@@ -678,14 +678,17 @@ static int xlate_fault(struct xlate *x, struct xlate_mm *m, const struct avm_eve
 		x->st.faults_outside++;
 		return 0;
 	}
-	kw = ((y >> x->dst_shift) << 1 | 1) + 1;
-	kr = ((y >> x->dst_shift) << 1) + 1;
-	if (u64map_get(&m->seen, kw) || (!write && u64map_get(&m->seen, kr))) {
-		x->st.faults_dup++;
-		return 0;
+	/* same pages (a VA change only): every fault as recorded */
+	if (x->p.dst_page != x->p.src_page) {
+		kw = ((y >> x->dst_shift) << 1 | 1) + 1;
+		kr = ((y >> x->dst_shift) << 1) + 1;
+		if (u64map_get(&m->seen, kw) || (!write && u64map_get(&m->seen, kr))) {
+			x->st.faults_dup++;
+			return 0;
+		}
+		if (u64map_put(&m->seen, write ? kw : kr, (void *)1))
+			return avm_errf(err, "translate: out of memory");
 	}
-	if (u64map_put(&m->seen, write ? kw : kr, (void *)1))
-		return avm_errf(err, "translate: out of memory");
 	o = xlate_emit(x, in, err);
 	if (!o)
 		return -1;
