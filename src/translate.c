@@ -390,7 +390,12 @@ static bool xlate_mergeable(const struct xlate_iv *a, const struct xlate_iv *b)
 }
 
 /* How a mapping's address was chosen. */
-enum { XLATE_KERNEL = 0, XLATE_FIXED = 1, XLATE_ROW = 2 /* a snapshot row: never merges */ };
+enum {
+	XLATE_KERNEL = 0,  /* mmap without MAP_FIXED: moves down, loader slack if file-backed */
+	XLATE_FIXED = 1,   /* MAP_FIXED, MREMAP_FIXED: moves up */
+	XLATE_ROW = 2,     /* a snapshot row: moves up, never merges */
+	XLATE_MOVED = 3,   /* mremap's kernel-chosen destination: moves down, no slack */
+};
 
 /*
  * The interval of m (other than skip) whose target overlaps [ts, te) and
@@ -461,15 +466,15 @@ static int xlate_place(struct xlate *x, struct xlate_mm *m, uint64_t mm, uint64_
 		skip = i;             /* the rest of the reservation this was carved from */
 	nat = v;
 	for (size_t tries = 0; tries <= m->n && v.te > v.ts; tries++) {
-		const struct xlate_iv *c = xlate_conflict(m, skip, v.ts, v.te,
-							  fixed != XLATE_KERNEL);
+		bool up = fixed == XLATE_FIXED || fixed == XLATE_ROW;
+		const struct xlate_iv *c = xlate_conflict(m, skip, v.ts, v.te, up);
 		uint64_t k;
 
 		if (!c) {
 			placed = true;
 			break;
 		}
-		if (fixed != XLATE_KERNEL) {
+		if (up) {
 			if (c->s >= s)
 				break;    /* never leap over a mapping above it */
 			k = c->te - v.ts;
@@ -772,7 +777,7 @@ static int xlate_mremap(struct xlate *x, struct xlate_mm *m, const struct avm_ev
 	if (!(in->d & XLATE_MREMAP_DONTUNMAP) && xlate_cut(x, m, a, a + olen, err))
 		return -1;
 	if (xlate_map(x, m, in->mm, na, na + nlen, src.key, src.file,
-		      (in->d & XLATE_MREMAP_FIXED) ? XLATE_FIXED : XLATE_KERNEL, &nv, err))
+		      (in->d & XLATE_MREMAP_FIXED) ? XLATE_FIXED : XLATE_MOVED, &nv, err))
 		return -1;
 	if (nv->te <= nv->ts)
 		return 0;

@@ -268,6 +268,43 @@ static void test_fork_follows(void **state)
 }
 
 /*
+ * Later events follow a moved range: the data row sits one P up (d =
+ * +0x4000); mremap moves it to M = 0x7f0000000000 (kernel-chosen, no
+ * neighbour, no slack), then faults and munmap follow the new place.
+ *
+ *   source  0x400000 |r-x|rw- rw-|   ->   M |rw- rw-|
+ *   target  0x400000 |r-x ...|rw- ...|   ->   M |rw- ...|
+ */
+static void test_mremap_follows(void **state)
+{
+	struct xlate *x = mk16();
+	struct avm_snap_vma rows[2] = {
+		row(1, 0x400000, 0x401000, VM_READ | VM_EXEC, 7),
+		row(1, 0x401000, 0x403000, VM_READ | VM_WRITE, 7),
+	};
+	const uint64_t M = 0x7f0000000000ULL;
+	struct avm_err err = { { 0 } };
+	struct avm_event o;
+
+	(void)state;
+	if (xlate_snap_vmas(x, rows, 2, &err))
+		fail_msg("%s", err.msg);
+	o = tr(x, ev_mremap(1, 0x401000, 2 * PG, 2 * PG, 1 /* MREMAP_MAYMOVE */, (int64_t)M, 0), 1);
+	assert_int_equal(o.a, 0x404000);
+	assert_int_equal(o.b, P16);
+	assert_int_equal(o.c, P16);
+	assert_int_equal(o.e, M);
+	o = tr(x, ev_write(1, M + PG + 8), 1);
+	assert_int_equal(o.a, M);
+	tr(x, ev_write(1, 0x401000), 0);          /* the old place is gone */
+	assert_int_equal(xlate_stats(x)->faults_outside, 1);
+	o = tr(x, ev_munmap(1, M, 2 * PG), 1);
+	assert_int_equal(o.a, M);
+	assert_int_equal(o.b, P16);
+	xlate_destroy(x);
+}
+
+/*
  * 39-bit VA: an x86_64 process (user space 2^47) under arm64-4k-39bit
  * (2^39), 4 KiB pages both sides.  Each region keeps its distances:
  *
@@ -430,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_topdown_moves_down),
 		cmocka_unit_test(test_loader_reservation),
 		cmocka_unit_test(test_fork_follows),
+		cmocka_unit_test(test_mremap_follows),
 		cmocka_unit_test(test_va_39bit),
 		cmocka_unit_test(test_va_refusals),
 		cmocka_unit_test(test_smaller_pages_refused),
