@@ -1442,7 +1442,8 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 	start = replay_now();
 	if (replay_pipeline(&r, total, err))
 		goto out;
-	res->events = r.read;
+	/* the trace's events (a translation may drop or split some: arch.translated_from) */
+	res->events = r.xl ? xlate_stats(r.xl)->events_in : r.read;
 	memcpy(res->note, r.note, sizeof(res->note));
 	res->reader_cpu = r.reader_cpu;
 	for (size_t i = 0; i < r.nworkers && i < REPLAY_MAX_MODELS; i++)
