@@ -335,6 +335,10 @@ static int replay_translate(struct replay *r, const char *isa, uint64_t page, un
 				r->arch.name, (unsigned long long)p.src_page, va_bits);
 	if (!p.src_va_bits)
 		p.src_va_bits = r->arch.va_bits;
+	snprintf(r->note, sizeof(r->note), "%s replays a translation of the trace (%llu-byte pages, "
+		 "%u-bit VA) to its %llu-byte pages and %u-bit VA: arch.translated_from counts what "
+		 "changed (docs/arch.md)", r->arch.name, (unsigned long long)p.src_page,
+		 p.src_va_bits, (unsigned long long)p.dst_page, r->arch.va_bits);
 	return xlate_create(&p, &r->xl, err);
 }
 
