@@ -333,6 +333,10 @@ static int replay_translate(struct replay *r, const char *isa, uint64_t page, un
 		return avm_errf(err, "--validate: arch %s is translated from the trace's %llu-byte "
 				     "pages and %u-bit VA: there is no kernel to compare with",
 				r->arch.name, (unsigned long long)p.src_page, va_bits);
+	if (r->o->calibrate_path)
+		return avm_errf(err, "--calibrate: arch %s is translated from the trace's %llu-byte "
+				     "pages and %u-bit VA: the holds were measured on another layout",
+				r->arch.name, (unsigned long long)p.src_page, va_bits);
 	if (!p.src_va_bits)
 		p.src_va_bits = r->arch.va_bits;
 	snprintf(r->note, sizeof(r->note), "%s replays a translation of the trace (%llu-byte pages, "

@@ -356,8 +356,10 @@ static int xlate_cut(struct xlate *x, struct xlate_mm *m, uint64_t a, uint64_t b
 	i = xlate_first_after(m, a);
 	for (j = i; j < m->n && m->iv[j].e <= b; j++)
 		;
-	memmove(&m->iv[i], &m->iv[j], (m->n - j) * sizeof(*m->iv));
-	m->n -= j - i;
+	if (j > i) { /* (an mm with no interval yet has iv == NULL: no memmove on it) */
+		memmove(&m->iv[i], &m->iv[j], (m->n - j) * sizeof(*m->iv));
+		m->n -= j - i;
+	}
 	return 0;
 }
 

@@ -5,7 +5,7 @@
 #   counts at 4K, 16K, 64K and 39-bit VA are worked out below;
 # - the real collection tests/traces/v2.db at the same four arches: it runs,
 #   the counts move the right way, 39-bit keeps every rmap count;
-# - --validate with a translated arch is refused in one line.
+# - --validate (and --calibrate) with a translated arch is refused in one line.
 set -euo pipefail
 BUILD=${BUILD:-build}
 replay="$BUILD/anonvma-replay"
@@ -137,4 +137,12 @@ grep -q "^anonvma-replay: --validate: arch arm64-16k-48bit is translated from th
 	"$tmp/err" || fail "--validate refusal: $(cat "$tmp/err")"
 [ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "--validate refusal is not one line"
 [ ! -e "$tmp/x.json" ] || fail "a report was written on error"
+# --calibrate fits costs to holds the recording kernel measured: refused too
+if "$replay" -q --calibrate "$tmp/cal.yaml" --arch arm64-16k-48bit -o "$tmp/x.json" \
+	tests/traces/v2.db 2> "$tmp/err"; then
+	fail "--calibrate with a translated arch accepted"
+fi
+grep -q "^anonvma-replay: --calibrate: arch arm64-16k-48bit is translated" "$tmp/err" ||
+	fail "--calibrate refusal: $(cat "$tmp/err")"
+[ ! -e "$tmp/cal.yaml" ] || fail "a calibration was written on error"
 echo "replay_translate: ok"
