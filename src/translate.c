@@ -898,6 +898,15 @@ int xlate_event(struct xlate *x, const struct avm_event *in, const struct avm_ev
 		if (xlate_changes_mm(in->kind) && m->seen.n)
 			u64map_free(&m->seen);
 	}
+	if (!m) { /* no address space (mm 0 of a broken trace, a global event): as it is */
+		o = xlate_emit(x, in, err);
+		if (!o)
+			return -1;
+		x->st.events_out += x->nout;
+		*out = x->out;
+		*n = x->nout;
+		return 0;
+	}
 	switch (in->kind) {
 	case AVM_FAULT:
 		rc = xlate_fault(x, m, in, err);

@@ -379,6 +379,21 @@ static void test_va_refusals(void **state)
 	xlate_destroy(x);
 }
 
+/* An event without an address space (mm 0: a broken trace) goes through as it is. */
+static void test_no_mm_passes(void **state)
+{
+	struct xlate *x = mk16();
+	struct avm_event o;
+
+	(void)state;
+	o = tr(x, ev_brk(0, 0x1234, 0x5678), 1);
+	assert_int_equal(o.a, 0x1234);
+	assert_int_equal(o.b, 0x5678);
+	o = tr(x, ev_write(0, 0x401008), 1);
+	assert_int_equal(o.a, 0x401008);
+	xlate_destroy(x);
+}
+
 /* Smaller target pages are refused at creation. */
 static void test_smaller_pages_refused(void **state)
 {
@@ -470,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_mremap_follows),
 		cmocka_unit_test(test_va_39bit),
 		cmocka_unit_test(test_va_refusals),
+		cmocka_unit_test(test_no_mm_passes),
 		cmocka_unit_test(test_smaller_pages_refused),
 		cmocka_unit_test(test_world_16k),
 	};
