@@ -51,6 +51,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "collect.h"
+#include "kabi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -214,10 +215,6 @@ extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksy
 #error "anonvma-collect: syscall table for this architecture is missing"
 #endif
 
-#define MAP_ANONYMOUS_ 0x20
-#define PR_SET_THP_DISABLE_ 41
-#define PR_SET_VMA_ 0x53564d41
-#define PR_SET_VMA_ANON_NAME_ 0
 #define ANON_NAME_MAX 80
 
 /* --- helpers -------------------------------------------------------------- */
@@ -864,12 +861,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	st.arg[4] = SYSARG(regs, 4);
 	st.arg[5] = SYSARG(regs, 5);
 	if (id == NR_prctl) {
-		if (st.arg[0] == PR_SET_VMA_ && st.arg[1] == PR_SET_VMA_ANON_NAME_)
+		if (st.arg[0] == KABI_PR_SET_VMA && st.arg[1] == KABI_PR_SET_VMA_ANON_NAME)
 			st.obj = name_hash((const void *)st.arg[4]);
-		else if (st.arg[0] != PR_SET_THP_DISABLE_)
+		else if (st.arg[0] != KABI_PR_SET_THP_DISABLE)
 			return 0;
 	} else if (id == NR_mmap) {
-		if (!(st.arg[3] & MAP_ANONYMOUS_))
+		if (!(st.arg[3] & KABI_MAP_ANONYMOUS))
 			st.obj = fd_file((int)st.arg[4]);
 	} else if (id == NR_process_madvise) {
 		struct iovec *uv = (struct iovec *)st.arg[1];
@@ -994,7 +991,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		emit_sys(AVM_SHMDT, mm, st.arg[0], 0, 0, ret, 0, 0);
 		break;
 	case NR_prctl:
-		if (st.arg[0] == PR_SET_THP_DISABLE_)
+		if (st.arg[0] == KABI_PR_SET_THP_DISABLE)
 			emit_sys(AVM_PRCTL_THP, mm, st.arg[1], 0, 0, ret, 0, 0);
 		else
 			emit_sys(AVM_VMA_NAME, mm, st.arg[2], st.arg[3], st.obj, ret, 0, 0);

@@ -997,6 +997,11 @@ int config_load(struct config *c, const char *path, struct avm_err *err)
 
 /* ---- one key at a time (--set, --sweep) -------------------------------------------------- */
 
+const char *config_key_name(size_t i)
+{
+	return i < sizeof(config_keys) / sizeof(config_keys[0]) ? config_keys[i].key : NULL;
+}
+
 bool config_has_key(const char *key)
 {
 	size_t i;

@@ -90,6 +90,8 @@ int config_load(struct config *c, const char *path, struct avm_err *err);
 int config_set(struct config *c, const char *key, const char *value, struct avm_err *err);
 /* Is `key` a key of the replay config? */
 bool config_has_key(const char *key);
+/* The i-th key config_set accepts (table order, old names included); NULL past the last. */
+const char *config_key_name(size_t i);
 /*
  * The value names of the lazy policies, as the config file spells them
  * (docs/config.md): "ptl", "conservative", ... for reports; "?" if out of range.

@@ -40,46 +40,10 @@
 #include <string.h>
 
 #include "arch.h"
+#include "array.h"
+#include "kabi.h"
 #include "locks.h"
 #include "u64map.h"
-
-/* Kernel ABI values (uapi asm-generic/mman*.h, linux/mman.h), x86_64. */
-#define K_PROT_READ 0x1
-#define K_PROT_WRITE 0x2
-#define K_PROT_EXEC 0x4
-#define K_MAP_SHARED 0x01
-#define K_MAP_PRIVATE 0x02
-#define K_MAP_SHARED_VALIDATE 0x03
-#define K_MAP_DROPPABLE 0x08
-#define K_MAP_TYPE 0x0f
-#define K_MAP_FIXED 0x10
-#define K_MAP_ANONYMOUS 0x20
-#define K_MAP_GROWSDOWN 0x0100
-#define K_MAP_LOCKED 0x2000
-#define K_MAP_NORESERVE 0x4000
-#define K_MAP_POPULATE 0x8000
-#define K_MAP_NONBLOCK 0x10000
-#define K_MAP_STACK 0x20000
-#define K_MAP_HUGETLB 0x40000
-#define K_MAP_SYNC 0x80000
-#define K_MREMAP_MAYMOVE 1
-#define K_MREMAP_FIXED 2
-#define K_MREMAP_DONTUNMAP 4
-#define K_MLOCK_ONFAULT 0x1
-#define K_MCL_CURRENT 1
-#define K_MCL_FUTURE 2
-#define K_MCL_ONFAULT 4
-#define K_ENOMEM 12
-#define K_CLONE_VM 0x100
-
-enum {
-	K_MADV_NORMAL = 0, K_MADV_RANDOM = 1, K_MADV_SEQUENTIAL = 2, K_MADV_DONTNEED = 4,
-	K_MADV_DONTFORK = 10, K_MADV_DOFORK = 11, K_MADV_MERGEABLE = 12,
-	K_MADV_UNMERGEABLE = 13, K_MADV_HUGEPAGE = 14, K_MADV_NOHUGEPAGE = 15,
-	K_MADV_DONTDUMP = 16, K_MADV_DODUMP = 17, K_MADV_WIPEONFORK = 18,
-	K_MADV_KEEPONFORK = 19, K_MADV_POPULATE_READ = 22, K_MADV_POPULATE_WRITE = 23,
-	K_MADV_DONTNEED_LOCKED = 24, K_MADV_GUARD_INSTALL = 102,
-};
 
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
 /* VM_DATA_DEFAULT_FLAGS on x86_64 without READ_IMPLIES_EXEC. */
@@ -201,11 +165,11 @@ static uint64_t prot_to_vm(int64_t prot)
 {
 	uint64_t f = 0;
 
-	if (prot & K_PROT_READ)
+	if (prot & KABI_PROT_READ)
 		f |= VM_READ;
-	if (prot & K_PROT_WRITE)
+	if (prot & KABI_PROT_WRITE)
 		f |= VM_WRITE;
-	if (prot & K_PROT_EXEC)
+	if (prot & KABI_PROT_EXEC)
 		f |= VM_EXEC;
 	return f;
 }
@@ -295,16 +259,9 @@ static int vma_insert(struct mm_space *mm, struct mm_vma *v, struct avm_err *err
 {
 	size_t i;
 
-	if (mm->nvma == mm->cap) {
-		size_t cap = mm->cap ? mm->cap * 2 : 16;
-		struct mm_vma **nv = realloc(mm->vma, cap * sizeof(*nv));
-
-		if (!nv)
-			return avm_errf(err, "out of memory (VMA array of mm %llu)",
-					(unsigned long long)mm->id);
-		mm->vma = nv;
-		mm->cap = cap;
-	}
+	if (array_grow((void **)&mm->vma, &mm->cap, mm->nvma + 1, sizeof(*mm->vma), 16))
+		return avm_errf(err, "out of memory (VMA array of mm %llu)",
+				(unsigned long long)mm->id);
 	i = idx_start_ge(mm, v->start);
 	memmove(&mm->vma[i + 1], &mm->vma[i], (mm->nvma - i) * sizeof(*mm->vma));
 	mm->vma[i] = v;
@@ -1460,8 +1417,8 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 		    struct avm_err *err)
 {
 	uint64_t addr = (uint64_t)ev->a, len = page_align(s, (uint64_t)ev->b);
-	int64_t flags = ev->d, type = flags & K_MAP_TYPE;
-	bool shared = type == K_MAP_SHARED || type == K_MAP_SHARED_VALIDATE;
+	int64_t flags = ev->d, type = flags & KABI_MAP_TYPE;
+	bool shared = type == KABI_MAP_SHARED || type == KABI_MAP_SHARED_VALIDATE;
 	struct vattr a = { 0 };
 	struct mm_vma *v;
 	bool populate_it;
@@ -1475,20 +1432,20 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 		return 0;
 	/* do_mmap: calc_vm_prot_bits | calc_vm_flag_bits | def_flags | VM_MAY* */
 	a.flags = prot_to_vm(ev->c) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | mm->def_flags;
-	if (flags & K_MAP_GROWSDOWN)
+	if (flags & KABI_MAP_GROWSDOWN)
 		a.flags |= VM_GROWSDOWN;
-	if (flags & K_MAP_LOCKED)
+	if (flags & KABI_MAP_LOCKED)
 		a.flags |= VM_LOCKED;
-	if (flags & K_MAP_STACK)
+	if (flags & KABI_MAP_STACK)
 		a.flags |= VM_NOHUGEPAGE;
-	if ((flags & K_MAP_SYNC) && type == K_MAP_SHARED_VALIDATE)
+	if ((flags & KABI_MAP_SYNC) && type == KABI_MAP_SHARED_VALIDATE)
 		a.flags |= VM_SYNC;
 	if (shared)
 		a.flags |= VM_SHARED | VM_MAYSHARE;
-	if (type == K_MAP_DROPPABLE)
+	if (type == KABI_MAP_DROPPABLE)
 		a.flags |= VM_DROPPABLE | VM_WIPEONFORK | VM_DONTDUMP | VM_NORESERVE;
 	a.file = (uint64_t)ev->e;
-	if (flags & K_MAP_HUGETLB) {
+	if (flags & KABI_MAP_HUGETLB) {
 		/* hugetlbfs: VM_HUGETLB | VM_DONTEXPAND, a close hook, never merges */
 		a.flags |= VM_HUGETLB | VM_DONTEXPAND;
 		a.has_close = true;
@@ -1503,7 +1460,7 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 	} else {
 		a.pgoff = (uint64_t)ev->f;
 	}
-	if ((flags & K_MAP_NORESERVE) && !s->p.overcommit_never)
+	if ((flags & KABI_MAP_NORESERVE) && !s->p.overcommit_never)
 		a.flags |= VM_NORESERVE;
 	/* accountable_mapping(): private, writable, not NORESERVE, not hugetlb */
 	if (!(a.flags & VM_HUGETLB) && (a.flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE)
@@ -1521,7 +1478,7 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 			return -1;
 	}
 	populate_it = ((a.flags & VM_LOCKED) && !(a.flags & VM_LOCKONFAULT)) ||
-		      (flags & (K_MAP_POPULATE | K_MAP_NONBLOCK)) == K_MAP_POPULATE;
+		      (flags & (KABI_MAP_POPULATE | KABI_MAP_NONBLOCK)) == KABI_MAP_POPULATE;
 	if (populate_it)
 		return populate(s, mm, addr, addr + len, -1, err);
 	return 0;
@@ -1565,41 +1522,41 @@ static int modify_attrs(const struct mm_vma *v, const struct modify *m, struct v
 		break;
 	case MOD_MADVISE:
 		switch (m->arg) {
-		case K_MADV_NORMAL: f &= ~(VM_SEQ_READ | VM_RAND_READ); break;
-		case K_MADV_RANDOM: f = (f & ~VM_SEQ_READ) | VM_RAND_READ; break;
-		case K_MADV_SEQUENTIAL: f = (f & ~VM_RAND_READ) | VM_SEQ_READ; break;
-		case K_MADV_DONTFORK: f |= VM_DONTCOPY; break;
-		case K_MADV_DOFORK:
+		case KABI_MADV_NORMAL: f &= ~(VM_SEQ_READ | VM_RAND_READ); break;
+		case KABI_MADV_RANDOM: f = (f & ~VM_SEQ_READ) | VM_RAND_READ; break;
+		case KABI_MADV_SEQUENTIAL: f = (f & ~VM_RAND_READ) | VM_SEQ_READ; break;
+		case KABI_MADV_DONTFORK: f |= VM_DONTCOPY; break;
+		case KABI_MADV_DOFORK:
 			if (f & VM_IO)
 				return -1;
 			f &= ~VM_DONTCOPY;
 			break;
-		case K_MADV_WIPEONFORK:
+		case KABI_MADV_WIPEONFORK:
 			if (v->file || (f & VM_SHARED))
 				return -1;
 			f |= VM_WIPEONFORK;
 			break;
-		case K_MADV_KEEPONFORK:
+		case KABI_MADV_KEEPONFORK:
 			if (f & VM_DROPPABLE)
 				return -1;
 			f &= ~VM_WIPEONFORK;
 			break;
-		case K_MADV_DONTDUMP: f |= VM_DONTDUMP; break;
-		case K_MADV_DODUMP:
+		case KABI_MADV_DONTDUMP: f |= VM_DONTDUMP; break;
+		case KABI_MADV_DODUMP:
 			if ((f & VM_SPECIAL) && !(f & VM_HUGETLB))
 				return -1;
 			f &= ~VM_DONTDUMP;
 			break;
-		case K_MADV_MERGEABLE:
+		case KABI_MADV_MERGEABLE:
 			/* ksm_madvise: silently ignores VMAs KSM cannot handle */
 			if (f & (VM_MERGEABLE | VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO |
 				 VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP | VM_DROPPABLE))
 				return 0;
 			f |= VM_MERGEABLE;
 			break;
-		case K_MADV_UNMERGEABLE: f &= ~VM_MERGEABLE; break;
-		case K_MADV_HUGEPAGE: f = (f & ~VM_NOHUGEPAGE) | VM_HUGEPAGE; break;
-		case K_MADV_NOHUGEPAGE: f = (f & ~VM_HUGEPAGE) | VM_NOHUGEPAGE; break;
+		case KABI_MADV_UNMERGEABLE: f &= ~VM_MERGEABLE; break;
+		case KABI_MADV_HUGEPAGE: f = (f & ~VM_NOHUGEPAGE) | VM_HUGEPAGE; break;
+		case KABI_MADV_NOHUGEPAGE: f = (f & ~VM_HUGEPAGE) | VM_NOHUGEPAGE; break;
 		default: return 0;
 		}
 		break;
@@ -1608,7 +1565,7 @@ static int modify_attrs(const struct mm_vma *v, const struct modify *m, struct v
 		if (f & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE))
 			return 0;
 		f = (f & ~VM_LOCKED_MASK) | VM_LOCKED |
-		    ((m->arg & K_MLOCK_ONFAULT) ? VM_LOCKONFAULT : 0);
+		    ((m->arg & KABI_MLOCK_ONFAULT) ? VM_LOCKONFAULT : 0);
 		break;
 	case MOD_MUNLOCK:
 		if (f & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE))
@@ -1716,8 +1673,8 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 	uint64_t a = start;
 
 	switch (advice) {
-	case K_MADV_DONTNEED:
-	case K_MADV_DONTNEED_LOCKED:
+	case KABI_MADV_DONTNEED:
+	case KABI_MADV_DONTNEED_LOCKED:
 		thp_cut(s, mm, start); /* a partial zap of a PMD-mapped folio splits it */
 		thp_cut(s, mm, end);
 		if (zap_range(mm, start, end, err))
@@ -1725,11 +1682,11 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 		if (mm->pt) /* zap_page_range keeps the page tables */
 			arch_pt_zap(mm->pt, start, end);
 		return 0;
-	case K_MADV_POPULATE_READ:
+	case KABI_MADV_POPULATE_READ:
 		return populate(s, mm, start, end, 0, err);
-	case K_MADV_POPULATE_WRITE:
+	case KABI_MADV_POPULATE_WRITE:
 		return populate(s, mm, start, end, 1, err);
-	case K_MADV_GUARD_INSTALL:
+	case KABI_MADV_GUARD_INSTALL:
 		/* madvise_guard_install prepares although no page is mapped (§2.2) */
 		while (a < end) {
 			size_t i = idx_end_above(mm, a);
@@ -1753,14 +1710,14 @@ static int sys_madvise(struct mm_sim *s, struct mm_space *mm, const struct avm_e
 {
 	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
 	struct modify m = { MOD_MADVISE, ev->c, false };
-	bool failed = ev->d < 0 && ev->d != -K_ENOMEM; /* ENOMEM: holes, the rest applied */
+	bool failed = ev->d < 0 && ev->d != -KABI_ENOMEM; /* ENOMEM: holes, the rest applied */
 
 	if (ev->d < 0)
 		s->st.failed_syscalls++;
 	if (start & (s->p.page_size - 1))
 		return 0;
-	if (failed && ev->c != K_MADV_WIPEONFORK && ev->c != K_MADV_KEEPONFORK &&
-	    ev->c != K_MADV_DOFORK && ev->c != K_MADV_DODUMP)
+	if (failed && ev->c != KABI_MADV_WIPEONFORK && ev->c != KABI_MADV_KEEPONFORK &&
+	    ev->c != KABI_MADV_DOFORK && ev->c != KABI_MADV_DODUMP)
 		return 0;
 	if (madvise_action(s, mm, start, end, ev->c, err))
 		return -1;
@@ -1780,7 +1737,7 @@ static int sys_mlock(struct mm_sim *s, struct mm_space *mm, const struct avm_eve
 	}
 	if (modify_range(s, mm, start, end, &m, false, err))
 		return -1;
-	if (lock && !(ev->c & K_MLOCK_ONFAULT))
+	if (lock && !(ev->c & KABI_MLOCK_ONFAULT))
 		return populate(s, mm, start, end, -1, err);
 	return 0;
 }
@@ -1797,17 +1754,17 @@ static int sys_mlockall(struct mm_sim *s, struct mm_space *mm, const struct avm_
 	}
 	/* def_flags: MCL_FUTURE locks later mappings (eager.md §7.1) */
 	mm->def_flags &= ~VM_LOCKED_MASK;
-	if (fl & K_MCL_FUTURE)
-		mm->def_flags |= VM_LOCKED | ((fl & K_MCL_ONFAULT) ? VM_LOCKONFAULT : 0);
-	if (lock && !(fl & K_MCL_CURRENT))
+	if (fl & KABI_MCL_FUTURE)
+		mm->def_flags |= VM_LOCKED | ((fl & KABI_MCL_ONFAULT) ? VM_LOCKONFAULT : 0);
+	if (lock && !(fl & KABI_MCL_CURRENT))
 		return 0;
 	if (lock) {
 		m.kind = MOD_MLOCK;
-		m.arg = (fl & K_MCL_ONFAULT) ? K_MLOCK_ONFAULT : 0;
+		m.arg = (fl & KABI_MCL_ONFAULT) ? KABI_MLOCK_ONFAULT : 0;
 	}
 	if (modify_range(s, mm, 0, UINT64_MAX, &m, false, err))
 		return -1;
-	if (lock && !(fl & K_MCL_ONFAULT))
+	if (lock && !(fl & KABI_MCL_ONFAULT))
 		return populate(s, mm, 0, UINT64_MAX, -1, err);
 	return 0;
 }
@@ -1817,7 +1774,7 @@ static int sys_vma_name(struct mm_sim *s, struct mm_space *mm, const struct avm_
 {
 	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
 	struct modify m = { MOD_NAME, ev->c, false };
-	bool failed = ev->d < 0 && ev->d != -K_ENOMEM;
+	bool failed = ev->d < 0 && ev->d != -KABI_ENOMEM;
 
 	if (ev->d < 0)
 		s->st.failed_syscalls++;
@@ -1962,20 +1919,11 @@ static int collect_chunk(void *ctx, uint64_t base, struct chunk *c)
 
 	slot_range(m->s, base, m->start, m->end, &i, &i1);
 	for (i = slot_next(c->sl, i, i1); i < i1; i = slot_next(c->sl, i + 1, i1)) {
-		if (m->n == m->cap) {
-			size_t cap = m->cap ? m->cap * 2 : 64;
-			void *nf = realloc(m->f, cap * sizeof(*m->f));
-			void *no;
+		size_t capf = m->cap; /* f and off share m->cap: both grow alike */
 
-			if (!nf)
-				return -1;
-			m->f = nf;
-			no = realloc(m->off, cap * sizeof(*m->off));
-			if (!no)
-				return -1;
-			m->off = no;
-			m->cap = cap;
-		}
+		if (array_grow((void **)&m->f, &capf, m->n + 1, sizeof(*m->f), 64) ||
+		    array_grow((void **)&m->off, &m->cap, m->n + 1, sizeof(*m->off), 64))
+			return -1;
 		m->f[m->n] = c->sl->pg[i];
 		m->off[m->n++] = base + ((uint64_t)i << m->s->page_shift) - m->start;
 	}
@@ -2060,14 +2008,14 @@ static int sys_mremap(struct mm_sim *s, struct mm_space *mm, const struct avm_ev
 	uint64_t old = (uint64_t)ev->a, oldlen = page_align(s, (uint64_t)ev->b);
 	uint64_t newlen = page_align(s, (uint64_t)ev->c), to = (uint64_t)ev->e;
 	int64_t flags = ev->d;
-	bool dontunmap = flags & K_MREMAP_DONTUNMAP;
+	bool dontunmap = flags & KABI_MREMAP_DONTUNMAP;
 	struct mm_vma *v;
 
 	if (ev->e < 0) {
 		s->st.failed_syscalls++;
 		return 0;
 	}
-	if (to == old && !(flags & K_MREMAP_FIXED) && !dontunmap) {
+	if (to == old && !(flags & KABI_MREMAP_FIXED) && !dontunmap) {
 		int failed;
 		struct vattr a;
 		struct mm_vma *t;
@@ -2152,8 +2100,8 @@ static int sys_shmat(struct mm_sim *s, struct mm_space *mm, const struct avm_eve
 		return 0;
 	}
 	/* a shared file mapping of the segment's shm file, pgoff 0 */
-	m.c = K_PROT_READ | ((ev->c & 010000) ? 0 : K_PROT_WRITE); /* SHM_RDONLY */
-	m.d = K_MAP_SHARED | K_MAP_FIXED;
+	m.c = KABI_PROT_READ | ((ev->c & 010000) ? 0 : KABI_PROT_WRITE); /* SHM_RDONLY */
+	m.d = KABI_MAP_SHARED | KABI_MAP_FIXED;
 	m.f = 0;
 	if (!m.e)
 		m.e = (int64_t)fake_file(s);
@@ -2327,7 +2275,7 @@ static int sys_fork(struct mm_sim *s, struct mm_space *pm, const struct avm_even
 {
 	uint64_t child = (uint64_t)ev->a;
 
-	if (child == pm->id || (ev->c & K_CLONE_VM)) {
+	if (child == pm->id || (ev->c & KABI_CLONE_VM)) {
 		/* threads, vfork, posix_spawn: the mm is shared (no dup_mmap) */
 		struct mm_space *mm = child == pm->id ? pm : mm_get(s, child, err);
 
@@ -2766,15 +2714,8 @@ static int collect_base(void *ctx, uint64_t base, struct chunk *c)
 
 	if (!c->sl || !c->sl->npages)
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		uint64_t *nb = realloc(l->b, cap * sizeof(*nb));
-
-		if (!nb)
-			return -1;
-		l->b = nb;
-		l->cap = cap;
-	}
+	if (array_grow((void **)&l->b, &l->cap, l->n + 1, sizeof(*l->b), 32))
+		return -1;
 	l->b[l->n++] = base;
 	return 0;
 }

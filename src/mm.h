@@ -27,49 +27,9 @@
 
 #include "error.h"
 #include "event.h"
+#include "kabi.h"
 #include "model.h"
 #include "skip.h"
-
-/* Kernel vm_flags bits (x86_64, Linux 6.18 include/linux/mm.h), as recorded in snapshots. */
-#define VM_READ         0x00000001ULL
-#define VM_WRITE        0x00000002ULL
-#define VM_EXEC         0x00000004ULL
-#define VM_SHARED       0x00000008ULL
-#define VM_MAYREAD      0x00000010ULL
-#define VM_MAYWRITE     0x00000020ULL
-#define VM_MAYEXEC      0x00000040ULL
-#define VM_MAYSHARE     0x00000080ULL
-#define VM_GROWSDOWN    0x00000100ULL
-#define VM_UFFD_MISSING 0x00000200ULL
-#define VM_PFNMAP       0x00000400ULL
-#define VM_UFFD_WP      0x00001000ULL
-#define VM_LOCKED       0x00002000ULL
-#define VM_IO           0x00004000ULL
-#define VM_SEQ_READ     0x00008000ULL
-#define VM_RAND_READ    0x00010000ULL
-#define VM_DONTCOPY     0x00020000ULL
-#define VM_DONTEXPAND   0x00040000ULL
-#define VM_LOCKONFAULT  0x00080000ULL
-#define VM_ACCOUNT      0x00100000ULL
-#define VM_NORESERVE    0x00200000ULL
-#define VM_HUGETLB      0x00400000ULL
-#define VM_SYNC         0x00800000ULL
-#define VM_ARCH_1       0x01000000ULL /* x86: VM_PAT */
-#define VM_WIPEONFORK   0x02000000ULL
-#define VM_DONTDUMP     0x04000000ULL
-#define VM_SOFTDIRTY    0x08000000ULL
-#define VM_MIXEDMAP     0x10000000ULL
-#define VM_HUGEPAGE     0x20000000ULL
-#define VM_NOHUGEPAGE   0x40000000ULL
-#define VM_MERGEABLE    0x80000000ULL
-/* High bits (64-bit only): shadow stack is VM_HIGH_ARCH_5 on x86. */
-#define VM_SHADOW_STACK (1ULL << 37)
-#define VM_UFFD_MINOR   (1ULL << 38)
-#define VM_DROPPABLE    (1ULL << 40)
-#define VM_SEALED       (1ULL << 42)
-#define VM_SPECIAL      (VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP)
-#define VM_LOCKED_MASK  (VM_LOCKED | VM_LOCKONFAULT)
-#define VM_UFFD_MASK    (VM_UFFD_MISSING | VM_UFFD_WP | VM_UFFD_MINOR)
 
 enum mm_profile { MM_PROFILE_P1 = 1, MM_PROFILE_P2, MM_PROFILE_P3, MM_PROFILE_P4 };
 

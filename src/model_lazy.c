@@ -51,6 +51,7 @@
 
 #include "anon_vma.h"
 #include "config.h"
+#include "list.h"
 #include "locks.h"
 #include "mm.h"
 #include "model.h"
@@ -143,22 +144,14 @@ static struct lazy_vma *lv_new(struct model *m, struct mm_vma *v, enum lazy_stat
 		return NULL;
 	lv->state = st;
 	lv->vma = v;
-	lv->next_live = m->lvs;
-	if (m->lvs)
-		m->lvs->prev_live = lv;
-	m->lvs = lv;
+	LIST_PUSH_FRONT(&m->lvs, lv, prev_live, next_live);
 	v->anon = lv;
 	return lv;
 }
 
 static void lv_free(struct model *m, struct lazy_vma *lv)
 {
-	if (lv->prev_live)
-		lv->prev_live->next_live = lv->next_live;
-	else
-		m->lvs = lv->next_live;
-	if (lv->next_live)
-		lv->next_live->prev_live = lv->prev_live;
+	LIST_UNLINK(&m->lvs, lv, prev_live, next_live);
 	if (lv->vma->anon == lv)
 		lv->vma->anon = NULL;
 	free(lv);
@@ -167,11 +160,7 @@ static void lv_free(struct model *m, struct lazy_vma *lv)
 static void family_add(struct lazy_root *r, struct lazy_vma *lv)
 {
 	lv->root = r;
-	lv->fam_prev = NULL;
-	lv->fam_next = r->family;
-	if (r->family)
-		r->family->fam_prev = lv;
-	r->family = lv;
+	LIST_PUSH_FRONT(&r->family, lv, fam_prev, fam_next);
 	r->nr_vmas++;
 }
 
@@ -179,12 +168,7 @@ static void family_del(struct lazy_vma *lv)
 {
 	struct lazy_root *r = lv->root;
 
-	if (lv->fam_prev)
-		lv->fam_prev->fam_next = lv->fam_next;
-	else
-		r->family = lv->fam_next;
-	if (lv->fam_next)
-		lv->fam_next->fam_prev = lv->fam_prev;
+	LIST_UNLINK(&r->family, lv, fam_prev, fam_next);
 	r->nr_vmas--;
 	lv->root = NULL;
 }
@@ -197,10 +181,7 @@ static struct lazy_root *root_new(struct model *m, struct mm_vma *v)
 		return NULL;
 	r->vma = v;
 	r->base = mapping_base(m, v);
-	r->next_live = m->roots;
-	if (m->roots)
-		m->roots->prev_live = r;
-	m->roots = r;
+	LIST_PUSH_FRONT(&m->roots, r, prev_live, next_live);
 	return r;
 }
 
@@ -252,12 +233,7 @@ static void root_settle(struct model *m, struct lazy_root *r, enum model_why why
 		r->av->pins--;
 		av_put(&m->sp, r->av, why);
 	}
-	if (r->prev_live)
-		r->prev_live->next_live = r->next_live;
-	else
-		m->roots = r->next_live;
-	if (r->next_live)
-		r->next_live->prev_live = r->prev_live;
+	LIST_UNLINK(&m->roots, r, prev_live, next_live);
 	free(r);
 }
 

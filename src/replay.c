@@ -49,9 +49,9 @@
 #include <time.h>
 
 #include "arch.h"
+#include "array.h"
 #include "locks.h"
 #include "model.h"
-#include "mm.h"
 #include "report.h"
 #include "rmap_walk.h"
 #include "trace.h"
@@ -168,18 +168,8 @@ static double replay_thread_cpu(void)
 
 static int replay_grow(void **p, size_t *cap, size_t need, size_t size, struct avm_err *err)
 {
-	size_t ncap = *cap ? *cap : 64;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	np = realloc(*p, ncap * size);
-	if (!np)
+	if (array_grow(p, cap, need, size, 64))
 		return avm_errf(err, "replay: out of memory");
-	*p = np;
-	*cap = ncap;
 	return 0;
 }
 
@@ -661,13 +651,20 @@ static void *replay_reader(void *arg)
 
 struct replay_layout {
 	struct replay_worker *wk;
-	const struct model_ops *ops;
-	struct model *model;
 	struct avm_err *err;
 	int failed;
 };
 
-static int replay_layout_vma(void *ctx, struct mm_vma *v)
+static struct validate_vma replay_validate_vma(const struct world_vma *v)
+{
+	return (struct validate_vma){
+		.start = v->start, .end = v->end, .flags = v->flags, .anon = v->anon,
+		.pgoff = v->pgoff, .file = v->file,
+		.chain_len = v->chain_len, .chain_known = v->chain_known,
+	};
+}
+
+static int replay_layout_vma(void *ctx, const struct world_vma *v)
 {
 	struct replay_layout *l = ctx;
 	struct replay_worker *wk = l->wk;
@@ -677,13 +674,7 @@ static int replay_layout_vma(void *ctx, struct mm_vma *v)
 		l->failed = 1;
 		return 1;
 	}
-	wk->wvmas[wk->nwvmas++] = (struct validate_vma){
-		.start = v->start, .end = v->end, .flags = v->flags,
-		.anon = l->ops->has_anon(l->model, v),
-		.pgoff = v->pgoff, .file = v->file,
-		.chain_len = l->ops->chain_len ? l->ops->chain_len(l->model, v) : 0,
-		.chain_known = l->ops->chain_len != NULL,
-	};
+	wk->wvmas[wk->nwvmas++] = replay_validate_vma(v);
 	return 0;
 }
 
@@ -691,15 +682,13 @@ static int replay_layout_vma(void *ctx, struct mm_vma *v)
 static int replay_world_layout(struct replay_worker *wk, uint64_t mm, enum validate_world_mm *wm,
 			       struct avm_err *err)
 {
-	struct replay_layout l = { .wk = wk, .ops = world_ops(wk->w), .model = world_model(wk->w),
-				   .err = err };
-	struct mm_space *space = mm_sim_find(world_sim(wk->w), mm);
+	struct replay_layout l = { .wk = wk, .err = err };
+	enum world_mm_state state;
 
 	wk->nwvmas = 0;
-	*wm = !space ? VALIDATE_MM_NONE :
-	      mm_space_opaque(space) ? VALIDATE_MM_OPAQUE : VALIDATE_MM_MODELLED;
-	if (space)
-		mm_for_each_vma(space, replay_layout_vma, &l);
+	world_layout(wk->w, mm, &state, replay_layout_vma, &l);
+	*wm = state == WORLD_MM_NONE ? VALIDATE_MM_NONE :
+	      state == WORLD_MM_OPAQUE ? VALIDATE_MM_OPAQUE : VALIDATE_MM_MODELLED;
 	return l.failed ? -1 : 0;
 }
 
@@ -861,14 +850,11 @@ static const cJSON *report_at_verdict(const cJSON *report);
 
 static int replay_vma_lookup(void *ctx, uint64_t mm, uint64_t addr, struct validate_vma *out)
 {
-	struct world *w = ctx;
-	struct mm_space *space = mm_sim_find(world_sim(w), mm);
-	struct mm_vma *v = space ? mm_find_vma(space, addr) : NULL;
+	struct world_vma v;
 
-	if (!v)
+	if (!world_vma_at(ctx, mm, addr, &v))
 		return 0;
-	*out = (struct validate_vma){ .start = v->start, .end = v->end, .flags = v->flags,
-				      .anon = world_ops(w)->has_anon(world_model(w), v) };
+	*out = replay_validate_vma(&v);
 	return 1;
 }
 
@@ -1251,7 +1237,7 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 	res->complete = in.complete;
 	/* the largest skip count of any world (each world skips the same events) */
 	for (size_t i = 0; i < r->nworkers; i++)
-		skip_merge_max(&res->skipped, &world_sim_stats(r->workers[i].w)->skipped);
+		skip_merge_max(&res->skipped, world_skipped(r->workers[i].w));
 	res->skipped_events = res->skipped.total;
 	in.skipped_events = res->skipped.total;
 	in.models = models;

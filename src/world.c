@@ -13,6 +13,7 @@
  * walks ran (they happen at the event's time, before it).
  */
 #include "world.h"
+#include "world_test.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -677,6 +678,60 @@ const struct model_stats *world_stats(const struct world *w)
 const struct mm_sim_stats *world_sim_stats(const struct world *w)
 {
 	return mm_sim_stats(w->sim);
+}
+
+const struct skip_counts *world_skipped(const struct world *w)
+{
+	return &mm_sim_stats(w->sim)->skipped;
+}
+
+static void world_vma_fill(const struct world *w, const struct mm_vma *v, struct world_vma *out)
+{
+	*out = (struct world_vma){
+		.start = v->start, .end = v->end, .pgoff = v->pgoff, .flags = v->flags,
+		.file = v->file, .anon = w->ops->has_anon(w->model, v),
+		.chain_known = w->ops->chain_len != NULL,
+		.chain_len = w->ops->chain_len ? w->ops->chain_len(w->model, v) : 0,
+	};
+}
+
+struct world_layout_walk {
+	const struct world *w;
+	int (*cb)(void *ctx, const struct world_vma *v);
+	void *ctx;
+};
+
+static int world_layout_vma(void *ctx, struct mm_vma *v)
+{
+	struct world_layout_walk *l = ctx;
+	struct world_vma out;
+
+	world_vma_fill(l->w, v, &out);
+	return l->cb(l->ctx, &out);
+}
+
+int world_layout(struct world *w, uint64_t mm, enum world_mm_state *state,
+		 int (*cb)(void *ctx, const struct world_vma *v), void *ctx)
+{
+	struct world_layout_walk l = { .w = w, .cb = cb, .ctx = ctx };
+	struct mm_space *space = mm_sim_find(w->sim, mm);
+
+	*state = !space ? WORLD_MM_NONE :
+		 mm_space_opaque(space) ? WORLD_MM_OPAQUE : WORLD_MM_MODELLED;
+	if (!space || !cb)
+		return 0;
+	return mm_for_each_vma(space, world_layout_vma, &l);
+}
+
+int world_vma_at(struct world *w, uint64_t mm, uint64_t addr, struct world_vma *out)
+{
+	struct mm_space *space = mm_sim_find(w->sim, mm);
+	struct mm_vma *v = space ? mm_find_vma(space, addr) : NULL;
+
+	if (!v)
+		return 0;
+	world_vma_fill(w, v, out);
+	return 1;
 }
 
 const char *world_model_name(const struct world *w)
