@@ -21,7 +21,9 @@
  * An input is a whole trace file.  LLVMFuzzerTestOneInput loads it into an
  * in-memory SQLite database (sqlite3_deserialize, trace_open_memory) and
  * replays it through every model (replay_run with trace_mem), with
- * --validate on for about every other input: the reader must refuse a broken
+ * --validate on for about every other input, and a translated arch
+ * (arm64-16k-48bit or arm64-4k-39bit) for about half of the others: the reader
+ * must refuse a broken
  * trace with one line, and the replay must neither crash, leak nor hang on
  * whatever it accepts.
  *
@@ -64,6 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < 16 && size; i++)
 		pick += data[i * size / 16];
 	o.validate = pick & 1;
+	/* and about half of the rest through a translation (translate.h) */
+	if (!o.validate && (pick & 2))
+		o.arch = (pick & 4) ? "arm64-16k-48bit" : "arm64-4k-39bit";
 	if (replay_run(&o, &res, &err) == 0) {
 		cJSON_Delete(res.report);
 	} else if (strchr(err.msg, '\n')) {

@@ -56,6 +56,7 @@
 #include "rmap_walk.h"
 #include "trace.h"
 #include "track.h"
+#include "translate.h"
 #include "verdict.h"
 #include "world.h"
 
@@ -130,6 +131,9 @@ struct replay {
 	struct replay_meta meta;
 	struct arch arch;             /* page tables and lock costs of every world */
 	bool have_arch;
+	struct xlate *xl;             /* the arch has other pages or fewer VA bits (translate.h) */
+	struct avm_event *pend;       /* translated events that did not fit the last batch */
+	size_t npend, ipend, cappend;
 	char note[256];
 	/* the pipeline */
 	struct replay_batch *slots;   /* REPLAY_SLOTS */
@@ -292,6 +296,47 @@ static int replay_thp_mode(const char *v)
 }
 
 /*
+ * The trace's addresses are in its own pages and address space: an arch with
+ * larger pages or fewer VA bits replays them through translate.h.
+ */
+static int replay_translate(struct replay *r, const char *isa, uint64_t page, unsigned va_bits,
+			    struct avm_err *err)
+{
+	const char *aisa = r->arch.isa == ARCH_ISA_X86_64 ? "x86_64" : "arm64";
+	struct xlate_params p = {
+		.src_page = page ? page : r->arch.page_size, .dst_page = r->arch.page_size,
+		.src_va_bits = va_bits, .dst_va_bits = r->arch.va_bits,
+		.src_top = xlate_user_top(isa && *isa ? isa : aisa, va_bits ? va_bits :
+					  r->arch.va_bits),
+		.dst_top = xlate_user_top(aisa, r->arch.va_bits),
+		.dst_name = r->arch.name,
+	};
+
+	if (!xlate_needed(p.src_page, p.src_top, p.dst_page, p.dst_top))
+		return 0;
+	if (p.src_page > p.dst_page)
+		return avm_errf(err, "arch %s has %llu-byte pages but %s was recorded with %llu-byte "
+				     "pages: only translating to larger pages is modelled",
+				r->arch.name, (unsigned long long)r->arch.page_size,
+				r->o->trace_path, (unsigned long long)page);
+	if (r->o->validate)
+		return avm_errf(err, "--validate: arch %s is translated from the trace's %llu-byte "
+				     "pages and %u-bit VA: there is no kernel to compare with",
+				r->arch.name, (unsigned long long)p.src_page, va_bits);
+	if (r->o->calibrate_path)
+		return avm_errf(err, "--calibrate: arch %s is translated from the trace's %llu-byte "
+				     "pages and %u-bit VA: the holds were measured on another layout",
+				r->arch.name, (unsigned long long)p.src_page, va_bits);
+	if (!p.src_va_bits)
+		p.src_va_bits = r->arch.va_bits;
+	snprintf(r->note, sizeof(r->note), "%s replays a translation of the trace (%llu-byte pages, "
+		 "%u-bit VA) to its %llu-byte pages and %u-bit VA: arch.translated_from counts what "
+		 "changed (docs/arch.md)", r->arch.name, (unsigned long long)p.src_page,
+		 p.src_va_bits, (unsigned long long)p.dst_page, r->arch.va_bits);
+	return xlate_create(&p, &r->xl, err);
+}
+
+/*
  * The arch model: --arch, else the config's arch, else the one the trace's
  * meta (ISA, page size, VA bits, levels) names.  A trace that does not name
  * its ISA replays without one (no page tables, no lock holds), with a note.
@@ -314,13 +359,8 @@ static int replay_arch(struct replay *r, const struct config *cfg, uint64_t page
 	if (arch_select(requested, isa, page, (unsigned)va_bits, (unsigned)levels, NULL, &r->arch,
 			err))
 		return -1;
-	/* the trace's addresses are in its own pages: another page size cannot replay them */
-	if (page && r->arch.page_size != page)
-		return avm_errf(err, "arch %s has %llu-byte pages but %s was recorded with %llu-byte "
-				     "pages", r->arch.name, (unsigned long long)r->arch.page_size,
-				r->o->trace_path, (unsigned long long)page);
 	r->have_arch = true;
-	return 0;
+	return replay_translate(r, isa, page, (unsigned)va_bits, err);
 }
 
 static int replay_world_meta(struct replay *r, const struct config *cfg, struct world_meta *wm,
@@ -475,6 +515,39 @@ static size_t replay_combo_value(const struct replay_opts *o, size_t c, size_t k
 	return c % o->sweep[k].nvalues;
 }
 
+/*
+ * Translate b->ev[b->n] (just read, its snapshot rows attached) in place:
+ * the rows of the snapshot it carries, then the event itself, which becomes
+ * zero or more events (a snapshot or exec always exactly one, so its rows
+ * stay attached to it); what does not fit the batch waits in r->pend.
+ */
+static int replay_translate_event(struct replay *r, struct replay_batch *b,
+				  struct avm_err *err)
+{
+	struct avm_event in = b->ev[b->n];
+	const struct avm_event *out;
+	size_t n, k = 0;
+
+	if (b->nrefs && b->refs[b->nrefs - 1].ev == b->n) {
+		const struct replay_snapref *ref = &b->refs[b->nrefs - 1];
+
+		if (xlate_snap_vmas(r->xl, b->rows.v + ref->v, ref->nv, err))
+			return -1;
+	}
+	if (xlate_event(r->xl, &in, &out, &n, err))
+		return -1;
+	for (; k < n && b->n < REPLAY_BATCH; k++)
+		b->ev[b->n++] = out[k];
+	if (k < n) {
+		if (replay_grow((void **)&r->pend, &r->cappend, n - k, sizeof(*r->pend), err))
+			return -1;
+		memcpy(r->pend, out + k, (n - k) * sizeof(*out));
+		r->npend = n - k;
+		r->ipend = 0;
+	}
+	return 0;
+}
+
 /* Read up to REPLAY_BATCH events (and their snapshot rows) into b; 1 at the end. */
 static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err *err)
 {
@@ -484,8 +557,14 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 	b->nrefs = 0;
 	while (b->n < REPLAY_BATCH) {
 		struct avm_event *ev = &b->ev[b->n];
-		int rc = trace_next(r->t, ev, err);
+		int rc;
 
+		if (r->ipend < r->npend) { /* what a split range left over */
+			*ev = r->pend[r->ipend++];
+			b->n++;
+			continue;
+		}
+		rc = trace_next(r->t, ev, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
@@ -503,6 +582,12 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_EXIT && r->val &&
 		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, false, err))
 			return -1;
+		if (r->xl) {
+			rc = replay_translate_event(r, b, err);
+			if (rc < 0)
+				return -1;
+			continue;
+		}
 		b->n++;
 	}
 	return 0;
@@ -944,6 +1029,10 @@ static int replay_arch_sections(struct replay *r, const struct replay_combo *cb,
 	cJSON *models = cJSON_GetObjectItemCaseSensitive(report, "models");
 
 	if (report_add_section(report, "arch", arch_json(&r->arch, err), err))
+		return -1;
+	if (r->xl &&
+	    report_add_section(cJSON_GetObjectItemCaseSensitive(report, "arch"), "translated_from",
+			       xlate_json(r->xl, err), err))
 		return -1;
 	for (size_t i = 0; i < cb->n; i++) {
 		struct world *w = cb->w[i]->w;
@@ -1397,7 +1486,8 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 	start = replay_now();
 	if (replay_pipeline(&r, total, err))
 		goto out;
-	res->events = r.read;
+	/* the trace's events (a translation may drop or split some: arch.translated_from) */
+	res->events = r.xl ? xlate_stats(r.xl)->events_in : r.read;
 	memcpy(res->note, r.note, sizeof(res->note));
 	res->reader_cpu = r.reader_cpu;
 	for (size_t i = 0; i < r.nworkers && i < REPLAY_MAX_MODELS; i++)
@@ -1426,6 +1516,8 @@ out:
 		free(r.slots[i].refs);
 	}
 	free(r.slots);
+	xlate_destroy(r.xl);
+	free(r.pend);
 	pthread_cond_destroy(&r.progress);
 	pthread_cond_destroy(&r.freed);
 	pthread_cond_destroy(&r.filled);
