@@ -84,6 +84,7 @@
 #define KABI_MAP_STACK 0x20000
 #define KABI_MAP_HUGETLB 0x40000
 #define KABI_MAP_SYNC 0x80000
+#define KABI_MAP_FIXED_NOREPLACE 0x100000
 
 /* mremap (linux/mman.h). */
 #define KABI_MREMAP_MAYMOVE 1

@@ -24,17 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+#include "kabi.h"
 #include "u64map.h"
-
-/* Kernel ABI values the translator reads (uapi mman.h, mm.h). */
-#define XLATE_MAP_SHARED          0x01
-#define XLATE_MAP_FIXED           0x10
-#define XLATE_MAP_GROWSDOWN       0x0100
-#define XLATE_MAP_FIXED_NOREPLACE 0x100000
-#define XLATE_MREMAP_FIXED        2
-#define XLATE_MREMAP_DONTUNMAP    4
-#define XLATE_VM_SHARED           0x08
-#define XLATE_VM_GROWSDOWN        0x0100
 
 /* Interval key: prot rwx in bits 0-2, shared bit 3, grows-down bit 4. */
 #define XLATE_KEY_SHARED 0x08u
@@ -278,15 +270,8 @@ static void xlate_mm_drop(struct xlate *x, uint64_t mm)
 static int xlate_iv_insert(struct xlate_mm *m, size_t i, const struct xlate_iv *v,
 			   struct avm_err *err)
 {
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct xlate_iv *nv = realloc(m->iv, cap * sizeof(*nv));
-
-		if (!nv)
-			return avm_errf(err, "translate: out of memory");
-		m->iv = nv;
-		m->cap = cap;
-	}
+	if (array_grow((void **)&m->iv, &m->cap, m->n + 1, sizeof(*m->iv), 16))
+		return avm_errf(err, "translate: out of memory");
 	memmove(&m->iv[i + 1], &m->iv[i], (m->n - i) * sizeof(*v));
 	m->iv[i] = *v;
 	m->n++;
@@ -367,9 +352,9 @@ static unsigned xlate_key_mmap(int64_t prot, int64_t flags, bool shm)
 {
 	unsigned k = (unsigned)prot & 7u;
 
-	if ((flags & XLATE_MAP_SHARED) || shm)
+	if ((flags & KABI_MAP_SHARED) || shm)
 		k |= XLATE_KEY_SHARED;
-	if (flags & XLATE_MAP_GROWSDOWN)
+	if (flags & KABI_MAP_GROWSDOWN)
 		k |= XLATE_KEY_GROWSDOWN;
 	return k;
 }
@@ -378,9 +363,9 @@ static unsigned xlate_key_vma(uint64_t vm_flags)
 {
 	unsigned k = (unsigned)vm_flags & 7u;
 
-	if (vm_flags & XLATE_VM_SHARED)
+	if (vm_flags & VM_SHARED)
 		k |= XLATE_KEY_SHARED;
-	if (vm_flags & XLATE_VM_GROWSDOWN)
+	if (vm_flags & VM_GROWSDOWN)
 		k |= XLATE_KEY_GROWSDOWN;
 	return k;
 }
@@ -575,16 +560,9 @@ static int64_t xlate_pgoff(const struct xlate *x, const struct xlate_iv *v, uint
 static struct avm_event *xlate_emit(struct xlate *x, const struct avm_event *in,
 				    struct avm_err *err)
 {
-	if (x->nout == x->capout) {
-		size_t cap = x->capout ? x->capout * 2 : 16;
-		struct avm_event *n = realloc(x->out, cap * sizeof(*n));
-
-		if (!n) {
-			avm_errf(err, "translate: out of memory");
-			return NULL;
-		}
-		x->out = n;
-		x->capout = cap;
+	if (array_grow((void **)&x->out, &x->capout, x->nout + 1, sizeof(*x->out), 16)) {
+		avm_errf(err, "translate: out of memory");
+		return NULL;
 	}
 	x->out[x->nout] = *in;
 	return &x->out[x->nout++];
@@ -709,7 +687,7 @@ static int xlate_mmap(struct xlate *x, struct xlate_mm *m, const struct avm_even
 	uint64_t s = (uint64_t)in->a, len = (uint64_t)in->b;
 	uint64_t e = s + ((len + x->p.src_page - 1) & ~(x->p.src_page - 1));
 	int64_t flags = shm ? 0 : in->d;
-	bool fixed = flags & (XLATE_MAP_FIXED | XLATE_MAP_FIXED_NOREPLACE);
+	bool fixed = flags & (KABI_MAP_FIXED | KABI_MAP_FIXED_NOREPLACE);
 	uint64_t file = shm ? (uint64_t)in->e : (uint64_t)in->e;
 	struct xlate_iv *v;
 	struct avm_event *o;
@@ -776,10 +754,10 @@ static int xlate_mremap(struct xlate *x, struct xlate_mm *m, const struct avm_ev
 		o->f = in->f ? (int64_t)xlate_addr(x, m, (uint64_t)in->f) : 0;
 		return 0;
 	}
-	if (!(in->d & XLATE_MREMAP_DONTUNMAP) && xlate_cut(x, m, a, a + olen, err))
+	if (!(in->d & KABI_MREMAP_DONTUNMAP) && xlate_cut(x, m, a, a + olen, err))
 		return -1;
 	if (xlate_map(x, m, in->mm, na, na + nlen, src.key, src.file,
-		      (in->d & XLATE_MREMAP_FIXED) ? XLATE_FIXED : XLATE_MOVED, &nv, err))
+		      (in->d & KABI_MREMAP_FIXED) ? XLATE_FIXED : XLATE_MOVED, &nv, err))
 		return -1;
 	if (nv->te <= nv->ts)
 		return 0;
@@ -790,7 +768,7 @@ static int xlate_mremap(struct xlate *x, struct xlate_mm *m, const struct avm_ev
 	o->b = (int64_t)tlen;
 	o->c = (int64_t)(nv->te - nv->ts);
 	o->e = (int64_t)nv->ts;
-	if (in->f || (in->d & XLATE_MREMAP_FIXED))
+	if (in->f || (in->d & KABI_MREMAP_FIXED))
 		o->f = (int64_t)nv->ts;
 	return 0;
 }
