@@ -183,10 +183,10 @@ static int replay_grow(void **p, size_t *cap, size_t need, size_t size, struct a
 
 size_t replay_default_models(const char **names, size_t max)
 {
-	static const char *const wanted[] = { "eager", "lazy" };
+	static const char *const wanted[] = { "eager", "lazy", "cowctx" };
 	size_t n = 0;
 
-	for (size_t i = 0; i < 2 && n < max; i++)
+	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]) && n < max; i++)
 		if (model_find(wanted[i]))
 			names[n++] = wanted[i];
 	return n;
@@ -201,11 +201,11 @@ void replay_opts_default(struct replay_opts *o)
 
 static void replay_known_models(char *buf, size_t len)
 {
-	static const char *const all[] = { "eager", "lazy" };
+	static const char *const all[] = { "eager", "lazy", "cowctx" };
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (model_find(all[i]) && off < len)
 			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", all[i]);
 }
@@ -467,6 +467,8 @@ static bool replay_sweep_touches(const char *key, const char *model)
 		return false; /* judged from the same worlds */
 	if (!strncmp(key, "lazy.", 5))
 		return !strcmp(model, "lazy");
+	if (!strncmp(key, "cowctx.", 7))
+		return !strcmp(model, "cowctx");
 	return true;
 }
 
@@ -1149,6 +1151,7 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 			.name = world_model_name(w),
 			.stats = world_stats(w),
 			.lazy_figures = !strcmp(world_model_name(w), "lazy"),
+			.cowctx_figures = !strcmp(world_model_name(w), "cowctx"),
 			.cfg = &cb->cfg, /* the lazy policies the report echoes (this combination's) */
 		};
 	}

@@ -49,6 +49,9 @@ struct report_model {
 	const struct model_stats *stats;
 	bool lazy_figures;              /* emit upgrades, folio_rewrites, pinned_vmas_peak */
 	const struct config *cfg;       /* with lazy_figures: the lazy policies echoed (may be NULL) */
+	/* emit the COW context design's kinds (cow_context, remap, remap_array), its
+	   counters, folio_field and its policies (from cfg) */
+	bool cowctx_figures;
 };
 
 struct report_input {
