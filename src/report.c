@@ -1094,7 +1094,8 @@ static int report_vs_crit(cJSON *by, cJSON *reasons, const char *name, const cha
  * (when the host's RAM is known); lock_waits: simulated waiting of every
  * lock class (ns); fork_cost: the mean anon rmap cost per fork (ns).
  * better: the design lower on more criteria, "tie" when even.  Absent unless
- * both ran; a criterion whose section is missing is left out.
+ * eager, lazy and cowctx all ran; a criterion whose section is missing is
+ * left out.
  */
 static int report_lazy_vs_cowctx(cJSON *root, const struct report_thresholds *t,
 				 struct avm_err *err)
@@ -1108,10 +1109,8 @@ static int report_lazy_vs_cowctx(cJSON *root, const struct report_thresholds *t,
 	double lmem, cmem;
 	int score = 0, s;
 
-	if (!lz || !cc)
-		return 0;
-	if (!v && !(v = cJSON_AddObjectToObject(root, "verdict")))
-		return report_oom(err);
+	if (!lz || !cc || !v)
+		return 0; /* no verdict without eager: nothing to add the comparison to */
 	cJSON_DeleteItemFromObjectCaseSensitive(v, "lazy_vs_cowctx");
 	o = cJSON_AddObjectToObject(v, "lazy_vs_cowctx");
 	by = o ? cJSON_AddObjectToObject(o, "by") : NULL;
