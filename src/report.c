@@ -1634,6 +1634,47 @@ static void report_sensitivity_lines(const cJSON *v, FILE *out)
 			     "moved)\n", cJSON_GetArraySize(unranged));
 }
 
+/*
+ * The designs side by side (savings_by_model) and verdict.lazy_vs_cowctx:
+ *   designs against eager (anon rmap at peak): lazy ... saved ..., cowctx ...
+ *   lazy vs cowctx: <better> (memory: .., lock waits: .., fork cost: ..)
+ *     - one reason per line
+ */
+static void report_designs_lines(const cJSON *root, FILE *out)
+{
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(root, "savings_by_model"), *m, *r;
+	const cJSON *vs = report_at(root, "verdict.lazy_vs_cowctx");
+	char b1[32], b2[32], p[16];
+	int n = 0;
+
+	cJSON_ArrayForEach(m, by) {
+		const cJSON *ar = cJSON_GetObjectItemCaseSensitive(m, "anon_rmap");
+
+		const cJSON *ff = cJSON_GetObjectItemCaseSensitive(ar, "folio_field_bytes");
+
+		report_percent(ar, p, sizeof(p));
+		fprintf(out, "%s%s %s, saved %s (%s)", n++ ? "; " : "designs against eager (anon "
+			"rmap at peak, cowctx with its contexts, remap objects and folio field): ",
+			m->string, report_bytes(report_val(ar, "lazy_bytes_peak"), b1, sizeof(b1)),
+			report_bytes(report_val(ar, "bytes"), b2, sizeof(b2)), p);
+		if (cJSON_IsNumber(ff) && ff->valuedouble > 0)
+			fprintf(out, " of which the folio field %s",
+				report_bytes(ff->valuedouble, b1, sizeof(b1)));
+	}
+	if (n)
+		fprintf(out, "\n");
+	if (!cJSON_IsObject(vs))
+		return;
+	fprintf(out, "lazy vs cowctx: %s (memory: %s, lock waits: %s, fork cost: %s)\n",
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(vs, "better")),
+		cJSON_GetStringValue(report_at(vs, "by.memory.better")) ?: "n/a",
+		cJSON_GetStringValue(report_at(vs, "by.lock_waits.better")) ?: "n/a",
+		cJSON_GetStringValue(report_at(vs, "by.fork_cost.better")) ?: "n/a");
+	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(vs, "reasons"))
+		if (cJSON_IsString(r))
+			fprintf(out, "  - %s\n", r->valuestring);
+}
+
 /* The `sweep` table: one line per combination of swept values. */
 static void report_sweep_lines(const cJSON *root, FILE *out)
 {
@@ -1759,6 +1800,7 @@ static int report_summary_raw(const cJSON *root, FILE *out, struct avm_err *err)
 		report_context_lines(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
 		report_top_lines(root, 5, out);
 		report_verdict_lines(root, out);
+		report_designs_lines(root, out);
 		if (!strcmp(schema->valuestring, REPORT_SCHEMA_V1))
 			fprintf(out, "note: an %s report cannot show lock waiting, failed trylocks, the "
 				     "mean fork cost, an undecided verdict or its robustness (its "
