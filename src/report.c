@@ -1067,11 +1067,11 @@ static int report_vs_crit(cJSON *by, cJSON *reasons, const char *name, const cha
 			  double lazy, double cowctx, double floor, int *score, struct avm_err *err)
 {
 	cJSON *c = cJSON_AddObjectToObject(by, name), *r;
-	double d = fabs(lazy - cowctx), big = fmax(lazy, cowctx);
-	const char *better = d <= 0.05 * big || d <= floor ? "tie" : lazy < cowctx ? "lazy" : "cowctx";
+	const char *better;
 	char buf[256];
 
-	*score = !strcmp(better, "lazy") - !strcmp(better, "cowctx");
+	*score = verdict_vs_crit(lazy, cowctx, floor);
+	better = verdict_vs_name(*score);
 	if (!c || report_num(c, "lazy", lazy, err) || report_num(c, "cowctx", cowctx, err) ||
 	    !cJSON_AddStringToObject(c, "better", better))
 		return report_oom(err);
@@ -1081,6 +1081,45 @@ static int report_vs_crit(cJSON *by, cJSON *reasons, const char *name, const cha
 	r = cJSON_CreateString(buf);
 	if (!r || !cJSON_AddItemToArray(reasons, r)) {
 		cJSON_Delete(r);
+		return report_oom(err);
+	}
+	return 0;
+}
+
+/* The figures verdict.lazy_vs_cowctx compares, from the report (also for its sensitivity). */
+int report_vs_input(const cJSON *root, const struct report_thresholds *t,
+		    struct verdict_vs_input *in)
+{
+	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+	const cJSON *lz = cJSON_GetObjectItemCaseSensitive(models, "lazy");
+	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(models, "cowctx");
+	double span = report_val(cJSON_GetObjectItemCaseSensitive(root, "trace"), "duration_ns") / 1e9;
+
+	memset(in, 0, sizeof(*in));
+	if (!lz || !cc)
+		return -1;
+	in->lazy_mem = report_val(cJSON_GetObjectItemCaseSensitive(lz, "anon_vma"), "bytes_peak") +
+		       report_val(cJSON_GetObjectItemCaseSensitive(lz, "anon_vma_chain"), "bytes_peak") +
+		       report_val(lz, "pinned_vmas_peak") *
+		       report_val(cJSON_GetObjectItemCaseSensitive(lz, "vm_area_struct"), "object_size");
+	in->cowctx_mem = report_cowctx_rmap_bytes(cc, report_mem_bytes(root));
+	report_model_figures(lz, &in->lazy);
+	report_model_figures(cc, &in->cowctx);
+	in->wait_floor_ns = t->lock_wait_floor_ns_per_s * (span > 0 ? span : 0);
+	in->fork_floor_ns = t->fork_cost_floor_ns;
+	return 0;
+}
+
+int report_set_vs_sensitivity(cJSON *report, cJSON *sensitivity, struct avm_err *err)
+{
+	cJSON *o = (cJSON *)report_at(report, "verdict.lazy_vs_cowctx");
+
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(sensitivity);
+		return 0;
+	}
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(o, "sensitivity", sensitivity)) {
+		cJSON_Delete(sensitivity);
 		return report_oom(err);
 	}
 	return 0;
@@ -1100,16 +1139,12 @@ static int report_vs_crit(cJSON *by, cJSON *reasons, const char *name, const cha
 static int report_lazy_vs_cowctx(cJSON *root, const struct report_thresholds *t,
 				 struct avm_err *err)
 {
-	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
-	const cJSON *lz = cJSON_GetObjectItemCaseSensitive(models, "lazy");
-	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(models, "cowctx");
+	const cJSON *cc = report_at(root, "models.cowctx");
 	cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "verdict"), *o, *by, *reasons;
-	struct verdict_model fl, fc;
-	double mem = report_mem_bytes(root), span;
-	double lmem, cmem;
+	struct verdict_vs_input in;
 	int score = 0, s;
 
-	if (!lz || !cc || !v)
+	if (!v || report_vs_input(root, t, &in))
 		return 0; /* no verdict without eager: nothing to add the comparison to */
 	cJSON_DeleteItemFromObjectCaseSensitive(v, "lazy_vs_cowctx");
 	o = cJSON_AddObjectToObject(v, "lazy_vs_cowctx");
@@ -1117,30 +1152,24 @@ static int report_lazy_vs_cowctx(cJSON *root, const struct report_thresholds *t,
 	reasons = by ? cJSON_AddArrayToObject(o, "reasons") : NULL;
 	if (!reasons)
 		return report_oom(err);
-	span = report_val(cJSON_GetObjectItemCaseSensitive(root, "trace"), "duration_ns") / 1e9;
-	lmem = report_val(cJSON_GetObjectItemCaseSensitive(lz, "anon_vma"), "bytes_peak") +
-	       report_val(cJSON_GetObjectItemCaseSensitive(lz, "anon_vma_chain"), "bytes_peak") +
-	       report_val(lz, "pinned_vmas_peak") *
-	       report_val(cJSON_GetObjectItemCaseSensitive(lz, "vm_area_struct"), "object_size");
-	cmem = report_cowctx_rmap_bytes(cc, mem);
-	if (report_vs_crit(by, reasons, "memory", "bytes", lmem, cmem, 0, &s, err))
+	if (report_vs_crit(by, reasons, "memory", "bytes", in.lazy_mem, in.cowctx_mem, 0, &s, err))
 		return -1;
 	score += s;
-	report_model_figures(lz, &fl);
-	report_model_figures(cc, &fc);
-	if (fl.has_locks && fc.has_locks) {
-		if (report_vs_crit(by, reasons, "lock_waits", "ns", fl.wait_ns, fc.wait_ns,
-				   t->lock_wait_floor_ns_per_s * (span > 0 ? span : 0), &s, err))
+	if (in.lazy.has_locks && in.cowctx.has_locks) {
+		if (report_vs_crit(by, reasons, "lock_waits", "ns", in.lazy.wait_ns, in.cowctx.wait_ns,
+				   in.wait_floor_ns, &s, err))
 			return -1;
 		score += s;
 	}
-	if (fl.has_fork && fc.has_fork && fl.forks > 0) {
-		if (report_vs_crit(by, reasons, "fork_cost", "ns per fork", fl.fork_mean_ns,
-				   fc.fork_mean_ns, t->fork_cost_floor_ns, &s, err))
+	if (in.lazy.has_fork && in.cowctx.has_fork && in.lazy.forks > 0) {
+		if (report_vs_crit(by, reasons, "fork_cost", "ns per fork", in.lazy.fork_mean_ns,
+				   in.cowctx.fork_mean_ns, in.fork_floor_ns, &s, err))
 			return -1;
 		score += s;
 	}
-	if (isnan(report_folio_field_bytes(cc, mem))) {
+	if (score != verdict_vs_judge(&in))
+		return avm_errf(err, "verdict.lazy_vs_cowctx: the criteria disagree with the rule");
+	if (isnan(report_folio_field_bytes(cc, report_mem_bytes(root)))) {
 		cJSON *r = cJSON_CreateString("memory: cowctx's per-struct-page field is not counted: "
 					      "the host's RAM is unknown");
 
@@ -1149,7 +1178,7 @@ static int report_lazy_vs_cowctx(cJSON *root, const struct report_thresholds *t,
 			return report_oom(err);
 		}
 	}
-	if (!cJSON_AddStringToObject(o, "better", score > 0 ? "lazy" : score < 0 ? "cowctx" : "tie") ||
+	if (!cJSON_AddStringToObject(o, "better", verdict_vs_name(score)) ||
 	    !cJSON_AddNullToObject(o, "sensitivity"))
 		return report_oom(err);
 	return 0;
@@ -1673,6 +1702,21 @@ static void report_designs_lines(const cJSON *root, FILE *out)
 	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(vs, "reasons"))
 		if (cJSON_IsString(r))
 			fprintf(out, "  - %s\n", r->valuestring);
+	{
+		const cJSON *sens = cJSON_GetObjectItemCaseSensitive(vs, "sensitivity");
+		const cJSON *flip = cJSON_GetObjectItemCaseSensitive(sens, "flipping");
+		int k = 0;
+
+		if (!cJSON_IsObject(sens))
+			return;
+		fprintf(out, "  robustness: %s under the cost ranges of the arch",
+			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sens, "robust")) ? "ROBUST" :
+			"NOT robust");
+		cJSON_ArrayForEach(r, flip)
+			if (cJSON_IsString(r))
+				fprintf(out, "%s%s", k++ ? ", " : " (flipped by ", r->valuestring);
+		fprintf(out, "%s\n", k ? ")" : "");
+	}
 }
 
 /* The `sweep` table: one line per combination of swept values. */
