@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "evbuild.h"
+#include "report.h"
+#include "verdict.h"
 
 #define A 0x10000000ULL
 #define B 0x20000000ULL
@@ -461,6 +463,113 @@ static void test_lock_classes(void **state)
 	world_destroy(w);
 }
 
+/*
+ * verdict.lazy_vs_cowctx's rule (docs/report.md): per criterion the lower
+ * figure wins, a tie within 5 % of the larger or within the floor; better
+ * is the sum.  memory 100 vs 200 -> lazy; waits 1000 vs 1040 -> tie (4 %);
+ * fork 5000 vs 3000 with floor 1000 -> cowctx (2000 > 1000 and > 5 %).
+ */
+static void test_vs_rule(void **state)
+{
+	struct verdict_vs_input in;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	assert_int_equal(verdict_vs_crit(100, 200, 0), 1);
+	assert_int_equal(verdict_vs_crit(1000, 1040, 0), 0);
+	assert_int_equal(verdict_vs_crit(5000, 3000, 1000), -1);
+	assert_int_equal(verdict_vs_crit(5000, 4200, 1000), 0); /* within the floor */
+	in.lazy_mem = 100;
+	in.cowctx_mem = 200;
+	in.lazy.has_locks = in.cowctx.has_locks = true;
+	in.lazy.wait_ns = 1000;
+	in.cowctx.wait_ns = 1040;
+	in.lazy.has_fork = in.cowctx.has_fork = true;
+	in.lazy.forks = in.cowctx.forks = 10;
+	in.lazy.fork_mean_ns = 5000;
+	in.cowctx.fork_mean_ns = 3000;
+	in.fork_floor_ns = 1000;
+	assert_int_equal(verdict_vs_judge(&in), 0);
+	assert_string_equal(verdict_vs_name(verdict_vs_judge(&in)), "tie");
+	in.cowctx_mem = 90; /* now cowctx is lower on memory too */
+	assert_string_equal(verdict_vs_name(verdict_vs_judge(&in)), "cowctx");
+}
+
+/*
+ * Three designs in one report: models.cowctx carries its own kinds and
+ * figures, savings_by_model has each design against eager, and
+ * verdict.lazy_vs_cowctx compares lazy and cowctx like for like.  Counts
+ * (hand-set): eager 10 anon_vma + 20 AVC at the peak; lazy 1 + 2 and one
+ * pinned VMA; cowctx 3 contexts (96 B) and 1 remap node (256 B), and the
+ * folio field at 8 B per 4 KiB page of a 4 MiB host = 8 KiB.
+ *   eager anon rmap 10 x 104 + 20 x 64 = 2320 B
+ *   lazy            104 + 128 = 232 B (+ 192 B pinned VMA in the comparison)
+ *   cowctx          288 + 256 + 8192 = 8736 B
+ */
+static void test_report_three_designs(void **state)
+{
+	static const struct report_meta meta[] = { { "mem_bytes", "4194304" } };
+	struct model_stats e, l, c;
+	struct report_model models[3] = {
+		{ .name = "eager", .stats = &e },
+		{ .name = "lazy", .stats = &l, .lazy_figures = true },
+		{ .name = "cowctx", .stats = &c, .cowctx_figures = true },
+	};
+	struct report_input in = { .trace_path = "t.db", .meta = meta, .nmeta = 1, .events = 1,
+				   .complete = true, .models = models, .nmodels = 3 };
+	struct avm_err err = { "" };
+	const cJSON *vs;
+	cJSON *r = NULL;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.obj_size[MODEL_OBJ_ANON_VMA] = l.obj_size[MODEL_OBJ_ANON_VMA] = 104;
+	e.obj_size[MODEL_OBJ_AVC] = 64;
+	e.obj_size[MODEL_OBJ_VMA] = 192;
+	l = e;
+	c = e;
+	e.obj[MODEL_OBJ_ANON_VMA].live_peak = 10;
+	e.obj[MODEL_OBJ_AVC].live_peak = 20;
+	l.obj[MODEL_OBJ_ANON_VMA].live_peak = 1;
+	l.obj[MODEL_OBJ_AVC].live_peak = 2;
+	l.pinned_vmas_peak = 1;
+	c.obj_size[MODEL_OBJ_COW_CONTEXT] = 96;
+	c.obj_size[MODEL_OBJ_REMAP] = 256;
+	c.obj_size[MODEL_OBJ_REMAP_ARRAY] = 32;
+	c.obj[MODEL_OBJ_COW_CONTEXT].live_peak = 3;
+	c.obj[MODEL_OBJ_REMAP].live_peak = 1;
+	c.folio_field_bytes = 8;
+	if (report_build(&in, &r, &err) || report_finish(r, NULL, &err))
+		fail_msg("%s", err.msg);
+	assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "models"),
+						 "cowctx"), "cow_context")));
+	assert_null(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "models"),
+						 "eager"), "cow_context"));
+	{
+		const cJSON *ar = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(r, "savings_by_model"), "cowctx"),
+			"anon_rmap");
+
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(ar, "eager_bytes_peak")->valuedouble,
+				 2320);
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(ar, "lazy_bytes_peak")->valuedouble,
+				 8736);
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(ar, "folio_field_bytes")->valuedouble,
+				 8192);
+	}
+	vs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "verdict"),
+					      "lazy_vs_cowctx");
+	assert_non_null(vs);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(vs, "better")->valuestring, "lazy");
+	vs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(vs, "by"), "memory");
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(vs, "lazy")->valuedouble, 232 + 192);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(vs, "cowctx")->valuedouble, 8736);
+	cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +587,8 @@ int main(void)
 		cmocka_unit_test(test_exec_stack_relocation_hole),
 		cmocka_unit_test(test_merge_policy),
 		cmocka_unit_test(test_lock_classes),
+		cmocka_unit_test(test_vs_rule),
+		cmocka_unit_test(test_report_three_designs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
