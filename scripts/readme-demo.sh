@@ -4,8 +4,9 @@
 #
 # Runs scripts/demo.sh BUILD and takes from its output the headline lines of
 # the summary (from "anon rmap (" through "host RAM:"), the verdict with
-# its reasons ("verdict:" and the indented lines after it) and how robust it
-# is ("robustness:" and the constants that flip it).  The README holds
+# its reasons ("verdict:" and the indented lines after it), how robust it
+# is ("robustness:" and the constants that flip it), and the three designs
+# side by side ("designs against eager", "lazy vs cowctx:" and its reasons).  The README holds
 # them in the code block between <!-- demo:begin --> and <!-- demo:end -->.
 #   --check   (default) exit 1 with a diff when the README's block differs
 #   --update  rewrite the block (`make readme`: one command after a change to
@@ -25,7 +26,8 @@ awk '
 	/^anon rmap \(/          { head = 1 }
 	head                     { print }
 	/^host RAM:/             { head = 0 }
-	/^verdict:/ || /^robustness:/ { verdict = 1; print; next }
+	/^verdict:/ || /^robustness:/ || /^designs against eager/ || /^lazy vs cowctx:/ {
+		verdict = 1; print; next }
 	verdict && /^  /         { print; next }
 	verdict                  { verdict = 0 }
 ' "$tmp/demo.out" > "$tmp/block"

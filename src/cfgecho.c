@@ -78,7 +78,17 @@ int cfgecho_value(const struct config *c, const char *k, char *buf, size_t len)
 	ECHO_NUM("pressure.reclaim_share_per_s", c->reclaim_share_per_s);
 	ECHO_NUM("pressure.compaction_share_per_s", c->compaction_share_per_s);
 	ECHO_NUM("pressure.page_idle_sweep_s", c->page_idle_sweep_s);
-	else
+	else if (!strncmp(k, "cowctx.", strlen("cowctx."))) {
+		int p;
+
+		for (p = 0; p < COWCTX_P_NR; p++)
+			if (!strcmp(k + strlen("cowctx."), config_cowctx_key((enum cowctx_policy)p)))
+				break;
+		if (p == COWCTX_P_NR)
+			return -1;
+		snprintf(buf, len, "%s",
+			 config_cowctx_value_name((enum cowctx_policy)p, c->cowctx[p]));
+	} else
 		return -1;
 	return 0;
 #undef ECHO_NUM

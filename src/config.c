@@ -683,6 +683,60 @@ const char *config_lazy_tree_parent_reuse_name(enum lazy_tree_parent_reuse p)
 }
 const char *config_lazy_ksm_name(enum lazy_ksm p) { return NAME_OF(lazy_ksm_names, p); }
 
+/* cowctx policies (config.h enum cowctx_policy): key, then value names, PoC first. */
+static const struct {
+	const char *key;
+	const char *values[4];
+} cowctx_policies[COWCTX_P_NR] = {
+	[COWCTX_P_SHORTCUT] = { "shortcut", { "c0_identity", "c0_all_offsets", "never" } },
+	[COWCTX_P_WALK_PROTECT] = { "walk_protect", { "rcu", "context_ref", "mm_lock" } },
+	[COWCTX_P_ORDER] = { "order", { "post_newest", "pre_newest", "post_oldest" } },
+	[COWCTX_P_MM_PIN] = { "mm_pin", { "mmget", "none" } },
+	[COWCTX_P_FOLIO_REFS] = { "folio_refs", { "per_folio", "none" } },
+	[COWCTX_P_REUSE_MOVE] = { "reuse_move", { "move", "never" } },
+	[COWCTX_P_TRACK] = { "track", { "poc", "rfc" } },
+	[COWCTX_P_FORK_REMAP] = { "fork_remap", { "poc", "copy_only" } },
+	[COWCTX_P_REMAP_ADJUST] = { "remap_adjust", { "none", "adjust" } },
+	[COWCTX_P_UNMAP_GRAIN] = { "unmap_grain", { "whole_entry", "clipped" } },
+	[COWCTX_P_LIFETIME] = { "lifetime", { "mm_children_folios", "mm_children" } },
+	[COWCTX_P_MERGE] = { "merge", { "poc", "mainline", "pure" } },
+	[COWCTX_P_EXCLUSION] = { "exclusion", { "none", "per_context_lock" } },
+	[COWCTX_P_FOLIO_FIELD] = { "folio_field", { "page_8b", "overlay" } },
+	[COWCTX_P_NONEXCL] = { "nonexclusive_context", { "faulting", "root_ancestor", "lca" } },
+	[COWCTX_P_ADOPT] = { "adopt", { "anon_vma", "roots" } },
+};
+
+const char *config_cowctx_key(enum cowctx_policy p)
+{
+	return (unsigned)p < COWCTX_P_NR ? cowctx_policies[p].key : "?";
+}
+
+const char *config_cowctx_value_name(enum cowctx_policy p, int v)
+{
+	if ((unsigned)p >= COWCTX_P_NR || v < 0 || v >= 4 || !cowctx_policies[p].values[v])
+		return "?";
+	return cowctx_policies[p].values[v];
+}
+
+/* One setter for every cowctx.* key: the policy is found by the key's name. */
+static int set_cowctx(struct load_ctx *lc, const char *key, const char *v, int line,
+		      struct avm_err *err)
+{
+	for (int p = 0; p < COWCTX_P_NR; p++) {
+		int n = 0, i;
+
+		if (strcmp(key + strlen("cowctx."), cowctx_policies[p].key))
+			continue;
+		while (n < 4 && cowctx_policies[p].values[n])
+			n++;
+		if (config_parse_enum(lc->path, line, key, v, cowctx_policies[p].values, n, &i, err))
+			return -1;
+		lc->c->cowctx[p] = i;
+		return 0;
+	}
+	return avm_errf(err, "%s:%d: unknown key '%s'", lc->path, line, key);
+}
+
 static int set_lazy_mremap(struct load_ctx *lc, const char *key, const char *v, int line,
 			   struct avm_err *err)
 {
@@ -954,6 +1008,22 @@ static const struct {
 	{ "lazy.merge_roots", set_lazy_merge_roots },
 	{ "lazy.tree_parent_reuse", set_lazy_tp_reuse },
 	{ "lazy.ksm", set_lazy_ksm },
+	{ "cowctx.shortcut", set_cowctx },
+	{ "cowctx.walk_protect", set_cowctx },
+	{ "cowctx.order", set_cowctx },
+	{ "cowctx.mm_pin", set_cowctx },
+	{ "cowctx.folio_refs", set_cowctx },
+	{ "cowctx.reuse_move", set_cowctx },
+	{ "cowctx.track", set_cowctx },
+	{ "cowctx.fork_remap", set_cowctx },
+	{ "cowctx.remap_adjust", set_cowctx },
+	{ "cowctx.unmap_grain", set_cowctx },
+	{ "cowctx.lifetime", set_cowctx },
+	{ "cowctx.merge", set_cowctx },
+	{ "cowctx.exclusion", set_cowctx },
+	{ "cowctx.folio_field", set_cowctx },
+	{ "cowctx.nonexclusive_context", set_cowctx },
+	{ "cowctx.adopt", set_cowctx },
 	{ "arch.name", set_arch },
 	{ "verdict.min_saving_percent", set_min_saving },
 	{ "verdict.max_lock_wait_regression_percent", set_max_lock },
@@ -972,7 +1042,7 @@ static const struct {
 };
 
 static const char *const config_sections[] = {
-	"kernel", "sizes", "lazy", "arch", "verdict", "pressure",
+	"kernel", "sizes", "lazy", "cowctx", "arch", "verdict", "pressure",
 };
 
 static int load_scalar(void *ctx, const char *key, const char *value, int line,

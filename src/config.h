@@ -32,6 +32,32 @@ enum lazy_tree_parent_reuse { LAZY_TP_REUSE_MAINLINE = 0, LAZY_TP_REUSE_ALLOCATE
 /* A KSM merge of a page in a lazy VMA (lazy.md §9.2 "KSM merge" row: unknown, a PARAM). */
 enum lazy_ksm { LAZY_KSM_UPGRADE = 0, LAZY_KSM_ROOT = 1 };
 
+/*
+ * cowctx.md §5: the COW context design's open points, each a named policy
+ * (docs/cowctx-model.md).  Value 0 is the proof of concept as read.  The
+ * values sit in one array indexed by enum cowctx_policy so that the config
+ * file, --set, --sweep and the report share one table (config.c).
+ */
+enum cowctx_policy {
+	COWCTX_P_SHORTCUT = 0,   /* P1: c0_identity | c0_all_offsets | never */
+	COWCTX_P_WALK_PROTECT,   /* P2: rcu | context_ref | mm_lock */
+	COWCTX_P_ORDER,          /* P3: post_newest | pre_newest | post_oldest */
+	COWCTX_P_MM_PIN,         /* P4: mmget | none */
+	COWCTX_P_FOLIO_REFS,     /* P5: per_folio | none */
+	COWCTX_P_REUSE_MOVE,     /* P6: move | never */
+	COWCTX_P_TRACK,          /* P7: poc | rfc */
+	COWCTX_P_FORK_REMAP,     /* P8: poc | copy_only */
+	COWCTX_P_REMAP_ADJUST,   /* P9: none | adjust */
+	COWCTX_P_UNMAP_GRAIN,    /* P10: whole_entry | clipped */
+	COWCTX_P_LIFETIME,       /* P11: mm_children_folios | mm_children */
+	COWCTX_P_MERGE,          /* P13: poc | mainline | pure */
+	COWCTX_P_EXCLUSION,      /* P15: none | per_context_lock */
+	COWCTX_P_FOLIO_FIELD,    /* P17: page_8b | overlay */
+	COWCTX_P_NONEXCL,        /* P20: faulting | root_ancestor | lca */
+	COWCTX_P_ADOPT,          /* start snapshot: anon_vma | roots */
+	COWCTX_P_NR,
+};
+
 struct config {
 	/* kernel: */
 	int profile;             /* 1..4 = P1..P4 (eager.md §0); default 3 */
@@ -52,6 +78,8 @@ struct config {
 	enum lazy_merge_roots lazy_merge_roots;
 	enum lazy_tree_parent_reuse lazy_tree_parent_reuse;
 	enum lazy_ksm lazy_ksm;                /* default upgrade */
+	/* cowctx: the value index of each policy (enum cowctx_policy; 0 = the PoC) */
+	int cowctx[COWCTX_P_NR];
 	/* arch: */
 	char arch[32];                 /* e.g. "x86_64-4level"; "" = from trace meta */
 	/* verdict thresholds: */
@@ -108,6 +136,9 @@ const char *config_lazy_adopt_name(enum lazy_adopt p);
 const char *config_lazy_merge_roots_name(enum lazy_merge_roots p);
 const char *config_lazy_tree_parent_reuse_name(enum lazy_tree_parent_reuse p);
 const char *config_lazy_ksm_name(enum lazy_ksm p);
+/* cowctx policies: the key after "cowctx." and the value name of value index v ("?" if bad). */
+const char *config_cowctx_key(enum cowctx_policy p);
+const char *config_cowctx_value_name(enum cowctx_policy p, int v);
 
 /*
  * Generic YAML reading, shared by every module that reads a YAML file

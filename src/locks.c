@@ -137,6 +137,11 @@ static const char *const op_keys[LOCKS_OP_NR] = {
 	[LOCKS_OP_THP_SPLIT] = "thp_split_page_ns",
 	[LOCKS_OP_THP_COLLAPSE] = "thp_collapse_ns",
 	[LOCKS_OP_LAZY_MIGRATE] = "lazy_migrate_excl_ns",
+	[LOCKS_OP_CTX_ALLOC] = "cow_context_alloc_ns",
+	[LOCKS_OP_CTX_FREE] = "cow_context_free_ns",
+	[LOCKS_OP_CTX_REF] = "cow_context_ref_ns",
+	[LOCKS_OP_REMAP_STORE] = "remap_store_ns",
+	[LOCKS_OP_CTX_WALK] = "cow_context_walk_ns",
 };
 
 const char *locks_op_key(enum locks_op op)
@@ -561,6 +566,9 @@ const char *locks_class_name(enum locks_class c)
 		[LOCKS_VMA] = "vma_lock",
 		[LOCKS_RCU] = "rcu",
 		[LOCKS_PTL] = "page_table_lock",
+		[LOCKS_CTX_LIST] = "cow_context_list_lock",
+		[LOCKS_CTX_UNMAP] = "cow_context_unmap_lock",
+		[LOCKS_REMAP_TREE] = "remap_tree_lock",
 	};
 
 	return (unsigned)c < LOCKS_CLASS_NR ? names[c] : "?";
@@ -583,6 +591,7 @@ const char *locks_why_name(enum locks_why w)
 		[LOCKS_WHY_MUNMAP] = "munmap",       [LOCKS_WHY_MPROTECT] = "mprotect",
 		[LOCKS_WHY_COLLAPSE] = "thp_collapse", [LOCKS_WHY_MIGRATE] = "migrate_excl",
 		[LOCKS_WHY_REWRITE] = "rewrite",
+		[LOCKS_WHY_CTX_FREE] = "context_free", [LOCKS_WHY_REMAP] = "remap",
 	};
 
 	return (unsigned)w < LOCKS_WHY_NR ? names[w] : "?";

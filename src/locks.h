@@ -47,6 +47,11 @@ enum locks_op {
 	LOCKS_OP_THP_SPLIT,     /* THP split: per page of the folio split (unmap, split, remap) */
 	LOCKS_OP_THP_COLLAPSE,  /* khugepaged collapse: the work under the rmap exclusion */
 	LOCKS_OP_LAZY_MIGRATE,  /* lazy folio migration: its exclusion against free_pgtables */
+	LOCKS_OP_CTX_ALLOC,     /* cowctx: allocate and init a context (kmalloc-96, GFP_KERNEL) */
+	LOCKS_OP_CTX_FREE,      /* cowctx: free a context (kfree_rcu) and unlink it */
+	LOCKS_OP_CTX_REF,       /* cowctx: one atomic on a context's refcnt */
+	LOCKS_OP_REMAP_STORE,   /* cowctx: one remap-tree store (maple store, array change) */
+	LOCKS_OP_CTX_WALK,      /* cowctx walk: per context visited (mm check, list step) */
 	LOCKS_OP_NR,
 };
 
@@ -114,6 +119,9 @@ enum locks_class {
 	LOCKS_VMA,          /* per-VMA lock (instance: VMA id) */
 	LOCKS_RCU,          /* RCU read-side section: recorded, never waits */
 	LOCKS_PTL,          /* page-table lock (instance: the (mm, PMD) page-table page) */
+	LOCKS_CTX_LIST,     /* cowctx: a context's list_write_lock (instance: the parent context) */
+	LOCKS_CTX_UNMAP,    /* cowctx: a context's concurrent_unmap_lock (instance: the context) */
+	LOCKS_REMAP_TREE,   /* cowctx: the remap maple tree's spinlock (instance: the context) */
 	LOCKS_CLASS_NR,
 };
 
@@ -138,6 +146,8 @@ enum locks_why {
 	LOCKS_WHY_COLLAPSE,    /* khugepaged collapse (the trace's THP collapse events) */
 	LOCKS_WHY_MIGRATE,     /* lazy folio migration: exclusion against free_pgtables */
 	LOCKS_WHY_REWRITE,     /* lazy: folio->mapping rewrites outside an upgrade (rebase, pin none) */
+	LOCKS_WHY_CTX_FREE,    /* cowctx: a context freed (unlinked from its parent's children) */
+	LOCKS_WHY_REMAP,       /* cowctx: a remap-tree store (fault, mremap, unmap, fork) */
 	LOCKS_WHY_NR,
 };
 

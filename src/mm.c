@@ -862,14 +862,16 @@ static void thp_cut(struct mm_sim *s, struct mm_space *mm, uint64_t addr)
 		return;
 	f->split_seen = true;
 	r = (struct mm_folio_ref){ mm, mm_find_vma(mm, addr), addr & ~(s->p.page_size - 1),
-				   f->id, f->owner, f->index, f->nr };
+				   f->id, f->owner, f->index, f->nr,
+				   c->sl->refs > 1 || f->maps > f->nr };
 	s->ops->thp_split(s->model, &r);
 }
 
 /* ------------------------------------------------------------------------- */
 /* mms */
 
-static struct mm_space *mm_new(struct mm_sim *s, uint64_t id, struct avm_err *err)
+static struct mm_space *mm_new(struct mm_sim *s, uint64_t id, enum model_why why,
+			       bool preexisting, struct avm_err *err)
 {
 	struct mm_space *mm = calloc(1, sizeof(*mm));
 
@@ -894,6 +896,13 @@ static struct mm_space *mm_new(struct mm_sim *s, uint64_t id, struct avm_err *er
 		free(mm);
 		return NULL;
 	}
+	/* mm_init: the model's per-mm state (the COW context model's context) */
+	if (s->ops->mm_new && s->ops->mm_new(s->model, mm, why, preexisting, err)) {
+		arch_pt_destroy(mm->pt);
+		u64map_del(&s->mms, id);
+		free(mm);
+		return NULL;
+	}
 	s->st.mms_live++;
 	if (s->st.mms_live > s->st.mms_peak)
 		s->st.mms_peak = s->st.mms_live;
@@ -912,7 +921,7 @@ static struct mm_space *mm_get(struct mm_sim *s, uint64_t id, struct avm_err *er
 		avm_errf(err, "event without an mm id");
 		return NULL;
 	}
-	mm = mm_new(s, id, err);
+	mm = mm_new(s, id, MODEL_WHY_MMAP, true, err);
 	if (mm) {
 		mm->users_unknown = true;
 		mm->opaque = true;
@@ -941,6 +950,8 @@ static void mm_teardown(struct mm_sim *s, struct mm_space *mm)
 	for (i = 0; i < mm->nvma; i++)
 		vma_release(s, mm->vma[i], MODEL_WHY_EXIT);
 	s->st.vmas_live -= mm->nvma;
+	if (s->ops->mm_gone)
+		s->ops->mm_gone(s->model, mm); /* __mmdrop */
 	free(mm->vma);
 	u64map_del(&s->mms, mm->id);
 	s->st.mms_live--;
@@ -1509,9 +1520,13 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 			uint64_t old = f->owner;
 
 			/* the folio names a new owner: the old name is gone (a lazy root's count) */
-			f->owner = s->ops->folio_owner(s->model, v);
-			if (s->ops->folio_gone)
-				s->ops->folio_gone(s->model, old);
+			if (s->ops->folio_reuse) {
+				f->owner = s->ops->folio_reuse(s->model, v, old);
+			} else {
+				f->owner = s->ops->folio_owner(s->model, v);
+				if (s->ops->folio_gone)
+					s->ops->folio_gone(s->model, old);
+			}
 		}
 		s->st.cow_reuses++;
 		return 0;
@@ -2889,7 +2904,7 @@ static int sim_fork(struct mm_sim *s, struct mm_space *pm, uint64_t child_id,
 	cm = u64map_get(&s->mms, child_id);
 	if (cm)
 		mm_teardown(s, cm); /* a stale mm under a reused id */
-	cm = mm_new(s, child_id, err);
+	cm = mm_new(s, child_id, MODEL_WHY_FORK, false, err);
 	if (!cm)
 		return -1;
 	cm->start_brk = pm->start_brk;
@@ -3051,7 +3066,7 @@ int mm_sim_exec(struct mm_sim *s, const struct avm_event *ev, const struct avm_s
 	nm = u64map_get(&s->mms, nid);
 	if (nm)
 		mm_teardown(s, nm);
-	nm = mm_new(s, nid, err);
+	nm = mm_new(s, nid, MODEL_WHY_EXEC, false, err);
 	if (!nm)
 		return -1;
 	/* the new mm (stack, ELF segments, their COWs) exists before the old one goes */
@@ -3070,7 +3085,7 @@ int mm_sim_adopt_start(struct mm_sim *s, uint64_t mm_id, const struct avm_snap_v
 	if (u64map_get(&s->mms, mm_id))
 		return avm_errf(err, "start snapshot: mm %llu adopted twice",
 				(unsigned long long)mm_id);
-	mm = mm_new(s, mm_id, err);
+	mm = mm_new(s, mm_id, MODEL_WHY_MMAP, true, err);
 	if (!mm)
 		return -1;
 	mm->users_unknown = true;
@@ -3468,6 +3483,8 @@ bool mm_folio_at(struct mm_space *mm, uint64_t addr, struct mm_folio_ref *out)
 	out->owner = f->owner;
 	out->index = f->index;
 	out->nr = f->nr;
+	/* mapped through a slot array another mm shares, or from more slots than its pages */
+	out->shared = c->sl->refs > 1 || f->maps > f->nr;
 	return true;
 }
 
@@ -3525,7 +3542,8 @@ static int cursor_mm(struct mm_space *mm, struct mm_cursor *c, uint64_t n,
 			     i = slot_next(ch->sl, i + 1, i1)) {
 				struct folio *f = ch->sl->pg[i];
 				uint64_t a = l.b[k] + ((uint64_t)i << s->page_shift);
-				struct mm_folio_ref r = { mm, v, a, f->id, f->owner, f->index, f->nr };
+				struct mm_folio_ref r = { mm, v, a, f->id, f->owner, f->index, f->nr,
+							  ch->sl->refs > 1 || f->maps > f->nr };
 				/* the page of this mapping where the folio's first page is (or would be) */
 				uint64_t head = (a >> s->page_shift) -
 						(linear_index(s, v, a) - f->index);

@@ -215,6 +215,7 @@ struct mm_folio_ref {
 	uint64_t owner;          /* folio->mapping (model token) */
 	uint64_t index;          /* folio->index: linear pgoff of its first page */
 	uint32_t nr;             /* pages in the folio */
+	bool shared;             /* folio_maybe_mapped_shared: mapped by more than one mm */
 };
 /* The anon folio mapped at addr in mm; false if none. */
 bool mm_folio_at(struct mm_space *mm, uint64_t addr, struct mm_folio_ref *out);

@@ -7,6 +7,7 @@
 static const struct model_ops *const model_registry[] = {
 	&model_eager_ops,
 	&model_lazy_ops,
+	&model_cowctx_ops,
 };
 
 const struct model_ops *model_find(const char *name)

@@ -40,7 +40,17 @@ struct obj_count {
 	uint64_t preexisting; /* objects adopted from a start snapshot (not allocs) */
 };
 
-enum model_obj { MODEL_OBJ_ANON_VMA = 0, MODEL_OBJ_AVC = 1, MODEL_OBJ_VMA = 2, MODEL_OBJ_NR = 3 };
+/*
+ * Object kinds.  The first MODEL_OBJ_NR are reported for every model; the
+ * COW context design's own kinds (contexts, remap-tree maple nodes, remap
+ * offset arrays) follow and are reported for the models that have them
+ * (cowctx); the stats arrays hold all MODEL_OBJ_KINDS.
+ */
+enum model_obj {
+	MODEL_OBJ_ANON_VMA = 0, MODEL_OBJ_AVC = 1, MODEL_OBJ_VMA = 2, MODEL_OBJ_NR = 3,
+	MODEL_OBJ_COW_CONTEXT = 3, MODEL_OBJ_REMAP = 4, MODEL_OBJ_REMAP_ARRAY = 5,
+	MODEL_OBJ_KINDS = 6,
+};
 
 /* Why the simulator asks for an operation: attribution for reports and validation. */
 enum model_why {
@@ -57,17 +67,28 @@ enum model_why {
 };
 
 struct model_stats {
-	struct obj_count obj[MODEL_OBJ_NR];
+	struct obj_count obj[MODEL_OBJ_KINDS];
 	/* allocations and frees of anon_vma / AVC attributed to the operation */
-	uint64_t allocs_by_why[MODEL_OBJ_NR][MODEL_WHY_NR];
-	uint64_t frees_by_why[MODEL_OBJ_NR][MODEL_WHY_NR];
-	uint64_t bytes_live, bytes_peak;      /* all three kinds together */
-	uint32_t obj_size[MODEL_OBJ_NR];      /* bytes per object, from trace meta */
+	uint64_t allocs_by_why[MODEL_OBJ_KINDS][MODEL_WHY_NR];
+	uint64_t frees_by_why[MODEL_OBJ_KINDS][MODEL_WHY_NR];
+	uint64_t bytes_live, bytes_peak;      /* every kind together */
+	uint32_t obj_size[MODEL_OBJ_KINDS];   /* bytes per object, from trace meta */
 	/* lazy-only figures (0 for eager) */
 	uint64_t upgrades, folio_rewrites;
 	uint64_t pinned_vmas, pinned_vmas_peak;
 	uint64_t upgrade_ns;                  /* modelled time of every upgrade (lock sections
 						 and unlocked allocations), ns */
+	/* cowctx-only figures (0 for the others; docs/cowctx-model.md) */
+	uint64_t ctx_zombies, ctx_zombies_peak;  /* contexts whose mm is gone */
+	uint64_t ctx_ref_atomics;                /* refcnt increments and decrements */
+	uint64_t ctx_moves;                      /* folios moved on an exclusive reuse */
+	uint64_t remap_stores;                   /* remap-tree stores (add, remap, unmap) */
+	uint64_t walk_contexts, walk_dead_contexts; /* contexts visited by rmap walks */
+	uint64_t walk_remap_lookups, walk_shortcuts; /* remap passes; walks the short-cut ended */
+	uint64_t walk_rcu_max;                   /* longest walk's RCU section, contexts */
+	uint64_t walk_misses;                    /* walks that missed the mapping they started from */
+	uint64_t mm_pin_atomics;                 /* mmget/mmput of visited contexts (P4) */
+	uint32_t folio_field_bytes;              /* per struct page (P17): 8 or 0 */
 };
 
 /* Counting helpers every model uses (stats.c is not needed: they are inline). */
@@ -271,12 +292,31 @@ struct model_ops {
 	/* The rmap_item went (stable-node removal, or ksmd found it stale): drop the pin. */
 	void (*ksm_unpin)(struct model *m, uint64_t pin);
 
+	/*
+	 * Optional: address-space life (the COW context model keeps one context
+	 * per mm).  mm_new: mm was just made - why is MODEL_WHY_FORK (a fork's
+	 * child, before fork_begin), MODEL_WHY_EXEC (execve's new mm) or
+	 * MODEL_WHY_MMAP (a start-snapshot or opaque mm: preexisting, it
+	 * existed before the trace); mm_gone: mm is being freed, after its VMAs
+	 * were unlinked and its pages released (__mmdrop).
+	 */
+	int (*mm_new)(struct model *m, struct mm_space *mm, enum model_why why, bool preexisting,
+		      struct avm_err *err);
+	void (*mm_gone)(struct model *m, struct mm_space *mm);
+	/*
+	 * Optional: a write fault reuses the exclusive folio named `owner` in v
+	 * (wp_page_reuse).  Returns the name the folio keeps.  NULL op: the
+	 * folio takes folio_owner(v) and the old name goes (folio_gone).
+	 */
+	uint64_t (*folio_reuse)(struct model *m, const struct mm_vma *v, uint64_t owner);
+
 	/* Optional: check every invariant of the model's state; fill err and return -1 if broken. */
 	int (*check)(struct model *m, struct avm_err *err);
 };
 
 extern const struct model_ops model_eager_ops;
 extern const struct model_ops model_lazy_ops;
+extern const struct model_ops model_cowctx_ops;
 
 /* Look up a model by name ("eager", "lazy"); NULL if unknown. */
 const struct model_ops *model_find(const char *name);

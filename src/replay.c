@@ -177,10 +177,10 @@ static int replay_grow(void **p, size_t *cap, size_t need, size_t size, struct a
 
 size_t replay_default_models(const char **names, size_t max)
 {
-	static const char *const wanted[] = { "eager", "lazy" };
+	static const char *const wanted[] = { "eager", "lazy", "cowctx" };
 	size_t n = 0;
 
-	for (size_t i = 0; i < 2 && n < max; i++)
+	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]) && n < max; i++)
 		if (model_find(wanted[i]))
 			names[n++] = wanted[i];
 	return n;
@@ -195,11 +195,11 @@ void replay_opts_default(struct replay_opts *o)
 
 static void replay_known_models(char *buf, size_t len)
 {
-	static const char *const all[] = { "eager", "lazy" };
+	static const char *const all[] = { "eager", "lazy", "cowctx" };
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (model_find(all[i]) && off < len)
 			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", all[i]);
 }
@@ -504,6 +504,8 @@ static bool replay_sweep_touches(const char *key, const char *model)
 		return false; /* judged from the same worlds */
 	if (!strncmp(key, "lazy.", 5))
 		return !strcmp(model, "lazy");
+	if (!strncmp(key, "cowctx.", 7))
+		return !strcmp(model, "cowctx");
 	return true;
 }
 
@@ -1148,6 +1150,51 @@ static int replay_sensitivity(struct replay *r, const struct replay_combo *cb, c
 	return report_set_sensitivity(report, sens, robust, err);
 }
 
+/*
+ * verdict.lazy_vs_cowctx.sensitivity: the comparison re-decided under the
+ * arch's cost ranges from the lazy and cowctx worlds' section logs and fork
+ * records (verdict_vs_sensitivity), as the verdict's own sensitivity is.
+ */
+static int replay_vs_sensitivity(struct replay *r, const struct replay_combo *cb, cJSON *report,
+				 struct replay_result *res, struct avm_err *err)
+{
+	struct verdict_const k[ARCH_KEYS_MAX + LOCKS_OP_NR];
+	struct verdict_world w[2] = { { 0 } };
+	struct verdict_vs_input in;
+	struct report_thresholds t;
+	struct locks_recost base;
+	struct timespec t0, t1;
+	cJSON *sens = NULL;
+	int found = 0;
+
+	for (size_t i = 0; i < cb->n; i++) {
+		struct world *wd = cb->w[i]->w;
+		int slot = !strcmp(world_model_name(wd), "lazy") ? 0 :
+			   !strcmp(world_model_name(wd), "cowctx") ? 1 : -1;
+
+		if (slot < 0 || !world_locks(wd))
+			continue;
+		w[slot].locks = world_locks(wd);
+		w[slot].forks = world_forks(wd);
+		found |= 1 << slot;
+	}
+	report_thresholds_from_config(&cb->cfg, &t);
+	if (found != 3 || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+				  cJSON_GetObjectItemCaseSensitive(report, "verdict"), "lazy_vs_cowctx")) ||
+	    report_vs_input(report, &t, &in))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	arch_recost(&r->arch, &base);
+	if (verdict_vs_sensitivity(&in, &base, k,
+				   arch_cost_consts(&r->arch, k, sizeof(k) / sizeof(k[0])), &w[0],
+				   &w[1], &sens, err))
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->sensitivity_seconds += (double)(t1.tv_sec - t0.tv_sec) +
+				    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return report_set_vs_sensitivity(report, sens, err);
+}
+
 static const cJSON *report_at_verdict(const cJSON *report)
 {
 	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, "verdict"),
@@ -1274,6 +1321,7 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 			.name = world_model_name(w),
 			.stats = world_stats(w),
 			.lazy_figures = !strcmp(world_model_name(w), "lazy"),
+			.cowctx_figures = !strcmp(world_model_name(w), "cowctx"),
 			.cfg = &cb->cfg, /* the lazy policies the report echoes (this combination's) */
 		};
 	}
@@ -1324,7 +1372,8 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 	/* last, once every section is attached: savings in context and the verdict */
 	if (report_finish(report, &cb->cfg, err) ||
 	    (r->have_arch && !r->o->no_sensitivity &&
-	     replay_sensitivity(r, cb, report, res, err))) {
+	     (replay_sensitivity(r, cb, report, res, err) ||
+	      replay_vs_sensitivity(r, cb, report, res, err)))) {
 		cJSON_Delete(report);
 		return -1;
 	}

@@ -53,10 +53,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const report_obj_names[MODEL_OBJ_NR] = {
+static const char *const report_obj_names[MODEL_OBJ_KINDS] = {
 	[MODEL_OBJ_ANON_VMA] = "anon_vma",
 	[MODEL_OBJ_AVC] = "anon_vma_chain",
 	[MODEL_OBJ_VMA] = "vm_area_struct",
+	[MODEL_OBJ_COW_CONTEXT] = "cow_context",
+	[MODEL_OBJ_REMAP] = "remap",
+	[MODEL_OBJ_REMAP_ARRAY] = "remap_array",
 };
 
 static const char *const report_why_names[] = {
@@ -87,7 +90,7 @@ static const char *const report_model_sums[] = {
 
 const char *report_obj_name(enum model_obj o)
 {
-	return (unsigned)o < MODEL_OBJ_NR ? report_obj_names[o] : "?";
+	return (unsigned)o < MODEL_OBJ_KINDS ? report_obj_names[o] : "?";
 }
 
 const char *report_why_name(enum model_why w)
@@ -257,6 +260,70 @@ static int report_lazy_policies(cJSON *b, const struct config *c)
 	       !cJSON_AddStringToObject(p, "ksm", config_lazy_ksm_name(c->lazy_ksm));
 }
 
+/*
+ * The COW context design's own figures (docs/report.md "models.cowctx"):
+ * its object kinds with the common per-kind keys and their allocations by
+ * operation, the context counters, the walk counters, the per-struct-page
+ * field of policy folio_field, and its policies.
+ */
+static int report_cowctx_block(cJSON *b, const struct report_model *m, struct avm_err *err)
+{
+	const struct model_stats *s = m->stats;
+	cJSON *by_a = cJSON_GetObjectItemCaseSensitive(b, "allocs_by_operation");
+	cJSON *by_f = cJSON_GetObjectItemCaseSensitive(b, "frees_by_operation");
+	cJSON *c, *wk, *ff, *p;
+
+	for (int o = MODEL_OBJ_NR; o < MODEL_OBJ_KINDS; o++) {
+		const struct obj_count *n = &s->obj[o];
+		cJSON *k = cJSON_AddObjectToObject(b, report_obj_names[o]);
+		cJSON *ka = by_a ? cJSON_AddObjectToObject(by_a, report_obj_names[o]) : NULL;
+		cJSON *kf = by_f ? cJSON_AddObjectToObject(by_f, report_obj_names[o]) : NULL;
+		double size = s->obj_size[o];
+
+		if (!k || !ka || !kf || report_num(k, "allocs", (double)n->allocs, err) ||
+		    report_num(k, "frees", (double)n->frees, err) ||
+		    report_num(k, "live_end", (double)n->live, err) ||
+		    report_num(k, "live_peak", (double)n->live_peak, err) ||
+		    report_num(k, "bytes_peak", (double)n->live_peak * size, err) ||
+		    report_num(k, "bytes_end", (double)n->live * size, err) ||
+		    report_num(k, "preexisting", (double)n->preexisting, err) ||
+		    report_num(k, "object_size", size, err))
+			return report_oom(err);
+		for (int w = 0; w < MODEL_WHY_NR; w++)
+			if (report_why_names[w] &&
+			    (report_num(ka, report_why_names[w], (double)s->allocs_by_why[o][w], err) ||
+			     report_num(kf, report_why_names[w], (double)s->frees_by_why[o][w], err)))
+				return -1;
+	}
+	c = cJSON_AddObjectToObject(b, "cowctx");
+	wk = c ? cJSON_AddObjectToObject(c, "walks") : NULL;
+	ff = cJSON_AddObjectToObject(b, "folio_field");
+	if (!wk || !ff || report_num(c, "zombies_end", (double)s->ctx_zombies, err) ||
+	    report_num(c, "zombies_peak", (double)s->ctx_zombies_peak, err) ||
+	    report_num(c, "ref_atomics", (double)s->ctx_ref_atomics, err) ||
+	    report_num(c, "reuse_moves", (double)s->ctx_moves, err) ||
+	    report_num(c, "remap_stores", (double)s->remap_stores, err) ||
+	    report_num(wk, "contexts", (double)s->walk_contexts, err) ||
+	    report_num(wk, "dead_contexts", (double)s->walk_dead_contexts, err) ||
+	    report_num(wk, "remap_lookups", (double)s->walk_remap_lookups, err) ||
+	    report_num(wk, "shortcuts", (double)s->walk_shortcuts, err) ||
+	    report_num(wk, "rcu_max_contexts", (double)s->walk_rcu_max, err) ||
+	    report_num(wk, "mm_pin_atomics", (double)s->mm_pin_atomics, err) ||
+	    report_num(wk, "missed_start", (double)s->walk_misses, err) ||
+	    report_num(ff, "bytes_per_page", (double)s->folio_field_bytes, err))
+		return report_oom(err);
+	if (!m->cfg)
+		return 0;
+	p = cJSON_AddObjectToObject(b, "policies");
+	if (!p)
+		return report_oom(err);
+	for (int i = 0; i < COWCTX_P_NR; i++)
+		if (!cJSON_AddStringToObject(p, config_cowctx_key(i),
+					     config_cowctx_value_name(i, m->cfg->cowctx[i])))
+			return report_oom(err);
+	return 0;
+}
+
 static cJSON *report_model_block(const struct report_model *m, struct avm_err *err)
 {
 	const struct model_stats *s = m->stats;
@@ -313,6 +380,8 @@ static cJSON *report_model_block(const struct report_model *m, struct avm_err *e
 		goto fail;
 	if (m->lazy_figures && m->cfg && report_lazy_policies(b, m->cfg))
 		goto fail;
+	if (m->cowctx_figures && report_cowctx_block(b, m, err))
+		goto fail;
 	return b;
 fail:
 	report_oom(err);
@@ -366,6 +435,37 @@ static int report_num_or_null(cJSON *obj, const char *key, double v, struct avm_
 }
 
 /*
+ * The per-struct-page field of the COW context design (policy folio_field):
+ * bytes_per_page x the host's pages (RAM / page size); NAN when the RAM is
+ * unknown, 0 without the field.
+ */
+static double report_folio_field_bytes(const cJSON *model, double mem_bytes)
+{
+	double per = report_val(cJSON_GetObjectItemCaseSensitive(model, "folio_field"),
+				"bytes_per_page");
+
+	if (per <= 0)
+		return 0;
+	return mem_bytes > 0 ? per * floor(mem_bytes / 4096) : NAN;
+}
+
+/*
+ * The COW context design's anon-rmap bytes at their peaks: contexts, remap
+ * nodes and arrays, and the folio field when the host's RAM is known (0 for
+ * a model without them).
+ */
+static double report_cowctx_rmap_bytes(const cJSON *model, double mem_bytes)
+{
+	static const int kinds[] = { MODEL_OBJ_COW_CONTEXT, MODEL_OBJ_REMAP, MODEL_OBJ_REMAP_ARRAY };
+	double b = 0, ff = report_folio_field_bytes(model, mem_bytes);
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		b += report_val(cJSON_GetObjectItemCaseSensitive(model, report_obj_names[kinds[i]]),
+				"bytes_peak");
+	return b + (isnan(ff) ? 0 : ff);
+}
+
+/*
  * Savings in context (docs/report.md "savings"): anon rmap = anon_vma +
  * anon_vma_chain (per-kind peaks added), mm metadata = the three kinds'
  * simultaneous peak + the page tables' peak (when both models have them),
@@ -379,11 +479,19 @@ static int report_savings_context(cJSON *sv, const cJSON *baseline, const cJSON 
 	const cJSON *bpt = report_at(baseline, "page_tables.bytes_peak");
 	const cJSON *mpt = report_at(model, "page_tables.bytes_peak");
 	bool pt = cJSON_IsNumber(bpt) && cJSON_IsNumber(mpt);
-	cJSON *mm, *host;
+	cJSON *mm, *host, *ar;
 
-	if (!report_context_saving(sv, "anon_rmap",
-				   base_kind[MODEL_OBJ_ANON_VMA] + base_kind[MODEL_OBJ_AVC],
-				   model_kind[MODEL_OBJ_ANON_VMA] + model_kind[MODEL_OBJ_AVC], err))
+	ar = report_context_saving(sv, "anon_rmap",
+				   base_kind[MODEL_OBJ_ANON_VMA] + base_kind[MODEL_OBJ_AVC] +
+				   report_cowctx_rmap_bytes(baseline, mem_bytes),
+				   model_kind[MODEL_OBJ_ANON_VMA] + model_kind[MODEL_OBJ_AVC] +
+				   report_cowctx_rmap_bytes(model, mem_bytes), err);
+	if (!ar)
+		return -1;
+	/* the COW context design's per-struct-page field, its own line (policy folio_field) */
+	if (cJSON_GetObjectItemCaseSensitive(model, "folio_field") &&
+	    report_num_or_null(ar, "folio_field_bytes", report_folio_field_bytes(model, mem_bytes),
+			       err))
 		return -1;
 	mm = report_context_saving(sv, "mm_metadata",
 				   base_total + (pt ? bpt->valuedouble : 0),
@@ -474,6 +582,44 @@ double report_mem_bytes(const cJSON *root)
 	return cJSON_IsNumber(m) && m->valuedouble > 0 ? m->valuedouble : -1;
 }
 
+/*
+ * savings_by_model: { <model>: savings against eager } for every other model
+ * of the report (docs/report.md), (re)computed in place; absent without eager
+ * or without another model.
+ */
+static int report_savings_by_model(cJSON *root, const cJSON *models, struct avm_err *err)
+{
+	const cJSON *eager = cJSON_GetObjectItemCaseSensitive(models, "eager"), *m;
+	cJSON *by = cJSON_CreateObject();
+
+	if (!by)
+		return report_oom(err);
+	cJSON_ArrayForEach(m, models) {
+		cJSON *sv;
+
+		if (!eager || m == eager)
+			continue;
+		sv = report_savings(eager, m, "eager", m->string, report_mem_bytes(root), err);
+		if (!sv || !cJSON_AddItemToObject(by, m->string, sv)) {
+			cJSON_Delete(sv);
+			cJSON_Delete(by);
+			return sv ? report_oom(err) : -1;
+		}
+	}
+	if (!by->child) {
+		cJSON_Delete(by);
+		cJSON_DeleteItemFromObjectCaseSensitive(root, "savings_by_model");
+		return 0;
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(root, "savings_by_model"))
+		return report_add_section(root, "savings_by_model", by, err);
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(root, "savings_by_model", by)) {
+		cJSON_Delete(by);
+		return report_oom(err);
+	}
+	return 0;
+}
+
 /* (Re)compute savings (eager - lazy) when both models are in `models`; keeps its place. */
 static int report_add_savings(cJSON *root, const cJSON *models, struct avm_err *err)
 {
@@ -481,6 +627,8 @@ static int report_add_savings(cJSON *root, const cJSON *models, struct avm_err *
 	const cJSON *lazy = cJSON_GetObjectItemCaseSensitive(models, "lazy");
 	cJSON *sv;
 
+	if (report_savings_by_model(root, models, err))
+		return -1;
 	if (!eager || !lazy)
 		return 0;
 	sv = report_savings(eager, lazy, "eager", "lazy", report_mem_bytes(root), err);
@@ -935,6 +1083,133 @@ int report_update_savings(cJSON *report, struct avm_err *err)
 	return report_add_savings(report, cJSON_GetObjectItemCaseSensitive(report, "models"), err);
 }
 
+/*
+ * One criterion of verdict.lazy_vs_cowctx: {lazy, cowctx, better} where
+ * better is the lower figure, "tie" within 5 % of the larger one or within
+ * floor (the verdict's floor for that criterion).  *score: +1 lazy, -1
+ * cowctx, 0 tie; the sentence goes to reasons.
+ */
+static int report_vs_crit(cJSON *by, cJSON *reasons, const char *name, const char *unit,
+			  double lazy, double cowctx, double floor, int *score, struct avm_err *err)
+{
+	cJSON *c = cJSON_AddObjectToObject(by, name), *r;
+	const char *better;
+	char buf[256];
+
+	*score = verdict_vs_crit(lazy, cowctx, floor);
+	better = verdict_vs_name(*score);
+	if (!c || report_num(c, "lazy", lazy, err) || report_num(c, "cowctx", cowctx, err) ||
+	    !cJSON_AddStringToObject(c, "better", better))
+		return report_oom(err);
+	snprintf(buf, sizeof(buf), "%s: lazy %.0f %s, cowctx %.0f %s: %s%s", name, lazy, unit,
+		 cowctx, unit, strcmp(better, "tie") ? "lower is " : "",
+		 strcmp(better, "tie") ? better : "a tie (within 5 % or the verdict's floor)");
+	r = cJSON_CreateString(buf);
+	if (!r || !cJSON_AddItemToArray(reasons, r)) {
+		cJSON_Delete(r);
+		return report_oom(err);
+	}
+	return 0;
+}
+
+/* The figures verdict.lazy_vs_cowctx compares, from the report (also for its sensitivity). */
+int report_vs_input(const cJSON *root, const struct report_thresholds *t,
+		    struct verdict_vs_input *in)
+{
+	const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+	const cJSON *lz = cJSON_GetObjectItemCaseSensitive(models, "lazy");
+	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(models, "cowctx");
+	double span = report_val(cJSON_GetObjectItemCaseSensitive(root, "trace"), "duration_ns") / 1e9;
+
+	memset(in, 0, sizeof(*in));
+	if (!lz || !cc)
+		return -1;
+	in->lazy_mem = report_val(cJSON_GetObjectItemCaseSensitive(lz, "anon_vma"), "bytes_peak") +
+		       report_val(cJSON_GetObjectItemCaseSensitive(lz, "anon_vma_chain"), "bytes_peak") +
+		       report_val(lz, "pinned_vmas_peak") *
+		       report_val(cJSON_GetObjectItemCaseSensitive(lz, "vm_area_struct"), "object_size");
+	in->cowctx_mem = report_cowctx_rmap_bytes(cc, report_mem_bytes(root));
+	report_model_figures(lz, &in->lazy);
+	report_model_figures(cc, &in->cowctx);
+	in->wait_floor_ns = t->lock_wait_floor_ns_per_s * (span > 0 ? span : 0);
+	in->fork_floor_ns = t->fork_cost_floor_ns;
+	return 0;
+}
+
+int report_set_vs_sensitivity(cJSON *report, cJSON *sensitivity, struct avm_err *err)
+{
+	cJSON *o = (cJSON *)report_at(report, "verdict.lazy_vs_cowctx");
+
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(sensitivity);
+		return 0;
+	}
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(o, "sensitivity", sensitivity)) {
+		cJSON_Delete(sensitivity);
+		return report_oom(err);
+	}
+	return 0;
+}
+
+/*
+ * verdict.lazy_vs_cowctx (docs/verdict.md): the two proposals compared like
+ * for like, not against a threshold.  memory: each design's anon-rmap bytes
+ * at their peaks - lazy's anon_vma + anon_vma_chain + its pinned root VMAs,
+ * cowctx's contexts + remap nodes and arrays + its per-struct-page field
+ * (when the host's RAM is known); lock_waits: simulated waiting of every
+ * lock class (ns); fork_cost: the mean anon rmap cost per fork (ns).
+ * better: the design lower on more criteria, "tie" when even.  Absent unless
+ * eager, lazy and cowctx all ran; a criterion whose section is missing is
+ * left out.
+ */
+static int report_lazy_vs_cowctx(cJSON *root, const struct report_thresholds *t,
+				 struct avm_err *err)
+{
+	const cJSON *cc = report_at(root, "models.cowctx");
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "verdict"), *o, *by, *reasons;
+	struct verdict_vs_input in;
+	int score = 0, s;
+
+	if (!v || report_vs_input(root, t, &in))
+		return 0; /* no verdict without eager: nothing to add the comparison to */
+	cJSON_DeleteItemFromObjectCaseSensitive(v, "lazy_vs_cowctx");
+	o = cJSON_AddObjectToObject(v, "lazy_vs_cowctx");
+	by = o ? cJSON_AddObjectToObject(o, "by") : NULL;
+	reasons = by ? cJSON_AddArrayToObject(o, "reasons") : NULL;
+	if (!reasons)
+		return report_oom(err);
+	if (report_vs_crit(by, reasons, "memory", "bytes", in.lazy_mem, in.cowctx_mem, 0, &s, err))
+		return -1;
+	score += s;
+	if (in.lazy.has_locks && in.cowctx.has_locks) {
+		if (report_vs_crit(by, reasons, "lock_waits", "ns", in.lazy.wait_ns, in.cowctx.wait_ns,
+				   in.wait_floor_ns, &s, err))
+			return -1;
+		score += s;
+	}
+	if (in.lazy.has_fork && in.cowctx.has_fork && in.lazy.forks > 0) {
+		if (report_vs_crit(by, reasons, "fork_cost", "ns per fork", in.lazy.fork_mean_ns,
+				   in.cowctx.fork_mean_ns, in.fork_floor_ns, &s, err))
+			return -1;
+		score += s;
+	}
+	if (score != verdict_vs_judge(&in))
+		return avm_errf(err, "verdict.lazy_vs_cowctx: the criteria disagree with the rule");
+	if (isnan(report_folio_field_bytes(cc, report_mem_bytes(root)))) {
+		cJSON *r = cJSON_CreateString("memory: cowctx's per-struct-page field is not counted: "
+					      "the host's RAM is unknown");
+
+		if (!r || !cJSON_AddItemToArray(reasons, r)) {
+			cJSON_Delete(r);
+			return report_oom(err);
+		}
+	}
+	if (!cJSON_AddStringToObject(o, "better", verdict_vs_name(score)) ||
+	    !cJSON_AddNullToObject(o, "sensitivity"))
+		return report_oom(err);
+	return 0;
+}
+
 int report_finish(cJSON *report, const struct config *cfg, struct avm_err *err)
 {
 	struct report_thresholds t;
@@ -947,7 +1222,9 @@ int report_finish(cJSON *report, const struct config *cfg, struct avm_err *err)
 	report_thresholds_from_config(cfg, &t);
 	if (report_add_savings(report, cJSON_GetObjectItemCaseSensitive(report, "models"), err))
 		return -1;
-	return report_verdict(report, &t, err);
+	if (report_verdict(report, &t, err))
+		return -1;
+	return report_lazy_vs_cowctx(report, &t, err);
 }
 
 /* ---- write and load ------------------------------------------------------------ */
@@ -1415,6 +1692,62 @@ static void report_sensitivity_lines(const cJSON *v, FILE *out)
 			     "moved)\n", cJSON_GetArraySize(unranged));
 }
 
+/*
+ * The designs side by side (savings_by_model) and verdict.lazy_vs_cowctx:
+ *   designs against eager (anon rmap at peak): lazy ... saved ..., cowctx ...
+ *   lazy vs cowctx: <better> (memory: .., lock waits: .., fork cost: ..)
+ *     - one reason per line
+ */
+static void report_designs_lines(const cJSON *root, FILE *out)
+{
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(root, "savings_by_model"), *m, *r;
+	const cJSON *vs = report_at(root, "verdict.lazy_vs_cowctx");
+	char b1[32], b2[32], p[16];
+	int n = 0;
+
+	cJSON_ArrayForEach(m, by) {
+		const cJSON *ar = cJSON_GetObjectItemCaseSensitive(m, "anon_rmap");
+
+		const cJSON *ff = cJSON_GetObjectItemCaseSensitive(ar, "folio_field_bytes");
+
+		report_percent(ar, p, sizeof(p));
+		fprintf(out, "%s%s %s, saved %s (%s)", n++ ? "; " : "designs against eager (anon "
+			"rmap at peak, cowctx with its contexts, remap objects and folio field): ",
+			m->string, report_bytes(report_val(ar, "lazy_bytes_peak"), b1, sizeof(b1)),
+			report_bytes(report_val(ar, "bytes"), b2, sizeof(b2)), p);
+		if (cJSON_IsNumber(ff) && ff->valuedouble > 0)
+			fprintf(out, " of which the folio field %s",
+				report_bytes(ff->valuedouble, b1, sizeof(b1)));
+	}
+	if (n)
+		fprintf(out, "\n");
+	if (!cJSON_IsObject(vs))
+		return;
+	fprintf(out, "lazy vs cowctx: %s (memory: %s, lock waits: %s, fork cost: %s)\n",
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(vs, "better")),
+		cJSON_GetStringValue(report_at(vs, "by.memory.better")) ?: "n/a",
+		cJSON_GetStringValue(report_at(vs, "by.lock_waits.better")) ?: "n/a",
+		cJSON_GetStringValue(report_at(vs, "by.fork_cost.better")) ?: "n/a");
+	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(vs, "reasons"))
+		if (cJSON_IsString(r))
+			fprintf(out, "  - %s\n", r->valuestring);
+	{
+		const cJSON *sens = cJSON_GetObjectItemCaseSensitive(vs, "sensitivity");
+		const cJSON *flip = cJSON_GetObjectItemCaseSensitive(sens, "flipping");
+		int k = 0;
+
+		if (!cJSON_IsObject(sens))
+			return;
+		fprintf(out, "  robustness: %s under the cost ranges of the arch",
+			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sens, "robust")) ? "ROBUST" :
+			"NOT robust");
+		cJSON_ArrayForEach(r, flip)
+			if (cJSON_IsString(r))
+				fprintf(out, "%s%s", k++ ? ", " : " (flipped by ", r->valuestring);
+		fprintf(out, "%s\n", k ? ")" : "");
+	}
+}
+
 /* The `sweep` table: one line per combination of swept values. */
 static void report_sweep_lines(const cJSON *root, FILE *out)
 {
@@ -1549,6 +1882,7 @@ static int report_summary_raw(const cJSON *root, FILE *out, struct avm_err *err)
 		report_context_lines(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
 		report_top_lines(root, 5, out);
 		report_verdict_lines(root, out);
+		report_designs_lines(root, out);
 		if (!strcmp(schema->valuestring, REPORT_SCHEMA_V1))
 			fprintf(out, "note: an %s report cannot show lock waiting, failed trylocks, the "
 				     "mean fork cost, an undecided verdict or its robustness (its "
@@ -1646,7 +1980,7 @@ int report_merge_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 {
 	static const char *const by[] = { "allocs_by_operation", "frees_by_operation" };
 
-	for (int o = 0; o < MODEL_OBJ_NR; o++)
+	for (int o = 0; o < MODEL_OBJ_KINDS; o++) /* report_add_keys skips a kind m lacks */
 		if (report_add_keys(sum, m, report_obj_names[o], report_count_keys, REPORT_NCOUNT,
 				    err))
 			return -1;
@@ -1658,7 +1992,7 @@ int report_merge_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 			continue;
 		if (!s && !(s = cJSON_AddObjectToObject(sum, by[b])))
 			return report_oom(err);
-		for (int o = 0; o < MODEL_OBJ_NR; o++) {
+		for (int o = 0; o < MODEL_OBJ_KINDS; o++) {
 			const cJSON *fk = cJSON_GetObjectItemCaseSensitive(f, report_obj_names[o]), *w;
 			cJSON *sk = cJSON_GetObjectItemCaseSensitive(s, report_obj_names[o]);
 

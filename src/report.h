@@ -53,6 +53,9 @@ struct report_model {
 	const struct model_stats *stats;
 	bool lazy_figures;              /* emit upgrades, folio_rewrites, pinned_vmas_peak */
 	const struct config *cfg;       /* with lazy_figures: the lazy policies echoed (may be NULL) */
+	/* emit the COW context design's kinds (cow_context, remap, remap_array), its
+	   counters, folio_field and its policies (from cfg) */
+	bool cowctx_figures;
 };
 
 struct report_input {
@@ -113,6 +116,16 @@ int report_set_sensitivity(cJSON *report, cJSON *sensitivity, int robust, struct
  * config_defaults()).
  */
 int report_finish(cJSON *report, const struct config *cfg, struct avm_err *err);
+
+/*
+ * verdict.lazy_vs_cowctx (docs/report.md): the figures it compares, read
+ * from a report (-1 when lazy or cowctx is missing), and its sensitivity
+ * (verdict_vs_sensitivity's object; taken, also on error; no-op without the
+ * comparison).
+ */
+int report_vs_input(const cJSON *root, const struct report_thresholds *t,
+		    struct verdict_vs_input *in);
+int report_set_vs_sensitivity(cJSON *report, cJSON *sensitivity, struct avm_err *err);
 
 /* Attach a section built by another module under `key` (takes ownership, also on error). */
 int report_add_section(cJSON *report, const char *key, cJSON *section, struct avm_err *err);

@@ -516,3 +516,117 @@ out:
 	cJSON_Delete(o);
 	return ret;
 }
+
+/* ---- lazy against cowctx ----------------------------------------------------------------- */
+
+int verdict_vs_crit(double lazy, double cowctx, double floor)
+{
+	double d = fabs(lazy - cowctx);
+
+	if (d <= VERDICT_VS_TIE * fmax(lazy, cowctx) || d <= floor)
+		return 0;
+	return lazy < cowctx ? 1 : -1;
+}
+
+int verdict_vs_judge(const struct verdict_vs_input *in)
+{
+	int score = verdict_vs_crit(in->lazy_mem, in->cowctx_mem, 0);
+
+	if (in->lazy.has_locks && in->cowctx.has_locks)
+		score += verdict_vs_crit(in->lazy.wait_ns, in->cowctx.wait_ns, in->wait_floor_ns);
+	if (in->lazy.has_fork && in->cowctx.has_fork && in->lazy.forks > 0)
+		score += verdict_vs_crit(in->lazy.fork_mean_ns, in->cowctx.fork_mean_ns,
+					 in->fork_floor_ns);
+	return score;
+}
+
+const char *verdict_vs_name(int score)
+{
+	return score > 0 ? "lazy" : score < 0 ? "cowctx" : "tie";
+}
+
+/* The comparison under costs c: both worlds re-costed (the sensitivity's cache does it). */
+static int vs_at(struct sens *s, const struct verdict_vs_input *in, const struct locks_recost *c,
+		 int *better)
+{
+	struct verdict_vs_input v = *in;
+
+	if (sens_world(s, 0, c, &v.lazy) || sens_world(s, 1, c, &v.cowctx))
+		return -1;
+	*better = verdict_vs_judge(&v);
+	*better = (*better > 0) - (*better < 0);
+	return 0;
+}
+
+int verdict_vs_sensitivity(const struct verdict_vs_input *in, const struct locks_recost *base,
+			   const struct verdict_const *k, size_t nk,
+			   const struct verdict_world *lazy, const struct verdict_world *cowctx,
+			   cJSON **out, struct avm_err *err)
+{
+	/* sens_world reads the figures to replace from in.base / in.model */
+	struct verdict_input vin = { 0 };
+	struct sens s = { .in = &vin, .w = { lazy, cowctx }, .err = err };
+	cJSON *o = cJSON_CreateObject(), *consts, *flipping;
+	int b0, ret = -1;
+	bool robust = true;
+
+	*out = NULL;
+	vin.base = in->lazy;
+	vin.model = in->cowctx;
+	s.used[0] = lazy->locks ? locks_log_ops_used(lazy->locks) : 0;
+	s.used[1] = cowctx->locks ? locks_log_ops_used(cowctx->locks) : 0;
+	consts = o ? cJSON_AddArrayToObject(o, "constants") : NULL;
+	flipping = consts ? cJSON_AddArrayToObject(o, "flipping") : NULL;
+	if (!flipping) {
+		avm_errf(err, "out of memory (sensitivity)");
+		goto out;
+	}
+	if (vs_at(&s, in, base, &b0))
+		goto out;
+	for (size_t i = 0; i < nk; i++) {
+		struct locks_recost c = *base;
+		int lo, hi;
+		cJSON *e;
+
+		if (!k[i].ranged || k[i].op < 0)
+			continue;
+		set_const(&c, &k[i], k[i].low);
+		if (vs_at(&s, in, &c, &lo))
+			goto out;
+		c = *base;
+		set_const(&c, &k[i], k[i].high);
+		if (vs_at(&s, in, &c, &hi))
+			goto out;
+		e = cJSON_CreateObject();
+		if (!e || !cJSON_AddItemToArray(consts, e)) {
+			cJSON_Delete(e);
+			avm_errf(err, "out of memory (sensitivity)");
+			goto out;
+		}
+		if (!cJSON_AddStringToObject(e, "key", k[i].key) ||
+		    !cJSON_AddStringToObject(e, "at_low", verdict_vs_name(lo)) ||
+		    !cJSON_AddStringToObject(e, "at_high", verdict_vs_name(hi)) ||
+		    !cJSON_AddBoolToObject(e, "flips", lo != b0 || hi != b0)) {
+			avm_errf(err, "out of memory (sensitivity)");
+			goto out;
+		}
+		if (lo != b0 || hi != b0) {
+			robust = false;
+			if (!cJSON_AddItemToArray(flipping, cJSON_CreateString(k[i].key))) {
+				avm_errf(err, "out of memory (sensitivity)");
+				goto out;
+			}
+		}
+	}
+	if (!cJSON_AddStringToObject(o, "baseline", verdict_vs_name(b0)) ||
+	    !cJSON_AddBoolToObject(o, "robust", robust)) {
+		avm_errf(err, "out of memory (sensitivity)");
+		goto out;
+	}
+	*out = o;
+	o = NULL;
+	ret = 0;
+out:
+	cJSON_Delete(o);
+	return ret;
+}

@@ -162,4 +162,35 @@ int verdict_sensitivity(const struct verdict_input *in, const struct verdict_rul
 			const struct verdict_world *eager, const struct verdict_world *lazy,
 			cJSON **out, int *robust, struct avm_err *err);
 
+/* ---- lazy against cowctx (verdict.lazy_vs_cowctx, docs/report.md) ------------------- */
+
+/*
+ * The two proposals compared like for like, not against a threshold: per
+ * criterion the lower figure wins, a tie within VERDICT_VS_TIE of the larger
+ * or within the criterion's floor.  memory does not depend on the costs;
+ * lock_waits and fork_cost are re-costed by the sensitivity.
+ */
+#define VERDICT_VS_TIE 0.05
+struct verdict_vs_input {
+	double lazy_mem, cowctx_mem;       /* anon-rmap bytes at the peak */
+	struct verdict_model lazy, cowctx; /* lock waits (has_locks) and fork means (has_fork) */
+	double wait_floor_ns;              /* the verdict's lock-wait floor over the trace span */
+	double fork_floor_ns;
+};
+/* One criterion: 1 lazy lower, -1 cowctx lower, 0 a tie. */
+int verdict_vs_crit(double lazy, double cowctx, double floor);
+/* Every judged criterion summed: > 0 lazy is better, < 0 cowctx, 0 a tie. */
+int verdict_vs_judge(const struct verdict_vs_input *in);
+/* "lazy", "cowctx", "tie" for a verdict_vs_judge or verdict_vs_crit result. */
+const char *verdict_vs_name(int score);
+/*
+ * Re-decide under base +/- each constant's range, re-costing the lazy and
+ * cowctx worlds' lock waits and fork costs: *out = { baseline, constants:
+ * [{key, at_low, at_high, flips}], flipping: [key], robust }.
+ */
+int verdict_vs_sensitivity(const struct verdict_vs_input *in, const struct locks_recost *base,
+			   const struct verdict_const *k, size_t nk,
+			   const struct verdict_world *lazy, const struct verdict_world *cowctx,
+			   cJSON **out, struct avm_err *err);
+
 #endif

@@ -80,7 +80,8 @@ import json, sys
 d = sys.argv[1]
 sw, one, sv = (json.load(open(d + f)) for f in ("/sw.json", "/one.json", "/sv.json"))
 s = sw["sweep"]
-assert len(s) == 4 and sw["sweep_worlds"] == 5, (len(s), sw["sweep_worlds"])  # one eager world
+# one eager and one cowctx world (no lazy.* key touches them), four lazy ones
+assert len(s) == 4 and sw["sweep_worlds"] == 6, (len(s), sw["sweep_worlds"])
 assert [e["config"] for e in s] == [
     {"lazy.mremap": m, "lazy.pin": p} for m in ("upgrade", "rebase")
     for p in ("until_last_folio", "none")]
@@ -88,13 +89,13 @@ assert s[0]["verdict"] == sw["verdict"] and s[0]["savings"] == sw["savings"]
 # the last combination is what a replay with the same --set gives
 assert s[3]["savings"] == one["savings"], "sweep entry differs from a --set replay"
 assert s[3]["verdict"]["lazy_pays_off"] == one["verdict"]["lazy_pays_off"]
-# verdict.* keys re-judge the same two worlds
-assert sv["sweep_worlds"] == 2
+# verdict.* keys re-judge the same worlds (eager, lazy, cowctx)
+assert sv["sweep_worlds"] == 3
 assert sv["sweep"][0]["verdict"]["lazy_pays_off"] is True
 assert sv["sweep"][1]["verdict"]["lazy_pays_off"] is False   # a 90 % saving is not reached
 PY
 "$BUILD/anonvma-report" "$tmp/sw.json" > "$tmp/sw.txt"
-grep -q "^sweep: 4 combinations in one read of the trace (5 worlds)" "$tmp/sw.txt" ||
+grep -q "^sweep: 4 combinations in one read of the trace (6 worlds)" "$tmp/sw.txt" ||
 	fail "sweep table in the summary"
 st=0
 "$BUILD/anonvma-replay" -q --sweep lazy.mremap=upgrade,rebase --sweep lazy.pin=until_last_folio,none \
