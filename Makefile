@@ -23,7 +23,7 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O2 -Isrc -I$(BUILD) -MMD -MP
 LDFLAGS :=
-LDLIBS  := -lsqlite3 -lyaml -lcjson -lm
+LDLIBS  := -lsqlite3 -lyaml -lcjson -lzstd -lm
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
