@@ -104,6 +104,7 @@ struct collect_opts {
 	int compress;         /* --compress: zstd closed segments */
 	const char *cgroup;   /* --cgroup PATH */
 	double status_s;      /* --status-interval: seconds between status lines off a tty */
+	char outbuf[PATH_MAX]; /* -o with strftime %-sequences expanded */
 };
 
 /* Closed segments of this collection, oldest first (for --max-files). */
@@ -224,7 +225,8 @@ static void collect_usage(FILE *f)
 		"mmap_lock, migration, KSM, THP, reclaim) into a SQLite trace for\n"
 		"anonvma-replay.  Needs root or CAP_BPF+CAP_PERFMON and a kernel with BTF.\n"
 		"\n"
-		"  -o, --output FILE       trace to create (mode 0600)\n"
+		"  -o, --output FILE       trace to create (mode 0600); strftime sequences\n"
+		"                          in FILE are expanded (host-%%Y%%m%%d.db)\n"
 		"  -f, --force             overwrite FILE if it exists\n"
 		"  -d, --duration SECONDS  stop after SECONDS (whole host unless filtered)\n"
 		"  -p, --pid PID           only this process and its descendants\n"
@@ -511,6 +513,16 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		return avm_errf(err, "'--' must be followed by a command to run (see --help)");
 	if (!o->out)
 		return avm_errf(err, "no output file: give -o TRACE.db (see --help)");
+	if (strchr(o->out, '%')) {
+		/* -o host-%Y%m%d.db: one name per run (services, timers) */
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (!localtime_r(&now, &tm) ||
+		    !strftime(o->outbuf, sizeof(o->outbuf), o->out, &tm) || !o->outbuf[0])
+			return avm_errf(err, "-o %s: cannot expand its %%-sequences", o->out);
+		o->out = o->outbuf;
+	}
 	if (o->cmd && o->pid)
 		return avm_errf(err, "--pid and a command exclude each other");
 	if (o->user && !o->cmd)
@@ -789,6 +801,24 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 
 		p->comm[sizeof(p->comm) - 1] = '\0';
 		p->exe[sizeof(p->exe) - 1] = '\0';
+		/* a relative or /proc/self/exe path names no file: the kernel's link does */
+		if (p->exe[0] != '/' || !strncmp(p->exe, "/proc/", 6)) {
+			char link[64], buf[sizeof(p->exe)];
+			ssize_t n;
+
+			snprintf(link, sizeof(link), "/proc/%u/exe", e->pid);
+			n = readlink(link, buf, sizeof(buf) - 1);
+			if (n > 0) {
+				memcpy(p->exe, buf, (size_t)n);
+				p->exe[n] = '\0';
+			} else if (!strcmp(p->exe, "/proc/self/exe")) {
+				/* gone already: it re-ran the file it ran before */
+				const struct collect_proc *old = collect_procs_get(&r->procs, e->pid);
+
+				if (old && old->exe[0])
+					snprintf(p->exe, sizeof(p->exe), "%s", old->exe);
+			}
+		}
 		return collect_out_proc(r, e->pid, (int64_t)e->t, p->comm, p->exe, err);
 	}
 	if (size != sizeof(*e) || e->kind >= 1000)

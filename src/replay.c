@@ -38,8 +38,13 @@
  * one after the other by the reader as one stream: a later segment's start
  * snapshot is not applied (the worlds already hold that state: the
  * collector gave the earlier segment every event older than the snapshot),
- * its times are shifted by meta segment_offset_ns (never backwards) and its
- * seqs continue the earlier ones'.  The report's trace.segments lists them.
+ * its times are shifted by meta segment_offset_ns, and the earlier segment's
+ * last events - those past the later one's start, which the collector wrote
+ * while the new snapshot was read - are merged with the later segment's by
+ * time, so the stream is the collector's own order again (a fork after its
+ * parent was read but before its child was goes to the earlier segment, yet
+ * comes after the parent's later events).  Seqs are counted across the
+ * segments.  The report's trace.segments lists them.
  *
  * Names.  Processes named in the report (top_processes, validation) get the
  * comm and exe of the last processes row of their pid (schema version 3 on;
@@ -130,6 +135,12 @@ struct replay_combo {
 	size_t n;
 };
 
+/* An event of segment seg held back until the next segment's events pass its time. */
+struct replay_held {
+	struct avm_event ev;
+	size_t seg;
+};
+
 /* A process's name for the report (table processes, the latest row of its pid). */
 struct replay_name {
 	char *comm, *exe;
@@ -142,7 +153,11 @@ struct replay {
 	struct trace **segs;
 	size_t nsegs, cur;
 	int64_t *seg_offset;          /* meta segment_offset_ns of each */
-	uint64_t seq_base;            /* events of the segments before cur */
+	uint64_t seq_run;             /* seqs given across the segments */
+	struct avm_event look;        /* the next event of segs[cur] (look_valid) */
+	bool look_valid, look_eof;
+	struct replay_held *held;     /* events held back to merge with the next segment */
+	size_t nheld, heldpos, capheld;
 	uint64_t lost_sum;            /* meta lost_events, summed */
 	bool complete_all;            /* every segment closed by its writer */
 	bool recovered_any;
@@ -418,7 +433,7 @@ static int replay_take_av(void *ctx, const struct avm_snap_av *a, struct avm_err
 }
 
 /* Attach the rows of snapshot `snap` (and its anon_vmas if avs) to event i of b. */
-static int replay_attach_snapshot(struct replay *r, struct replay_batch *b, uint32_t i,
+static int replay_attach_snapshot(struct trace *t, struct replay_batch *b, uint32_t i,
 				  uint64_t snap, bool avs, struct avm_err *err)
 {
 	struct replay_snapref *ref;
@@ -429,9 +444,9 @@ static int replay_attach_snapshot(struct replay *r, struct replay_batch *b, uint
 	ref->ev = i;
 	ref->v = b->rows.n;
 	ref->a = b->rows.na;
-	if (trace_snapshot_vmas(r->segs[r->cur], snap, replay_take_vma, &b->rows, err))
+	if (trace_snapshot_vmas(t, snap, replay_take_vma, &b->rows, err))
 		return -1;
-	if (avs && trace_snapshot_avs(r->segs[r->cur], snap, replay_take_av, &b->rows, err))
+	if (avs && trace_snapshot_avs(t, snap, replay_take_av, &b->rows, err))
 		return -1;
 	ref->nv = b->rows.n - ref->v;
 	ref->na = b->rows.na - ref->a;
@@ -510,6 +525,63 @@ static size_t replay_combo_value(const struct replay_opts *o, size_t c, size_t k
 	return c % o->sweep[k].nvalues;
 }
 
+/*
+ * The next event of the stream and the segment it comes from: 1, or 0 at the
+ * end.  One segment: trace_next.  Several: see "Segments" above.
+ */
+static int replay_next(struct replay *r, struct avm_event *ev, size_t *seg, struct avm_err *err)
+{
+	if (r->nsegs == 1) {
+		*seg = 0;
+		return trace_next(r->t, ev, err);
+	}
+	for (;;) {
+		if (!r->look_valid && !r->look_eof) {
+			int rc = trace_next(r->segs[r->cur], &r->look, err);
+
+			if (rc < 0)
+				return -1;
+			r->look_eof = rc == 0;
+			r->look_valid = rc == 1;
+			/* a later segment's start snapshot: the worlds hold that state already */
+			if (rc == 1 && r->cur > 0 && r->look.kind == AVM_SNAPSHOT &&
+			    r->look.b == AVM_SNAP_START)
+				r->look_valid = false;
+			if (r->look_valid)
+				r->look.t += (uint64_t)r->seg_offset[r->cur];
+			continue;
+		}
+		if (r->look_valid && r->cur + 1 < r->nsegs &&
+		    r->look.t >= (uint64_t)r->seg_offset[r->cur + 1]) {
+			if (replay_grow((void **)&r->held, &r->capheld, r->nheld + 1, sizeof(*r->held),
+					err))
+				return -1;
+			r->held[r->nheld++] = (struct replay_held){ r->look, r->cur };
+			r->look_valid = false;
+			continue;
+		}
+		if (r->look_eof && r->cur + 1 < r->nsegs) {
+			r->cur++;
+			r->look_eof = false;
+			continue;
+		}
+		if (r->heldpos < r->nheld && (!r->look_valid || r->held[r->heldpos].ev.t <= r->look.t)) {
+			*ev = r->held[r->heldpos].ev;
+			*seg = r->held[r->heldpos++].seg;
+		} else if (r->look_valid) {
+			*ev = r->look;
+			*seg = r->cur;
+			r->look_valid = false;
+			if (r->heldpos == r->nheld)
+				r->nheld = r->heldpos = 0;
+		} else {
+			return 0;
+		}
+		ev->seq = ++r->seq_run;
+		return 1;
+	}
+}
+
 /* Read up to REPLAY_BATCH events (and their snapshot rows) into b; 1 at the end. */
 static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err *err)
 {
@@ -519,39 +591,27 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 	b->nrefs = 0;
 	while (b->n < REPLAY_BATCH) {
 		struct avm_event *ev = &b->ev[b->n];
-		int rc = trace_next(r->segs[r->cur], ev, err);
+		size_t seg;
+		int rc = replay_next(r, ev, &seg, err);
+		struct trace *t;
 
 		if (rc < 0)
 			return -1;
-		if (rc == 0 && r->cur + 1 < r->nsegs) {
-			/* the next segment continues the stream */
-			r->seq_base += trace_events_read(r->segs[r->cur]);
-			r->cur++;
-			continue;
-		}
 		if (rc == 0)
 			return 1;
-		if (r->cur > 0) {
-			/* its start snapshot is the state the worlds hold already */
-			if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_START)
-				continue;
-			ev->seq += r->seq_base;
-			ev->t += (uint64_t)r->seg_offset[r->cur];
-			if (ev->t < r->t_last)
-				ev->t = r->t_last;
-		}
+		t = r->segs[seg];
 		if (ev->t && (!r->t_first || ev->t < r->t_first))
 			r->t_first = ev->t;
 		if (ev->t > r->t_last)
 			r->t_last = ev->t;
 		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_START &&
-		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, true, err))
+		    replay_attach_snapshot(t, b, b->n, (uint64_t)ev->a, true, err))
 			return -1;
 		if (ev->kind == AVM_EXEC && ev->b &&
-		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->b, false, err))
+		    replay_attach_snapshot(t, b, b->n, (uint64_t)ev->b, false, err))
 			return -1;
 		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_EXIT && r->val &&
-		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, false, err))
+		    replay_attach_snapshot(t, b, b->n, (uint64_t)ev->a, false, err))
 			return -1;
 		b->n++;
 	}
@@ -1650,6 +1710,7 @@ out:
 	trace_close(r.t, NULL);
 	free(r.segs);
 	free(r.seg_offset);
+	free(r.held);
 	replay_names_free(&r.names);
 	replay_meta_free(&r.meta);
 	for (size_t i = 0; r.slots && i < REPLAY_SLOTS; i++) {
