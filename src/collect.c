@@ -801,23 +801,12 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 
 		p->comm[sizeof(p->comm) - 1] = '\0';
 		p->exe[sizeof(p->exe) - 1] = '\0';
-		/* a relative or /proc/self/exe path names no file: the kernel's link does */
-		if (p->exe[0] != '/' || !strncmp(p->exe, "/proc/", 6)) {
-			char link[64], buf[sizeof(p->exe)];
-			ssize_t n;
+		if (!strcmp(p->exe, "/proc/self/exe")) {
+			/* gone before it was resolved: it re-ran the file it ran before */
+			const struct collect_proc *old = collect_procs_get(&r->procs, e->pid);
 
-			snprintf(link, sizeof(link), "/proc/%u/exe", e->pid);
-			n = readlink(link, buf, sizeof(buf) - 1);
-			if (n > 0) {
-				memcpy(p->exe, buf, (size_t)n);
-				p->exe[n] = '\0';
-			} else if (!strcmp(p->exe, "/proc/self/exe")) {
-				/* gone already: it re-ran the file it ran before */
-				const struct collect_proc *old = collect_procs_get(&r->procs, e->pid);
-
-				if (old && old->exe[0])
-					snprintf(p->exe, sizeof(p->exe), "%s", old->exe);
-			}
+			if (old && old->exe[0])
+				snprintf(p->exe, sizeof(p->exe), "%s", old->exe);
 		}
 		return collect_out_proc(r, e->pid, (int64_t)e->t, p->comm, p->exe, err);
 	}
@@ -972,15 +961,60 @@ static int collect_exec_maps(struct collect_run *r, struct avm_event *e, struct 
 	return 0;
 }
 
+/*
+ * An exec's path as execve got it may be relative or /proc/self/exe: resolve
+ * it now, while the process most likely still runs - through its exe link,
+ * else against its working directory; the collector's own command by the
+ * file it found on PATH.  What cannot be resolved stays as given.
+ */
+static void collect_resolve_exe(const struct collect_run *r, struct collect_proc_rec *p)
+{
+	char link[64], buf[PATH_MAX], cwd[PATH_MAX];
+	ssize_t n;
+
+	p->exe[sizeof(p->exe) - 1] = '\0';
+	if (p->exe[0] == '/' && strncmp(p->exe, "/proc/", 6))
+		return;
+	snprintf(link, sizeof(link), "/proc/%u/exe", p->h.pid);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n > 0 && (size_t)n < sizeof(p->exe)) {
+		memcpy(p->exe, buf, (size_t)n);
+		p->exe[n] = '\0';
+		return;
+	}
+	if (p->exe[0] == '/')
+		return;
+	if ((pid_t)p->h.pid == r->child && r->o.exe[0] && realpath(r->o.exe, buf) &&
+	    strlen(buf) < sizeof(p->exe)) {
+		snprintf(p->exe, sizeof(p->exe), "%s", buf);
+		return;
+	}
+	snprintf(link, sizeof(link), "/proc/%u/cwd", p->h.pid);
+	n = readlink(link, cwd, sizeof(cwd) - 1);
+	if (n > 0) {
+		cwd[n] = '\0';
+		if (snprintf(buf, sizeof(buf), "%s/%s", cwd, p->exe) < (int)sizeof(p->exe))
+			snprintf(p->exe, sizeof(p->exe), "%s", buf);
+	}
+}
+
 static int collect_on_record(void *ctx, void *data, size_t size)
 {
 	struct collect_run *r = ctx;
 	const struct avm_event *e = data;
 	struct avm_event copy;
+	struct collect_proc_rec proc;
 
 	if (size < sizeof(struct avm_event))
 		return 0;
 	r->received++;
+	if (e->kind == COLLECT_REC_PROC && size >= sizeof(proc)) {
+		/* the ring is read-only: resolve the path in a copy */
+		memcpy(&proc, data, sizeof(proc));
+		collect_resolve_exe(r, &proc);
+		data = &proc;
+		size = sizeof(proc);
+	}
 	if (r->procmaps_exec && (e->kind == AVM_EXEC || e->kind == COLLECT_REC_EXEC_DONE)) {
 		/* The ring is mapped read-only: give the snapshot id to a copy. */
 		copy = *e;
