@@ -1575,7 +1575,8 @@ static uint64_t collect_trace_bytes(const char *path)
 static uint64_t collect_bytes(const struct collect_run *r)
 {
 	return r->bytes_closed + (r->trace ? collect_trace_bytes(r->seg_path) : 0) +
-	       (r->prev ? collect_trace_bytes(r->prev_path) : 0);
+	       (r->prev ? collect_trace_bytes(r->prev_path) : 0) +
+	       (r->zst.running ? collect_trace_bytes(r->zst.path) : 0); /* counted once done */
 }
 
 /*

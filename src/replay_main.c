@@ -175,10 +175,8 @@ static int replay_inputs(struct replay_opts *ro, int n, char **names, const char
 		int z = zstdfile_is_zstd(names[i], err), fd;
 
 		files[i] = names[i];
-		if (z < 0)
-			return -1;
-		if (!z)
-			continue;
+		if (z <= 0)
+			continue; /* unreadable: the trace reader says why, in its words */
 		if (snprintf(tmp, sizeof(tmp), "%s/anonvma-replay-XXXXXX.db", dir) >= (int)sizeof(tmp))
 			return avm_errf(err, "TMPDIR is too long");
 		fd = mkostemps(tmp, 3, O_CLOEXEC);
@@ -385,7 +383,7 @@ int main(int argc, char **argv)
 	}
 	if (res.warning[0]) {
 		fprintf(stderr, "anonvma-replay: warning: ");
-		outfile_escape(stderr, ro.trace_path, OUTFILE_ESC_LINE);
+		outfile_escape(stderr, ro.trace_name ? ro.trace_name : ro.trace_path, OUTFILE_ESC_LINE);
 		fputs(": ", stderr);
 		outfile_escape(stderr, res.warning, OUTFILE_ESC_LINE);
 		fputc('\n', stderr);
