@@ -465,7 +465,8 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 				return -1;
 			break;
 		case 260:
-			if (cliopt_u64("--max-files", optarg, 1, COLLECT_MAX_FILES, "a number of files",
+			/* at least the segment being written and the one closed last */
+			if (cliopt_u64("--max-files", optarg, 2, COLLECT_MAX_FILES, "a number of files",
 				       &v, err))
 				return -1;
 			o->max_files = (unsigned)v;
@@ -1660,7 +1661,7 @@ static void *collect_zst_main(void *arg)
 /* Delete the oldest closed segments beyond --max-files (open: one is being written). */
 static void collect_prune(struct collect_run *r, int open)
 {
-	size_t keep = r->o.max_files ? r->o.max_files - (open && r->o.max_files > 1 ? 1 : 0) : 0;
+	size_t keep = r->o.max_files ? r->o.max_files - (open ? 1 : 0) : 0;
 
 	while (keep && r->closed.n > keep) {
 		char *oldest = r->closed.path[0];
@@ -1990,7 +1991,8 @@ static void collect_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* The closing line, always: what was recorded. */
+/* The closing line of every recording that ended normally (-d, the command,
+ * Ctrl-C), with or without -v; a failure ends with its one error line instead. */
 static void collect_summary(const struct collect_run *r)
 {
 	char seg[96] = "";
