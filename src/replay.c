@@ -1057,7 +1057,7 @@ static int replay_trace_identity(struct replay *r, cJSON *report, struct avm_err
 		{ "hostname", "hostname" }, { "boot_id", "boot_id" },
 		{ "collection_id", "collection_id" },
 	};
-	char v[256], id[160];
+	char v[256], id[320];
 	int64_t first = 0, last = 0;
 
 	if (replay_seg_meta(r->t, "trace_id", id, sizeof(id), err))
