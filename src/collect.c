@@ -987,7 +987,7 @@ static void collect_resolve_exe(const struct collect_run *r, struct collect_proc
 		return;
 	if ((pid_t)p->h.pid == r->child && r->o.exe[0] && realpath(r->o.exe, buf) &&
 	    strlen(buf) < sizeof(p->exe)) {
-		snprintf(p->exe, sizeof(p->exe), "%s", buf);
+		memcpy(p->exe, buf, strlen(buf) + 1);
 		return;
 	}
 	snprintf(link, sizeof(link), "/proc/%u/cwd", p->h.pid);
@@ -995,7 +995,7 @@ static void collect_resolve_exe(const struct collect_run *r, struct collect_proc
 	if (n > 0) {
 		cwd[n] = '\0';
 		if (snprintf(buf, sizeof(buf), "%s/%s", cwd, p->exe) < (int)sizeof(p->exe))
-			snprintf(p->exe, sizeof(p->exe), "%s", buf);
+			memcpy(p->exe, buf, strlen(buf) + 1);
 	}
 }
 
