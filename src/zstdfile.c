@@ -184,8 +184,12 @@ int zstdfile_decompress_fd(const char *path, int fd, const volatile sig_atomic_t
 			}
 			if (zstdfile_write(fd, ob, obuf.pos, "the temporary trace", err))
 				goto out;
-			/* a full output buffer may hold back more: call again */
-			if (ib.pos == ib.size && obuf.pos < obuf.size)
+			/*
+			 * Input used up: done when the frame ended (left 0: calling
+			 * again would start reading a next frame) or when the output
+			 * was not filled; a full output buffer may hold back more.
+			 */
+			if (ib.pos == ib.size && (left == 0 || obuf.pos < obuf.size))
 				break;
 		}
 	}
