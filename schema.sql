@@ -119,8 +119,11 @@ CREATE TABLE meta (
 --                       (compared by --validate, never adopted)
 --        70 MIGRATE     a=op (1 set pte, 2 remove pte, 3 set pmd, 4 remove pmd,
 --                       5 start, 6 end), b=address, c=order
---        71 KSM         a=op (1 merge, 2 remove rmap, 3 enter, 4 exit), b=pfn, c=err
---        72 THP         a=op (1 collapse, 2 scan), b=address, c=status
+--        71 KSM         a=op (1 merge, 2 remove rmap, 3 enter, 4 exit, 5 scan end: v3),
+--                       b=pfn, c=err, d=the rmap_item's page address (merge and remove
+--                       rmap, schema version 3 on); scan end: mm 0, b=seq, c=rmap entries
+--        72 THP         a=op (1 collapse, 2 scan), b=collapse: linear page index + 1 of a
+--                       folio of the range (schema 3 on; 0 unknown), c=status, d=isolated
 --        73 RECLAIM     a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file
 --        74 TLB_FLUSH   a=reason, b=pages
 --        80 LOST        a=cpu, b=events lost on that cpu since the previous LOST

@@ -6,6 +6,8 @@
 #                (DESIGN.md target: <= 32)
 #   replay       replay events/s vs a bare SQLite scan of the same trace
 #                (target: ratio >= 0.5)
+#   merge        anonvma-report --merge of 1,000 and 10,000 reports: seconds
+#                and peak RSS (target: <= 100 MiB at 10,000)
 #
 # The trace: BENCH_TRACE if set (e.g. a real collection), else 2 M events
 # written by bench/gentrace.c into $BUILD/bench/ (kept between runs).
@@ -42,3 +44,6 @@ bench/collect.sh "$build"
 
 # Collector throughput at 100 k .. 500 k events/s (root: BPF); see bench/collect_rate.sh.
 bench/collect_rate.sh "$build"
+
+# The streaming fleet merge: time and peak RSS for 1,000 and 10,000 reports; see bench/merge.sh.
+bench/merge.sh "$build"

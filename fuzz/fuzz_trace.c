@@ -33,7 +33,8 @@
  * or duplicates rows, truncates the stream - then serialises the database
  * back.  An input that is no database falls back to libFuzzer's byte mutator.
  * Seeds (fuzz/corpus/trace/): the checked-in v1 collection, a synthesised
- * trace and a small collected one.
+ * trace and a small collected one, and two of schema version 3 (KSM merges
+ * with addresses and scan ends; a MADV_COLLAPSE collapse naming its range).
  */
 #include <stddef.h>
 #include <stdint.h>

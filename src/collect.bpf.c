@@ -51,6 +51,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "collect.h"
+#include "kabi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -133,6 +134,14 @@ struct {
 	__type(key, __u64);   /* task_struct * */
 	__type(value, __u64); /* old mm */
 } exec_old SEC(".maps");
+
+/* khugepaged / MADV_COLLAPSE: the index + 1 of a folio the collapse isolated, per thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64);
+} collapse_idx SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -218,10 +227,6 @@ extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksy
 #error "anonvma-collect: syscall table for this architecture is missing"
 #endif
 
-#define MAP_ANONYMOUS_ 0x20
-#define PR_SET_THP_DISABLE_ 41
-#define PR_SET_VMA_ 0x53564d41
-#define PR_SET_VMA_ANON_NAME_ 0
 #define ANON_NAME_MAX 80
 
 /* --- helpers -------------------------------------------------------------- */
@@ -915,12 +920,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	st.arg[4] = SYSARG(regs, 4);
 	st.arg[5] = SYSARG(regs, 5);
 	if (id == NR_prctl) {
-		if (st.arg[0] == PR_SET_VMA_ && st.arg[1] == PR_SET_VMA_ANON_NAME_)
+		if (st.arg[0] == KABI_PR_SET_VMA && st.arg[1] == KABI_PR_SET_VMA_ANON_NAME)
 			st.obj = name_hash((const void *)st.arg[4]);
-		else if (st.arg[0] != PR_SET_THP_DISABLE_)
+		else if (st.arg[0] != KABI_PR_SET_THP_DISABLE)
 			return 0;
 	} else if (id == NR_mmap) {
-		if (!(st.arg[3] & MAP_ANONYMOUS_))
+		if (!(st.arg[3] & KABI_MAP_ANONYMOUS))
 			st.obj = fd_file((int)st.arg[4]);
 	} else if (id == NR_process_madvise) {
 		struct iovec *uv = (struct iovec *)st.arg[1];
@@ -1045,7 +1050,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		emit_sys(AVM_SHMDT, mm, st.arg[0], 0, 0, ret, 0, 0);
 		break;
 	case NR_prctl:
-		if (st.arg[0] == PR_SET_THP_DISABLE_)
+		if (st.arg[0] == KABI_PR_SET_THP_DISABLE)
 			emit_sys(AVM_PRCTL_THP, mm, st.arg[1], 0, 0, ret, 0, 0);
 		else
 			emit_sys(AVM_VMA_NAME, mm, st.arg[2], st.arg[3], st.obj, ret, 0, 0);
@@ -1293,17 +1298,61 @@ int BPF_PROG(on_rm_mig_pmd, unsigned long addr, unsigned long pmd)
 	return 0;
 }
 
+/*
+ * KSM runs in ksmd, not in the process whose page it merges: these events
+ * are kept when the rmap_item's mm belongs to a recorded process (its
+ * owner's tgid), and carry the item's page address (d, schema version 3),
+ * so the replay finds the VMA whose anon_vma the item references.
+ */
+static __always_inline void emit_ksm(int op, void *rmap_item, void *mm, __s64 pfn, __s64 err)
+{
+	struct ksm_rmap_item *ri = rmap_item;
+	struct mm_struct *m = mm;
+	struct avm_event *e;
+	__u32 tgid = 0;
+
+	if (filter_on) {
+		if (bpf_core_field_exists(m->owner))
+			tgid = BPF_CORE_READ(m, owner, tgid);
+		if (!tgid || !traced(tgid, NULL))
+			return;
+	}
+	e = ev_new(AVM_KSM, (__u64)mm);
+	if (!e)
+		return;
+	e->a = op;
+	e->b = pfn;
+	e->c = err;
+	e->d = BPF_CORE_READ(ri, address) & ~0xfffULL; /* the low bits are KSM's flags */
+	bpf_ringbuf_submit(e, wake_flags());
+}
+
 SEC("tp_btf/ksm_merge_with_ksm_page")
 int BPF_PROG(on_ksm_merge, void *ksm_page, unsigned long pfn, void *rmap_item, void *mm, int err)
 {
-	emit_misc(AVM_KSM, (__u64)mm, AVM_KSM_MERGE, pfn, err, 0);
+	emit_ksm(AVM_KSM_MERGE, rmap_item, mm, pfn, err);
 	return 0;
 }
 
 SEC("tp_btf/ksm_remove_rmap_item")
 int BPF_PROG(on_ksm_remove, unsigned long pfn, void *rmap_item, void *mm)
 {
-	emit_misc(AVM_KSM, (__u64)mm, AVM_KSM_REMOVE_RMAP, pfn, 0, 0);
+	emit_ksm(AVM_KSM_REMOVE_RMAP, rmap_item, mm, pfn, 0);
+	return 0;
+}
+
+/* ksmd finished a full scan: every stale rmap_item of the scanned mms is gone (mm 0). */
+SEC("tp_btf/ksm_stop_scan")
+int BPF_PROG(on_ksm_stop_scan, int seq, __u32 rmap_entries)
+{
+	struct avm_event *e = ev_new(AVM_KSM, 0);
+
+	if (!e)
+		return 0;
+	e->a = AVM_KSM_SCAN_END;
+	e->b = seq;
+	e->c = rmap_entries;
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -1321,10 +1370,51 @@ int BPF_PROG(on_ksm_exit, void *mm)
 	return 0;
 }
 
+/*
+ * A collapse runs in khugepaged or in the MADV_COLLAPSE caller.  Its
+ * isolate step names a folio of the range (still mapped there): its index
+ * is the linear page index of its first page, which the replay turns into
+ * the PMD range through the VMA (b = index + 1, 0 unknown; schema 3).  Kept
+ * when the mm belongs to a recorded process, whoever runs it.
+ */
+SEC("tp_btf/mm_collapse_huge_page_isolate")
+int BPF_PROG(on_thp_isolate, struct folio *folio, int none_or_zero, int referenced, int status)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 idx;
+
+	if (!folio)
+		return 0;
+	idx = BPF_CORE_READ(folio, index) + 1;
+	bpf_map_update_elem(&collapse_idx, &tid, &idx, BPF_ANY);
+	return 0;
+}
+
 SEC("tp_btf/mm_collapse_huge_page")
 int BPF_PROG(on_thp_collapse, struct mm_struct *mm, int isolated, int status)
 {
-	emit_misc(AVM_THP, (__u64)mm, AVM_THP_COLLAPSE, 0, status, isolated);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), tgid = 0;
+	__u64 *idx = bpf_map_lookup_elem(&collapse_idx, &tid), index = idx ? *idx : 0;
+	struct avm_event *e;
+
+	if (idx)
+		bpf_map_delete_elem(&collapse_idx, &tid);
+	if (filter_on) {
+		if (bpf_core_field_exists(mm->owner))
+			tgid = BPF_CORE_READ(mm, owner, tgid);
+		if (!tgid || !traced(tgid, NULL))
+			return 0;
+	} else if (!traced_current()) {
+		return 0;
+	}
+	e = ev_new(AVM_THP, (__u64)mm);
+	if (!e)
+		return 0;
+	e->a = AVM_THP_COLLAPSE;
+	e->b = index;
+	e->c = status;
+	e->d = isolated;
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 

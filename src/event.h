@@ -77,8 +77,12 @@ enum avm_kind {
 	AVM_SNAPSHOT = 60,  /* a=snapshot id, b=enum avm_snap_reason, c=VMA count;
 	                       the VMAs are in table snap_vmas; reason EXIT: mm=the mm */
 	AVM_MIGRATE = 70,   /* a=enum avm_migrate_op, b=address, c=order */
-	AVM_KSM = 71,       /* a=enum avm_ksm_op, b=pfn, c=err */
-	AVM_THP = 72,       /* a=enum avm_thp_op, b=address, c=status */
+	AVM_KSM = 71,       /* a=enum avm_ksm_op, b=pfn, c=err, d=the rmap_item's page
+	                       address for MERGE and REMOVE_RMAP (schema version 3 on);
+	                       SCAN_END: mm=0, b=scan seq, c=rmap entries */
+	AVM_THP = 72,       /* a=enum avm_thp_op, b=COLLAPSE: linear page index + 1 of a
+	                       folio in the collapsed range (0 unknown; schema version 3
+	                       on), c=status (1 succeeded), d=isolated / referenced */
 	AVM_RECLAIM = 73,   /* a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file */
 	AVM_TLB_FLUSH = 74, /* a=reason, b=pages */
 	AVM_RMAP_CALL = 75, /* fentry mode only: a=enum avm_rmap_fn, b=duration ns,
@@ -112,7 +116,7 @@ enum avm_migrate_op { AVM_MIGRATE_SET_PTE = 1, AVM_MIGRATE_REMOVE_PTE = 2,
 		      AVM_MIGRATE_SET_PMD = 3, AVM_MIGRATE_REMOVE_PMD = 4,
 		      AVM_MIGRATE_START = 5, AVM_MIGRATE_END = 6 };
 enum avm_ksm_op { AVM_KSM_MERGE = 1, AVM_KSM_REMOVE_RMAP = 2, AVM_KSM_ENTER = 3,
-		  AVM_KSM_EXIT = 4 };
+		  AVM_KSM_EXIT = 4, AVM_KSM_SCAN_END = 5 /* schema version 3 on */ };
 enum avm_thp_op { AVM_THP_COLLAPSE = 1, AVM_THP_SCAN = 2 };
 enum avm_rmap_fn { AVM_RMAP_PREPARE = 1, AVM_RMAP_FORK = 2, AVM_RMAP_UNLINK = 3 };
 

@@ -65,9 +65,9 @@
 #include <time.h>
 
 #include "arch.h"
+#include "array.h"
 #include "locks.h"
 #include "model.h"
-#include "mm.h"
 #include "report.h"
 #include "rmap_walk.h"
 #include "trace.h"
@@ -205,18 +205,8 @@ static double replay_thread_cpu(void)
 
 static int replay_grow(void **p, size_t *cap, size_t need, size_t size, struct avm_err *err)
 {
-	size_t ncap = *cap ? *cap : 64;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	np = realloc(*p, ncap * size);
-	if (!np)
+	if (array_grow(p, cap, need, size, 64))
 		return avm_errf(err, "replay: out of memory");
-	*p = np;
-	*cap = ncap;
 	return 0;
 }
 
@@ -401,6 +391,13 @@ static int replay_world_meta(struct replay *r, const struct config *cfg, struct 
 	if (page)
 		wm->page_size = page;
 	wm->thp_enabled = replay_thp_mode(replay_meta_lookup(&r->meta, "thp_enabled"));
+	/* schema 3: anon folio sizes and PT_RECLAIM (absent from older traces) */
+	wm->thp_anon_sizes = replay_meta_lookup(&r->meta, "thp_anon_sizes");
+	{
+		const char *ptr = replay_meta_lookup(&r->meta, "pt_reclaim");
+
+		wm->pt_reclaim = !ptr || !strcmp(ptr, "unknown") ? -1 : !strcmp(ptr, "y");
+	}
 	if (replay_arch(r, cfg, page, err))
 		return -1;
 	if (r->have_arch) {
@@ -683,13 +680,20 @@ static void *replay_reader(void *arg)
 
 struct replay_layout {
 	struct replay_worker *wk;
-	const struct model_ops *ops;
-	struct model *model;
 	struct avm_err *err;
 	int failed;
 };
 
-static int replay_layout_vma(void *ctx, struct mm_vma *v)
+static struct validate_vma replay_validate_vma(const struct world_vma *v)
+{
+	return (struct validate_vma){
+		.start = v->start, .end = v->end, .flags = v->flags, .anon = v->anon,
+		.pgoff = v->pgoff, .file = v->file,
+		.chain_len = v->chain_len, .chain_known = v->chain_known,
+	};
+}
+
+static int replay_layout_vma(void *ctx, const struct world_vma *v)
 {
 	struct replay_layout *l = ctx;
 	struct replay_worker *wk = l->wk;
@@ -699,13 +703,7 @@ static int replay_layout_vma(void *ctx, struct mm_vma *v)
 		l->failed = 1;
 		return 1;
 	}
-	wk->wvmas[wk->nwvmas++] = (struct validate_vma){
-		.start = v->start, .end = v->end, .flags = v->flags,
-		.anon = l->ops->has_anon(l->model, v),
-		.pgoff = v->pgoff, .file = v->file,
-		.chain_len = l->ops->chain_len ? l->ops->chain_len(l->model, v) : 0,
-		.chain_known = l->ops->chain_len != NULL,
-	};
+	wk->wvmas[wk->nwvmas++] = replay_validate_vma(v);
 	return 0;
 }
 
@@ -713,15 +711,13 @@ static int replay_layout_vma(void *ctx, struct mm_vma *v)
 static int replay_world_layout(struct replay_worker *wk, uint64_t mm, enum validate_world_mm *wm,
 			       struct avm_err *err)
 {
-	struct replay_layout l = { .wk = wk, .ops = world_ops(wk->w), .model = world_model(wk->w),
-				   .err = err };
-	struct mm_space *space = mm_sim_find(world_sim(wk->w), mm);
+	struct replay_layout l = { .wk = wk, .err = err };
+	enum world_mm_state state;
 
 	wk->nwvmas = 0;
-	*wm = !space ? VALIDATE_MM_NONE :
-	      mm_space_opaque(space) ? VALIDATE_MM_OPAQUE : VALIDATE_MM_MODELLED;
-	if (space)
-		mm_for_each_vma(space, replay_layout_vma, &l);
+	world_layout(wk->w, mm, &state, replay_layout_vma, &l);
+	*wm = state == WORLD_MM_NONE ? VALIDATE_MM_NONE :
+	      state == WORLD_MM_OPAQUE ? VALIDATE_MM_OPAQUE : VALIDATE_MM_MODELLED;
 	return l.failed ? -1 : 0;
 }
 
@@ -883,14 +879,11 @@ static const cJSON *report_at_verdict(const cJSON *report);
 
 static int replay_vma_lookup(void *ctx, uint64_t mm, uint64_t addr, struct validate_vma *out)
 {
-	struct world *w = ctx;
-	struct mm_space *space = mm_sim_find(world_sim(w), mm);
-	struct mm_vma *v = space ? mm_find_vma(space, addr) : NULL;
+	struct world_vma v;
 
-	if (!v)
+	if (!world_vma_at(ctx, mm, addr, &v))
 		return 0;
-	*out = (struct validate_vma){ .start = v->start, .end = v->end, .flags = v->flags,
-				      .anon = world_ops(w)->has_anon(world_model(w), v) };
+	*out = replay_validate_vma(&v);
 	return 1;
 }
 
@@ -1405,6 +1398,49 @@ static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_e
 }
 
 /*
+ * folios: where the anon folio sizes came from (order_source: "model" when
+ * the trace's meta lists the mTHP sizes and the simulator applied the
+ * kernel's order choice, "base-pages" when it does not - older traces -
+ * and only PMD THPs are large), the folios faults and COW allocated by
+ * order, and PT_RECLAIM as the trace says it (with its source) and the PTE
+ * tables MADV_DONTNEED freed.  The first world's simulator: every world
+ * sees the same layout.
+ */
+static int replay_folios(struct replay *r, cJSON *report, struct avm_err *err)
+{
+	struct world_folio_stats fs = {0}, *st = NULL;
+	const char *sizes = replay_meta_lookup(&r->meta, "thp_anon_sizes");
+	const char *ptr = replay_meta_lookup(&r->meta, "pt_reclaim");
+	const char *src = replay_meta_lookup(&r->meta, "pt_reclaim_source");
+	cJSON *f = cJSON_AddObjectToObject(report, "folios"), *by;
+	char key[24];
+
+	if (r->nworkers) {
+		world_folio_stats(r->workers[0].w, &fs);
+		st = &fs;
+	}
+
+	if (!f || !cJSON_AddStringToObject(f, "order_source", sizes ? "model" : "base-pages") ||
+	    !cJSON_AddStringToObject(f, "anon_sizes", sizes ? sizes : "unknown") ||
+	    !cJSON_AddStringToObject(f, "pt_reclaim", ptr ? ptr : "unknown") ||
+	    !cJSON_AddStringToObject(f, "pt_reclaim_source", src ? src : "none") ||
+	    !cJSON_AddNumberToObject(f, "pte_tables_reclaimed",
+				     st ? (double)st->pte_tables_reclaimed : 0) ||
+	    !cJSON_AddNumberToObject(f, "thp_collapses", st ? (double)st->thp_collapses : 0) ||
+	    !cJSON_AddNumberToObject(f, "ksm_items_end", st ? (double)st->ksm_items : 0) ||
+	    !(by = cJSON_AddObjectToObject(f, "allocated_by_order")))
+		return avm_errf(err, "replay: out of memory (report)");
+	for (unsigned o = 0; st && o < WORLD_FOLIO_ORDERS; o++) {
+		if (!st->by_order[o])
+			continue;
+		snprintf(key, sizeof(key), "%u", o);
+		if (!cJSON_AddNumberToObject(by, key, (double)st->by_order[o]))
+			return avm_errf(err, "replay: out of memory (report)");
+	}
+	return 0;
+}
+
+/*
  * trace.skipped (events not applied, by reason: skip.h; res->skipped, merged
  * before the report is built so the verdict can judge it) and trace.recovered
  * (read with the -wal of a writer that did not finish), plus the one-line
@@ -1478,14 +1514,14 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 	res->complete = in.complete;
 	/* the largest skip count of any world (each world skips the same events) */
 	for (size_t i = 0; i < r->nworkers; i++)
-		skip_merge_max(&res->skipped, &world_sim_stats(r->workers[i].w)->skipped);
+		skip_merge_max(&res->skipped, world_skipped(r->workers[i].w));
 	res->skipped_events = res->skipped.total;
 	in.skipped_events = res->skipped.total;
 	in.models = models;
 	in.nmodels = cb->n;
 	if (report_build(&in, &report, err))
 		return -1;
-	if (replay_trace_flags(r, res, report, err)) {
+	if (replay_trace_flags(r, res, report, err) || replay_folios(r, report, err)) {
 		cJSON_Delete(report);
 		return -1;
 	}

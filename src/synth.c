@@ -58,8 +58,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "config.h"
-#include "mm.h"
+#include "kabi.h"
 
 #define PAGE 4096ULL
 #define NAME_MAX_LEN 48
@@ -67,22 +68,6 @@
 #define LOOP_DEPTH 8
 #define MAX_COUNT 10000000ULL
 #define MMAP_MIN_ADDR 0x10000ULL     /* vm.mmap_min_addr's default */
-
-/* mmap/mprotect/madvise/mremap/clone constants (Linux UAPI, x86_64). */
-#define PROT_R 0x1
-#define PROT_W 0x2
-#define PROT_X 0x4
-#define MAP_SHARED_ 0x01
-#define MAP_PRIVATE_ 0x02
-#define MAP_FIXED_ 0x10
-#define MAP_ANON_ 0x20
-#define MAP_NORESERVE_ 0x4000
-#define MAP_STACK_ 0x20000
-#define MREMAP_MAYMOVE_ 1
-#define CLONE_VM_ 0x100
-#define CLONE_VFORK_ 0x4000
-#define CLONE_THREAD_FLAGS 0x3d0f00 /* glibc pthread_create: VM|FS|FILES|SIGHAND|THREAD|... */
-#define SIGCHLD_ 17
 
 /* Kernel layout (x86_64, 4-level, ASLR as on the development host). */
 #define STACK_TOP_MAX 0x7ffffffff000ULL
@@ -146,7 +131,8 @@ struct tmpl {
 	uint64_t start;
 	bool stay;
 	struct step *steps;
-	int nsteps, cap;
+	int nsteps;
+	size_t cap;
 };
 
 struct synth_scenario {
@@ -323,8 +309,8 @@ static int get_name(struct parser *ps, int map, const char *key, char *out, bool
 static int get_prot(struct parser *ps, int map, int *out, struct avm_err *err)
 {
 	static const char *const names[] = { "none", "r", "rw", "rx", "rwx", "w", "wx", "x" };
-	static const int values[] = { 0, PROT_R, PROT_R | PROT_W, PROT_R | PROT_X,
-				      PROT_R | PROT_W | PROT_X, PROT_W, PROT_W | PROT_X, PROT_X };
+	static const int values[] = { 0, KABI_PROT_READ, KABI_PROT_READ | KABI_PROT_WRITE, KABI_PROT_READ | KABI_PROT_EXEC,
+				      KABI_PROT_READ | KABI_PROT_WRITE | KABI_PROT_EXEC, KABI_PROT_WRITE, KABI_PROT_WRITE | KABI_PROT_EXEC, KABI_PROT_EXEC };
 	const char *s;
 	int line = 0, i;
 
@@ -420,16 +406,9 @@ static struct step *add_step(struct tmpl *t, struct avm_err *err)
 {
 	struct step *n;
 
-	if (t->nsteps == t->cap) {
-		int cap = t->cap ? t->cap * 2 : 16;
-
-		n = realloc(t->steps, cap * sizeof(*n));
-		if (!n) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		t->steps = n;
-		t->cap = cap;
+	if (array_grow((void **)&t->steps, &t->cap, (size_t)t->nsteps + 1, sizeof(*t->steps), 16)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	n = &t->steps[t->nsteps++];
 	memset(n, 0, sizeof(*n));
@@ -486,7 +465,7 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 	st->line = config_yaml_line(y, k);
 	switch (st->op) {
 	case OP_MMAP:
-		st->prot = PROT_R | PROT_W;
+		st->prot = KABI_PROT_READ | KABI_PROT_WRITE;
 		if (check_keys(ps, v, mmap_keys, err) ||
 		    get_name(ps, v, "name", st->map, true, v, err) ||
 		    get_size(ps, v, "size", &st->size, err) || get_prot(ps, v, &st->prot, err) ||
@@ -849,7 +828,8 @@ struct proc {
 	int cur_region;           /* touch: where the current chunk resumes */
 	uint64_t cur_page;
 	struct region *regions;
-	int nregions, cap;
+	int nregions;
+	size_t cap;
 	uint64_t mmap_cursor, start_brk, brk;
 	int parent;               /* index into gen.procs, -1 for init */
 	int live_children, unreaped;
@@ -867,11 +847,13 @@ struct gen {
 	uint64_t now;
 	uint64_t next_id, next_pid, next_snap;
 	uint32_t *mm_users;       /* indexed by object id */
-	uint64_t mm_users_cap;
+	size_t mm_users_cap;
 	struct proc **procs;
-	int nprocs, capprocs;
+	int nprocs;
+	size_t capprocs;
 	int *heap;                /* proc indices, min (t, pid) on top */
-	int nheap, capheap;
+	int nheap;
+	size_t capheap;
 	time_t last_progress;
 	bool printed;             /* a progress line is on screen (end it at the end) */
 	uint64_t slices;
@@ -966,17 +948,12 @@ static int mm_users_add(struct gen *g, uint64_t mm, int delta, uint32_t *now,
 			struct avm_err *err)
 {
 	if (mm >= g->mm_users_cap) {
-		uint64_t cap = g->mm_users_cap ? g->mm_users_cap : 1024;
-		uint32_t *n;
+		size_t old = g->mm_users_cap;
 
-		while (cap <= mm)
-			cap *= 2;
-		n = realloc(g->mm_users, cap * sizeof(*n));
-		if (!n)
+		if (array_grow((void **)&g->mm_users, &g->mm_users_cap, (size_t)mm + 1,
+			       sizeof(*g->mm_users), 1024))
 			return avm_errf(err, "out of memory");
-		memset(n + g->mm_users_cap, 0, (cap - g->mm_users_cap) * sizeof(*n));
-		g->mm_users = n;
-		g->mm_users_cap = cap;
+		memset(g->mm_users + old, 0, (g->mm_users_cap - old) * sizeof(*g->mm_users));
 	}
 	g->mm_users[mm] = (uint32_t)((int64_t)g->mm_users[mm] + delta);
 	*now = g->mm_users[mm];
@@ -996,15 +973,8 @@ static int heap_push(struct gen *g, int idx, struct avm_err *err)
 {
 	int i, parent, tmp;
 
-	if (g->nheap == g->capheap) {
-		int cap = g->capheap ? g->capheap * 2 : 64;
-		int *n = realloc(g->heap, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "out of memory");
-		g->heap = n;
-		g->capheap = cap;
-	}
+	if (array_grow((void **)&g->heap, &g->capheap, (size_t)g->nheap + 1, sizeof(*g->heap), 64))
+		return avm_errf(err, "out of memory");
 	i = g->nheap++;
 	g->heap[i] = idx;
 	while (i > 0) {
@@ -1072,16 +1042,10 @@ static struct region *region_add(struct proc *p, const char *name, uint64_t star
 			   (unsigned long long)(SYNTH_MAX_PAGES * PAGE >> 30));
 		return NULL;
 	}
-	if (p->nregions == p->cap) {
-		int cap = p->cap ? p->cap * 2 : 16;
-
-		r = realloc(p->regions, cap * sizeof(*r));
-		if (!r) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		p->regions = r;
-		p->cap = cap;
+	if (array_grow((void **)&p->regions, &p->cap, (size_t)p->nregions + 1, sizeof(*p->regions),
+		       16)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	r = &p->regions[p->nregions];
 	memset(r, 0, sizeof(*r));
@@ -1093,8 +1057,8 @@ static struct region *region_add(struct proc *p, const char *name, uint64_t star
 	p->nregions++;
 	p->g->pages_live += len / PAGE;
 	/* Page flags carry the protection, so partial mprotects need no extra state. */
-	if (!(prot & PROT_W) || !(prot & (PROT_R | PROT_W)))
-		memset(r->pages, (prot & (PROT_R | PROT_W)) ? PG_RO : PG_RO | PG_NONE,
+	if (!(prot & KABI_PROT_WRITE) || !(prot & (KABI_PROT_READ | KABI_PROT_WRITE)))
+		memset(r->pages, (prot & (KABI_PROT_READ | KABI_PROT_WRITE)) ? PG_RO : PG_RO | PG_NONE,
 		       len / PAGE);
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->start = start;
@@ -1210,13 +1174,13 @@ static int snap_elf(struct snap_ctx *sc, struct proc *p, const char *prefix, uin
 
 	snprintf(name, sizeof(name), "%s.text", prefix);
 	if (snap_vma(sc, base, base + text, 0, FLAGS_TEXT, file, false, err) ||
-	    !region_add(p, name, base, text, PROT_R | PROT_X, file, 0, false, err))
+	    !region_add(p, name, base, text, KABI_PROT_READ | KABI_PROT_EXEC, file, 0, false, err))
 		return -1;
 	snprintf(name, sizeof(name), "%s.data", prefix);
 	if (snap_vma(sc, base + text, base + text + data, text / PAGE, FLAGS_DATA, file, partial,
 		     err))
 		return -1;
-	r = region_add(p, name, base + text, data, PROT_R | PROT_W, file, text / PAGE, false, err);
+	r = region_add(p, name, base + text, data, KABI_PROT_READ | KABI_PROT_WRITE, file, text / PAGE, false, err);
 	if (!r)
 		return -1;
 	if (partial) {
@@ -1227,7 +1191,7 @@ static int snap_elf(struct snap_ctx *sc, struct proc *p, const char *prefix, uin
 		snprintf(name, sizeof(name), "%s.bss", prefix);
 		if (snap_vma(sc, base + text + data, base + text + data + bss,
 			     (base + text + data) / PAGE, FLAGS_DATA, 0, false, err) ||
-		    !region_add(p, name, base + text + data, bss, PROT_R | PROT_W, 0,
+		    !region_add(p, name, base + text + data, bss, KABI_PROT_READ | KABI_PROT_WRITE, 0,
 				(base + text + data) / PAGE, false, err))
 			return -1;
 	}
@@ -1253,7 +1217,7 @@ static int build_exec_mm(struct gen *g, struct proc *p, const struct image *im,
 	if (snap_vma(&sc, stack_top - stack, stack_top, (stack_top - stack) / PAGE, FLAGS_STACK,
 		     0, true, err))
 		return -1;
-	r = region_add(p, "stack", stack_top - stack, stack, PROT_R | PROT_W, 0,
+	r = region_add(p, "stack", stack_top - stack, stack, KABI_PROT_READ | KABI_PROT_WRITE, 0,
 		       (stack_top - stack) / PAGE, false, err);
 	if (!r)
 		return -1;
@@ -1289,16 +1253,10 @@ static struct proc *proc_new(struct gen *g, int tmpl, int parent, uint64_t t,
 {
 	struct proc *p;
 
-	if (g->nprocs == g->capprocs) {
-		int cap = g->capprocs ? g->capprocs * 2 : 64;
-		struct proc **n = realloc(g->procs, cap * sizeof(*n));
-
-		if (!n) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		g->procs = n;
-		g->capprocs = cap;
+	if (array_grow((void **)&g->procs, &g->capprocs, (size_t)g->nprocs + 1, sizeof(*g->procs),
+		       64)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	if (g->live_procs >= SYNTH_MAX_LIVE_PROCS) {
 		limit_errf(g, err, "more than %d processes would be alive at once",
@@ -1363,7 +1321,7 @@ static int notify_parent(struct gen *g, struct proc *p, bool exited, struct avm_
 /* Release one user of mm; the last one runs exit_mmap (AVM_MM_RELEASE). */
 static int mm_put(struct gen *g, struct proc *p, uint64_t mm, struct avm_err *err)
 {
-	uint32_t users;
+	uint32_t users = 0;
 	uint64_t saved = p->mm;
 	int rc;
 
@@ -1417,8 +1375,8 @@ static int op_mmap(struct gen *g, struct proc *p, const struct step *st, struct 
 	int flags;
 	struct region *r;
 
-	flags = (st->shared ? MAP_SHARED_ : MAP_PRIVATE_) | (st->file ? 0 : MAP_ANON_) |
-		(st->noreserve ? MAP_NORESERVE_ : 0) | (st->stack ? MAP_STACK_ : 0);
+	flags = (st->shared ? KABI_MAP_SHARED : KABI_MAP_PRIVATE) | (st->file ? 0 : KABI_MAP_ANONYMOUS) |
+		(st->noreserve ? KABI_MAP_NORESERVE : 0) | (st->stack ? KABI_MAP_STACK : 0);
 	if (st->file)
 		file = new_id(g);
 	addr = place(p, len);
@@ -1453,19 +1411,19 @@ static int op_dlopen(struct gen *g, struct proc *p, const struct step *st, struc
 
 	if (!base)
 		return no_room(g, text + data + bss, err);
-	if (emit(g, p, tid, AVM_MMAP, (int64_t)base, (int64_t)(text + data + bss), PROT_R | PROT_X,
-		 MAP_PRIVATE_, (int64_t)file, 0, err) ||
-	    emit(g, p, tid, AVM_MMAP, (int64_t)(base + text), (int64_t)data, PROT_R | PROT_W,
-		 MAP_PRIVATE_ | MAP_FIXED_, (int64_t)file, (int64_t)(text / PAGE), err))
+	if (emit(g, p, tid, AVM_MMAP, (int64_t)base, (int64_t)(text + data + bss), KABI_PROT_READ | KABI_PROT_EXEC,
+		 KABI_MAP_PRIVATE, (int64_t)file, 0, err) ||
+	    emit(g, p, tid, AVM_MMAP, (int64_t)(base + text), (int64_t)data, KABI_PROT_READ | KABI_PROT_WRITE,
+		 KABI_MAP_PRIVATE | KABI_MAP_FIXED, (int64_t)file, (int64_t)(text / PAGE), err))
 		return -1;
 	if (bss && emit(g, p, tid, AVM_MMAP, (int64_t)(base + text + data), (int64_t)bss,
-			PROT_R | PROT_W, MAP_PRIVATE_ | MAP_FIXED_ | MAP_ANON_, 0, 0, err))
+			KABI_PROT_READ | KABI_PROT_WRITE, KABI_MAP_PRIVATE | KABI_MAP_FIXED | KABI_MAP_ANONYMOUS, 0, 0, err))
 		return -1;
 	snprintf(name, sizeof(name), "%s.text", st->map);
-	if (!region_add(p, name, base, text, PROT_R | PROT_X, file, 0, false, err))
+	if (!region_add(p, name, base, text, KABI_PROT_READ | KABI_PROT_EXEC, file, 0, false, err))
 		return -1;
 	snprintf(name, sizeof(name), "%s.data", st->map);
-	r = region_add(p, name, base + text, data, PROT_R | PROT_W, file, text / PAGE, false, err);
+	r = region_add(p, name, base + text, data, KABI_PROT_READ | KABI_PROT_WRITE, file, text / PAGE, false, err);
 	if (!r)
 		return -1;
 	p->t += 3 * COST_SYSCALL;
@@ -1479,7 +1437,7 @@ static int op_dlopen(struct gen *g, struct proc *p, const struct step *st, struc
 	}
 	r->has_av = true;
 	if (st->relro) {
-		if (emit(g, p, tid, AVM_MPROTECT, (int64_t)r->start, (int64_t)st->relro, PROT_R, 0, 0,
+		if (emit(g, p, tid, AVM_MPROTECT, (int64_t)r->start, (int64_t)st->relro, KABI_PROT_READ, 0, 0,
 			 0, err))
 			return -1;
 		for (i = 0; i < st->relro / PAGE; i++)
@@ -1488,7 +1446,7 @@ static int op_dlopen(struct gen *g, struct proc *p, const struct step *st, struc
 	}
 	if (bss) {
 		snprintf(name, sizeof(name), "%s.bss", st->map);
-		if (!region_add(p, name, base + text + data, bss, PROT_R | PROT_W, 0,
+		if (!region_add(p, name, base + text + data, bss, KABI_PROT_READ | KABI_PROT_WRITE, 0,
 				(base + text + data) / PAGE, false, err))
 			return -1;
 	}
@@ -1586,9 +1544,9 @@ static int op_mprotect(struct gen *g, struct proc *p, const struct step *st,
 		for (i = (lo - r->start) / PAGE; i < (hi - r->start) / PAGE; i++) {
 			/* Changing protection write-protects the PTEs (change_protection). */
 			r->pages[i] &= (uint8_t)~(PG_WRITTEN | PG_RO | PG_NONE);
-			if (!(st->prot & PROT_W))
+			if (!(st->prot & KABI_PROT_WRITE))
 				r->pages[i] |= PG_RO;
-			if (!(st->prot & (PROT_R | PROT_W)))
+			if (!(st->prot & (KABI_PROT_READ | KABI_PROT_WRITE)))
 				r->pages[i] |= PG_NONE;
 		}
 		if (lo == r->start && hi == r->start + r->len)
@@ -1675,15 +1633,15 @@ static int op_mremap(struct gen *g, struct proc *p, const struct step *st, struc
 			return limit_errf(g, err, "live processes would map more than %llu GiB",
 					  (unsigned long long)(SYNTH_MAX_PAGES * PAGE >> 30));
 		if (emit(g, p, some_tid(g, p), AVM_MREMAP, (int64_t)r->start, (int64_t)r->len,
-			 (int64_t)len, MREMAP_MAYMOVE_, (int64_t)to, 0, err))
+			 (int64_t)len, KABI_MREMAP_MAYMOVE, (int64_t)to, 0, err))
 			return -1;
 		p->t += COST_SYSCALL;
 		pages = calloc(len / PAGE, 1);
 		if (!pages)
 			return avm_errf(err, "out of memory");
 		memcpy(pages, r->pages, (len < r->len ? len : r->len) / PAGE);
-		if (len > r->len && !(r->prot & PROT_W))
-			memset(pages + r->len / PAGE, (r->prot & PROT_R) ? PG_RO : PG_RO | PG_NONE,
+		if (len > r->len && !(r->prot & KABI_PROT_WRITE))
+			memset(pages + r->len / PAGE, (r->prot & KABI_PROT_READ) ? PG_RO : PG_RO | PG_NONE,
 			       (len - r->len) / PAGE);
 		free(r->pages);
 		r->pages = pages;
@@ -1722,7 +1680,7 @@ static int op_brk(struct gen *g, struct proc *p, const struct step *st, struct a
 		return -1;
 	p->t += COST_SYSCALL;
 	if (!r) {
-		r = region_add(p, "brk", p->start_brk, want - p->start_brk, PROT_R | PROT_W, 0,
+		r = region_add(p, "brk", p->start_brk, want - p->start_brk, KABI_PROT_READ | KABI_PROT_WRITE, 0,
 			       p->start_brk / PAGE, false, err);
 		if (!r)
 			return -1;
@@ -1777,7 +1735,7 @@ static int fork_regions(struct proc *child, struct proc *p, struct avm_err *err)
 static int op_fork(struct gen *g, struct proc *p, const struct step *st, struct avm_err *err)
 {
 	struct proc *c;
-	int64_t flags = SIGCHLD_;
+	int64_t flags = KABI_SIGCHLD;
 	uint32_t users;
 
 	if (st->probability < 1.0 && rng_unit(g) >= st->probability)
@@ -1788,7 +1746,7 @@ static int op_fork(struct gen *g, struct proc *p, const struct step *st, struct 
 	if (st->vfork) {
 		c->mm = p->mm;
 		c->vfork_child = true;
-		flags |= CLONE_VM_ | CLONE_VFORK_;
+		flags |= KABI_CLONE_VM | KABI_CLONE_VFORK;
 		g->st->vforks++;
 	} else {
 		c->mm = new_id(g);
@@ -1815,7 +1773,7 @@ static int op_threads(struct gen *g, struct proc *p, const struct step *st,
 		      struct avm_err *err)
 {
 	static const struct step stack = { .op = OP_MMAP, .map = "thread-stack",
-					   .size = (8 << 20) + PAGE, .prot = PROT_R | PROT_W,
+					   .size = (8 << 20) + PAGE, .prot = KABI_PROT_READ | KABI_PROT_WRITE,
 					   .noreserve = false, .stack = true, .count = 1 };
 	struct region *r;
 	uint32_t *tids;
@@ -1839,7 +1797,7 @@ static int op_threads(struct gen *g, struct proc *p, const struct step *st,
 		r->pages[0] = PG_NONE | PG_RO;
 		p->tids[p->ntids] = (uint32_t)g->next_pid++;
 		if (emit(g, p, p->pid, AVM_FORK, (int64_t)p->mm, p->tids[p->ntids],
-			 CLONE_THREAD_FLAGS, p->pid, 0, 0, err))
+			 KABI_CLONE_THREAD_FLAGS, p->pid, 0, 0, err))
 			return -1;
 		p->ntids++;
 		g->st->threads++;
@@ -2058,7 +2016,7 @@ static int start_init(struct gen *g, struct proc **out, struct avm_err *err)
 	if (snap_vma(&sc, p->start_brk, p->start_brk + heap, p->start_brk / PAGE, FLAGS_DATA, 0,
 		     true, err))
 		return -1;
-	r = region_add(p, "brk", p->start_brk, heap, PROT_R | PROT_W, 0, p->start_brk / PAGE,
+	r = region_add(p, "brk", p->start_brk, heap, KABI_PROT_READ | KABI_PROT_WRITE, 0, p->start_brk / PAGE,
 		       false, err);
 	if (!r)
 		return -1;

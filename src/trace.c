@@ -899,7 +899,7 @@ static const struct trace_kind_rule trace_kinds[] = {
 	{ AVM_MMAP_LOCK, 1, 0, { TR_BOOL, TR(AVM_LOCK_START, AVM_LOCK_RELEASED), TR_BOOL } },
 	{ AVM_SNAPSHOT, 1, 0, { TR_ID, TR(AVM_SNAP_START, AVM_SNAP_EXIT), TR_NONNEG } },
 	{ AVM_MIGRATE, 1, 0, { TR(AVM_MIGRATE_SET_PTE, AVM_MIGRATE_END) } },
-	{ AVM_KSM, 1, 0, { TR(AVM_KSM_MERGE, AVM_KSM_EXIT) } },
+	{ AVM_KSM, 1, 0, { TR(AVM_KSM_MERGE, AVM_KSM_SCAN_END) } },
 	{ AVM_THP, 1, 0, { TR(AVM_THP_COLLAPSE, AVM_THP_SCAN) } },
 	{ AVM_RECLAIM, 1, 0, { {0} } },
 	{ AVM_TLB_FLUSH, 1, 0, { {0} } },

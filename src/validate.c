@@ -69,7 +69,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "mm.h"
+#include "array.h"
+#include "hash.h"
+#include "kabi.h"
 
 enum { VAL_ALLOC = 0, VAL_FREE = 1 };
 #define VAL_SITE_NR 8
@@ -201,14 +203,6 @@ struct validate {
 
 /* ------------------------------------------------------------------ tables */
 
-static uint64_t val_hash(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return k;
-}
-
 /* First field of every slot is its uint64_t key (0 = empty). */
 static void *val_slot(struct val_table *t, size_t i)
 {
@@ -242,7 +236,7 @@ static int val_table_grow(struct val_table *t, struct avm_err *err)
 		memcpy(&key, s, sizeof(key));
 		if (!key)
 			continue;
-		for (j = val_hash(key) & (n.cap - 1);; j = (j + 1) & (n.cap - 1)) {
+		for (j = hash_u64(key) & (n.cap - 1);; j = (j + 1) & (n.cap - 1)) {
 			uint64_t k2;
 
 			memcpy(&k2, val_slot(&n, j), sizeof(k2));
@@ -265,7 +259,7 @@ static void *val_table_get(struct val_table *t, uint64_t key, bool create, struc
 		return NULL;
 	if (create && (t->used + 1) * 2 > t->cap && val_table_grow(t, err))
 		return NULL;
-	for (i = val_hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+	for (i = hash_u64(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
 		void *s = val_slot(t, i);
 		uint64_t k;
 
@@ -506,15 +500,9 @@ static int val_unsettled_add(struct validate *v, struct val_task *tk, struct avm
 {
 	if (tk->unsettled)
 		return 0;
-	if (v->n_unsettled == v->cap_unsettled) {
-		size_t cap = v->cap_unsettled ? v->cap_unsettled * 2 : 64;
-		uint64_t *n = realloc(v->unsettled, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "validate: out of memory");
-		v->unsettled = n;
-		v->cap_unsettled = cap;
-	}
+	if (array_grow((void **)&v->unsettled, &v->cap_unsettled, v->n_unsettled + 1,
+		       sizeof(*v->unsettled), 64))
+		return avm_errf(err, "validate: out of memory");
 	v->unsettled[v->n_unsettled++] = tk->tid;
 	tk->unsettled = true;
 	return 0;
@@ -624,15 +612,9 @@ static int val_owe(struct validate *v, struct val_task *tk, uint64_t end_seq, st
 {
 	struct val_div d;
 
-	if (v->n_owed_spans == v->cap_owed_spans) {
-		size_t cap = v->cap_owed_spans ? v->cap_owed_spans * 2 : 16;
-		struct val_div *n = realloc(v->owed_spans, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "validate: out of memory");
-		v->owed_spans = n;
-		v->cap_owed_spans = cap;
-	}
+	if (array_grow((void **)&v->owed_spans, &v->cap_owed_spans, v->n_owed_spans + 1,
+		       sizeof(*v->owed_spans), 16))
+		return avm_errf(err, "validate: out of memory");
 	val_div_from_task(v, tk, end_seq, "frees the model made and the kernel never did", &d);
 	v->owed_spans[v->n_owed_spans++] = d;
 	for (int o = 0; o < VALIDATE_OBJ_NR; o++)

@@ -26,19 +26,15 @@
 #include "arch.h"
 #include "config.h"
 #include "event.h"
+#include "kabi.h"
 #include "locks.h"
 #include "mm.h"
 #include "model.h"
-#include "world.h"
+#include "world_test.h"
 
 #define PG 4096ULL
-#define RW (PROT_READ | PROT_WRITE)
-#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-#define EV_CLONE_VM 0x100ULL
-#define EV_CLONE_VFORK 0x4000ULL
+#define RW (KABI_PROT_READ | KABI_PROT_WRITE)
+#define ANON (KABI_MAP_PRIVATE | KABI_MAP_ANONYMOUS)
 
 static inline struct avm_event ev_base(uint64_t mm, uint32_t kind)
 {
@@ -227,7 +223,7 @@ static inline struct avm_event ev_clone_vm(uint64_t mm)
 	struct avm_event ev = ev_base(mm, AVM_FORK);
 
 	ev.a = (int64_t)mm;
-	ev.c = (int64_t)(EV_CLONE_VM | EV_CLONE_VFORK);
+	ev.c = (int64_t)(KABI_CLONE_VM | KABI_CLONE_VFORK);
 	return ev;
 }
 

@@ -21,7 +21,7 @@ python3 - "$tmp/r.json" "$events" <<'PY' || fail "report keys/values"
 import json, sys
 r = json.load(open(sys.argv[1]))
 events = int(sys.argv[2])
-assert r["schema"] == "anonvma-report/2"
+assert r["schema"] == "anonvma-report/3"
 assert r["trace"]["events"] == events, (r["trace"]["events"], events)
 assert r["trace"]["lost_events"] == 0
 assert r["trace"]["complete"] is True
