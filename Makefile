@@ -23,7 +23,7 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O2 -Isrc -I$(BUILD) -MMD -MP
 LDFLAGS :=
-LDLIBS  := -lsqlite3 -lyaml -lcjson -lm
+LDLIBS  := -lsqlite3 -lyaml -lcjson -lzstd -lm
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -182,6 +182,8 @@ FORCE:
 MAN_PAGES := $(wildcard man/*.1 man/*.5)
 DATA_ARCH := $(wildcard configs/arch/*.yaml)
 DATA_SCEN := $(wildcard configs/scenarios/*.yaml)
+# systemd service and timer (contrib/systemd): installed as data, not enabled
+SYSTEMD_UNITS := $(wildcard contrib/systemd/*.service contrib/systemd/*.timer)
 DOCS      := README.md schema.sql $(wildcard docs/*.md docs/*.json)
 INSTALLED_TOOLS := $(notdir $(TOOLS) $(COLLECTOR))
 
@@ -194,6 +196,11 @@ install: tools
 	install -m 0644 $(DATA_ARCH) $(DESTDIR)$(DATADIR)/arch/
 	install -m 0644 $(DATA_SCEN) $(DESTDIR)$(DATADIR)/scenarios/
 	install -m 0644 configs/default.yaml $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(DATADIR)/systemd
+	for u in $(SYSTEMD_UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(DATADIR)/systemd/$$(basename $$u) && \
+		chmod 0644 $(DESTDIR)$(DATADIR)/systemd/$$(basename $$u) || exit 1; \
+	done
 	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
@@ -204,10 +211,12 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/arch/,$(notdir $(DATA_ARCH)))
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/scenarios/,$(notdir $(DATA_SCEN)))
 	rm -f $(DESTDIR)$(DATADIR)/default.yaml
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/systemd/,$(notdir $(SYSTEMD_UNITS)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN_PAGES))))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(filter %.5,$(MAN_PAGES))))
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
-	rmdir $(DESTDIR)$(DATADIR)/arch $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(DATADIR) \
+	rmdir $(DESTDIR)$(DATADIR)/arch $(DESTDIR)$(DATADIR)/scenarios \
+		$(DESTDIR)$(DATADIR)/systemd $(DESTDIR)$(DATADIR) \
 		$(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 # The package installs to /usr; its Depends come from dpkg-shlibdeps.

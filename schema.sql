@@ -1,4 +1,4 @@
--- schema.sql - the anonvma trace (trace.db), schema version 2 (docs/trace-versions.md).
+-- schema.sql - the anonvma trace (trace.db), schema version 3 (docs/trace-versions.md).
 --
 -- One SQLite file per recording (anonvma-collect) or scenario (anonvma-synth).
 -- It is compiled into the binaries (src/trace.c), so the tools never need this
@@ -53,6 +53,15 @@
 --   duration_ns      end - start of the event stream (ns)
 --   events           number of events (written when the trace is closed)
 --   lost_events      events the ring buffer dropped, summed over CPUs (table lost)
+--   trace_id         (version 3 on) 32 hex digits, random, unique to this file: reports
+--                    made from the trace carry it (trace.id)
+--   hostname         (version 3 on, collector) the recorded host's name (uname -n)
+--   boot_id          (version 3 on, collector) /proc/sys/kernel/random/boot_id of the boot
+--   collection_id    (version 3 on, collector) 32 hex digits shared by every segment of one
+--                    collection (--rotate writes several files; one file: one segment)
+--   segment          (version 3 on, collector) this file's place in the collection: 0, 1, ...
+--   segment_offset_ns (version 3 on, collector) where this segment's time 0 lies after the
+--                    first segment's time 0 (ns; 0 in segment 0)
 --   complete         1 once the writer closed the trace normally (also after a
 --                    Ctrl-C'd collection); 0 while writing or after a failure,
 --                    in which case the file holds every batch committed before it
@@ -202,4 +211,18 @@ CREATE TABLE snap_anon_vmas (
 CREATE TABLE lost (
 	cpu   INTEGER PRIMARY KEY, -- CPU number
 	count INTEGER NOT NULL     -- events lost on that CPU
+);
+
+-- (version 3 on) Who each process is: its name (comm, at most 15 bytes) and the
+-- executable file it runs, from time t on (ns since trace start).  The start
+-- snapshot gives one row per process it lists (read from /proc: t = 0), every
+-- exec a new row, and a forked child the row of its parent (t = the fork); the
+-- latest row of a pid names it.  exe is '' when it could not be read (a kernel
+-- thread, a process gone before it was read).  A version-2 trace has no table:
+-- processes are then named by pid only.
+CREATE TABLE processes (
+	pid  INTEGER NOT NULL,  -- thread group id
+	t    INTEGER NOT NULL,  -- ns since trace start
+	comm TEXT NOT NULL,     -- the task's comm
+	exe  TEXT NOT NULL      -- the executable's path ('' unknown)
 );

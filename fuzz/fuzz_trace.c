@@ -30,7 +30,7 @@
  * Byte flips of an SQLite file mostly exercise SQLite's own error paths, so
  * LLVMFuzzerCustomMutator mutates a trace ROW BY ROW through SQL: it loads
  * the input into a writable in-memory database and changes one thing - an
- * events / events_ef / meta / snap_vmas / snap_anon_vmas / lost value (set to
+ * events / events_ef / meta / snap_vmas / snap_anon_vmas / lost / processes value (set to
  * an interesting number, a neighbour of the old one, another type), deletes
  * or duplicates rows, truncates the stream - then serialises the database
  * back.  An input that is no database falls back to libFuzzer's byte mutator.
@@ -97,7 +97,7 @@ static const char *const fz_meta_keys[] = {
 	"schema_version", "complete", "events", "lost_events", "page_size", "va_bits",
 	"pgtable_levels", "cpus", "mem_bytes", "size_anon_vma", "size_anon_vma_chain",
 	"size_vm_area_struct", "arch", "thp_enabled", "start_ns", "end_ns", "duration_ns",
-	"writer", "kernel_release",
+	"writer", "kernel_release", "segment", "segment_offset_ns", "collection_id", "trace_id",
 };
 static const char *const fz_kinds[] = { "1", "2", "3", "4", "10", "11", "12", "13", "14",
 					"15", "16", "17", "18", "19", "20", "21", "22", "23",
@@ -149,7 +149,7 @@ static void fz_mutation(sqlite3 *db, unsigned *seed, char *sql, size_t len)
 		sqlite3_finalize(st);
 	}
 	row = 1 + fz_rand(seed) % (uint64_t)n;
-	switch (fz_rand(seed) % 16) {
+	switch (fz_rand(seed) % 17) {
 	case 0: case 1: case 2: case 3: case 4: {
 		const char *col = FZ_PICK(fz_event_cols);
 
@@ -227,6 +227,15 @@ static void fz_mutation(sqlite3 *db, unsigned *seed, char *sql, size_t len)
 		snprintf(sql, len, "INSERT OR REPLACE INTO lost VALUES (%llu, %s)",
 			 (unsigned long long)(fz_rand(seed) % 4), v);
 		break;
+	case 15: { /* a processes row (schema version 3 on) */
+		const char *col = fz_rand(seed) & 1 ? "pid" : fz_rand(seed) & 1 ? "t" : "comm";
+
+		fz_value(seed, col, v, sizeof(v));
+		snprintf(sql, len, "UPDATE processes SET %s = %s WHERE rowid = (SELECT rowid FROM "
+			 "processes LIMIT 1 OFFSET %llu)", col, v,
+			 (unsigned long long)(fz_rand(seed) % 16));
+		break;
+	}
 	default: /* a snapshot row copied into another snapshot or mm */
 		snprintf(sql, len, "INSERT OR IGNORE INTO snap_vmas SELECT snap + %d, mm + %d, start "
 			 "+ %d, end, pgoff, flags, file, anon_vma, av_root, av_parent, av_refcount, "

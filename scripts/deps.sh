@@ -2,8 +2,8 @@
 # Install the Debian packages anonvma needs, only those that are missing.
 set -euo pipefail
 pkgs=(gcc make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev sqlite3
-      libyaml-dev libcjson-dev libcmocka-dev linux-perf python3 python3-jsonschema
-      mandoc dpkg-dev jq clang-14 libclang-rt-14-dev chromium time)
+      libyaml-dev libcjson-dev libcmocka-dev libzstd-dev linux-perf python3 python3-jsonschema
+      mandoc dpkg-dev jq zstd clang-14 libclang-rt-14-dev chromium time)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

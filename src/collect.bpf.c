@@ -70,6 +70,10 @@ const volatile __u32 snap_at_exec = 1;
 const volatile __u32 snap_at_exit = 1;  /* --no-exit-snapshots clears it */
 const volatile __u64 wake_bytes = 4 << 20;
 const volatile __u32 have_fork_tp = 1;  /* sched_process_fork attached: FORK latency */
+/* --cgroup: only tasks in this cgroup v2 (kernfs id) or below it, at this depth */
+const volatile __u32 cgroup_on;
+const volatile __u32 cgroup_level;
+const volatile __u64 cgroup_id;
 
 /* --- state --------------------------------------------------------------- */
 __u64 cache_av, cache_avc, cache_vma; /* struct kmem_cache * once named */
@@ -319,10 +323,29 @@ static __always_inline bool traced(__u32 tgid, const char *comm)
 	return false;
 }
 
+/*
+ * --cgroup: is task t in the wanted cgroup v2 or below it?  Its default
+ * hierarchy cgroup's ancestor at the wanted level must be the wanted one.
+ */
+static __always_inline bool task_in_cgroup(struct task_struct *t)
+{
+	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp), *anc = NULL;
+	__u64 off = bpf_core_field_offset(struct cgroup, ancestors);
+
+	if (!cg || BPF_CORE_READ(cg, level) < (int)cgroup_level)
+		return false;
+	if (bpf_probe_read_kernel(&anc, sizeof(anc),
+				  (void *)cg + off + (__u64)cgroup_level * sizeof(anc)))
+		return false;
+	return anc && BPF_CORE_READ(anc, kn, id) == cgroup_id;
+}
+
 static __always_inline bool traced_current(void)
 {
 	char comm[16];
 
+	if (cgroup_on && !task_in_cgroup((struct task_struct *)bpf_get_current_task_btf()))
+		return false;
 	if (!filter_on)
 		return (bpf_get_current_pid_tgid() >> 32) != self_tgid;
 	if (comm_on)
@@ -765,6 +788,34 @@ int BPF_PROG(on_exec_snap, struct task_struct *p, pid_t old_pid, struct linux_bi
 	while ((vma = bpf_iter_task_vma_next(&it)))
 		snap_vma(vma, snap, id >> 32, (__u32)id, NULL, 1);
 	bpf_iter_task_vma_destroy(&it);
+	return 0;
+}
+
+/* Who the process is now: its new comm and the file it runs (table processes). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_name, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct collect_proc_rec *r;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!traced_current())
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		stat_inc(COLLECT_STAT_LOST);
+		return 0;
+	}
+	__builtin_memset(&r->h, 0, sizeof(r->h));
+	r->h.t = bpf_ktime_get_ns();
+	r->h.cpu = bpf_get_smp_processor_id();
+	r->h.tid = (__u32)id;
+	r->h.pid = id >> 32;
+	r->h.kind = COLLECT_REC_PROC;
+	r->h.mm = (__u64)BPF_CORE_READ(p, mm);
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	if (bpf_probe_read_kernel_str(r->exe, sizeof(r->exe), BPF_CORE_READ(bprm, filename)) < 0)
+		r->exe[0] = '\0';
+	bpf_ringbuf_submit(r, wake_flags());
 	return 0;
 }
 
@@ -1599,6 +1650,8 @@ int snap_iter(struct bpf_iter__task_vma *ctx)
 	if (!task || !vma)
 		return 0;
 	tgid = BPF_CORE_READ(task, tgid);
+	if (cgroup_on && !task_in_cgroup(task))
+		return 0;
 	if (comm_on)
 		BPF_CORE_READ_STR_INTO(&comm, task, comm);
 	if (!traced(tgid, comm_on ? comm : NULL))

@@ -36,14 +36,17 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,12 +58,14 @@
 #include "collect_ids.h"
 #include "collect_order.h"
 #include "collect_procmaps.h"
+#include "collect_procs.h"
 #include "cliopt.h"
 #include "error.h"
 #include "event.h"
 #include "outfile.h"
 #include "trace.h"
 #include "version.h"
+#include "zstdfile.h"
 
 #define COLLECT_WINDOW_NS (30ULL * 1000 * 1000)    /* reorder window */
 #define COLLECT_ORDER_MAX (4u << 20)                /* records held at most */
@@ -72,6 +77,10 @@
 #define COLLECT_DURATION_MAX 31536000.0             /* -d at most: 365 days */
 #define COLLECT_PID_MAX 4194304ULL                  /* the kernel's PID_MAX_LIMIT */
 #define COLLECT_PATH_DEFAULT "/usr/local/bin:/usr/bin:/bin" /* no PATH in the environment */
+#define COLLECT_STATUS_S 10.0                      /* status line period off a terminal */
+#define COLLECT_ROTATE_MIN_S 1.0                   /* --rotate DURATION at least */
+#define COLLECT_ROTATE_MIN_BYTES (1ULL << 20)      /* --rotate SIZE at least */
+#define COLLECT_MAX_FILES 1000000
 
 struct collect_opts {
 	const char *out;
@@ -90,6 +99,28 @@ struct collect_opts {
 	gid_t *groups;        /* the user's supplementary groups (getgrouplist) */
 	int ngroups;
 	char exe[PATH_MAX];   /* the command's file, found on PATH here ("" if none) */
+	double rotate_s;      /* --rotate DURATION: seconds (0: not by time) */
+	uint64_t rotate_bytes; /* --rotate SIZE: bytes (0: not by size) */
+	unsigned max_files;   /* --max-files: segments kept (0: all) */
+	int compress;         /* --compress: zstd closed segments */
+	const char *cgroup;   /* --cgroup PATH */
+	double status_s;      /* --status-interval: seconds between status lines off a tty */
+	char outbuf[PATH_MAX]; /* -o with strftime %-sequences expanded */
+};
+
+/* Closed segments of this collection, oldest first (for --max-files). */
+struct collect_closed {
+	char **path;
+	size_t n, cap;
+};
+
+/* --compress: one closed segment compressed by a thread while recording goes on. */
+struct collect_zst {
+	pthread_t th;
+	int running;
+	char path[PATH_MAX], out[PATH_MAX + 8];
+	int rc;
+	struct avm_err err;
 };
 
 /* Which snapshot last listed each anon_vma id (index = id), to list it once. */
@@ -139,6 +170,25 @@ struct collect_run {
 	pid_t child;
 	int child_status;
 	int child_done;
+	/* identity and segments (--rotate) */
+	char collection_id[33];
+	unsigned segment;           /* index of the segment being written */
+	char seg_path[PATH_MAX];    /* its file */
+	uint64_t first_mono;        /* the first segment's time 0 */
+	struct trace *out;          /* where the record collect_out handles goes */
+	struct trace *prev;         /* the segment before: takes what precedes the new snapshot */
+	char prev_path[PATH_MAX];
+	uint64_t prev_mono;         /* its time 0 */
+	uint64_t *prev_snaps;       /* snapshot ids whose event went to prev (their rows follow) */
+	size_t nprev_snaps, capprev_snaps;
+	struct collect_closed closed;
+	struct collect_zst zst;
+	uint64_t bytes_closed;      /* bytes of the closed segments (compressed when so) */
+	char missing_tp[1024];      /* meta missing_tracepoints (every segment) */
+	int sites_known;
+	struct collect_procs procs;
+	uint64_t cgroup_id;
+	unsigned cgroup_level;
 };
 
 static volatile sig_atomic_t collect_stop_signal;
@@ -152,8 +202,8 @@ static int collect_verbose;
 
 static int collect_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	(void)level;
-	if (!collect_verbose)
+	/* -v: libbpf's warnings and notes (a refused program's verifier log); -vv: its debug log */
+	if (!collect_verbose || (level == LIBBPF_DEBUG && collect_verbose < 2))
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -176,7 +226,8 @@ static void collect_usage(FILE *f)
 		"mmap_lock, migration, KSM, THP, reclaim) into a SQLite trace for\n"
 		"anonvma-replay.  Needs root or CAP_BPF+CAP_PERFMON and a kernel with BTF.\n"
 		"\n"
-		"  -o, --output FILE       trace to create (mode 0600)\n"
+		"  -o, --output FILE       trace to create (mode 0600); strftime sequences\n"
+		"                          in FILE are expanded (host-%%Y%%m%%d.db)\n"
 		"  -f, --force             overwrite FILE if it exists\n"
 		"  -d, --duration SECONDS  stop after SECONDS (whole host unless filtered)\n"
 		"  -p, --pid PID           only this process and its descendants\n"
@@ -188,7 +239,22 @@ static void collect_usage(FILE *f)
 		"      --no-exit-snapshots do not list an mm's VMAs when its last user exits\n"
 		"                          or execs (the layouts --validate compares)\n"
 		"  -u, --user USER         run CMD as USER (its uid, gid and groups)\n"
-		"  -v, --verbose           libbpf and verifier messages\n"
+		"      --cgroup PATH       only processes in this cgroup v2 directory or below\n"
+		"                          it (one container: /sys/fs/cgroup/...)\n"
+		"      --rotate SIZE|DURATION\n"
+		"                          close the trace and open the next segment when it\n"
+		"                          reaches SIZE (e.g. 512M, 2G) or after DURATION\n"
+		"                          (e.g. 30s, 10min, 1h); segments are FILE with\n"
+		"                          .0000, .0001, ... before its extension, each a\n"
+		"                          complete trace with its own start snapshot\n"
+		"      --max-files N       keep the newest N segments, delete older ones\n"
+		"      --compress          zstd-compress each closed segment to FILE.zst\n"
+		"                          (anonvma-replay decompresses it to a temporary file)\n"
+		"      --status-interval SECONDS\n"
+		"                          a status line every SECONDS when stderr is not a\n"
+		"                          terminal (default %.0f; 0: none)\n"
+		"  -v, --verbose           more messages, libbpf's warnings and the verifier\n"
+		"                          log; -vv adds libbpf's debug log\n"
 		"  -h, --help              this help\n"
 		"      --version           the version, the trace schema it writes, its data\n"
 		"  -- CMD [ARGS...]        run CMD and record it and its descendants only;\n"
@@ -203,9 +269,12 @@ static void collect_usage(FILE *f)
 		"  sudo anonvma-collect -o host.db -d 60            # the whole host for 60 s\n"
 		"  sudo anonvma-collect -o nginx.db -c nginx -d 300 # processes named nginx\n"
 		"  anonvma-replay build.db -o build.json            # then replay the trace\n"
+		"  sudo anonvma-collect -o host.db --rotate 1h --max-files 24 --compress\n"
+		"  anonvma-replay host.0000.db.zst host.0001.db.zst -o day.json  # as one\n"
+		"  sudo anonvma-collect -o app.db --cgroup /sys/fs/cgroup/system.slice/app.service\n"
 		"\n"
 		"man anonvma-collect; kernel requirements: docs/install.md\n",
-		COLLECT_RINGBUF_DEFAULT >> 20);
+		COLLECT_RINGBUF_DEFAULT >> 20, COLLECT_STATUS_S);
 }
 
 /* -u USER: uid, gid and supplementary groups, looked up before anything starts. */
@@ -268,6 +337,63 @@ static void collect_find_command(struct collect_opts *o)
 	}
 }
 
+static int collect_rotating(const struct collect_opts *o)
+{
+	return o->rotate_s > 0 || o->rotate_bytes > 0;
+}
+
+/*
+ * --rotate SIZE|DURATION: a number and a unit.  Sizes in K, M, G, T (binary:
+ * 1M = 2^20 bytes; KiB/MiB/... and KB/MB/... mean the same), durations in s,
+ * min, h, d.  A bare number or "m" is refused: 10m could be either.
+ */
+static int collect_parse_rotate(const char *arg, struct collect_opts *o, struct avm_err *err)
+{
+	static const struct {
+		const char *unit;
+		double mult;
+		int size;
+	} units[] = {
+		{ "K", 1024.0, 1 }, { "KiB", 1024.0, 1 }, { "KB", 1024.0, 1 },
+		{ "M", 1048576.0, 1 }, { "MiB", 1048576.0, 1 }, { "MB", 1048576.0, 1 },
+		{ "G", 1073741824.0, 1 }, { "GiB", 1073741824.0, 1 }, { "GB", 1073741824.0, 1 },
+		{ "T", 1099511627776.0, 1 }, { "TiB", 1099511627776.0, 1 },
+		{ "TB", 1099511627776.0, 1 },
+		{ "s", 1, 0 }, { "sec", 1, 0 }, { "min", 60, 0 }, { "h", 3600, 0 }, { "d", 86400, 0 },
+	};
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end == arg || errno || !(v > 0) || v > 1e15)
+		return avm_errf(err, "--rotate: '%s' is not a size (512M, 2G) or a duration "
+				"(30s, 10min, 1h)", arg);
+	if (!*end)
+		return avm_errf(err, "--rotate: '%s' has no unit: give a size (512M, 2G) or a "
+				"duration (30s, 10min, 1h)", arg);
+	if (!strcmp(end, "m"))
+		return avm_errf(err, "--rotate: '%s' is ambiguous: write %gmin (minutes) or %gM "
+				"(MiB)", arg, v, v);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		if (units[i].size) {
+			if (v * units[i].mult < (double)COLLECT_ROTATE_MIN_BYTES)
+				return avm_errf(err, "--rotate: %s is too small (at least 1M)", arg);
+			o->rotate_bytes = (uint64_t)(v * units[i].mult);
+		} else {
+			if (v * units[i].mult < COLLECT_ROTATE_MIN_S ||
+			    v * units[i].mult > COLLECT_DURATION_MAX)
+				return avm_errf(err, "--rotate: %s is out of range (1s to 365d)", arg);
+			o->rotate_s = v * units[i].mult;
+		}
+		return 0;
+	}
+	return avm_errf(err, "--rotate: unknown unit '%s' in '%s' (sizes: K, M, G, T; "
+			"durations: s, min, h, d)", end, arg);
+}
+
 static int collect_parse(int argc, char **argv, struct collect_opts *o, struct avm_err *err)
 {
 	static const struct option longs[] = {
@@ -281,6 +407,11 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		{ "proc-maps", no_argument, NULL, 257 },
 		{ "no-exit-snapshots", no_argument, NULL, 258 },
 		{ "user", required_argument, NULL, 'u' },
+		{ "rotate", required_argument, NULL, 259 },
+		{ "max-files", required_argument, NULL, 260 },
+		{ "compress", no_argument, NULL, 261 },
+		{ "cgroup", required_argument, NULL, 262 },
+		{ "status-interval", required_argument, NULL, 263 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -291,6 +422,7 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 
 	memset(o, 0, sizeof(*o));
 	o->ringbuf = COLLECT_RINGBUF_DEFAULT;
+	o->status_s = COLLECT_STATUS_S;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:o:fd:p:c:u:vh", longs, NULL)) != -1) {
 		lastarg = optarg;
@@ -327,7 +459,29 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 			o->user = optarg;
 			break;
 		case 'v':
-			o->verbose = 1;
+			o->verbose++;
+			break;
+		case 259:
+			if (collect_parse_rotate(optarg, o, err))
+				return -1;
+			break;
+		case 260:
+			/* at least the segment being written and the one closed last */
+			if (cliopt_u64("--max-files", optarg, 2, COLLECT_MAX_FILES, "a number of files",
+				       &v, err))
+				return -1;
+			o->max_files = (unsigned)v;
+			break;
+		case 261:
+			o->compress = 1;
+			break;
+		case 262:
+			o->cgroup = optarg;
+			break;
+		case 263:
+			if (cliopt_double("--status-interval", optarg, 0, 86400, "a number of seconds",
+					  &o->status_s, err))
+				return -1;
 			break;
 		case 257:
 			o->procmaps = 1;
@@ -361,12 +515,28 @@ static int collect_parse(int argc, char **argv, struct collect_opts *o, struct a
 		return avm_errf(err, "'--' must be followed by a command to run (see --help)");
 	if (!o->out)
 		return avm_errf(err, "no output file: give -o TRACE.db (see --help)");
+	if (strchr(o->out, '%')) {
+		/* -o host-%Y%m%d.db: one name per run (services, timers) */
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (!localtime_r(&now, &tm) ||
+		    !strftime(o->outbuf, sizeof(o->outbuf), o->out, &tm) || !o->outbuf[0])
+			return avm_errf(err, "-o %s: cannot expand its %%-sequences", o->out);
+		o->out = o->outbuf;
+	}
 	if (o->cmd && o->pid)
 		return avm_errf(err, "--pid and a command exclude each other");
 	if (o->user && !o->cmd)
 		return avm_errf(err, "-u/--user runs a command as USER: give -- CMD (see --help)");
 	if (o->user && collect_user_lookup(o, err))
 		return -1;
+	if ((o->max_files || o->compress) && !collect_rotating(o))
+		return avm_errf(err, "%s works on the segments of --rotate: give --rotate SIZE|DURATION",
+				o->max_files ? "--max-files" : "--compress");
+	if (collect_rotating(o) && o->procmaps)
+		return avm_errf(err, "--rotate needs the BPF start snapshot of every segment: not "
+				"with --proc-maps");
 	if (o->cmd)
 		collect_find_command(o);
 	return 0;
@@ -432,7 +602,7 @@ static int collect_out_snap_vma(struct collect_run *r, struct collect_snap_vma_r
 			return -1;
 		s->chain[i] = v;
 	}
-	return trace_append_snap_vma(r->trace, s, err);
+	return trace_append_snap_vma(r->out, s, err);
 }
 
 static int collect_out_snap_av(struct collect_run *r, struct collect_snap_av_rec *rec,
@@ -445,7 +615,9 @@ static int collect_out_snap_av(struct collect_run *r, struct collect_snap_av_rec
 	if (ID(COLLECT_NS_AV, a->id))
 		return -1;
 	a->id = v;
-	if (collect_seen_mark(&r->av_seen, a->id, a->snap, &dup, err))
+	/* every segment's start snapshot is snapshot 1: tell them apart */
+	if (collect_seen_mark(&r->av_seen, a->id,
+			      a->snap == 1 ? a->snap | (uint64_t)r->segment << 40 : a->snap, &dup, err))
 		return -1;
 	if (dup)
 		return 0;
@@ -455,7 +627,7 @@ static int collect_out_snap_av(struct collect_run *r, struct collect_snap_av_rec
 	if (ID(COLLECT_NS_AV, a->parent))
 		return -1;
 	a->parent = v;
-	return trace_append_snap_av(r->trace, a, err);
+	return trace_append_snap_av(r->out, a, err);
 }
 
 /*
@@ -523,41 +695,128 @@ static int collect_before_snapshot(const struct collect_run *r, const struct avm
 	return hit && e->t < hit->t;
 }
 
+/* Did the event of snapshot snap go to the previous segment (--rotate)? */
+static int collect_prev_snap(const struct collect_run *r, uint64_t snap)
+{
+	for (size_t i = 0; r->prev && i < r->nprev_snaps; i++)
+		if (r->prev_snaps[i] == snap)
+			return 1;
+	return 0;
+}
+
+/* --rotate: an event that goes to the previous segment and names a snapshot. */
+static int collect_prev_snap_add(struct collect_run *r, const struct avm_event *e,
+				 struct avm_err *err)
+{
+	uint64_t snap = e->kind == AVM_SNAPSHOT ? (uint64_t)e->a :
+			e->kind == AVM_EXEC	 ? (uint64_t)e->b : 0;
+
+	if (!snap)
+		return 0;
+	if (array_grow((void **)&r->prev_snaps, &r->capprev_snaps, r->nprev_snaps + 1,
+		       sizeof(*r->prev_snaps), 64))
+		return avm_errf(err, "out of memory (segment snapshots)");
+	r->prev_snaps[r->nprev_snaps++] = snap;
+	return 0;
+}
+
+/*
+ * A process's identity (table processes): at exec from the BPF side, at fork
+ * the parent's for the child; written to the segment being written (and to
+ * the previous one while it is still open, so both name it).
+ */
+static int collect_out_proc(struct collect_run *r, uint32_t pid, int64_t t, const char *comm,
+			    const char *exe, struct avm_err *err)
+{
+	int64_t tp = (int64_t)(r->start_mono - r->prev_mono) + t;
+
+	if (collect_procs_set(&r->procs, pid, comm, exe, err) ||
+	    trace_append_proc(r->out, pid, t, comm, exe, err))
+		return -1;
+	if (r->prev && r->out != r->prev && trace_append_proc(r->prev, pid, tp, comm, exe, err))
+		return -1;
+	return 0;
+}
+
 static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct avm_err *err)
 {
 	struct avm_event *e = rec;
-	uint64_t v;
+	uint64_t v, mono = r->start_mono;
 
+	r->out = r->trace;
 	/*
 	 * The probes attach before the iterator reads every mm, so events older
 	 * than the start snapshot are already in its state: replayed too, they
-	 * would count twice and reach mms the replay has not adopted yet.
+	 * would count twice and reach mms the replay has not adopted yet.  After
+	 * a rotation they belong to the previous segment, which is closed once
+	 * they are all out: the two segments replayed one after the other see
+	 * every event once.
 	 */
 	if (r->snap_t0 && e->t < r->snap_t_max && e->kind < 1000 && e->kind != AVM_LOST) {
 		if (collect_before_snapshot(r, e)) {
-			r->before_snapshot++;
-			/* an exit snapshot's rows follow its event: drop them with it */
-			if (e->kind == AVM_SNAPSHOT && e->b == AVM_SNAP_EXIT &&
-			    r->ndropped_snap < COLLECT_DROPPED_SNAPS)
-				r->dropped_snap[r->ndropped_snap++] = (uint64_t)e->a;
-			return 0;
+			if (r->prev) {
+				r->out = r->prev;
+				mono = r->prev_mono;
+				if (collect_prev_snap_add(r, e, err))
+					return -1;
+			} else {
+				r->before_snapshot++;
+				/* an exit snapshot's rows follow its event: drop them with it */
+				if (e->kind == AVM_SNAPSHOT && e->b == AVM_SNAP_EXIT &&
+				    r->ndropped_snap < COLLECT_DROPPED_SNAPS)
+					r->dropped_snap[r->ndropped_snap++] = (uint64_t)e->a;
+				return 0;
+			}
 		}
 	}
-	e->t = e->t > r->start_mono ? e->t - r->start_mono : 0;
+	e->t = e->t > mono ? e->t - mono : 0;
 	if (e->kind == COLLECT_REC_SNAP_VMA && size >= sizeof(struct collect_snap_vma_rec)) {
+		uint64_t snap = ((struct collect_snap_vma_rec *)rec)->v.snap;
+
 		for (size_t i = 0; i < r->ndropped_snap; i++)
-			if (r->dropped_snap[i] == ((struct collect_snap_vma_rec *)rec)->v.snap)
+			if (r->dropped_snap[i] == snap)
 				return 0;
+		if (snap != 1 && collect_prev_snap(r, snap))
+			r->out = r->prev;
 		return collect_out_snap_vma(r, rec, err);
 	}
-	if (e->kind == COLLECT_REC_SNAP_AV && size >= sizeof(struct collect_snap_av_rec))
+	if (e->kind == COLLECT_REC_SNAP_AV && size >= sizeof(struct collect_snap_av_rec)) {
+		if (((struct collect_snap_av_rec *)rec)->a.snap != 1 &&
+		    collect_prev_snap(r, ((struct collect_snap_av_rec *)rec)->a.snap))
+			r->out = r->prev;
 		return collect_out_snap_av(r, rec, err);
+	}
+	if (e->kind == COLLECT_REC_PROC && size >= sizeof(struct collect_proc_rec)) {
+		struct collect_proc_rec *p = rec;
+
+		p->comm[sizeof(p->comm) - 1] = '\0';
+		p->exe[sizeof(p->exe) - 1] = '\0';
+		if (!strcmp(p->exe, "/proc/self/exe")) {
+			/* gone before it was resolved: it re-ran the file it ran before */
+			const struct collect_proc *old = collect_procs_get(&r->procs, e->pid);
+
+			if (old && old->exe[0])
+				snprintf(p->exe, sizeof(p->exe), "%s", old->exe);
+		}
+		return collect_out_proc(r, e->pid, (int64_t)e->t, p->comm, p->exe, err);
+	}
 	if (size != sizeof(*e) || e->kind >= 1000)
 		return 0; /* not a record this build knows */
+	/* a forked child runs its parent's image: its parent's name until it execs */
+	if (e->kind == AVM_FORK && e->d && (uint32_t)e->d != e->pid) {
+		const struct collect_proc *pp = collect_procs_get(&r->procs, e->pid);
+
+		if (pp && (collect_procs_set(&r->procs, (uint32_t)e->d, pp->comm, pp->exe, err) ||
+			   trace_append_proc(r->out, (uint32_t)e->d, (int64_t)e->t, pp->comm,
+					     pp->exe, err)))
+			return -1;
+	}
+	if (e->kind == AVM_EXIT && e->a)
+		collect_procs_drop(&r->procs, e->pid);
 
 	if (e->kind == AVM_MM_RELEASE) {
 		/* Filtered runs see every exit_mmap; keep only known address spaces. */
-		if ((r->o.cmd || r->o.pid || r->o.comm) &&
+		if ((r->o.cmd || r->o.pid || r->o.comm || r->o.cgroup) &&
 		    !collect_ids_known(&r->ids, COLLECT_NS_MM, e->mm))
 			return 0;
 		if (collect_ids_release(&r->ids, COLLECT_NS_MM, e->mm, &v, err))
@@ -612,7 +871,7 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 		break;
 	}
 	e->seq = 0;
-	if (trace_append(r->trace, e, err))
+	if (trace_append(r->out, e, err))
 		return -1;
 	r->written++;
 	return 0;
@@ -695,15 +954,60 @@ static int collect_exec_maps(struct collect_run *r, struct avm_event *e, struct 
 	return 0;
 }
 
+/*
+ * An exec's path as execve got it may be relative or /proc/self/exe: resolve
+ * it now, while the process most likely still runs - through its exe link,
+ * else against its working directory; the collector's own command by the
+ * file it found on PATH.  What cannot be resolved stays as given.
+ */
+static void collect_resolve_exe(const struct collect_run *r, struct collect_proc_rec *p)
+{
+	char link[64], buf[PATH_MAX], cwd[PATH_MAX];
+	ssize_t n;
+
+	p->exe[sizeof(p->exe) - 1] = '\0';
+	if (p->exe[0] == '/' && strncmp(p->exe, "/proc/", 6))
+		return;
+	snprintf(link, sizeof(link), "/proc/%u/exe", p->h.pid);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n > 0 && (size_t)n < sizeof(p->exe)) {
+		memcpy(p->exe, buf, (size_t)n);
+		p->exe[n] = '\0';
+		return;
+	}
+	if (p->exe[0] == '/')
+		return;
+	if ((pid_t)p->h.pid == r->child && r->o.exe[0] && realpath(r->o.exe, buf) &&
+	    strlen(buf) < sizeof(p->exe)) {
+		memcpy(p->exe, buf, strlen(buf) + 1);
+		return;
+	}
+	snprintf(link, sizeof(link), "/proc/%u/cwd", p->h.pid);
+	n = readlink(link, cwd, sizeof(cwd) - 1);
+	if (n > 0) {
+		cwd[n] = '\0';
+		if (snprintf(buf, sizeof(buf), "%s/%s", cwd, p->exe) < (int)sizeof(p->exe))
+			memcpy(p->exe, buf, strlen(buf) + 1);
+	}
+}
+
 static int collect_on_record(void *ctx, void *data, size_t size)
 {
 	struct collect_run *r = ctx;
 	const struct avm_event *e = data;
 	struct avm_event copy;
+	struct collect_proc_rec proc;
 
 	if (size < sizeof(struct avm_event))
 		return 0;
 	r->received++;
+	if (e->kind == COLLECT_REC_PROC && size >= sizeof(proc)) {
+		/* the ring is read-only: resolve the path in a copy */
+		memcpy(&proc, data, sizeof(proc));
+		collect_resolve_exe(r, &proc);
+		data = &proc;
+		size = sizeof(proc);
+	}
 	if (r->procmaps_exec && (e->kind == AVM_EXEC || e->kind == COLLECT_REC_EXEC_DONE)) {
 		/* The ring is mapped read-only: give the snapshot id to a copy. */
 		copy = *e;
@@ -832,6 +1136,8 @@ static int collect_probe_fentry(const struct btf *btf)
 	return 1;
 }
 
+static int collect_meta_bpf(struct collect_run *r, struct avm_err *err);
+
 static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 {
 	struct collect_site_range sites[COLLECT_FN_MAX];
@@ -900,12 +1206,25 @@ static int collect_bpf_open(struct collect_run *r, struct avm_err *err)
 			load = load && !kfuncs;
 		bpf_program__set_autoload(prog, load);
 	}
+	snprintf(r->missing_tp, sizeof(r->missing_tp), "%s", missing);
+	r->sites_known = sites_known;
+	if (r->o.cgroup) {
+		r->skel->rodata->cgroup_on = 1;
+		r->skel->rodata->cgroup_id = r->cgroup_id;
+		r->skel->rodata->cgroup_level = r->cgroup_level;
+	}
+	return collect_meta_bpf(r, err);
+}
+
+/* What the BPF set-up found, in the meta of every segment. */
+static int collect_meta_bpf(struct collect_run *r, struct avm_err *err)
+{
 	/* FORK argument e: the measured fork latency (docs/collect.md), or 0 without it */
 	if (trace_meta_set(r->trace, "fork_latency",
 			   r->skel->rodata->have_fork_tp ? "syscall_entry_to_sched_process_fork" :
 							   "none", err) ||
-	    trace_meta_set(r->trace, "missing_tracepoints", missing, err) ||
-	    trace_meta_set_int(r->trace, "slab_sites_resolved", sites_known, err))
+	    trace_meta_set(r->trace, "missing_tracepoints", r->missing_tp, err) ||
+	    trace_meta_set_int(r->trace, "slab_sites_resolved", r->sites_known, err))
 		return -1;
 	return 0;
 }
@@ -928,6 +1247,22 @@ static int collect_track(struct collect_run *r, pid_t pid, struct avm_err *err)
 	if (bpf_map_update_elem(bpf_map__fd(r->skel->maps.tracked), &key, &one, BPF_ANY))
 		return avm_errf(err, "cannot seed the tracked-process map: %s", strerror(errno));
 	return 0;
+}
+
+/* A process a start snapshot lists: its identity from /proc (gone: none). */
+static int collect_snapshot_proc(struct collect_run *r, uint32_t pid, uint64_t t,
+				 struct avm_err *err)
+{
+	char comm[16], exe[TRACE_EXE_MAX + 1];
+
+	if (collect_procs_get(&r->procs, pid) && r->segment == 0)
+		return 0;
+	if (collect_procs_read(pid, comm, exe, sizeof(exe)))
+		return 0;
+	if (collect_procs_set(&r->procs, pid, comm, exe, err))
+		return -1;
+	return trace_append_proc(r->trace, pid, (int64_t)(t > r->start_mono ? t - r->start_mono : 0),
+				 comm, exe, err);
 }
 
 /* Is process pid one the start snapshot lists (the BPF filter's rule)? */
@@ -978,7 +1313,8 @@ static int collect_start_snapshot_procmaps(struct collect_run *r, struct avm_err
 			continue;
 		c.pid = (pid_t)pid;
 		if (collect_procmaps_read(c.pid, 1, COLLECT_PROCMAPS_MM_TAG | (uint64_t)pid,
-					  r->host.page_shift, collect_maps_push, &c, err) < 0)
+					  r->host.page_shift, collect_maps_push, &c, err) < 0 ||
+		    collect_snapshot_proc(r, (uint32_t)pid, c.t, err))
 			rc = -1;
 	}
 	closedir(d);
@@ -1004,7 +1340,7 @@ static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 	uint64_t mms[4096], snap_t[4096];
 	size_t nmm = 0, skipmm = 0;
 	uint64_t t0 = collect_now(CLOCK_MONOTONIC), vmas = 0;
-	uint32_t cur_tid = 0;
+	uint32_t cur_tid = 0, cur_pid = 0;
 	int fd = -1, rc = -1, skip = 0;
 	struct avm_event ev;
 
@@ -1048,6 +1384,9 @@ static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 			/* A new task: skip it if an earlier task gave the same mm. */
 			size_t i;
 
+			if (h->pid != cur_pid && collect_snapshot_proc(r, h->pid, t0, err))
+				goto out;
+			cur_pid = h->pid;
 			cur_tid = h->tid;
 			skip = 0;
 			for (i = 0; i < nmm; i++)
@@ -1219,19 +1558,244 @@ static uint64_t collect_trace_bytes(const char *path)
 	return total;
 }
 
+/* Bytes written so far: the closed segments and the one being written. */
+static uint64_t collect_bytes(const struct collect_run *r)
+{
+	return r->bytes_closed + (r->trace ? collect_trace_bytes(r->seg_path) : 0) +
+	       (r->prev ? collect_trace_bytes(r->prev_path) : 0) +
+	       (r->zst.running ? collect_trace_bytes(r->zst.path) : 0); /* counted once done */
+}
+
+/*
+ * Progress: on a terminal one line rewritten every second; otherwise (a
+ * service, a log file) one whole line every --status-interval seconds.
+ */
 static void collect_progress(struct collect_run *r, uint64_t now, uint64_t *last_t,
 			     uint64_t *last_n, int *shown)
 {
 	double dt = (double)(now - *last_t) / 1e9;
+	int tty = isatty(STDERR_FILENO);
+	char seg[64] = "";
 
-	if (dt < 1.0 || !isatty(STDERR_FILENO))
+	if (tty ? dt < 1.0 : (r->o.status_s <= 0 || dt < r->o.status_s))
 		return;
-	fprintf(stderr, "\ranonvma-collect: %" PRIu64 " events (%.0f/s), lost %" PRIu64
-		", trace %.1f MiB   ", r->received, (double)(r->received - *last_n) / dt,
-		r->lost_total, (double)collect_trace_bytes(r->o.out) / (1 << 20));
+	if (collect_rotating(&r->o))
+		snprintf(seg, sizeof(seg), " in %u segment%s", r->segment + 1, r->segment ? "s" : "");
+	if (tty) {
+		fprintf(stderr, "\ranonvma-collect: %" PRIu64 " events (%.0f/s), lost %" PRIu64
+			", trace %.1f MiB%s   ", r->received, (double)(r->received - *last_n) / dt,
+			r->lost_total, (double)collect_bytes(r) / (1 << 20), seg);
+		*shown = 1;
+	} else {
+		fprintf(stderr, "anonvma-collect: status: %.0f s, %" PRIu64 " events (%.0f/s), lost %"
+			PRIu64 ", %.1f MiB%s\n", (double)(now - r->first_mono) / 1e9, r->received,
+			(double)(r->received - *last_n) / dt, r->lost_total,
+			(double)collect_bytes(r) / (1 << 20), seg);
+		fflush(stderr);
+	}
 	*last_t = now;
 	*last_n = r->received;
-	*shown = 1;
+}
+
+/* --- segments (--rotate), compression, retention ------------------------------ */
+
+/* Segment seg of -o FILE: FILE.NNNN before its extension (host.db -> host.0002.db). */
+static void collect_seg_path(const struct collect_opts *o, unsigned seg, char *buf, size_t len)
+{
+	const char *dot = strrchr(o->out, '.'), *slash = strrchr(o->out, '/');
+
+	if (!collect_rotating(o))
+		snprintf(buf, len, "%s", o->out);
+	else if (dot && dot != o->out && (!slash || dot > slash + 1))
+		snprintf(buf, len, "%.*s.%04u%s", (int)(dot - o->out), o->out, seg, dot);
+	else
+		snprintf(buf, len, "%s.%04u", o->out, seg);
+}
+
+/* Who recorded what: host, boot, collection and this segment's place in it. */
+static int collect_meta_identity(struct collect_run *r, struct avm_err *err)
+{
+	char host[256] = "", boot[64] = "";
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	if (f) {
+		if (!fgets(boot, sizeof(boot), f))
+			boot[0] = '\0';
+		fclose(f);
+		boot[strcspn(boot, "\n")] = '\0';
+	}
+	if (gethostname(host, sizeof(host) - 1))
+		host[0] = '\0';
+	if ((host[0] && trace_meta_set(r->trace, "hostname", host, err)) ||
+	    (boot[0] && trace_meta_set(r->trace, "boot_id", boot, err)) ||
+	    trace_meta_set(r->trace, "collection_id", r->collection_id, err) ||
+	    trace_meta_set_int(r->trace, "segment", r->segment, err) ||
+	    trace_meta_set_int(r->trace, "segment_offset_ns",
+			       (int64_t)(r->start_mono - r->first_mono), err))
+		return -1;
+	return 0;
+}
+
+static void *collect_zst_main(void *arg)
+{
+	struct collect_zst *z = arg;
+
+	z->rc = zstdfile_compress(z->path, z->out, ZSTDFILE_LEVEL, NULL, &z->err);
+	return NULL;
+}
+
+/* Delete the oldest closed segments beyond --max-files (open: one is being written). */
+static void collect_prune(struct collect_run *r, int open)
+{
+	size_t keep = r->o.max_files ? r->o.max_files - (open ? 1 : 0) : 0;
+
+	while (keep && r->closed.n > keep) {
+		char *oldest = r->closed.path[0];
+
+		if (r->zst.running && !strcmp(oldest, r->zst.path))
+			return; /* still being compressed: pruned when it is done */
+		if (unlink(oldest) && errno != ENOENT)
+			fprintf(stderr, "anonvma-collect: warning: cannot remove old segment %s: %s\n",
+				oldest, strerror(errno));
+		else if (r->o.verbose)
+			fprintf(stderr, "anonvma-collect: removed old segment %s (--max-files %u)\n",
+				oldest, r->o.max_files);
+		free(oldest);
+		memmove(r->closed.path, r->closed.path + 1, --r->closed.n * sizeof(char *));
+	}
+}
+
+/* Wait for the segment being compressed; it replaces its uncompressed file. */
+static void collect_zst_wait(struct collect_run *r)
+{
+	struct collect_zst *z = &r->zst;
+	struct stat st;
+
+	if (!z->running)
+		return;
+	pthread_join(z->th, NULL);
+	z->running = 0;
+	if (z->rc) {
+		fprintf(stderr, "anonvma-collect: warning: %s; %s kept uncompressed\n", z->err.msg,
+			z->path);
+		if (!stat(z->path, &st))
+			r->bytes_closed += (uint64_t)st.st_size;
+		return;
+	}
+	unlink(z->path);
+	if (!stat(z->out, &st))
+		r->bytes_closed += (uint64_t)st.st_size;
+	for (size_t i = 0; i < r->closed.n; i++) {
+		if (strcmp(r->closed.path[i], z->path))
+			continue;
+		char *n = strdup(z->out);
+
+		if (n) {
+			free(r->closed.path[i]);
+			r->closed.path[i] = n;
+		}
+	}
+	if (r->o.verbose)
+		fprintf(stderr, "anonvma-collect: compressed %s\n", z->out);
+}
+
+/* A segment was closed: list it, compress it (--compress), apply --max-files. */
+static int collect_segment_closed(struct collect_run *r, const char *path, int open,
+				  struct avm_err *err)
+{
+	struct collect_zst *z = &r->zst;
+	struct stat st;
+	char *copy;
+	int rc;
+
+	collect_zst_wait(r);
+	if (array_grow((void **)&r->closed.path, &r->closed.cap, r->closed.n + 1,
+		       sizeof(*r->closed.path), 16))
+		return avm_errf(err, "out of memory (segment list)");
+	copy = strdup(path);
+	if (!copy)
+		return avm_errf(err, "out of memory (segment list)");
+	r->closed.path[r->closed.n++] = copy;
+	if (r->o.compress) {
+		snprintf(z->path, sizeof(z->path), "%s", path);
+		snprintf(z->out, sizeof(z->out), "%s%s", path, ZSTDFILE_SUFFIX);
+		z->rc = 0;
+		rc = pthread_create(&z->th, NULL, collect_zst_main, z);
+		if (rc)
+			return avm_errf(err, "cannot start the compression thread: %s", strerror(rc));
+		z->running = 1;
+	} else if (!stat(path, &st)) {
+		r->bytes_closed += (uint64_t)st.st_size;
+	}
+	collect_prune(r, open);
+	return 0;
+}
+
+static int collect_meta_start(struct collect_run *r, struct avm_err *err);
+static int collect_meta_end(struct collect_run *r, struct trace *t, uint64_t mono,
+			    struct avm_err *err);
+static int collect_start_snapshot(struct collect_run *r, struct avm_err *err);
+
+/* The previous segment has every record older than the new snapshot: close it. */
+static int collect_close_prev(struct collect_run *r, struct avm_err *err)
+{
+	struct trace *t = r->prev;
+
+	r->prev = NULL;
+	if (collect_meta_end(r, t, r->prev_mono, err)) {
+		trace_abort(t, NULL);
+		return -1;
+	}
+	if (trace_close(t, err))
+		return -1;
+	r->nprev_snaps = 0;
+	return collect_segment_closed(r, r->prev_path, 1, err);
+}
+
+
+/*
+ * Open the next segment and take its start snapshot.  The segment being
+ * written becomes the previous one: it still takes every record older than
+ * the new snapshot (collect_out), and is closed once they are all out.
+ */
+static int collect_rotate(struct collect_run *r, struct avm_err *err)
+{
+	char path[PATH_MAX];
+	struct trace *t = NULL;
+
+	collect_seg_path(&r->o, r->segment + 1, path, sizeof(path));
+	if (trace_create(path, r->o.force, &t, err))
+		return -1;
+	r->prev = r->trace;
+	r->prev_mono = r->start_mono;
+	snprintf(r->prev_path, sizeof(r->prev_path), "%s", r->seg_path);
+	r->trace = t;
+	r->segment++;
+	snprintf(r->seg_path, sizeof(r->seg_path), "%s", path);
+	r->start_mono = collect_now(CLOCK_MONOTONIC);
+	r->nprev_snaps = 0;
+	free(r->snap_mm);
+	r->snap_mm = NULL;
+	r->nsnap_mm = 0;
+	r->snap_t_max = 0;
+	if (collect_meta_start(r, err) || collect_meta_bpf(r, err) ||
+	    trace_meta_set_int(r->trace, "start_ns", (int64_t)collect_now(CLOCK_REALTIME), err) ||
+	    collect_start_snapshot(r, err))
+		return -1;
+	if (r->o.verbose)
+		fprintf(stderr, "anonvma-collect: segment %u: %s\n", r->segment, path);
+	return 0;
+}
+
+/* Is it time for the next segment? */
+static int collect_rotate_due(const struct collect_run *r, uint64_t now)
+{
+	if (r->prev || !collect_rotating(&r->o) ||
+	    now - r->start_mono < (uint64_t)(COLLECT_ROTATE_MIN_S * 1e9))
+		return 0;
+	if (r->o.rotate_s > 0 && now - r->start_mono >= (uint64_t)(r->o.rotate_s * 1e9))
+		return 1;
+	return r->o.rotate_bytes && collect_trace_bytes(r->seg_path) >= r->o.rotate_bytes;
 }
 
 /* Is pid still running (a zombie has left its address space behind)? */
@@ -1282,6 +1846,13 @@ static int collect_loop(struct collect_run *r, struct avm_err *err)
 			rc = -1;
 			break;
 		}
+		/* every record older than the new snapshot is out: the old segment is done */
+		if ((r->prev && now > COLLECT_WINDOW_NS && now - COLLECT_WINDOW_NS > r->snap_t_max &&
+		     collect_close_prev(r, err)) ||
+		    (collect_rotate_due(r, now) && collect_rotate(r, err))) {
+			rc = -1;
+			break;
+		}
 		collect_progress(r, now, &last_t, &last_n, &shown);
 		if (deadline && now >= deadline)
 			break;
@@ -1327,43 +1898,47 @@ static int collect_meta_start(struct collect_run *r, struct avm_err *err)
 	if (trace_meta_set(r->trace, "writer", "collect", err) ||
 	    trace_meta_set(r->trace, "tool_version", avm_version(), err) ||
 	    trace_meta_set(r->trace, "collect_scope",
-			   r->o.cmd ? "command" : r->o.pid ? "pid" : r->o.comm ? "comm" : "host",
+			   r->o.cmd ? "command" : r->o.pid ? "pid" : r->o.comm ? "comm" :
+			   r->o.cgroup ? "cgroup" : "host",
 			   err) ||
 	    (r->o.cmd && trace_meta_set(r->trace, "collect_command", cmd, err)) ||
 	    (r->o.pid && trace_meta_set_int(r->trace, "collect_pid", r->o.pid, err)) ||
-	    (r->o.comm && trace_meta_set(r->trace, "collect_comm", r->o.comm, err)))
+	    (r->o.comm && trace_meta_set(r->trace, "collect_comm", r->o.comm, err)) ||
+	    (r->o.cgroup && trace_meta_set(r->trace, "collect_cgroup", r->o.cgroup, err)) ||
+	    collect_meta_identity(r, err))
 		return -1;
 	return collect_host_meta(r->trace, &r->host, r->vmlinux, err);
 }
 
-static int collect_meta_end(struct collect_run *r, struct avm_err *err)
+static int collect_meta_end(struct collect_run *r, struct trace *t, uint64_t mono,
+			    struct avm_err *err)
 {
 	uint64_t end = collect_now(CLOCK_MONOTONIC);
 
-	if (trace_meta_set(r->trace, "collection_mode", r->mode ? r->mode : "tracepoint", err) ||
-	    trace_meta_set(r->trace, "snapshot_source",
+	if (trace_meta_set(t, "collection_mode", r->mode ? r->mode : "tracepoint", err) ||
+	    trace_meta_set(t, "snapshot_source",
 			   r->snapshot_source ? r->snapshot_source : "none", err) ||
-	    trace_meta_set_int(r->trace, "end_ns", (int64_t)collect_now(CLOCK_REALTIME), err) ||
-	    trace_meta_set_int(r->trace, "duration_ns", (int64_t)(end - r->start_mono), err) ||
-	    trace_meta_set_int(r->trace, "interrupted", collect_stop_signal ? 1 : 0, err) ||
-	    trace_meta_set_int(r->trace, "records_received", (int64_t)r->received, err) ||
-	    trace_meta_set_int(r->trace, "events_before_snapshot", (int64_t)r->before_snapshot, err))
+	    trace_meta_set_int(t, "end_ns", (int64_t)collect_now(CLOCK_REALTIME), err) ||
+	    trace_meta_set_int(t, "duration_ns", (int64_t)(end - mono), err) ||
+	    trace_meta_set_int(t, "interrupted", collect_stop_signal ? 1 : 0, err) ||
+	    trace_meta_set_int(t, "records_received", (int64_t)r->received, err) ||
+	    trace_meta_set_int(t, "events_before_snapshot", (int64_t)r->before_snapshot, err))
 		return -1;
 	if (r->skel && r->skel->maps.stats && bpf_map__fd(r->skel->maps.stats) >= 0) {
-		if (trace_meta_set_int(r->trace, "slab_other_events",
+		if (trace_meta_set_int(t, "slab_other_events",
 				       (int64_t)collect_stat_sum(r, COLLECT_STAT_SLAB_OTHER), err) ||
-		    trace_meta_set_int(r->trace, "slab_failed_allocs",
+		    trace_meta_set_int(t, "slab_failed_allocs",
 				       (int64_t)collect_stat_sum(r, COLLECT_STAT_SLAB_FAILED), err) ||
-		    trace_meta_set_int(r->trace, "snapshot_chains_truncated",
+		    trace_meta_set_int(t, "snapshot_chains_truncated",
 				       (int64_t)collect_stat_sum(r, COLLECT_STAT_SNAP_TRUNC), err) ||
-		    trace_meta_set_int(r->trace, "exit_snapshots",
+		    trace_meta_set_int(t, "exit_snapshots",
 				       r->skel->rodata->snap_at_exit, err) ||
-		    trace_meta_set_int(r->trace, "exit_snapshots_missed",
+		    trace_meta_set_int(t, "exit_snapshots_missed",
 				       (int64_t)collect_stat_sum(r, COLLECT_STAT_SNAP_MISSED), err))
 			return -1;
 	}
 	if (r->child > 0 && r->child_done)
-		return trace_meta_set_int(r->trace, "command_status",
+		return trace_meta_set_int(t, "command_status",
 					  WIFEXITED(r->child_status) ?
 						  WEXITSTATUS(r->child_status) :
 						  128 + WTERMSIG(r->child_status), err);
@@ -1394,6 +1969,59 @@ static void collect_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* The closing line of every recording that ended normally (-d, the command,
+ * Ctrl-C), with or without -v; a failure ends with its one error line instead. */
+static void collect_summary(const struct collect_run *r)
+{
+	char seg[96] = "";
+
+	if (collect_rotating(&r->o))
+		snprintf(seg, sizeof(seg), ", %u segments (%zu kept)", r->segment + 1, r->closed.n);
+	fprintf(stderr, "anonvma-collect: done: %" PRIu64 " events, %" PRIu64 " lost, %" PRIu64
+		" bytes, %.1f s%s\n", r->written, r->lost_total, r->bytes_closed,
+		(double)(collect_now(CLOCK_MONOTONIC) - r->first_mono) / 1e9, seg);
+}
+
+/*
+ * --cgroup PATH: the cgroup v2 directory's id (its inode number, which is
+ * the kernfs id bpf sees) and its depth below the hierarchy's root (the
+ * parents on the same cgroup2 mount).  Anything but a cgroup v2 directory is
+ * refused in one line, saying so when the host mounts cgroup v1 (hybrid).
+ */
+static int collect_cgroup(struct collect_run *r, struct avm_err *err)
+{
+	const char *v1 = "";
+	char path[PATH_MAX], *slash;
+	struct statfs sf;
+	struct stat st;
+	dev_t dev;
+
+	if (!statfs("/sys/fs/cgroup", &sf) && sf.f_type != CGROUP2_SUPER_MAGIC)
+		v1 = " (this host mounts cgroup v1 at /sys/fs/cgroup: a hybrid or legacy "
+		     "hierarchy; --cgroup needs cgroup v2)";
+	if (!realpath(r->o.cgroup, path))
+		return avm_errf(err, "--cgroup %s: %s%s", r->o.cgroup, strerror(errno), v1);
+	if (statfs(path, &sf) || stat(path, &st))
+		return avm_errf(err, "--cgroup %s: %s", r->o.cgroup, strerror(errno));
+	if (sf.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode))
+		return avm_errf(err, "--cgroup %s: not a cgroup v2 directory%s", r->o.cgroup, v1);
+	if (*v1)
+		fprintf(stderr, "anonvma-collect: note: hybrid cgroup host: --cgroup follows the "
+			"cgroup v2 hierarchy only\n");
+	r->cgroup_id = (uint64_t)st.st_ino;
+	dev = st.st_dev;
+	for (;;) {
+		slash = strrchr(path, '/');
+		if (!slash || slash == path)
+			break;
+		*slash = '\0';
+		if (stat(path, &st) || st.st_dev != dev)
+			break;
+		r->cgroup_level++;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -1432,7 +2060,10 @@ int main(int argc, char **argv)
 	if (collect_host_probe(&r.host, &err) || collect_ids_init(&r.ids, &err) ||
 	    collect_order_init(&r.order, COLLECT_ORDER_MAX, &err))
 		goto out;
-	if (trace_create(r.o.out, r.o.force, &r.trace, &err))
+	if (trace_new_id(r.collection_id, &err) || (r.o.cgroup && collect_cgroup(&r, &err)))
+		goto out;
+	collect_seg_path(&r.o, 0, r.seg_path, sizeof(r.seg_path));
+	if (trace_create(r.seg_path, r.o.force, &r.trace, &err))
 		goto out;
 	if (collect_meta_start(&r, &err))
 		goto out;
@@ -1446,6 +2077,7 @@ int main(int argc, char **argv)
 	    (r.o.pid && collect_track(&r, r.o.pid, &err)))
 		goto out;
 	r.start_mono = collect_now(CLOCK_MONOTONIC); /* t = 0: tracing starts */
+	r.first_mono = r.start_mono;
 	if (trace_meta_set_int(r.trace, "start_ns", (int64_t)collect_now(CLOCK_REALTIME), &err))
 		goto out;
 	if (collect_bpf__attach(r.skel)) {
@@ -1460,10 +2092,16 @@ int main(int argc, char **argv)
 	if (r.o.procmaps ? collect_start_snapshot_procmaps(&r, &err) :
 			   collect_start_snapshot(&r, &err))
 		goto out;
+	if (collect_rotating(&r.o) && (r.procmaps_start || r.procmaps_exec)) {
+		avm_errf(&err, "--rotate needs the BPF task_vma iterator and kfuncs for every "
+			 "segment's start snapshot; this kernel has only /proc snapshots");
+		goto out;
+	}
 	if (!r.o.cmd)
 		fprintf(stderr, "anonvma-collect: recording %s into %s%s\n",
-			r.o.pid ? "one process" : r.o.comm ? "processes by name" : "the whole host",
-			r.o.out, r.o.duration > 0 ? "" : " (Ctrl-C to stop)");
+			r.o.pid ? "one process" : r.o.comm ? "processes by name" :
+			r.o.cgroup ? "one cgroup" : "the whole host",
+			r.seg_path, r.o.duration > 0 ? "" : " (Ctrl-C to stop)");
 	if (r.child > 0) {
 		int e = collect_release_command(&r, go_fd, err_fd, &err);
 
@@ -1477,13 +2115,24 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (collect_loop(&r, &err) || collect_finish(&r, &err) || collect_meta_end(&r, &err))
+	if (collect_loop(&r, &err) || collect_finish(&r, &err) ||
+	    (r.prev && collect_close_prev(&r, &err)) ||
+	    collect_meta_end(&r, r.trace, r.start_mono, &err))
 		goto out;
 	if (trace_close(r.trace, &err)) {
 		r.trace = NULL;
 		goto out;
 	}
 	r.trace = NULL;
+	if (collect_rotating(&r.o)) {
+		if (collect_segment_closed(&r, r.seg_path, 0, &err))
+			goto out;
+		collect_zst_wait(&r);
+		collect_prune(&r, 0);
+	} else {
+		r.bytes_closed = collect_trace_bytes(r.seg_path);
+	}
+	collect_summary(&r);
 	if (r.o.verbose) {
 		struct rusage ru;
 
@@ -1517,12 +2166,17 @@ out:
 	 */
 	if (r.child > 0 && !r.child_done && !released)
 		collect_reap(&r, 0);
+	if (r.prev) {
+		trace_abort(r.prev, &err2); /* keeps what it holds; complete = 0 */
+		r.prev = NULL;
+	}
+	collect_zst_wait(&r);
 	if (r.trace) {
 		/* Keep what was recorded: drain what can be drained, then close. */
 		if (r.rb && exec_failed)
 			collect_finish(&r, &err2);
 		if (r.skel && exec_failed)
-			collect_meta_end(&r, &err2);
+			collect_meta_end(&r, r.trace, r.start_mono, &err2);
 		if (exec_failed)
 			trace_close(r.trace, &err2);
 		else
@@ -1537,6 +2191,11 @@ out:
 	free(r.lost_prev);
 	free(r.snap_mm);
 	free(r.o.groups);
+	free(r.prev_snaps);
+	for (size_t i = 0; i < r.closed.n; i++)
+		free(r.closed.path[i]);
+	free(r.closed.path);
+	collect_procs_free(&r.procs);
 	if (exec_failed)
 		return 127;
 	return rc;

@@ -26,6 +26,16 @@ enum collect_rec {
 	COLLECT_REC_EXEC_DONE = 1003,/* the new image is loaded (h.mm = new mm): user
 	                                space reads /proc/PID/maps when BPF cannot
 	                                snapshot; never written to the trace */
+	COLLECT_REC_PROC = 1004,     /* struct collect_proc_rec: at exec, the process's
+	                                new comm and the file it runs (table processes) */
+};
+
+/* COLLECT_REC_PROC: the path as given to execve, cut at COLLECT_EXE_LEN - 1 bytes. */
+#define COLLECT_EXE_LEN 256
+struct collect_proc_rec {
+	struct avm_event h;
+	char comm[16];
+	char exe[COLLECT_EXE_LEN];
 };
 
 /* Snapshot rows: h.t is when the row was read; pointers are raw. */

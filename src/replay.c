@@ -34,6 +34,22 @@
  * every event before the eager world does, the eager stats after, and the
  * kernel's and the world's VMA layout after every snapshot was applied.
  *
+ * Segments.  Several segments of one rotated collection (replay.h) are read
+ * one after the other by the reader as one stream: a later segment's start
+ * snapshot is not applied (the worlds already hold that state: the
+ * collector gave the earlier segment every event older than the snapshot),
+ * its times are shifted by meta segment_offset_ns, and the earlier segment's
+ * last events - those past the later one's start, which the collector wrote
+ * while the new snapshot was read - are merged with the later segment's by
+ * time, so the stream is the collector's own order again (a fork after its
+ * parent was read but before its child was goes to the earlier segment, yet
+ * comes after the parent's later events).  Seqs are counted across the
+ * segments.  The report's trace.segments lists them.
+ *
+ * Names.  Processes named in the report (top_processes, validation) get the
+ * comm and exe of the last processes row of their pid (schema version 3 on;
+ * older traces: pid only).
+ *
  * The main thread waits, prints progress about once a second, and turns the
  * stop flag (SIGINT) into an abort of every thread.  The first error of any
  * thread aborts the others; replay_run then returns -1 with that error and no
@@ -57,6 +73,7 @@
 #include "trace.h"
 #include "track.h"
 #include "translate.h"
+#include "u64map.h"
 #include "verdict.h"
 #include "world.h"
 
@@ -119,9 +136,33 @@ struct replay_combo {
 	size_t n;
 };
 
+/* An event of segment seg held back until the next segment's events pass its time. */
+struct replay_held {
+	struct avm_event ev;
+	size_t seg;
+};
+
+/* A process's name for the report (table processes, the latest row of its pid). */
+struct replay_name {
+	char *comm, *exe;
+};
+
 struct replay {
 	const struct replay_opts *o;
 	struct trace *t;
+	/* segments: segs[0] is t; the reader reads segs[cur] (only it touches them) */
+	struct trace **segs;
+	size_t nsegs, cur;
+	int64_t *seg_offset;          /* meta segment_offset_ns of each */
+	uint64_t seq_run;             /* seqs given across the segments */
+	struct avm_event look;        /* the next event of segs[cur] (look_valid) */
+	bool look_valid, look_eof;
+	struct replay_held *held;     /* events held back to merge with the next segment */
+	size_t nheld, heldpos, capheld;
+	uint64_t lost_sum;            /* meta lost_events, summed */
+	bool complete_all;            /* every segment closed by its writer */
+	bool recovered_any;
+	struct u64map names;          /* pid -> struct replay_name */
 	struct replay_worker workers[REPLAY_MAX_WORLDS];
 	size_t nworkers;
 	struct replay_combo combos[REPLAY_SWEEP_MAX]; /* one without --sweep */
@@ -263,6 +304,12 @@ static const char *replay_meta_lookup(const struct replay_meta *m, const char *k
 	return NULL;
 }
 
+/* The name the trace is reported by. */
+static const char *replay_name(const struct replay_opts *o)
+{
+	return o->trace_name ? o->trace_name : o->trace_path;
+}
+
 /* A meta integer, or 0 when absent; a malformed one is an error naming the key. */
 static int replay_meta_u64(const struct replay *r, const char *key, uint64_t *out,
 			   struct avm_err *err)
@@ -275,7 +322,7 @@ static int replay_meta_u64(const struct replay *r, const char *key, uint64_t *ou
 		return 0;
 	*out = strtoull(v, &end, 10);
 	if (end == v || *end)
-		return avm_errf(err, "%s: meta %s = '%s' is not a number", r->o->trace_path, key, v);
+		return avm_errf(err, "%s: meta %s = '%s' is not a number", replay_name(r->o), key, v);
 	return 0;
 }
 
@@ -423,7 +470,7 @@ static int replay_take_av(void *ctx, const struct avm_snap_av *a, struct avm_err
 }
 
 /* Attach the rows of snapshot `snap` (and its anon_vmas if avs) to event i of b. */
-static int replay_attach_snapshot(struct replay *r, struct replay_batch *b, uint32_t i,
+static int replay_attach_snapshot(struct trace *t, struct replay_batch *b, uint32_t i,
 				  uint64_t snap, bool avs, struct avm_err *err)
 {
 	struct replay_snapref *ref;
@@ -434,9 +481,9 @@ static int replay_attach_snapshot(struct replay *r, struct replay_batch *b, uint
 	ref->ev = i;
 	ref->v = b->rows.n;
 	ref->a = b->rows.na;
-	if (trace_snapshot_vmas(r->t, snap, replay_take_vma, &b->rows, err))
+	if (trace_snapshot_vmas(t, snap, replay_take_vma, &b->rows, err))
 		return -1;
-	if (avs && trace_snapshot_avs(r->t, snap, replay_take_av, &b->rows, err))
+	if (avs && trace_snapshot_avs(t, snap, replay_take_av, &b->rows, err))
 		return -1;
 	ref->nv = b->rows.n - ref->v;
 	ref->na = b->rows.na - ref->a;
@@ -550,6 +597,63 @@ static int replay_translate_event(struct replay *r, struct replay_batch *b,
 	return 0;
 }
 
+/*
+ * The next event of the stream and the segment it comes from: 1, or 0 at the
+ * end.  One segment: trace_next.  Several: see "Segments" above.
+ */
+static int replay_next(struct replay *r, struct avm_event *ev, size_t *seg, struct avm_err *err)
+{
+	if (r->nsegs == 1) {
+		*seg = 0;
+		return trace_next(r->t, ev, err);
+	}
+	for (;;) {
+		if (!r->look_valid && !r->look_eof) {
+			int rc = trace_next(r->segs[r->cur], &r->look, err);
+
+			if (rc < 0)
+				return -1;
+			r->look_eof = rc == 0;
+			r->look_valid = rc == 1;
+			/* a later segment's start snapshot: the worlds hold that state already */
+			if (rc == 1 && r->cur > 0 && r->look.kind == AVM_SNAPSHOT &&
+			    r->look.b == AVM_SNAP_START)
+				r->look_valid = false;
+			if (r->look_valid)
+				r->look.t += (uint64_t)r->seg_offset[r->cur];
+			continue;
+		}
+		if (r->look_valid && r->cur + 1 < r->nsegs &&
+		    r->look.t >= (uint64_t)r->seg_offset[r->cur + 1]) {
+			if (replay_grow((void **)&r->held, &r->capheld, r->nheld + 1, sizeof(*r->held),
+					err))
+				return -1;
+			r->held[r->nheld++] = (struct replay_held){ r->look, r->cur };
+			r->look_valid = false;
+			continue;
+		}
+		if (r->look_eof && r->cur + 1 < r->nsegs) {
+			r->cur++;
+			r->look_eof = false;
+			continue;
+		}
+		if (r->heldpos < r->nheld && (!r->look_valid || r->held[r->heldpos].ev.t <= r->look.t)) {
+			*ev = r->held[r->heldpos].ev;
+			*seg = r->held[r->heldpos++].seg;
+		} else if (r->look_valid) {
+			*ev = r->look;
+			*seg = r->cur;
+			r->look_valid = false;
+			if (r->heldpos == r->nheld)
+				r->nheld = r->heldpos = 0;
+		} else {
+			return 0;
+		}
+		ev->seq = ++r->seq_run;
+		return 1;
+	}
+}
+
 /* Read up to REPLAY_BATCH events (and their snapshot rows) into b; 1 at the end. */
 static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err *err)
 {
@@ -559,6 +663,8 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 	b->nrefs = 0;
 	while (b->n < REPLAY_BATCH) {
 		struct avm_event *ev = &b->ev[b->n];
+		size_t seg;
+		struct trace *t;
 		int rc;
 
 		if (r->ipend < r->npend) { /* what a split range left over */
@@ -566,23 +672,24 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 			b->n++;
 			continue;
 		}
-		rc = trace_next(r->t, ev, err);
+		rc = replay_next(r, ev, &seg, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
 			return 1;
+		t = r->segs[seg];
 		if (ev->t && (!r->t_first || ev->t < r->t_first))
 			r->t_first = ev->t;
 		if (ev->t > r->t_last)
 			r->t_last = ev->t;
 		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_START &&
-		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, true, err))
+		    replay_attach_snapshot(t, b, b->n, (uint64_t)ev->a, true, err))
 			return -1;
 		if (ev->kind == AVM_EXEC && ev->b &&
-		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->b, false, err))
+		    replay_attach_snapshot(t, b, b->n, (uint64_t)ev->b, false, err))
 			return -1;
 		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_EXIT && r->val &&
-		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, false, err))
+		    replay_attach_snapshot(t, b, b->n, (uint64_t)ev->a, false, err))
 			return -1;
 		if (r->xl) {
 			rc = replay_translate_event(r, b, err);
@@ -807,7 +914,7 @@ static int replay_consume(struct replay_worker *wk, const struct replay_batch *b
 			ref = &b->refs[next_ref++];
 		if (replay_event(wk, ev, b, ref, err))
 			return avm_err_prefix(err, "%s: event %" PRIu64 " (kind %u, pid %u) in the %s world",
-					      wk->r->o->trace_path, ev->seq, ev->kind, ev->pid,
+					      replay_name(wk->r->o), ev->seq, ev->kind, ev->pid,
 					      world_model_name(wk->w));
 	}
 	return 0;
@@ -867,6 +974,212 @@ static int replay_vma_lookup(void *ctx, uint64_t mm, uint64_t addr, struct valid
 	return 1;
 }
 
+/* ---- segments and names ---------------------------------------------------------- */
+
+/* A segment's meta text value ("" when absent). */
+static int replay_seg_meta(struct trace *t, const char *key, char *buf, size_t len,
+			   struct avm_err *err)
+{
+	int rc = trace_meta_get(t, key, buf, len, err);
+
+	if (rc == 0)
+		buf[0] = '\0';
+	return rc < 0 ? -1 : 0;
+}
+
+static const char *replay_seg_name(const struct replay_opts *o, size_t i)
+{
+	if (i == 0)
+		return replay_name(o);
+	return o->segment_names && o->segment_names[i] ? o->segment_names[i] : o->segment_files[i];
+}
+
+/*
+ * Open every segment after the first and check that they are consecutive
+ * segments of one collection; sum their lost events and completeness.
+ */
+static int replay_open_segments(struct replay *r, struct avm_err *err)
+{
+	const struct replay_opts *o = r->o;
+	size_t n = o->nsegments >= 2 ? o->nsegments : 1;
+	char cid0[64], cid[64];
+	int64_t seg0 = 0, seg, v;
+
+	r->segs = calloc(n, sizeof(*r->segs));
+	r->seg_offset = calloc(n, sizeof(*r->seg_offset));
+	if (!r->segs || !r->seg_offset)
+		return avm_errf(err, "replay: out of memory");
+	r->segs[0] = r->t;
+	r->nsegs = 1;
+	r->complete_all = true;
+	for (size_t i = 0; i < n; i++) {
+		struct trace *t;
+		int rc;
+
+		if (i > 0) {
+			if (trace_open(o->segment_files[i], &t, err))
+				return avm_err_prefix(err, "%s", replay_seg_name(o, i));
+			r->segs[r->nsegs++] = t;
+		}
+		t = r->segs[i];
+		rc = trace_meta_get_int(t, "lost_events", &v, err);
+		if (rc < 0)
+			return -1;
+		r->lost_sum += rc == 1 ? (uint64_t)v : 0;
+		rc = trace_meta_get_int(t, "complete", &v, err);
+		if (rc < 0)
+			return -1;
+		r->complete_all &= rc == 1 && v == 1;
+		r->recovered_any |= trace_recovered(t);
+		if (n == 1)
+			break;
+		if (replay_seg_meta(t, "collection_id", cid, sizeof(cid), err) ||
+		    (rc = trace_meta_get_int(t, "segment", &seg, err)) < 0 ||
+		    trace_meta_get_int(t, "segment_offset_ns", &r->seg_offset[i], err) < 0)
+			return -1;
+		if (!cid[0] || rc != 1)
+			return avm_errf(err, "%s is not a segment of a rotated collection (no "
+				       "collection_id: written before schema version 3, or not by "
+				       "anonvma-collect): replay it alone", replay_seg_name(o, i));
+		if (i == 0) {
+			snprintf(cid0, sizeof(cid0), "%s", cid);
+			seg0 = seg;
+			r->seg_offset[0] = 0;
+			continue;
+		}
+		if (strcmp(cid, cid0))
+			return avm_errf(err, "%s belongs to collection %s, not %s (%s): give segments "
+				       "of one collection", replay_seg_name(o, i), cid, cid0,
+				       replay_seg_name(o, 0));
+		if (seg != seg0 + (int64_t)i)
+			return avm_errf(err, "%s is segment %" PRId64 " of its collection, but segment %"
+				       PRId64 " must follow %s: give consecutive segments in order",
+				       replay_seg_name(o, i), seg, seg0 + (int64_t)i,
+				       replay_seg_name(o, i - 1));
+	}
+	/* offsets relative to the first segment given */
+	for (size_t i = n; i-- > 0;)
+		r->seg_offset[i] -= r->seg_offset[0];
+	return 0;
+}
+
+static int replay_name_row(void *ctx, uint32_t pid, int64_t t_ns, const char *comm,
+			   const char *exe, struct avm_err *err)
+{
+	struct u64map *m = ctx;
+	struct replay_name *nm = pid ? u64map_get(m, pid) : NULL;
+	char *c = strdup(comm), *e = strdup(exe);
+
+	(void)t_ns;
+	if (!pid) {
+		free(c);
+		free(e);
+		return 0;
+	}
+	if (!c || !e || (!nm && !(nm = calloc(1, sizeof(*nm))))) {
+		free(c);
+		free(e);
+		return avm_errf(err, "replay: out of memory (process names)");
+	}
+	free(nm->comm);
+	free(nm->exe);
+	nm->comm = c;
+	nm->exe = e;
+	if (u64map_put(m, pid, nm))
+		return avm_errf(err, "replay: out of memory (process names)");
+	return 0;
+}
+
+static void replay_names_free(struct u64map *m)
+{
+	uint64_t it = 0, key;
+	void *val;
+
+	while (u64map_next(m, &it, &key, &val)) {
+		struct replay_name *nm = val;
+
+		free(nm->comm);
+		free(nm->exe);
+		free(nm);
+	}
+	u64map_free(m);
+}
+
+/* Every object under node with a "pid" gets that process's "comm" and "exe". */
+static int replay_name_pids(const struct replay *r, cJSON *node, struct avm_err *err)
+{
+	cJSON *pid = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, "pid") : NULL;
+	cJSON *c;
+
+	if (pid && cJSON_IsNumber(pid) && pid->valuedouble >= 1 &&
+	    !cJSON_GetObjectItemCaseSensitive(node, "comm")) {
+		const struct replay_name *nm = u64map_get(&r->names, (uint64_t)pid->valuedouble);
+
+		if (nm && (!cJSON_AddStringToObject(node, "comm", nm->comm) ||
+			   !cJSON_AddStringToObject(node, "exe", nm->exe)))
+			return avm_errf(err, "replay: out of memory (report)");
+	}
+	cJSON_ArrayForEach(c, node)
+		if (replay_name_pids(r, c, err))
+			return -1;
+	return 0;
+}
+
+/*
+ * trace.id, hostname, boot_id, collection_id (absent when the trace has none:
+ * before schema version 3) and trace.segments: every file replayed, in order.
+ * One file: id is its trace_id; several segments: collection_id:first-last.
+ */
+static int replay_trace_identity(struct replay *r, cJSON *report, struct avm_err *err)
+{
+	cJSON *tr = cJSON_GetObjectItemCaseSensitive(report, "trace"), *segs, *e;
+	static const char *const keys[][2] = {
+		{ "hostname", "hostname" }, { "boot_id", "boot_id" },
+		{ "collection_id", "collection_id" },
+	};
+	char v[256], id[320];
+	int64_t first = 0, last = 0;
+
+	if (replay_seg_meta(r->t, "trace_id", id, sizeof(id), err))
+		return -1;
+	if (r->nsegs > 1 && (replay_seg_meta(r->t, "collection_id", v, sizeof(v), err) ||
+			     trace_meta_get_int(r->t, "segment", &first, err) < 0 ||
+			     trace_meta_get_int(r->segs[r->nsegs - 1], "segment", &last, err) < 0))
+		return -1;
+	if (r->nsegs > 1)
+		snprintf(id, sizeof(id), "%s:%" PRId64 "-%" PRId64, v, first, last);
+	if (id[0] && !cJSON_AddStringToObject(tr, "id", id))
+		return avm_errf(err, "replay: out of memory (report)");
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (replay_seg_meta(r->t, keys[k][0], v, sizeof(v), err))
+			return -1;
+		if (v[0] && !cJSON_AddStringToObject(tr, keys[k][1], v))
+			return avm_errf(err, "replay: out of memory (report)");
+	}
+	segs = cJSON_AddArrayToObject(tr, "segments");
+	if (!segs)
+		return avm_errf(err, "replay: out of memory (report)");
+	for (size_t i = 0; i < r->nsegs; i++) {
+		int64_t seg;
+		int rc;
+
+		e = cJSON_CreateObject();
+		if (!e || !cJSON_AddItemToArray(segs, e) ||
+		    !cJSON_AddStringToObject(e, "file", replay_seg_name(r->o, i)))
+			return avm_errf(err, "replay: out of memory (report)");
+		if (replay_seg_meta(r->segs[i], "trace_id", v, sizeof(v), err))
+			return -1;
+		if (v[0] && !cJSON_AddStringToObject(e, "id", v))
+			return avm_errf(err, "replay: out of memory (report)");
+		rc = trace_meta_get_int(r->segs[i], "segment", &seg, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1 && !cJSON_AddNumberToObject(e, "segment", (double)seg))
+			return avm_errf(err, "replay: out of memory (report)");
+	}
+	return 0;
+}
+
 static int replay_setup(struct replay *r, struct avm_err *err)
 {
 	const struct replay_opts *o = r->o;
@@ -884,8 +1197,11 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 					      &r->t, err) :
 			    trace_open(o->trace_path, &r->t, err)) ||
 	    trace_meta_each(r->t, replay_meta_row, &r->meta, err) ||
-	    replay_world_meta(r, cfg, &wm, err))
+	    replay_open_segments(r, err) || replay_world_meta(r, cfg, &wm, err))
 		return -1;
+	for (size_t i = 0; i < r->nsegs; i++)
+		if (trace_procs(r->segs[i], replay_name_row, &r->names, err))
+			return -1;
 	wm.no_recost = o->no_sensitivity;
 	r->ncombos = replay_ncombos(o);
 	if (r->ncombos > REPLAY_SWEEP_MAX)
@@ -1273,7 +1589,7 @@ static int replay_trace_flags(struct replay *r, struct replay_result *res, cJSON
 	char by[160] = "";
 	size_t off = 0;
 
-	res->recovered = trace_recovered(r->t);
+	res->recovered = r->recovered_any;
 	sk = cJSON_CreateObject();
 	if (!sk || !cJSON_AddItemToObject(tr, "skipped", sk) ||
 	    !cJSON_AddNumberToObject(sk, "total", (double)res->skipped.total) ||
@@ -1325,12 +1641,12 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 			.cfg = &cb->cfg, /* the lazy policies the report echoes (this combination's) */
 		};
 	}
-	in.trace_path = r->o->trace_path;
+	in.trace_path = replay_name(r->o);
 	in.meta = r->meta.rows;
 	in.nmeta = r->meta.n;
 	in.events = res->events;
-	in.lost_events = lost;
-	in.complete = complete == 1;
+	in.lost_events = r->nsegs > 1 ? r->lost_sum : lost;
+	in.complete = r->nsegs > 1 ? r->complete_all : complete == 1;
 	in.duration_ns = r->t_last > r->t_first ? r->t_last - r->t_first : 0;
 	res->complete = in.complete;
 	/* the largest skip count of any world (each world skips the same events) */
@@ -1347,7 +1663,8 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 		return -1;
 	}
 	if ((r->have_arch && replay_arch_sections(r, cb, report, err)) ||
-	    replay_track_sections(cb, report, err)) {
+	    replay_track_sections(cb, report, err) || replay_trace_identity(r, report, err) ||
+	    replay_name_pids(r, cJSON_GetObjectItemCaseSensitive(report, "top_processes"), err)) {
 		cJSON_Delete(report);
 		return -1;
 	}
@@ -1362,7 +1679,8 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 		}
 	}
 	if (r->val && main_report) {
-		if (report_add_section(report, "validation", validate_to_json(r->val), err)) {
+		if (report_add_section(report, "validation", validate_to_json(r->val), err) ||
+		    replay_name_pids(r, cJSON_GetObjectItemCaseSensitive(report, "validation"), err)) {
 			cJSON_Delete(report);
 			return -1;
 		}
@@ -1529,9 +1847,14 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 	pthread_cond_init(&r.progress, NULL);
 	if (replay_setup(&r, err))
 		goto out;
-	total = trace_event_count(r.t, err);
-	if (total < 0)
-		goto out;
+	total = 0;
+	for (size_t i = 0; i < r.nsegs; i++) {
+		int64_t n = trace_event_count(r.segs[i], err);
+
+		if (n < 0)
+			goto out;
+		total += n;
+	}
 	start = replay_now();
 	if (replay_pipeline(&r, total, err))
 		goto out;
@@ -1557,7 +1880,13 @@ out:
 		world_destroy(r.workers[i].w);
 		free(r.workers[i].wvmas);
 	}
+	for (size_t i = 1; i < r.nsegs; i++)
+		trace_close(r.segs[i], NULL);
 	trace_close(r.t, NULL);
+	free(r.segs);
+	free(r.seg_offset);
+	free(r.held);
+	replay_names_free(&r.names);
 	replay_meta_free(&r.meta);
 	for (size_t i = 0; r.slots && i < REPLAY_SLOTS; i++) {
 		free(r.slots[i].rows.v);

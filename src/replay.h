@@ -49,6 +49,19 @@ struct replay_sweep {
 
 struct replay_opts {
 	const char *trace_path;          /* the trace file (or only its name, with trace_mem) */
+	/* The name reports and messages give the trace (NULL: trace_path), e.g. the
+	   compressed file a temporary trace_path was decompressed from. */
+	const char *trace_name;
+	/*
+	 * Several consecutive segments of one rotated collection replayed as one
+	 * (nsegments >= 2; segment_files[0] is trace_path): files to open and the
+	 * names to report (NULL: the files).  Each must share the first one's
+	 * collection_id and follow the one before it (meta segment), or the replay
+	 * stops with one line before it starts.
+	 */
+	const char *const *segment_files;
+	const char *const *segment_names;
+	size_t nsegments;
 	/* Instead of opening trace_path: an in-memory copy of a trace file (fuzzing). */
 	const void *trace_mem;
 	size_t trace_mem_len;

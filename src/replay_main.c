@@ -3,6 +3,14 @@
  * write the JSON report.  The work is in replay.c; this file is options,
  * signals, progress and the exit status.
  *
+ * Compressed segments (.zst from anonvma-collect --compress): SQLite reads
+ * only plain files, so each is decompressed into a temporary file under
+ * $TMPDIR (default /tmp) before the replay and removed on every way out:
+ * the normal end, an error, Ctrl-C (the stop flag ends replay_run, then
+ * main's cleanup runs) and the watchdog's forced exit (unlink from the
+ * handler).  A SIGKILL cannot be caught: such a file is named
+ * anonvma-replay-*.db.
+ *
  * Exit status: 0 done; 1 error (one line on stderr, no report written);
  * 2 usage; 3 --validate found an error above the tolerance (report written);
  * 130 interrupted (no report written).
@@ -14,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -24,6 +34,19 @@
 #include "replay.h"
 #include "report.h"
 #include "version.h"
+#include "zstdfile.h"
+
+/* Temporary decompressed traces: removed at exit, also from the watchdog. */
+#define REPLAY_MAX_INPUTS 4096
+static char *replay_tmp[REPLAY_MAX_INPUTS];
+static volatile sig_atomic_t replay_ntmp;
+
+static void replay_tmp_remove(void)
+{
+	for (sig_atomic_t i = 0; i < replay_ntmp; i++)
+		if (replay_tmp[i])
+			unlink(replay_tmp[i]);
+}
 
 static volatile sig_atomic_t replay_stop;
 /* Who prints the last line once stopping began: main (1) or the watchdog (2). */
@@ -47,6 +70,7 @@ static void on_watchdog(int sig)
 	(void)sig;
 	if (!atomic_compare_exchange_strong(&replay_finisher, &none, 2))
 		return; /* main is already finishing: it prints and exits */
+	replay_tmp_remove(); /* unlink is async-signal-safe */
 	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
 		/* nothing more to do: exiting is all that is left */
 	}
@@ -79,11 +103,17 @@ static void usage(FILE *out)
 	size_t n = replay_default_models(models, REPLAY_MAX_MODELS);
 
 	fprintf(out,
-		"usage: anonvma-replay [options] trace.db\n"
+		"usage: anonvma-replay [options] trace.db [segment.db ...]\n"
 		"\n"
 		"Replay a trace (from anonvma-collect or anonvma-synth) through models of the\n"
 		"kernel's anonymous reverse mapping, print a summary and write a JSON report\n"
 		"(keys documented in docs/report.md).\n"
+		"\n"
+		"Several files are consecutive segments of one collection (anonvma-collect\n"
+		"--rotate), given in order and replayed as one trace.  A zstd-compressed\n"
+		"file (.zst, --compress) is first decompressed into a temporary file under\n"
+		"$TMPDIR (default /tmp), which needs the space of the plain trace and is\n"
+		"removed when the replay ends, fails or is interrupted.\n"
 		"\n"
 		"options:\n"
 		"  -o, --output FILE      write the report to FILE (default report.json)\n"
@@ -122,9 +152,62 @@ static void usage(FILE *out)
 		"  anonvma-replay --validate build.db -o build.json  # also check eager against the kernel\n"
 		"  anonvma-replay --arch arm64-4k-48bit -c my.yaml android.db -o android-arm64.json\n"
 		"  anonvma-replay -m eager build.db -o eager.json   # one model only\n"
+		"  anonvma-replay host.0000.db.zst host.0001.db.zst host.0002.db -o host.json\n"
+		"                                  # three segments of one --rotate collection\n"
 		"\n"
 		"Arch models and the default config come from the data directory (--version\n"
 		"names it; docs/install.md).  man anonvma-replay, man 5 anonvma-config\n");
+}
+
+/*
+ * The files to replay: names[0..n) as given; a zstd file is decompressed
+ * into a temporary file first (files[i] then names that, the report the
+ * original name).  Two or more: the segments of one collection.
+ */
+static int replay_inputs(struct replay_opts *ro, int n, char **names, const char **files,
+			 struct avm_err *err)
+{
+	const char *dir = getenv("TMPDIR");
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	for (int i = 0; i < n; i++) {
+		char tmp[PATH_MAX];
+		int z = zstdfile_is_zstd(names[i], err), fd;
+
+		files[i] = names[i];
+		if (z <= 0)
+			continue; /* unreadable: the trace reader says why, in its words */
+		if (snprintf(tmp, sizeof(tmp), "%s/anonvma-replay-XXXXXX.db", dir) >= (int)sizeof(tmp))
+			return avm_errf(err, "TMPDIR is too long");
+		fd = mkostemps(tmp, 3, O_CLOEXEC);
+		if (fd < 0)
+			return avm_errf(err, "%s: cannot create a temporary file in %s to decompress it "
+				       "into: %s", names[i], dir, strerror(errno));
+		replay_tmp[replay_ntmp] = strdup(tmp);
+		if (!replay_tmp[replay_ntmp]) {
+			unlink(tmp);
+			close(fd);
+			return avm_errf(err, "out of memory");
+		}
+		replay_ntmp++;
+		if (zstdfile_decompress_fd(names[i], fd, &replay_stop, err)) {
+			close(fd);
+			return -1;
+		}
+		if (close(fd))
+			return avm_errf(err, "%s: cannot write the decompressed trace: %s", tmp,
+					strerror(errno));
+		files[i] = replay_tmp[replay_ntmp - 1];
+	}
+	ro->trace_path = files[0];
+	ro->trace_name = names[0];
+	if (n >= 2) {
+		ro->segment_files = files;
+		ro->segment_names = (const char *const *)names;
+		ro->nsegments = (size_t)n;
+	}
+	return 0;
 }
 
 struct progress {
@@ -169,6 +252,7 @@ int main(int argc, char **argv)
 	struct progress prog = { .tty = isatty(STDERR_FILENO) };
 	struct config cfg;
 	struct sigaction sa;
+	static const char *files[REPLAY_MAX_INPUTS];
 	const char *out_path = "report.json", *cfg_path = NULL;
 	char *sets[64];
 	size_t nsets = 0;
@@ -233,9 +317,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "anonvma-replay: %s (see --help)\n",
-			argc == optind ? "no trace given" : "one trace at a time");
+	if (argc == optind) {
+		fprintf(stderr, "anonvma-replay: no trace given (see --help)\n");
+		return 2;
+	}
+	if (argc - optind > REPLAY_MAX_INPUTS) {
+		fprintf(stderr, "anonvma-replay: at most %d segments in one replay\n",
+			REPLAY_MAX_INPUTS);
 		return 2;
 	}
 	ro.trace_path = argv[optind];
@@ -265,6 +353,8 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_watchdog;
 	sigaction(SIGALRM, &sa, NULL);
 
+	if (replay_inputs(&ro, argc - optind, argv + optind, files, &err))
+		goto out;
 	if (!quiet && ro.nsweep) {
 		size_t n = 1;
 
@@ -313,7 +403,7 @@ int main(int argc, char **argv)
 	}
 	if (res.warning[0]) {
 		fprintf(stderr, "anonvma-replay: warning: ");
-		outfile_escape(stderr, ro.trace_path, OUTFILE_ESC_LINE);
+		outfile_escape(stderr, ro.trace_name ? ro.trace_name : ro.trace_path, OUTFILE_ESC_LINE);
 		fputs(": ", stderr);
 		outfile_escape(stderr, res.warning, OUTFILE_ESC_LINE);
 		fputc('\n', stderr);
@@ -342,11 +432,16 @@ int main(int argc, char **argv)
 	}
 	ret = res.validated && !res.validation_passed ? 3 : 0;
 out:
+	if (replay_stop && ret == 1)
+		ret = 130;
 	if (ret == 1 || ret == 130) {
 		fprintf(stderr, "anonvma-replay: ");
 		outfile_escape(stderr, err.msg, OUTFILE_ESC_LINE);
 		fputc('\n', stderr);
 	}
+	replay_tmp_remove();
+	for (sig_atomic_t i = 0; i < replay_ntmp; i++)
+		free(replay_tmp[i]);
 	cJSON_Delete(res.report);
 	return ret;
 }

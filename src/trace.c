@@ -61,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,7 +98,7 @@ struct trace {
 	bool in_txn;
 	int version;            /* schema version of the file */
 	/* writer */
-	sqlite3_stmt *ins_batch, *ins_one, *ins_ef, *ins_vma, *ins_av, *ins_lost;
+	sqlite3_stmt *ins_batch, *ins_one, *ins_ef, *ins_vma, *ins_av, *ins_lost, *ins_proc;
 	struct trace_row rows[TRACE_BATCH_ROWS];
 	int nrows;
 	uint64_t txn_rows;
@@ -189,7 +190,7 @@ static void trace_remove_copy(const char *dir)
 static void trace_free(struct trace *t)
 {
 	sqlite3_stmt *sts[] = { t->ins_batch, t->ins_one, t->ins_ef, t->ins_vma, t->ins_av,
-				t->ins_lost, t->meta_set, t->meta_get, t->snap_vmas, t->snap_avs,
+				t->ins_lost, t->ins_proc, t->meta_set, t->meta_get, t->snap_vmas, t->snap_avs,
 				t->read, t->read_ef };
 
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
@@ -354,8 +355,29 @@ static int trace_prepare_writer(struct trace *t, struct avm_err *err)
 	    trace_prepare(t, "INSERT INTO snap_anon_vmas VALUES (?,?,?,?,?,?,?)", &t->ins_av,
 			  err) ||
 	    trace_prepare(t, "INSERT OR REPLACE INTO lost(cpu,count) VALUES (?,?)", &t->ins_lost,
-			  err))
+			  err) ||
+	    trace_prepare(t, "INSERT INTO processes(pid,t,comm,exe) VALUES (?,?,?,?)",
+			  &t->ins_proc, err))
 		return -1;
+	return 0;
+}
+
+int trace_new_id(char out[33], struct avm_err *err)
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return avm_errf(err, "cannot make a trace id: getrandom: %s", strerror(errno));
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
 	return 0;
 }
 
@@ -441,6 +463,7 @@ static void trace_remove_created(const char *path)
 
 int trace_create(const char *path, int overwrite, struct trace **out, struct avm_err *err)
 {
+	char id[33];
 	struct trace *t = NULL;
 	bool created = false;
 	int fd, ret = -1;
@@ -476,8 +499,9 @@ int trace_create(const char *path, int overwrite, struct trace **out, struct avm
 		goto out;
 	if (trace_prepare_writer(t, err) || trace_prepare_common(t, err))
 		goto out;
-	if (trace_meta_set_int(t, "schema_version", TRACE_SCHEMA_VERSION, err) ||
-	    trace_meta_set_int(t, "complete", 0, err))
+	if (trace_new_id(id, err) ||
+	    trace_meta_set_int(t, "schema_version", TRACE_SCHEMA_VERSION, err) ||
+	    trace_meta_set(t, "trace_id", id, err) || trace_meta_set_int(t, "complete", 0, err))
 		goto out;
 	*out = t;
 	t = NULL;
@@ -597,6 +621,29 @@ int trace_append_snap_av(struct trace *t, const struct avm_snap_av *a, struct av
 		return trace_sqlerr(t, err, "bind snapshot anon_vma");
 	if (trace_step_done(t, st, "insert snapshot anon_vma", err))
 		return avm_err_prefix(err, "snapshot %" PRIu64 " anon_vma %" PRIu64, a->snap, a->id);
+	t->txn_rows++;
+	return 0;
+}
+
+int trace_append_proc(struct trace *t, uint32_t pid, int64_t t_ns, const char *comm,
+		      const char *exe, struct avm_err *err)
+{
+	sqlite3_stmt *st = t->ins_proc;
+	size_t nc = strnlen(comm, TRACE_COMM_MAX), ne = strnlen(exe, TRACE_EXE_MAX);
+	int rc = 0;
+
+	if (!t->writer)
+		return avm_errf(err, "%s: opened read-only", t->path);
+	if (trace_begin(t, err))
+		return -1;
+	rc |= sqlite3_bind_int64(st, 1, pid);
+	rc |= sqlite3_bind_int64(st, 2, t_ns < 0 ? 0 : t_ns);
+	rc |= sqlite3_bind_text(st, 3, comm, (int)nc, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(st, 4, exe, (int)ne, SQLITE_TRANSIENT);
+	if (rc != SQLITE_OK)
+		return trace_sqlerr(t, err, "bind process");
+	if (trace_step_done(t, st, "insert process", err))
+		return avm_err_prefix(err, "process %" PRIu32, pid);
 	t->txn_rows++;
 	return 0;
 }
@@ -906,6 +953,8 @@ static const struct trace_meta_rule {
 	{ "interrupted", 0, 1, false },
 	{ "records_received", 0, INT64_MAX, false },
 	{ "events_before_snapshot", 0, INT64_MAX, false },
+	{ "segment", 0, INT64_MAX, false },           /* version 3 on */
+	{ "segment_offset_ns", 0, INT64_MAX, false }, /* version 3 on */
 };
 
 static const struct trace_kind_rule *trace_kind_rule(const struct trace *t, uint32_t kind)
@@ -1528,6 +1577,11 @@ int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err)
 	return 1;
 }
 
+uint64_t trace_events_read(const struct trace *t)
+{
+	return t->read_count;
+}
+
 int64_t trace_event_count(struct trace *t, struct avm_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -1684,5 +1738,56 @@ int trace_snapshot_avs(struct trace *t, uint64_t snap, trace_snap_av_cb cb, void
 out:
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+/* ---- processes (version 3 on) ------------------------------------------------ */
+
+int trace_procs(struct trace *t, trace_proc_cb cb, void *ctx, struct avm_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t pid, tn, row = 0;
+	int rc, ret = -1;
+
+	if (trace_version(t) < 3)
+		return 0;
+	if (trace_prepare(t, "SELECT pid, t, comm, exe FROM processes ORDER BY t, rowid", &st,
+			  err))
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *comm, *exe;
+
+		row++;
+		if (trace_col(t, st, 0, "processes", "pid", row, (struct trace_range)TR_U32, false,
+			      &pid, err) ||
+		    trace_col(t, st, 1, "processes", "t", row, (struct trace_range)TR_NONNEG, false,
+			      &tn, err))
+			goto out;
+		if (sqlite3_column_type(st, 2) != SQLITE_TEXT ||
+		    sqlite3_column_type(st, 3) != SQLITE_TEXT) {
+			trace_corrupt(t, err, "processes row %" PRId64 ": comm and exe must be text", row);
+			goto out;
+		}
+		comm = sqlite3_column_text(st, 2);
+		exe = sqlite3_column_text(st, 3);
+		if (sqlite3_column_bytes(st, 2) > TRACE_COMM_MAX ||
+		    sqlite3_column_bytes(st, 3) > TRACE_EXE_MAX ||
+		    strlen((const char *)comm) != (size_t)sqlite3_column_bytes(st, 2) ||
+		    strlen((const char *)exe) != (size_t)sqlite3_column_bytes(st, 3)) {
+			trace_corrupt(t, err, "processes row %" PRId64 ": comm longer than %d or exe "
+				      "longer than %d bytes, or a NUL inside", row, TRACE_COMM_MAX,
+				      TRACE_EXE_MAX);
+			goto out;
+		}
+		if (cb(ctx, (uint32_t)pid, tn, (const char *)comm, (const char *)exe, err))
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		trace_corrupt(t, err, "processes: %s", trace_dberr(t));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
 	return ret;
 }

@@ -87,6 +87,10 @@ int trace_meta_get_int(struct trace *t, const char *key, int64_t *value, struct 
 typedef int (*trace_meta_cb)(void *ctx, const char *key, const char *value, struct avm_err *err);
 int trace_meta_each(struct trace *t, trace_meta_cb cb, void *ctx, struct avm_err *err);
 
+/* A fresh random id, 32 lowercase hex digits (meta trace_id of every new trace; the
+ * collector's collection_id). */
+int trace_new_id(char out[33], struct avm_err *err);
+
 /* Writer. */
 int trace_append(struct trace *t, const struct avm_event *ev, struct avm_err *err);
 int trace_append_snap_vma(struct trace *t, const struct avm_snap_vma *v, struct avm_err *err);
@@ -96,6 +100,20 @@ int trace_flush(struct trace *t, struct avm_err *err);
 uint64_t trace_events_written(const struct trace *t);
 
 /*
+ * Process identity (schema version 3 on, table processes): from time t_ns on,
+ * pid is named comm (at most TRACE_COMM_MAX bytes) and runs exe (at most
+ * TRACE_EXE_MAX bytes, "" unknown).  Longer strings are cut.
+ */
+#define TRACE_COMM_MAX 15
+#define TRACE_EXE_MAX 4095
+int trace_append_proc(struct trace *t, uint32_t pid, int64_t t_ns, const char *comm,
+		      const char *exe, struct avm_err *err);
+/* Reader: every processes row in (t, rowid) order; a trace older than version 3 has none. */
+typedef int (*trace_proc_cb)(void *ctx, uint32_t pid, int64_t t_ns, const char *comm,
+			     const char *exe, struct avm_err *err);
+int trace_procs(struct trace *t, trace_proc_cb cb, void *ctx, struct avm_err *err);
+
+/*
  * Reader: stream events in seq order.  Returns 1 with *ev filled, 0 at the
  * end, -1 on error (a broken row, or at the end: events_ef rows without an
  * event, fewer or more events than meta `events` says).
@@ -103,6 +121,8 @@ uint64_t trace_events_written(const struct trace *t);
 int trace_rewind(struct trace *t, struct avm_err *err);
 int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err);
 int64_t trace_event_count(struct trace *t, struct avm_err *err);
+/* Reader: events trace_next returned since the last rewind. */
+uint64_t trace_events_read(const struct trace *t);
 
 /*
  * Snapshot rows of one snapshot id, in (mm, start) order (avs: in id order).

@@ -842,6 +842,93 @@ static void test_reader_checks(void **state)
 	expect_broken("UPDATE snap_vmas SET mm = 'x'", "snap_vmas row 1: mm is text, not an integer");
 }
 
+/* Process identity rows (version 3 on) and the trace id every new trace gets. */
+struct procs_seen {
+	int n;
+	uint32_t pid[4];
+	int64_t t[4];
+	char comm[4][16], exe[4][64];
+};
+
+static int on_proc(void *ctx, uint32_t pid, int64_t t_ns, const char *comm, const char *exe,
+		   struct avm_err *err)
+{
+	struct procs_seen *s = ctx;
+
+	(void)err;
+	if (s->n < 4) {
+		s->pid[s->n] = pid;
+		s->t[s->n] = t_ns;
+		snprintf(s->comm[s->n], sizeof(s->comm[0]), "%s", comm);
+		snprintf(s->exe[s->n], sizeof(s->exe[0]), "%s", exe);
+	}
+	s->n++;
+	return 0;
+}
+
+static void procs_sql(const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(tpath("procs.db"), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_processes(void **state)
+{
+	struct avm_err err = { "" };
+	struct procs_seen seen = { 0 };
+	struct trace *t = create_or_die("procs.db"), *t2 = create_or_die("procs2.db");
+	char id[64], id2[64];
+
+	(void)state;
+	assert_int_equal(trace_append_proc(t, 42, 500, "worker", "/usr/bin/worker", &err), 0);
+	/* comm is cut at TRACE_COMM_MAX bytes */
+	assert_int_equal(trace_append_proc(t, 7, 100, "a-very-long-process-name", "", &err), 0);
+	assert_int_equal(trace_append_proc(t, 42, 900, "sh", "/bin/sh", &err), 0);
+	assert_int_equal(trace_close(t, &err), 0);
+	assert_int_equal(trace_close(t2, &err), 0);
+	assert_int_equal(trace_open(tpath("procs.db"), &t, &err), 0);
+	assert_int_equal(trace_procs(t, on_proc, &seen, &err), 0);
+	assert_int_equal(seen.n, 3);
+	/* in time order: the latest row of a pid comes last */
+	assert_int_equal(seen.pid[0], 7);
+	assert_string_equal(seen.comm[0], "a-very-long-pro");
+	assert_string_equal(seen.exe[0], "");
+	assert_int_equal(seen.pid[2], 42);
+	assert_int_equal(seen.t[2], 900);
+	assert_string_equal(seen.comm[2], "sh");
+	assert_string_equal(seen.exe[2], "/bin/sh");
+	/* a fresh 32-hex-digit id per trace */
+	assert_int_equal(trace_meta_get(t, "trace_id", id, sizeof(id), &err), 1);
+	assert_int_equal(strlen(id), 32);
+	assert_int_equal(strspn(id, "0123456789abcdef"), 32);
+	trace_close(t, NULL);
+	assert_int_equal(trace_open(tpath("procs2.db"), &t, &err), 0);
+	assert_int_equal(trace_meta_get(t, "trace_id", id2, sizeof(id2), &err), 1);
+	assert_string_not_equal(id, id2);
+	trace_close(t, NULL);
+	/* broken rows: one line naming the row */
+	procs_sql("UPDATE processes SET comm = x'41' WHERE pid = 7");
+	assert_int_equal(trace_open(tpath("procs.db"), &t, &err), 0);
+	assert_int_equal(trace_procs(t, on_proc, &seen, &err), -1);
+	assert_non_null(strstr(err.msg, "processes row 1: comm and exe must be text"));
+	trace_close(t, NULL);
+	procs_sql("UPDATE processes SET comm = 'x', pid = -1 WHERE pid = 7");
+	assert_int_equal(trace_open(tpath("procs.db"), &t, &err), 0);
+	assert_int_equal(trace_procs(t, on_proc, &seen, &err), -1);
+	assert_non_null(strstr(err.msg, "processes row 1: pid = -1 is out of range"));
+	trace_close(t, NULL);
+	/* a version-2 trace has no table: no rows, no error */
+	procs_sql("DROP TABLE processes; UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+	assert_int_equal(trace_open(tpath("procs.db"), &t, &err), 0);
+	seen.n = 0;
+	assert_int_equal(trace_procs(t, on_proc, &seen, &err), 0);
+	assert_int_equal(seen.n, 0);
+	trace_close(t, NULL);
+}
+
 /* The in-memory reader (fuzzing) reads the same bytes as the file reader. */
 static void test_open_memory(void **state)
 {
@@ -909,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_wal_recovery),
 		cmocka_unit_test(test_reader_checks),
 		cmocka_unit_test(test_open_memory),
+		cmocka_unit_test(test_processes),
 	};
 
 	return cmocka_run_group_tests_name("trace", tests, setup, teardown);

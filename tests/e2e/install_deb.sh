@@ -41,7 +41,7 @@ while read -r so; do
 	case ", $depends," in *", $pkg "*|*", $pkg,"*) ;;
 		*) fail "Depends lacks $pkg (for $so): $depends" ;; esac
 done < "$dir/libs"
-for pkg in libsqlite3-0 libyaml-0-2 libcjson1 libbpf1 libelf1 zlib1g; do
+for pkg in libsqlite3-0 libyaml-0-2 libcjson1 libbpf1 libelf1 zlib1g libzstd1; do
 	case ", $depends," in *", $pkg "*|*", $pkg,"*) ;; *) fail "Depends lacks $pkg: $depends" ;; esac
 done
 dpkg-deb -c "$deb" > "$dir/list"

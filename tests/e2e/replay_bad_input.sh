@@ -30,7 +30,8 @@ expect_error() { # want_status want_text args...
 # options
 expect_error 2 "unknown option '--frobnicate'" --frobnicate "$tmp/good.db"
 expect_error 2 "no trace given"
-expect_error 2 "one trace at a time" "$tmp/good.db" "$tmp/good.db"
+# two files are segments of one rotated collection: a gentrace trace is not one
+expect_error 1 "is not a segment of a rotated collection" "$tmp/good.db" "$tmp/good.db"
 expect_error 2 "unknown model 'nosuch'" --model nosuch "$tmp/good.db"
 expect_error 2 "needs a value" "$tmp/good.db" --model
 
@@ -38,6 +39,14 @@ expect_error 1 "nosuch" --arch nosuch "$tmp/good.db"
 
 # traces
 expect_error 1 "missing.db: No such file" "$tmp/missing.db"
+# compressed traces (decompressed into $TMPDIR first, which is left empty on failure)
+mkdir "$tmp/tmpdir"
+printf '\x28\xb5\x2f\xfdnot zstd at all' > "$tmp/bad.db.zst"
+TMPDIR=$tmp/tmpdir expect_error 1 "bad.db.zst: not a valid zstd file" "$tmp/bad.db.zst"
+zstd -q -c "$tmp/good.db" > "$tmp/full.db.zst"
+head -c 20000 "$tmp/full.db.zst" > "$tmp/cut.db.zst"
+TMPDIR=$tmp/tmpdir expect_error 1 "cut.db.zst: truncated zstd file" "$tmp/cut.db.zst"
+[ -z "$(ls "$tmp/tmpdir")" ] || fail "temporary files left: $(ls "$tmp/tmpdir")"
 : > "$tmp/empty.db"
 expect_error 1 "empty.db: empty file" "$tmp/empty.db"
 head -c 10000 /dev/urandom > "$tmp/junk.db"
