@@ -42,6 +42,7 @@
  */
 #include "anon_vma.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,6 +282,7 @@ void av_put(struct av_space *sp, struct anon_vma *av, enum model_why why)
 {
 	struct anon_vma *root = av->root;
 
+	assert(av->refcount > 0); /* a put needs a reference (the checker recounts them) */
 	if (--av->refcount > 0)
 		return;
 	av_free(sp, av, why);
@@ -315,6 +317,7 @@ int av_prepare(struct av_space *sp, struct av_vma *avv, struct anon_vma *donor,
 	struct anon_vma_chain *avc;
 	struct anon_vma *av = donor;
 
+	assert(!avv->anon_vma); /* anon_vma.h: avv empty or a TREE_PARENT chain */
 	avc = avc_alloc(sp, why, true);
 	if (!avc)
 		return avm_errf(err, "out of memory (anon_vma_chain)");
@@ -429,6 +432,7 @@ int av_chain_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma 
 int av_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma *src,
 	     enum model_why why, struct avm_err *err)
 {
+	assert(!dst->len && !dst->anon_vma && src->len); /* anon_vma.h: dst empty, src linked */
 	dst->anon_vma = src->anon_vma;
 	dst->tree_parent = src->tree_parent;
 	if (av_chain_clone(sp, dst, src, false, why, err))
@@ -484,6 +488,7 @@ int av_fork(struct av_space *sp, struct av_vma *child, const struct av_vma *pare
 	struct anon_vma *pav = parent->anon_vma, *nav = NULL;
 	struct anon_vma_chain *navc = NULL;
 
+	assert(!child->len && pav); /* anon_vma.h: child empty, parent faulted */
 	if (sp->profile == 4) {
 		/* P4: the child's AV and AVC come first, unlocked */
 		nav = av_alloc(sp, MODEL_WHY_FORK, true);

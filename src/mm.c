@@ -36,6 +36,7 @@
  */
 #include "mm.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,7 +289,10 @@ static size_t idx_start_ge(const struct mm_space *mm, uint64_t addr)
 
 static size_t idx_of(const struct mm_space *mm, const struct mm_vma *v)
 {
-	return idx_start_ge(mm, v->start);
+	size_t i = idx_start_ge(mm, v->start);
+
+	assert(i < mm->nvma && mm->vma[i] == v); /* v is one of mm's VMAs */
+	return i;
 }
 
 static int vma_insert(struct mm_space *mm, struct mm_vma *v, struct avm_err *err)
@@ -358,6 +362,7 @@ static struct mm_vma *vma_alloc(struct mm_sim *s, enum model_why why, struct avm
 /* The VMA object goes (remove_vma / vm_area_free): unless the model pins it. */
 static void vma_release(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 {
+	assert(!v->anon); /* unlinked before it goes (mm.h, model.h vma_pin) */
 	v->mm = NULL;
 	if (s->ops->vma_pin && s->ops->vma_pin(s->model, v))
 		return;
@@ -367,6 +372,7 @@ static void vma_release(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 
 void mm_vma_free_pinned(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 {
+	assert(!v->mm && !v->anon); /* mm.h: a pinned object is out of its mm and unlinked */
 	model_stats_free(s->ms, MODEL_OBJ_VMA, why);
 	vma_obj_put(s, v);
 }
@@ -761,6 +767,7 @@ static void pt_unmap(struct mm_space *mm, uint64_t start, uint64_t end, uint64_t
 
 static int anon_prepare(struct mm_sim *s, struct mm_vma *v, struct avm_err *err)
 {
+	assert(v->mm); /* a fault lands in a VMA of an mm */
 	if (has_anon(s, v))
 		return 0;
 	return s->ops->prepare(s->model, v, err);

@@ -8,6 +8,7 @@
  * (with neighbour reuse), every fork runs anon_vma_fork, and a VMA's anon
  * state (vma->anon) is its struct av_vma.
  */
+#include <assert.h>
 #include <stdlib.h>
 
 #include "anon_vma.h"
@@ -66,8 +67,7 @@ static int eager_prepare(struct model *m, struct mm_vma *v, struct avm_err *err)
 {
 	struct av_vma *avv;
 
-	if (av_anon_vma_of(&m->sp, v))
-		return 0;
+	assert(!v->anon); /* model.h: prepare only a VMA without anon state */
 	avv = av_vma_new(&m->sp, v);
 	if (!avv)
 		return avm_errf(err, "out of memory (anon chain)");
@@ -79,8 +79,9 @@ static uint64_t eager_folio_owner(struct model *m, const struct mm_vma *v)
 {
 	struct anon_vma *av = av_anon_vma_of(&m->sp, v);
 
+	assert(av); /* mm.c prepares before it maps a folio */
 	/* §4.1: an exclusive new folio points at vma->anon_vma */
-	return av ? av->id : 0;
+	return av->id;
 }
 
 static bool eager_merge_ok(struct model *m, const struct mm_vma *tgt, const struct mm_vma *anon_src,
@@ -102,8 +103,7 @@ static int eager_clone(struct model *m, struct mm_vma *dst, const struct mm_vma 
 {
 	struct av_vma *savv = src->anon, *davv;
 
-	if (!savv || !savv->anon_vma || dst->anon)
-		return 0;
+	assert(savv && savv->anon_vma && !dst->anon); /* model.h: src faulted, dst not */
 	davv = av_vma_new(&m->sp, dst);
 	if (!davv)
 		return avm_errf(err, "out of memory (anon chain)");
@@ -117,8 +117,7 @@ static int eager_fork_vma(struct model *m, struct mm_vma *child, struct mm_vma *
 {
 	struct av_vma *pavv = parent->anon, *cavv;
 
-	if (!pavv || !pavv->anon_vma)
-		return 0;
+	assert(pavv && pavv->anon_vma && !child->anon); /* mm.c forks only faulted VMAs */
 	cavv = av_vma_new(&m->sp, child);
 	if (!cavv)
 		return avm_errf(err, "out of memory (anon chain)");
@@ -131,8 +130,7 @@ static void eager_unlink(struct model *m, struct mm_vma *v, enum model_why why)
 {
 	struct av_vma *avv = v->anon;
 
-	if (!avv)
-		return;
+	assert(avv); /* mm.c unlinks only VMAs with anon state */
 	v->anon = NULL;
 	av_unlink(&m->sp, avv, why);
 }
@@ -150,6 +148,7 @@ static int eager_adopt(struct model *m, struct mm_vma *v, const struct avm_snap_
 
 	if (!sv->anon_vma)
 		return 0;
+	assert(!v->anon); /* a snapshot VMA is new to the world */
 	avv = av_vma_new(&m->sp, v);
 	if (!avv)
 		return avm_errf(err, "out of memory (anon chain)");

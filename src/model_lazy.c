@@ -44,6 +44,7 @@
  * checker; unlinked root VMAs waiting for the simulator's vma_pin call are
  * found by VMA id (u64map, a short chain of roots per id).
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,6 +438,7 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 				     locks_unlocked_ns(m->env.locks) : 0;
 	int rc;
 
+	assert(lv->state != LAZY_STATE_REGULAR && r); /* only a lazy family member upgrades */
 	if (lv->state == LAZY_STATE_LAZY) {
 		lv->avv = av_vma_new(&m->sp, v);
 		if (!lv->avv)
@@ -560,8 +562,7 @@ static int lazy_prepare(struct model *m, struct mm_vma *v, struct avm_err *err)
 	struct lazy_vma *lv;
 	struct lazy_root *r;
 
-	if (v->anon)
-		return 0;
+	assert(!v->anon); /* model.h: prepare only a VMA without anon state */
 	claim_vma(m, v);
 	if (!lazy_on(m)) {
 		lv = lv_new(m, v, LAZY_STATE_REGULAR);
@@ -587,8 +588,7 @@ static uint64_t lazy_folio_owner(struct model *m, const struct mm_vma *v)
 {
 	struct lazy_vma *lv = lv_of(v);
 
-	if (!lv)
-		return 0;
+	assert(lv); /* mm.c prepares before it maps a folio */
 	switch (lv->state) {
 	case LAZY_STATE_TREE_PARENT:
 		if (m->cfg->lazy_cow_owner == LAZY_COW_PARENT_AV)
@@ -711,8 +711,7 @@ static int lazy_clone(struct model *m, struct mm_vma *dst, const struct mm_vma *
 {
 	struct lazy_vma *slv = src->anon, *dlv;
 
-	if (!slv || dst->anon)
-		return 0;
+	assert(slv && !dst->anon); /* model.h: src has anon state, dst none */
 	claim_vma(m, dst);
 	if (why == MODEL_WHY_MREMAP && slv->state != LAZY_STATE_REGULAR) {
 		if (m->cfg->lazy_mremap == LAZY_MREMAP_REBASE)
@@ -746,8 +745,7 @@ static int lazy_fork_vma(struct model *m, struct mm_vma *child, struct mm_vma *p
 	struct lazy_vma *plv = parent->anon, *clv;
 	struct lazy_root *r;
 
-	if (!plv)
-		return 0;
+	assert(plv && !child->anon); /* mm.c forks only faulted VMAs */
 	if (!lazy_on(m) && plv->state == LAZY_STATE_REGULAR) {
 		clv = lv_new(m, child, LAZY_STATE_REGULAR);
 		if (!clv || !(clv->avv = av_vma_new(&m->sp, child)))
@@ -806,8 +804,7 @@ static void lazy_unlink(struct model *m, struct mm_vma *v, enum model_why why)
 	struct lazy_vma *lv = v->anon;
 	struct lazy_root *r;
 
-	if (!lv)
-		return;
+	assert(lv); /* mm.c unlinks only VMAs with anon state */
 	if (lv->avv)
 		av_unlink(&m->sp, lv->avv, why);
 	lv->avv = NULL;
@@ -905,6 +902,7 @@ static int lazy_adopt(struct model *m, struct mm_vma *v, const struct avm_snap_v
 
 	if (!sv->anon_vma)
 		return 0;
+	assert(!v->anon); /* a snapshot VMA is new to the world */
 	claim_vma(m, v);
 	if (!lazy_on(m) ||
 	    (preexisting && (m->cfg->lazy_adopt == LAZY_ADOPT_CONSERVATIVE || !snap_unforked(sv)))) {
