@@ -146,7 +146,7 @@ fuzz-regress: fuzz-bins
 fuzz: fuzz-bins
 	scripts/fuzz.sh explore $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
--include $(wildcard $(BUILD)/obj/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
 
 # --- validation workloads (tests/workloads/*.c, static like tests/progs) ------
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)

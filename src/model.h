@@ -263,6 +263,14 @@ struct model_ops {
 
 	/* Optional: check every invariant of the model's state; fill err and return -1 if broken. */
 	int (*check)(struct model *m, struct avm_err *err);
+
+	/*
+	 * Optional (layout drawings, tests/layout.h): v's anon state as a
+	 * drawing names it, with no side effect: 0 none; '*' an anon_vma (*id =
+	 * its id); 'L' a lazy VMA without one (*id = its root's token); 'T' a
+	 * TREE_PARENT chain (*id = the parent anon_vma its folios join).
+	 */
+	char (*draw)(const struct model *m, const struct mm_vma *v, uint64_t *id);
 };
 
 extern const struct model_ops model_eager_ops;

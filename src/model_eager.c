@@ -179,6 +179,15 @@ static void eager_thp_collapse(struct model *m, uint64_t mm_id)
 	av_thp_collapse(&m->sp, mm_id);
 }
 
+/* model.h draw: vma->anon_vma. */
+static char eager_draw(const struct model *m, const struct mm_vma *v, uint64_t *id)
+{
+	struct anon_vma *av = av_anon_vma_of(&m->sp, v);
+
+	*id = av ? av->id : 0;
+	return av ? '*' : 0;
+}
+
 static int eager_check(struct model *m, struct avm_err *err)
 {
 	return av_check(&m->sp, true, err);
@@ -208,4 +217,5 @@ const struct model_ops model_eager_ops = {
 	.rmap_walk = eager_rmap_walk,
 	.thp_split = eager_thp_split,
 	.thp_collapse = eager_thp_collapse,
+	.draw = eager_draw,
 };

@@ -1227,6 +1227,29 @@ static void lazy_thp_collapse(struct model *m, uint64_t mm_id)
 		&w);
 }
 
+/* model.h draw: the VMA's state (lazy.md §3.3) and what its folios name. */
+static char lazy_draw(const struct model *m, const struct mm_vma *v, uint64_t *id)
+{
+	const struct lazy_vma *lv = lv_of(v);
+
+	(void)m;
+	*id = 0;
+	if (!lv)
+		return 0;
+	switch (lv->state) {
+	case LAZY_STATE_LAZY:
+		*id = root_token(lv->root);
+		return 'L';
+	case LAZY_STATE_TREE_PARENT:
+		*id = lv->avv->tree_parent->id;
+		return 'T';
+	case LAZY_STATE_REGULAR:
+		*id = lv->avv->anon_vma->id;
+		return '*';
+	}
+	return 0;
+}
+
 const struct model_ops model_lazy_ops = {
 	.name = "lazy",
 	.create = lazy_create,
@@ -1250,4 +1273,5 @@ const struct model_ops model_lazy_ops = {
 	.rmap_walk = lazy_rmap_walk,
 	.thp_split = lazy_thp_split,
 	.thp_collapse = lazy_thp_collapse,
+	.draw = lazy_draw,
 };
