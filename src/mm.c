@@ -2355,7 +2355,12 @@ static bool is_power_of_two(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
-/* Build VMAs of mm from snapshot rows (exec or start), adopting their anon state. */
+/*
+ * Build VMAs of mm from snapshot rows (exec or start), adopting their anon
+ * state.  Every row is checked before the first is built: a broken snapshot
+ * adopts nothing (a half-adopted session would leave the model's counters
+ * unset for the teardown).
+ */
 static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_snap_vma *rows,
 		      size_t n, bool preexisting, struct avm_err *err)
 {
@@ -2363,17 +2368,22 @@ static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_sn
 
 	for (i = 0; i < n; i++) {
 		const struct avm_snap_vma *r = &rows[i];
-		struct mm_vma *v;
 
 		if (r->end <= r->start || (r->start & (s->p.page_size - 1)) ||
 		    (r->end & (s->p.page_size - 1)))
 			return avm_errf(err, "snapshot %llu: mm %llu: bad VMA [%#llx, %#llx)",
 					(unsigned long long)r->snap, (unsigned long long)mm->id,
 					(unsigned long long)r->start, (unsigned long long)r->end);
-		if (mm->nvma && mm->vma[mm->nvma - 1]->end > r->start)
+		if ((i && rows[i - 1].end > r->start) ||
+		    (!i && mm->nvma && mm->vma[mm->nvma - 1]->end > r->start))
 			return avm_errf(err, "snapshot %llu: mm %llu: VMA at %#llx overlaps or is "
 					"out of order", (unsigned long long)r->snap,
 					(unsigned long long)mm->id, (unsigned long long)r->start);
+	}
+	for (i = 0; i < n; i++) {
+		const struct avm_snap_vma *r = &rows[i];
+		struct mm_vma *v;
+
 		v = vma_obj_new(s);
 		if (!v)
 			return avm_errf(err, "out of memory (VMA)");

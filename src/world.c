@@ -161,6 +161,12 @@ void world_destroy(struct world *w)
 {
 	if (!w)
 		return;
+	if (w->model && w->ops->adopt_done) {
+		/* an adoption left open by an error: its counters are what teardown puts */
+		struct avm_err ignored;
+
+		(void)w->ops->adopt_done(w->model, &ignored);
+	}
 	mm_sim_destroy(w->sim); /* tears down every mm through the model first */
 	if (w->model)
 		w->ops->destroy(w->model);
