@@ -68,7 +68,7 @@ $(BUILD)/obj/trace.o: schema.sql
 $(BUILD)/libanonvma.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-# Tests link the library and cmocka; TESTBUILD objects run the invariant checkers.
+# Tests link the library and cmocka (tests/evbuild.h worlds run the invariant checkers).
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libanonvma.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libanonvma.a $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 

@@ -1,6 +1,6 @@
 /*
  * anon_vma.c - the mainline anon rmap objects (anon_vma.h), every rule of
- * ../shared/kernel/eager.md §2-§3 that allocates, links or frees them.
+ * docs/kernel/eager.md §2-§3 that allocates, links or frees them.
  *
  * Data layout
  *   struct anon_vma        root, parent, refcount, num_children,
@@ -567,7 +567,7 @@ void av_unlink(struct av_space *sp, struct av_vma *avv, enum model_why why)
 	av_vma_free(sp, avv);
 }
 /* ------------------------------------------------------------------------- */
-/* rmap walks (issue 6 item 3) */
+/* rmap walks (model_ops.rmap_walk, rmap_walk.h) */
 
 int av_walk_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
 		 uint64_t instance, bool trylock, const struct locks_work *w, uint64_t pt_walks,

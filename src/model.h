@@ -12,7 +12,7 @@
  * A model keeps its per-VMA state behind vma->anon (NULL = the VMA never
  * took an anon fault, for either design) and counts its objects in the
  * model_stats the world hands it.  Every op names the kernel rule it follows
- * in its implementation; see ../shared/kernel/eager.md and lazy.md.
+ * in its implementation; see docs/kernel/eager.md and lazy.md.
  */
 #ifndef ANONVMA_MODEL_H
 #define ANONVMA_MODEL_H
@@ -124,7 +124,7 @@ struct model_env {
 	struct model_stats *stats;
 	const struct config *cfg;
 	/*
-	 * Lock-hold and cost accounting (issue 6, locks.h, arch.h): models record
+	 * Lock-hold and cost accounting (locks.h, arch.h): models record
 	 * every critical section they take with locks_hold(), its length from
 	 * locks_cost(&arch->rmap, ...), starting at *clock.  NULL when off.
 	 */
@@ -140,7 +140,7 @@ struct model_env {
 };
 
 /*
- * One rmap walk of one folio (issue 6 item 3; rmap_walk.c picks the folios).
+ * One rmap walk of one folio (rmap_walk.c picks the folios).
  * In: trylock (reclaim's folio_referenced gives up when the lock is held).
  * Out: what the walk found and how long it held its lock.
  */

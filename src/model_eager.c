@@ -1,6 +1,6 @@
 /*
  * model_eager.c - the mainline anon rmap (anon_vma + anon_vma_chain), every
- * rule of ../shared/kernel/eager.md §2-§3, behind model_ops (model.h).
+ * rule of docs/kernel/eager.md §2-§3, behind model_ops (model.h).
  *
  * The objects and rules live in anon_vma.c (shared with the lazy model,
  * which behaves like mainline once a VMA has real anon_vmas); this file is

@@ -1,7 +1,7 @@
 /*
  * model_lazy.c - ANON_VMA_LAZY (deferred anon_vma creation) as posted in May
  * 2026, behind model_ops (model.h).  The specification is
- * ../shared/kernel/lazy.md (§3 states, §4 life cycle, §9 the replay rules);
+ * docs/kernel/lazy.md (§3 states, §4 life cycle, §9 the replay rules);
  * every question the series left open (§10) is a named policy in
  * config.h (lazy_*), documented with its default in docs/lazy-model.md.
  *

@@ -65,7 +65,7 @@ static const char *const report_why_names[MODEL_WHY_NR] = {
 	[MODEL_WHY_EXIT] = "exit",     [MODEL_WHY_EXEC] = "exec",
 };
 
-/* Per-kind keys; the first five are the stable ones issue 2 names. */
+/* Per-kind keys; the first five are the stable ones (docs/report.md). */
 static const char *const report_count_keys[] = {
 	"allocs", "frees", "live_end", "live_peak", "bytes_peak", "bytes_end", "preexisting",
 };

@@ -710,7 +710,8 @@ static void test_never_forking_process(void **state)
 		tw(w, ev_write(MM, A + 2 * i * PG));
 		tw(e, ev_write(MM, A + 2 * i * PG));
 	}
-	tw_assert_layout(w, MM, A, "[rw L] . [rw L] . [rw L] . [rw L] . [rw L] . [rw L] . [rw L] . [rw L]");
+	tw_assert_layout(w, MM, A, "[rw L] . [rw L] . [rw L] . [rw L] . "
+				   "[rw L] . [rw L] . [rw L] . [rw L]");
 	tw_assert_layout(e, MM, A, "[rw*] . [rw*] . [rw*] . [rw*] . [rw*] . [rw*] . [rw*] . [rw*]");
 	assert_int_equal(tw_live(e, MODEL_OBJ_ANON_VMA), 8);
 	assert_int_equal(tw_live(e, MODEL_OBJ_AVC), 8);
@@ -817,9 +818,11 @@ static void test_exec_faulted_vmas_are_lazy(void **state)
 	assert_int_equal(st(w)->obj[MODEL_OBJ_AVC].allocs, 0);
 	assert_int_equal(world_stats(e)->obj[MODEL_OBJ_ANON_VMA].allocs, 2);
 	tw_assert_layout(w, C1, A, "[rx file . . .][rw L file .]");
-	tw_assert_layout(w, C1, 0x7ff000000000ULL, "[rw L growsdown . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . .]");
+	tw_assert_layout(w, C1, 0x7ff000000000ULL, "[rw L growsdown . . . . . . . . . . . . . . . ."
+								   " . . . . . . . . . . . . . . . .]");
 	tw_assert_layout(e, C1, A, "[rx file . . .][rw*D file .]");
-	tw_assert_layout(e, C1, 0x7ff000000000ULL, "[rw*S growsdown . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . .]");
+	tw_assert_layout(e, C1, 0x7ff000000000ULL, "[rw*S growsdown . . . . . . . . . . . . . . . ."
+								   " . . . . . . . . . . . . . . . .]");
 	/* a write in the stack names its root; a fork upgrades both lazy VMAs */
 	tw(w, ev_write(C1, 0x7ff000020000ULL));
 	assert_true(lazy_owner(w, C1, 0x7ff000020000ULL));
