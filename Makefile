@@ -21,7 +21,10 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O2 -Isrc -I$(BUILD) -MMD -MP
+# Asserts stay on in every build, release included (-UNDEBUG): they guard the
+# simulator's and the models' contracts, cost a compare each, and a wrong
+# number in a report is worse than a stop (docs/architecture.md "Contracts").
+CFLAGS  := -std=c11 -D_GNU_SOURCE -UNDEBUG -Wall -Wextra -Werror -g -O2 -Isrc -I$(BUILD) -MMD -MP
 LDFLAGS :=
 LDLIBS  := -lsqlite3 -lyaml -lcjson -lm
 ifeq ($(SAN),1)
