@@ -17,6 +17,7 @@
 #ifndef ANONVMA_MODEL_H
 #define ANONVMA_MODEL_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -89,6 +90,7 @@ static inline void model_stats_free(struct model_stats *s, enum model_obj o, enu
 {
 	struct obj_count *c = &s->obj[o];
 
+	assert(c->live > 0); /* a free of an object never counted: a model's bookkeeping bug */
 	c->frees++;
 	c->live--;
 	s->frees_by_why[o][why]++;

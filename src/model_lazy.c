@@ -226,6 +226,7 @@ static void unlinked_del(struct model *m, struct lazy_root *r)
 
 static void unpin(struct model *m, struct lazy_root *r, enum model_why why)
 {
+	assert(r->pinned && r->vma); /* vma_pin kept this root's object */
 	mm_vma_free_pinned(m->env.sim, r->vma, why);
 	r->pinned = false;
 	r->vma = NULL;
@@ -870,6 +871,7 @@ static void lazy_folio_gone(struct model *m, uint64_t owner)
 
 	if (!r)
 		return;
+	assert(r->nr_folios > 0); /* folio_owner counted every folio naming r */
 	r->nr_folios--;
 	root_settle(m, r, MODEL_WHY_UNMAP);
 }
