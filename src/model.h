@@ -13,6 +13,10 @@
  * took an anon fault, for either design) and counts its objects in the
  * model_stats the world hands it.  Every op names the kernel rule it follows
  * in its implementation; see docs/kernel/eager.md and lazy.md.
+ *
+ * Contracts: each op says what the simulator guarantees when it calls it
+ * (anon state present or absent, the VMA in its mm); implementations assert
+ * them, and asserts stay on in every build (docs/architecture.md).
  */
 #ifndef ANONVMA_MODEL_H
 #define ANONVMA_MODEL_H
@@ -176,7 +180,7 @@ struct model_ops {
 	 */
 	int (*prepare)(struct model *m, struct mm_vma *v, struct avm_err *err);
 
-	/* A new folio is being mapped into v: the token folio->mapping would name. */
+	/* A new folio is being mapped into v (prepared): the token folio->mapping would name. */
 	uint64_t (*folio_owner)(struct model *m, const struct mm_vma *v);
 
 	/*
@@ -203,7 +207,10 @@ struct model_ops {
 	int (*clone)(struct model *m, struct mm_vma *dst, const struct mm_vma *src,
 		     enum model_why why, struct avm_err *err);
 
-	/* Fork: called once before the first VMA, per VMA in ascending order, then once after. */
+	/*
+	 * Fork: called once before the first VMA, per VMA in ascending order
+	 * (fork_vma: only a parent VMA with anon state, a child without), then once after.
+	 */
 	int (*fork_begin)(struct model *m, struct mm_space *parent, struct mm_space *child,
 			  struct avm_err *err);
 	int (*fork_vma)(struct model *m, struct mm_vma *child, struct mm_vma *parent,
@@ -211,7 +218,7 @@ struct model_ops {
 	int (*fork_end)(struct model *m, struct mm_space *parent, struct mm_space *child,
 			struct avm_err *err);
 
-	/* End v's links (unlink_anon_vmas); v's anon state becomes NULL. */
+	/* End v's links (unlink_anon_vmas; v has anon state); v's anon state becomes NULL. */
 	void (*unlink)(struct model *m, struct mm_vma *v, enum model_why why);
 
 	/*
