@@ -426,8 +426,8 @@ static inline int tw_layout_check_n(struct world *w, struct tw_names *names, uin
 
 			if (!nm) { /* unnamed so far: a fresh "?n" */
 				for (k = 1; k < 100; k++) {
-					snprintf(act.name, sizeof(act.name), "?%d", k);
-					if (!tw_names_bind(names, act.name, id))
+					if (snprintf(act.name, sizeof(act.name), "?%u", (unsigned)k % 100u) < 0 ||
+					    !tw_names_bind(names, act.name, id))
 						continue;
 					break;
 				}
@@ -442,11 +442,12 @@ static inline int tw_layout_check_n(struct world *w, struct tw_names *names, uin
 		eruler[elen - 1] = 0; /* rulers end with their last number */
 	for (alen = strlen(aruler); alen > 0 && aruler[alen - 1] == ' '; alen--)
 		aruler[alen - 1] = 0;
-	snprintf(msg, msglen,
+	if (snprintf(msg, msglen, /* a longer message is cut: it still starts with the difference */
 		 "layout of mm %llu from %#llx differs (page %d: %s)\n"
 		 "  expected  %s\n            %s\n  actual    %s\n            %s",
 		 (unsigned long long)mm, (unsigned long long)base, bad_page, why, ebuf, eruler,
-		 abuf, aruler);
+		 abuf, aruler) < 0)
+		msg[0] = 0;
 	return -1;
 }
 
