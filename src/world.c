@@ -30,7 +30,7 @@ struct world {
 	struct config cfg;
 	bool check;
 	bool adopt_open; /* a start-snapshot adoption awaits adopt_done */
-	/* issue 6 accounting, when meta->arch is set */
+	/* arch accounting (locks, page tables), when meta->arch is set */
 	const struct arch *arch;
 	struct locks *locks;
 	struct locks_measured *measured; /* the trace's mmap_lock write holds, always */
