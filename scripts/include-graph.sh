@@ -3,7 +3,8 @@
 # from the #include "..." lines of DIR (default src/), as docs/architecture.md
 # shows it.
 #
-# A module is a file name without .c/.h (mm.c and mm.h are module mm).  Each
+# A module is a file name without .c/.h (mm.c and mm.h are module mm; a
+# X_test.h, a module's insides shown to tests, is part of module X).  Each
 # output line is one module and the modules it includes, directly:
 #   replay: config error event mm model replay report skip trace world
 # (its own header left out).  With --levels the modules are grouped by layer
@@ -23,8 +24,9 @@ for f in "$dir"/*.c "$dir"/*.h; do
 	m=$(basename "$f")
 	m=${m%.c}
 	m=${m%.h}
+	m=${m%_test} # world_test.h: the world's insides for tests, part of module world
 	sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)\.h".*/\1/p' "$f" |
-		sed "s|^.*/||; s|^|$m |"
+		sed "s|^.*/||; s|_test\$||; s|^|$m |"
 	echo "$m"
 done | awk -v levels="$levels" '
 	NF == 1 { mods[$1] = 1; next }
