@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/include-graph.sh [--levels] [DIR] - the project's include graph,
+# scripts/module_graph.sh [--levels] [DIR] - the project's include graph by module,
 # from the #include "..." lines of DIR (default src/), as docs/architecture.md
 # shows it.
 #
