@@ -87,7 +87,7 @@ $(BUILD)/vmlinux.h: | $(BUILD)
 $(BUILD)/%.bpf.o: src/%.bpf.c src/event.h $(BUILD)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Isrc -c $< -o $@
 
-$(BUILD)/collect.bpf.o: src/collect.h
+$(BUILD)/collect.bpf.o: src/collect.h src/kabi.h
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@

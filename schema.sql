@@ -110,11 +110,25 @@ CREATE TABLE meta (
 --                       (compared by --validate, never adopted)
 --        70 MIGRATE     a=op (1 set pte, 2 remove pte, 3 set pmd, 4 remove pmd,
 --                       5 start, 6 end), b=address, c=order
---        71 KSM         a=op (1 merge, 2 remove rmap, 3 enter, 4 exit), b=pfn, c=err
---        72 THP         a=op (1 collapse, 2 scan), b=address, c=status
+--        71 KSM         a=op (1 merge, 2 remove rmap, 3 enter, 4 exit, 5 scan end: v3),
+--                       b=pfn, c=err, d=the rmap_item's page address (merge and remove
+--                       rmap, schema version 3 on); scan end: mm 0, b=seq, c=rmap entries
+--        72 THP         a=op (1 collapse, 2 scan), b=collapse: linear page index + 1 of a
+--                       folio of the range (schema 3 on; 0 unknown), c=status, d=isolated
 --        73 RECLAIM     a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file
 --        74 TLB_FLUSH   a=reason, b=pages
 --        80 LOST        a=cpu, b=events lost on that cpu since the previous LOST
+--   userfaultfd ioctls (version 3 on), at the ioctl's exit; mm = the uffd's mm
+--   (the mm it changes), e = the uffd (its open-file id), d = bytes done (a partial
+--   result is positive although the ioctl returned -EAGAIN) or -errno:
+--        90 UFFD_REGISTER    a=start, b=len, c=mode (1 missing, 2 wp, 4 minor),
+--                            d=result, e=uffd, f=ctx features (UFFD_FEATURE_*)
+--        91 UFFD_UNREGISTER  a=start, b=len, d=result, e=uffd
+--        92 UFFD_COPY        a=dst, b=len, c=src, d=bytes or -errno, e=uffd, f=mode
+--        93 UFFD_ZEROPAGE    a=dst, b=len, d=bytes or -errno, e=uffd, f=mode
+--        94 UFFD_MOVE        a=dst, b=len, c=src, d=bytes or -errno, e=uffd, f=mode
+--        95 UFFD_CONTINUE    a=start, b=len, d=bytes or -errno, e=uffd, f=mode
+--        96 UFFD_POISON      a=start, b=len, d=bytes or -errno, e=uffd, f=mode
 CREATE TABLE events (        -- seq = rowid: position in the stream, 1, 2, 3, ...
 	dt   INTEGER NOT NULL,    -- ns since the previous event (the first: since trace start);
 	                          -- negative if CPU clocks disagree; t = running sum of dt

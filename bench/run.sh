@@ -9,6 +9,8 @@
 #                designs)
 #   collector    overhead against perf record (bench/collect.sh, target
 #                <= 0.25x perf record's) and throughput (bench/collect_rate.sh)
+#   merge        anonvma-report --merge of 1,000 and 10,000 reports: seconds
+#                and peak RSS (target: <= 100 MiB at 10,000)
 # The current targets are printed first, each figure then names its own.
 #
 # The trace: BENCH_TRACE if set (e.g. a real collection), else 2 M events
@@ -56,3 +58,6 @@ bench/collect.sh "$build"
 
 # Collector throughput at 100 k .. 500 k events/s (root: BPF); see bench/collect_rate.sh.
 bench/collect_rate.sh "$build"
+
+# The streaming fleet merge: time and peak RSS for 1,000 and 10,000 reports; see bench/merge.sh.
+bench/merge.sh "$build"

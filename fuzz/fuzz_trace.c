@@ -21,7 +21,9 @@
  * An input is a whole trace file.  LLVMFuzzerTestOneInput loads it into an
  * in-memory SQLite database (sqlite3_deserialize, trace_open_memory) and
  * replays it through every model (replay_run with trace_mem), with
- * --validate on for about every other input: the reader must refuse a broken
+ * --validate on for about every other input, and a translated arch
+ * (arm64-16k-48bit or arm64-4k-39bit) for about half of the others: the reader
+ * must refuse a broken
  * trace with one line, and the replay must neither crash, leak nor hang on
  * whatever it accepts.
  *
@@ -33,7 +35,8 @@
  * or duplicates rows, truncates the stream - then serialises the database
  * back.  An input that is no database falls back to libFuzzer's byte mutator.
  * Seeds (fuzz/corpus/trace/): the checked-in v1 collection, a synthesised
- * trace and a small collected one.
+ * trace and a small collected one, and two of schema version 3 (KSM merges
+ * with addresses and scan ends; a MADV_COLLAPSE collapse naming its range).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < 16 && size; i++)
 		pick += data[i * size / 16];
 	o.validate = pick & 1;
+	/* and about half of the rest through a translation (translate.h) */
+	if (!o.validate && (pick & 2))
+		o.arch = (pick & 4) ? "arm64-16k-48bit" : "arm64-4k-39bit";
 	if (replay_run(&o, &res, &err) == 0) {
 		cJSON_Delete(res.report);
 	} else if (strchr(err.msg, '\n')) {

@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(gcc make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev sqlite3
       libyaml-dev libcjson-dev libcmocka-dev linux-perf python3 python3-jsonschema
-      mandoc dpkg-dev jq clang-14 libclang-rt-14-dev)
+      mandoc dpkg-dev jq clang-14 libclang-rt-14-dev chromium time)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

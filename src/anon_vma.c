@@ -47,6 +47,8 @@
 #include <string.h>
 
 #include "arch.h"
+#include "array.h"
+#include "list.h"
 #include "locks.h"
 #include "mm.h"
 
@@ -173,10 +175,7 @@ static struct anon_vma *av_alloc(struct av_space *sp, enum model_why why, bool c
 	av->id = ++sp->next_id;
 	av->root = av->parent = av;
 	av->refcount = 1;
-	av->next_live = sp->avs;
-	if (sp->avs)
-		sp->avs->prev_live = av;
-	sp->avs = av;
+	LIST_PUSH_FRONT(&sp->avs, av, prev_live, next_live);
 	if (count)
 		model_stats_alloc(sp->stats, MODEL_OBJ_ANON_VMA, why);
 	return av;
@@ -184,12 +183,7 @@ static struct anon_vma *av_alloc(struct av_space *sp, enum model_why why, bool c
 
 static void av_free(struct av_space *sp, struct anon_vma *av, enum model_why why)
 {
-	if (av->prev_live)
-		av->prev_live->next_live = av->next_live;
-	else
-		sp->avs = av->next_live;
-	if (av->next_live)
-		av->next_live->prev_live = av->prev_live;
+	LIST_UNLINK(&sp->avs, av, prev_live, next_live);
 	model_stats_free(sp->stats, MODEL_OBJ_ANON_VMA, why);
 	free(av);
 }
@@ -212,11 +206,7 @@ static void avc_free(struct av_space *sp, struct anon_vma_chain *avc, enum model
 static void tree_insert(struct anon_vma *av, struct anon_vma_chain *avc)
 {
 	avc->av = av;
-	avc->tprev = NULL;
-	avc->tnext = av->tree;
-	if (av->tree)
-		av->tree->tprev = avc;
-	av->tree = avc;
+	LIST_PUSH_FRONT(&av->tree, avc, tprev, tnext);
 	av->tree_n++;
 }
 
@@ -224,12 +214,7 @@ static void tree_remove(struct anon_vma_chain *avc)
 {
 	struct anon_vma *av = avc->av;
 
-	if (avc->tprev)
-		avc->tprev->tnext = avc->tnext;
-	else
-		av->tree = avc->tnext;
-	if (avc->tnext)
-		avc->tnext->tprev = avc->tprev;
+	LIST_UNLINK(&av->tree, avc, tprev, tnext);
 	av->tree_n--;
 }
 
@@ -240,21 +225,13 @@ struct av_vma *av_vma_new(struct av_space *sp, struct mm_vma *v)
 	if (!avv)
 		return NULL;
 	avv->vma = v;
-	avv->next_live = sp->avvs;
-	if (sp->avvs)
-		sp->avvs->prev_live = avv;
-	sp->avvs = avv;
+	LIST_PUSH_FRONT(&sp->avvs, avv, prev_live, next_live);
 	return avv;
 }
 
 static void av_vma_free(struct av_space *sp, struct av_vma *avv)
 {
-	if (avv->prev_live)
-		avv->prev_live->next_live = avv->next_live;
-	else
-		sp->avvs = avv->next_live;
-	if (avv->next_live)
-		avv->next_live->prev_live = avv->prev_live;
+	LIST_UNLINK(&sp->avvs, avv, prev_live, next_live);
 	free(avv->chain);
 	free(avv);
 }
@@ -262,15 +239,8 @@ static void av_vma_free(struct av_space *sp, struct av_vma *avv)
 /* Link avc (new, not yet in a tree) at the head of avv's chain and into av's tree. */
 static int chain_push_head(struct av_vma *avv, struct anon_vma_chain *avc, struct anon_vma *av)
 {
-	if (avv->len == avv->cap) {
-		uint32_t cap = avv->cap ? avv->cap * 2 : 4;
-		struct anon_vma_chain **nc = realloc(avv->chain, cap * sizeof(*nc));
-
-		if (!nc)
-			return -1;
-		avv->chain = nc;
-		avv->cap = cap;
-	}
+	if (array_grow((void **)&avv->chain, &avv->cap, (size_t)avv->len + 1, sizeof(*avv->chain), 4))
+		return -1;
 	avv->chain[avv->len++] = avc;
 	avc->avv = avv;
 	tree_insert(av, avc);
@@ -727,16 +697,10 @@ static struct anon_vma *adopt_av_get(struct av_space *sp, uint64_t snap_id, bool
 	av->refcount = 0; /* recomputed at adopt_done */
 	av->snap_id = snap_id;
 	av->in_session = true;
-	if (sp->nsession == sp->capsession) {
-		size_t cap = sp->capsession ? sp->capsession * 2 : 64;
-		struct anon_vma **ns = realloc(sp->session, cap * sizeof(*ns));
-
-		if (!ns) {
-			avm_errf(err, "out of memory (adoption)");
-			return NULL;
-		}
-		sp->session = ns;
-		sp->capsession = cap;
+	if (array_grow((void **)&sp->session, &sp->capsession, sp->nsession + 1,
+		       sizeof(*sp->session), 64)) {
+		avm_errf(err, "out of memory (adoption)");
+		return NULL;
 	}
 	sp->session[sp->nsession++] = av;
 	return av;

@@ -66,7 +66,8 @@ struct av_vma {
 	struct anon_vma *anon_vma;     /* vma->anon_vma; NULL for a TREE_PARENT chain */
 	struct anon_vma *tree_parent;  /* TREE_PARENT only: the parent's anon_vma */
 	struct anon_vma_chain **chain; /* [0] = tail (oldest) ... [len-1] = head (newest) */
-	uint32_t len, cap;
+	uint32_t len;
+	size_t cap;
 	struct av_vma *prev_live, *next_live;
 };
 

@@ -51,6 +51,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "collect.h"
+#include "kabi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -108,7 +109,7 @@ struct sys_stash {
 	__u32 nr;
 	__u32 niov;
 	__u64 arg[6];
-	__u64 obj;    /* struct file * of the fd, or a name hash */
+	__u64 obj;    /* struct file * of the fd (a uffd's for ioctl), or a name hash */
 	__u64 tmm;    /* target mm (process_madvise) */
 	union {
 		__u64 iov[SYS_IOV_MAX][2]; /* process_madvise */
@@ -129,6 +130,14 @@ struct {
 	__type(key, __u64);   /* task_struct * */
 	__type(value, __u64); /* old mm */
 } exec_old SEC(".maps");
+
+/* khugepaged / MADV_COLLAPSE: the index + 1 of a folio the collapse isolated, per thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64);
+} collapse_idx SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -181,6 +190,7 @@ extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksy
 #define NR_fork 57
 #define NR_vfork 58
 #define NR_clone3 435
+#define NR_ioctl 16
 #define SYSARG(regs, n) \
 	((n) == 0 ? BPF_CORE_READ(regs, di) : (n) == 1 ? BPF_CORE_READ(regs, si) : \
 	 (n) == 2 ? BPF_CORE_READ(regs, dx) : (n) == 3 ? BPF_CORE_READ(regs, r10) : \
@@ -209,16 +219,18 @@ extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksy
 #define NR_clone3 435
 #define NR_fork (-1L)  /* arm64 has only clone and clone3 */
 #define NR_vfork (-2L)
+#define NR_ioctl 29
 #define SYSARG(regs, n) BPF_CORE_READ(regs, regs[n])
 #else
 #error "anonvma-collect: syscall table for this architecture is missing"
 #endif
 
-#define MAP_ANONYMOUS_ 0x20
-#define PR_SET_THP_DISABLE_ 41
-#define PR_SET_VMA_ 0x53564d41
-#define PR_SET_VMA_ANON_NAME_ 0
 #define ANON_NAME_MAX 80
+
+/*
+ * userfaultfd ioctls (uapi linux/userfaultfd.h): type 0xAA, number in the
+ * low byte; the result field's offset in each argument struct.
+ */
 
 /* --- helpers -------------------------------------------------------------- */
 static __always_inline void stat_inc(__u32 slot)
@@ -820,6 +832,66 @@ int BPF_PROG(on_free, struct task_struct *p)
 	return 0;
 }
 
+/*
+ * userfaultfd ioctls: the ioctl's type byte (0xAA) filters every other
+ * ioctl out before any map or file is touched; the fd's file must then be a
+ * userfaultfd ("[userfaultfd]" anon inode; /dev/userfaultfd's own ioctl
+ * USERFAULTFD_IOC_NEW has the same type and is not one).  The stash keeps
+ * a=dst/start, b=len, c=src, d=mode, e=the argument struct (the result is
+ * read back from it at exit), f=the ioctl number; obj = the uffd's file,
+ * tmm = its ctx->mm (the mm the ioctl changes), iov[0][0] = ctx features.
+ */
+static __always_inline int uffd_enter(struct sys_stash *st, struct pt_regs *regs)
+{
+	static const char want[] = "[userfaultfd]";
+	unsigned long cmd = SYSARG(regs, 1);
+	__u64 uptr = SYSARG(regs, 2);
+	struct userfaultfd_ctx *ctx;
+	struct file *f;
+	const unsigned char *name;
+	char got[sizeof(want)] = {};
+	__u64 v[4] = {};
+	__u32 nr = cmd & 0xff;
+
+	if (((cmd >> 8) & 0xff) != KABI_UFFD_IOC_TYPE)
+		return 0;
+	if (nr != KABI_UFFD_NR_REGISTER && nr != KABI_UFFD_NR_UNREGISTER && nr != KABI_UFFD_NR_COPY &&
+	    nr != KABI_UFFD_NR_ZEROPAGE && nr != KABI_UFFD_NR_MOVE && nr != KABI_UFFD_NR_CONTINUE &&
+	    nr != KABI_UFFD_NR_POISON)
+		return 0;
+	if (!traced_current())
+		return 0;
+	f = (struct file *)fd_file((int)SYSARG(regs, 0));
+	if (!f)
+		return 0;
+	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	if (!name || bpf_probe_read_kernel_str(got, sizeof(got), name) != sizeof(want))
+		return 0;
+	for (int i = 0; i < (int)sizeof(want); i++)
+		if (got[i] != want[i])
+			return 0;
+	ctx = (struct userfaultfd_ctx *)BPF_CORE_READ(f, private_data);
+	if (!ctx || bpf_probe_read_user(v, sizeof(v), (const void *)uptr))
+		return 0;
+	st->tmm = (__u64)BPF_CORE_READ(ctx, mm);
+	st->iov[0][0] = BPF_CORE_READ(ctx, features);
+	st->obj = (__u64)f;
+	st->arg[4] = uptr;
+	st->arg[5] = nr;
+	/* uffdio_copy / uffdio_move: dst, src, len, mode; the others: start, len, mode */
+	if (nr == KABI_UFFD_NR_COPY || nr == KABI_UFFD_NR_MOVE) {
+		st->arg[0] = v[0];
+		st->arg[1] = v[2];
+		st->arg[2] = v[1];
+		st->arg[3] = v[3];
+	} else {
+		st->arg[0] = v[0];
+		st->arg[1] = v[1];
+		st->arg[3] = nr == KABI_UFFD_NR_UNREGISTER ? 0 : v[2];
+	}
+	return 1;
+}
+
 /* --- VMA-changing syscalls ----------------------------------------------- */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
@@ -828,6 +900,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	switch (id) {
+	case NR_ioctl:
+		if (!uffd_enter(&st, regs))
+			return 0;
+		st.nr = id;
+		bpf_map_update_elem(&sysargs, &tid, &st, BPF_ANY);
+		return 0;
 	case NR_mmap: case NR_munmap: case NR_mprotect: case NR_pkey_mprotect:
 	case NR_mremap: case NR_brk: case NR_madvise: case NR_process_madvise:
 	case NR_mlock: case NR_mlock2: case NR_munlock: case NR_mlockall:
@@ -864,12 +942,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	st.arg[4] = SYSARG(regs, 4);
 	st.arg[5] = SYSARG(regs, 5);
 	if (id == NR_prctl) {
-		if (st.arg[0] == PR_SET_VMA_ && st.arg[1] == PR_SET_VMA_ANON_NAME_)
+		if (st.arg[0] == KABI_PR_SET_VMA && st.arg[1] == KABI_PR_SET_VMA_ANON_NAME)
 			st.obj = name_hash((const void *)st.arg[4]);
-		else if (st.arg[0] != PR_SET_THP_DISABLE_)
+		else if (st.arg[0] != KABI_PR_SET_THP_DISABLE)
 			return 0;
 	} else if (id == NR_mmap) {
-		if (!(st.arg[3] & MAP_ANONYMOUS_))
+		if (!(st.arg[3] & KABI_MAP_ANONYMOUS))
 			st.obj = fd_file((int)st.arg[4]);
 	} else if (id == NR_process_madvise) {
 		struct iovec *uv = (struct iovec *)st.arg[1];
@@ -919,6 +997,42 @@ static __always_inline void emit_sys(__u32 kind, __u64 mm, __s64 a, __s64 b, __s
 	e->e = ee;
 	e->f = f;
 	bpf_ringbuf_submit(e, wake_flags());
+}
+
+/*
+ * A userfaultfd ioctl's event.  The fill and move ioctls write the bytes
+ * they did (or -errno) into their struct's last field and return 0 when
+ * all of len was done, -EAGAIN after a part: d = those bytes, else the
+ * error.
+ */
+static __always_inline void uffd_exit(const struct sys_stash *st, long ret)
+{
+	__u64 nr = st->arg[5], off = 24;
+	__s64 res = ret, done = 0;
+	__u32 kind;
+
+	switch (nr) {
+	case KABI_UFFD_NR_REGISTER: kind = AVM_UFFD_REGISTER; break;
+	case KABI_UFFD_NR_UNREGISTER: kind = AVM_UFFD_UNREGISTER; break;
+	case KABI_UFFD_NR_COPY: kind = AVM_UFFD_COPY; off = 32; break;
+	case KABI_UFFD_NR_ZEROPAGE: kind = AVM_UFFD_ZEROPAGE; break;
+	case KABI_UFFD_NR_MOVE: kind = AVM_UFFD_MOVE; off = 32; break;
+	case KABI_UFFD_NR_CONTINUE: kind = AVM_UFFD_CONTINUE; break;
+	default: kind = AVM_UFFD_POISON; break;
+	}
+	if (kind != AVM_UFFD_REGISTER && kind != AVM_UFFD_UNREGISTER) {
+		if (ret == 0)
+			res = (__s64)st->arg[1];
+		else if (!bpf_probe_read_user(&done, sizeof(done), (const void *)(st->arg[4] + off)) &&
+			 done > 0 && (__u64)done <= st->arg[1])
+			res = done;
+	}
+	if (kind == AVM_UFFD_REGISTER)
+		emit_sys(kind, st->tmm, st->arg[0], st->arg[1], st->arg[3], res, st->obj,
+			 st->iov[0][0]);
+	else
+		emit_sys(kind, st->tmm, st->arg[0], st->arg[1], st->arg[2], res, st->obj,
+			 st->arg[3]);
 }
 
 SEC("tp_btf/sys_exit")
@@ -994,10 +1108,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		emit_sys(AVM_SHMDT, mm, st.arg[0], 0, 0, ret, 0, 0);
 		break;
 	case NR_prctl:
-		if (st.arg[0] == PR_SET_THP_DISABLE_)
+		if (st.arg[0] == KABI_PR_SET_THP_DISABLE)
 			emit_sys(AVM_PRCTL_THP, mm, st.arg[1], 0, 0, ret, 0, 0);
 		else
 			emit_sys(AVM_VMA_NAME, mm, st.arg[2], st.arg[3], st.obj, ret, 0, 0);
+		break;
+	case NR_ioctl:
+		uffd_exit(&st, ret);
 		break;
 	}
 	return 0;
@@ -1242,17 +1359,61 @@ int BPF_PROG(on_rm_mig_pmd, unsigned long addr, unsigned long pmd)
 	return 0;
 }
 
+/*
+ * KSM runs in ksmd, not in the process whose page it merges: these events
+ * are kept when the rmap_item's mm belongs to a recorded process (its
+ * owner's tgid), and carry the item's page address (d, schema version 3),
+ * so the replay finds the VMA whose anon_vma the item references.
+ */
+static __always_inline void emit_ksm(int op, void *rmap_item, void *mm, __s64 pfn, __s64 err)
+{
+	struct ksm_rmap_item *ri = rmap_item;
+	struct mm_struct *m = mm;
+	struct avm_event *e;
+	__u32 tgid = 0;
+
+	if (filter_on) {
+		if (bpf_core_field_exists(m->owner))
+			tgid = BPF_CORE_READ(m, owner, tgid);
+		if (!tgid || !traced(tgid, NULL))
+			return;
+	}
+	e = ev_new(AVM_KSM, (__u64)mm);
+	if (!e)
+		return;
+	e->a = op;
+	e->b = pfn;
+	e->c = err;
+	e->d = BPF_CORE_READ(ri, address) & ~0xfffULL; /* the low bits are KSM's flags */
+	bpf_ringbuf_submit(e, wake_flags());
+}
+
 SEC("tp_btf/ksm_merge_with_ksm_page")
 int BPF_PROG(on_ksm_merge, void *ksm_page, unsigned long pfn, void *rmap_item, void *mm, int err)
 {
-	emit_misc(AVM_KSM, (__u64)mm, AVM_KSM_MERGE, pfn, err, 0);
+	emit_ksm(AVM_KSM_MERGE, rmap_item, mm, pfn, err);
 	return 0;
 }
 
 SEC("tp_btf/ksm_remove_rmap_item")
 int BPF_PROG(on_ksm_remove, unsigned long pfn, void *rmap_item, void *mm)
 {
-	emit_misc(AVM_KSM, (__u64)mm, AVM_KSM_REMOVE_RMAP, pfn, 0, 0);
+	emit_ksm(AVM_KSM_REMOVE_RMAP, rmap_item, mm, pfn, 0);
+	return 0;
+}
+
+/* ksmd finished a full scan: every stale rmap_item of the scanned mms is gone (mm 0). */
+SEC("tp_btf/ksm_stop_scan")
+int BPF_PROG(on_ksm_stop_scan, int seq, __u32 rmap_entries)
+{
+	struct avm_event *e = ev_new(AVM_KSM, 0);
+
+	if (!e)
+		return 0;
+	e->a = AVM_KSM_SCAN_END;
+	e->b = seq;
+	e->c = rmap_entries;
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -1270,10 +1431,51 @@ int BPF_PROG(on_ksm_exit, void *mm)
 	return 0;
 }
 
+/*
+ * A collapse runs in khugepaged or in the MADV_COLLAPSE caller.  Its
+ * isolate step names a folio of the range (still mapped there): its index
+ * is the linear page index of its first page, which the replay turns into
+ * the PMD range through the VMA (b = index + 1, 0 unknown; schema 3).  Kept
+ * when the mm belongs to a recorded process, whoever runs it.
+ */
+SEC("tp_btf/mm_collapse_huge_page_isolate")
+int BPF_PROG(on_thp_isolate, struct folio *folio, int none_or_zero, int referenced, int status)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 idx;
+
+	if (!folio)
+		return 0;
+	idx = BPF_CORE_READ(folio, index) + 1;
+	bpf_map_update_elem(&collapse_idx, &tid, &idx, BPF_ANY);
+	return 0;
+}
+
 SEC("tp_btf/mm_collapse_huge_page")
 int BPF_PROG(on_thp_collapse, struct mm_struct *mm, int isolated, int status)
 {
-	emit_misc(AVM_THP, (__u64)mm, AVM_THP_COLLAPSE, 0, status, isolated);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), tgid = 0;
+	__u64 *idx = bpf_map_lookup_elem(&collapse_idx, &tid), index = idx ? *idx : 0;
+	struct avm_event *e;
+
+	if (idx)
+		bpf_map_delete_elem(&collapse_idx, &tid);
+	if (filter_on) {
+		if (bpf_core_field_exists(mm->owner))
+			tgid = BPF_CORE_READ(mm, owner, tgid);
+		if (!tgid || !traced(tgid, NULL))
+			return 0;
+	} else if (!traced_current()) {
+		return 0;
+	}
+	e = ev_new(AVM_THP, (__u64)mm);
+	if (!e)
+		return 0;
+	e->a = AVM_THP_COLLAPSE;
+	e->b = index;
+	e->c = status;
+	e->d = isolated;
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "collect.h"
+#include "array.h"
 #include "collect.skel.h"
 #include "collect_host.h"
 #include "collect_ids.h"
@@ -379,17 +380,11 @@ static int collect_seen_mark(struct collect_seen *s, uint64_t id, uint64_t snap,
 	if (!id)
 		return 0;
 	if (id >= s->cap) {
-		size_t cap = s->cap ? s->cap : 1024;
-		uint64_t *ns;
+		size_t old = s->cap;
 
-		while (cap <= id)
-			cap *= 2;
-		ns = realloc(s->snap, cap * sizeof(*ns));
-		if (!ns)
+		if (array_grow((void **)&s->snap, &s->cap, (size_t)id + 1, sizeof(*s->snap), 1024))
 			return avm_errf(err, "out of memory (snapshot bookkeeping)");
-		memset(ns + s->cap, 0, (cap - s->cap) * sizeof(*ns));
-		s->snap = ns;
-		s->cap = cap;
+		memset(s->snap + old, 0, (s->cap - old) * sizeof(*s->snap));
 	}
 	*dup = s->snap[id] == snap;
 	s->snap[id] = snap;
@@ -588,6 +583,9 @@ static int collect_out(struct collect_run *r, void *rec, uint32_t size, struct a
 		break;
 	case AVM_MMAP:
 	case AVM_SHMAT:
+	case AVM_UFFD_REGISTER: case AVM_UFFD_UNREGISTER: case AVM_UFFD_COPY:
+	case AVM_UFFD_ZEROPAGE: case AVM_UFFD_MOVE: case AVM_UFFD_CONTINUE: case AVM_UFFD_POISON:
+		/* e: the fd's struct file (for uffd ioctls the uffd, its ctx identity) */
 		if (ID(COLLECT_NS_FILE, e->e))
 			return -1;
 		e->e = (int64_t)v;
@@ -1021,15 +1019,9 @@ static int collect_start_snapshot(struct collect_run *r, struct avm_err *err)
 	for (;;) {
 		ssize_t n;
 
-		if (cap - len < 65536) {
-			char *nb = realloc(buf, cap ? cap * 2 : 1 << 20);
-
-			if (!nb) {
-				avm_errf(err, "out of memory reading the start snapshot");
-				goto out;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 1 << 20;
+		if (array_grow((void **)&buf, &cap, len + 65536, 1, 1 << 20)) {
+			avm_errf(err, "out of memory reading the start snapshot");
+			goto out;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)

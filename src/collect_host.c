@@ -11,6 +11,7 @@
 
 #include <bpf/btf.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "trace.h"
 
@@ -226,6 +228,95 @@ static int collect_meta_file(struct trace *t, const char *key, const char *path,
 	return trace_meta_set(t, key, selected ? collect_selected(buf) : buf, err);
 }
 
+static int collect_kb_cmp(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * meta thp_anon_sizes: every hugepages-<size>kB/enabled under thp, ascending,
+ * as "16kB=never,...,2048kB=inherit" (the bracketed selection).  Absent when
+ * the kernel has no per-size controls (before 6.8).
+ */
+static int collect_meta_thp_sizes(struct trace *t, const char *thp, struct avm_err *err)
+{
+	DIR *d = opendir(thp);
+	struct dirent *e;
+	unsigned long kb[64];
+	size_t n = 0, i, off = 0;
+	char out[1024] = "", path[512], buf[256];
+
+	if (!d)
+		return 0;
+	for (e = readdir(d); e && n < 64; e = readdir(d))
+		if (sscanf(e->d_name, "hugepages-%lukB", &kb[n]) == 1)
+			n++;
+	closedir(d);
+	qsort(kb, n, sizeof(kb[0]), collect_kb_cmp);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/hugepages-%lukB/enabled", thp, kb[i]);
+		if (!collect_read_line(path, buf, sizeof(buf)))
+			continue;
+		off += (size_t)snprintf(out + off, sizeof(out) - off, "%s%lukB=%s", off ? "," : "",
+					kb[i], collect_selected(buf));
+		if (off >= sizeof(out))
+			return 0; /* cannot happen with sysfs' sizes: leave it out rather than cut */
+	}
+	return n ? trace_meta_set(t, "thp_anon_sizes", out, err) : 0;
+}
+
+/* CONFIG_PT_RECLAIM from a kernel config file (gzip or plain): 'y', 'n', or 0 if unreadable. */
+static char collect_config_pt_reclaim(const char *path)
+{
+	gzFile f = gzopen(path, "rb");
+	char line[256], v = 0;
+
+	if (!f)
+		return 0;
+	v = 'n'; /* a readable config without the line: not set */
+	while (gzgets(f, line, sizeof(line))) {
+		if (!strncmp(line, "CONFIG_PT_RECLAIM=y", 19)) {
+			v = 'y';
+			break;
+		}
+	}
+	gzclose(f);
+	return v;
+}
+
+/*
+ * meta pt_reclaim ("y", "n", "unknown") and pt_reclaim_source: whether
+ * MADV_DONTNEED frees the page tables it empties.  From /proc/config.gz,
+ * else /boot/config-<release>, else the BTF of a function only that option
+ * builds (try_to_free_pte, mm/pt_reclaim.c: present means y; absent is only
+ * a hint, so "unknown").
+ */
+static int collect_meta_pt_reclaim(struct trace *t, const struct btf *vmlinux, struct avm_err *err)
+{
+	struct utsname u;
+	char boot[300] = "", v = collect_config_pt_reclaim("/proc/config.gz");
+	const char *src = "/proc/config.gz", *val;
+
+	if (!v && !uname(&u)) {
+		snprintf(boot, sizeof(boot), "/boot/config-%s", u.release);
+		v = collect_config_pt_reclaim(boot);
+		src = boot;
+	}
+	if (v) {
+		val = v == 'y' ? "y" : "n";
+	} else if (vmlinux && btf__find_by_name_kind(vmlinux, "try_to_free_pte", BTF_KIND_FUNC) > 0) {
+		val = "y";
+		src = "btf";
+	} else {
+		val = "unknown";
+		src = vmlinux ? "btf" : "none";
+	}
+	return trace_meta_set(t, "pt_reclaim", val, err) ||
+	       trace_meta_set(t, "pt_reclaim_source", src, err);
+}
+
 /* objsize column of /proc/slabinfo for cache name; 0 if absent. */
 static long collect_slab_objsize(const char *name)
 {
@@ -288,6 +379,8 @@ int collect_host_meta(struct trace *t, const struct collect_host *h, const struc
 		return -1;
 	snprintf(path, sizeof(path), "%s/hugepages-2048kB/enabled", thp);
 	if (collect_meta_file(t, "thp_pmd_enabled", path, 1, err))
+		return -1;
+	if (collect_meta_thp_sizes(t, thp, err) || collect_meta_pt_reclaim(t, vmlinux, err))
 		return -1;
 	snprintf(path, sizeof(path), "%s/shmem_enabled", thp);
 	if (collect_meta_file(t, "thp_shmem_enabled", path, 1, err))

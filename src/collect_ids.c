@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define COLLECT_IDS_CAP0 4096
 
 static size_t collect_ids_hash(uint64_t key, uint32_t ns, size_t mask)
 {
-	uint64_t h = (key ^ ((uint64_t)ns << 56)) * 0x9e3779b97f4a7c15ULL;
-
-	return (size_t)(h >> 17) & mask;
+	return (size_t)hash_u64(key ^ ((uint64_t)ns << 56)) & mask;
 }
 
 /* Index of (ns, key), or of the empty slot where it would go. */

@@ -11,11 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VM_READ_ 0x1ULL
-#define VM_WRITE_ 0x2ULL
-#define VM_EXEC_ 0x4ULL
-#define VM_SHARED_ 0x8ULL
-#define VM_GROWSDOWN_ 0x100ULL
+#include "kabi.h"
 
 int collect_procmaps_read(pid_t pid, uint64_t snap, uint64_t mm, unsigned page_shift,
 			  collect_procmaps_cb cb, void *ctx, struct avm_err *err)
@@ -45,10 +41,10 @@ int collect_procmaps_read(pid_t pid, uint64_t snap, uint64_t mm, unsigned page_s
 		v.start = start;
 		v.end = end;
 		v.pgoff = off >> page_shift;
-		v.flags = (perms[0] == 'r' ? VM_READ_ : 0) | (perms[1] == 'w' ? VM_WRITE_ : 0) |
-			  (perms[2] == 'x' ? VM_EXEC_ : 0) | (perms[3] == 's' ? VM_SHARED_ : 0);
+		v.flags = (perms[0] == 'r' ? VM_READ : 0) | (perms[1] == 'w' ? VM_WRITE : 0) |
+			  (perms[2] == 'x' ? VM_EXEC : 0) | (perms[3] == 's' ? VM_SHARED : 0);
 		if (used && !strncmp(line + used, "[stack]", 7))
-			v.flags |= VM_GROWSDOWN_;
+			v.flags |= VM_GROWSDOWN;
 		if (ino)
 			v.file = COLLECT_PROCMAPS_FILE_TAG | ((uint64_t)(maj & 0xfff) << 48) |
 				 ((uint64_t)(min & 0xfff) << 36) | (ino & 0xfffffffffULL);

@@ -558,6 +558,7 @@ void config_defaults(struct config *c)
 	c->lazy_adopt = LAZY_ADOPT_CONSERVATIVE;
 	c->lazy_merge_roots = LAZY_MERGE_ROOTS_REFUSE;
 	c->lazy_tree_parent_reuse = LAZY_TP_REUSE_MAINLINE;
+	c->lazy_ksm = LAZY_KSM_UPGRADE;
 	c->arch[0] = '\0';
 	c->min_saving_percent = 20.0;
 	c->max_lock_wait_regression_percent = 10.0;
@@ -569,7 +570,7 @@ void config_defaults(struct config *c)
 	c->min_forks_p99 = 100;
 	c->max_lost_share = 0;
 	c->max_skipped_share = 0;
-	c->ksm = false;
+	c->ksm = true;
 	c->reclaim_share_per_s = 0.0;
 	c->compaction_share_per_s = 0.0;
 	c->page_idle_sweep_s = 0.0;
@@ -659,6 +660,7 @@ static const char *const rewrite_names[] = { "ptl", "vma_write", "anon_vma_write
 static const char *const adopt_names[] = { "conservative", "optimistic" };
 static const char *const merge_roots_names[] = { "refuse", "allow" };
 static const char *const tp_reuse_names[] = { "mainline", "allocate" };
+static const char *const lazy_ksm_names[] = { "upgrade", "root" };
 #define NAMES_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define NAME_OF(a, i) ((unsigned)(i) < (unsigned)NAMES_N(a) ? (a)[i] : "?")
 
@@ -679,6 +681,7 @@ const char *config_lazy_tree_parent_reuse_name(enum lazy_tree_parent_reuse p)
 {
 	return NAME_OF(tp_reuse_names, p);
 }
+const char *config_lazy_ksm_name(enum lazy_ksm p) { return NAME_OF(lazy_ksm_names, p); }
 
 static int set_lazy_mremap(struct load_ctx *lc, const char *key, const char *v, int line,
 			   struct avm_err *err)
@@ -772,6 +775,18 @@ static int set_lazy_tp_reuse(struct load_ctx *lc, const char *key, const char *v
 			      err))
 		return -1;
 	lc->c->lazy_tree_parent_reuse = (enum lazy_tree_parent_reuse)i;
+	return 0;
+}
+
+static int set_lazy_ksm(struct load_ctx *lc, const char *key, const char *v, int line,
+			struct avm_err *err)
+{
+	int i;
+
+	if (config_parse_enum(lc->path, line, key, v, lazy_ksm_names, NAMES_N(lazy_ksm_names), &i,
+			      err))
+		return -1;
+	lc->c->lazy_ksm = (enum lazy_ksm)i;
 	return 0;
 }
 
@@ -938,6 +953,7 @@ static const struct {
 	{ "lazy.adopt", set_lazy_adopt },
 	{ "lazy.merge_roots", set_lazy_merge_roots },
 	{ "lazy.tree_parent_reuse", set_lazy_tp_reuse },
+	{ "lazy.ksm", set_lazy_ksm },
 	{ "arch.name", set_arch },
 	{ "verdict.min_saving_percent", set_min_saving },
 	{ "verdict.max_lock_wait_regression_percent", set_max_lock },
@@ -996,6 +1012,11 @@ int config_load(struct config *c, const char *path, struct avm_err *err)
 }
 
 /* ---- one key at a time (--set, --sweep) -------------------------------------------------- */
+
+const char *config_key_name(size_t i)
+{
+	return i < sizeof(config_keys) / sizeof(config_keys[0]) ? config_keys[i].key : NULL;
+}
 
 bool config_has_key(const char *key)
 {

@@ -29,6 +29,8 @@ enum lazy_adopt { LAZY_ADOPT_CONSERVATIVE = 0, LAZY_ADOPT_OPTIMISTIC = 1 };
 enum lazy_merge_roots { LAZY_MERGE_ROOTS_REFUSE = 0, LAZY_MERGE_ROOTS_ALLOW = 1 };
 /* Upgrade of a TREE_PARENT VMA: mainline's anon_vma reuse test first, or always allocate. */
 enum lazy_tree_parent_reuse { LAZY_TP_REUSE_MAINLINE = 0, LAZY_TP_REUSE_ALLOCATE = 1 };
+/* A KSM merge of a page in a lazy VMA (lazy.md §9.2 "KSM merge" row: unknown, a PARAM). */
+enum lazy_ksm { LAZY_KSM_UPGRADE = 0, LAZY_KSM_ROOT = 1 };
 
 struct config {
 	/* kernel: */
@@ -49,6 +51,7 @@ struct config {
 	enum lazy_adopt lazy_adopt;
 	enum lazy_merge_roots lazy_merge_roots;
 	enum lazy_tree_parent_reuse lazy_tree_parent_reuse;
+	enum lazy_ksm lazy_ksm;                /* default upgrade */
 	/* arch: */
 	char arch[32];                 /* e.g. "x86_64-4level"; "" = from trace meta */
 	/* verdict thresholds: */
@@ -56,7 +59,7 @@ struct config {
 	double max_lock_wait_regression_percent; /* key also read as max_lock_hold_... (old name) */
 	double max_fork_cost_regression_percent;
 	/* kernel (continued): */
-	bool ksm;                      /* KSM merging on (eager.md §7.1); default false */
+	bool ksm;                      /* apply the trace's KSM merges; default true */
 	/* pressure: what-if rmap walks (rmap_walk.h); 0 = off */
 	double reclaim_share_per_s;    /* share (0..1) of anon folios reclaim visits per second */
 	double compaction_share_per_s; /* share (0..1) of anon folios compaction migrates per second */
@@ -90,6 +93,8 @@ int config_load(struct config *c, const char *path, struct avm_err *err);
 int config_set(struct config *c, const char *key, const char *value, struct avm_err *err);
 /* Is `key` a key of the replay config? */
 bool config_has_key(const char *key);
+/* The i-th key config_set accepts (table order, old names included); NULL past the last. */
+const char *config_key_name(size_t i);
 /*
  * The value names of the lazy policies, as the config file spells them
  * (docs/config.md): "ptl", "conservative", ... for reports; "?" if out of range.
@@ -102,6 +107,7 @@ const char *config_lazy_rewrite_lock_name(enum lazy_rewrite_lock p);
 const char *config_lazy_adopt_name(enum lazy_adopt p);
 const char *config_lazy_merge_roots_name(enum lazy_merge_roots p);
 const char *config_lazy_tree_parent_reuse_name(enum lazy_tree_parent_reuse p);
+const char *config_lazy_ksm_name(enum lazy_ksm p);
 
 /*
  * Generic YAML reading, shared by every module that reads a YAML file

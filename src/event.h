@@ -77,14 +77,37 @@ enum avm_kind {
 	AVM_SNAPSHOT = 60,  /* a=snapshot id, b=enum avm_snap_reason, c=VMA count;
 	                       the VMAs are in table snap_vmas; reason EXIT: mm=the mm */
 	AVM_MIGRATE = 70,   /* a=enum avm_migrate_op, b=address, c=order */
-	AVM_KSM = 71,       /* a=enum avm_ksm_op, b=pfn, c=err */
-	AVM_THP = 72,       /* a=enum avm_thp_op, b=address, c=status */
+	AVM_KSM = 71,       /* a=enum avm_ksm_op, b=pfn, c=err, d=the rmap_item's page
+	                       address for MERGE and REMOVE_RMAP (schema version 3 on);
+	                       SCAN_END: mm=0, b=scan seq, c=rmap entries */
+	AVM_THP = 72,       /* a=enum avm_thp_op, b=COLLAPSE: linear page index + 1 of a
+	                       folio in the collapsed range (0 unknown; schema version 3
+	                       on), c=status (1 succeeded), d=isolated / referenced */
 	AVM_RECLAIM = 73,   /* a=nr_scanned, b=nr_reclaimed, c=1 active list, d=file */
 	AVM_TLB_FLUSH = 74, /* a=reason, b=pages */
 	AVM_RMAP_CALL = 75, /* fentry mode only: a=enum avm_rmap_fn, b=duration ns,
 	                       c=return value */
 	AVM_LOST = 80,      /* a=cpu, b=events lost on that cpu since the last AVM_LOST */
+
+	/*
+	 * userfaultfd ioctls (schema version 3 on), emitted at the ioctl's exit;
+	 * mm = the uffd's mm (ctx->mm, the mm the ioctl changes), e = the uffd
+	 * (open-file id of its file: the ctx identity VMAs carry).  d = the
+	 * result: bytes done (the ioctl's copy/zeropage/move/mapped/updated
+	 * field; a partial result is bytes > 0 although the ioctl said -EAGAIN),
+	 * or -errno when nothing was done.
+	 */
+	AVM_UFFD_REGISTER = 90,   /* a=start, b=len, c=UFFDIO_REGISTER_MODE_*, d=result
+				     (0 or -errno), e=uffd, f=ctx features (UFFD_FEATURE_*) */
+	AVM_UFFD_UNREGISTER = 91, /* a=start, b=len, d=result (0 or -errno), e=uffd */
+	AVM_UFFD_COPY = 92,       /* a=dst, b=len, c=src, d=bytes or -errno, e=uffd, f=mode */
+	AVM_UFFD_ZEROPAGE = 93,   /* a=dst, b=len, d=bytes or -errno, e=uffd, f=mode */
+	AVM_UFFD_MOVE = 94,       /* a=dst, b=len, c=src, d=bytes or -errno, e=uffd, f=mode */
+	AVM_UFFD_CONTINUE = 95,   /* a=start, b=len, d=bytes or -errno, e=uffd, f=mode */
+	AVM_UFFD_POISON = 96,     /* a=start, b=len, d=bytes or -errno, e=uffd, f=mode */
 };
+
+/* The userfaultfd values the events carry (modes, features) are kabi.h's KABI_UFFD_*. */
 
 enum avm_cache { AVM_CACHE_ANON_VMA = 1, AVM_CACHE_AVC = 2, AVM_CACHE_VMA = 3 };
 enum avm_slab_op { AVM_SLAB_ALLOC = 1, AVM_SLAB_FREE = 2 };
@@ -112,7 +135,7 @@ enum avm_migrate_op { AVM_MIGRATE_SET_PTE = 1, AVM_MIGRATE_REMOVE_PTE = 2,
 		      AVM_MIGRATE_SET_PMD = 3, AVM_MIGRATE_REMOVE_PMD = 4,
 		      AVM_MIGRATE_START = 5, AVM_MIGRATE_END = 6 };
 enum avm_ksm_op { AVM_KSM_MERGE = 1, AVM_KSM_REMOVE_RMAP = 2, AVM_KSM_ENTER = 3,
-		  AVM_KSM_EXIT = 4 };
+		  AVM_KSM_EXIT = 4, AVM_KSM_SCAN_END = 5 /* schema version 3 on */ };
 enum avm_thp_op { AVM_THP_COLLAPSE = 1, AVM_THP_SCAN = 2 };
 enum avm_rmap_fn { AVM_RMAP_PREPARE = 1, AVM_RMAP_FORK = 2, AVM_RMAP_UNLINK = 3 };
 

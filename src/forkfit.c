@@ -12,6 +12,8 @@
  */
 #include "forkfit.h"
 
+#include "array.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -44,15 +46,8 @@ int forkfit_add(struct forkfit *f, const double x[FORKFIT_NR], double y_ns, stru
 		f->over_cap++;
 		return 0;
 	}
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 256;
-
-		s = realloc(f->s, cap * sizeof(*s));
-		if (!s)
-			return avm_errf(err, "out of memory (fork latencies)");
-		f->s = s;
-		f->cap = cap;
-	}
+	if (array_grow((void **)&f->s, &f->cap, f->n + 1, sizeof(*f->s), 256))
+		return avm_errf(err, "out of memory (fork latencies)");
 	s = &f->s[f->n++];
 	memcpy(s->x, x, sizeof(s->x));
 	s->x[FORKFIT_BASE] = 1;

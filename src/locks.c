@@ -41,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+#include "hash.h"
 #include "u64map.h"
 
 /* Hold records older than this (relative to the latest start) are dead. */
@@ -242,9 +244,7 @@ void locks_hist_merge(struct locks_hist *a, const struct locks_hist *b)
 
 static size_t inst_hash(uint64_t id, unsigned cls, size_t cap)
 {
-	uint64_t h = (id ^ ((uint64_t)cls << 56)) * 0x9e3779b97f4a7c15ULL;
-
-	return (size_t)(h >> 17) & (cap - 1);
+	return (size_t)hash_u64(id ^ ((uint64_t)cls << 56)) & (cap - 1);
 }
 
 static bool inst_dead(const struct locks *l, const struct locks_inst *in)
@@ -1296,20 +1296,9 @@ static void log_section(struct locks *l, const struct locks_section *s, uint64_t
 			g->saturated = true; /* out of memory: sum from here on */
 		}
 	}
-	if (!g->saturated && g->nwork + np > g->capwork) {
-		size_t cap = g->capwork ? g->capwork * 2 : 8192;
-		uint64_t *nw;
-
-		while (cap < g->nwork + np)
-			cap *= 2;
-		nw = realloc(g->work, cap * sizeof(*nw));
-		if (nw) {
-			g->work = nw;
-			g->capwork = cap;
-		} else {
-			g->saturated = true;
-		}
-	}
+	if (!g->saturated &&
+	    array_grow((void **)&g->work, &g->capwork, g->nwork + np, sizeof(*g->work), 8192))
+		g->saturated = true; /* out of memory: sum from here on */
 	if (g->saturated) {
 		g->st.unsimulated++;
 		if (failed) {

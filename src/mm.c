@@ -41,46 +41,10 @@
 #include <string.h>
 
 #include "arch.h"
+#include "array.h"
+#include "kabi.h"
 #include "locks.h"
 #include "u64map.h"
-
-/* Kernel ABI values (uapi asm-generic/mman*.h, linux/mman.h), x86_64. */
-#define K_PROT_READ 0x1
-#define K_PROT_WRITE 0x2
-#define K_PROT_EXEC 0x4
-#define K_MAP_SHARED 0x01
-#define K_MAP_PRIVATE 0x02
-#define K_MAP_SHARED_VALIDATE 0x03
-#define K_MAP_DROPPABLE 0x08
-#define K_MAP_TYPE 0x0f
-#define K_MAP_FIXED 0x10
-#define K_MAP_ANONYMOUS 0x20
-#define K_MAP_GROWSDOWN 0x0100
-#define K_MAP_LOCKED 0x2000
-#define K_MAP_NORESERVE 0x4000
-#define K_MAP_POPULATE 0x8000
-#define K_MAP_NONBLOCK 0x10000
-#define K_MAP_STACK 0x20000
-#define K_MAP_HUGETLB 0x40000
-#define K_MAP_SYNC 0x80000
-#define K_MREMAP_MAYMOVE 1
-#define K_MREMAP_FIXED 2
-#define K_MREMAP_DONTUNMAP 4
-#define K_MLOCK_ONFAULT 0x1
-#define K_MCL_CURRENT 1
-#define K_MCL_FUTURE 2
-#define K_MCL_ONFAULT 4
-#define K_ENOMEM 12
-#define K_CLONE_VM 0x100
-
-enum {
-	K_MADV_NORMAL = 0, K_MADV_RANDOM = 1, K_MADV_SEQUENTIAL = 2, K_MADV_DONTNEED = 4,
-	K_MADV_DONTFORK = 10, K_MADV_DOFORK = 11, K_MADV_MERGEABLE = 12,
-	K_MADV_UNMERGEABLE = 13, K_MADV_HUGEPAGE = 14, K_MADV_NOHUGEPAGE = 15,
-	K_MADV_DONTDUMP = 16, K_MADV_DODUMP = 17, K_MADV_WIPEONFORK = 18,
-	K_MADV_KEEPONFORK = 19, K_MADV_POPULATE_READ = 22, K_MADV_POPULATE_WRITE = 23,
-	K_MADV_DONTNEED_LOCKED = 24, K_MADV_GUARD_INSTALL = 102,
-};
 
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
 /* VM_DATA_DEFAULT_FLAGS on x86_64 without READ_IMPLIES_EXEC. */
@@ -90,6 +54,9 @@ enum {
 /* How far below a VM_GROWSDOWN VMA a fault may land and still expand it. */
 #define STACK_GROW_MAX (256ULL << 20)
 #define FOLIO_BLOCK 4096
+/* uffd ctx ids the simulator makes: a fork child's (EVENT_FORK) and an unknown one's */
+#define UFFD_CHILD_CTX (1ULL << 61)
+#define UFFD_UNKNOWN_CTX (1ULL << 60)
 
 struct folio {
 	uint64_t id, owner, index;
@@ -115,6 +82,7 @@ struct slots {
 struct chunk {
 	struct slots *sl;  /* NULL until a page is mapped */
 	bool pmd;          /* a page table exists under this PMD */
+	bool thp;          /* ... and it maps a THP or the huge zero page (not split since) */
 };
 
 struct mm_space {
@@ -141,6 +109,8 @@ struct mm_sim {
 	struct mm_sim_stats st;
 	struct u64map mms;
 	struct u64map made;       /* skip_unknown_mm: every mm id ever made (value 1) */
+	struct u64map uffd_features; /* uffd ctx id -> its UFFD_FEATURE_* + 1 (REGISTER events) */
+	uint64_t uffd_reg_ctx;    /* the ctx a MOD_UFFD_REGISTER in progress registers */
 	uint64_t next_vma_id, next_folio_id, next_fake_file;
 	struct folio *folio_pool;
 	struct mm_vma *vma_pool;  /* freed VMA objects, linked through ->anon */
@@ -161,6 +131,15 @@ struct mm_sim {
 	uint64_t *mm_ids;
 	size_t nmm_ids;
 	bool mm_ids_dirty;
+	uint64_t fault_next;  /* end of the large folio the last fault mapped (populate skips it) */
+	/* KSM: mm id -> struct u64map of (page number + 1) -> struct ksm_pin */
+	struct u64map ksm;
+};
+
+/* A stable KSM rmap_item of one page: the model's pin (model_ops.ksm_pin). */
+struct ksm_pin {
+	uint64_t token;
+	bool stale; /* MADV_UNMERGEABLE broke it: ksmd drops it at its next full scan */
 };
 
 /* Proposed VMA attributes (the kernel's vma_merge_struct fields that matter). */
@@ -198,15 +177,23 @@ static bool has_anon(const struct mm_sim *s, const struct mm_vma *v)
 	return v->anon && s->ops->has_anon(s->model, v);
 }
 
+/* The UFFD_FEATURE_* a REGISTER event reported for ctx (0: never seen). */
+static uint64_t uffd_features(const struct mm_sim *s, uint64_t ctx)
+{
+	uintptr_t f = (uintptr_t)u64map_get(&s->uffd_features, ctx);
+
+	return f ? (uint64_t)f - 1 : 0;
+}
+
 static uint64_t prot_to_vm(int64_t prot)
 {
 	uint64_t f = 0;
 
-	if (prot & K_PROT_READ)
+	if (prot & KABI_PROT_READ)
 		f |= VM_READ;
-	if (prot & K_PROT_WRITE)
+	if (prot & KABI_PROT_WRITE)
 		f |= VM_WRITE;
-	if (prot & K_PROT_EXEC)
+	if (prot & KABI_PROT_EXEC)
 		f |= VM_EXEC;
 	return f;
 }
@@ -299,16 +286,9 @@ static int vma_insert(struct mm_space *mm, struct mm_vma *v, struct avm_err *err
 {
 	size_t i;
 
-	if (mm->nvma == mm->cap) {
-		size_t cap = mm->cap ? mm->cap * 2 : 16;
-		struct mm_vma **nv = realloc(mm->vma, cap * sizeof(*nv));
-
-		if (!nv)
-			return avm_errf(err, "out of memory (VMA array of mm %llu)",
-					(unsigned long long)mm->id);
-		mm->vma = nv;
-		mm->cap = cap;
-	}
+	if (array_grow((void **)&mm->vma, &mm->cap, mm->nvma + 1, sizeof(*mm->vma), 16))
+		return avm_errf(err, "out of memory (VMA array of mm %llu)",
+				(unsigned long long)mm->id);
 	i = idx_start_ge(mm, v->start);
 	memmove(&mm->vma[i + 1], &mm->vma[i], (mm->nvma - i) * sizeof(*mm->vma));
 	mm->vma[i] = v;
@@ -459,6 +439,7 @@ static struct folio *folio_new(struct mm_sim *s, uint64_t owner, uint64_t index,
 	f->maps = 0;
 	f->split_seen = false;
 	f->next_free = NULL;
+	s->st.folios_by_order[log2u(nr) < MM_ORDER_MAX ? log2u(nr) : MM_ORDER_MAX]++;
 	s->st.folios_live++;
 	if (s->st.folios_live > s->st.folios_peak)
 		s->st.folios_peak = s->st.folios_live;
@@ -735,6 +716,54 @@ static void pmd_release_empty(struct mm_space *mm, uint64_t start, uint64_t end)
 }
 
 /*
+ * After MADV_DONTNEED of [start, end): the PMD regions that one VMA's zap
+ * covered whole lose their page table, so a later fault there finds the PMD
+ * empty (the PMD-THP path again, eager.md §2.8):
+ *   - a PMD-mapped THP: zap_huge_pmd clears the PMD and frees the deposited
+ *     PTE table, with or without PT_RECLAIM;
+ *   - a PTE table, with CONFIG_PT_RECLAIM (params.pt_reclaim): zap_pte_range
+ *     over a whole PMD with reclaim_pt set (MADV_DONTNEED, _LOCKED) frees the
+ *     table it emptied (try_to_free_pte).  Guard and uffd-wp markers, which
+ *     keep a table in the kernel, are not simulated.
+ * Hugetlb VMAs zap elsewhere and keep theirs.
+ */
+static void pmd_clear_zapped(struct mm_space *mm, uint64_t start, uint64_t end)
+{
+	struct mm_sim *s = mm->sim;
+	uint64_t a = start;
+
+	while (a < end) {
+		size_t i = idx_end_above(mm, a);
+		struct mm_vma *v = i < mm->nvma ? mm->vma[i] : NULL;
+		uint64_t lo, hi, b;
+
+		if (!v || v->start >= end)
+			break;
+		lo = v->start > a ? v->start : a;
+		hi = v->end < end ? v->end : end;
+		for (b = (lo + s->p.pmd_size - 1) & ~(s->p.pmd_size - 1);
+		     !(v->flags & VM_HUGETLB) && b >= lo && b + s->p.pmd_size <= hi;
+		     b += s->p.pmd_size) {
+			uint64_t key = chunk_key(s, b);
+			struct chunk *c = u64map_get(&mm->chunks, key);
+			bool thp = c && c->thp;
+
+			if (!c || !c->pmd || !(thp || s->p.pt_reclaim))
+				continue;
+			c->pmd = false;
+			c->thp = false;
+			if (!thp)
+				s->st.pte_tables_reclaimed++;
+			if (mm->pt) /* the entries are clear: only the table of [b, b + PMD) goes */
+				arch_pt_unmap(mm->pt, b, b + s->p.pmd_size, b, b + s->p.pmd_size);
+			if (!c->sl || !c->sl->npages)
+				chunk_drop(mm, key, c);
+		}
+		a = v->end;
+	}
+}
+
+/*
  * Page tables (arch.h): a fault maps one PTE, or a PMD with its deposited
  * PTE page; munmap clears entries and frees what free_pgtables() frees
  * between the neighbours, then flushes the TLB of the range.
@@ -827,10 +856,12 @@ static void thp_cut(struct mm_sim *s, struct mm_space *mm, uint64_t addr)
 	struct folio *f;
 	size_t i;
 
-	if (!s->ops->thp_split || !(addr & (s->p.pmd_size - 1)))
+	if (!(addr & (s->p.pmd_size - 1)))
 		return;
 	c = u64map_get(&mm->chunks, chunk_key(s, addr));
-	if (!c || !c->sl)
+	if (c)
+		c->thp = false; /* split_huge_pmd: the PMD now holds a PTE table */
+	if (!s->ops->thp_split || !c || !c->sl)
 		return;
 	i = page_slot(s, addr); /* > 0: addr is inside the PMD */
 	f = c->sl->pg[i];
@@ -1244,6 +1275,97 @@ out:
 /* ------------------------------------------------------------------------- */
 /* faults */
 
+/*
+ * Anon folio sizes (mTHP).  Each size's sysfs mode: always, madvise (the VMA
+ * needs VM_HUGEPAGE), inherit (the top-level thp_enabled decides: always, or
+ * madvise with VM_HUGEPAGE), never (in no mask).  Orders 0 and 1 are never
+ * large anonymous folios (THP_ORDERS_ALL_ANON).
+ */
+static bool anon_orders_listed(const struct mm_sim_params *p, uint64_t orders)
+{
+	return p->anon_orders_known && (p->anon_orders_seen & orders);
+}
+
+static uint64_t anon_orders_allowed(const struct mm_sim_params *p, uint64_t vm_flags,
+				    bool thp_disabled)
+{
+	bool advised = vm_flags & VM_HUGEPAGE;
+	uint64_t orders = p->anon_orders_always;
+
+	if (!p->anon_orders_known || (vm_flags & VM_NOHUGEPAGE) || thp_disabled)
+		return 0;
+	if (advised)
+		orders |= p->anon_orders_madvise;
+	if (p->thp_enabled == 2 || (p->thp_enabled == 1 && advised))
+		orders |= p->anon_orders_inherit;
+	return orders & ~3ULL;
+}
+
+unsigned mm_anon_fault_order(const struct mm_sim_params *p, uint64_t vm_flags, bool thp_disabled,
+			     uint64_t start, uint64_t end, uint64_t addr,
+			     bool (*range_none)(void *ctx, uint64_t lo, uint64_t hi), void *ctx)
+{
+	unsigned pmd_order = 0, o;
+	uint64_t orders;
+
+	while ((p->page_size << pmd_order) < p->pmd_size)
+		pmd_order++;
+	/* userfaultfd needs per-page fault fidelity: base pages only */
+	if (vm_flags & VM_UFFD_MASK)
+		return 0;
+	orders = anon_orders_allowed(p, vm_flags, thp_disabled) & ((1ULL << pmd_order) - 1);
+	for (o = pmd_order; o-- > 2;) {
+		uint64_t size = p->page_size << o, base = addr & ~(size - 1);
+
+		if (!(orders & (1ULL << o)) || base < start || base + size > end)
+			continue;
+		if (range_none(ctx, base, base + size))
+			return o;
+	}
+	return 0;
+}
+
+int mm_sim_params_thp_sizes(struct mm_sim_params *p, const char *spec, struct avm_err *err)
+{
+	static const char *const modes[] = { "never", "always", "madvise", "inherit" };
+	const char *q = spec;
+
+	p->anon_orders_known = true;
+	p->anon_orders_always = p->anon_orders_madvise = p->anon_orders_inherit = 0;
+	p->anon_orders_seen = 0;
+	while (*q) {
+		char *end;
+		unsigned long long kb = strtoull(q, &end, 10);
+		uint64_t bytes = kb << 10;
+		unsigned o = 0;
+		size_t m, n;
+
+		if (end == q || strncmp(end, "kB=", 3) || !kb || kb > (1ULL << 40) ||
+		    (bytes & (bytes - 1)) || bytes <= p->page_size)
+			return avm_errf(err, "meta thp_anon_sizes: '%.40s' is not <size>kB=<mode> "
+					     "with a power-of-two size above the page size", q);
+		while ((p->page_size << o) < bytes)
+			o++;
+		end += 3;
+		n = strcspn(end, ",");
+		for (m = 0; m < 4; m++)
+			if (strlen(modes[m]) == n && !strncmp(end, modes[m], n))
+				break;
+		if (m == 4 || o > 63)
+			return avm_errf(err, "meta thp_anon_sizes: '%.*s' is not never, always, "
+					     "madvise or inherit", (int)(n > 20 ? 20 : n), end);
+		p->anon_orders_seen |= 1ULL << o;
+		if (m == 1)
+			p->anon_orders_always |= 1ULL << o;
+		else if (m == 2)
+			p->anon_orders_madvise |= 1ULL << o;
+		else if (m == 3)
+			p->anon_orders_inherit |= 1ULL << o;
+		q = end + n + (end[n] == ',');
+	}
+	return 0;
+}
+
 /* eager.md §2.8: may a fault at addr in v take the PMD-THP path? */
 static bool thp_pmd_allowed(const struct mm_sim *s, const struct mm_space *mm,
 			    const struct mm_vma *v, uint64_t addr)
@@ -1254,14 +1376,68 @@ static bool thp_pmd_allowed(const struct mm_sim *s, const struct mm_space *mm,
 		return false;
 	if ((v->flags & VM_NOHUGEPAGE) || mm->thp_disabled)
 		return false;
-	if (s->p.thp_enabled == 0 || (s->p.thp_enabled == 1 && !(v->flags & VM_HUGEPAGE)))
+	if (anon_orders_listed(&s->p, 1ULL << log2u(s->chunk_pages))) {
+		if (!(anon_orders_allowed(&s->p, v->flags, false) & (1ULL << log2u(s->chunk_pages))))
+			return false;
+	} else if (s->p.thp_enabled == 0 || (s->p.thp_enabled == 1 && !(v->flags & VM_HUGEPAGE))) {
 		return false;
+	}
 	return base >= v->start && base + s->p.pmd_size <= v->end;
+}
+
+/* Is no anon page mapped, and (with page tables) no PTE present, in [lo, hi) of one chunk? */
+struct range_ctx {
+	struct mm_space *mm;
+	struct chunk *c;
+};
+
+static bool range_none(void *ctx, uint64_t lo, uint64_t hi)
+{
+	struct range_ctx *r = ctx;
+	struct mm_sim *s = r->mm->sim;
+	uint64_t a;
+
+	if (r->c->sl && slot_next(r->c->sl, page_slot(s, lo), page_slot(s, lo) +
+				  pages_of(s, hi - lo)) < page_slot(s, lo) + pages_of(s, hi - lo))
+		return false;
+	/* the zero page or a page-cache page leaves a PTE the slots do not hold */
+	for (a = lo; r->mm->pt && a < hi; a += s->p.page_size)
+		if (arch_pt_present(r->mm->pt, a))
+			return false;
+	return true;
 }
 
 static uint64_t linear_index(const struct mm_sim *s, const struct mm_vma *v, uint64_t addr)
 {
 	return v->pgoff + pages_of(s, addr - v->start);
+}
+
+/*
+ * A write fault's new anonymous folio of 2^order pages (mTHP, below the
+ * PMD): the aligned range around addr, all of it unmapped (the caller's
+ * order choice checked), is mapped by one folio; its PTEs are set at once.
+ */
+static int fault_large(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, struct chunk *c,
+		       uint64_t addr, unsigned order, struct avm_err *err)
+{
+	uint64_t size = s->p.page_size << order, base = addr & ~(size - 1), a;
+	struct folio *nf;
+
+	for (a = base; a < base + size; a += s->p.page_size)
+		if (pt_touch(mm, a, false, err))
+			return -1;
+	if (anon_prepare(s, v, err))
+		return -1;
+	nf = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, base),
+		       1U << order, err);
+	if (!nf || chunk_slots(s, c, err))
+		return -1;
+	nf->maps = 1; /* held while mapping, dropped below */
+	for (a = base; a < base + size; a += s->p.page_size)
+		slot_set(s, c->sl, page_slot(s, a), nf);
+	folio_unmap(s, nf);
+	s->fault_next = base + size;
+	return 0;
 }
 
 /*
@@ -1294,6 +1470,7 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		uint64_t base = addr & ~(s->p.pmd_size - 1), a;
 
 		c->pmd = true;
+		c->thp = true;
 		s->st.thp_faults++;
 		/* a PMD mapping (huge zero page or THP) deposits its PTE page */
 		if (pt_touch(mm, base, true, err))
@@ -1315,11 +1492,22 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 		return 0;
 	}
 	c->pmd = true;
+	f = c->sl ? c->sl->pg[page_slot(s, addr)] : NULL;
+	/* do_anonymous_page's write fault: alloc_anon_folio picks the folio's size */
+	if (write && !f && vma_is_anonymous(v) && s->p.anon_orders_known) {
+		struct range_ctx rc = { mm, c };
+		unsigned order = mm_anon_fault_order(&s->p, v->flags |
+						     (v->uffd_ctx ? VM_UFFD_MISSING : 0),
+						     mm->thp_disabled, v->start, v->end, addr,
+						     range_none, &rc);
+
+		if (order)
+			return fault_large(s, mm, v, c, addr, order, err);
+	}
 	if (pt_touch(mm, addr, false, err))
 		return -1;
 	if (!write)
 		return 0; /* zero page, page cache, or already mapped */
-	f = c->sl ? c->sl->pg[page_slot(s, addr)] : NULL;
 	if (f && c->sl->refs == 1 && f->maps <= f->nr) {
 		/* Sole mapping: reuse in place, re-pointing folio->mapping (§4.1). */
 		if (anon_prepare(s, v, err))
@@ -1342,8 +1530,10 @@ static int fault_page(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, u
 	nf = folio_new(s, owner, linear_index(s, v, addr), 1, err);
 	if (!nf)
 		return -1;
-	if (f)
+	if (f) {
 		s->st.cow_copies++;
+		c->thp = false; /* do_huge_pmd_wp_page splits a shared PMD and copies a page */
+	}
 	if (chunk_slots(s, c, err))
 		return -1;
 	slot_set(s, c->sl, page_slot(s, addr), nf);
@@ -1447,9 +1637,13 @@ static int populate(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint6
 			continue;
 		}
 		for (; a < vend; a += s->p.page_size) {
+			s->fault_next = 0;
 			if (fault_page(s, mm, v, a, write, err))
 				return -1;
 			v = mm_find_vma(mm, a); /* fault_page never changes the layout */
+			/* GUP finds the rest of a large folio the fault just mapped present */
+			if (s->fault_next > a + s->p.page_size)
+				a = (s->fault_next < vend ? s->fault_next : vend) - s->p.page_size;
 		}
 	}
 	return 0;
@@ -1467,8 +1661,8 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 		    struct avm_err *err)
 {
 	uint64_t addr = (uint64_t)ev->a, len = page_align(s, (uint64_t)ev->b);
-	int64_t flags = ev->d, type = flags & K_MAP_TYPE;
-	bool shared = type == K_MAP_SHARED || type == K_MAP_SHARED_VALIDATE;
+	int64_t flags = ev->d, type = flags & KABI_MAP_TYPE;
+	bool shared = type == KABI_MAP_SHARED || type == KABI_MAP_SHARED_VALIDATE;
 	struct vattr a = { 0 };
 	struct mm_vma *v;
 	bool populate_it;
@@ -1482,20 +1676,20 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 		return 0;
 	/* do_mmap: calc_vm_prot_bits | calc_vm_flag_bits | def_flags | VM_MAY* */
 	a.flags = prot_to_vm(ev->c) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | mm->def_flags;
-	if (flags & K_MAP_GROWSDOWN)
+	if (flags & KABI_MAP_GROWSDOWN)
 		a.flags |= VM_GROWSDOWN;
-	if (flags & K_MAP_LOCKED)
+	if (flags & KABI_MAP_LOCKED)
 		a.flags |= VM_LOCKED;
-	if (flags & K_MAP_STACK)
+	if (flags & KABI_MAP_STACK)
 		a.flags |= VM_NOHUGEPAGE;
-	if ((flags & K_MAP_SYNC) && type == K_MAP_SHARED_VALIDATE)
+	if ((flags & KABI_MAP_SYNC) && type == KABI_MAP_SHARED_VALIDATE)
 		a.flags |= VM_SYNC;
 	if (shared)
 		a.flags |= VM_SHARED | VM_MAYSHARE;
-	if (type == K_MAP_DROPPABLE)
+	if (type == KABI_MAP_DROPPABLE)
 		a.flags |= VM_DROPPABLE | VM_WIPEONFORK | VM_DONTDUMP | VM_NORESERVE;
 	a.file = (uint64_t)ev->e;
-	if (flags & K_MAP_HUGETLB) {
+	if (flags & KABI_MAP_HUGETLB) {
 		/* hugetlbfs: VM_HUGETLB | VM_DONTEXPAND, a close hook, never merges */
 		a.flags |= VM_HUGETLB | VM_DONTEXPAND;
 		a.has_close = true;
@@ -1510,7 +1704,7 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 	} else {
 		a.pgoff = (uint64_t)ev->f;
 	}
-	if ((flags & K_MAP_NORESERVE) && !s->p.overcommit_never)
+	if ((flags & KABI_MAP_NORESERVE) && !s->p.overcommit_never)
 		a.flags |= VM_NORESERVE;
 	/* accountable_mapping(): private, writable, not NORESERVE, not hugetlb */
 	if (!(a.flags & VM_HUGETLB) && (a.flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE)
@@ -1528,7 +1722,7 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 			return -1;
 	}
 	populate_it = ((a.flags & VM_LOCKED) && !(a.flags & VM_LOCKONFAULT)) ||
-		      (flags & (K_MAP_POPULATE | K_MAP_NONBLOCK)) == K_MAP_POPULATE;
+		      (flags & (KABI_MAP_POPULATE | KABI_MAP_NONBLOCK)) == KABI_MAP_POPULATE;
 	if (populate_it)
 		return populate(s, mm, addr, addr + len, -1, err);
 	return 0;
@@ -1537,11 +1731,12 @@ static int sys_mmap(struct mm_sim *s, struct mm_space *mm, const struct avm_even
 /* ------------------------------------------------------------------------- */
 /* per-VMA attribute changes: mprotect, madvise, mlock, prctl name, mseal */
 
-enum modify_kind { MOD_MPROTECT, MOD_MADVISE, MOD_MLOCK, MOD_MUNLOCK, MOD_NAME, MOD_SEAL };
+enum modify_kind { MOD_MPROTECT, MOD_MADVISE, MOD_MLOCK, MOD_MUNLOCK, MOD_NAME, MOD_SEAL,
+		   MOD_UFFD_REGISTER, MOD_UFFD_UNREGISTER };
 
 struct modify {
 	enum modify_kind kind;
-	int64_t arg;         /* prot, advice, mlock flags, name id */
+	int64_t arg;         /* prot, advice, mlock flags, name id, VM_UFFD_* to register */
 	bool holes_stop;     /* mprotect/mlock stop at a hole (ENOMEM); madvise skips it */
 };
 
@@ -1572,41 +1767,41 @@ static int modify_attrs(const struct mm_vma *v, const struct modify *m, struct v
 		break;
 	case MOD_MADVISE:
 		switch (m->arg) {
-		case K_MADV_NORMAL: f &= ~(VM_SEQ_READ | VM_RAND_READ); break;
-		case K_MADV_RANDOM: f = (f & ~VM_SEQ_READ) | VM_RAND_READ; break;
-		case K_MADV_SEQUENTIAL: f = (f & ~VM_RAND_READ) | VM_SEQ_READ; break;
-		case K_MADV_DONTFORK: f |= VM_DONTCOPY; break;
-		case K_MADV_DOFORK:
+		case KABI_MADV_NORMAL: f &= ~(VM_SEQ_READ | VM_RAND_READ); break;
+		case KABI_MADV_RANDOM: f = (f & ~VM_SEQ_READ) | VM_RAND_READ; break;
+		case KABI_MADV_SEQUENTIAL: f = (f & ~VM_RAND_READ) | VM_SEQ_READ; break;
+		case KABI_MADV_DONTFORK: f |= VM_DONTCOPY; break;
+		case KABI_MADV_DOFORK:
 			if (f & VM_IO)
 				return -1;
 			f &= ~VM_DONTCOPY;
 			break;
-		case K_MADV_WIPEONFORK:
+		case KABI_MADV_WIPEONFORK:
 			if (v->file || (f & VM_SHARED))
 				return -1;
 			f |= VM_WIPEONFORK;
 			break;
-		case K_MADV_KEEPONFORK:
+		case KABI_MADV_KEEPONFORK:
 			if (f & VM_DROPPABLE)
 				return -1;
 			f &= ~VM_WIPEONFORK;
 			break;
-		case K_MADV_DONTDUMP: f |= VM_DONTDUMP; break;
-		case K_MADV_DODUMP:
+		case KABI_MADV_DONTDUMP: f |= VM_DONTDUMP; break;
+		case KABI_MADV_DODUMP:
 			if ((f & VM_SPECIAL) && !(f & VM_HUGETLB))
 				return -1;
 			f &= ~VM_DONTDUMP;
 			break;
-		case K_MADV_MERGEABLE:
+		case KABI_MADV_MERGEABLE:
 			/* ksm_madvise: silently ignores VMAs KSM cannot handle */
 			if (f & (VM_MERGEABLE | VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO |
 				 VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP | VM_DROPPABLE))
 				return 0;
 			f |= VM_MERGEABLE;
 			break;
-		case K_MADV_UNMERGEABLE: f &= ~VM_MERGEABLE; break;
-		case K_MADV_HUGEPAGE: f = (f & ~VM_NOHUGEPAGE) | VM_HUGEPAGE; break;
-		case K_MADV_NOHUGEPAGE: f = (f & ~VM_HUGEPAGE) | VM_NOHUGEPAGE; break;
+		case KABI_MADV_UNMERGEABLE: f &= ~VM_MERGEABLE; break;
+		case KABI_MADV_HUGEPAGE: f = (f & ~VM_NOHUGEPAGE) | VM_HUGEPAGE; break;
+		case KABI_MADV_NOHUGEPAGE: f = (f & ~VM_HUGEPAGE) | VM_NOHUGEPAGE; break;
 		default: return 0;
 		}
 		break;
@@ -1615,7 +1810,7 @@ static int modify_attrs(const struct mm_vma *v, const struct modify *m, struct v
 		if (f & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE))
 			return 0;
 		f = (f & ~VM_LOCKED_MASK) | VM_LOCKED |
-		    ((m->arg & K_MLOCK_ONFAULT) ? VM_LOCKONFAULT : 0);
+		    ((m->arg & KABI_MLOCK_ONFAULT) ? VM_LOCKONFAULT : 0);
 		break;
 	case MOD_MUNLOCK:
 		if (f & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE))
@@ -1630,6 +1825,21 @@ static int modify_attrs(const struct mm_vma *v, const struct modify *m, struct v
 	case MOD_SEAL:
 		f |= VM_SEALED;
 		break;
+	case MOD_UFFD_REGISTER:
+		/* userfaultfd_register: a VMA of this ctx with the bits already is skipped */
+		if (v->uffd_ctx == v->mm->sim->uffd_reg_ctx && (f & (uint64_t)m->arg) == (uint64_t)m->arg)
+			return 0;
+		a->uffd_ctx = v->mm->sim->uffd_reg_ctx;
+		f = (f & ~VM_UFFD_MASK) | (uint64_t)m->arg;
+		a->flags = f;
+		return 1;
+	case MOD_UFFD_UNREGISTER:
+		/* userfaultfd_unregister: VMAs of no ctx are skipped, the others cleared */
+		if (!v->uffd_ctx)
+			return 0;
+		a->uffd_ctx = 0;
+		a->flags = f & ~VM_UFFD_MASK;
+		return 1;
 	}
 	a->flags = f;
 	return f == v->flags ? 0 : 1;
@@ -1716,6 +1926,209 @@ static int sys_mprotect(struct mm_sim *s, struct mm_space *mm, const struct avm_
 	return modify_range(s, mm, start, end, &m, ev->d < 0, err);
 }
 
+/* ------------------------------------------------------------------------- */
+/*
+ * KSM (eager.md §7 "KSM" row).  A merge (ksm_merge_with_ksm_page, err 0)
+ * replaces the anon page at the rmap_item's address with the KSM page: the
+ * anon folio leaves that PTE (the KSM page is named by its stable node, not
+ * by the anon rmap; the PTE stays present), and the stable rmap_item takes
+ * a reference on the VMA's anon_vma (model_ops.ksm_pin).  The reference
+ * goes when the item goes: at once for a stable-node removal
+ * (ksm_remove_rmap_item), and otherwise when ksmd next meets the item and
+ * finds it stale - the mm gone, no VMA or no page at the address, the page
+ * COW-copied back into an anon folio, MADV_UNMERGEABLE - which the
+ * simulator places at the end of the next full scan (ksm_stop_scan), the
+ * latest time the kernel can do it.  Traces before schema version 3 carry
+ * no address: their merges pin nothing.
+ */
+static void ksm_release(struct mm_sim *s, uint64_t mm_id, uint64_t addr)
+{
+	struct u64map *pages = u64map_get(&s->ksm, mm_id);
+	struct ksm_pin *p = pages ? u64map_get(pages, (addr >> s->page_shift) + 1) : NULL;
+
+	if (!p)
+		return;
+	u64map_del(pages, (addr >> s->page_shift) + 1);
+	s->ops->ksm_unpin(s->model, p->token);
+	free(p);
+	s->st.ksm_items--;
+	if (!pages->n) {
+		u64map_del(&s->ksm, mm_id);
+		u64map_free(pages);
+		free(pages);
+	}
+}
+
+static int ksm_merge(struct mm_sim *s, uint64_t mm_id, uint64_t addr, struct avm_err *err)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct mm_vma *v = mm ? mm_find_vma(mm, addr) : NULL;
+	struct u64map *pages;
+	struct ksm_pin *p;
+	uint64_t token = 0;
+
+	if (!v)
+		return 0; /* an mm or a range the world does not have */
+	ksm_release(s, mm_id, addr); /* a re-merge: the old item left the tree first */
+	if (zap_range(mm, addr, addr + s->p.page_size, err))
+		return -1;
+	if (s->ops->ksm_pin(s->model, v, addr, &token, err))
+		return avm_err_prefix(err, "KSM merge at %#llx", (unsigned long long)addr);
+	if (!token)
+		return 0;
+	pages = u64map_get(&s->ksm, mm_id);
+	if (!pages) {
+		pages = calloc(1, sizeof(*pages));
+		if (!pages || u64map_put(&s->ksm, mm_id, pages)) {
+			free(pages);
+			s->ops->ksm_unpin(s->model, token);
+			return avm_errf(err, "out of memory (KSM items)");
+		}
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || u64map_put(pages, (addr >> s->page_shift) + 1, p)) {
+		free(p);
+		s->ops->ksm_unpin(s->model, token);
+		return avm_errf(err, "out of memory (KSM items)");
+	}
+	p->token = token;
+	s->st.ksm_items++;
+	return 0;
+}
+
+/* Is the KSM page still mapped at addr of mm (not unmapped, not COW-copied, not unmerged)? */
+static bool ksm_still_merged(struct mm_sim *s, uint64_t mm_id, uint64_t addr,
+			     const struct ksm_pin *p)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct chunk *c;
+
+	if (!mm || p->stale || !mm_find_vma(mm, addr))
+		return false;
+	c = u64map_get(&mm->chunks, chunk_key(s, addr));
+	if (c && c->sl && c->sl->pg[page_slot(s, addr)])
+		return false; /* an anon folio again: the KSM page was COW-copied */
+	return !mm->pt || arch_pt_present(mm->pt, addr);
+}
+
+/* ksm_stop_scan: ksmd met every item once; the stale ones are gone. */
+static int ksm_scan_end(struct mm_sim *s, bool all, struct avm_err *err)
+{
+	uint64_t it = 0, mm_id, *drop = NULL, n = 0, cap = 0;
+	void *val;
+
+	while (u64map_next(&s->ksm, &it, &mm_id, &val)) {
+		struct u64map *pages = val;
+		uint64_t pit = 0, key;
+		void *pv;
+
+		while (u64map_next(pages, &pit, &key, &pv)) {
+			uint64_t addr = (key - 1) << s->page_shift;
+
+			if (!all && ksm_still_merged(s, mm_id, addr, pv))
+				continue;
+			if (n + 2 > cap) {
+				uint64_t *nd;
+
+				cap = cap ? cap * 2 : 64;
+				nd = realloc(drop, cap * sizeof(*nd));
+				if (!nd) {
+					free(drop);
+					return avm_errf(err, "out of memory (KSM scan)");
+				}
+				drop = nd;
+			}
+			drop[n++] = mm_id;
+			drop[n++] = addr;
+		}
+	}
+	for (uint64_t i = 0; i < n; i += 2)
+		ksm_release(s, drop[i], drop[i + 1]);
+	free(drop);
+	return 0;
+}
+
+static void ksm_mark_stale(struct mm_space *mm, uint64_t start, uint64_t end)
+{
+	struct mm_sim *s = mm->sim;
+	struct u64map *pages = u64map_get(&s->ksm, mm->id);
+	uint64_t it = 0, key;
+	void *pv;
+
+	while (pages && u64map_next(pages, &it, &key, &pv)) {
+		uint64_t addr = (key - 1) << s->page_shift;
+
+		if (addr >= start && addr < end)
+			((struct ksm_pin *)pv)->stale = true;
+	}
+}
+
+static int ksm_event(struct mm_sim *s, const struct avm_event *ev, struct avm_err *err)
+{
+	uint64_t addr = (uint64_t)ev->d & ~(s->p.page_size - 1);
+
+	if (!s->p.ksm || !s->ops->ksm_pin || !s->ops->ksm_unpin)
+		return 0;
+	switch (ev->a) {
+	case AVM_KSM_MERGE:
+		return ev->c == 0 && ev->d > 0 ? ksm_merge(s, ev->mm, addr, err) : 0;
+	case AVM_KSM_REMOVE_RMAP:
+		if (ev->d > 0)
+			ksm_release(s, ev->mm, addr);
+		return 0;
+	case AVM_KSM_SCAN_END:
+		return ksm_scan_end(s, false, err);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * khugepaged or MADV_COLLAPSE collapsed the PMD range of mm holding linear
+ * page index idx (the index of a folio its isolate step named) into one
+ * PMD-sized folio (collapse_huge_page): the anonymous VMA whose linear range
+ * holds idx gives the address; the range's folios leave, one new folio named
+ * by the VMA's anon state (folio_add_new_anon_rmap) maps all of it through
+ * the PMD.  A range the world does not have is left alone.
+ */
+static int thp_collapse(struct mm_sim *s, uint64_t mm_id, uint64_t idx, struct avm_err *err)
+{
+	struct mm_space *mm = u64map_get(&s->mms, mm_id);
+	struct mm_vma *v = NULL;
+	uint64_t base, a;
+	struct chunk *c;
+	struct folio *nf;
+
+	for (size_t i = 0; mm && i < mm->nvma && !v; i++) {
+		struct mm_vma *w = mm->vma[i];
+
+		if (vma_is_anonymous(w) && !(w->flags & (VM_SHARED | VM_HUGETLB)) &&
+		    idx >= w->pgoff && idx < w->pgoff + mm_vma_pages(w, s->p.page_size) &&
+		    has_anon(s, w))
+			v = w;
+	}
+	if (!v)
+		return 0;
+	base = (v->start + ((idx - v->pgoff) << s->page_shift)) & ~(s->p.pmd_size - 1);
+	if (base < v->start || base + s->p.pmd_size > v->end)
+		return 0;
+	c = chunk_get(mm, base, true, err);
+	if (!c || chunk_slots(s, c, err) || pt_touch(mm, base, true, err))
+		return -1;
+	nf = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, base),
+		       (uint32_t)s->chunk_pages, err);
+	if (!nf)
+		return -1;
+	nf->maps = 1; /* held while mapping, dropped below */
+	for (a = 0; a < s->chunk_pages; a++)
+		slot_set(s, c->sl, a, nf);
+	folio_unmap(s, nf);
+	c->pmd = true;
+	c->thp = true;
+	s->st.thp_collapses++;
+	return 0;
+}
+
 /* madvise advice that zap, populate or prepare instead of changing flags. */
 static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start, uint64_t end,
 			  int64_t advice, struct avm_err *err)
@@ -1723,20 +2136,24 @@ static int madvise_action(struct mm_sim *s, struct mm_space *mm, uint64_t start,
 	uint64_t a = start;
 
 	switch (advice) {
-	case K_MADV_DONTNEED:
-	case K_MADV_DONTNEED_LOCKED:
+	case KABI_MADV_DONTNEED:
+	case KABI_MADV_DONTNEED_LOCKED:
 		thp_cut(s, mm, start); /* a partial zap of a PMD-mapped folio splits it */
 		thp_cut(s, mm, end);
 		if (zap_range(mm, start, end, err))
 			return -1;
 		if (mm->pt) /* zap_page_range keeps the page tables */
 			arch_pt_zap(mm->pt, start, end);
+		pmd_clear_zapped(mm, start, end);
 		return 0;
-	case K_MADV_POPULATE_READ:
+	case KABI_MADV_UNMERGEABLE:
+		ksm_mark_stale(mm, start, end);
+		return 0;
+	case KABI_MADV_POPULATE_READ:
 		return populate(s, mm, start, end, 0, err);
-	case K_MADV_POPULATE_WRITE:
+	case KABI_MADV_POPULATE_WRITE:
 		return populate(s, mm, start, end, 1, err);
-	case K_MADV_GUARD_INSTALL:
+	case KABI_MADV_GUARD_INSTALL:
 		/* madvise_guard_install prepares although no page is mapped (§2.2) */
 		while (a < end) {
 			size_t i = idx_end_above(mm, a);
@@ -1760,14 +2177,14 @@ static int sys_madvise(struct mm_sim *s, struct mm_space *mm, const struct avm_e
 {
 	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
 	struct modify m = { MOD_MADVISE, ev->c, false };
-	bool failed = ev->d < 0 && ev->d != -K_ENOMEM; /* ENOMEM: holes, the rest applied */
+	bool failed = ev->d < 0 && ev->d != -KABI_ENOMEM; /* ENOMEM: holes, the rest applied */
 
 	if (ev->d < 0)
 		s->st.failed_syscalls++;
 	if (start & (s->p.page_size - 1))
 		return 0;
-	if (failed && ev->c != K_MADV_WIPEONFORK && ev->c != K_MADV_KEEPONFORK &&
-	    ev->c != K_MADV_DOFORK && ev->c != K_MADV_DODUMP)
+	if (failed && ev->c != KABI_MADV_WIPEONFORK && ev->c != KABI_MADV_KEEPONFORK &&
+	    ev->c != KABI_MADV_DOFORK && ev->c != KABI_MADV_DODUMP)
 		return 0;
 	if (madvise_action(s, mm, start, end, ev->c, err))
 		return -1;
@@ -1787,7 +2204,7 @@ static int sys_mlock(struct mm_sim *s, struct mm_space *mm, const struct avm_eve
 	}
 	if (modify_range(s, mm, start, end, &m, false, err))
 		return -1;
-	if (lock && !(ev->c & K_MLOCK_ONFAULT))
+	if (lock && !(ev->c & KABI_MLOCK_ONFAULT))
 		return populate(s, mm, start, end, -1, err);
 	return 0;
 }
@@ -1804,17 +2221,17 @@ static int sys_mlockall(struct mm_sim *s, struct mm_space *mm, const struct avm_
 	}
 	/* def_flags: MCL_FUTURE locks later mappings (eager.md §7.1) */
 	mm->def_flags &= ~VM_LOCKED_MASK;
-	if (fl & K_MCL_FUTURE)
-		mm->def_flags |= VM_LOCKED | ((fl & K_MCL_ONFAULT) ? VM_LOCKONFAULT : 0);
-	if (lock && !(fl & K_MCL_CURRENT))
+	if (fl & KABI_MCL_FUTURE)
+		mm->def_flags |= VM_LOCKED | ((fl & KABI_MCL_ONFAULT) ? VM_LOCKONFAULT : 0);
+	if (lock && !(fl & KABI_MCL_CURRENT))
 		return 0;
 	if (lock) {
 		m.kind = MOD_MLOCK;
-		m.arg = (fl & K_MCL_ONFAULT) ? K_MLOCK_ONFAULT : 0;
+		m.arg = (fl & KABI_MCL_ONFAULT) ? KABI_MLOCK_ONFAULT : 0;
 	}
 	if (modify_range(s, mm, 0, UINT64_MAX, &m, false, err))
 		return -1;
-	if (lock && !(fl & K_MCL_ONFAULT))
+	if (lock && !(fl & KABI_MCL_ONFAULT))
 		return populate(s, mm, 0, UINT64_MAX, -1, err);
 	return 0;
 }
@@ -1824,7 +2241,7 @@ static int sys_vma_name(struct mm_sim *s, struct mm_space *mm, const struct avm_
 {
 	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
 	struct modify m = { MOD_NAME, ev->c, false };
-	bool failed = ev->d < 0 && ev->d != -K_ENOMEM;
+	bool failed = ev->d < 0 && ev->d != -KABI_ENOMEM;
 
 	if (ev->d < 0)
 		s->st.failed_syscalls++;
@@ -1969,20 +2386,11 @@ static int collect_chunk(void *ctx, uint64_t base, struct chunk *c)
 
 	slot_range(m->s, base, m->start, m->end, &i, &i1);
 	for (i = slot_next(c->sl, i, i1); i < i1; i = slot_next(c->sl, i + 1, i1)) {
-		if (m->n == m->cap) {
-			size_t cap = m->cap ? m->cap * 2 : 64;
-			void *nf = realloc(m->f, cap * sizeof(*m->f));
-			void *no;
+		size_t capf = m->cap; /* f and off share m->cap: both grow alike */
 
-			if (!nf)
-				return -1;
-			m->f = nf;
-			no = realloc(m->off, cap * sizeof(*m->off));
-			if (!no)
-				return -1;
-			m->off = no;
-			m->cap = cap;
-		}
+		if (array_grow((void **)&m->f, &capf, m->n + 1, sizeof(*m->f), 64) ||
+		    array_grow((void **)&m->off, &m->cap, m->n + 1, sizeof(*m->off), 64))
+			return -1;
 		m->f[m->n] = c->sl->pg[i];
 		m->off[m->n++] = base + ((uint64_t)i << m->s->page_shift) - m->start;
 	}
@@ -2050,13 +2458,27 @@ static int move_one(struct mm_sim *s, struct mm_space *mm, struct mm_vma *v, uin
 	s->move_len = 0;
 	if (failed)
 		return -1;
+	/*
+	 * mremap_userfaultfd_prep: the copy carries the source's uffd ctx; without
+	 * UFFD_FEATURE_EVENT_REMAP the kernel drops it (userfaultfd_reset_ctx, no merge).
+	 */
+	if (t->uffd_ctx && !(uffd_features(s, t->uffd_ctx) & KABI_UFFD_FEATURE_EVENT_REMAP)) {
+		t->uffd_ctx = 0;
+		t->flags &= ~VM_UFFD_MASK;
+	}
 	if (move_pages(s, mm, from, to, from_len < to_len ? from_len : to_len, err))
 		return -1;
 	if (!dontunmap)
 		return do_munmap(s, mm, from, from + from_len, MODEL_WHY_UNMAP, err);
-	/* MREMAP_DONTUNMAP: the source stays mapped, empty; unlinked if it moved whole */
+	/*
+	 * MREMAP_DONTUNMAP (dontunmap_complete): the source VMA stays mapped, empty,
+	 * and loses VM_LOCKED/VM_LOCKONFAULT (the whole VMA, no split: its pages
+	 * left); it is unlinked if it moved whole into another VMA.
+	 */
 	v = mm_find_vma(mm, from);
-	if (v && whole && v->start == from)
+	if (v && v != t)
+		v->flags &= ~VM_LOCKED_MASK;
+	if (v && v != t && whole && v->start == from)
 		anon_unlink(s, v, MODEL_WHY_MREMAP);
 	return 0;
 }
@@ -2067,14 +2489,14 @@ static int sys_mremap(struct mm_sim *s, struct mm_space *mm, const struct avm_ev
 	uint64_t old = (uint64_t)ev->a, oldlen = page_align(s, (uint64_t)ev->b);
 	uint64_t newlen = page_align(s, (uint64_t)ev->c), to = (uint64_t)ev->e;
 	int64_t flags = ev->d;
-	bool dontunmap = flags & K_MREMAP_DONTUNMAP;
+	bool dontunmap = flags & KABI_MREMAP_DONTUNMAP;
 	struct mm_vma *v;
 
 	if (ev->e < 0) {
 		s->st.failed_syscalls++;
 		return 0;
 	}
-	if (to == old && !(flags & K_MREMAP_FIXED) && !dontunmap) {
+	if (to == old && !(flags & KABI_MREMAP_FIXED) && !dontunmap) {
 		int failed;
 		struct vattr a;
 		struct mm_vma *t;
@@ -2147,6 +2569,200 @@ static int sys_mremap(struct mm_sim *s, struct mm_space *mm, const struct avm_ev
 }
 
 /* ------------------------------------------------------------------------- */
+/* userfaultfd */
+
+/*
+ * Did a failed UFFDIO_* ioctl get as far as locking its destination VMA?
+ * uffd_mfill_lock / uffd_move_lock prepare the anon_vma of the (private)
+ * VMA at the destination before anything else is checked, so an error that
+ * comes after them (-EEXIST: a page is there; -ENOENT: no registered VMA
+ * or a source hole; -EBUSY: a shared folio to move) left the anon_vma
+ * prepared.  -EAGAIN (mmap changing), -EINVAL (arguments, checked before
+ * and after the lock alike: taken as before) and the rest: nothing changed.
+ */
+static bool uffd_reached_vma(int64_t res, bool move)
+{
+	return res == -KABI_EEXIST || res == -KABI_ENOENT || (move && res == -KABI_EBUSY);
+}
+
+/* Bytes an ioctl did (its result, page aligned down, at most len); 0 if it failed. */
+static uint64_t uffd_done(const struct mm_sim *s, int64_t res, uint64_t len)
+{
+	uint64_t d = res > 0 ? (uint64_t)res : 0;
+
+	if (d > len)
+		d = len;
+	return d & ~(s->p.page_size - 1);
+}
+
+/* UFFDIO_REGISTER / UNREGISTER: the ctx and VM_UFFD_* flags of every VMA in range. */
+static int sys_uffd_register(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			     bool reg, struct avm_err *err)
+{
+	uint64_t start = (uint64_t)ev->a, end = start + page_align(s, (uint64_t)ev->b);
+	struct modify m = { reg ? MOD_UFFD_REGISTER : MOD_UFFD_UNREGISTER, 0, false };
+
+	if (ev->d < 0) {
+		s->st.failed_syscalls++;
+		return 0; /* both validate the whole range before changing any VMA */
+	}
+	if (start & (s->p.page_size - 1))
+		return 0;
+	if (reg) {
+		s->uffd_reg_ctx = ev->e > 0 ? (uint64_t)ev->e : UFFD_UNKNOWN_CTX;
+		m.arg = (int64_t)(((ev->c & KABI_UFFD_MODE_MISSING) ? VM_UFFD_MISSING : 0) |
+				  ((ev->c & KABI_UFFD_MODE_WP) ? VM_UFFD_WP : 0) |
+				  ((ev->c & KABI_UFFD_MODE_MINOR) ? VM_UFFD_MINOR : 0));
+		if (ev->e > 0 &&
+		    u64map_put(&s->uffd_features, (uint64_t)ev->e, (void *)(uintptr_t)(ev->f + 1)))
+			return avm_errf(err, "out of memory (uffd features)");
+	}
+	return modify_range(s, mm, start, end, &m, false, err);
+}
+
+/*
+ * UFFDIO_COPY, ZEROPAGE, CONTINUE, POISON (mfill_atomic): prepare the
+ * destination VMA's anon_vma unless it is shared (uffd_mfill_lock), then
+ * fill the pages done: COPY maps a new anonymous folio into a private VMA
+ * (folio_add_new_anon_rmap: the destination's anon_vma, linear index);
+ * ZEROPAGE maps the zero page, CONTINUE a page-cache page, POISON a marker:
+ * page-table entries, no anon folio.
+ */
+static int sys_uffd_fill(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			 struct avm_err *err)
+{
+	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, done, a;
+	struct mm_vma *v;
+
+	if (ev->d <= 0) {
+		s->st.failed_syscalls++;
+		if (!uffd_reached_vma(ev->d, false))
+			return 0;
+	}
+	if (((dst | len) & (s->p.page_size - 1)) || !len)
+		return 0; /* -EINVAL before the lock */
+	v = mm_find_vma(mm, dst);
+	if (!v)
+		return 0;
+	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
+		return -1;
+	done = uffd_done(s, ev->d, len);
+	if (done > v->end - dst)
+		done = v->end - dst; /* the kernel fills within one VMA */
+	if (done > MM_POPULATE_MAX_BYTES)
+		return avm_errf(err, "a userfaultfd fill of %#llx-%#llx maps more than %llu GiB at "
+				"once, beyond what the simulator models", (unsigned long long)dst,
+				(unsigned long long)(dst + done),
+				(unsigned long long)(MM_POPULATE_MAX_BYTES >> 30));
+	for (a = dst; a < dst + done; a += s->p.page_size) {
+		struct chunk *c = chunk_get(mm, a, true, err);
+		struct folio *f;
+
+		if (!c)
+			return -1;
+		c->pmd = true; /* mfill allocates a PTE table: no THP here afterwards */
+		if (pt_touch(mm, a, false, err))
+			return -1;
+		if (ev->kind != AVM_UFFD_COPY || (v->flags & (VM_SHARED | VM_HUGETLB)))
+			continue;
+		if (c->sl && c->sl->pg[page_slot(s, a)])
+			continue; /* -EEXIST in the kernel: a page is there */
+		f = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, a), 1, err);
+		if (!f || page_set(mm, a, f, err))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * UFFDIO_MOVE (move_pages): prepare the destination VMA's anon_vma
+ * (uffd_move_lock), then move the pages done from src to dst: each
+ * exclusive anonymous folio is re-pointed to the destination
+ * (folio_move_anon_rmap: the destination's anon_vma, or under the lazy
+ * design its root; index = the destination's linear index) and its PTE
+ * moves; no allocation.  A PMD-mapped folio moves whole when both sides are
+ * PMD aligned and the move covers it (move_pages_huge_pmd); otherwise the
+ * kernel splits it first and the moved page becomes a folio of its own.
+ * Holes and zero pages move as page-table entries only.
+ */
+static int sys_uffd_move(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+			 struct avm_err *err)
+{
+	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, src = (uint64_t)ev->c, done;
+	struct move_pages_ctx m = { NULL, NULL, 0, 0, 0, 0, s };
+	struct folio *last = NULL;
+	struct mm_vma *v;
+	size_t i;
+	int rc = -1;
+
+	if (ev->d <= 0) {
+		s->st.failed_syscalls++;
+		if (!uffd_reached_vma(ev->d, true))
+			return 0;
+	}
+	if (((dst | src | len) & (s->p.page_size - 1)) || !len)
+		return 0; /* -EINVAL before the lock */
+	v = mm_find_vma(mm, dst);
+	if (!v)
+		return 0;
+	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
+		return -1;
+	done = uffd_done(s, ev->d, len);
+	if (done > v->end - dst)
+		done = v->end - dst; /* the kernel moves into one VMA */
+	if (!done)
+		return 0;
+	m.start = src;
+	m.end = src + done;
+	if (chunks_in(mm, src, src + done, collect_chunk, &m)) {
+		avm_errf(err, "out of memory (uffd move pages)");
+		goto out;
+	}
+	for (i = 0; i < m.n; i++)
+		m.f[i]->maps++; /* hold across the zap of the source */
+	if (zap_range(mm, src, src + done, err))
+		goto out;
+	for (i = 0; i < m.n; i++) {
+		uint64_t to = dst + m.off[i];
+		struct folio *f = m.f[i], *nf;
+		struct chunk *c = chunk_get(mm, to, true, err);
+
+		if (!c || pt_touch(mm, to, false, err))
+			goto out;
+		c->pmd = true;
+		if (f->nr > 1 && f != last &&
+		    !(((src + m.off[i]) | to) & (s->p.pmd_size - 1)) &&
+		    m.off[i] + s->p.pmd_size <= done)
+			last = f; /* a whole PMD-mapped folio moves as it is */
+		if (f->nr > 1 && f != last) {
+			/* split: the moved page becomes a folio of its own, named by dst */
+			nf = folio_new(s, s->ops->folio_owner(s->model, v), linear_index(s, v, to), 1,
+				       err);
+			if (!nf || page_set(mm, to, nf, err))
+				goto out;
+		} else {
+			if (f->nr == 1 || m.off[i] == 0 || m.f[i - 1] != f) {
+				uint64_t old = f->owner;
+
+				f->owner = s->ops->folio_owner(s->model, v);
+				f->index = linear_index(s, v, to);
+				if (s->ops->folio_gone)
+					s->ops->folio_gone(s->model, old);
+			}
+			if (page_set(mm, to, f, err))
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (i = 0; i < m.n; i++)
+		folio_unmap(s, m.f[i]);
+	free(m.f);
+	free(m.off);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------- */
 /* shm */
 
 static int sys_shmat(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
@@ -2159,8 +2775,8 @@ static int sys_shmat(struct mm_sim *s, struct mm_space *mm, const struct avm_eve
 		return 0;
 	}
 	/* a shared file mapping of the segment's shm file, pgoff 0 */
-	m.c = K_PROT_READ | ((ev->c & 010000) ? 0 : K_PROT_WRITE); /* SHM_RDONLY */
-	m.d = K_MAP_SHARED | K_MAP_FIXED;
+	m.c = KABI_PROT_READ | ((ev->c & 010000) ? 0 : KABI_PROT_WRITE); /* SHM_RDONLY */
+	m.d = KABI_MAP_SHARED | KABI_MAP_FIXED;
 	m.f = 0;
 	if (!m.e)
 		m.e = (int64_t)fake_file(s);
@@ -2245,6 +2861,7 @@ static int fork_copy_pages(struct mm_sim *s, struct mm_space *pm, struct mm_spac
 		if (!cc)
 			goto out;
 		cc->pmd = c->pmd;
+		cc->thp = c->thp;
 		for (k = 0; k < nskip && whole; k++)
 			whole = skip[2 * k + 1] <= base || skip[2 * k] >= base + s->p.pmd_size;
 		if (whole) {
@@ -2306,7 +2923,11 @@ static int sim_fork(struct mm_sim *s, struct mm_space *pm, uint64_t child_id,
 		cv->end = pv->end;
 		cv->pgoff = pv->pgoff;
 		cv->flags &= ~VM_LOCKED_MASK; /* mlock is not inherited */
-		if (cv->uffd_ctx) {           /* no UFFD_FEATURE_EVENT_FORK assumed */
+		if (cv->uffd_ctx &&
+		    (uffd_features(s, cv->uffd_ctx) & KABI_UFFD_FEATURE_EVENT_FORK)) {
+			/* dup_userfaultfd: the child's VMAs get a ctx of their own */
+			cv->uffd_ctx = UFFD_CHILD_CTX | (child_id << 24) | (cv->uffd_ctx & 0xffffff);
+		} else if (cv->uffd_ctx) {    /* no EVENT_FORK: the child is unregistered */
 			cv->uffd_ctx = 0;
 			cv->flags &= ~VM_UFFD_MASK;
 		}
@@ -2334,7 +2955,7 @@ static int sys_fork(struct mm_sim *s, struct mm_space *pm, const struct avm_even
 {
 	uint64_t child = (uint64_t)ev->a;
 
-	if (child == pm->id || (ev->c & K_CLONE_VM)) {
+	if (child == pm->id || (ev->c & KABI_CLONE_VM)) {
 		/* threads, vfork, posix_spawn: the mm is shared (no dup_mmap) */
 		struct mm_space *mm = child == pm->id ? pm : mm_get(s, child, err);
 
@@ -2483,9 +3104,16 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 
 	s->now = ev->t;
 	switch (ev->kind) {
-	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE: case AVM_KSM:
-	case AVM_THP: case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:
+	case AVM_SLAB: case AVM_SNAPSHOT: case AVM_MMAP_LOCK: case AVM_MIGRATE:
+	case AVM_RECLAIM: case AVM_TLB_FLUSH: case AVM_LOST:
 		return 0; /* kernel truth and activity: not simulator input */
+	case AVM_THP:
+		/* a collapse that succeeded (c: SCAN_SUCCEED) and names its range (schema 3) */
+		if (ev->a == AVM_THP_COLLAPSE && ev->c == 1 && ev->b > 0)
+			return thp_collapse(s, ev->mm, (uint64_t)ev->b - 1, err);
+		return 0;
+	case AVM_KSM:
+		return ksm_event(s, ev, err);
 	case AVM_EXEC:
 		return mm_sim_exec(s, ev, NULL, 0, err);
 	case AVM_EXIT:
@@ -2545,6 +3173,12 @@ int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *e
 			mm->thp_disabled = ev->a != 0;
 		break;
 	case AVM_FAULT: rc = sys_fault(s, mm, ev, err); break;
+	case AVM_UFFD_REGISTER: rc = sys_uffd_register(s, mm, ev, true, err); break;
+	case AVM_UFFD_UNREGISTER: rc = sys_uffd_register(s, mm, ev, false, err); break;
+	case AVM_UFFD_COPY: case AVM_UFFD_ZEROPAGE: case AVM_UFFD_CONTINUE: case AVM_UFFD_POISON:
+		rc = sys_uffd_fill(s, mm, ev, err);
+		break;
+	case AVM_UFFD_MOVE: rc = sys_uffd_move(s, mm, ev, err); break;
 	case AVM_POPULATE:
 		rc = populate(s, mm, (uint64_t)ev->a, (uint64_t)ev->a + (uint64_t)ev->b,
 			      ev->c ? 1 : 0, err);
@@ -2630,8 +3264,13 @@ void mm_sim_destroy(struct mm_sim *s)
 			break;
 		mm_teardown(s, val);
 	}
+	/* the models still exist: KSM items left at the end drop their pins */
+	if (s->st.ksm_items)
+		(void)ksm_scan_end(s, true, NULL);
+	u64map_free(&s->ksm);
 	u64map_free(&s->mms);
 	u64map_free(&s->made);
+	u64map_free(&s->uffd_features);
 	while (s->slots_pool) {
 		struct slots *sl = s->slots_pool;
 
@@ -2783,15 +3422,8 @@ static int collect_base(void *ctx, uint64_t base, struct chunk *c)
 
 	if (!c->sl || !c->sl->npages)
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		uint64_t *nb = realloc(l->b, cap * sizeof(*nb));
-
-		if (!nb)
-			return -1;
-		l->b = nb;
-		l->cap = cap;
-	}
+	if (array_grow((void **)&l->b, &l->cap, l->n + 1, sizeof(*l->b), 32))
+		return -1;
 	l->b[l->n++] = base;
 	return 0;
 }

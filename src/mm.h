@@ -27,49 +27,9 @@
 
 #include "error.h"
 #include "event.h"
+#include "kabi.h"
 #include "model.h"
 #include "skip.h"
-
-/* Kernel vm_flags bits (x86_64, Linux 6.18 include/linux/mm.h), as recorded in snapshots. */
-#define VM_READ         0x00000001ULL
-#define VM_WRITE        0x00000002ULL
-#define VM_EXEC         0x00000004ULL
-#define VM_SHARED       0x00000008ULL
-#define VM_MAYREAD      0x00000010ULL
-#define VM_MAYWRITE     0x00000020ULL
-#define VM_MAYEXEC      0x00000040ULL
-#define VM_MAYSHARE     0x00000080ULL
-#define VM_GROWSDOWN    0x00000100ULL
-#define VM_UFFD_MISSING 0x00000200ULL
-#define VM_PFNMAP       0x00000400ULL
-#define VM_UFFD_WP      0x00001000ULL
-#define VM_LOCKED       0x00002000ULL
-#define VM_IO           0x00004000ULL
-#define VM_SEQ_READ     0x00008000ULL
-#define VM_RAND_READ    0x00010000ULL
-#define VM_DONTCOPY     0x00020000ULL
-#define VM_DONTEXPAND   0x00040000ULL
-#define VM_LOCKONFAULT  0x00080000ULL
-#define VM_ACCOUNT      0x00100000ULL
-#define VM_NORESERVE    0x00200000ULL
-#define VM_HUGETLB      0x00400000ULL
-#define VM_SYNC         0x00800000ULL
-#define VM_ARCH_1       0x01000000ULL /* x86: VM_PAT */
-#define VM_WIPEONFORK   0x02000000ULL
-#define VM_DONTDUMP     0x04000000ULL
-#define VM_SOFTDIRTY    0x08000000ULL
-#define VM_MIXEDMAP     0x10000000ULL
-#define VM_HUGEPAGE     0x20000000ULL
-#define VM_NOHUGEPAGE   0x40000000ULL
-#define VM_MERGEABLE    0x80000000ULL
-/* High bits (64-bit only): shadow stack is VM_HIGH_ARCH_5 on x86. */
-#define VM_SHADOW_STACK (1ULL << 37)
-#define VM_UFFD_MINOR   (1ULL << 38)
-#define VM_DROPPABLE    (1ULL << 40)
-#define VM_SEALED       (1ULL << 42)
-#define VM_SPECIAL      (VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP)
-#define VM_LOCKED_MASK  (VM_LOCKED | VM_LOCKONFAULT)
-#define VM_UFFD_MASK    (VM_UFFD_MISSING | VM_UFFD_WP | VM_UFFD_MINOR)
 
 enum mm_profile { MM_PROFILE_P1 = 1, MM_PROFILE_P2, MM_PROFILE_P3, MM_PROFILE_P4 };
 
@@ -113,7 +73,26 @@ struct mm_sim_params {
 	struct arch_pt_stats *pt_stats;
 	/* Skip (and count) events on an mm never made, instead of inventing it (header). */
 	bool skip_unknown_mm;
+	/*
+	 * Anonymous folio sizes (mTHP): bit o of each mask is order o (a folio
+	 * of 2^o pages), as sysfs hugepages-<size>kB/enabled sets it - always,
+	 * madvise, or inherit (the top-level thp_enabled decides).  Orders below
+	 * the PMD's choose the size of a write fault's new folio (alloc_anon_folio,
+	 * mm_anon_fault_order); the PMD order, when its bit is in any mask,
+	 * replaces thp_enabled for the PMD path.  anon_orders_known false: base
+	 * pages below the PMD (mm_sim_params_thp_sizes fills these).
+	 */
+	bool anon_orders_known;
+	uint64_t anon_orders_always, anon_orders_madvise, anon_orders_inherit;
+	uint64_t anon_orders_seen;   /* every order the sizes list (never included) */
+	/* CONFIG_PT_RECLAIM: MADV_DONTNEED frees the PTE tables it empties whole. */
+	bool pt_reclaim;
+	/* Apply the trace's KSM merges (config kernel.ksm): pins on anon state, see mm.c. */
+	bool ksm;
 };
+
+/* Largest folio order the simulator counts separately (mm_sim_stats.folios_by_order). */
+#define MM_ORDER_MAX 20
 
 /* What the simulator saw, for reports and validation (not model costs). */
 struct mm_sim_stats {
@@ -126,6 +105,11 @@ struct mm_sim_stats {
 	struct skip_counts skipped; /* events not applied, by reason (skip.h) */
 	uint64_t mms_live, mms_peak;
 	uint64_t vmas_live, vmas_peak; /* VMAs in mms (pinned ones excluded) */
+	/* Anon folios allocated by faults and COW, by order (higher ones in the last slot). */
+	uint64_t folios_by_order[MM_ORDER_MAX + 1];
+	uint64_t pte_tables_reclaimed; /* PTE tables MADV_DONTNEED freed (pt_reclaim) */
+	uint64_t ksm_items;            /* stable KSM rmap_items pinning anon state now */
+	uint64_t thp_collapses;        /* PMD ranges collapsed (khugepaged, MADV_COLLAPSE) */
 };
 
 int mm_sim_create(const struct mm_sim_params *p, const struct model_ops *ops,
@@ -144,6 +128,25 @@ void mm_sim_set_model(struct mm_sim *s, struct model *model);
  */
 void mm_sim_set_locks(struct mm_sim *s, struct locks *locks, const struct model_clock *clock);
 void mm_sim_params_defaults(struct mm_sim_params *p);
+/*
+ * Read the anon folio sizes from the trace's meta thp_anon_sizes
+ * ("16kB=never,64kB=always,2048kB=inherit", the sysfs selection of each
+ * hugepages-<size>kB/enabled) into p's anon_orders_* for p->page_size.
+ * A malformed spec is one error line naming the bad item.
+ */
+int mm_sim_params_thp_sizes(struct mm_sim_params *p, const char *spec, struct avm_err *err);
+/*
+ * 6.18's order choice for a write fault's new anonymous folio at addr in
+ * a VMA [start, end) with vm_flags (alloc_anon_folio): the orders below the
+ * PMD's that the VMA allows (__thp_vma_allowable_orders: not VM_NOHUGEPAGE,
+ * not prctl-disabled, the size's mode against VM_HUGEPAGE), whose aligned
+ * range lies inside the VMA (thp_vma_suitable_orders), highest first, the
+ * first whose range has no page mapped (range_none(ctx, lo, hi) - the
+ * pte_range_none test).  0: a base page (also when userfaultfd is armed).
+ */
+unsigned mm_anon_fault_order(const struct mm_sim_params *p, uint64_t vm_flags, bool thp_disabled,
+			     uint64_t start, uint64_t end, uint64_t addr,
+			     bool (*range_none)(void *ctx, uint64_t lo, uint64_t hi), void *ctx);
 
 /* Feed one trace event (everything but AVM_SLAB, which is kernel truth, and snapshots). */
 int mm_sim_apply(struct mm_sim *s, const struct avm_event *ev, struct avm_err *err);

@@ -269,6 +269,16 @@ struct model_ops {
 	 * records the collapse's exclusion section (LOCKS_WHY_COLLAPSE).
 	 */
 	void (*thp_collapse)(struct model *m, uint64_t mm_id);
+	/*
+	 * Optional (NULL: KSM pins nothing): KSM merged the page at addr of v
+	 * into a KSM page, and its stable rmap_item now references v's
+	 * anon_vma (try_to_merge_with_ksm_page's get_anon_vma).  *pin = a token
+	 * for ksm_unpin, 0 when nothing was pinned (v without anon state).
+	 */
+	int (*ksm_pin)(struct model *m, struct mm_vma *v, uint64_t addr, uint64_t *pin,
+		       struct avm_err *err);
+	/* The rmap_item went (stable-node removal, or ksmd found it stale): drop the pin. */
+	void (*ksm_unpin)(struct model *m, uint64_t pin);
 
 	/* Optional: check every invariant of the model's state; fill err and return -1 if broken. */
 	int (*check)(struct model *m, struct avm_err *err);

@@ -9,6 +9,7 @@
  * state (vma->anon) is its struct av_vma.
  */
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "anon_vma.h"
@@ -179,6 +180,32 @@ static void eager_thp_collapse(struct model *m, uint64_t mm_id)
 	av_thp_collapse(&m->sp, mm_id);
 }
 
+/* A stable KSM rmap_item holds a reference on vma->anon_vma (eager.md §7 "KSM"). */
+static int eager_ksm_pin(struct model *m, struct mm_vma *v, uint64_t addr, uint64_t *pin,
+			 struct avm_err *err)
+{
+	struct anon_vma *av = av_anon_vma_of(&m->sp, v);
+
+	(void)addr;
+	(void)err;
+	*pin = 0;
+	if (!av)
+		return 0;
+	av->refcount++;
+	av->pins++;
+	*pin = (uint64_t)(uintptr_t)av;
+	return 0;
+}
+
+/* put_anon_vma when the item goes: the anon_vma is freed here if nothing else holds it. */
+static void eager_ksm_unpin(struct model *m, uint64_t pin)
+{
+	struct anon_vma *av = (struct anon_vma *)(uintptr_t)pin;
+
+	av->pins--;
+	av_put(&m->sp, av, MODEL_WHY_UNMAP);
+}
+
 /* model.h draw: vma->anon_vma. */
 static char eager_draw(const struct model *m, const struct mm_vma *v, uint64_t *id)
 {
@@ -217,5 +244,7 @@ const struct model_ops model_eager_ops = {
 	.rmap_walk = eager_rmap_walk,
 	.thp_split = eager_thp_split,
 	.thp_collapse = eager_thp_collapse,
+	.ksm_pin = eager_ksm_pin,
+	.ksm_unpin = eager_ksm_unpin,
 	.draw = eager_draw,
 };

@@ -52,6 +52,7 @@
 
 #include "anon_vma.h"
 #include "config.h"
+#include "list.h"
 #include "locks.h"
 #include "mm.h"
 #include "model.h"
@@ -76,6 +77,7 @@ struct lazy_root {
 	struct mm_vma *vma;      /* the root VMA object folio->mapping names */
 	uint64_t base;           /* vma_mapping_base */
 	uint64_t nr_folios;      /* folios whose owner token is this root */
+	uint64_t nr_ksm;         /* KSM rmap_items referencing it (policy lazy.ksm root) */
 	uint64_t nr_vmas;        /* family members (on the family list) */
 	struct lazy_vma *family;
 	struct anon_vma *av;     /* the family's anon_vma once a member was upgraded (pinned) */
@@ -144,22 +146,14 @@ static struct lazy_vma *lv_new(struct model *m, struct mm_vma *v, enum lazy_stat
 		return NULL;
 	lv->state = st;
 	lv->vma = v;
-	lv->next_live = m->lvs;
-	if (m->lvs)
-		m->lvs->prev_live = lv;
-	m->lvs = lv;
+	LIST_PUSH_FRONT(&m->lvs, lv, prev_live, next_live);
 	v->anon = lv;
 	return lv;
 }
 
 static void lv_free(struct model *m, struct lazy_vma *lv)
 {
-	if (lv->prev_live)
-		lv->prev_live->next_live = lv->next_live;
-	else
-		m->lvs = lv->next_live;
-	if (lv->next_live)
-		lv->next_live->prev_live = lv->prev_live;
+	LIST_UNLINK(&m->lvs, lv, prev_live, next_live);
 	if (lv->vma->anon == lv)
 		lv->vma->anon = NULL;
 	free(lv);
@@ -168,11 +162,7 @@ static void lv_free(struct model *m, struct lazy_vma *lv)
 static void family_add(struct lazy_root *r, struct lazy_vma *lv)
 {
 	lv->root = r;
-	lv->fam_prev = NULL;
-	lv->fam_next = r->family;
-	if (r->family)
-		r->family->fam_prev = lv;
-	r->family = lv;
+	LIST_PUSH_FRONT(&r->family, lv, fam_prev, fam_next);
 	r->nr_vmas++;
 }
 
@@ -180,12 +170,7 @@ static void family_del(struct lazy_vma *lv)
 {
 	struct lazy_root *r = lv->root;
 
-	if (lv->fam_prev)
-		lv->fam_prev->fam_next = lv->fam_next;
-	else
-		r->family = lv->fam_next;
-	if (lv->fam_next)
-		lv->fam_next->fam_prev = lv->fam_prev;
+	LIST_UNLINK(&r->family, lv, fam_prev, fam_next);
 	r->nr_vmas--;
 	lv->root = NULL;
 }
@@ -198,10 +183,7 @@ static struct lazy_root *root_new(struct model *m, struct mm_vma *v)
 		return NULL;
 	r->vma = v;
 	r->base = mapping_base(m, v);
-	r->next_live = m->roots;
-	if (m->roots)
-		m->roots->prev_live = r;
-	m->roots = r;
+	LIST_PUSH_FRONT(&m->roots, r, prev_live, next_live);
 	return r;
 }
 
@@ -241,12 +223,12 @@ static void unpin(struct model *m, struct lazy_root *r, enum model_why why)
  */
 static void root_settle(struct model *m, struct lazy_root *r, enum model_why why)
 {
-	if (r->nr_folios == 0 && r->pinned) {
+	if (r->nr_folios + r->nr_ksm == 0 && r->pinned) {
 		unpin(m, r, why);
 		if (r->family)
 			r->vma = r->family->vma;
 	}
-	if (r->nr_folios || r->nr_vmas)
+	if (r->nr_folios || r->nr_ksm || r->nr_vmas)
 		return;
 	if (r->unlinked)
 		unlinked_del(m, r);
@@ -254,12 +236,7 @@ static void root_settle(struct model *m, struct lazy_root *r, enum model_why why
 		r->av->pins--;
 		av_put(&m->sp, r->av, why);
 	}
-	if (r->prev_live)
-		r->prev_live->next_live = r->next_live;
-	else
-		m->roots = r->next_live;
-	if (r->next_live)
-		r->next_live->prev_live = r->prev_live;
+	LIST_UNLINK(&m->roots, r, prev_live, next_live);
 	free(r);
 }
 
@@ -812,7 +789,7 @@ static void lazy_unlink(struct model *m, struct mm_vma *v, enum model_why why)
 	r = lv->root;
 	if (r) {
 		family_del(lv);
-		if (r->vma == v && (r->nr_folios || r->nr_vmas) && !r->unlinked) {
+		if (r->vma == v && (r->nr_folios || r->nr_ksm || r->nr_vmas) && !r->unlinked) {
 			r->unl_next = u64map_get(&m->unlinked, v->id);
 			if (u64map_put(&m->unlinked, v->id, r) == 0)
 				r->unlinked = true;
@@ -843,7 +820,8 @@ static bool lazy_vma_pin(struct model *m, struct mm_vma *v)
 		next = r->unl_next;
 		r->unlinked = false;
 		r->unl_next = NULL;
-		if (r->nr_folios && (m->cfg->lazy_pin == LAZY_PIN_UNTIL_LAST_FOLIO || !r->family)) {
+		if ((r->nr_folios || r->nr_ksm) &&
+		    (m->cfg->lazy_pin == LAZY_PIN_UNTIL_LAST_FOLIO || !r->family)) {
 			if (keep) {
 				/* a second family on the same object: it names a sibling instead */
 				s->folio_rewrites += r->nr_folios;
@@ -874,6 +852,53 @@ static void lazy_folio_gone(struct model *m, uint64_t owner)
 	assert(r->nr_folios > 0); /* folio_owner counted every folio naming r */
 	r->nr_folios--;
 	root_settle(m, r, MODEL_WHY_UNMAP);
+}
+
+/*
+ * KSM merged a page of v (lazy.md §9.2 "KSM merge of a page in a LAZY
+ * VMA": unknown, policy lazy.ksm).  A regular VMA's rmap_item references its
+ * anon_vma as in mainline.  A lazy or TREE_PARENT VMA has none: `upgrade`
+ * (default) gives it one first (the deferred prepare, as a fork would);
+ * `root` lets the item reference the lazy root instead, which then lives
+ * (and its VMA object stays pinned) while items name it, as with folios.
+ */
+static int lazy_ksm_pin(struct model *m, struct mm_vma *v, uint64_t addr, uint64_t *pin,
+			struct avm_err *err)
+{
+	struct lazy_vma *lv = lv_of(v);
+	struct anon_vma *av;
+
+	(void)addr;
+	*pin = 0;
+	if (!lv)
+		return 0;
+	if (lv->state == LAZY_STATE_LAZY && m->cfg->lazy_ksm == LAZY_KSM_ROOT) {
+		lv->root->nr_ksm++;
+		*pin = root_token(lv->root);
+		return 0;
+	}
+	if (lv->state != LAZY_STATE_REGULAR && lazy_upgrade(m, lv, MODEL_WHY_FAULT, err))
+		return -1;
+	av = lv->avv->anon_vma;
+	av->refcount++;
+	av->pins++;
+	*pin = (uint64_t)(uintptr_t)av;
+	return 0;
+}
+
+static void lazy_ksm_unpin(struct model *m, uint64_t pin)
+{
+	struct lazy_root *r = token_root(pin);
+	struct anon_vma *av;
+
+	if (r) {
+		r->nr_ksm--;
+		root_settle(m, r, MODEL_WHY_UNMAP);
+		return;
+	}
+	av = (struct anon_vma *)(uintptr_t)pin;
+	av->pins--;
+	av_put(&m->sp, av, MODEL_WHY_UNMAP);
 }
 
 /*
@@ -1073,14 +1098,15 @@ static int lazy_check(struct model *m, struct avm_err *err)
 			}
 			n++;
 		}
-		if (n != r->nr_vmas || (walk && f != r->nr_folios) || (!n && !r->nr_folios)) {
+		if (n != r->nr_vmas || (walk && f != r->nr_folios) ||
+		    (!n && !r->nr_folios && !r->nr_ksm)) {
 			avm_errf(err, "lazy root (base %#llx): %llu VMAs and %llu folios name it, it "
 				 "counts %llu and %llu", (unsigned long long)r->base,
 				 (unsigned long long)n, (unsigned long long)f,
 				 (unsigned long long)r->nr_vmas, (unsigned long long)r->nr_folios);
 			goto out;
 		}
-		if (r->pinned && (!r->vma || r->vma->mm || !r->nr_folios)) {
+		if (r->pinned && (!r->vma || r->vma->mm || !(r->nr_folios + r->nr_ksm))) {
 			avm_errf(err, "lazy root (base %#llx): pinned without cause",
 				 (unsigned long long)r->base);
 			goto out;
@@ -1275,5 +1301,7 @@ const struct model_ops model_lazy_ops = {
 	.rmap_walk = lazy_rmap_walk,
 	.thp_split = lazy_thp_split,
 	.thp_collapse = lazy_thp_collapse,
+	.ksm_pin = lazy_ksm_pin,
+	.ksm_unpin = lazy_ksm_unpin,
 	.draw = lazy_draw,
 };

@@ -49,13 +49,14 @@
 #include <time.h>
 
 #include "arch.h"
+#include "array.h"
 #include "locks.h"
 #include "model.h"
-#include "mm.h"
 #include "report.h"
 #include "rmap_walk.h"
 #include "trace.h"
 #include "track.h"
+#include "translate.h"
 #include "verdict.h"
 #include "world.h"
 
@@ -130,6 +131,9 @@ struct replay {
 	struct replay_meta meta;
 	struct arch arch;             /* page tables and lock costs of every world */
 	bool have_arch;
+	struct xlate *xl;             /* the arch has other pages or fewer VA bits (translate.h) */
+	struct avm_event *pend;       /* translated events that did not fit the last batch */
+	size_t npend, ipend, cappend;
 	char note[256];
 	/* the pipeline */
 	struct replay_batch *slots;   /* REPLAY_SLOTS */
@@ -164,18 +168,8 @@ static double replay_thread_cpu(void)
 
 static int replay_grow(void **p, size_t *cap, size_t need, size_t size, struct avm_err *err)
 {
-	size_t ncap = *cap ? *cap : 64;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	np = realloc(*p, ncap * size);
-	if (!np)
+	if (array_grow(p, cap, need, size, 64))
 		return avm_errf(err, "replay: out of memory");
-	*p = np;
-	*cap = ncap;
 	return 0;
 }
 
@@ -302,6 +296,47 @@ static int replay_thp_mode(const char *v)
 }
 
 /*
+ * The trace's addresses are in its own pages and address space: an arch with
+ * larger pages or fewer VA bits replays them through translate.h.
+ */
+static int replay_translate(struct replay *r, const char *isa, uint64_t page, unsigned va_bits,
+			    struct avm_err *err)
+{
+	const char *aisa = r->arch.isa == ARCH_ISA_X86_64 ? "x86_64" : "arm64";
+	struct xlate_params p = {
+		.src_page = page ? page : r->arch.page_size, .dst_page = r->arch.page_size,
+		.src_va_bits = va_bits, .dst_va_bits = r->arch.va_bits,
+		.src_top = xlate_user_top(isa && *isa ? isa : aisa, va_bits ? va_bits :
+					  r->arch.va_bits),
+		.dst_top = xlate_user_top(aisa, r->arch.va_bits),
+		.dst_name = r->arch.name,
+	};
+
+	if (!xlate_needed(p.src_page, p.src_top, p.dst_page, p.dst_top))
+		return 0;
+	if (p.src_page > p.dst_page)
+		return avm_errf(err, "arch %s has %llu-byte pages but %s was recorded with %llu-byte "
+				     "pages: only translating to larger pages is modelled",
+				r->arch.name, (unsigned long long)r->arch.page_size,
+				r->o->trace_path, (unsigned long long)page);
+	if (r->o->validate)
+		return avm_errf(err, "--validate: arch %s is translated from the trace's %llu-byte "
+				     "pages and %u-bit VA: there is no kernel to compare with",
+				r->arch.name, (unsigned long long)p.src_page, va_bits);
+	if (r->o->calibrate_path)
+		return avm_errf(err, "--calibrate: arch %s is translated from the trace's %llu-byte "
+				     "pages and %u-bit VA: the holds were measured on another layout",
+				r->arch.name, (unsigned long long)p.src_page, va_bits);
+	if (!p.src_va_bits)
+		p.src_va_bits = r->arch.va_bits;
+	snprintf(r->note, sizeof(r->note), "%s replays a translation of the trace (%llu-byte pages, "
+		 "%u-bit VA) to its %llu-byte pages and %u-bit VA: arch.translated_from counts what "
+		 "changed (docs/arch.md)", r->arch.name, (unsigned long long)p.src_page,
+		 p.src_va_bits, (unsigned long long)p.dst_page, r->arch.va_bits);
+	return xlate_create(&p, &r->xl, err);
+}
+
+/*
  * The arch model: --arch, else the config's arch, else the one the trace's
  * meta (ISA, page size, VA bits, levels) names.  A trace that does not name
  * its ISA replays without one (no page tables, no lock holds), with a note.
@@ -324,13 +359,8 @@ static int replay_arch(struct replay *r, const struct config *cfg, uint64_t page
 	if (arch_select(requested, isa, page, (unsigned)va_bits, (unsigned)levels, NULL, &r->arch,
 			err))
 		return -1;
-	/* the trace's addresses are in its own pages: another page size cannot replay them */
-	if (page && r->arch.page_size != page)
-		return avm_errf(err, "arch %s has %llu-byte pages but %s was recorded with %llu-byte "
-				     "pages", r->arch.name, (unsigned long long)r->arch.page_size,
-				r->o->trace_path, (unsigned long long)page);
 	r->have_arch = true;
-	return 0;
+	return replay_translate(r, isa, page, (unsigned)va_bits, err);
 }
 
 static int replay_world_meta(struct replay *r, const struct config *cfg, struct world_meta *wm,
@@ -354,6 +384,13 @@ static int replay_world_meta(struct replay *r, const struct config *cfg, struct 
 	if (page)
 		wm->page_size = page;
 	wm->thp_enabled = replay_thp_mode(replay_meta_lookup(&r->meta, "thp_enabled"));
+	/* schema 3: anon folio sizes and PT_RECLAIM (absent from older traces) */
+	wm->thp_anon_sizes = replay_meta_lookup(&r->meta, "thp_anon_sizes");
+	{
+		const char *ptr = replay_meta_lookup(&r->meta, "pt_reclaim");
+
+		wm->pt_reclaim = !ptr || !strcmp(ptr, "unknown") ? -1 : !strcmp(ptr, "y");
+	}
 	if (replay_arch(r, cfg, page, err))
 		return -1;
 	if (r->have_arch) {
@@ -478,6 +515,39 @@ static size_t replay_combo_value(const struct replay_opts *o, size_t c, size_t k
 	return c % o->sweep[k].nvalues;
 }
 
+/*
+ * Translate b->ev[b->n] (just read, its snapshot rows attached) in place:
+ * the rows of the snapshot it carries, then the event itself, which becomes
+ * zero or more events (a snapshot or exec always exactly one, so its rows
+ * stay attached to it); what does not fit the batch waits in r->pend.
+ */
+static int replay_translate_event(struct replay *r, struct replay_batch *b,
+				  struct avm_err *err)
+{
+	struct avm_event in = b->ev[b->n];
+	const struct avm_event *out;
+	size_t n, k = 0;
+
+	if (b->nrefs && b->refs[b->nrefs - 1].ev == b->n) {
+		const struct replay_snapref *ref = &b->refs[b->nrefs - 1];
+
+		if (xlate_snap_vmas(r->xl, b->rows.v + ref->v, ref->nv, err))
+			return -1;
+	}
+	if (xlate_event(r->xl, &in, &out, &n, err))
+		return -1;
+	for (; k < n && b->n < REPLAY_BATCH; k++)
+		b->ev[b->n++] = out[k];
+	if (k < n) {
+		if (replay_grow((void **)&r->pend, &r->cappend, n - k, sizeof(*r->pend), err))
+			return -1;
+		memcpy(r->pend, out + k, (n - k) * sizeof(*out));
+		r->npend = n - k;
+		r->ipend = 0;
+	}
+	return 0;
+}
+
 /* Read up to REPLAY_BATCH events (and their snapshot rows) into b; 1 at the end. */
 static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err *err)
 {
@@ -487,8 +557,14 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 	b->nrefs = 0;
 	while (b->n < REPLAY_BATCH) {
 		struct avm_event *ev = &b->ev[b->n];
-		int rc = trace_next(r->t, ev, err);
+		int rc;
 
+		if (r->ipend < r->npend) { /* what a split range left over */
+			*ev = r->pend[r->ipend++];
+			b->n++;
+			continue;
+		}
+		rc = trace_next(r->t, ev, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
@@ -506,6 +582,12 @@ static int replay_fill(struct replay *r, struct replay_batch *b, struct avm_err 
 		if (ev->kind == AVM_SNAPSHOT && ev->b == AVM_SNAP_EXIT && r->val &&
 		    replay_attach_snapshot(r, b, b->n, (uint64_t)ev->a, false, err))
 			return -1;
+		if (r->xl) {
+			rc = replay_translate_event(r, b, err);
+			if (rc < 0)
+				return -1;
+			continue;
+		}
 		b->n++;
 	}
 	return 0;
@@ -576,13 +658,20 @@ static void *replay_reader(void *arg)
 
 struct replay_layout {
 	struct replay_worker *wk;
-	const struct model_ops *ops;
-	struct model *model;
 	struct avm_err *err;
 	int failed;
 };
 
-static int replay_layout_vma(void *ctx, struct mm_vma *v)
+static struct validate_vma replay_validate_vma(const struct world_vma *v)
+{
+	return (struct validate_vma){
+		.start = v->start, .end = v->end, .flags = v->flags, .anon = v->anon,
+		.pgoff = v->pgoff, .file = v->file,
+		.chain_len = v->chain_len, .chain_known = v->chain_known,
+	};
+}
+
+static int replay_layout_vma(void *ctx, const struct world_vma *v)
 {
 	struct replay_layout *l = ctx;
 	struct replay_worker *wk = l->wk;
@@ -592,13 +681,7 @@ static int replay_layout_vma(void *ctx, struct mm_vma *v)
 		l->failed = 1;
 		return 1;
 	}
-	wk->wvmas[wk->nwvmas++] = (struct validate_vma){
-		.start = v->start, .end = v->end, .flags = v->flags,
-		.anon = l->ops->has_anon(l->model, v),
-		.pgoff = v->pgoff, .file = v->file,
-		.chain_len = l->ops->chain_len ? l->ops->chain_len(l->model, v) : 0,
-		.chain_known = l->ops->chain_len != NULL,
-	};
+	wk->wvmas[wk->nwvmas++] = replay_validate_vma(v);
 	return 0;
 }
 
@@ -606,15 +689,13 @@ static int replay_layout_vma(void *ctx, struct mm_vma *v)
 static int replay_world_layout(struct replay_worker *wk, uint64_t mm, enum validate_world_mm *wm,
 			       struct avm_err *err)
 {
-	struct replay_layout l = { .wk = wk, .ops = world_ops(wk->w), .model = world_model(wk->w),
-				   .err = err };
-	struct mm_space *space = mm_sim_find(world_sim(wk->w), mm);
+	struct replay_layout l = { .wk = wk, .err = err };
+	enum world_mm_state state;
 
 	wk->nwvmas = 0;
-	*wm = !space ? VALIDATE_MM_NONE :
-	      mm_space_opaque(space) ? VALIDATE_MM_OPAQUE : VALIDATE_MM_MODELLED;
-	if (space)
-		mm_for_each_vma(space, replay_layout_vma, &l);
+	world_layout(wk->w, mm, &state, replay_layout_vma, &l);
+	*wm = state == WORLD_MM_NONE ? VALIDATE_MM_NONE :
+	      state == WORLD_MM_OPAQUE ? VALIDATE_MM_OPAQUE : VALIDATE_MM_MODELLED;
 	return l.failed ? -1 : 0;
 }
 
@@ -776,14 +857,11 @@ static const cJSON *report_at_verdict(const cJSON *report);
 
 static int replay_vma_lookup(void *ctx, uint64_t mm, uint64_t addr, struct validate_vma *out)
 {
-	struct world *w = ctx;
-	struct mm_space *space = mm_sim_find(world_sim(w), mm);
-	struct mm_vma *v = space ? mm_find_vma(space, addr) : NULL;
+	struct world_vma v;
 
-	if (!v)
+	if (!world_vma_at(ctx, mm, addr, &v))
 		return 0;
-	*out = (struct validate_vma){ .start = v->start, .end = v->end, .flags = v->flags,
-				      .anon = world_ops(w)->has_anon(world_model(w), v) };
+	*out = replay_validate_vma(&v);
 	return 1;
 }
 
@@ -952,6 +1030,10 @@ static int replay_arch_sections(struct replay *r, const struct replay_combo *cb,
 
 	if (report_add_section(report, "arch", arch_json(&r->arch, err), err))
 		return -1;
+	if (r->xl &&
+	    report_add_section(cJSON_GetObjectItemCaseSensitive(report, "arch"), "translated_from",
+			       xlate_json(r->xl, err), err))
+		return -1;
 	for (size_t i = 0; i < cb->n; i++) {
 		struct world *w = cb->w[i]->w;
 		cJSON *m = cJSON_GetObjectItemCaseSensitive(models, world_model_name(w));
@@ -1089,6 +1171,49 @@ static int replay_upgrade_figure(struct world *w, cJSON *fork_cost, struct avm_e
 }
 
 /*
+ * folios: where the anon folio sizes came from (order_source: "model" when
+ * the trace's meta lists the mTHP sizes and the simulator applied the
+ * kernel's order choice, "base-pages" when it does not - older traces -
+ * and only PMD THPs are large), the folios faults and COW allocated by
+ * order, and PT_RECLAIM as the trace says it (with its source) and the PTE
+ * tables MADV_DONTNEED freed.  The first world's simulator: every world
+ * sees the same layout.
+ */
+static int replay_folios(struct replay *r, cJSON *report, struct avm_err *err)
+{
+	struct world_folio_stats fs = {0}, *st = NULL;
+	const char *sizes = replay_meta_lookup(&r->meta, "thp_anon_sizes");
+	const char *ptr = replay_meta_lookup(&r->meta, "pt_reclaim");
+	const char *src = replay_meta_lookup(&r->meta, "pt_reclaim_source");
+	cJSON *f = cJSON_AddObjectToObject(report, "folios"), *by;
+	char key[24];
+
+	if (r->nworkers) {
+		world_folio_stats(r->workers[0].w, &fs);
+		st = &fs;
+	}
+
+	if (!f || !cJSON_AddStringToObject(f, "order_source", sizes ? "model" : "base-pages") ||
+	    !cJSON_AddStringToObject(f, "anon_sizes", sizes ? sizes : "unknown") ||
+	    !cJSON_AddStringToObject(f, "pt_reclaim", ptr ? ptr : "unknown") ||
+	    !cJSON_AddStringToObject(f, "pt_reclaim_source", src ? src : "none") ||
+	    !cJSON_AddNumberToObject(f, "pte_tables_reclaimed",
+				     st ? (double)st->pte_tables_reclaimed : 0) ||
+	    !cJSON_AddNumberToObject(f, "thp_collapses", st ? (double)st->thp_collapses : 0) ||
+	    !cJSON_AddNumberToObject(f, "ksm_items_end", st ? (double)st->ksm_items : 0) ||
+	    !(by = cJSON_AddObjectToObject(f, "allocated_by_order")))
+		return avm_errf(err, "replay: out of memory (report)");
+	for (unsigned o = 0; st && o < WORLD_FOLIO_ORDERS; o++) {
+		if (!st->by_order[o])
+			continue;
+		snprintf(key, sizeof(key), "%u", o);
+		if (!cJSON_AddNumberToObject(by, key, (double)st->by_order[o]))
+			return avm_errf(err, "replay: out of memory (report)");
+	}
+	return 0;
+}
+
+/*
  * trace.skipped (events not applied, by reason: skip.h; res->skipped, merged
  * before the report is built so the verdict can judge it) and trace.recovered
  * (read with the -wal of a writer that did not finish), plus the one-line
@@ -1162,14 +1287,14 @@ static int replay_report(struct replay *r, const struct replay_combo *cb, bool m
 	res->complete = in.complete;
 	/* the largest skip count of any world (each world skips the same events) */
 	for (size_t i = 0; i < r->nworkers; i++)
-		skip_merge_max(&res->skipped, &world_sim_stats(r->workers[i].w)->skipped);
+		skip_merge_max(&res->skipped, world_skipped(r->workers[i].w));
 	res->skipped_events = res->skipped.total;
 	in.skipped_events = res->skipped.total;
 	in.models = models;
 	in.nmodels = cb->n;
 	if (report_build(&in, &report, err))
 		return -1;
-	if (replay_trace_flags(r, res, report, err)) {
+	if (replay_trace_flags(r, res, report, err) || replay_folios(r, report, err)) {
 		cJSON_Delete(report);
 		return -1;
 	}
@@ -1361,7 +1486,8 @@ int replay_run(const struct replay_opts *o, struct replay_result *res, struct av
 	start = replay_now();
 	if (replay_pipeline(&r, total, err))
 		goto out;
-	res->events = r.read;
+	/* the trace's events (a translation may drop or split some: arch.translated_from) */
+	res->events = r.xl ? xlate_stats(r.xl)->events_in : r.read;
 	memcpy(res->note, r.note, sizeof(res->note));
 	res->reader_cpu = r.reader_cpu;
 	for (size_t i = 0; i < r.nworkers && i < REPLAY_MAX_MODELS; i++)
@@ -1390,6 +1516,8 @@ out:
 		free(r.slots[i].refs);
 	}
 	free(r.slots);
+	xlate_destroy(r.xl);
+	free(r.pend);
 	pthread_cond_destroy(&r.progress);
 	pthread_cond_destroy(&r.freed);
 	pthread_cond_destroy(&r.filled);

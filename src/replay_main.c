@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "cfgecho.h"
 #include "cliopt.h"
 #include "config.h"
 #include "outfile.h"
@@ -284,6 +285,25 @@ int main(int argc, char **argv)
 	finishing();
 	if (prog.tty && !quiet && res.seconds >= 1.0)
 		fprintf(stderr, "\r\033[K");
+	{
+		/* config: every key with its value and source (cfgecho.h) */
+		const char *set_keys[sizeof(sets) / sizeof(sets[0])], *sweep_keys[REPLAY_SWEEP_KEYS];
+		char key_buf[sizeof(sets) / sizeof(sets[0])][128];
+		struct cfgecho_input ci = { .cfg = &cfg, .config_path = cfg_path, .set_keys = set_keys,
+					    .nsets = nsets, .sweep_keys = sweep_keys,
+					    .nsweeps = ro.nsweep,
+					    .arch = cJSON_GetObjectItemCaseSensitive(res.report, "arch") };
+
+		for (size_t i = 0; i < nsets; i++) {
+			snprintf(key_buf[i], sizeof(key_buf[i]), "%.*s",
+				 (int)(strchr(sets[i], '=') - sets[i]), sets[i]);
+			set_keys[i] = key_buf[i];
+		}
+		for (size_t i = 0; i < ro.nsweep; i++)
+			sweep_keys[i] = ro.sweep[i].key;
+		if (report_add_section(res.report, "config", cfgecho_json(&ci, &err), &err))
+			goto out;
+	}
 	if (report_write(res.report, out_path, &err))
 		goto out;
 	if (res.note[0]) {

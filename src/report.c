@@ -3,7 +3,7 @@
  * report.h for the API and docs/report.md for every key.
  *
  * Data layout.  A report is a cJSON tree:
- *   { "schema": "anonvma-report/1",
+ *   { "schema": "anonvma-report/3",
  *     "trace":   { file, events, lost_events, complete, host: {meta...} },
  *     "models":  { <name>: model block },
  *     "savings": { baseline, model, <kind>: {peak, end}, total: {peak, end},
@@ -59,11 +59,18 @@ static const char *const report_obj_names[MODEL_OBJ_NR] = {
 	[MODEL_OBJ_VMA] = "vm_area_struct",
 };
 
-static const char *const report_why_names[MODEL_WHY_NR] = {
+static const char *const report_why_names[] = {
 	[MODEL_WHY_FAULT] = "fault",   [MODEL_WHY_FORK] = "fork",     [MODEL_WHY_SPLIT] = "split",
 	[MODEL_WHY_MERGE] = "merge",   [MODEL_WHY_MREMAP] = "mremap", [MODEL_WHY_UNMAP] = "unmap",
-	[MODEL_WHY_EXIT] = "exit",     [MODEL_WHY_EXEC] = "exec",
+	[MODEL_WHY_EXIT] = "exit",     [MODEL_WHY_EXEC] = "exec",     [MODEL_WHY_MMAP] = "mmap",
 };
+/*
+ * Every operation has a name: a MODEL_WHY_* added after the last entry without
+ * one fails this assert, one added in the middle is refused at report time
+ * (never a "why_N" key); docs/report.schema.json lists the names.
+ */
+_Static_assert(sizeof(report_why_names) / sizeof(report_why_names[0]) == MODEL_WHY_NR,
+	       "report_why_names: one name per enum model_why");
 
 /* Per-kind keys; the first five are the stable ones (docs/report.md). */
 static const char *const report_count_keys[] = {
@@ -100,6 +107,9 @@ static int report_num(cJSON *obj, const char *key, double v, struct avm_err *err
 		return report_oom(err);
 	return 0;
 }
+
+const cJSON *report_path(const cJSON *obj, const char *dotted);
+double report_number(const cJSON *obj, const char *key);
 
 /* A number at obj.key, or -1 with "what.key missing" in err. */
 static int report_get(const cJSON *obj, const char *key, const char *what, double *v,
@@ -154,6 +164,16 @@ static const cJSON *report_at(const cJSON *obj, const char *path)
 		path += n + (path[n] == '.');
 	}
 	return obj;
+}
+
+const cJSON *report_path(const cJSON *obj, const char *dotted)
+{
+	return report_at(obj, dotted);
+}
+
+double report_number(const cJSON *obj, const char *key)
+{
+	return report_val(obj, key);
 }
 
 /* ---- build ---------------------------------------------------------------- */
@@ -233,7 +253,8 @@ static int report_lazy_policies(cJSON *b, const struct config *c)
 	       !cJSON_AddStringToObject(p, "merge_roots",
 					config_lazy_merge_roots_name(c->lazy_merge_roots)) ||
 	       !cJSON_AddStringToObject(p, "tree_parent_reuse",
-					config_lazy_tree_parent_reuse_name(c->lazy_tree_parent_reuse));
+					config_lazy_tree_parent_reuse_name(c->lazy_tree_parent_reuse)) ||
+	       !cJSON_AddStringToObject(p, "ksm", config_lazy_ksm_name(c->lazy_ksm));
 }
 
 static cJSON *report_model_block(const struct report_model *m, struct avm_err *err)
@@ -269,12 +290,13 @@ static cJSON *report_model_block(const struct report_model *m, struct avm_err *e
 		if (!ka || !kf)
 			goto fail;
 		for (int w = 0; w < MODEL_WHY_NR; w++) {
-			char other[24];
 			const char *name = report_why_names[w];
 
-			if (!name) { /* a reason model.h gained after this table */
-				snprintf(other, sizeof(other), "why_%d", w);
-				name = other;
+			if (!name) { /* a reason model.h gained without a name: never a why_N key */
+				avm_errf(err, "report: operation %d of enum model_why has no name "
+					      "(report_why_names)", w);
+				cJSON_Delete(b);
+				return NULL;
 			}
 			if (report_num(ka, name, (double)s->allocs_by_why[o][w], err) ||
 			    report_num(kf, name, (double)s->frees_by_why[o][w], err))
@@ -442,7 +464,7 @@ fail:
 }
 
 /* Host RAM of a report (trace.host.mem_bytes) or of a fleet (trace.mem_bytes); -1 if unknown. */
-static double report_mem_bytes(const cJSON *root)
+double report_mem_bytes(const cJSON *root)
 {
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
 	const cJSON *m = report_at(tr, "host.mem_bytes");
@@ -544,8 +566,7 @@ void report_thresholds_from_config(const struct config *cfg, struct report_thres
 }
 
 /* The thresholds by their JSON name (verdict.thresholds), for writing and for the fleet check. */
-#define REPORT_NTHRESHOLDS 10
-static void report_threshold_fields(struct report_thresholds *t, const char *names[],
+void report_threshold_fields(struct report_thresholds *t, const char *names[],
 				    double *fields[])
 {
 	static const char *const n[REPORT_NTHRESHOLDS] = {
@@ -909,6 +930,11 @@ int report_set_sensitivity(cJSON *root, cJSON *sensitivity, int robust, struct a
 	return 0;
 }
 
+int report_update_savings(cJSON *report, struct avm_err *err)
+{
+	return report_add_savings(report, cJSON_GetObjectItemCaseSensitive(report, "models"), err);
+}
+
 int report_finish(cJSON *report, const struct config *cfg, struct avm_err *err)
 {
 	struct report_thresholds t;
@@ -1050,11 +1076,12 @@ int report_load(const char *path, cJSON **out, struct avm_err *err)
 	}
 	if (strcmp(schema->valuestring, REPORT_SCHEMA) &&
 	    strcmp(schema->valuestring, REPORT_FLEET_SCHEMA) &&
+	    strcmp(schema->valuestring, REPORT_SCHEMA_V2) &&
+	    strcmp(schema->valuestring, REPORT_FLEET_SCHEMA_V2) &&
 	    strcmp(schema->valuestring, REPORT_SCHEMA_V1) &&
 	    strcmp(schema->valuestring, REPORT_FLEET_SCHEMA_V1)) {
-		avm_errf(err, "%s: schema %s, this anonvma reads %s and %s (and the older %s and %s)",
-			 path, schema->valuestring, REPORT_SCHEMA, REPORT_FLEET_SCHEMA,
-			 REPORT_SCHEMA_V1, REPORT_FLEET_SCHEMA_V1);
+		avm_errf(err, "%s: schema %s, this anonvma reads %s and %s (and the older /2 and /1)",
+			 path, schema->valuestring, REPORT_SCHEMA, REPORT_FLEET_SCHEMA);
 		goto out;
 	}
 	tr = cJSON_GetObjectItemCaseSensitive(root, "trace");
@@ -1318,7 +1345,7 @@ static void report_context_lines(const cJSON *sv, FILE *out)
 	}
 }
 
-/* The first `max` of top_processes (fleet entries name their host). */
+/* The first `max` of top_processes (fleet entries name their host; comm and exe when recorded). */
 static void report_top_lines(const cJSON *root, int max, FILE *out)
 {
 	const cJSON *top = cJSON_GetObjectItemCaseSensitive(root, "top_processes"), *p;
@@ -1330,6 +1357,8 @@ static void report_top_lines(const cJSON *root, int max, FILE *out)
 	fprintf(out, "top processes by saving at their peak\n");
 	cJSON_ArrayForEach(p, top) {
 		const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "host"));
+		const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "comm"));
+		const char *exe = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "exe"));
 
 		if (i++ == max)
 			break;
@@ -1337,11 +1366,11 @@ static void report_top_lines(const cJSON *root, int max, FILE *out)
 			snprintf(pct, sizeof(pct), "%.1f %%", report_val(p, "saving_percent"));
 		else
 			snprintf(pct, sizeof(pct), "n/a");
-		fprintf(out, "  pid %-8.0f saves %10s (%s): eager %s, lazy %s%s%s\n",
-			report_val(p, "pid"), report_bytes(report_val(p, "saving_bytes"), b1, sizeof(b1)),
+		fprintf(out, "  pid %-8.0f %-16s saves %10s (%s): eager %s, lazy %s%s%s%s%s\n",
+			report_val(p, "pid"), comm ? comm : "", report_bytes(report_val(p, "saving_bytes"), b1, sizeof(b1)),
 			pct, report_bytes(report_val(p, "eager_bytes_peak"), b2, sizeof(b2)),
 			report_bytes(report_val(p, "lazy_bytes_peak"), b3, sizeof(b3)),
-			host ? ", host " : "", host ? host : "");
+			exe ? ", " : "", exe ? exe : "", host ? ", host " : "", host ? host : "");
 	}
 }
 
@@ -1446,11 +1475,15 @@ static void report_fleet_summary(const cJSON *root, FILE *out)
 
 	fprintf(out, "anonvma fleet: %.0f hosts, %.0f events, %.0f lost\n",
 		report_val(root, "hosts"), report_val(tr, "events"), report_val(tr, "lost_events"));
-	fprintf(out, "%-28s %-24s %14s %10s %16s\n", "report", "kernel", "events", "lost",
+	if (report_val(root, "duplicates") > 0)
+		fprintf(out, "%.0f reports of a trace already merged were counted once (same trace id)\n",
+			report_val(root, "duplicates"));
+	fprintf(out, "%-28s %-24s %14s %10s %16s\n", "host", "kernel", "events", "lost",
 		"saving at peak");
 	cJSON_ArrayForEach(h, hosts) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(h, "kernel_release");
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(h, "saving_peak_percent");
+		const char *label = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "hostname"));
 		char pct[16];
 
 		if (cJSON_IsNumber(p))
@@ -1458,18 +1491,23 @@ static void report_fleet_summary(const cJSON *root, FILE *out)
 		else
 			snprintf(pct, sizeof(pct), "n/a");
 		fprintf(out, "%-28s %-24s %14.0f %10.0f %16s\n",
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "report")),
+			label ? label : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "report")),
 			cJSON_IsString(k) ? k->valuestring : "?", report_val(h, "events"),
 			report_val(h, "lost_events"), pct);
 	}
+	if (report_val(root, "host_list_omitted") > 0)
+		fprintf(out, "(%.0f more hosts not listed: the fleet report keeps the first %.0f; "
+			     "--jsonl lists every host)\n", report_val(root, "host_list_omitted"),
+			(double)cJSON_GetArraySize(hosts));
 	fprintf(out, "\ntotals over all hosts (peaks are sums of per-host peaks)\n");
 	report_models_table(root, out);
 	report_savings_table(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
 	report_context_lines(cJSON_GetObjectItemCaseSensitive(root, "savings"), out);
 	if (dist && report_val(dist, "hosts") > 0)
-		fprintf(out, "saving at peak across %.0f hosts: min %.1f %%, median %.1f %%, "
+		fprintf(out, "saving at peak across %.0f hosts: min %.1f %%, median %.1f %%%s, "
 			     "mean %.1f %%, max %.1f %%\n",
 			report_val(dist, "hosts"), report_val(dist, "min"), report_val(dist, "p50"),
+			cJSON_GetObjectItemCaseSensitive(dist, "histogram") ? " (+-0.05)" : "",
 			report_val(dist, "mean"), report_val(dist, "max"));
 	report_top_lines(root, 5, out);
 	report_verdict_lines(root, out);
@@ -1485,7 +1523,7 @@ static int report_summary_raw(const cJSON *root, FILE *out, struct avm_err *err)
 
 	if (!cJSON_IsString(schema))
 		return avm_errf(err, "report: no schema");
-	if (!strcmp(schema->valuestring, REPORT_FLEET_SCHEMA)) {
+	if (!strncmp(schema->valuestring, "anonvma-fleet/", 14)) {
 		report_fleet_summary(root, out);
 	} else {
 		kr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(host, "kernel_release"));
@@ -1604,7 +1642,7 @@ static int report_merge_section(cJSON *sum, const cJSON *m, const char *key,
  * locks, rmap_walks, fork_cost).  object_size and series are left out: a
  * sum of points on unrelated time axes would mean nothing.
  */
-static int report_add_model(cJSON *sum, const cJSON *m, struct avm_err *err)
+int report_merge_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 {
 	static const char *const by[] = { "allocs_by_operation", "frees_by_operation" };
 
@@ -1642,335 +1680,3 @@ static int report_add_model(cJSON *sum, const cJSON *m, struct avm_err *err)
 	return report_add_keys(sum, m, NULL, report_model_sums, REPORT_NMODEL_SUMS, err);
 }
 
-/* Same model names, same order-independent set. */
-static int report_same_models(const cJSON *a, const cJSON *b, const char *aname,
-			      const char *bname, struct avm_err *err)
-{
-	const cJSON *ma = cJSON_GetObjectItemCaseSensitive(a, "models");
-	const cJSON *mb = cJSON_GetObjectItemCaseSensitive(b, "models");
-	const cJSON *m;
-
-	if (cJSON_GetArraySize(ma) != cJSON_GetArraySize(mb))
-		goto differ;
-	cJSON_ArrayForEach(m, ma)
-		if (!cJSON_GetObjectItemCaseSensitive(mb, m->string))
-			goto differ;
-	return 0;
-differ:
-	return avm_errf(err, "%s: replayed models differ from %s's (%d vs %d models); "
-			     "merge reports replayed with the same --model list", bname, aname,
-			cJSON_GetArraySize(mb), cJSON_GetArraySize(ma));
-}
-
-static int report_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* min, median, mean, max of the per-host saving at the peak. */
-static int report_distribution(cJSON *root, double *v, size_t n, struct avm_err *err)
-{
-	cJSON *d = cJSON_AddObjectToObject(root, "savings_distribution");
-	double sum = 0, p50;
-
-	if (!d || !cJSON_AddStringToObject(d, "of", "savings.total.peak.percent per host") ||
-	    report_num(d, "hosts", (double)n, err))
-		return report_oom(err);
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), report_cmp_double);
-	for (size_t i = 0; i < n; i++)
-		sum += v[i];
-	p50 = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	if (report_num(d, "min", v[0], err) || report_num(d, "p50", p50, err) ||
-	    report_num(d, "mean", sum / (double)n, err) || report_num(d, "max", v[n - 1], err))
-		return -1;
-	return 0;
-}
-
-static cJSON *report_host_entry(const cJSON *r, const char *name, double *pct, bool *has_pct,
-				struct avm_err *err)
-{
-	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(r, "trace");
-	const cJSON *host = cJSON_GetObjectItemCaseSensitive(tr, "host");
-	const cJSON *kr = cJSON_GetObjectItemCaseSensitive(host, "kernel_release");
-	const cJSON *p = report_at(r, "savings.total.peak.percent");
-	const cJSON *pays = report_at(r, "verdict.lazy_pays_off");
-	cJSON *h = cJSON_CreateObject();
-
-	if (!h || !cJSON_AddStringToObject(h, "report", name) ||
-	    !cJSON_AddStringToObject(h, "kernel_release", cJSON_IsString(kr) ? kr->valuestring : "?") ||
-	    report_num(h, "events", report_val(tr, "events"), err) ||
-	    report_num(h, "lost_events", report_val(tr, "lost_events"), err))
-		goto fail;
-	*has_pct = cJSON_IsNumber(p);
-	if (*has_pct) {
-		*pct = p->valuedouble;
-		if (report_num(h, "saving_peak_percent", *pct, err))
-			goto fail;
-	} else if (!cJSON_AddNullToObject(h, "saving_peak_percent")) {
-		goto fail;
-	}
-	if (report_num_or_null(h, "mem_bytes", report_mem_bytes(r) > 0 ? report_mem_bytes(r) : NAN,
-			       err))
-		goto fail;
-	if (cJSON_IsBool(pays) ? !cJSON_AddBoolToObject(h, "lazy_pays_off", cJSON_IsTrue(pays))
-			       : !cJSON_AddNullToObject(h, "lazy_pays_off"))
-		goto fail;
-	return h;
-fail:
-	report_oom(err);
-	cJSON_Delete(h);
-	return NULL;
-}
-
-/* fleet "arches": {arch name: hosts replayed with it} */
-static int report_count_arch(cJSON *root, const cJSON *r, struct avm_err *err)
-{
-	const cJSON *name = report_at(r, "arch.name");
-	cJSON *arches = cJSON_GetObjectItemCaseSensitive(root, "arches"), *n;
-
-	if (!cJSON_IsString(name))
-		return 0;
-	if (!arches && !(arches = cJSON_AddObjectToObject(root, "arches")))
-		return report_oom(err);
-	n = cJSON_GetObjectItemCaseSensitive(arches, name->valuestring);
-	if (!n)
-		return report_num(arches, name->valuestring, 1, err);
-	cJSON_SetNumberValue(n, n->valuedouble + 1);
-	return 0;
-}
-
-/*
- * The thresholds of the fleet verdict: those the hosts' verdicts were judged
- * with, which must agree; the config defaults when no host has a verdict.
- */
-static int report_fleet_thresholds(const cJSON *const *reports, const char *const *names,
-				   size_t n, struct report_thresholds *t, struct avm_err *err)
-{
-	const char *keys[REPORT_NTHRESHOLDS];
-	double *dst[REPORT_NTHRESHOLDS];
-	struct config defaults;
-	size_t first = n;
-
-	config_defaults(&defaults);
-	report_thresholds_from_config(&defaults, t);
-	report_threshold_fields(t, keys, dst);
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *th = report_at(reports[i], "verdict.thresholds");
-		char what[64];
-		double v = 0;
-
-		if (!cJSON_GetObjectItemCaseSensitive(reports[i], "verdict"))
-			continue;
-		for (size_t k = 0; k < REPORT_NTHRESHOLDS; k++) {
-			snprintf(what, sizeof(what), "%s: verdict.thresholds", names[i]);
-			if (report_get(th, keys[k], what, &v, err))
-				return -1;
-			if (first == n) {
-				*dst[k] = v;
-			} else if (v != *dst[k]) {
-				return avm_errf(err, "%s: verdict threshold %s is %g, %s's is %g; merge "
-						     "reports replayed with the same verdict config",
-						names[i], keys[k], v, names[first], *dst[k]);
-			}
-		}
-		if (first == n)
-			first = i;
-	}
-	return 0;
-}
-
-/* fleet "verdicts": hosts whose report says lazy pays off, does not, or has no verdict. */
-static int report_count_verdicts(cJSON *root, const cJSON *const *reports, size_t n,
-				 struct avm_err *err)
-{
-	double yes = 0, no = 0, none = 0;
-	cJSON *c = cJSON_AddObjectToObject(root, "verdicts");
-
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *p = report_at(reports[i], "verdict.lazy_pays_off");
-
-		yes += cJSON_IsTrue(p);
-		no += cJSON_IsFalse(p);
-		none += !cJSON_IsBool(p);
-	}
-	if (!c || report_num(c, "pays_off", yes, err) || report_num(c, "does_not", no, err) ||
-	    report_num(c, "no_verdict", none, err))
-		return report_oom(err);
-	return 0;
-}
-
-/* One process of one host's top_processes, for the fleet's top list. */
-struct report_proc {
-	const cJSON *p;
-	double saving;
-	size_t host, index; /* ties keep host order, then each host's own order */
-};
-
-static int report_cmp_proc(const void *a, const void *b)
-{
-	const struct report_proc *x = a, *y = b;
-
-	if (x->saving != y->saving)
-		return x->saving < y->saving ? 1 : -1; /* largest saving first */
-	if (x->host != y->host)
-		return x->host < y->host ? -1 : 1;
-	return (x->index > y->index) - (x->index < y->index);
-}
-
-/*
- * fleet "top_processes": the REPORT_FLEET_TOP largest savings over every
- * host, with its host; always present (empty when no host has any).
- */
-#define REPORT_FLEET_TOP 10
-static int report_fleet_top(cJSON *root, const cJSON *const *reports, const char *const *names,
-			    size_t n, struct avm_err *err)
-{
-	struct report_proc *all = NULL;
-	size_t nall = 0, cap = 0;
-	const cJSON *p;
-	cJSON *top = NULL;
-	int ret = -1;
-
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *tp = cJSON_GetObjectItemCaseSensitive(reports[i], "top_processes");
-
-		if (tp && !cJSON_IsArray(tp))
-			return avm_errf(err, "%s: top_processes is not an array", names[i]);
-		cap += (size_t)cJSON_GetArraySize(tp);
-	}
-	all = calloc(cap ? cap : 1, sizeof(*all));
-	top = cJSON_CreateArray();
-	if (!all || !top) {
-		report_oom(err);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t k = 0;
-
-		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(reports[i], "top_processes")) {
-			if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "saving_bytes"))) {
-				avm_errf(err, "%s: top_processes[%zu].saving_bytes missing or not a "
-					      "number", names[i], k);
-				goto out;
-			}
-			all[nall++] = (struct report_proc){ .p = p, .host = i, .index = k++,
-							    .saving = report_val(p, "saving_bytes") };
-		}
-	}
-	qsort(all, nall, sizeof(*all), report_cmp_proc);
-	for (size_t k = 0; k < nall && k < REPORT_FLEET_TOP; k++) {
-		cJSON *e = cJSON_Duplicate(all[k].p, 1);
-
-		if (e)
-			cJSON_DeleteItemFromObjectCaseSensitive(e, "host");
-		if (!e || !cJSON_AddStringToObject(e, "host", names[all[k].host]) ||
-		    !cJSON_AddItemToArray(top, e)) {
-			cJSON_Delete(e);
-			report_oom(err);
-			goto out;
-		}
-	}
-	ret = report_add_section(root, "top_processes", top, err);
-	top = NULL;
-out:
-	cJSON_Delete(top);
-	free(all);
-	return ret;
-}
-
-int report_merge(const cJSON *const *reports, const char *const *names, size_t n, cJSON **out,
-		 struct avm_err *err)
-{
-	cJSON *root = cJSON_CreateObject(), *tr, *models, *hosts;
-	struct report_thresholds th;
-	double *pcts = NULL, mem = 0;
-	bool mem_known = true, complete = true;
-	size_t npct = 0;
-	int ret = -1;
-
-	*out = NULL;
-	if (n == 0) {
-		avm_errf(err, "merge: no reports");
-		goto out;
-	}
-	if (report_fleet_thresholds(reports, names, n, &th, err))
-		goto out;
-	pcts = calloc(n, sizeof(*pcts));
-	if (!root || !pcts || !cJSON_AddStringToObject(root, "schema", REPORT_FLEET_SCHEMA) ||
-	    report_num(root, "hosts", (double)n, err) ||
-	    !(hosts = cJSON_AddArrayToObject(root, "host_list")) ||
-	    !(tr = cJSON_AddObjectToObject(root, "trace")) ||
-	    !(models = cJSON_AddObjectToObject(root, "models"))) {
-		report_oom(err);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *r = reports[i], *m;
-		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(r, "schema");
-		const cJSON *rt = cJSON_GetObjectItemCaseSensitive(r, "trace");
-		cJSON *h;
-		bool has;
-
-		if (cJSON_IsString(schema) && !strcmp(schema->valuestring, REPORT_SCHEMA_V1)) {
-			avm_errf(err, "%s: an %s report: its verdict was judged by the old rule "
-				      "(lock hold time, p99 fork cost); replay its trace again to "
-				      "merge it", names[i], REPORT_SCHEMA_V1);
-			goto out;
-		}
-		if (!cJSON_IsString(schema) || strcmp(schema->valuestring, REPORT_SCHEMA)) {
-			avm_errf(err, "%s: not a single-host report (schema %s); merge reports, "
-				      "not fleet reports", names[i],
-				 cJSON_IsString(schema) ? schema->valuestring : "missing");
-			goto out;
-		}
-		if (i > 0 && report_same_models(reports[0], r, names[0], names[i], err))
-			goto out;
-		if (report_add_to(tr, rt, "events", err) || report_add_to(tr, rt, "lost_events", err) ||
-		    report_add_to(tr, rt, "skipped_events", err) ||
-		    report_add_to(tr, rt, "duration_ns", err))
-			goto out;
-		complete &= !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rt, "complete"));
-		/* host RAM adds up only if every host's is known */
-		mem += report_mem_bytes(r);
-		mem_known &= report_mem_bytes(r) > 0;
-		h = report_host_entry(r, names[i], &pcts[npct], &has, err);
-		if (!h || !cJSON_AddItemToArray(hosts, h)) {
-			cJSON_Delete(h);
-			report_oom(err);
-			goto out;
-		}
-		npct += has;
-		if (report_count_arch(root, r, err))
-			goto out;
-		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "models")) {
-			cJSON *s = cJSON_GetObjectItemCaseSensitive(models, m->string);
-
-			if (!s && !(s = cJSON_AddObjectToObject(models, m->string))) {
-				report_oom(err);
-				goto out;
-			}
-			if (report_add_model(s, m, err))
-				goto out;
-		}
-	}
-	if (!cJSON_AddBoolToObject(tr, "complete", complete)) {
-		report_oom(err);
-		goto out;
-	}
-	if (report_num_or_null(tr, "mem_bytes", mem_known ? mem : NAN, err) ||
-	    report_add_savings(root, models, err) || report_distribution(root, pcts, npct, err) ||
-	    report_count_verdicts(root, reports, n, err) ||
-	    report_fleet_top(root, reports, names, n, err) || report_verdict(root, &th, err))
-		goto out;
-	*out = root;
-	root = NULL;
-	ret = 0;
-out:
-	free(pcts);
-	cJSON_Delete(root);
-	return ret;
-}

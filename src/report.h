@@ -12,8 +12,9 @@
  * their own cJSON object and attach it with report_add_section(); report.c
  * never reaches into their structs, they never edit its keys.
  *
- * Schemas: a report says "schema": "anonvma-report/2"; a merged fleet report
- * says "schema": "anonvma-fleet/2".  /1 reports load and print (with one line
+ * Schemas: a report says "schema": "anonvma-report/3"; a merged fleet report
+ * says "schema": "anonvma-fleet/3" (fleet.h merges them).  /2 reports load,
+ * print and merge; /1 reports and /1, /2 fleets load and print (with one line
  * on what they cannot show) but do not merge.  Counts are JSON numbers (exact up to
  * 2^53).
  */
@@ -32,8 +33,11 @@
 #include "model.h"
 #include "verdict.h"
 
-#define REPORT_SCHEMA "anonvma-report/2"
-#define REPORT_FLEET_SCHEMA "anonvma-fleet/2"
+#define REPORT_SCHEMA "anonvma-report/3"
+#define REPORT_FLEET_SCHEMA "anonvma-fleet/3"
+/* Read and merged (a /2 report has no config or trace id); a /2 fleet is shown but not merged. */
+#define REPORT_SCHEMA_V2 "anonvma-report/2"
+#define REPORT_FLEET_SCHEMA_V2 "anonvma-fleet/2"
 /* Read for the summary only: a /1 report has the old verdict (report_summary says what is missing). */
 #define REPORT_SCHEMA_V1 "anonvma-report/1"
 #define REPORT_FLEET_SCHEMA_V1 "anonvma-fleet/1"
@@ -123,15 +127,18 @@ int report_load(const char *path, cJSON **out, struct avm_err *err);
 int report_summary(const cJSON *report, FILE *out, struct avm_err *err);
 
 /*
- * Merge reports of several hosts: per model, counts summed (peaks are the sum
- * of the per-host peaks), sections merged by their owners, savings and the
- * verdict recomputed from the sums, the distribution of the per-host total
- * saving at the peak, host counts per verdict and the top processes across
- * hosts.  names[i] names reports[i] in messages and in the host list.
- * Every report must have the same set of models and, when they carry a
- * verdict, the same thresholds.
+ * Helpers the fleet merge (fleet.c) shares with the report: the item at a
+ * dotted path ("savings.total.peak", NULL where missing), a number at
+ * obj.key (0 when missing), host RAM of a report or fleet (-1: unknown),
+ * one model block added into a sum (counts added, sections merged by their
+ * owners), savings recomputed from `models`, the thresholds by JSON name.
  */
-int report_merge(const cJSON *const *reports, const char *const *names, size_t n, cJSON **out,
-		 struct avm_err *err);
+const cJSON *report_path(const cJSON *obj, const char *dotted);
+double report_number(const cJSON *obj, const char *key);
+double report_mem_bytes(const cJSON *root);
+int report_merge_model(cJSON *sum, const cJSON *m, struct avm_err *err);
+int report_update_savings(cJSON *report, struct avm_err *err);
+#define REPORT_NTHRESHOLDS 10
+void report_threshold_fields(struct report_thresholds *t, const char *names[], double *fields[]);
 
 #endif

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mm.h"
+
 struct rmap_walk_src {
 	double per_tick;    /* walks per tick per live folio (compaction: folios) */
 	double owed;        /* fraction carried to the next tick */

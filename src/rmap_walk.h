@@ -50,8 +50,10 @@
 #include "error.h"
 #include "event.h"
 #include "locks.h"
-#include "mm.h"
 #include "model.h"
+
+struct mm_sim;        /* mm.h */
+struct mm_folio_ref;
 
 /* Trace time between two pressure steps. */
 #define RMAP_WALK_TICK_NS 100000000ULL

@@ -58,8 +58,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "config.h"
-#include "mm.h"
+#include "kabi.h"
 
 #define PAGE 4096ULL
 #define NAME_MAX_LEN 48
@@ -68,21 +69,8 @@
 #define MAX_COUNT 10000000ULL
 #define MMAP_MIN_ADDR 0x10000ULL     /* vm.mmap_min_addr's default */
 
-/* mmap/mprotect/madvise/mremap/clone constants (Linux UAPI, x86_64). */
-#define PROT_R 0x1
-#define PROT_W 0x2
-#define PROT_X 0x4
-#define MAP_SHARED_ 0x01
-#define MAP_PRIVATE_ 0x02
-#define MAP_FIXED_ 0x10
-#define MAP_ANON_ 0x20
-#define MAP_NORESERVE_ 0x4000
-#define MAP_STACK_ 0x20000
-#define MREMAP_MAYMOVE_ 1
-#define CLONE_VM_ 0x100
-#define CLONE_VFORK_ 0x4000
-#define CLONE_THREAD_FLAGS 0x3d0f00 /* glibc pthread_create: VM|FS|FILES|SIGHAND|THREAD|... */
-#define SIGCHLD_ 17
+#define GC_FROM_SUFFIX "-from"   /* the from-space region of a gc step's heap */
+#define GC_CHUNK 16              /* pages per UFFDIO_COPY / ZEROPAGE / MOVE of a gc step */
 
 /* Kernel layout (x86_64, 4-level, ASLR as on the development host). */
 #define STACK_TOP_MAX 0x7ffffffff000ULL
@@ -122,6 +110,7 @@ struct image {
 enum step_op {
 	OP_MMAP, OP_DLOPEN, OP_TOUCH, OP_MPROTECT, OP_MUNMAP, OP_MADVISE, OP_MREMAP, OP_BRK,
 	OP_FORK, OP_THREADS, OP_EXEC, OP_SLEEP, OP_WAIT, OP_EXIT, OP_REPEAT, OP_END,
+	OP_GC,
 };
 
 struct step {
@@ -132,7 +121,7 @@ struct step {
 	uint64_t count;           /* instances, forks, threads, repeats */
 	uint64_t text, data, bss, relro; /* dlopen */
 	uint64_t every;           /* fork: ns between forks; sleep: ns */
-	double pages, write, probability;
+	double pages, write, probability; /* gc: live share, move share, zero share */
 	int prot, advice;
 	bool file, shared, noreserve, stack, vfork, wait_all;
 	bool scaled;              /* fork, repeat: count is multiplied by --scale */
@@ -146,7 +135,8 @@ struct tmpl {
 	uint64_t start;
 	bool stay;
 	struct step *steps;
-	int nsteps, cap;
+	int nsteps;
+	size_t cap;
 };
 
 struct synth_scenario {
@@ -323,8 +313,8 @@ static int get_name(struct parser *ps, int map, const char *key, char *out, bool
 static int get_prot(struct parser *ps, int map, int *out, struct avm_err *err)
 {
 	static const char *const names[] = { "none", "r", "rw", "rx", "rwx", "w", "wx", "x" };
-	static const int values[] = { 0, PROT_R, PROT_R | PROT_W, PROT_R | PROT_X,
-				      PROT_R | PROT_W | PROT_X, PROT_W, PROT_W | PROT_X, PROT_X };
+	static const int values[] = { 0, KABI_PROT_READ, KABI_PROT_READ | KABI_PROT_WRITE, KABI_PROT_READ | KABI_PROT_EXEC,
+				      KABI_PROT_READ | KABI_PROT_WRITE | KABI_PROT_EXEC, KABI_PROT_WRITE, KABI_PROT_WRITE | KABI_PROT_EXEC, KABI_PROT_EXEC };
 	const char *s;
 	int line = 0, i;
 
@@ -420,16 +410,9 @@ static struct step *add_step(struct tmpl *t, struct avm_err *err)
 {
 	struct step *n;
 
-	if (t->nsteps == t->cap) {
-		int cap = t->cap ? t->cap * 2 : 16;
-
-		n = realloc(t->steps, cap * sizeof(*n));
-		if (!n) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		t->steps = n;
-		t->cap = cap;
+	if (array_grow((void **)&t->steps, &t->cap, (size_t)t->nsteps + 1, sizeof(*t->steps), 16)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	n = &t->steps[t->nsteps++];
 	memset(n, 0, sizeof(*n));
@@ -445,7 +428,7 @@ static int parse_steps(struct parser *ps, struct tmpl *t, int seq, int depth,
 
 static const char *const op_names[] = {
 	"mmap", "dlopen", "touch", "mprotect", "munmap", "madvise", "mremap", "brk",
-	"fork", "threads", "exec", "sleep", "wait", "exit", "repeat", NULL,
+	"fork", "threads", "exec", "sleep", "wait", "exit", "repeat", "(end)", "gc", NULL,
 };
 
 /* Parse the value of one step `op: value` at node v (key node k for errors). */
@@ -472,6 +455,7 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 					     ADV_MERGEABLE, ADV_HUGEPAGE, ADV_NOHUGEPAGE,
 					     ADV_WIPEONFORK };
 	static const char *const wait_names[] = { "one", "all" };
+	static const char *const gc_keys[] = { "map", "live", "move", "zero", NULL };
 	struct config_yaml *y = ps->y;
 	const char *sv = config_yaml_scalar(y, v);
 	int line = config_yaml_line(y, v);
@@ -486,7 +470,7 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 	st->line = config_yaml_line(y, k);
 	switch (st->op) {
 	case OP_MMAP:
-		st->prot = PROT_R | PROT_W;
+		st->prot = KABI_PROT_READ | KABI_PROT_WRITE;
 		if (check_keys(ps, v, mmap_keys, err) ||
 		    get_name(ps, v, "name", st->map, true, v, err) ||
 		    get_size(ps, v, "size", &st->size, err) || get_prot(ps, v, &st->prot, err) ||
@@ -563,6 +547,19 @@ static int parse_step(struct parser *ps, struct tmpl *t, int op, int k, int v, i
 			return -1;
 		if (st->size == 0)
 			return config_yaml_errf(y, v, err, "mremap needs a 'size' above 0");
+		break;
+	case OP_GC:
+		st->pages = 0.5;
+		if (check_keys(ps, v, gc_keys, err) ||
+		    get_name(ps, v, "map", st->map, true, v, err) ||
+		    get_share(ps, v, "live", &st->pages, err) ||
+		    get_share(ps, v, "move", &st->write, err) ||
+		    get_share(ps, v, "zero", &st->probability, err))
+			return -1;
+		if (strlen(st->map) + sizeof(GC_FROM_SUFFIX) > NAME_MAX_LEN)
+			return config_yaml_errf(y, v, err, "gc: map name '%s' is too long (at most "
+						"%d characters)", st->map,
+						(int)(NAME_MAX_LEN - sizeof(GC_FROM_SUFFIX)));
 		break;
 	case OP_BRK:
 		if (check_keys(ps, v, brk_keys, err) || get_size(ps, v, "size", &st->size, err))
@@ -663,7 +660,7 @@ static int parse_steps(struct parser *ps, struct tmpl *t, int seq, int depth,
 		config_yaml_pair(y, item, 0, &k, &v);
 		name = config_yaml_scalar(y, k);
 		for (op = 0; name && op_names[op]; op++) {
-			if (strcmp(op_names[op], name) == 0)
+			if (op != OP_END && strcmp(op_names[op], name) == 0)
 				break;
 		}
 		if (!name || !op_names[op])
@@ -849,13 +846,15 @@ struct proc {
 	int cur_region;           /* touch: where the current chunk resumes */
 	uint64_t cur_page;
 	struct region *regions;
-	int nregions, cap;
+	int nregions;
+	size_t cap;
 	uint64_t mmap_cursor, start_brk, brk;
 	int parent;               /* index into gen.procs, -1 for init */
 	int live_children, unreaped;
 	bool wait_all;
 	enum proc_state state;
 	bool vfork_child;         /* shares the parent's mm until exec */
+	uint64_t uffd;            /* gc: the process's userfaultfd (object id), 0 none yet */
 };
 
 struct gen {
@@ -867,11 +866,13 @@ struct gen {
 	uint64_t now;
 	uint64_t next_id, next_pid, next_snap;
 	uint32_t *mm_users;       /* indexed by object id */
-	uint64_t mm_users_cap;
+	size_t mm_users_cap;
 	struct proc **procs;
-	int nprocs, capprocs;
+	int nprocs;
+	size_t capprocs;
 	int *heap;                /* proc indices, min (t, pid) on top */
-	int nheap, capheap;
+	int nheap;
+	size_t capheap;
 	time_t last_progress;
 	bool printed;             /* a progress line is on screen (end it at the end) */
 	uint64_t slices;
@@ -966,17 +967,12 @@ static int mm_users_add(struct gen *g, uint64_t mm, int delta, uint32_t *now,
 			struct avm_err *err)
 {
 	if (mm >= g->mm_users_cap) {
-		uint64_t cap = g->mm_users_cap ? g->mm_users_cap : 1024;
-		uint32_t *n;
+		size_t old = g->mm_users_cap;
 
-		while (cap <= mm)
-			cap *= 2;
-		n = realloc(g->mm_users, cap * sizeof(*n));
-		if (!n)
+		if (array_grow((void **)&g->mm_users, &g->mm_users_cap, (size_t)mm + 1,
+			       sizeof(*g->mm_users), 1024))
 			return avm_errf(err, "out of memory");
-		memset(n + g->mm_users_cap, 0, (cap - g->mm_users_cap) * sizeof(*n));
-		g->mm_users = n;
-		g->mm_users_cap = cap;
+		memset(g->mm_users + old, 0, (g->mm_users_cap - old) * sizeof(*g->mm_users));
 	}
 	g->mm_users[mm] = (uint32_t)((int64_t)g->mm_users[mm] + delta);
 	*now = g->mm_users[mm];
@@ -996,15 +992,8 @@ static int heap_push(struct gen *g, int idx, struct avm_err *err)
 {
 	int i, parent, tmp;
 
-	if (g->nheap == g->capheap) {
-		int cap = g->capheap ? g->capheap * 2 : 64;
-		int *n = realloc(g->heap, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "out of memory");
-		g->heap = n;
-		g->capheap = cap;
-	}
+	if (array_grow((void **)&g->heap, &g->capheap, (size_t)g->nheap + 1, sizeof(*g->heap), 64))
+		return avm_errf(err, "out of memory");
 	i = g->nheap++;
 	g->heap[i] = idx;
 	while (i > 0) {
@@ -1072,16 +1061,10 @@ static struct region *region_add(struct proc *p, const char *name, uint64_t star
 			   (unsigned long long)(SYNTH_MAX_PAGES * PAGE >> 30));
 		return NULL;
 	}
-	if (p->nregions == p->cap) {
-		int cap = p->cap ? p->cap * 2 : 16;
-
-		r = realloc(p->regions, cap * sizeof(*r));
-		if (!r) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		p->regions = r;
-		p->cap = cap;
+	if (array_grow((void **)&p->regions, &p->cap, (size_t)p->nregions + 1, sizeof(*p->regions),
+		       16)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	r = &p->regions[p->nregions];
 	memset(r, 0, sizeof(*r));
@@ -1093,8 +1076,8 @@ static struct region *region_add(struct proc *p, const char *name, uint64_t star
 	p->nregions++;
 	p->g->pages_live += len / PAGE;
 	/* Page flags carry the protection, so partial mprotects need no extra state. */
-	if (!(prot & PROT_W) || !(prot & (PROT_R | PROT_W)))
-		memset(r->pages, (prot & (PROT_R | PROT_W)) ? PG_RO : PG_RO | PG_NONE,
+	if (!(prot & KABI_PROT_WRITE) || !(prot & (KABI_PROT_READ | KABI_PROT_WRITE)))
+		memset(r->pages, (prot & (KABI_PROT_READ | KABI_PROT_WRITE)) ? PG_RO : PG_RO | PG_NONE,
 		       len / PAGE);
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->start = start;
@@ -1210,13 +1193,13 @@ static int snap_elf(struct snap_ctx *sc, struct proc *p, const char *prefix, uin
 
 	snprintf(name, sizeof(name), "%s.text", prefix);
 	if (snap_vma(sc, base, base + text, 0, FLAGS_TEXT, file, false, err) ||
-	    !region_add(p, name, base, text, PROT_R | PROT_X, file, 0, false, err))
+	    !region_add(p, name, base, text, KABI_PROT_READ | KABI_PROT_EXEC, file, 0, false, err))
 		return -1;
 	snprintf(name, sizeof(name), "%s.data", prefix);
 	if (snap_vma(sc, base + text, base + text + data, text / PAGE, FLAGS_DATA, file, partial,
 		     err))
 		return -1;
-	r = region_add(p, name, base + text, data, PROT_R | PROT_W, file, text / PAGE, false, err);
+	r = region_add(p, name, base + text, data, KABI_PROT_READ | KABI_PROT_WRITE, file, text / PAGE, false, err);
 	if (!r)
 		return -1;
 	if (partial) {
@@ -1227,7 +1210,7 @@ static int snap_elf(struct snap_ctx *sc, struct proc *p, const char *prefix, uin
 		snprintf(name, sizeof(name), "%s.bss", prefix);
 		if (snap_vma(sc, base + text + data, base + text + data + bss,
 			     (base + text + data) / PAGE, FLAGS_DATA, 0, false, err) ||
-		    !region_add(p, name, base + text + data, bss, PROT_R | PROT_W, 0,
+		    !region_add(p, name, base + text + data, bss, KABI_PROT_READ | KABI_PROT_WRITE, 0,
 				(base + text + data) / PAGE, false, err))
 			return -1;
 	}
@@ -1253,7 +1236,7 @@ static int build_exec_mm(struct gen *g, struct proc *p, const struct image *im,
 	if (snap_vma(&sc, stack_top - stack, stack_top, (stack_top - stack) / PAGE, FLAGS_STACK,
 		     0, true, err))
 		return -1;
-	r = region_add(p, "stack", stack_top - stack, stack, PROT_R | PROT_W, 0,
+	r = region_add(p, "stack", stack_top - stack, stack, KABI_PROT_READ | KABI_PROT_WRITE, 0,
 		       (stack_top - stack) / PAGE, false, err);
 	if (!r)
 		return -1;
@@ -1289,16 +1272,10 @@ static struct proc *proc_new(struct gen *g, int tmpl, int parent, uint64_t t,
 {
 	struct proc *p;
 
-	if (g->nprocs == g->capprocs) {
-		int cap = g->capprocs ? g->capprocs * 2 : 64;
-		struct proc **n = realloc(g->procs, cap * sizeof(*n));
-
-		if (!n) {
-			avm_errf(err, "out of memory");
-			return NULL;
-		}
-		g->procs = n;
-		g->capprocs = cap;
+	if (array_grow((void **)&g->procs, &g->capprocs, (size_t)g->nprocs + 1, sizeof(*g->procs),
+		       64)) {
+		avm_errf(err, "out of memory");
+		return NULL;
 	}
 	if (g->live_procs >= SYNTH_MAX_LIVE_PROCS) {
 		limit_errf(g, err, "more than %d processes would be alive at once",
@@ -1363,7 +1340,7 @@ static int notify_parent(struct gen *g, struct proc *p, bool exited, struct avm_
 /* Release one user of mm; the last one runs exit_mmap (AVM_MM_RELEASE). */
 static int mm_put(struct gen *g, struct proc *p, uint64_t mm, struct avm_err *err)
 {
-	uint32_t users;
+	uint32_t users = 0;
 	uint64_t saved = p->mm;
 	int rc;
 
@@ -1417,8 +1394,8 @@ static int op_mmap(struct gen *g, struct proc *p, const struct step *st, struct 
 	int flags;
 	struct region *r;
 
-	flags = (st->shared ? MAP_SHARED_ : MAP_PRIVATE_) | (st->file ? 0 : MAP_ANON_) |
-		(st->noreserve ? MAP_NORESERVE_ : 0) | (st->stack ? MAP_STACK_ : 0);
+	flags = (st->shared ? KABI_MAP_SHARED : KABI_MAP_PRIVATE) | (st->file ? 0 : KABI_MAP_ANONYMOUS) |
+		(st->noreserve ? KABI_MAP_NORESERVE : 0) | (st->stack ? KABI_MAP_STACK : 0);
 	if (st->file)
 		file = new_id(g);
 	addr = place(p, len);
@@ -1453,19 +1430,19 @@ static int op_dlopen(struct gen *g, struct proc *p, const struct step *st, struc
 
 	if (!base)
 		return no_room(g, text + data + bss, err);
-	if (emit(g, p, tid, AVM_MMAP, (int64_t)base, (int64_t)(text + data + bss), PROT_R | PROT_X,
-		 MAP_PRIVATE_, (int64_t)file, 0, err) ||
-	    emit(g, p, tid, AVM_MMAP, (int64_t)(base + text), (int64_t)data, PROT_R | PROT_W,
-		 MAP_PRIVATE_ | MAP_FIXED_, (int64_t)file, (int64_t)(text / PAGE), err))
+	if (emit(g, p, tid, AVM_MMAP, (int64_t)base, (int64_t)(text + data + bss), KABI_PROT_READ | KABI_PROT_EXEC,
+		 KABI_MAP_PRIVATE, (int64_t)file, 0, err) ||
+	    emit(g, p, tid, AVM_MMAP, (int64_t)(base + text), (int64_t)data, KABI_PROT_READ | KABI_PROT_WRITE,
+		 KABI_MAP_PRIVATE | KABI_MAP_FIXED, (int64_t)file, (int64_t)(text / PAGE), err))
 		return -1;
 	if (bss && emit(g, p, tid, AVM_MMAP, (int64_t)(base + text + data), (int64_t)bss,
-			PROT_R | PROT_W, MAP_PRIVATE_ | MAP_FIXED_ | MAP_ANON_, 0, 0, err))
+			KABI_PROT_READ | KABI_PROT_WRITE, KABI_MAP_PRIVATE | KABI_MAP_FIXED | KABI_MAP_ANONYMOUS, 0, 0, err))
 		return -1;
 	snprintf(name, sizeof(name), "%s.text", st->map);
-	if (!region_add(p, name, base, text, PROT_R | PROT_X, file, 0, false, err))
+	if (!region_add(p, name, base, text, KABI_PROT_READ | KABI_PROT_EXEC, file, 0, false, err))
 		return -1;
 	snprintf(name, sizeof(name), "%s.data", st->map);
-	r = region_add(p, name, base + text, data, PROT_R | PROT_W, file, text / PAGE, false, err);
+	r = region_add(p, name, base + text, data, KABI_PROT_READ | KABI_PROT_WRITE, file, text / PAGE, false, err);
 	if (!r)
 		return -1;
 	p->t += 3 * COST_SYSCALL;
@@ -1479,7 +1456,7 @@ static int op_dlopen(struct gen *g, struct proc *p, const struct step *st, struc
 	}
 	r->has_av = true;
 	if (st->relro) {
-		if (emit(g, p, tid, AVM_MPROTECT, (int64_t)r->start, (int64_t)st->relro, PROT_R, 0, 0,
+		if (emit(g, p, tid, AVM_MPROTECT, (int64_t)r->start, (int64_t)st->relro, KABI_PROT_READ, 0, 0,
 			 0, err))
 			return -1;
 		for (i = 0; i < st->relro / PAGE; i++)
@@ -1488,7 +1465,7 @@ static int op_dlopen(struct gen *g, struct proc *p, const struct step *st, struc
 	}
 	if (bss) {
 		snprintf(name, sizeof(name), "%s.bss", st->map);
-		if (!region_add(p, name, base + text + data, bss, PROT_R | PROT_W, 0,
+		if (!region_add(p, name, base + text + data, bss, KABI_PROT_READ | KABI_PROT_WRITE, 0,
 				(base + text + data) / PAGE, false, err))
 			return -1;
 	}
@@ -1586,9 +1563,9 @@ static int op_mprotect(struct gen *g, struct proc *p, const struct step *st,
 		for (i = (lo - r->start) / PAGE; i < (hi - r->start) / PAGE; i++) {
 			/* Changing protection write-protects the PTEs (change_protection). */
 			r->pages[i] &= (uint8_t)~(PG_WRITTEN | PG_RO | PG_NONE);
-			if (!(st->prot & PROT_W))
+			if (!(st->prot & KABI_PROT_WRITE))
 				r->pages[i] |= PG_RO;
-			if (!(st->prot & (PROT_R | PROT_W)))
+			if (!(st->prot & (KABI_PROT_READ | KABI_PROT_WRITE)))
 				r->pages[i] |= PG_NONE;
 		}
 		if (lo == r->start && hi == r->start + r->len)
@@ -1675,15 +1652,15 @@ static int op_mremap(struct gen *g, struct proc *p, const struct step *st, struc
 			return limit_errf(g, err, "live processes would map more than %llu GiB",
 					  (unsigned long long)(SYNTH_MAX_PAGES * PAGE >> 30));
 		if (emit(g, p, some_tid(g, p), AVM_MREMAP, (int64_t)r->start, (int64_t)r->len,
-			 (int64_t)len, MREMAP_MAYMOVE_, (int64_t)to, 0, err))
+			 (int64_t)len, KABI_MREMAP_MAYMOVE, (int64_t)to, 0, err))
 			return -1;
 		p->t += COST_SYSCALL;
 		pages = calloc(len / PAGE, 1);
 		if (!pages)
 			return avm_errf(err, "out of memory");
 		memcpy(pages, r->pages, (len < r->len ? len : r->len) / PAGE);
-		if (len > r->len && !(r->prot & PROT_W))
-			memset(pages + r->len / PAGE, (r->prot & PROT_R) ? PG_RO : PG_RO | PG_NONE,
+		if (len > r->len && !(r->prot & KABI_PROT_WRITE))
+			memset(pages + r->len / PAGE, (r->prot & KABI_PROT_READ) ? PG_RO : PG_RO | PG_NONE,
 			       (len - r->len) / PAGE);
 		free(r->pages);
 		r->pages = pages;
@@ -1694,6 +1671,150 @@ static int op_mremap(struct gen *g, struct proc *p, const struct step *st, struc
 			r->pgoff = to / PAGE;
 		r->start = to;
 		r->len = len;
+	}
+	return 0;
+}
+
+/* The region named exactly name, or -1. */
+static int region_find(const struct proc *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nregions; i++)
+		if (!strcmp(p->regions[i].name, name))
+			return i;
+	return -1;
+}
+
+/* One userfaultfd fill or move ioctl of a gc step: n pages at heap page i. */
+static int gc_ioctl(struct gen *g, struct proc *p, enum avm_kind kind, int h, int f, uint64_t i,
+		    uint64_t n, struct avm_err *err)
+{
+	struct region *r = &p->regions[h], *fr = &p->regions[f];
+	uint64_t dst = r->start + i * PAGE, src = fr->start + i * PAGE, k;
+
+	if (emit(g, p, some_tid(g, p), kind, (int64_t)dst, (int64_t)(n * PAGE),
+		 kind == AVM_UFFD_ZEROPAGE ? 0 : (int64_t)src, (int64_t)(n * PAGE), (int64_t)p->uffd,
+		 kind == AVM_UFFD_MOVE ? (int64_t)KABI_UFFD_MOVE_ALLOW_SRC_HOLES : 0, err))
+		return -1;
+	r->has_av = true; /* the ioctl prepared the heap's anon_vma */
+	for (k = i; k < i + n; k++) {
+		/* COPY and MOVE map writable dirty pages; ZEROPAGE the read-only zero page */
+		r->pages[k] = kind == AVM_UFFD_ZEROPAGE ? PG_PRESENT : PG_PRESENT | PG_WRITTEN;
+		if (kind == AVM_UFFD_MOVE)
+			fr->pages[k] &= (uint8_t)~(PG_PRESENT | PG_WRITTEN);
+	}
+	return 0;
+}
+
+/*
+ * One cycle of ART's concurrent compacting collector (the CMC GC) on each
+ * private anonymous region named map (the moving space):
+ *  1. the heap's pages move to the from-space with mremap(MREMAP_MAYMOVE |
+ *     MREMAP_FIXED | MREMAP_DONTUNMAP) - the heap stays mapped and empty (the
+ *     kernel unlinks its anon_vma chain), the from-space ("<map>-from",
+ *     mapped on the first cycle) is replaced by the heap's copy;
+ *  2. the heap is registered with the process's userfaultfd (MISSING);
+ *  3. the live share of the pages that were present is compacted to the
+ *     heap's start, GC_CHUNK pages per ioctl: a share `move` of the chunks
+ *     (spread evenly, no random draw: the rest of the scenario sees the same
+ *     random stream with or without gc steps) with UFFDIO_MOVE from the same
+ *     offset of the from-space, the rest with
+ *     UFFDIO_COPY; a share `zero` of the pages after them is mapped with
+ *     UFFDIO_ZEROPAGE (mutators touching fresh pages during compaction);
+ *  4. the heap is unregistered and the from-space released (MADV_DONTNEED).
+ * A gc step takes no simulated time and draws nothing from the scenario's
+ * random stream, so adding gc steps to a scenario changes no other process's
+ * interleaving or draws: the two traces differ by what the GC does only.
+ */
+static int op_gc(struct gen *g, struct proc *p, const struct step *st, struct avm_err *err)
+{
+	char from[NAME_MAX_LEN + sizeof(GC_FROM_SUFFIX)];
+	int h, f, nh = p->nregions;
+	uint64_t i, n, present, live, zero;
+
+	for (h = 0; h < nh; h++) {
+		struct region *r = &p->regions[h], *fr;
+
+		/* a part name too long for its from-space's name is no moving space */
+		if (!region_matches(r, st->map) || r->shared || r->file ||
+		    strlen(r->name) + sizeof(GC_FROM_SUFFIX) > NAME_MAX_LEN)
+			continue;
+		snprintf(from, sizeof(from), "%s" GC_FROM_SUFFIX, r->name);
+		f = region_find(p, from);
+		if (f >= 0 && p->regions[f].len != r->len) {
+			/* the heap changed size: a new from-space */
+			if (emit(g, p, some_tid(g, p), AVM_MUNMAP, (int64_t)p->regions[f].start,
+				 (int64_t)p->regions[f].len, 0, 0, 0, 0, err))
+				return -1;
+			region_remove(p, f);
+			if (f < h)
+				h--;
+			nh--;
+			f = -1;
+		}
+		if (f < 0) {
+			uint64_t len = p->regions[h].len, addr = place(p, len);
+
+			if (!addr)
+				return no_room(g, len, err);
+			if (emit(g, p, some_tid(g, p), AVM_MMAP, (int64_t)addr, (int64_t)len,
+				 KABI_PROT_READ | KABI_PROT_WRITE, KABI_MAP_PRIVATE | KABI_MAP_ANONYMOUS | KABI_MAP_NORESERVE, 0, 0, err))
+				return -1;
+			if (!region_add(p, from, addr, len, KABI_PROT_READ | KABI_PROT_WRITE, 0, addr / PAGE, false, err))
+				return -1;
+			f = p->nregions - 1;
+		}
+		if (!p->uffd)
+			p->uffd = new_id(g);
+		r = &p->regions[h];
+		fr = &p->regions[f];
+		/* 1: the move (copy_vma: a faulted heap's copy keeps its pgoff) */
+		if (emit(g, p, some_tid(g, p), AVM_MREMAP, (int64_t)r->start, (int64_t)r->len,
+			 (int64_t)r->len, KABI_MREMAP_MAYMOVE | KABI_MREMAP_FIXED | KABI_MREMAP_DONTUNMAP,
+			 (int64_t)fr->start, (int64_t)fr->start, err))
+			return -1;
+		memcpy(fr->pages, r->pages, r->len / PAGE);
+		memset(r->pages, 0, r->len / PAGE);
+		fr->has_av = r->has_av;
+		fr->pgoff = r->has_av ? r->pgoff : fr->start / PAGE;
+		fr->prot = r->prot;
+		r->has_av = false;
+		/* 2: register */
+		if (emit(g, p, some_tid(g, p), AVM_UFFD_REGISTER, (int64_t)r->start, (int64_t)r->len,
+			 (int64_t)KABI_UFFD_MODE_MISSING, 0, (int64_t)p->uffd,
+			 (int64_t)KABI_UFFD_FEATURE_MOVE, err))
+			return -1;
+		/* 3: compaction */
+		for (present = 0, i = 0; i < fr->len / PAGE; i++)
+			present += (fr->pages[i] & PG_PRESENT) != 0;
+		live = (uint64_t)((double)present * st->pages + 0.5);
+		zero = (uint64_t)((double)(r->len / PAGE - live) * st->probability + 0.5);
+		for (i = 0; i < live; i += n) {
+			uint64_t j = i / GC_CHUNK;
+			/* every 1/move-th chunk moves: spread evenly, no draw from the
+			 * scenario's random stream (a gc step changes nothing else) */
+			bool mv = (uint64_t)((double)(j + 1) * st->write) >
+				  (uint64_t)((double)j * st->write);
+
+			n = live - i < GC_CHUNK ? live - i : GC_CHUNK;
+			if (gc_ioctl(g, p, mv ? AVM_UFFD_MOVE : AVM_UFFD_COPY, h, f, i, n, err))
+				return -1;
+		}
+		for (i = live; i < live + zero; i += n) {
+			n = live + zero - i < GC_CHUNK ? live + zero - i : GC_CHUNK;
+			if (gc_ioctl(g, p, AVM_UFFD_ZEROPAGE, h, f, i, n, err))
+				return -1;
+		}
+		/* 4: unregister, release the from-space */
+		r = &p->regions[h];
+		fr = &p->regions[f];
+		if (emit(g, p, some_tid(g, p), AVM_UFFD_UNREGISTER, (int64_t)r->start, (int64_t)r->len,
+			 0, 0, (int64_t)p->uffd, 0, err) ||
+		    emit(g, p, some_tid(g, p), AVM_MADVISE, (int64_t)fr->start, (int64_t)fr->len,
+			 ADV_DONTNEED, 0, 0, 0, err))
+			return -1;
+		memset(fr->pages, 0, fr->len / PAGE);
 	}
 	return 0;
 }
@@ -1722,7 +1843,7 @@ static int op_brk(struct gen *g, struct proc *p, const struct step *st, struct a
 		return -1;
 	p->t += COST_SYSCALL;
 	if (!r) {
-		r = region_add(p, "brk", p->start_brk, want - p->start_brk, PROT_R | PROT_W, 0,
+		r = region_add(p, "brk", p->start_brk, want - p->start_brk, KABI_PROT_READ | KABI_PROT_WRITE, 0,
 			       p->start_brk / PAGE, false, err);
 		if (!r)
 			return -1;
@@ -1777,7 +1898,7 @@ static int fork_regions(struct proc *child, struct proc *p, struct avm_err *err)
 static int op_fork(struct gen *g, struct proc *p, const struct step *st, struct avm_err *err)
 {
 	struct proc *c;
-	int64_t flags = SIGCHLD_;
+	int64_t flags = KABI_SIGCHLD;
 	uint32_t users;
 
 	if (st->probability < 1.0 && rng_unit(g) >= st->probability)
@@ -1788,7 +1909,7 @@ static int op_fork(struct gen *g, struct proc *p, const struct step *st, struct 
 	if (st->vfork) {
 		c->mm = p->mm;
 		c->vfork_child = true;
-		flags |= CLONE_VM_ | CLONE_VFORK_;
+		flags |= KABI_CLONE_VM | KABI_CLONE_VFORK;
 		g->st->vforks++;
 	} else {
 		c->mm = new_id(g);
@@ -1815,7 +1936,7 @@ static int op_threads(struct gen *g, struct proc *p, const struct step *st,
 		      struct avm_err *err)
 {
 	static const struct step stack = { .op = OP_MMAP, .map = "thread-stack",
-					   .size = (8 << 20) + PAGE, .prot = PROT_R | PROT_W,
+					   .size = (8 << 20) + PAGE, .prot = KABI_PROT_READ | KABI_PROT_WRITE,
 					   .noreserve = false, .stack = true, .count = 1 };
 	struct region *r;
 	uint32_t *tids;
@@ -1839,7 +1960,7 @@ static int op_threads(struct gen *g, struct proc *p, const struct step *st,
 		r->pages[0] = PG_NONE | PG_RO;
 		p->tids[p->ntids] = (uint32_t)g->next_pid++;
 		if (emit(g, p, p->pid, AVM_FORK, (int64_t)p->mm, p->tids[p->ntids],
-			 CLONE_THREAD_FLAGS, p->pid, 0, 0, err))
+			 KABI_CLONE_THREAD_FLAGS, p->pid, 0, 0, err))
 			return -1;
 		p->ntids++;
 		g->st->threads++;
@@ -2005,6 +2126,9 @@ static int run_slice(struct gen *g, struct proc *p, struct avm_err *err)
 		case OP_MREMAP:
 			rc = op_mremap(g, p, st, err);
 			break;
+		case OP_GC:
+			rc = op_gc(g, p, st, err);
+			break;
 		case OP_BRK:
 			rc = op_brk(g, p, st, err);
 			break;
@@ -2058,7 +2182,7 @@ static int start_init(struct gen *g, struct proc **out, struct avm_err *err)
 	if (snap_vma(&sc, p->start_brk, p->start_brk + heap, p->start_brk / PAGE, FLAGS_DATA, 0,
 		     true, err))
 		return -1;
-	r = region_add(p, "brk", p->start_brk, heap, PROT_R | PROT_W, 0, p->start_brk / PAGE,
+	r = region_add(p, "brk", p->start_brk, heap, KABI_PROT_READ | KABI_PROT_WRITE, 0, p->start_brk / PAGE,
 		       false, err);
 	if (!r)
 		return -1;

@@ -852,12 +852,20 @@ static const struct trace_kind_rule trace_kinds[] = {
 	{ AVM_MMAP_LOCK, 1, 0, { TR_BOOL, TR(AVM_LOCK_START, AVM_LOCK_RELEASED), TR_BOOL } },
 	{ AVM_SNAPSHOT, 1, 0, { TR_ID, TR(AVM_SNAP_START, AVM_SNAP_EXIT), TR_NONNEG } },
 	{ AVM_MIGRATE, 1, 0, { TR(AVM_MIGRATE_SET_PTE, AVM_MIGRATE_END) } },
-	{ AVM_KSM, 1, 0, { TR(AVM_KSM_MERGE, AVM_KSM_EXIT) } },
+	{ AVM_KSM, 1, 0, { TR(AVM_KSM_MERGE, AVM_KSM_SCAN_END) } },
 	{ AVM_THP, 1, 0, { TR(AVM_THP_COLLAPSE, AVM_THP_SCAN) } },
 	{ AVM_RECLAIM, 1, 0, { {0} } },
 	{ AVM_TLB_FLUSH, 1, 0, { {0} } },
 	{ AVM_RMAP_CALL, 1, 0, { TR(AVM_RMAP_PREPARE, AVM_RMAP_UNLINK) } },
 	{ AVM_LOST, 1, 0, { TR(0, 65535), TR_NONNEG } },
+	/* userfaultfd ioctls (version 3): e = the uffd's file id, f = features or mode */
+	{ AVM_UFFD_REGISTER, 3, 3, { {0}, {0}, TR(0, 7), {0}, TR_NONNEG, TR_NONNEG } },
+	{ AVM_UFFD_UNREGISTER, 3, 3, { {0}, {0}, {0}, {0}, TR_NONNEG } },
+	{ AVM_UFFD_COPY, 3, 3, { {0}, {0}, {0}, {0}, TR_NONNEG, TR_NONNEG } },
+	{ AVM_UFFD_ZEROPAGE, 3, 3, { {0}, {0}, {0}, {0}, TR_NONNEG, TR_NONNEG } },
+	{ AVM_UFFD_MOVE, 3, 3, { {0}, {0}, {0}, {0}, TR_NONNEG, TR_NONNEG } },
+	{ AVM_UFFD_CONTINUE, 3, 3, { {0}, {0}, {0}, {0}, TR_NONNEG, TR_NONNEG } },
+	{ AVM_UFFD_POISON, 3, 3, { {0}, {0}, {0}, {0}, TR_NONNEG, TR_NONNEG } },
 };
 
 /* The columns of an events row, in the reader's SELECT order, with their ranges. */

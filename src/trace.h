@@ -49,7 +49,7 @@
  * something a version lacks asks trace_version() first.  tests/traces/ holds a
  * small trace of every version, replayed by make check.
  */
-#define TRACE_SCHEMA_VERSION 2
+#define TRACE_SCHEMA_VERSION 3
 #define TRACE_SCHEMA_MIN_VERSION 1
 
 struct trace;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "locks.h"
 #include "u64map.h"
 
@@ -327,16 +328,9 @@ static struct track_proc *proc_get(struct track *t, uint32_t pid, struct avm_err
 		t->hot = (size_t)(p - t->procs) + 1;
 		return p;
 	}
-	if (t->nprocs == t->capprocs) {
-		size_t cap = t->capprocs ? 2 * t->capprocs : 64;
-		struct track_proc *np = realloc(t->procs, cap * sizeof(*np));
-
-		if (!np) {
-			avm_errf(err, "out of memory (per-process bytes)");
-			return NULL;
-		}
-		t->procs = np;
-		t->capprocs = cap;
+	if (array_grow((void **)&t->procs, &t->capprocs, t->nprocs + 1, sizeof(*t->procs), 64)) {
+		avm_errf(err, "out of memory (per-process bytes)");
+		return NULL;
 	}
 	if (u64map_put(&t->by_pid, (uint64_t)pid + 1, (void *)(uintptr_t)(t->nprocs + 1))) {
 		avm_errf(err, "out of memory (per-process bytes)");

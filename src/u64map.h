@@ -7,6 +7,8 @@
  * trace is >= 1; page-chunk keys are offset by one).  Deletion uses backward
  * shift, so there are no tombstones and lookups stay short.  Header-only
  * (static inline) because it sits on the replay's hot path.
+ *
+ * May depend on: hash.h (and the C library's allocator).
  */
 #ifndef ANONVMA_U64MAP_H
 #define ANONVMA_U64MAP_H
@@ -14,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hash.h"
 
 struct u64map_slot {
 	uint64_t key;
@@ -26,21 +30,13 @@ struct u64map {
 	uint64_t n;
 };
 
-static inline uint64_t u64map_hash(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return k;
-}
-
 static inline void *u64map_get(const struct u64map *m, uint64_t key)
 {
 	uint64_t i;
 
 	if (!m->slot)
 		return NULL;
-	for (i = u64map_hash(key) & m->mask;; i = (i + 1) & m->mask) {
+	for (i = hash_u64(key) & m->mask;; i = (i + 1) & m->mask) {
 		if (m->slot[i].key == key)
 			return m->slot[i].val;
 		if (m->slot[i].key == 0)
@@ -58,7 +54,7 @@ static inline int u64map_grow(struct u64map *m)
 	for (i = 0; m->slot && i <= m->mask; i++) {
 		if (!m->slot[i].key)
 			continue;
-		for (j = u64map_hash(m->slot[i].key) & (cap - 1); ns[j].key; j = (j + 1) & (cap - 1))
+		for (j = hash_u64(m->slot[i].key) & (cap - 1); ns[j].key; j = (j + 1) & (cap - 1))
 			;
 		ns[j] = m->slot[i];
 	}
@@ -75,7 +71,7 @@ static inline int u64map_put(struct u64map *m, uint64_t key, void *val)
 
 	if ((!m->slot || (m->n + 1) * 2 > m->mask + 1) && u64map_grow(m))
 		return -1;
-	for (i = u64map_hash(key) & m->mask; m->slot[i].key; i = (i + 1) & m->mask) {
+	for (i = hash_u64(key) & m->mask; m->slot[i].key; i = (i + 1) & m->mask) {
 		if (m->slot[i].key == key) {
 			m->slot[i].val = val;
 			return 0;
@@ -93,12 +89,12 @@ static inline void u64map_del(struct u64map *m, uint64_t key)
 
 	if (!m->slot)
 		return;
-	for (i = u64map_hash(key) & m->mask; m->slot[i].key != key; i = (i + 1) & m->mask)
+	for (i = hash_u64(key) & m->mask; m->slot[i].key != key; i = (i + 1) & m->mask)
 		if (!m->slot[i].key)
 			return;
 	/* backward-shift deletion */
 	for (j = (i + 1) & m->mask; m->slot[j].key; j = (j + 1) & m->mask) {
-		home = u64map_hash(m->slot[j].key) & m->mask;
+		home = hash_u64(m->slot[j].key) & m->mask;
 		if (((j - home) & m->mask) >= ((j - i) & m->mask)) {
 			m->slot[i] = m->slot[j];
 			i = j;

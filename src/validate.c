@@ -69,7 +69,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "mm.h"
+#include "array.h"
+#include "hash.h"
+#include "kabi.h"
 
 enum { VAL_ALLOC = 0, VAL_FREE = 1 };
 #define VAL_SITE_NR 8
@@ -201,14 +203,6 @@ struct validate {
 
 /* ------------------------------------------------------------------ tables */
 
-static uint64_t val_hash(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return k;
-}
-
 /* First field of every slot is its uint64_t key (0 = empty). */
 static void *val_slot(struct val_table *t, size_t i)
 {
@@ -242,7 +236,7 @@ static int val_table_grow(struct val_table *t, struct avm_err *err)
 		memcpy(&key, s, sizeof(key));
 		if (!key)
 			continue;
-		for (j = val_hash(key) & (n.cap - 1);; j = (j + 1) & (n.cap - 1)) {
+		for (j = hash_u64(key) & (n.cap - 1);; j = (j + 1) & (n.cap - 1)) {
 			uint64_t k2;
 
 			memcpy(&k2, val_slot(&n, j), sizeof(k2));
@@ -265,7 +259,7 @@ static void *val_table_get(struct val_table *t, uint64_t key, bool create, struc
 		return NULL;
 	if (create && (t->used + 1) * 2 > t->cap && val_table_grow(t, err))
 		return NULL;
-	for (i = val_hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+	for (i = hash_u64(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
 		void *s = val_slot(t, i);
 		uint64_t k;
 
@@ -304,7 +298,7 @@ static void val_counts_add(val_counts dst, const val_counts src, int sign)
 static bool val_is_closer(uint32_t kind)
 {
 	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK ||
-	       kind == AVM_MM_RELEASE;
+	       kind == AVM_MM_RELEASE || (kind >= AVM_UFFD_REGISTER && kind <= AVM_UFFD_POISON);
 }
 
 static bool val_is_opener(uint32_t kind)
@@ -315,7 +309,8 @@ static bool val_is_opener(uint32_t kind)
 /* Hard checkpoints: everything the kernel did for the event has been seen. */
 static bool val_is_hard(uint32_t kind)
 {
-	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK;
+	return (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) || kind == AVM_FORK ||
+	       (kind >= AVM_UFFD_REGISTER && kind <= AVM_UFFD_POISON);
 }
 
 static const char *val_kind_name(uint32_t kind)
@@ -343,6 +338,13 @@ static const char *val_kind_name(uint32_t kind)
 	case AVM_FAULT: return "fault";
 	case AVM_POPULATE: return "populate";
 	case AVM_SNAPSHOT: return "snapshot";
+	case AVM_UFFD_REGISTER: return "uffd_register";
+	case AVM_UFFD_UNREGISTER: return "uffd_unregister";
+	case AVM_UFFD_COPY: return "uffd_copy";
+	case AVM_UFFD_ZEROPAGE: return "uffd_zeropage";
+	case AVM_UFFD_MOVE: return "uffd_move";
+	case AVM_UFFD_CONTINUE: return "uffd_continue";
+	case AVM_UFFD_POISON: return "uffd_poison";
 	default: return "other";
 	}
 }
@@ -355,6 +357,8 @@ static int64_t val_event_addr(const struct avm_event *ev)
 	case AVM_MREMAP: case AVM_MADVISE: case AVM_MLOCK: case AVM_MUNLOCK:
 	case AVM_VMA_NAME: case AVM_MSEAL: case AVM_SHMAT: case AVM_SHMDT:
 	case AVM_MMAP: case AVM_BRK:
+	case AVM_UFFD_REGISTER: case AVM_UFFD_UNREGISTER: case AVM_UFFD_COPY:
+	case AVM_UFFD_ZEROPAGE: case AVM_UFFD_MOVE: case AVM_UFFD_CONTINUE: case AVM_UFFD_POISON:
 		return ev->a;
 	default:
 		return 0;
@@ -506,15 +510,9 @@ static int val_unsettled_add(struct validate *v, struct val_task *tk, struct avm
 {
 	if (tk->unsettled)
 		return 0;
-	if (v->n_unsettled == v->cap_unsettled) {
-		size_t cap = v->cap_unsettled ? v->cap_unsettled * 2 : 64;
-		uint64_t *n = realloc(v->unsettled, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "validate: out of memory");
-		v->unsettled = n;
-		v->cap_unsettled = cap;
-	}
+	if (array_grow((void **)&v->unsettled, &v->cap_unsettled, v->n_unsettled + 1,
+		       sizeof(*v->unsettled), 64))
+		return avm_errf(err, "validate: out of memory");
 	v->unsettled[v->n_unsettled++] = tk->tid;
 	tk->unsettled = true;
 	return 0;
@@ -624,15 +622,9 @@ static int val_owe(struct validate *v, struct val_task *tk, uint64_t end_seq, st
 {
 	struct val_div d;
 
-	if (v->n_owed_spans == v->cap_owed_spans) {
-		size_t cap = v->cap_owed_spans ? v->cap_owed_spans * 2 : 16;
-		struct val_div *n = realloc(v->owed_spans, cap * sizeof(*n));
-
-		if (!n)
-			return avm_errf(err, "validate: out of memory");
-		v->owed_spans = n;
-		v->cap_owed_spans = cap;
-	}
+	if (array_grow((void **)&v->owed_spans, &v->cap_owed_spans, v->n_owed_spans + 1,
+		       sizeof(*v->owed_spans), 16))
+		return avm_errf(err, "validate: out of memory");
 	val_div_from_task(v, tk, end_seq, "frees the model made and the kernel never did", &d);
 	v->owed_spans[v->n_owed_spans++] = d;
 	for (int o = 0; o < VALIDATE_OBJ_NR; o++)

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
+
 /* ---- the rule --------------------------------------------------------------------- */
 
 const char *verdict_crit_name(enum verdict_crit c)
@@ -175,15 +177,8 @@ int verdict_forks_add(struct verdict_forks *f, const struct locks_mark *m, struc
 	f->sum.pt_walks += m->pt_walks;
 	f->sum.fixed_ns += m->fixed_ns;
 	if (f->nsample < VERDICT_FORK_SAMPLE) {
-		if (f->nsample == f->cap) {
-			size_t cap = f->cap ? f->cap * 2 : 256;
-			struct locks_mark *ns = realloc(f->sample, cap * sizeof(*ns));
-
-			if (!ns)
-				return avm_errf(err, "out of memory (fork work)");
-			f->sample = ns;
-			f->cap = cap;
-		}
+		if (array_grow((void **)&f->sample, &f->cap, f->nsample + 1, sizeof(*f->sample), 256))
+			return avm_errf(err, "out of memory (fork work)");
 		f->sample[f->nsample++] = *m;
 	} else {
 		/* reservoir sampling: every fork is in the sample with the same chance */

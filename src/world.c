@@ -13,6 +13,7 @@
  * walks ran (they happen at the event's time, before it).
  */
 #include "world.h"
+#include "world_test.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,7 @@ void world_meta_defaults(struct world_meta *m)
 	m->size_vma = 192;
 	m->page_size = 4096;
 	m->thp_enabled = -1;
+	m->pt_reclaim = -1;
 }
 
 int world_create(const struct config *cfg, const struct model_ops *ops,
@@ -130,6 +132,18 @@ int world_create(const struct config *cfg, const struct model_ops *ops,
 		if (!meta->no_recost && (locks_log_enable(w->locks, WORLD_LOCK_LOG_MAX, err) ||
 					 verdict_forks_create(&w->forks, err)))
 			goto fail;
+	}
+	p.pt_reclaim = meta->pt_reclaim == 1;
+	p.ksm = cfg->ksm;
+	if (meta->thp_anon_sizes && mm_sim_params_thp_sizes(&p, meta->thp_anon_sizes, err))
+		goto fail;
+	if (p.anon_orders_known && !cfg->thp_from_trace) {
+		/* kernel.thp_enabled set in the config decides the PMD path, as it always did */
+		uint64_t pmd = 1ULL << __builtin_ctzll(p.pmd_size / p.page_size);
+
+		p.anon_orders_always &= ~pmd;
+		p.anon_orders_madvise &= ~pmd;
+		p.anon_orders_inherit |= pmd;
 	}
 	if (locks_measured_create(&w->measured, err))
 		goto fail;
@@ -308,7 +322,8 @@ static bool takes_mmap_write(uint32_t kind)
 static bool task_step(uint32_t kind)
 {
 	return (kind >= AVM_FORK && kind <= AVM_EXIT) || (kind >= AVM_MMAP && kind <= AVM_PRCTL_THP) ||
-	       kind == AVM_FAULT || kind == AVM_POPULATE;
+	       kind == AVM_FAULT || kind == AVM_POPULATE ||
+	       (kind >= AVM_UFFD_REGISTER && kind <= AVM_UFFD_POISON);
 }
 
 /* AVM_MMAP_LOCK: a=1 write, b=phase, c=success.  Write holds only. */
@@ -547,6 +562,13 @@ static const struct world_range_rule {
 	{ AVM_MSEAL, 3, { { 0, 1 }, { -1, -1 } } },
 	{ AVM_SHMAT, 0, { { 0, 1 }, { -1, -1 } } },
 	{ AVM_POPULATE, -1, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_REGISTER, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_UNREGISTER, 3, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_COPY, -1, { { 0, 1 }, { 2, 1 } } },
+	{ AVM_UFFD_ZEROPAGE, -1, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_MOVE, -1, { { 0, 1 }, { 2, 1 } } },
+	{ AVM_UFFD_CONTINUE, -1, { { 0, 1 }, { -1, -1 } } },
+	{ AVM_UFFD_POISON, -1, { { 0, 1 }, { -1, -1 } } },
 };
 
 /* Does ev name a range beyond any address space (a range the simulator cannot apply)? */
@@ -683,6 +705,75 @@ const struct model_stats *world_stats(const struct world *w)
 const struct mm_sim_stats *world_sim_stats(const struct world *w)
 {
 	return mm_sim_stats(w->sim);
+}
+
+_Static_assert(WORLD_FOLIO_ORDERS == MM_ORDER_MAX + 1, "world_folio_stats mirrors mm_sim_stats");
+
+void world_folio_stats(const struct world *w, struct world_folio_stats *out)
+{
+	const struct mm_sim_stats *st = mm_sim_stats(w->sim);
+
+	*out = (struct world_folio_stats){
+		.pte_tables_reclaimed = st->pte_tables_reclaimed,
+		.thp_collapses = st->thp_collapses,
+		.ksm_items = st->ksm_items,
+	};
+	for (size_t o = 0; o < WORLD_FOLIO_ORDERS; o++)
+		out->by_order[o] = st->folios_by_order[o];
+}
+
+const struct skip_counts *world_skipped(const struct world *w)
+{
+	return &mm_sim_stats(w->sim)->skipped;
+}
+
+static void world_vma_fill(const struct world *w, const struct mm_vma *v, struct world_vma *out)
+{
+	*out = (struct world_vma){
+		.start = v->start, .end = v->end, .pgoff = v->pgoff, .flags = v->flags,
+		.file = v->file, .anon = w->ops->has_anon(w->model, v),
+		.chain_known = w->ops->chain_len != NULL,
+		.chain_len = w->ops->chain_len ? w->ops->chain_len(w->model, v) : 0,
+	};
+}
+
+struct world_layout_walk {
+	const struct world *w;
+	int (*cb)(void *ctx, const struct world_vma *v);
+	void *ctx;
+};
+
+static int world_layout_vma(void *ctx, struct mm_vma *v)
+{
+	struct world_layout_walk *l = ctx;
+	struct world_vma out;
+
+	world_vma_fill(l->w, v, &out);
+	return l->cb(l->ctx, &out);
+}
+
+int world_layout(struct world *w, uint64_t mm, enum world_mm_state *state,
+		 int (*cb)(void *ctx, const struct world_vma *v), void *ctx)
+{
+	struct world_layout_walk l = { .w = w, .cb = cb, .ctx = ctx };
+	struct mm_space *space = mm_sim_find(w->sim, mm);
+
+	*state = !space ? WORLD_MM_NONE :
+		 mm_space_opaque(space) ? WORLD_MM_OPAQUE : WORLD_MM_MODELLED;
+	if (!space || !cb)
+		return 0;
+	return mm_for_each_vma(space, world_layout_vma, &l);
+}
+
+int world_vma_at(struct world *w, uint64_t mm, uint64_t addr, struct world_vma *out)
+{
+	struct mm_space *space = mm_sim_find(w->sim, mm);
+	struct mm_vma *v = space ? mm_find_vma(space, addr) : NULL;
+
+	if (!v)
+		return 0;
+	world_vma_fill(w, v, out);
+	return 1;
 }
 
 const char *world_model_name(const struct world *w)

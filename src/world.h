@@ -32,8 +32,8 @@
 #include "event.h"
 #include "forkfit.h"
 #include "locks.h"
-#include "mm.h"
 #include "model.h"
+#include "skip.h"
 
 /* What the trace's meta table says about the recording host. */
 struct world_meta {
@@ -54,6 +54,13 @@ struct world_meta {
 	 * world_meta_defaults (tests build worlds from bare events).
 	 */
 	bool skip_unknown_mm;
+	/*
+	 * Anon folio sizes: the trace's meta thp_anon_sizes (mm.h,
+	 * mm_sim_params_thp_sizes), NULL: unknown, base pages below the PMD.
+	 * pt_reclaim: CONFIG_PT_RECLAIM, -1 unknown (off), 0 no, 1 yes.
+	 */
+	const char *thp_anon_sizes;
+	int pt_reclaim;
 };
 
 struct world;
@@ -79,11 +86,47 @@ void world_set_check(struct world *w, bool on);
 int world_check(struct world *w, struct avm_err *err);
 
 const struct model_stats *world_stats(const struct world *w);
-const struct mm_sim_stats *world_sim_stats(const struct world *w);
 const char *world_model_name(const struct world *w);
-struct mm_sim *world_sim(struct world *w);
-struct model *world_model(struct world *w);
-const struct model_ops *world_ops(const struct world *w);
+/* Events the simulator did not apply, by reason (skip.h). */
+const struct skip_counts *world_skipped(const struct world *w);
+
+/* Anon folio sizes and page-table reclaim as the simulator applied them. */
+#define WORLD_FOLIO_ORDERS 21 /* orders 0..20; higher ones counted in the last */
+struct world_folio_stats {
+	uint64_t by_order[WORLD_FOLIO_ORDERS]; /* folios faults and COW allocated */
+	uint64_t pte_tables_reclaimed;         /* PTE tables MADV_DONTNEED freed */
+	uint64_t thp_collapses;                /* PMD ranges collapsed */
+	uint64_t ksm_items;                    /* KSM rmap_items pinning anon state now */
+};
+void world_folio_stats(const struct world *w, struct world_folio_stats *out);
+
+/*
+ * The layout queries: what the world holds, as plain values (no simulator
+ * or model types), for validation and replay.  The simulator and the model
+ * themselves are the world's own (world_test.h opens them to tests).
+ */
+struct world_vma {
+	uint64_t start, end;  /* [start, end) bytes */
+	uint64_t pgoff;       /* pages */
+	uint64_t flags;       /* VM_* (kabi.h) */
+	uint64_t file;        /* open-file id, 0 anonymous */
+	bool anon;            /* the model gave it anon rmap state */
+	bool chain_known;     /* the model can tell chain_len (eager can) */
+	uint32_t chain_len;   /* AVCs on its chain (chain_known) */
+};
+enum world_mm_state {
+	WORLD_MM_NONE = 0,    /* the world has no such mm */
+	WORLD_MM_MODELLED,    /* built by a snapshot, fork or exec */
+	WORLD_MM_OPAQUE,      /* an empty guess made by an event on an unknown mm */
+};
+/*
+ * What the world knows of mm (*state), then, when cb is set, each of its
+ * VMAs in address order; cb returns non-zero to stop (returned).
+ */
+int world_layout(struct world *w, uint64_t mm, enum world_mm_state *state,
+		 int (*cb)(void *ctx, const struct world_vma *v), void *ctx);
+/* The VMA of mm containing addr: *out and 1, or 0 if none. */
+int world_vma_at(struct world *w, uint64_t mm, uint64_t addr, struct world_vma *out);
 /*
  * --calibrate: pair every measured mmap_lock write hold of the trace
  * (AVM_MMAP_LOCK acquired -> released, per task) with the work the model did

@@ -26,19 +26,15 @@
 #include "arch.h"
 #include "config.h"
 #include "event.h"
+#include "kabi.h"
 #include "locks.h"
 #include "mm.h"
 #include "model.h"
-#include "world.h"
+#include "world_test.h"
 
 #define PG 4096ULL
-#define RW (PROT_READ | PROT_WRITE)
-#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-#define EV_CLONE_VM 0x100ULL
-#define EV_CLONE_VFORK 0x4000ULL
+#define RW (KABI_PROT_READ | KABI_PROT_WRITE)
+#define ANON (KABI_MAP_PRIVATE | KABI_MAP_ANONYMOUS)
 
 static inline struct avm_event ev_base(uint64_t mm, uint32_t kind)
 {
@@ -227,7 +223,7 @@ static inline struct avm_event ev_clone_vm(uint64_t mm)
 	struct avm_event ev = ev_base(mm, AVM_FORK);
 
 	ev.a = (int64_t)mm;
-	ev.c = (int64_t)(EV_CLONE_VM | EV_CLONE_VFORK);
+	ev.c = (int64_t)(KABI_CLONE_VM | KABI_CLONE_VFORK);
 	return ev;
 }
 
@@ -505,6 +501,48 @@ static inline struct tw_page_find tw_page(struct world *w, uint64_t mm, uint64_t
 	if (v)
 		mm_vma_for_each_page(v, tw_page_cb, &p);
 	return p;
+}
+
+/*
+ * userfaultfd ioctls (event.h kinds 90-96) on uffd `uffd` (its file id, the
+ * ctx identity).  done = the bytes the ioctl did, or -errno.
+ */
+static inline struct avm_event ev_uffd_register(uint64_t mm, uint64_t addr, uint64_t len,
+						uint64_t uffd, uint64_t mode, uint64_t features)
+{
+	struct avm_event ev = ev_base(mm, AVM_UFFD_REGISTER);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.c = (int64_t)mode;
+	ev.e = (int64_t)uffd;
+	ev.f = (int64_t)features;
+	return ev;
+}
+
+static inline struct avm_event ev_uffd_unregister(uint64_t mm, uint64_t addr, uint64_t len,
+						  uint64_t uffd)
+{
+	struct avm_event ev = ev_base(mm, AVM_UFFD_UNREGISTER);
+
+	ev.a = (int64_t)addr;
+	ev.b = (int64_t)len;
+	ev.e = (int64_t)uffd;
+	return ev;
+}
+
+/* COPY, ZEROPAGE, MOVE, CONTINUE, POISON: kind, dst, len, src (COPY/MOVE), done. */
+static inline struct avm_event ev_uffd_op(uint64_t mm, uint32_t kind, uint64_t dst, uint64_t len,
+					  uint64_t src, int64_t done, uint64_t uffd)
+{
+	struct avm_event ev = ev_base(mm, kind);
+
+	ev.a = (int64_t)dst;
+	ev.b = (int64_t)len;
+	ev.c = (int64_t)src;
+	ev.d = done;
+	ev.e = (int64_t)uffd;
+	return ev;
 }
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "cfgecho.h"
 #include "config.h"
 
 static char tmp_path[64];
@@ -69,7 +70,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.thp_enabled, 1);
 	assert_true(c.thp_from_trace);
 	assert_false(c.overcommit_never);
-	assert_false(c.ksm);
+	assert_true(c.ksm);
 	assert_int_equal(c.size_anon_vma, 0);
 	assert_int_equal(c.size_avc, 0);
 	assert_int_equal(c.size_vma, 0);
@@ -101,7 +102,7 @@ static void test_every_key(void **state)
 				     "  profile: P1\n"
 				     "  thp_enabled: always\n"
 				     "  overcommit_never: true\n"
-				     "  ksm: yes\n"
+				     "  ksm: no\n"
 				     "sizes:\n"
 				     "  anon_vma: 96\n"
 				     "  anon_vma_chain: 72\n"
@@ -135,7 +136,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c.thp_enabled, 2);
 	assert_false(c.thp_from_trace);
 	assert_true(c.overcommit_never);
-	assert_true(c.ksm);
+	assert_false(c.ksm);
 	assert_int_equal(c.size_anon_vma, 96);
 	assert_int_equal(c.size_avc, 72);
 	assert_int_equal(c.size_vma, 1024);
@@ -513,10 +514,65 @@ static void test_config_set(void **state)
 	assert_false(config_has_key("verdict"));
 }
 
+/* The report's config section names every key config_set accepts (none left out). */
+static void test_echo_every_key(void **state)
+{
+	struct config c;
+	const char *k;
+	char buf[128];
+
+	(void)state;
+	config_defaults(&c);
+	for (size_t i = 0; (k = config_key_name(i)); i++) {
+		if (cfgecho_value(&c, k, buf, sizeof(buf)))
+			fail_msg("config key %s has no rendering in cfgecho_value()", k);
+		assert_true(buf[0] != '\0');
+	}
+	assert_int_equal(cfgecho_value(&c, "lazy.nonsense", buf, sizeof(buf)), -1);
+}
+
+/* Sources: default, config file (with its line), --set over the file, an old name mapped. */
+static void test_echo_sources(void **state)
+{
+	struct avm_err err = { "" };
+	const char *path = write_tmp("lazy:\n  mremap: rebase\n  pin: none\nverdict:\n"
+				     "  max_lock_hold_regression_percent: 7\n");
+	const char *sets[] = { "lazy.pin" };
+	struct config c;
+	cJSON *sec, *keys;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, &err), 0);
+	assert_int_equal(config_set(&c, "lazy.pin", "until_last_folio", &err), 0);
+	{
+		struct cfgecho_input in = { .cfg = &c, .config_path = path, .set_keys = sets, .nsets = 1 };
+
+		sec = cfgecho_json(&in, &err);
+	}
+	assert_non_null(sec);
+	keys = cJSON_GetObjectItem(sec, "keys");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "lazy.mremap"), "value")->valuestring, "rebase");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "lazy.mremap"), "from")->valuestring, "config file");
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "lazy.mremap"), "line")->valueint, 2);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "lazy.pin"), "from")->valuestring, "--set");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "lazy.pin"), "value")->valuestring, "until_last_folio");
+	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "verdict.max_lock_wait_regression_percent"), "value")->valuedouble == 7);
+	assert_null(cJSON_GetObjectItem(keys, "verdict.max_lock_hold_regression_percent"));
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "kernel.profile"), "from")->valuestring, "default");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "arch.name"), "from")->valuestring, "trace");
+	/* default true: replay applies the trace's KSM merges (config.h) */
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(keys, "kernel.ksm"), "value")));
+	cJSON_Delete(sec);
+
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_defaults, teardown),
+		cmocka_unit_test(test_echo_every_key),
+		cmocka_unit_test_teardown(test_echo_sources, teardown),
 		cmocka_unit_test_teardown(test_every_key, teardown),
 		cmocka_unit_test_teardown(test_partial_file_keeps_defaults, teardown),
 		cmocka_unit_test_teardown(test_shipped_default_yaml, teardown),

@@ -576,7 +576,7 @@ static void test_mremap_dontunmap(void **state)
 	tw(w, ev_mmap(MM, A, PG, RW, ANON));
 	tw(w, ev_write(MM, A));
 	m = tw_mark(w);
-	tw(w, ev_mremap(MM, A, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, (int64_t)to, 0));
+	tw(w, ev_mremap(MM, A, PG, PG, KABI_MREMAP_MAYMOVE | KABI_MREMAP_DONTUNMAP, (int64_t)to, 0));
 	tw_assert_delta(w, &m, 0, 0, 1, 1);
 	tw_assert_layout(w, MM, A, "[rw]");
 	tw_assert_layout(w, MM, to, "[rw*X]");

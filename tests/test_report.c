@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 
 #include "locks.h"
 #include "report.h"
+#include "fleet.h"
 #include "rmap_walk.h"
 #include "track.h"
 
@@ -140,7 +142,7 @@ static void test_keys_and_values(void **state)
 	eager_stats(&e);
 	lazy_stats(&l);
 	r = build(&e, &l, 999);
-	assert_string_equal(at(r, "schema")->valuestring, "anonvma-report/2");
+	assert_string_equal(at(r, "schema")->valuestring, "anonvma-report/3");
 	assert_string_equal(at(r, "trace.file")->valuestring, "trace.db");
 	assert_true(num(r, "trace.events") == 999);
 	assert_true(num(r, "trace.lost_events") == 0);
@@ -185,6 +187,33 @@ static void test_keys_and_values(void **state)
 	assert_true(num(r, "savings.total.peak.percent") == 15.0);
 	assert_true(num(r, "savings.total.end.bytes") == 5424 - 4072);
 	cJSON_Delete(r);
+}
+
+/* Give each report its own trace.id (its name), so the merge counts them as separate traces. */
+static const cJSON *const *with_ids(cJSON **r, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		cJSON *tr = cJSON_GetObjectItem(r[i], "trace");
+
+		if (tr && !cJSON_GetObjectItem(tr, "id"))
+			cJSON_AddStringToObject(tr, "id", names[i]);
+	}
+	return (const cJSON *const *)r;
+}
+
+/* Every operation and lock reason has a name, so no report carries a why_N key. */
+static void test_every_operation_named(void **state)
+{
+	(void)state;
+	for (int w = 0; w < MODEL_WHY_NR; w++) {
+		const char *n = report_why_name((enum model_why)w);
+
+		assert_non_null(n);
+		assert_null(strstr(n, "why_"));
+	}
+	assert_string_equal(report_why_name(MODEL_WHY_MMAP), "mmap");
+	for (int w = 0; w < LOCKS_WHY_NR; w++)
+		assert_string_not_equal(locks_why_name((enum locks_why)w), "?");
 }
 
 static void test_no_savings_without_lazy(void **state)
@@ -292,8 +321,8 @@ static void test_bad_reports(void **state)
 	expect_load_error("empty.json", "empty file");
 	write_text("noschema.json", "{\"models\": {}}");
 	expect_load_error("noschema.json", "no \"schema\"");
-	write_text("v2.json", "{\"schema\": \"anonvma-report/3\"}");
-	expect_load_error("v2.json", "schema anonvma-report/3, this anonvma reads");
+	write_text("v9.json", "{\"schema\": \"anonvma-report/9\"}");
+	expect_load_error("v9.json", "schema anonvma-report/9, this anonvma reads");
 	write_text("nokey.json",
 		   "{\"schema\": \"anonvma-report/1\", \"trace\": {\"events\": 1, "
 		   "\"lost_events\": 0}, \"models\": {\"eager\": {\"anon_vma\": {}}}}");
@@ -324,8 +353,8 @@ static void test_merge_two(void **state)
 	l2 = e2;
 	r[0] = build(&e1, &l1, 999);
 	r[1] = build(&e2, &l2, 1);
-	assert_int_equal(report_merge((const cJSON *const *)r, names, 2, &m, &err), 0);
-	assert_string_equal(at(m, "schema")->valuestring, "anonvma-fleet/2");
+	assert_int_equal(fleet_merge(with_ids(r, names, sizeof(names) / sizeof(names[0])), names, 2, &m, &err), 0);
+	assert_string_equal(at(m, "schema")->valuestring, "anonvma-fleet/3");
 	assert_true(num(m, "hosts") == 2);
 	assert_true(num(m, "trace.events") == 1000);
 	assert_true(num(m, "trace.lost_events") == 0);
@@ -345,15 +374,16 @@ static void test_merge_two(void **state)
 	assert_true(num(m, "savings_distribution.hosts") == 2);
 	assert_true(num(m, "savings_distribution.min") == 0);
 	assert_true(num(m, "savings_distribution.max") == 15);
-	assert_true(num(m, "savings_distribution.p50") == 7.5);
+	/* from the 0.1-point histogram: within half a bin of the exact 7.5 */
+	assert_true(fabs(num(m, "savings_distribution.p50") - 7.5) <= FLEET_BIN_PERCENT / 2 + 1e-9);
 	assert_string_equal(at(m, "host_list")->child->next->child->valuestring, "b.json");
-	/* a fleet report cannot be merged again */
+	/* a fleet that holds a trace already merged is refused (its host would count twice) */
 	{
 		const cJSON *again[2] = { r[0], m };
 		cJSON *m2 = NULL;
 
-		assert_int_equal(report_merge(again, names, 2, &m2, &err), -1);
-		assert_non_null(strstr(err.msg, "b.json: not a single-host report"));
+		assert_int_equal(fleet_merge(again, names, 2, &m2, &err), -1);
+		assert_non_null(strstr(err.msg, "b.json: holds trace a.json, already merged from a.json"));
 	}
 	cJSON_Delete(m);
 	cJSON_Delete(r[0]);
@@ -372,7 +402,7 @@ static void test_merge_mismatch(void **state)
 	lazy_stats(&l);
 	r[0] = build(&e, &l, 1);
 	r[1] = build(&e, NULL, 1);
-	assert_int_equal(report_merge((const cJSON *const *)r, names, 2, &m, &err), -1);
+	assert_int_equal(fleet_merge(with_ids(r, names, sizeof(names) / sizeof(names[0])), names, 2, &m, &err), -1);
 	assert_null(m);
 	assert_non_null(strstr(err.msg, "eager-only.json: replayed models differ"));
 	cJSON_Delete(r[0]);
@@ -401,7 +431,7 @@ static void test_merge_sections(void **state)
 		assert_int_equal(report_add_section(eager, "page_tables", pt, &err), 0);
 		assert_int_equal(report_add_section(r[i], "arch", arch, &err), 0);
 	}
-	assert_int_equal(report_merge((const cJSON *const *)r, names, 2, &m, &err), 0);
+	assert_int_equal(fleet_merge(with_ids(r, names, sizeof(names) / sizeof(names[0])), names, 2, &m, &err), 0);
 	assert_true(num(m, "models.eager.page_tables.bytes_peak") == 4096 + 8192);
 	assert_true(num(m, "models.eager.page_tables.levels.pte.allocs") == 4);
 	assert_true(num(m, "arches.x86_64-4level") == 2);
@@ -979,7 +1009,7 @@ static void test_merge_equals_total(void **state)
 		}
 		assert_int_equal(report_finish(r[h], NULL, &err), 0);
 	}
-	assert_int_equal(report_merge((const cJSON *const *)r, names, 2, &m, &err), 0);
+	assert_int_equal(fleet_merge(with_ids(r, names, sizeof(names) / sizeof(names[0])), names, 2, &m, &err), 0);
 
 	/* every additive key of the merged models = the total report's (object_size aside) */
 	for (int k = 0; k < 2; k++) {
@@ -1013,7 +1043,7 @@ static void test_merge_equals_total(void **state)
 	cJSON_Delete(m);
 	/* a host without mem_bytes: the fleet's host RAM is unknown */
 	cJSON_DeleteItemFromObject(obj_at(r[1], "trace.host"), "mem_bytes");
-	assert_int_equal(report_merge((const cJSON *const *)r, names, 2, &m, &err), 0);
+	assert_int_equal(fleet_merge(with_ids(r, names, sizeof(names) / sizeof(names[0])), names, 2, &m, &err), 0);
 	assert_true(cJSON_IsNull(at(m, "trace.mem_bytes")));
 	assert_true(cJSON_IsNull(at(m, "savings.host_ram.percent")));
 	cJSON_Delete(m);
@@ -1056,7 +1086,7 @@ static void test_merge_verdicts_and_top(void **state)
 		assert_int_equal(report_verdict(r[h], &thresholds, &err), 0);
 	}
 	cJSON_DeleteItemFromObject(r[2], "verdict"); /* an older report without one */
-	if (report_merge((const cJSON *const *)r, names, 3, &m, &err))
+	if (fleet_merge(with_ids(r, names, sizeof(names) / sizeof(names[0])), names, 3, &m, &err))
 		fail_msg("%s", err.msg);
 	assert_true(num(m, "verdicts.pays_off") == 1);
 	assert_true(num(m, "verdicts.does_not") == 1);
@@ -1082,7 +1112,7 @@ static void test_merge_verdicts_and_top(void **state)
 	/* hosts judged with different thresholds cannot share one fleet verdict */
 	strict.max_fork_cost_regression_percent = 5;
 	assert_int_equal(report_verdict(r[1], &strict, &err), 0);
-	assert_int_equal(report_merge((const cJSON *const *)r, names, 3, &m, &err), -1);
+	assert_int_equal(fleet_merge(with_ids(r, names, sizeof(names) / sizeof(names[0])), names, 3, &m, &err), -1);
 	assert_null(m);
 	assert_non_null(strstr(err.msg, "b.json: verdict threshold max_fork_cost_regression_percent "
 					"is 5, a.json's is 10"));
@@ -1106,15 +1136,115 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* a == b, numbers within a relative 1e-9 (a floating sum depends on the order of addition). */
+static bool json_close(const cJSON *a, const cJSON *b, char *where, size_t len)
+{
+	const cJSON *x, *y;
+
+	if (cJSON_IsNumber(a) && cJSON_IsNumber(b)) {
+		if (fabs(a->valuedouble - b->valuedouble) <= 1e-9 * fmax(1, fabs(a->valuedouble)))
+			return true;
+		snprintf(where, len, "%s: %.17g vs %.17g", a->string ? a->string : "[]",
+			 a->valuedouble, b->valuedouble);
+		return false;
+	}
+	if (cJSON_IsObject(a) != cJSON_IsObject(b) || cJSON_IsArray(a) != cJSON_IsArray(b) ||
+	    cJSON_GetArraySize(a) != cJSON_GetArraySize(b)) {
+		snprintf(where, len, "%s: shape differs", a->string ? a->string : "[]");
+		return false;
+	}
+	if (!cJSON_IsObject(a) && !cJSON_IsArray(a)) {
+		if (cJSON_Compare(a, b, true))
+			return true;
+		snprintf(where, len, "%s: value differs", a->string ? a->string : "[]");
+		return false;
+	}
+	for (x = a->child, y = b->child; x && y; x = x->next, y = y->next) {
+		if (cJSON_IsObject(a) && strcmp(x->string, y->string)) {
+			snprintf(where, len, "key %s vs %s", x->string, y->string);
+			return false;
+		}
+		if (!json_close(x, y, where, len))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The merge is associative: two sites of two hosts each, merged, equal the
+ * merge of the four hosts (every figure: sums, counts, min/max, the savings
+ * histogram and its median, the top processes, the trace ids, the verdict);
+ * a second report of one trace is skipped and counted as a duplicate.
+ */
+static void test_merge_associative(void **state)
+{
+	struct avm_err err = { "" };
+	const char *names[4] = { "h1.json", "h2.json", "h3.json", "h4.json" };
+	const char *site_names[2] = { "site1.json", "site2.json" };
+	cJSON *r[4], *all = NULL, *s[2] = { NULL, NULL }, *tree = NULL, *dup = NULL;
+	char where[256] = "";
+
+	(void)state;
+	thresholds_init();
+	for (int h = 0; h < 4; h++) {
+		char tp[512];
+
+		r[h] = verdict_report(100 + 250 * (uint64_t)h, 1000 + 10 * (uint64_t)h, 0, 1000, 4);
+		snprintf(tp, sizeof(tp), "[{\"pid\": %d, \"comm\": \"w%d\", \"exe\": \"/opt/x/w\", "
+			 "\"eager_bytes_peak\": 0, \"lazy_bytes_peak\": 0, \"saving_bytes\": %d, "
+			 "\"saving_percent\": null}, {\"pid\": 7, \"eager_bytes_peak\": 0, "
+			 "\"lazy_bytes_peak\": 0, \"saving_bytes\": 500, \"saving_percent\": null}]",
+			 10 + h, h, 100 * (h % 3));
+		add(r[h], "top_processes", cJSON_Parse(tp));
+		assert_int_equal(report_verdict(r[h], &thresholds, &err), 0);
+	}
+	if (fleet_merge(with_ids(r, names, 4), names, 4, &all, &err) ||
+	    fleet_merge((const cJSON *const *)r, names, 2, &s[0], &err) ||
+	    fleet_merge((const cJSON *const *)r + 2, names + 2, 2, &s[1], &err) ||
+	    fleet_merge((const cJSON *const *)s, site_names, 2, &tree, &err))
+		fail_msg("%s", err.msg);
+	/* host_list names each host by its report, whoever merged it */
+	if (!json_close(all, tree, where, sizeof(where)))
+		fail_msg("merge of merges differs from the merge of all: %s", where);
+	assert_true(num(tree, "hosts") == 4);
+	assert_true(num(tree, "savings_distribution.hosts") == 4);
+	assert_int_equal(cJSON_GetArraySize(at(tree, "trace_ids")), 4);
+	/* ties (pid 7 saves 500 on every host) ordered by host label, then pid */
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(at(tree, "top_processes"), 0), "host")->valuestring, "h1.json");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(at(tree, "top_processes"), 1), "host")->valuestring, "h2.json");
+	assert_true(cJSON_GetObjectItem(cJSON_GetArrayItem(at(tree, "top_processes"), 0), "pid")->valuedouble == 7);
+	/* the same trace twice: counted once */
+	{
+		const cJSON *twice[3] = { r[0], r[1], r[0] };
+		const char *tn[3] = { "h1.json", "h2.json", "h1-again.json" };
+
+		if (fleet_merge(twice, tn, 3, &dup, &err))
+			fail_msg("%s", err.msg);
+		assert_true(num(dup, "hosts") == 2);
+		assert_true(num(dup, "duplicates") == 1);
+		assert_true(num(dup, "models.eager.bytes_peak_total") ==
+			    num(s[0], "models.eager.bytes_peak_total"));
+	}
+	for (int h = 0; h < 4; h++)
+		cJSON_Delete(r[h]);
+	cJSON_Delete(all);
+	cJSON_Delete(s[0]);
+	cJSON_Delete(s[1]);
+	cJSON_Delete(tree);
+	cJSON_Delete(dup);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys_and_values),
+		cmocka_unit_test(test_every_operation_named),
 		cmocka_unit_test(test_no_savings_without_lazy),
 		cmocka_unit_test(test_percent_null_when_baseline_zero),
 		cmocka_unit_test(test_write_and_load),
 		cmocka_unit_test(test_bad_reports),
 		cmocka_unit_test(test_merge_two),
+		cmocka_unit_test(test_merge_associative),
 		cmocka_unit_test(test_merge_mismatch),
 		cmocka_unit_test(test_merge_sections),
 		cmocka_unit_test(test_verdict_thresholds),

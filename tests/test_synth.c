@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "kabi.h"
 #include "synth.h"
 
 #define MAX_IDS (1u << 22)
@@ -314,8 +315,16 @@ static int ck_event(void *ctx, const struct avm_event *ev, struct avm_err *err)
 	case AVM_MREMAP:
 		CHECK(c, range_has(s, (uint64_t)ev->a), "mremap %llu of an unmapped range",
 		      (unsigned long long)seq);
-		range_remove(s, (uint64_t)ev->a, (uint64_t)(ev->a + ev->b));
+		if (!(ev->d & 4)) /* MREMAP_DONTUNMAP: the source stays mapped */
+			range_remove(s, (uint64_t)ev->a, (uint64_t)(ev->a + ev->b));
+		range_remove(s, (uint64_t)ev->e, (uint64_t)(ev->e + ev->c));
 		range_add(s, (uint64_t)ev->e, (uint64_t)(ev->e + ev->c));
+		break;
+	case AVM_UFFD_REGISTER: case AVM_UFFD_UNREGISTER: case AVM_UFFD_COPY:
+	case AVM_UFFD_ZEROPAGE: case AVM_UFFD_MOVE:
+		CHECK(c, range_has(s, (uint64_t)ev->a) && range_has(s, (uint64_t)(ev->a + ev->b - 1)),
+		      "userfaultfd ioctl %llu outside every mapping", (unsigned long long)seq);
+		CHECK(c, ev->e > 0, "userfaultfd ioctl %llu without a uffd", (unsigned long long)seq);
 		break;
 	case AVM_BRK:
 		/* brk(0) (malloc's first sbrk) tells where the heap starts. */
@@ -707,6 +716,12 @@ static void test_bad_scenarios(void **state)
 	snprintf(text, sizeof(text), "%s  p:\n    start: 1\n    steps:\n      - exec: prog\n"
 		 "      - touch: { map: m, write: 2 }\n", head);
 	expect_load_error(text, "9: 'write' must be between 0 and 1 (got '2')");
+	snprintf(text, sizeof(text), "%s  p:\n    start: 1\n    steps:\n      - exec: prog\n"
+		 "      - gc: { map: m, live: 1.5 }\n", head);
+	expect_load_error(text, "9: 'live' must be between 0 and 1 (got '1.5')");
+	snprintf(text, sizeof(text), "%s  p:\n    start: 1\n    steps:\n      - exec: prog\n"
+		 "      - gc: { map: m, copy: 1 }\n", head);
+	expect_load_error(text, "9: unknown key 'copy'");
 	expect_load_error("scenario: t\nprocesses: [\n", "3: YAML syntax error: did not find "
 			  "expected node content while parsing a flow node");
 }
@@ -719,6 +734,88 @@ static void test_missing_file(void **state)
 	(void)state;
 	assert_int_equal(synth_load("configs/scenarios/no-such.yaml", &s, &err), -1);
 	assert_string_equal(err.msg, "configs/scenarios/no-such.yaml: No such file or directory");
+}
+
+/*
+ * A gc step (ART's compacting GC cycle): the first cycle maps the from-space,
+ * then each cycle is mremap(MAYMOVE | FIXED | DONTUNMAP) heap -> from-space,
+ * REGISTER, the live share of the present pages in GC_CHUNK-page COPY / MOVE
+ * ioctls (move: 1 -> every chunk moves), ZEROPAGE for the zero share of the
+ * rest, UNREGISTER and MADV_DONTNEED of the from-space.  8 pages present,
+ * live 0.5 -> 4 pages in one MOVE; zero 0.25 of the other 12 -> 3 pages.
+ */
+static void test_gc_cycle(void **state)
+{
+	struct checker c;
+	struct synth_stats st;
+	uint64_t heap = 0, from = 0;
+	size_t i, first = 0;
+	int cycles = 0;
+
+	(void)state;
+	checker_init(&c, true);
+	run_text("scenario: t\n"
+		 "images:\n"
+		 "  prog: { text: 8K, data: 4096 }\n"
+		 "processes:\n"
+		 "  p:\n"
+		 "    start: 1\n"
+		 "    steps:\n"
+		 "      - exec: prog\n"
+		 "      - mmap: { name: heap, size: 64K }\n"
+		 "      - touch: { map: heap, pages: 0.5, write: 1 }\n"
+		 "      - gc: { map: heap, live: 0.5, move: 1, zero: 0.25 }\n"
+		 "      - touch: { map: heap, write: 1 }\n"
+		 "      - gc: { map: heap, live: 0.5, move: 1, zero: 0.25 }\n",
+		 &c, &st);
+	assert_string_equal(c.failure, "");
+	for (i = 0; i < c.nlog; i++) {
+		const struct avm_event *e = &c.log[i];
+
+		if (e->kind == AVM_MMAP && e->b == 64 * 1024 && !heap)
+			heap = (uint64_t)e->a;
+		if (e->kind != AVM_MREMAP)
+			continue;
+		cycles++;
+		assert_int_equal(e->a, heap);
+		assert_int_equal(e->d, 1 | 2 | 4);
+		if (!from) {
+			from = (uint64_t)e->e;
+			/* the from-space was mapped just before the first cycle */
+			assert_int_equal(c.log[i - 1].kind, AVM_MMAP);
+			assert_int_equal(c.log[i - 1].a, from);
+		}
+		assert_int_equal(e->e, from);
+		assert_int_equal(c.log[i + 1].kind, AVM_UFFD_REGISTER);
+		assert_int_equal(c.log[i + 1].a, heap);
+		assert_int_equal(c.log[i + 1].c, KABI_UFFD_MODE_MISSING);
+		if (!first)
+			first = i;
+	}
+	assert_int_equal(cycles, 2);
+	/* first cycle: 16 heap pages, 8 present (pages: 0.5 of 16) */
+	{
+		const struct avm_event *mv = &c.log[first + 2], *z = &c.log[first + 3];
+		const struct avm_event *un = &c.log[first + 4], *dn = &c.log[first + 5];
+		uint64_t present = 0;
+
+		for (i = 0; i < first; i++)
+			present += c.log[i].kind == AVM_FAULT && (uint64_t)c.log[i].a >= heap &&
+				   (uint64_t)c.log[i].a < heap + 64 * 1024;
+		assert_int_equal(mv->kind, AVM_UFFD_MOVE);
+		assert_int_equal(mv->a, heap);
+		assert_int_equal(mv->c, from);
+		assert_int_equal(mv->b, (int64_t)((present + 1) / 2 * PAGE));
+		assert_int_equal(mv->d, mv->b);
+		assert_int_equal(z->kind, AVM_UFFD_ZEROPAGE);
+		assert_int_equal(z->a, heap + (uint64_t)mv->b);
+		assert_int_equal(un->kind, AVM_UFFD_UNREGISTER);
+		assert_int_equal(dn->kind, AVM_MADVISE);
+		assert_int_equal(dn->a, from);
+		assert_int_equal(dn->c, 4); /* MADV_DONTNEED */
+		assert_int_equal(mv->e, un->e);
+	}
+	checker_free(&c);
 }
 
 int main(void)
@@ -734,6 +831,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_touch_fault_codes, teardown),
 		cmocka_unit_test_teardown(test_threads_and_vfork_share_mm, teardown),
 		cmocka_unit_test_teardown(test_bad_scenarios, teardown),
+		cmocka_unit_test_teardown(test_gc_cycle, teardown),
 		cmocka_unit_test(test_missing_file),
 	};
 

@@ -44,11 +44,11 @@ grep -q "2 upgrades, 7 folio rewrites" "$tmp/one.txt" || fail "lazy figures"
 # two reports: fleet view, and its JSON with the sums
 "$bin" "$tmp/a.json" "$tmp/b.json" -o "$tmp/fleet.json" > "$tmp/fleet.txt"
 grep -q "anonvma fleet: 2 hosts, 2000 events, 2 lost" "$tmp/fleet.txt" || fail "fleet header"
-grep -q "min 0.0 %, median 7.5 %, mean 7.5 %, max 15.0 %" "$tmp/fleet.txt" || fail "fleet distribution"
+grep -q "min 0.0 %, median 7.5 % (+-0.05), mean 7.5 %, max 15.0 %" "$tmp/fleet.txt" || fail "fleet distribution"
 python3 - "$tmp/fleet.json" <<'PY' || fail "fleet json"
 import json, sys
 f = json.load(open(sys.argv[1]))
-assert f["schema"] == "anonvma-fleet/2"
+assert f["schema"] == "anonvma-fleet/3"
 assert f["hosts"] == 2
 assert f["models"]["eager"]["anon_vma"]["allocs"] == 8
 assert f["models"]["eager"]["allocs_by_operation"]["anon_vma"]["fault"] == 8
@@ -80,6 +80,7 @@ expect_error 1 "v9.json: schema anonvma-report/9" "$tmp/v9.json"
 python3 - "$tmp/a.json" "$tmp/eager.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); del r["models"]["lazy"]; del r["savings"]
+r["trace"]["id"] = "eager-only"  # another trace: a second report of a.json's would be skipped
 json.dump(r, open(sys.argv[2], "w"))
 PY
 expect_error 1 "eager.json: replayed models differ" "$tmp/a.json" "$tmp/eager.json"
@@ -100,15 +101,20 @@ def verdict(fork):
                            "max_fork_cost_regression_percent": fork, "fork_cost_floor_ns": 1000,
                            "min_forks_mean": 10, "min_forks_p99": 100, "max_lost_share": 0,
                            "max_skipped_share": 0}}
-r["verdict"] = verdict(10); json.dump(r, open(sys.argv[2], "w"))
-r["verdict"] = verdict(5); json.dump(r, open(sys.argv[3], "w"))
+r["verdict"] = verdict(10); r["trace"]["id"] = "va"; json.dump(r, open(sys.argv[2], "w"))
+r["verdict"] = verdict(5); r["trace"]["id"] = "vb"; json.dump(r, open(sys.argv[3], "w"))
 PY
 expect_error 1 "vb.json: verdict threshold max_fork_cost_regression_percent is 5, .*va.json's is 10" \
 	"$tmp/va.json" "$tmp/vb.json"
+# a second report of one trace with another config is skipped (one warning), not refused
+"$bin" "$tmp/va.json" "$tmp/va.json" > /dev/null 2> "$tmp/dup.err" || fail "a duplicate was refused"
+grep -q "warning: .*va.json is a report of the same trace as .*va.json (trace id va): counted once" "$tmp/dup.err" ||
+	fail "duplicate warning: $(cat "$tmp/dup.err")"
 # a top_processes entry without its saving
 python3 - "$tmp/a.json" "$tmp/tp.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); r["top_processes"] = [{"pid": 1}]
+r["trace"]["id"] = "tp"  # another trace (a second report of a.json's trace is skipped)
 json.dump(r, open(sys.argv[2], "w"))
 PY
 expect_error 1 "tp.json: top_processes\[0\].saving_bytes missing" "$tmp/a.json" "$tmp/tp.json"

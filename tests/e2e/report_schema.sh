@@ -67,6 +67,11 @@ for p in sys.argv[1:]:
     assert v["sensitivity"] is not None and "constants" in v["sensitivity"], p
     assert v["robust"] is None if v["lazy_pays_off"] is None else isinstance(v["robust"], bool), p
     assert r["trace"]["duration_ns"] > 0, p
+    # the effective config: every key with its source; no unnamed operation anywhere
+    c = r["config"]["keys"]
+    assert c["lazy.mremap"]["from"] == "default" and c["verdict.min_saving_percent"]["value"] == 20, p
+    assert all(not k.startswith("why_") for m in r["models"].values()
+               for ops in m["allocs_by_operation"].values() for k in ops), p
     s = r["savings"]
     assert s["anon_rmap"]["eager_bytes_peak"] == (r["models"]["eager"]["anon_vma"]["bytes_peak"] +
                                                   r["models"]["eager"]["anon_vma_chain"]["bytes_peak"]), p
@@ -151,7 +156,7 @@ del o[last]
 json.dump(r, open(sys.argv[2], "w"))
 PY
 }
-for key in verdict verdict.reasons top_processes savings.anon_rmap savings.host_ram.mem_bytes trace.events \
+for key in config config.keys verdict verdict.reasons top_processes savings.anon_rmap savings.host_ram.mem_bytes trace.events \
 	   models.lazy.bytes_peak_total models.eager.rmap_walks.hold; do
 	drop "$tmp/prefork.json" "$tmp/bad.json" "$key"
 	if validate "$tmp/bad.json" 2> "$tmp/err"; then

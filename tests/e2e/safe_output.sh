@@ -57,11 +57,11 @@ is_dev "replay -o null" "$tmp/null" 1 3
 # /proc/self/fd/1), so a broken build replaces this link, not the machine's
 ln -s /proc/self/fd/1 "$tmp/stdout"
 schema=$("$R" -q -o "$tmp/stdout" "$tmp/t.db" | jq -r .schema) || true
-[ "$schema" = anonvma-report/2 ] || bad "replay -o stdout link: no report on the pipe ('$schema')"
+[ "$schema" = anonvma-report/3 ] || bad "replay -o stdout link: no report on the pipe ('$schema')"
 [ -L "$tmp/stdout" ] || bad "replay -o stdout link: the link was replaced"
 # ... and on a file (the shell's redirection): the report lands in that file
 "$R" -q -o "$tmp/stdout" "$tmp/t.db" > "$tmp/redir.json" 2> "$tmp/err" || bad "stdout to a file: $(cat "$tmp/err")"
-[ "$(jq -r .schema "$tmp/redir.json" 2> /dev/null)" = anonvma-report/2 ] || bad "stdout to a file: no report in it"
+[ "$(jq -r .schema "$tmp/redir.json" 2> /dev/null)" = anonvma-report/3 ] || bad "stdout to a file: no report in it"
 [ -L "$tmp/stdout" ] || bad "stdout to a file: the link was replaced"
 mkfifo "$tmp/fifo"
 # (bounded: a replay that replaces the FIFO never opens it, and the reader waits)
@@ -69,7 +69,7 @@ timeout 60 cat "$tmp/fifo" > "$tmp/fifo.out" &
 reader=$!
 run "replay -o fifo" 0 "$R" -q -o "$tmp/fifo" "$tmp/t.db"
 wait "$reader" || true
-[ "$(jq -r .schema "$tmp/fifo.out" 2> /dev/null)" = anonvma-report/2 ] ||
+[ "$(jq -r .schema "$tmp/fifo.out" 2> /dev/null)" = anonvma-report/3 ] ||
 	bad "replay -o fifo: the reader got no report"
 [ -p "$tmp/fifo" ] || bad "replay -o fifo: the FIFO was replaced"
 run "replay -o dir" 1 "$R" -q -o "$tmp" "$tmp/t.db"
