@@ -2636,6 +2636,41 @@ static int sys_uffd_register(struct mm_sim *s, struct mm_space *mm, const struct
 }
 
 /*
+ * The start both userfaultfd fills and UFFDIO_MOVE share: a failed call
+ * counts, and went on only if it reached the VMA lock (uffd_reached_vma);
+ * misaligned or empty ranges end before the lock; the destination VMA's
+ * anon_vma is prepared unless it is shared (uffd_mfill_lock /
+ * uffd_move_lock); the bytes done stay within that one VMA.  1 with *vp and
+ * *donep set, 0 when nothing more happens, -1 on error.
+ */
+static int uffd_begin(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		      uint64_t src, bool move, struct mm_vma **vp, uint64_t *donep,
+		      struct avm_err *err)
+{
+	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, done;
+	struct mm_vma *v;
+
+	if (ev->d <= 0) {
+		s->st.failed_syscalls++;
+		if (!uffd_reached_vma(ev->d, move))
+			return 0;
+	}
+	if (((dst | src | len) & (s->p.page_size - 1)) || !len)
+		return 0; /* -EINVAL before the lock */
+	v = mm_find_vma(mm, dst);
+	if (!v)
+		return 0;
+	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
+		return -1;
+	done = uffd_done(s, ev->d, len);
+	if (done > v->end - dst)
+		done = v->end - dst; /* the kernel works within one VMA */
+	*vp = v;
+	*donep = done;
+	return 1;
+}
+
+/*
  * UFFDIO_COPY, ZEROPAGE, CONTINUE, POISON (mfill_atomic): prepare the
  * destination VMA's anon_vma unless it is shared (uffd_mfill_lock), then
  * fill the pages done: COPY maps a new anonymous folio into a private VMA
@@ -2646,24 +2681,12 @@ static int sys_uffd_register(struct mm_sim *s, struct mm_space *mm, const struct
 static int sys_uffd_fill(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
 			 struct avm_err *err)
 {
-	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, done, a;
-	struct mm_vma *v;
+	uint64_t dst = (uint64_t)ev->a, done = 0, a;
+	struct mm_vma *v = NULL;
+	int rc = uffd_begin(s, mm, ev, 0, false, &v, &done, err);
 
-	if (ev->d <= 0) {
-		s->st.failed_syscalls++;
-		if (!uffd_reached_vma(ev->d, false))
-			return 0;
-	}
-	if (((dst | len) & (s->p.page_size - 1)) || !len)
-		return 0; /* -EINVAL before the lock */
-	v = mm_find_vma(mm, dst);
-	if (!v)
-		return 0;
-	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
-		return -1;
-	done = uffd_done(s, ev->d, len);
-	if (done > v->end - dst)
-		done = v->end - dst; /* the kernel fills within one VMA */
+	if (rc <= 0)
+		return rc;
 	if (done > MM_POPULATE_MAX_BYTES)
 		return avm_errf(err, "a userfaultfd fill of %#llx-%#llx maps more than %llu GiB at "
 				"once, beyond what the simulator models", (unsigned long long)dst,
@@ -2703,28 +2726,16 @@ static int sys_uffd_fill(struct mm_sim *s, struct mm_space *mm, const struct avm
 static int sys_uffd_move(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
 			 struct avm_err *err)
 {
-	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, src = (uint64_t)ev->c, done;
+	uint64_t dst = (uint64_t)ev->a, src = (uint64_t)ev->c, done = 0;
 	struct move_pages_ctx m = { NULL, NULL, 0, 0, 0, 0, s };
 	struct folio *last = NULL;
-	struct mm_vma *v;
+	struct mm_vma *v = NULL;
 	size_t i;
-	int rc = -1;
+	int rc = uffd_begin(s, mm, ev, src, true, &v, &done, err);
 
-	if (ev->d <= 0) {
-		s->st.failed_syscalls++;
-		if (!uffd_reached_vma(ev->d, true))
-			return 0;
-	}
-	if (((dst | src | len) & (s->p.page_size - 1)) || !len)
-		return 0; /* -EINVAL before the lock */
-	v = mm_find_vma(mm, dst);
-	if (!v)
-		return 0;
-	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
-		return -1;
-	done = uffd_done(s, ev->d, len);
-	if (done > v->end - dst)
-		done = v->end - dst; /* the kernel moves into one VMA */
+	if (rc <= 0)
+		return rc;
+	rc = -1;
 	if (!done)
 		return 0;
 	m.start = src;
