@@ -11,7 +11,8 @@
 # Overhead = median(tool) - median(base); ratio = collect overhead / perf
 # overhead (target <= 0.25).  Also: events and lost events of the collector
 # (default ring size; target 0), bytes per event of trace.db against perf.data
-# (target <= 16), and the load average.  A figure that misses its target says so.  BASELINE=/path/to/another/anonvma-collect runs it too, interleaved
+# (target <= 16), and the load average.  A figure that misses its target says
+# so.  BASELINE=/path/to/another/anonvma-collect runs it too, interleaved
 # in the same loop, to measure a change side by side.
 # Usage: bench/collect.sh [BUILD] (env RUNS, ITERS, BASELINE).
 set -euo pipefail

@@ -16,6 +16,7 @@
 #                (HOST_DURATION=10 for a quick run)
 #   merge        anonvma-report --merge of 1,000 and 10,000 reports: seconds
 #                and peak RSS (target: <= 100 MiB at 10,000)
+# The current targets are printed first, each figure then names its own.
 #
 # The trace: BENCH_TRACE if set (e.g. a real collection), else 2 M events
 # written by bench/gentrace.c into $BUILD/bench/ (kept between runs).
@@ -39,6 +40,14 @@ if [ ! -f "$trace" ]; then
 	echo "bench: writing $trace (2 M events)" >&2
 	"$out/gentrace" "$trace" 2000000
 fi
+
+cat <<'TARGETS'
+targets (each figure below names its own):
+  replay               >= 0.8x a bare SQLite scan with eager + lazy, >= 0.6x with three designs
+  sweep                8 lazy policy combinations in one pass <= 4x a two-model replay
+  trace size           <= 16 bytes/event and <= 5 GB/hour on a busy host (whole-host bench)
+  collector overhead   <= 0.25x perf record's on the same tracepoints, 0 lost events
+TARGETS
 
 events=$(sqlite3 "$trace" 'SELECT count(*) FROM events')
 bytes=$(stat -c %s "$trace")

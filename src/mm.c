@@ -36,6 +36,7 @@
  */
 #include "mm.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,7 +276,10 @@ static size_t idx_start_ge(const struct mm_space *mm, uint64_t addr)
 
 static size_t idx_of(const struct mm_space *mm, const struct mm_vma *v)
 {
-	return idx_start_ge(mm, v->start);
+	size_t i = idx_start_ge(mm, v->start);
+
+	assert(i < mm->nvma && mm->vma[i] == v); /* v is one of mm's VMAs */
+	return i;
 }
 
 static int vma_insert(struct mm_space *mm, struct mm_vma *v, struct avm_err *err)
@@ -338,6 +342,7 @@ static struct mm_vma *vma_alloc(struct mm_sim *s, enum model_why why, struct avm
 /* The VMA object goes (remove_vma / vm_area_free): unless the model pins it. */
 static void vma_release(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 {
+	assert(!v->anon); /* unlinked before it goes (mm.h, model.h vma_pin) */
 	v->mm = NULL;
 	if (s->ops->vma_pin && s->ops->vma_pin(s->model, v))
 		return;
@@ -347,6 +352,7 @@ static void vma_release(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 
 void mm_vma_free_pinned(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 {
+	assert(!v->mm && !v->anon); /* mm.h: a pinned object is out of its mm and unlinked */
 	model_stats_free(s->ms, MODEL_OBJ_VMA, why);
 	vma_obj_put(s, v);
 }
@@ -790,6 +796,7 @@ static void pt_unmap(struct mm_space *mm, uint64_t start, uint64_t end, uint64_t
 
 static int anon_prepare(struct mm_sim *s, struct mm_vma *v, struct avm_err *err)
 {
+	assert(v->mm); /* a fault lands in a VMA of an mm */
 	if (has_anon(s, v))
 		return 0;
 	return s->ops->prepare(s->model, v, err);
@@ -2984,7 +2991,12 @@ static bool is_power_of_two(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
-/* Build VMAs of mm from snapshot rows (exec or start), adopting their anon state. */
+/*
+ * Build VMAs of mm from snapshot rows (exec or start), adopting their anon
+ * state.  Every row is checked before the first is built: a broken snapshot
+ * adopts nothing (a half-adopted session would leave the model's counters
+ * unset for the teardown).
+ */
 static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_snap_vma *rows,
 		      size_t n, bool preexisting, struct avm_err *err)
 {
@@ -2992,17 +3004,22 @@ static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_sn
 
 	for (i = 0; i < n; i++) {
 		const struct avm_snap_vma *r = &rows[i];
-		struct mm_vma *v;
 
 		if (r->end <= r->start || (r->start & (s->p.page_size - 1)) ||
 		    (r->end & (s->p.page_size - 1)))
 			return avm_errf(err, "snapshot %llu: mm %llu: bad VMA [%#llx, %#llx)",
 					(unsigned long long)r->snap, (unsigned long long)mm->id,
 					(unsigned long long)r->start, (unsigned long long)r->end);
-		if (mm->nvma && mm->vma[mm->nvma - 1]->end > r->start)
+		if ((i && rows[i - 1].end > r->start) ||
+		    (!i && mm->nvma && mm->vma[mm->nvma - 1]->end > r->start))
 			return avm_errf(err, "snapshot %llu: mm %llu: VMA at %#llx overlaps or is "
 					"out of order", (unsigned long long)r->snap,
 					(unsigned long long)mm->id, (unsigned long long)r->start);
+	}
+	for (i = 0; i < n; i++) {
+		const struct avm_snap_vma *r = &rows[i];
+		struct mm_vma *v;
+
 		v = vma_obj_new(s);
 		if (!v)
 			return avm_errf(err, "out of memory (VMA)");
