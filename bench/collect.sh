@@ -10,8 +10,9 @@
 #   perf     perf record -e <the collector's tracepoints> -o perf.data -- workload
 # Overhead = median(tool) - median(base); ratio = collect overhead / perf
 # overhead (target <= 0.25).  Also: events and lost events of the collector
-# (default ring size), bytes per event of trace.db against perf.data (target
-# <= 16).  BASELINE=/path/to/another/anonvma-collect runs it too, interleaved
+# (default ring size; target 0), bytes per event of trace.db against perf.data
+# (target <= 16), and the load average.  A figure that misses its target says
+# so.  BASELINE=/path/to/another/anonvma-collect runs it too, interleaved
 # in the same loop, to measure a change side by side.
 # Usage: bench/collect.sh [BUILD] (env RUNS, ITERS, BASELINE).
 set -euo pipefail
@@ -71,15 +72,19 @@ ev=$(median < "$tmp/events")
 pev=$(median < "$tmp/perfevents")
 awk -v b="$base" -v c="$col" -v p="$prf" -v ev="$ev" -v pev="$pev" \
     -v lost="$(sort -n "$tmp/lost" | tail -1)" -v dbs="$(median < "$tmp/dbsize")" \
-    -v ps="$(median < "$tmp/perfsize")" -v runs="$RUNS" -v iters="$ITERS" 'BEGIN {
-	oc = c - b; op = p - b
-	printf "collect bench (%d runs, %d rounds, medians)\n", runs, iters
+    -v ps="$(median < "$tmp/perfsize")" -v runs="$RUNS" -v iters="$ITERS" \
+    -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+	oc = c - b; op = p - b; r = op > 0 ? oc / op : 0
+	printf "collect bench (%d runs, %d rounds, medians), load average %s\n", runs, iters, load
 	printf "  workload alone        %8.1f ms\n", b / 1e6
 	printf "  under anonvma-collect %8.1f ms  (+%.1f%%)\n", c / 1e6, 100 * oc / b
 	printf "  under perf record     %8.1f ms  (+%.1f%%)\n", p / 1e6, 100 * op / b
-	printf "  overhead ratio collect/perf: %.2f (target <= 0.25)\n", (op > 0 ? oc / op : 0)
-	printf "  collector events %d, lost %d (max over runs)\n", ev, lost
-	printf "  trace.db  %d bytes, %.1f bytes/event (target <= 16)\n", dbs, dbs / ev
+	printf "  overhead ratio collect/perf: %.2f (target <= 0.25)%s\n", r, \
+	       (r <= 0.25 ? "" : " MISSES the target")
+	printf "  collector events %d, lost %d (max over runs; target 0)%s\n", ev, lost, \
+	       (lost == 0 ? "" : " MISSES the target")
+	printf "  trace.db  %d bytes, %.1f bytes/event (target <= 16)%s\n", dbs, dbs / ev, \
+	       (dbs / ev <= 16 ? "" : " MISSES the target")
 	printf "  perf.data %d bytes, %d samples, %.1f bytes/event\n", ps, pev, ps / pev
 }'
 if [ -n "${BASELINE:-}" ]; then

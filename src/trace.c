@@ -1492,6 +1492,7 @@ int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err)
 	sqlite3_stmt *st = t->read;
 	const struct trace_kind_rule *kr;
 	int64_t v[TRACE_EV_COLS], time;
+	bool tid_null = false;
 	int rc;
 
 	if (!st)
@@ -1502,7 +1503,7 @@ int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err)
 	if (rc != SQLITE_ROW)
 		return avm_errf(err, "%s: corrupt trace after event %" PRIu64 ": %s", t->path,
 				t->read_seq, trace_dberr(t));
-	v[0] = sqlite3_column_int64(st, 0);
+	/* one sqlite3_column_value per column: the row number for a message is v[0] once read */
 	for (int i = 0; i < TRACE_EV_COLS; i++) {
 		/* the hot path inline; anything unusual goes through trace_col, which reports */
 		sqlite3_value *x = sqlite3_column_value(st, i);
@@ -1516,9 +1517,11 @@ int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err)
 				continue;
 		} else if (type == SQLITE_NULL && trace_cols[i].null_ok) {
 			v[i] = 0;
+			tid_null |= i == 3;
 			continue;
 		}
-		if (trace_col(t, st, i, "events", trace_cols[i].name, v[0], *r,
+		if (trace_col(t, st, i, "events", trace_cols[i].name,
+			      i ? v[0] : sqlite3_column_int64(st, 0), *r,
 			      trace_cols[i].null_ok, &v[i], err))
 			return -1;
 	}
@@ -1543,7 +1546,7 @@ int trace_next(struct trace *t, struct avm_event *ev, struct avm_err *err)
 	ev->cpu = (uint32_t)v[2];
 	ev->kind = (uint32_t)v[4];
 	ev->pid = (uint32_t)v[5];
-	ev->tid = sqlite3_column_type(st, 3) == SQLITE_NULL ? ev->pid : (uint32_t)v[3];
+	ev->tid = tid_null ? ev->pid : (uint32_t)v[3];
 	ev->mm = (uint64_t)v[6];
 	ev->a = v[7];
 	ev->b = v[8];
