@@ -3465,6 +3465,48 @@ uint64_t mm_vma_page_count(struct mm_vma *v)
 
 /* ---- folios for rmap walks (rmap_walk.c) ---------------------------------------- */
 
+/*
+ * The truth for the rmap completeness check (rmap_walk.h): every page-table
+ * entry of the world that maps folio id, by scanning each mm's chunks.
+ * O(mapped pages) per call, so it runs only under --check-rmap; the
+ * callback sees entries in map order (not address order), with the VMA
+ * that holds each (NULL never happens: pages live inside VMAs).
+ */
+int mm_sim_folio_mappings(struct mm_sim *s, uint64_t folio_id,
+			  int (*cb)(void *ctx, struct mm_space *mm, struct mm_vma *v,
+				    uint64_t addr),
+			  void *ctx)
+{
+	uint64_t it = 0, id;
+	void *val;
+
+	while (u64map_next(&s->mms, &it, &id, &val)) {
+		struct mm_space *mm = val;
+		uint64_t cit = 0, key;
+		void *cv;
+
+		while (u64map_next(&mm->chunks, &cit, &key, &cv)) {
+			const struct chunk *c = cv;
+			uint64_t base = (key - 1) << s->pmd_shift;
+
+			if (!c->sl)
+				continue;
+			for (size_t i = slot_next(c->sl, 0, s->chunk_pages); i < s->chunk_pages;
+			     i = slot_next(c->sl, i + 1, s->chunk_pages)) {
+				uint64_t addr = base + ((uint64_t)i << s->page_shift);
+				int rc;
+
+				if (!c->sl->pg[i] || c->sl->pg[i]->id != folio_id)
+					continue;
+				rc = cb(ctx, mm, mm_find_vma(mm, addr), addr);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
 bool mm_folio_at(struct mm_space *mm, uint64_t addr, struct mm_folio_ref *out)
 {
 	struct mm_sim *s = mm->sim;
