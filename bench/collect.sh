@@ -9,9 +9,9 @@
 #   collect  anonvma-collect -o t.db -- workload
 #   perf     perf record -e <the collector's tracepoints> -o perf.data -- workload
 # Overhead = median(tool) - median(base); ratio = collect overhead / perf
-# overhead (target <= 0.5).  Also: events and lost events of the collector
+# overhead (target <= 0.25).  Also: events and lost events of the collector
 # (default ring size), bytes per event of trace.db against perf.data (target
-# <= 32).  BASELINE=/path/to/another/anonvma-collect runs it too, interleaved
+# <= 16).  BASELINE=/path/to/another/anonvma-collect runs it too, interleaved
 # in the same loop, to measure a change side by side.
 # Usage: bench/collect.sh [BUILD] (env RUNS, ITERS, BASELINE).
 set -euo pipefail
@@ -77,9 +77,9 @@ awk -v b="$base" -v c="$col" -v p="$prf" -v ev="$ev" -v pev="$pev" \
 	printf "  workload alone        %8.1f ms\n", b / 1e6
 	printf "  under anonvma-collect %8.1f ms  (+%.1f%%)\n", c / 1e6, 100 * oc / b
 	printf "  under perf record     %8.1f ms  (+%.1f%%)\n", p / 1e6, 100 * op / b
-	printf "  overhead ratio collect/perf: %.2f (target <= 0.5)\n", (op > 0 ? oc / op : 0)
+	printf "  overhead ratio collect/perf: %.2f (target <= 0.25)\n", (op > 0 ? oc / op : 0)
 	printf "  collector events %d, lost %d (max over runs)\n", ev, lost
-	printf "  trace.db  %d bytes, %.1f bytes/event (target <= 32)\n", dbs, dbs / ev
+	printf "  trace.db  %d bytes, %.1f bytes/event (target <= 16)\n", dbs, dbs / ev
 	printf "  perf.data %d bytes, %d samples, %.1f bytes/event\n", ps, pev, ps / pev
 }'
 if [ -n "${BASELINE:-}" ]; then

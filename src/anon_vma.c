@@ -1,6 +1,6 @@
 /*
  * anon_vma.c - the mainline anon rmap objects (anon_vma.h), every rule of
- * ../shared/kernel/eager.md §2-§3 that allocates, links or frees them.
+ * docs/kernel/eager.md §2-§3 that allocates, links or frees them.
  *
  * Data layout
  *   struct anon_vma        root, parent, refcount, num_children,
@@ -42,6 +42,7 @@
  */
 #include "anon_vma.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,6 +252,7 @@ void av_put(struct av_space *sp, struct anon_vma *av, enum model_why why)
 {
 	struct anon_vma *root = av->root;
 
+	assert(av->refcount > 0); /* a put needs a reference (the checker recounts them) */
 	if (--av->refcount > 0)
 		return;
 	av_free(sp, av, why);
@@ -285,6 +287,7 @@ int av_prepare(struct av_space *sp, struct av_vma *avv, struct anon_vma *donor,
 	struct anon_vma_chain *avc;
 	struct anon_vma *av = donor;
 
+	assert(!avv->anon_vma); /* anon_vma.h: avv empty or a TREE_PARENT chain */
 	avc = avc_alloc(sp, why, true);
 	if (!avc)
 		return avm_errf(err, "out of memory (anon_vma_chain)");
@@ -399,6 +402,7 @@ int av_chain_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma 
 int av_clone(struct av_space *sp, struct av_vma *dst, const struct av_vma *src,
 	     enum model_why why, struct avm_err *err)
 {
+	assert(!dst->len && !dst->anon_vma && src->len); /* anon_vma.h: dst empty, src linked */
 	dst->anon_vma = src->anon_vma;
 	dst->tree_parent = src->tree_parent;
 	if (av_chain_clone(sp, dst, src, false, why, err))
@@ -454,6 +458,7 @@ int av_fork(struct av_space *sp, struct av_vma *child, const struct av_vma *pare
 	struct anon_vma *pav = parent->anon_vma, *nav = NULL;
 	struct anon_vma_chain *navc = NULL;
 
+	assert(!child->len && pav); /* anon_vma.h: child empty, parent faulted */
 	if (sp->profile == 4) {
 		/* P4: the child's AV and AVC come first, unlocked */
 		nav = av_alloc(sp, MODEL_WHY_FORK, true);
@@ -532,7 +537,7 @@ void av_unlink(struct av_space *sp, struct av_vma *avv, enum model_why why)
 	av_vma_free(sp, avv);
 }
 /* ------------------------------------------------------------------------- */
-/* rmap walks (issue 6 item 3) */
+/* rmap walks (model_ops.rmap_walk, rmap_walk.h) */
 
 int av_walk_lock(const struct av_space *sp, enum locks_class cls, enum locks_mode mode,
 		 uint64_t instance, bool trylock, const struct locks_work *w, uint64_t pt_walks,

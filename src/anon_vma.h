@@ -1,6 +1,6 @@
 /*
  * anon_vma.h - mainline anon_vma / anon_vma_chain objects and their rules
- * (../shared/kernel/eager.md §1-§3), shared by both models.
+ * (docs/kernel/eager.md §1-§3), shared by both models.
  *
  * Owns: struct anon_vma (root, parent, refcount, num_children,
  * num_active_vmas, the AVCs linked into it), struct anon_vma_chain, and a

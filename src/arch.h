@@ -11,7 +11,7 @@
  * per mm and per world.
  *
  * Costs are nanoseconds.  Every default lives in the YAML file with its
- * source (../shared/kernel/reference.md §C) or an explicit "[estimate]"; there
+ * source (docs/kernel/reference.md §C) or an explicit "[estimate]"; there
  * are no defaults in C, so a missing key is an error.
  */
 #ifndef ANONVMA_ARCH_H

@@ -1,7 +1,7 @@
 /*
  * arch_arm64.c - arm64 translation-table rules and TLB-invalidation cost.
  *
- * Geometry (reference.md §C2, arch/arm64/Kconfig PGTABLE_LEVELS and
+ * Geometry (docs/kernel/reference.md §C2, arch/arm64/Kconfig PGTABLE_LEVELS and
  * Documentation/arch/arm64/memory.rst): a 4K, 16K or 64K granule, tables of
  * one granule holding granule/8 entries (9, 11 or 13 index bits per level),
  * and as many levels as the VA size needs: 4K+39 → 3, 4K+48 → 4, 4K+52 → 5,

@@ -1,7 +1,7 @@
 /*
  * arch_x86_64.c - x86_64 paging rules and TLB-flush cost.
  *
- * Geometry (reference.md §C1): 4 KiB pages, every table one 4 KiB page of
+ * Geometry (docs/kernel/reference.md §C1): 4 KiB pages, every table one 4 KiB page of
  * 512 8-byte entries; 4-level paging indexes 48 VA bits (pgd, pud, pmd, pte),
  * 5-level (LA57) 57 bits with a p4d level between pgd and pud.  A PTE table
  * maps 2 MiB, a PMD table 1 GiB.  No contiguous-bit blocks.
@@ -13,7 +13,7 @@
  * mm_cpumask gets an IPI and does the same flush; the initiator waits for the
  * slowest, so the remote flushes overlap its own and only the IPI round trip
  * is added: ipi_ns for the first remote CPU and ipi_extra_cpu_ns per further
- * one (reference.md §C1, [weak] figures).  INVLPGB broadcast (AMD) is not
+ * one (docs/kernel/reference.md §C1, [weak] figures).  INVLPGB broadcast (AMD) is not
  * modelled.
  */
 #include "arch.h"

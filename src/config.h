@@ -88,7 +88,7 @@ struct config {
 	double max_fork_cost_regression_percent;
 	/* kernel (continued): */
 	bool ksm;                      /* apply the trace's KSM merges; default true */
-	/* pressure: what-if rmap walks (issue 6 item 3); 0 = off */
+	/* pressure: what-if rmap walks (rmap_walk.h); 0 = off */
 	double reclaim_share_per_s;    /* share (0..1) of anon folios reclaim visits per second */
 	double compaction_share_per_s; /* share (0..1) of anon folios compaction migrates per second */
 	double page_idle_sweep_s;      /* seconds between full page-idle sweeps */

@@ -36,6 +36,7 @@
  */
 #include "mm.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,7 +276,10 @@ static size_t idx_start_ge(const struct mm_space *mm, uint64_t addr)
 
 static size_t idx_of(const struct mm_space *mm, const struct mm_vma *v)
 {
-	return idx_start_ge(mm, v->start);
+	size_t i = idx_start_ge(mm, v->start);
+
+	assert(i < mm->nvma && mm->vma[i] == v); /* v is one of mm's VMAs */
+	return i;
 }
 
 static int vma_insert(struct mm_space *mm, struct mm_vma *v, struct avm_err *err)
@@ -338,6 +342,7 @@ static struct mm_vma *vma_alloc(struct mm_sim *s, enum model_why why, struct avm
 /* The VMA object goes (remove_vma / vm_area_free): unless the model pins it. */
 static void vma_release(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 {
+	assert(!v->anon); /* unlinked before it goes (mm.h, model.h vma_pin) */
 	v->mm = NULL;
 	if (s->ops->vma_pin && s->ops->vma_pin(s->model, v))
 		return;
@@ -347,6 +352,7 @@ static void vma_release(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 
 void mm_vma_free_pinned(struct mm_sim *s, struct mm_vma *v, enum model_why why)
 {
+	assert(!v->mm && !v->anon); /* mm.h: a pinned object is out of its mm and unlinked */
 	model_stats_free(s->ms, MODEL_OBJ_VMA, why);
 	vma_obj_put(s, v);
 }
@@ -790,6 +796,7 @@ static void pt_unmap(struct mm_space *mm, uint64_t start, uint64_t end, uint64_t
 
 static int anon_prepare(struct mm_sim *s, struct mm_vma *v, struct avm_err *err)
 {
+	assert(v->mm); /* a fault lands in a VMA of an mm */
 	if (has_anon(s, v))
 		return 0;
 	return s->ops->prepare(s->model, v, err);
@@ -2629,6 +2636,41 @@ static int sys_uffd_register(struct mm_sim *s, struct mm_space *mm, const struct
 }
 
 /*
+ * The start both userfaultfd fills and UFFDIO_MOVE share: a failed call
+ * counts, and went on only if it reached the VMA lock (uffd_reached_vma);
+ * misaligned or empty ranges end before the lock; the destination VMA's
+ * anon_vma is prepared unless it is shared (uffd_mfill_lock /
+ * uffd_move_lock); the bytes done stay within that one VMA.  1 with *vp and
+ * *donep set, 0 when nothing more happens, -1 on error.
+ */
+static int uffd_begin(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
+		      uint64_t src, bool move, struct mm_vma **vp, uint64_t *donep,
+		      struct avm_err *err)
+{
+	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, done;
+	struct mm_vma *v;
+
+	if (ev->d <= 0) {
+		s->st.failed_syscalls++;
+		if (!uffd_reached_vma(ev->d, move))
+			return 0;
+	}
+	if (((dst | src | len) & (s->p.page_size - 1)) || !len)
+		return 0; /* -EINVAL before the lock */
+	v = mm_find_vma(mm, dst);
+	if (!v)
+		return 0;
+	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
+		return -1;
+	done = uffd_done(s, ev->d, len);
+	if (done > v->end - dst)
+		done = v->end - dst; /* the kernel works within one VMA */
+	*vp = v;
+	*donep = done;
+	return 1;
+}
+
+/*
  * UFFDIO_COPY, ZEROPAGE, CONTINUE, POISON (mfill_atomic): prepare the
  * destination VMA's anon_vma unless it is shared (uffd_mfill_lock), then
  * fill the pages done: COPY maps a new anonymous folio into a private VMA
@@ -2639,24 +2681,12 @@ static int sys_uffd_register(struct mm_sim *s, struct mm_space *mm, const struct
 static int sys_uffd_fill(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
 			 struct avm_err *err)
 {
-	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, done, a;
-	struct mm_vma *v;
+	uint64_t dst = (uint64_t)ev->a, done = 0, a;
+	struct mm_vma *v = NULL;
+	int rc = uffd_begin(s, mm, ev, 0, false, &v, &done, err);
 
-	if (ev->d <= 0) {
-		s->st.failed_syscalls++;
-		if (!uffd_reached_vma(ev->d, false))
-			return 0;
-	}
-	if (((dst | len) & (s->p.page_size - 1)) || !len)
-		return 0; /* -EINVAL before the lock */
-	v = mm_find_vma(mm, dst);
-	if (!v)
-		return 0;
-	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
-		return -1;
-	done = uffd_done(s, ev->d, len);
-	if (done > v->end - dst)
-		done = v->end - dst; /* the kernel fills within one VMA */
+	if (rc <= 0)
+		return rc;
 	if (done > MM_POPULATE_MAX_BYTES)
 		return avm_errf(err, "a userfaultfd fill of %#llx-%#llx maps more than %llu GiB at "
 				"once, beyond what the simulator models", (unsigned long long)dst,
@@ -2696,28 +2726,16 @@ static int sys_uffd_fill(struct mm_sim *s, struct mm_space *mm, const struct avm
 static int sys_uffd_move(struct mm_sim *s, struct mm_space *mm, const struct avm_event *ev,
 			 struct avm_err *err)
 {
-	uint64_t dst = (uint64_t)ev->a, len = (uint64_t)ev->b, src = (uint64_t)ev->c, done;
+	uint64_t dst = (uint64_t)ev->a, src = (uint64_t)ev->c, done = 0;
 	struct move_pages_ctx m = { NULL, NULL, 0, 0, 0, 0, s };
 	struct folio *last = NULL;
-	struct mm_vma *v;
+	struct mm_vma *v = NULL;
 	size_t i;
-	int rc = -1;
+	int rc = uffd_begin(s, mm, ev, src, true, &v, &done, err);
 
-	if (ev->d <= 0) {
-		s->st.failed_syscalls++;
-		if (!uffd_reached_vma(ev->d, true))
-			return 0;
-	}
-	if (((dst | src | len) & (s->p.page_size - 1)) || !len)
-		return 0; /* -EINVAL before the lock */
-	v = mm_find_vma(mm, dst);
-	if (!v)
-		return 0;
-	if (!(v->flags & VM_SHARED) && anon_prepare(s, v, err))
-		return -1;
-	done = uffd_done(s, ev->d, len);
-	if (done > v->end - dst)
-		done = v->end - dst; /* the kernel moves into one VMA */
+	if (rc <= 0)
+		return rc;
+	rc = -1;
 	if (!done)
 		return 0;
 	m.start = src;
@@ -2984,7 +3002,12 @@ static bool is_power_of_two(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
-/* Build VMAs of mm from snapshot rows (exec or start), adopting their anon state. */
+/*
+ * Build VMAs of mm from snapshot rows (exec or start), adopting their anon
+ * state.  Every row is checked before the first is built: a broken snapshot
+ * adopts nothing (a half-adopted session would leave the model's counters
+ * unset for the teardown).
+ */
 static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_snap_vma *rows,
 		      size_t n, bool preexisting, struct avm_err *err)
 {
@@ -2992,17 +3015,22 @@ static int adopt_rows(struct mm_sim *s, struct mm_space *mm, const struct avm_sn
 
 	for (i = 0; i < n; i++) {
 		const struct avm_snap_vma *r = &rows[i];
-		struct mm_vma *v;
 
 		if (r->end <= r->start || (r->start & (s->p.page_size - 1)) ||
 		    (r->end & (s->p.page_size - 1)))
 			return avm_errf(err, "snapshot %llu: mm %llu: bad VMA [%#llx, %#llx)",
 					(unsigned long long)r->snap, (unsigned long long)mm->id,
 					(unsigned long long)r->start, (unsigned long long)r->end);
-		if (mm->nvma && mm->vma[mm->nvma - 1]->end > r->start)
+		if ((i && rows[i - 1].end > r->start) ||
+		    (!i && mm->nvma && mm->vma[mm->nvma - 1]->end > r->start))
 			return avm_errf(err, "snapshot %llu: mm %llu: VMA at %#llx overlaps or is "
 					"out of order", (unsigned long long)r->snap,
 					(unsigned long long)mm->id, (unsigned long long)r->start);
+	}
+	for (i = 0; i < n; i++) {
+		const struct avm_snap_vma *r = &rows[i];
+		struct mm_vma *v;
+
 		v = vma_obj_new(s);
 		if (!v)
 			return avm_errf(err, "out of memory (VMA)");

@@ -12,11 +12,16 @@
  * A model keeps its per-VMA state behind vma->anon (NULL = the VMA never
  * took an anon fault, for either design) and counts its objects in the
  * model_stats the world hands it.  Every op names the kernel rule it follows
- * in its implementation; see ../shared/kernel/eager.md and lazy.md.
+ * in its implementation; see docs/kernel/eager.md and lazy.md.
+ *
+ * Contracts: each op says what the simulator guarantees when it calls it
+ * (anon state present or absent, the VMA in its mm); implementations assert
+ * them, and asserts stay on in every build (docs/architecture.md).
  */
 #ifndef ANONVMA_MODEL_H
 #define ANONVMA_MODEL_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -110,6 +115,7 @@ static inline void model_stats_free(struct model_stats *s, enum model_obj o, enu
 {
 	struct obj_count *c = &s->obj[o];
 
+	assert(c->live > 0); /* a free of an object never counted: a model's bookkeeping bug */
 	c->frees++;
 	c->live--;
 	s->frees_by_why[o][why]++;
@@ -145,7 +151,7 @@ struct model_env {
 	struct model_stats *stats;
 	const struct config *cfg;
 	/*
-	 * Lock-hold and cost accounting (issue 6, locks.h, arch.h): models record
+	 * Lock-hold and cost accounting (locks.h, arch.h): models record
 	 * every critical section they take with locks_hold(), its length from
 	 * locks_cost(&arch->rmap, ...), starting at *clock.  NULL when off.
 	 */
@@ -161,7 +167,7 @@ struct model_env {
 };
 
 /*
- * One rmap walk of one folio (issue 6 item 3; rmap_walk.c picks the folios).
+ * One rmap walk of one folio (rmap_walk.c picks the folios).
  * In: trylock (reclaim's folio_referenced gives up when the lock is held).
  * Out: what the walk found and how long it held its lock.
  */
@@ -208,7 +214,7 @@ struct model_ops {
 	 */
 	int (*prepare)(struct model *m, struct mm_vma *v, struct avm_err *err);
 
-	/* A new folio is being mapped into v: the token folio->mapping would name. */
+	/* A new folio is being mapped into v (prepared): the token folio->mapping would name. */
 	uint64_t (*folio_owner)(struct model *m, const struct mm_vma *v);
 
 	/*
@@ -235,7 +241,10 @@ struct model_ops {
 	int (*clone)(struct model *m, struct mm_vma *dst, const struct mm_vma *src,
 		     enum model_why why, struct avm_err *err);
 
-	/* Fork: called once before the first VMA, per VMA in ascending order, then once after. */
+	/*
+	 * Fork: called once before the first VMA, per VMA in ascending order
+	 * (fork_vma: only a parent VMA with anon state, a child without), then once after.
+	 */
 	int (*fork_begin)(struct model *m, struct mm_space *parent, struct mm_space *child,
 			  struct avm_err *err);
 	int (*fork_vma)(struct model *m, struct mm_vma *child, struct mm_vma *parent,
@@ -243,7 +252,7 @@ struct model_ops {
 	int (*fork_end)(struct model *m, struct mm_space *parent, struct mm_space *child,
 			struct avm_err *err);
 
-	/* End v's links (unlink_anon_vmas); v's anon state becomes NULL. */
+	/* End v's links (unlink_anon_vmas; v has anon state); v's anon state becomes NULL. */
 	void (*unlink)(struct model *m, struct mm_vma *v, enum model_why why);
 
 	/*
@@ -325,6 +334,14 @@ struct model_ops {
 
 	/* Optional: check every invariant of the model's state; fill err and return -1 if broken. */
 	int (*check)(struct model *m, struct avm_err *err);
+
+	/*
+	 * Optional (layout drawings, tests/layout.h): v's anon state as a
+	 * drawing names it, with no side effect: 0 none; '*' an anon_vma (*id =
+	 * its id); 'L' a lazy VMA without one (*id = its root's token); 'T' a
+	 * TREE_PARENT chain (*id = the parent anon_vma its folios join).
+	 */
+	char (*draw)(const struct model *m, const struct mm_vma *v, uint64_t *id);
 };
 
 extern const struct model_ops model_eager_ops;

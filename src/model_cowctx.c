@@ -739,6 +739,17 @@ static void adjust_for(struct model *m, struct cc_ctx *c, const struct mm_vma *v
 		snprintf(m->broken, sizeof(m->broken), "out of memory (remap tree adjust)");
 }
 
+/* A folio of VMA v now names context c: its remap entry, its count, its reference. */
+static void folio_take(struct model *m, struct cc_ctx *c, const struct mm_vma *v)
+{
+	adjust_for(m, c, v);
+	c->nfolios++;
+	if (folio_refs_held(m))
+		c->refcnt++;
+	if (pol(m, COWCTX_P_FOLIO_REFS) == 0)
+		ref_atomic(m, 1);
+}
+
 /* A new folio (first fault, CoW copy): the faulting mm's context, +1 reference. */
 static uint64_t cc_folio_owner(struct model *m, const struct mm_vma *v)
 {
@@ -746,12 +757,7 @@ static uint64_t cc_folio_owner(struct model *m, const struct mm_vma *v)
 
 	if (!c)
 		return 0;
-	adjust_for(m, c, v);
-	c->nfolios++;
-	if (folio_refs_held(m))
-		c->refcnt++;
-	if (pol(m, COWCTX_P_FOLIO_REFS) == 0)
-		ref_atomic(m, 1);
+	folio_take(m, c, v);
 	return ctx_token(c);
 }
 
@@ -784,12 +790,7 @@ static uint64_t cc_folio_reuse(struct model *m, const struct mm_vma *v, uint64_t
 	if (!c || c == old || pol(m, COWCTX_P_REUSE_MOVE) == 1)
 		return owner;
 	m->env.stats->ctx_moves++;
-	adjust_for(m, c, v);
-	c->nfolios++;
-	if (folio_refs_held(m))
-		c->refcnt++;
-	if (pol(m, COWCTX_P_FOLIO_REFS) == 0)
-		ref_atomic(m, 1);
+	folio_take(m, c, v);
 	if (old)
 		cc_folio_gone(m, owner);
 	return ctx_token(c);

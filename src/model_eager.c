@@ -1,6 +1,6 @@
 /*
  * model_eager.c - the mainline anon rmap (anon_vma + anon_vma_chain), every
- * rule of ../shared/kernel/eager.md §2-§3, behind model_ops (model.h).
+ * rule of docs/kernel/eager.md §2-§3, behind model_ops (model.h).
  *
  * The objects and rules live in anon_vma.c (shared with the lazy model,
  * which behaves like mainline once a VMA has real anon_vmas); this file is
@@ -8,6 +8,7 @@
  * (with neighbour reuse), every fork runs anon_vma_fork, and a VMA's anon
  * state (vma->anon) is its struct av_vma.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -67,8 +68,7 @@ static int eager_prepare(struct model *m, struct mm_vma *v, struct avm_err *err)
 {
 	struct av_vma *avv;
 
-	if (av_anon_vma_of(&m->sp, v))
-		return 0;
+	assert(!v->anon); /* model.h: prepare only a VMA without anon state */
 	avv = av_vma_new(&m->sp, v);
 	if (!avv)
 		return avm_errf(err, "out of memory (anon chain)");
@@ -80,8 +80,9 @@ static uint64_t eager_folio_owner(struct model *m, const struct mm_vma *v)
 {
 	struct anon_vma *av = av_anon_vma_of(&m->sp, v);
 
+	assert(av); /* mm.c prepares before it maps a folio */
 	/* §4.1: an exclusive new folio points at vma->anon_vma */
-	return av ? av->id : 0;
+	return av->id;
 }
 
 static bool eager_merge_ok(struct model *m, const struct mm_vma *tgt, const struct mm_vma *anon_src,
@@ -103,8 +104,7 @@ static int eager_clone(struct model *m, struct mm_vma *dst, const struct mm_vma 
 {
 	struct av_vma *savv = src->anon, *davv;
 
-	if (!savv || !savv->anon_vma || dst->anon)
-		return 0;
+	assert(savv && savv->anon_vma && !dst->anon); /* model.h: src faulted, dst not */
 	davv = av_vma_new(&m->sp, dst);
 	if (!davv)
 		return avm_errf(err, "out of memory (anon chain)");
@@ -118,8 +118,7 @@ static int eager_fork_vma(struct model *m, struct mm_vma *child, struct mm_vma *
 {
 	struct av_vma *pavv = parent->anon, *cavv;
 
-	if (!pavv || !pavv->anon_vma)
-		return 0;
+	assert(pavv && pavv->anon_vma && !child->anon); /* mm.c forks only faulted VMAs */
 	cavv = av_vma_new(&m->sp, child);
 	if (!cavv)
 		return avm_errf(err, "out of memory (anon chain)");
@@ -132,8 +131,7 @@ static void eager_unlink(struct model *m, struct mm_vma *v, enum model_why why)
 {
 	struct av_vma *avv = v->anon;
 
-	if (!avv)
-		return;
+	assert(avv); /* mm.c unlinks only VMAs with anon state */
 	v->anon = NULL;
 	av_unlink(&m->sp, avv, why);
 }
@@ -151,6 +149,7 @@ static int eager_adopt(struct model *m, struct mm_vma *v, const struct avm_snap_
 
 	if (!sv->anon_vma)
 		return 0;
+	assert(!v->anon); /* a snapshot VMA is new to the world */
 	avv = av_vma_new(&m->sp, v);
 	if (!avv)
 		return avm_errf(err, "out of memory (anon chain)");
@@ -207,6 +206,15 @@ static void eager_ksm_unpin(struct model *m, uint64_t pin)
 	av_put(&m->sp, av, MODEL_WHY_UNMAP);
 }
 
+/* model.h draw: vma->anon_vma. */
+static char eager_draw(const struct model *m, const struct mm_vma *v, uint64_t *id)
+{
+	struct anon_vma *av = av_anon_vma_of(&m->sp, v);
+
+	*id = av ? av->id : 0;
+	return av ? '*' : 0;
+}
+
 static int eager_check(struct model *m, struct avm_err *err)
 {
 	return av_check(&m->sp, true, err);
@@ -238,4 +246,5 @@ const struct model_ops model_eager_ops = {
 	.thp_collapse = eager_thp_collapse,
 	.ksm_pin = eager_ksm_pin,
 	.ksm_unpin = eager_ksm_unpin,
+	.draw = eager_draw,
 };

@@ -1,7 +1,7 @@
 /*
  * model_lazy.c - ANON_VMA_LAZY (deferred anon_vma creation) as posted in May
  * 2026, behind model_ops (model.h).  The specification is
- * ../shared/kernel/lazy.md (§3 states, §4 life cycle, §9 the replay rules);
+ * docs/kernel/lazy.md (§3 states, §4 life cycle, §9 the replay rules);
  * every question the series left open (§10) is a named policy in
  * config.h (lazy_*), documented with its default in docs/lazy-model.md.
  *
@@ -44,6 +44,7 @@
  * checker; unlinked root VMAs waiting for the simulator's vma_pin call are
  * found by VMA id (u64map, a short chain of roots per id).
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,7 @@ static void unlinked_del(struct model *m, struct lazy_root *r)
 
 static void unpin(struct model *m, struct lazy_root *r, enum model_why why)
 {
+	assert(r->pinned && r->vma); /* vma_pin kept this root's object */
 	mm_vma_free_pinned(m->env.sim, r->vma, why);
 	r->pinned = false;
 	r->vma = NULL;
@@ -414,6 +416,7 @@ static int lazy_upgrade(struct model *m, struct lazy_vma *lv, enum model_why why
 				     locks_unlocked_ns(m->env.locks) : 0;
 	int rc;
 
+	assert(lv->state != LAZY_STATE_REGULAR && r); /* only a lazy family member upgrades */
 	if (lv->state == LAZY_STATE_LAZY) {
 		lv->avv = av_vma_new(&m->sp, v);
 		if (!lv->avv)
@@ -537,8 +540,7 @@ static int lazy_prepare(struct model *m, struct mm_vma *v, struct avm_err *err)
 	struct lazy_vma *lv;
 	struct lazy_root *r;
 
-	if (v->anon)
-		return 0;
+	assert(!v->anon); /* model.h: prepare only a VMA without anon state */
 	claim_vma(m, v);
 	if (!lazy_on(m)) {
 		lv = lv_new(m, v, LAZY_STATE_REGULAR);
@@ -564,8 +566,7 @@ static uint64_t lazy_folio_owner(struct model *m, const struct mm_vma *v)
 {
 	struct lazy_vma *lv = lv_of(v);
 
-	if (!lv)
-		return 0;
+	assert(lv); /* mm.c prepares before it maps a folio */
 	switch (lv->state) {
 	case LAZY_STATE_TREE_PARENT:
 		if (m->cfg->lazy_cow_owner == LAZY_COW_PARENT_AV)
@@ -688,8 +689,7 @@ static int lazy_clone(struct model *m, struct mm_vma *dst, const struct mm_vma *
 {
 	struct lazy_vma *slv = src->anon, *dlv;
 
-	if (!slv || dst->anon)
-		return 0;
+	assert(slv && !dst->anon); /* model.h: src has anon state, dst none */
 	claim_vma(m, dst);
 	if (why == MODEL_WHY_MREMAP && slv->state != LAZY_STATE_REGULAR) {
 		if (m->cfg->lazy_mremap == LAZY_MREMAP_REBASE)
@@ -723,8 +723,7 @@ static int lazy_fork_vma(struct model *m, struct mm_vma *child, struct mm_vma *p
 	struct lazy_vma *plv = parent->anon, *clv;
 	struct lazy_root *r;
 
-	if (!plv)
-		return 0;
+	assert(plv && !child->anon); /* mm.c forks only faulted VMAs */
 	if (!lazy_on(m) && plv->state == LAZY_STATE_REGULAR) {
 		clv = lv_new(m, child, LAZY_STATE_REGULAR);
 		if (!clv || !(clv->avv = av_vma_new(&m->sp, child)))
@@ -783,8 +782,7 @@ static void lazy_unlink(struct model *m, struct mm_vma *v, enum model_why why)
 	struct lazy_vma *lv = v->anon;
 	struct lazy_root *r;
 
-	if (!lv)
-		return;
+	assert(lv); /* mm.c unlinks only VMAs with anon state */
 	if (lv->avv)
 		av_unlink(&m->sp, lv->avv, why);
 	lv->avv = NULL;
@@ -851,6 +849,7 @@ static void lazy_folio_gone(struct model *m, uint64_t owner)
 
 	if (!r)
 		return;
+	assert(r->nr_folios > 0); /* folio_owner counted every folio naming r */
 	r->nr_folios--;
 	root_settle(m, r, MODEL_WHY_UNMAP);
 }
@@ -930,6 +929,7 @@ static int lazy_adopt(struct model *m, struct mm_vma *v, const struct avm_snap_v
 
 	if (!sv->anon_vma)
 		return 0;
+	assert(!v->anon); /* a snapshot VMA is new to the world */
 	claim_vma(m, v);
 	if (!lazy_on(m) ||
 	    (preexisting && (m->cfg->lazy_adopt == LAZY_ADOPT_CONSERVATIVE || !snap_unforked(sv)))) {
@@ -1257,6 +1257,29 @@ static void lazy_thp_collapse(struct model *m, uint64_t mm_id)
 		&w);
 }
 
+/* model.h draw: the VMA's state (lazy.md §3.3) and what its folios name. */
+static char lazy_draw(const struct model *m, const struct mm_vma *v, uint64_t *id)
+{
+	const struct lazy_vma *lv = lv_of(v);
+
+	(void)m;
+	*id = 0;
+	if (!lv)
+		return 0;
+	switch (lv->state) {
+	case LAZY_STATE_LAZY:
+		*id = root_token(lv->root);
+		return 'L';
+	case LAZY_STATE_TREE_PARENT:
+		*id = lv->avv->tree_parent->id;
+		return 'T';
+	case LAZY_STATE_REGULAR:
+		*id = lv->avv->anon_vma->id;
+		return '*';
+	}
+	return 0;
+}
+
 const struct model_ops model_lazy_ops = {
 	.name = "lazy",
 	.create = lazy_create,
@@ -1282,4 +1305,5 @@ const struct model_ops model_lazy_ops = {
 	.thp_collapse = lazy_thp_collapse,
 	.ksm_pin = lazy_ksm_pin,
 	.ksm_unpin = lazy_ksm_unpin,
+	.draw = lazy_draw,
 };

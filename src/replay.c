@@ -1341,7 +1341,7 @@ static int replay_calibrate(struct replay *r, struct replay_result *res, struct 
 	return avm_errf(err, "--calibrate: no calibrating world");
 }
 
-/* Issue 6 sections: `arch`, and per model `page_tables` and `locks` (docs/arch.md). */
+/* The arch sections: `arch`, and per model `page_tables` and `locks` (docs/arch.md). */
 static int replay_arch_sections(struct replay *r, const struct replay_combo *cb, cJSON *report,
 				struct avm_err *err)
 {

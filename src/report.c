@@ -75,7 +75,7 @@ static const char *const report_why_names[] = {
 _Static_assert(sizeof(report_why_names) / sizeof(report_why_names[0]) == MODEL_WHY_NR,
 	       "report_why_names: one name per enum model_why");
 
-/* Per-kind keys; the first five are the stable ones issue 2 names. */
+/* Per-kind keys; the first five are the stable ones (docs/report.md). */
 static const char *const report_count_keys[] = {
 	"allocs", "frees", "live_end", "live_peak", "bytes_peak", "bytes_end", "preexisting",
 };

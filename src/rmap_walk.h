@@ -1,6 +1,6 @@
 /*
  * rmap_walk.h - which folios get rmap-walked in a world, and what the walks
- * cost (issue 6 item 3), one instance per world.
+ * cost, one instance per world.
  *
  * Owns: the choice of walks - those the trace observed (migration PTE/PMD
  * events resolved to a folio; KSM and THP events counted, see below) and

@@ -31,7 +31,7 @@ struct world {
 	struct config cfg;
 	bool check;
 	bool adopt_open; /* a start-snapshot adoption awaits adopt_done */
-	/* issue 6 accounting, when meta->arch is set */
+	/* arch accounting (locks, page tables), when meta->arch is set */
 	const struct arch *arch;
 	struct locks *locks;
 	struct locks_measured *measured; /* the trace's mmap_lock write holds, always */
@@ -175,6 +175,12 @@ void world_destroy(struct world *w)
 {
 	if (!w)
 		return;
+	if (w->model && w->ops->adopt_done) {
+		/* an adoption left open by an error: its counters are what teardown puts */
+		struct avm_err ignored;
+
+		(void)w->ops->adopt_done(w->model, &ignored);
+	}
 	mm_sim_destroy(w->sim); /* tears down every mm through the model first */
 	if (w->model)
 		w->ops->destroy(w->model);

@@ -159,7 +159,7 @@ struct track;
 void world_tick(struct world *w, uint64_t t);
 struct track *world_track(struct world *w);
 
-/* Issue 6 accounting (NULL when meta->arch was NULL): lock sections and page tables. */
+/* Arch accounting (NULL when meta->arch was NULL): lock sections and page tables. */
 const struct locks *world_locks(const struct world *w);
 const struct arch_pt_stats *world_pt_stats(const struct world *w);
 const struct arch *world_arch(const struct world *w);

@@ -1,7 +1,7 @@
 /*
  * test_arch.c - the arch descriptors and the page-table model.
  *
- * Expected figures are derived from the geometry (reference.md §C): a table
+ * Expected figures are derived from the geometry (docs/kernel/reference.md §C): a table
  * is one page of page_size / 8 entries, each level indexes page_shift - 3 VA
  * bits, so on x86_64 a PTE table maps 2 MiB, a PMD table 1 GiB, a PUD table
  * 512 GiB.  Freeing follows free_pgd_range() (mm/memory.c): a table goes only

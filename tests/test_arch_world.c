@@ -149,7 +149,7 @@ static void test_fork_trace(void **state)
 }
 
 /*
- * A world without an arch keeps working and reports nothing of issue 6; a
+ * A world without an arch keeps working and reports no arch sections; a
  * trace whose page size differs from the arch's is refused by name.
  */
 static void test_without_and_mismatch(void **state)

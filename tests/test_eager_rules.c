@@ -1,12 +1,13 @@
 /*
  * test_eager_rules.c - one test per rule of eager.md §2-§3, on profile P3
  * unless the test says otherwise.  Each test draws the VMA layout before and
- * after; expected anon_vma / anon_vma_chain deltas come from the rule named.
- * Legend: [rw] [rwx] [r] = protection, * = faulted (has an anon_vma),
- * X, Y = distinct anon_vmas, L = chain length.  The invariant checker runs
- * after every event.
+ * after with tw_assert_layout (the notation is layout.h's: [rw] [rwx] [r] =
+ * protection, *X = faulted with anon_vma X, L=n = chain length, . = one more
+ * page inside a VMA or one unmapped page outside), so the drawing is the
+ * assertion; expected anon_vma / anon_vma_chain deltas come from the rule
+ * named.  The invariant checker runs after every event.
  */
-#include "evbuild.h"
+#include "layout.h"
 
 #define MM 1
 #define C1 2
@@ -33,28 +34,27 @@ static void three(struct world *w, uint64_t mm)
  * §2.3: reuse looks at next first.  prev and next are faulted with different
  * anon_vmas X and Y, both singular; the middle's first write takes Y (next):
  * +1 AVC, no AV.  Rule 4 ignores VM_EXEC.
- *   before  [rw*X][rwx][rw*Y]      after  [rw*X][rwx*Y][rw*Y]
  */
 static void test_prepare_reuses_next_first(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
 	three(w, MM);
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + 2 * PG));
-	assert_int_not_equal(tw_owner(w, MM, A), tw_owner(w, MM, A + 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X][rwx][rw*Y]");
 	m = tw_mark(w);
 	tw(w, ev_write(MM, A + PG));
 	tw_assert_delta(w, &m, 0, 0, 1, 0);
-	assert_int_equal(tw_owner(w, MM, A + PG), tw_owner(w, MM, A + 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X][rwx*Y][rw*Y]");
 	world_destroy(w);
 }
 
 /*
  * §2.3: next unfaulted, so prev donates.
- *   before  [rw*X][rwx][rw]        after  [rw*X][rwx*X][rw]
  */
 static void test_prepare_reuses_prev(void **state)
 {
@@ -64,21 +64,22 @@ static void test_prepare_reuses_prev(void **state)
 	(void)state;
 	three(w, MM);
 	tw(w, ev_write(MM, A));
+	tw_assert_layout(w, MM, A, "[rw*X][rwx][rw]");
 	m = tw_mark(w);
 	tw(w, ev_write(MM, A + PG));
 	tw_assert_delta(w, &m, 0, 0, 1, 0);
-	assert_int_equal(tw_owner(w, MM, A + PG), tw_owner(w, MM, A));
+	tw_assert_layout(w, MM, A, "[rw*X][rwx*X][rw]");
 	world_destroy(w);
 }
 
 /*
  * §2.3 rule 4: a flag other than R/W/X/SOFTDIRTY differs (VM_DONTDUMP), so
  * no neighbour donates: a new AV.
- *   before  [rw*X][rw dontdump][rw*Y]   after  [rw*X][rw dontdump *Z][rw*Y]
  */
 static void test_prepare_no_reuse_flags_differ(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
@@ -87,21 +88,22 @@ static void test_prepare_no_reuse_flags_differ(void **state)
 	assert_int_equal(tw_vma_count(w, MM), 3);
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X][rw dontdump][rw*Y]");
 	m = tw_mark(w);
 	tw(w, ev_write(MM, A + PG));
 	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X][rw*Z dontdump][rw*Y]");
 	world_destroy(w);
 }
 
 /*
  * §2.3 rule 6: a fork child's neighbour (L = 2) never donates.  The parent
  * reuses (+1 AVC); the child, same layout, allocates (+1 AV +1 AVC).
- *   parent  [rw*X][rwx]  ->  [rw*X][rwx*X]
- *   child   [rw*X1 L=2][rwx]  ->  [rw*X1][rwx*Z]
  */
 static void test_prepare_no_reuse_from_fork_child(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
@@ -109,45 +111,51 @@ static void test_prepare_no_reuse_from_fork_child(void **state)
 	tw(w, ev_mprotect(MM, A + PG, PG, RWX));
 	tw(w, ev_write(MM, A));
 	tw(w, ev_fork(MM, C1));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X L=1][rwx]");
+	tw_assert_layout_n(w, &n, C1, A, "[rw*X1 L=2][rwx]");
 	m = tw_mark(w);
 	tw(w, ev_write(C1, A + PG));
 	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	tw_assert_layout_n(w, &n, C1, A, "[rw*X1 L=2][rwx*Z L=1]");
 	m = tw_mark(w);
 	tw(w, ev_write(MM, A + PG));
 	tw_assert_delta(w, &m, 0, 0, 1, 0);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X][rwx*X]");
 	world_destroy(w);
 }
 
 /*
  * §2.3 rule 5: pgoff must be linear.  A faulted VMA moved by mremap keeps its
  * old pgoff (§2.7), so it neither merges with nor donates to the unfaulted
- * VMA it now touches.
- *   before  [rw*X @B]        ...    [rwx @C]
- *   moved                  [rw*X @C-1][rwx @C]  (pgoff B/PAGE, not linear)
- *   write C                [rw*X][rwx*Z]        +1 AV +1 AVC
+ * VMA it now touches (pgoff B/PAGE at C - 1, not linear).  The write at C:
+ * +1 AV +1 AVC.
  */
 static void test_prepare_no_reuse_nonlinear_pgoff(void **state)
 {
 	struct world *w = p3();
 	uint64_t b = A + 0x100000, c = A + 0x400000;
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
 	tw(w, ev_mmap(MM, b, PG, RW, ANON));
 	tw(w, ev_write(MM, b));
 	tw(w, ev_mmap(MM, c, PG, RWX, ANON));
+	tw_assert_layout_n(w, &n, MM, b, "[rw*X]");
+	tw_assert_layout_n(w, &n, MM, c - PG, ". [rwx]");
 	tw(w, ev_mremap(MM, b, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, (int64_t)(c - PG), c - PG));
 	assert_int_equal(tw_vma_count(w, MM), 2);
+	tw_assert_layout_n(w, &n, MM, c - PG, "[rw*X][rwx]");
 	m = tw_mark(w);
 	tw(w, ev_write(MM, c));
 	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	tw_assert_layout_n(w, &n, MM, c - PG, "[rw*X][rwx*Z]");
 	world_destroy(w);
 }
 
 /*
  * §2.4 / §7.2 split: each new piece clones the whole chain.  In a fork child
- * (L = 2) an mprotect of the middle page splits twice: +2 x 2 AVCs.
- *   child  [rw* L=2 ......]  ->  [rw*][r*][rw*]   +4 AVC, 0 AV
+ * (L = 2) an mprotect of the middle page splits twice: +2 x 2 AVCs, no AV.
  */
 static void test_split_clones_whole_chain(void **state)
 {
@@ -158,10 +166,11 @@ static void test_split_clones_whole_chain(void **state)
 	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
 	tw(w, ev_write(MM, A));
 	tw(w, ev_fork(MM, C1));
+	tw_assert_layout(w, C1, A, "[rw*X1 L=2 . .]");
 	m = tw_mark(w);
 	tw(w, ev_mprotect(C1, A + PG, PG, PROT_READ));
 	tw_assert_delta(w, &m, 0, 0, 4, 0);
-	assert_int_equal(tw_vma_count(w, C1), 3);
+	tw_assert_layout(w, C1, A, "[rw*X1 L=2][r*X1 L=2][rw*X1 L=2]");
 	world_destroy(w);
 }
 
@@ -169,31 +178,29 @@ static void test_split_clones_whole_chain(void **state)
  * §2.7 munmap of the middle of a faulted VMA: two edge splits (+L each),
  * then the middle is unlinked (-L): +2L -L.  No AV is freed (the others
  * still link it).
- *   before [rw* . . . .]   after [rw*]   [rw*]
  */
 static void test_munmap_middle(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
 	tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
 	tw(w, ev_write(MM, A));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X . . .]");
 	m = tw_mark(w);
 	tw(w, ev_munmap(MM, A + PG, 2 * PG));
 	tw_assert_delta(w, &m, 0, 0, 2, 1);
-	tw_assert_vma(w, MM, A, A, A + PG);
-	tw_assert_vma(w, MM, A + 3 * PG, A + 3 * PG, A + 4 * PG);
-	assert_null(tw_vma(w, MM, A + PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X] . . [rw*X]");
 	world_destroy(w);
 }
 
 /*
  * §2.7 munmap across several VMAs: the partial edges are split, every
- * covered VMA unlinked; the last unlink of an AV frees it (§2.6).
- *   before [rw*X][rwx*X][rw*X]  (one AV: both later writes reuse prev's)
- *   munmap pages 1-2: [rw*X]     no split, two unlinks: -2 AVC, X stays
- *   munmap page 0:    (empty)    the last link: -1 AVC, X freed
+ * covered VMA unlinked; the last unlink of an AV frees it (§2.6).  One AV:
+ * both later writes reuse prev's.  munmap of pages 1-2: no split, two
+ * unlinks: -2 AVC, X stays; munmap of page 0: the last link: -1 AVC, X freed.
  */
 static void test_munmap_several(void **state)
 {
@@ -206,12 +213,15 @@ static void test_munmap_several(void **state)
 	tw(w, ev_write(MM, A + PG));
 	tw(w, ev_write(MM, A + 2 * PG));
 	assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 1); /* reuse: prev, then prev again */
+	tw_assert_layout(w, MM, A, "[rw*X][rwx*X][rw*X]");
 	m = tw_mark(w);
 	tw(w, ev_munmap(MM, A + PG, 2 * PG));
 	tw_assert_delta(w, &m, 0, 0, 0, 2);
+	tw_assert_layout(w, MM, A, "[rw*X] . .");
 	m = tw_mark(w);
 	tw(w, ev_munmap(MM, A, PG));
 	tw_assert_delta(w, &m, 0, 1, 0, 1);
+	tw_assert_layout(w, MM, A, ". . .");
 	assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 0);
 	world_destroy(w);
 }
@@ -244,7 +254,6 @@ static void test_unlink_root_freed_last(void **state)
 /*
  * §3.3 prev + middle, prev unfaulted: dup(prev <- middle) +L, the middle is
  * removed -L.
- *   before [rw][rwx*X]   mprotect middle rw   after [rw*X ....]
  */
 static void test_merge_existing_dup_into_prev(void **state)
 {
@@ -255,17 +264,16 @@ static void test_merge_existing_dup_into_prev(void **state)
 	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
 	tw(w, ev_mprotect(MM, A + PG, PG, RWX));
 	tw(w, ev_write(MM, A + PG));
+	tw_assert_layout(w, MM, A, "[rw][rwx*X]");
 	m = tw_mark(w);
 	tw(w, ev_mprotect(MM, A + PG, PG, RW));
 	tw_assert_delta(w, &m, 0, 0, 1, 1);
-	assert_int_equal(tw_vma_count(w, MM), 1);
-	assert_true(tw_faulted(w, MM, A));
+	tw_assert_layout(w, MM, A, "[rw*X .]");
 	world_destroy(w);
 }
 
 /*
  * §3.3 middle + next, next unfaulted: dup(next <- middle), middle removed.
- *   before [rwx*X][rw]   mprotect first rw   after [rw*X ....]
  */
 static void test_merge_existing_dup_into_next(void **state)
 {
@@ -276,41 +284,40 @@ static void test_merge_existing_dup_into_next(void **state)
 	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
 	tw(w, ev_mprotect(MM, A, PG, RWX));
 	tw(w, ev_write(MM, A));
+	tw_assert_layout(w, MM, A, "[rwx*X][rw]");
 	m = tw_mark(w);
 	tw(w, ev_mprotect(MM, A, PG, RW));
 	tw_assert_delta(w, &m, 0, 0, 1, 1);
-	assert_int_equal(tw_vma_count(w, MM), 1);
-	assert_true(tw_faulted(w, MM, A + PG));
+	tw_assert_layout(w, MM, A, "[rw*X .]");
 	world_destroy(w);
 }
 
 /*
  * §3.3 prev + part of middle: prev extends over the range and gets a dup;
  * the middle only shrinks (no removal): +1 AVC.
- *   before [rw][rwx*X rwx*X]   mprotect page 1 rw   after [rw*X rw*X][rwx*X]
  */
 static void test_merge_existing_partial(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
 	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
 	tw(w, ev_mprotect(MM, A + PG, 2 * PG, RWX));
 	tw(w, ev_write(MM, A + PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw][rwx*X .]");
 	m = tw_mark(w);
 	tw(w, ev_mprotect(MM, A + PG, PG, RW));
 	tw_assert_delta(w, &m, 0, 0, 1, 0);
-	tw_assert_vma(w, MM, A, A, A + 2 * PG);
-	tw_assert_vma(w, MM, A + 2 * PG, A + 2 * PG, A + 3 * PG);
-	assert_int_equal(tw_owner(w, MM, A), tw_owner(w, MM, A + 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X .][rwx*X]");
 	world_destroy(w);
 }
 
 /*
  * §3.2 case 1 (P2+): the middle is a fork child: no dup into an unfaulted
- * prev, so no merge: the mprotect changes the middle in place.
- *   child before [rw][rwx* L=2]   after the same two VMAs, middle rw
+ * prev, so no merge: the mprotect changes the middle in place.  The parent
+ * (not a fork child) merges.
  */
 static void test_merge_refused_fork_child_middle(void **state)
 {
@@ -322,20 +329,19 @@ static void test_merge_refused_fork_child_middle(void **state)
 	tw(w, ev_mprotect(MM, A + PG, PG, RWX));
 	tw(w, ev_write(MM, A + PG));
 	tw(w, ev_fork(MM, C1));
+	tw_assert_layout(w, C1, A, "[rw][rwx*X1 L=2]");
 	m = tw_mark(w);
 	tw(w, ev_mprotect(C1, A + PG, PG, RW));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
-	assert_int_equal(tw_vma_count(w, C1), 2);
-	/* the parent (not a fork child) merges */
+	tw_assert_layout(w, C1, A, "[rw][rw*X1 L=2]");
 	tw(w, ev_mprotect(MM, A + PG, PG, RW));
-	assert_int_equal(tw_vma_count(w, MM), 1);
+	tw_assert_layout(w, MM, A, "[rw*X L=1 .]");
 	world_destroy(w);
 }
 
 /*
  * §3.2 case 2: the faulted target is a fork child: an unfaulted middle may
- * not join it.
- *   child before [rw* L=2][rwx]   mprotect second rw   after still two VMAs
+ * not join it (the parent's, not a fork child, may).
  */
 static void test_merge_refused_fork_child_target(void **state)
 {
@@ -346,61 +352,61 @@ static void test_merge_refused_fork_child_target(void **state)
 	tw(w, ev_mprotect(MM, A + PG, PG, RWX));
 	tw(w, ev_write(MM, A));
 	tw(w, ev_fork(MM, C1));
+	tw_assert_layout(w, C1, A, "[rw*X1 L=2][rwx]");
 	tw(w, ev_mprotect(C1, A + PG, PG, RW));
-	assert_int_equal(tw_vma_count(w, C1), 2);
+	tw_assert_layout(w, C1, A, "[rw*X1 L=2][rw]");
 	tw(w, ev_mprotect(MM, A + PG, PG, RW));
-	assert_int_equal(tw_vma_count(w, MM), 1);
+	tw_assert_layout(w, MM, A, "[rw*X L=1 .]");
 	world_destroy(w);
 }
 
 /*
  * §3.2 last rule: prev and next both fit the middle but have different
  * anon_vmas: only prev merges.
- *   before [rw*X][rwx][rw*Y]   mprotect middle rw   after [rw*X rw*X][rw*Y]
  */
 static void test_merge_pair_rule(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
 	three(w, MM);
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X][rwx][rw*Y]");
 	m = tw_mark(w);
 	tw(w, ev_mprotect(MM, A + PG, PG, RW));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
-	tw_assert_vma(w, MM, A, A, A + 2 * PG);
-	tw_assert_vma(w, MM, A + 2 * PG, A + 2 * PG, A + 3 * PG);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X .][rw*Y]");
 	world_destroy(w);
 }
 
 /*
  * §3.4 / §2.7 mmap: a new range between an unfaulted prev and a faulted next
  * merges with both: dup(prev <- next) +L(next), next removed -L(next).
- *   before [rw]  gap  [rw*X]     mmap the gap     after [rw*X ..........]
  */
 static void test_merge_new_range_dup_next(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
 	tw(w, ev_mmap(MM, A, PG, RW, ANON));
 	tw(w, ev_mmap(MM, A + 2 * PG, PG, RW, ANON));
 	tw(w, ev_write(MM, A + 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw] . [rw*X]");
 	m = tw_mark(w);
 	tw(w, ev_mmap(MM, A + PG, PG, RW, ANON));
 	tw_assert_delta(w, &m, 0, 0, 1, 1);
-	tw_assert_vma(w, MM, A, A, A + 3 * PG);
-	assert_true(tw_faulted(w, MM, A));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X . .]");
 	world_destroy(w);
 }
 
 /*
  * §7.5 MAP_FIXED over a faulted VMA: the overlapped VMA is unlinked (its AV
  * freed: tree empty) before the new range is merged or created.
- *   before [rw*X]   MAP_FIXED same range   after [rw] unfaulted
  */
 static void test_map_fixed_unlinks_before_merge(void **state)
 {
@@ -410,10 +416,11 @@ static void test_map_fixed_unlinks_before_merge(void **state)
 	(void)state;
 	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
 	tw(w, ev_write(MM, A));
+	tw_assert_layout(w, MM, A, "[rw*X .]");
 	m = tw_mark(w);
 	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON | MAP_FIXED));
 	tw_assert_delta(w, &m, 0, 1, 0, 1);
-	assert_false(tw_faulted(w, MM, A));
+	tw_assert_layout(w, MM, A, "[rw .]");
 	world_destroy(w);
 }
 
@@ -421,30 +428,29 @@ static void test_map_fixed_unlinks_before_merge(void **state)
  * §2.7 MAP_FIXED over the tail of a faulted VMA next to an unfaulted
  * neighbour: split (+1), unlink the covered part (-1), and the new range then
  * merges with the unfaulted next (both unfaulted): the faulted head is not
- * involved.
- *   before [rw*X rw*X][rwx]   MAP_FIXED page 1 rwx   after [rw*X][rwx rwx]
+ * involved.  MAP_FIXED of page 1 rwx:
  */
 static void test_map_fixed_partial(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
 	tw(w, ev_mmap(MM, A, 3 * PG, RW, ANON));
 	tw(w, ev_mprotect(MM, A + 2 * PG, PG, RWX));
 	tw(w, ev_write(MM, A));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X .][rwx]");
 	m = tw_mark(w);
 	tw(w, ev_mmap(MM, A + PG, PG, RWX, ANON | MAP_FIXED));
 	tw_assert_delta(w, &m, 0, 0, 1, 1);
-	tw_assert_vma(w, MM, A, A, A + PG);
-	tw_assert_vma(w, MM, A + PG, A + PG, A + 3 * PG);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X][rwx .]");
 	world_destroy(w);
 }
 
 /*
  * §2.7 fork: VM_DONTCOPY VMAs are skipped; VM_WIPEONFORK children have no
  * anon state: neither costs anything.
- *   parent [rw* dontfork]  [rw* wipeonfork]   child: [rw wipeonfork] only
  */
 static void test_fork_dontcopy_wipeonfork(void **state)
 {
@@ -458,11 +464,12 @@ static void test_fork_dontcopy_wipeonfork(void **state)
 	tw(w, ev_write(MM, A + 4 * PG));
 	tw(w, ev_madvise(MM, A, PG, MADV_DONTFORK));
 	tw(w, ev_madvise(MM, A + 4 * PG, PG, MADV_WIPEONFORK));
+	tw_assert_layout(w, MM, A, "[rw*X dontfork] . . . [rw*Y wipeonfork]");
 	m = tw_mark(w);
 	tw(w, ev_fork(MM, C1));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw_assert_layout(w, C1, A, ". . . . [rw wipeonfork]");
 	assert_int_equal(tw_vma_count(w, C1), 1);
-	assert_false(tw_faulted(w, C1, A + 4 * PG));
 	world_destroy(w);
 }
 
@@ -536,22 +543,22 @@ static void test_fork_reuse_list_order_p4(void **state)
 /*
  * §2.7 mremap grow in place: an unfaulted VMA grows up to a faulted
  * neighbour and absorbs it: dup(v <- next) +1, next removed -1.
- *   before [rw] gap [rw*X]     mremap grow     after [rw*X .........]
  */
 static void test_mremap_grow_absorbs_next(void **state)
 {
 	struct world *w = p3();
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
 	tw(w, ev_mmap(MM, A, PG, RW, ANON));
 	tw(w, ev_mmap(MM, A + 2 * PG, PG, RW, ANON));
 	tw(w, ev_write(MM, A + 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw] . [rw*X]");
 	m = tw_mark(w);
 	tw(w, ev_mremap(MM, A, PG, 2 * PG, 0, (int64_t)A, 0));
 	tw_assert_delta(w, &m, 0, 0, 1, 1);
-	tw_assert_vma(w, MM, A, A, A + 3 * PG);
-	assert_true(tw_faulted(w, MM, A));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X . .]");
 	world_destroy(w);
 }
 
@@ -571,8 +578,8 @@ static void test_mremap_dontunmap(void **state)
 	m = tw_mark(w);
 	tw(w, ev_mremap(MM, A, PG, PG, KABI_MREMAP_MAYMOVE | KABI_MREMAP_DONTUNMAP, (int64_t)to, 0));
 	tw_assert_delta(w, &m, 0, 0, 1, 1);
-	assert_false(tw_faulted(w, MM, A));
-	assert_true(tw_faulted(w, MM, to));
+	tw_assert_layout(w, MM, A, "[rw]");
+	tw_assert_layout(w, MM, to, "[rw*X]");
 	assert_true(tw_page(w, MM, to).found);
 	assert_false(tw_page(w, MM, A).found);
 	world_destroy(w);
@@ -752,9 +759,8 @@ static void test_failed_syscalls(void **state)
 
 /*
  * §2.7 multi-VMA mprotect stops at the first hole (ENOMEM): VMAs before it
- * stay modified, splits included.
- *   before [rw* rw*]  hole  [rw]     mprotect all r, fails ENOMEM
- *   after  [r*  r* ]  hole  [rw]     the VMA before the hole changed, not the one after
+ * stay modified, splits included: mprotect of all four pages r fails
+ * ENOMEM, and the VMA before the hole changed, not the one after.
  */
 static void test_mprotect_stops_at_hole(void **state)
 {
@@ -765,11 +771,11 @@ static void test_mprotect_stops_at_hole(void **state)
 	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
 	tw(w, ev_mmap(MM, A + 3 * PG, PG, RW, ANON));
 	tw(w, ev_write(MM, A));
+	tw_assert_layout(w, MM, A, "[rw*X .] . [rw]");
 	m = tw_mark(w);
 	tw(w, ev_failed(ev_mprotect(MM, A, 4 * PG, PROT_READ), -12));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
-	assert_false(tw_vma(w, MM, A)->flags & VM_WRITE);
-	assert_true(tw_vma(w, MM, A + 3 * PG)->flags & VM_WRITE);
+	tw_assert_layout(w, MM, A, "[r*X .] . [rw]");
 	world_destroy(w);
 }
 

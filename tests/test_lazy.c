@@ -4,12 +4,15 @@
  * the VMA layout before and after; expected anon_vma / anon_vma_chain deltas
  * come from the rule named.  Where the same events go through the eager
  * model too, the test says what the designs share and where they differ.
- * Legend: [rw] = protection, L(R) = lazy naming root R, T = TREE_PARENT
- * (chain, no anon_vma of its own), *X = regular with anon_vma X, . = never
- * faulted.  The invariant checkers (simulator, anon_vma.c, lazy) run after
- * every event.
+ * Layouts are drawn with tw_assert_layout, so the drawing is the assertion
+ * (layout.h's notation: [rw] = protection, L(R) = lazy naming root R,
+ * T(X) = TREE_PARENT joining the parent's anon_vma X (a chain, no anon_vma
+ * of its own), *X = regular with anon_vma X, . = one more page inside a
+ * VMA, one unmapped page outside).  Pinned VMA objects are out of every mm
+ * and so out of the drawings: the tests count them.  The invariant checkers
+ * (simulator, anon_vma.c, lazy) run after every event.
  */
-#include "evbuild.h"
+#include "layout.h"
 
 #include <string.h>
 
@@ -58,8 +61,8 @@ static const struct model_stats *st(struct world *w)
 /*
  * §4.1 / §9.2 "first anonymous fault": the VMA becomes a lazy root, nothing
  * is allocated; later faults name the same root (§9.2 "later faults").
- * Eager on the same stream: +1 anon_vma +1 AVC (eager.md §2.2).
- *   before  [rw . . . .]        after  [rw L(R)]  folios at A, A+2: R
+ * Eager on the same stream: +1 anon_vma +1 AVC (eager.md §2.2).  The
+ * folios at A and A+2 name R.
  */
 static void test_first_fault_allocates_nothing(void **state)
 {
@@ -69,6 +72,7 @@ static void test_first_fault_allocates_nothing(void **state)
 	(void)state;
 	tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
 	tw(e, ev_mmap(MM, A, 4 * PG, RW, ANON));
+	tw_assert_layout(w, MM, A, "[rw . . .]");
 	m = tw_mark(w);
 	me = tw_mark(e);
 	tw(w, ev_write(MM, A));
@@ -77,7 +81,8 @@ static void test_first_fault_allocates_nothing(void **state)
 	tw(e, ev_write(MM, A + 2 * PG));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
 	tw_assert_delta(e, &me, 1, 0, 1, 0);
-	assert_true(tw_faulted(w, MM, A));
+	tw_assert_layout(w, MM, A, "[rw L(R) . . .]");
+	tw_assert_layout(e, MM, A, "[rw*X . . .]");
 	assert_true(lazy_owner(w, MM, A));
 	assert_int_equal(owner_at(w, MM, A), owner_at(w, MM, A + 2 * PG));
 	assert_int_equal(st(w)->upgrades, 0);
@@ -91,14 +96,13 @@ static void test_first_fault_allocates_nothing(void **state)
  * __split_vma gives the outer pieces new objects, so the middle keeps the
  * original object: R's root VMA.  mprotect back merges the three again
  * (same root: §9.2 "merge") into prev, removing the middle - the root
- * object - while folios name R: it stays pinned (§3.4, pin until_last_folio).
- *   before  [rw L(R) 4 pages]
- *   split   [rw L(R)][r L(R) 2 pages, R's object][rw L(R)]
- *   merged  [rw L(R) 4 pages]  + R's object pinned (folios at A, A+3 name it)
+ * object - while folios name R: it stays pinned (§3.4, pin until_last_folio;
+ * the folios at A and A+3 name it).
  */
 static void test_split_and_merge_keep_root(void **state)
 {
 	struct world *w = lazy_world(NULL), *e = tw_world("eager", 3);
+	struct tw_names n = { 0 };
 	struct tw_mark m, me;
 	uint64_t r;
 
@@ -110,20 +114,20 @@ static void test_split_and_merge_keep_root(void **state)
 	tw(e, ev_write(MM, A));
 	tw(e, ev_write(MM, A + 3 * PG));
 	r = owner_at(w, MM, A);
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R) . . .]");
 	m = tw_mark(w);
 	me = tw_mark(e);
 	tw(w, ev_mprotect(MM, A + PG, 2 * PG, PROT_READ));
 	tw(e, ev_mprotect(MM, A + PG, 2 * PG, PROT_READ));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
 	tw_assert_delta(e, &me, 0, 0, 2, 0);
-	assert_int_equal(tw_vma_count(w, MM), 3);
-	assert_int_equal(tw_vma_count(e, MM), 3);
-	assert_true(tw_faulted(w, MM, A + PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R)][r L(R) .][rw L(R)]");
+	tw_assert_layout(e, MM, A, "[rw*X][r*X .][rw*X]");
 	assert_int_equal(owner_at(w, MM, A + 3 * PG), r);
 	tw(w, ev_mprotect(MM, A + PG, 2 * PG, RW));
 	tw(e, ev_mprotect(MM, A + PG, 2 * PG, RW));
-	assert_int_equal(tw_vma_count(w, MM), 1);
-	assert_int_equal(tw_vma_count(e, MM), 1);
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R) . . .]");
+	tw_assert_layout(e, MM, A, "[rw*X . . .]");
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
 	assert_int_equal(st(w)->pinned_vmas, 1);
 	assert_int_equal(tw_live(w, MODEL_OBJ_VMA), 2);
@@ -145,10 +149,6 @@ static void test_split_and_merge_keep_root(void **state)
  * VMA.  Eager merges too, for another reason: the second first fault
  * reused the neighbour's anon_vma (eager.md §2.3), a lookup lazy's first
  * fault does not make.  Unmapping the last folio naming R2 releases the pin.
- *   before  [rw L(R1) 2][rwx L(R2) 2]          eager [rw *X][rwx *X]
- *   after   [rw L(R1) 4] + R2's object pinned  eager [rw *X 4]
- *   munmap A+2..A+4: R2's folio gone, its object freed; R1's object pinned
- *   munmap A..A+2:   nothing left, nothing pinned
  */
 static void merge_roots_allow(struct config *c)
 {
@@ -158,6 +158,7 @@ static void merge_roots_allow(struct config *c)
 static void test_merge_different_roots_pins(void **state)
 {
 	struct world *w = lazy_world(merge_roots_allow), *e = tw_world("eager", 3);
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
@@ -170,11 +171,13 @@ static void test_merge_different_roots_pins(void **state)
 	tw(e, ev_write(MM, A));
 	tw(e, ev_write(MM, A + 2 * PG));
 	assert_int_not_equal(owner_at(w, MM, A), owner_at(w, MM, A + 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R1) .][rwx L(R2) .]");
+	tw_assert_layout(e, MM, A, "[rw*X .][rwx*X .]");
 	m = tw_mark(w);
 	tw(w, ev_mprotect(MM, A + 2 * PG, 2 * PG, RW));
 	tw(e, ev_mprotect(MM, A + 2 * PG, 2 * PG, RW));
-	assert_int_equal(tw_vma_count(w, MM), 1);
-	assert_int_equal(tw_vma_count(e, MM), 1);
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R1) . . .]"); /* + R2's object pinned */
+	tw_assert_layout(e, MM, A, "[rw*X . . .]");
 	assert_int_equal(st(w)->pinned_vmas, 1);
 	assert_int_equal(tw_live(w, MODEL_OBJ_VMA), 2);
 	/*
@@ -183,10 +186,12 @@ static void test_merge_different_roots_pins(void **state)
 	 * folio at A lives on: R1's object is pinned now.
 	 */
 	tw(w, ev_munmap(MM, A + 2 * PG, 2 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R1) .] . .");
 	assert_int_equal(st(w)->pinned_vmas, 1);
 	assert_int_equal(st(w)->pinned_vmas_peak, 1);
 	assert_int_equal(tw_live(w, MODEL_OBJ_VMA), 2);
 	tw(w, ev_munmap(MM, A, 2 * PG));
+	tw_assert_layout(w, MM, A, ". . . .");
 	assert_int_equal(st(w)->pinned_vmas, 0);
 	assert_int_equal(tw_live(w, MODEL_OBJ_VMA), 0);
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
@@ -212,8 +217,6 @@ static void pin_none_merge_allow(struct config *c)
  * apart - here the layouts of the two designs differ (eager merged).
  * merge_roots=allow is separate from pin: with pin none the VMAs merge too,
  * and R2's object, with no family left to re-point its folio to, is kept.
- *   refuse  [rw L(R1) 2][rw L(R2) 2]
- *   allow   [rw L(R1) 4] + R2's object pinned
  */
 static void test_merge_different_roots_pin_none(void **state)
 {
@@ -228,7 +231,10 @@ static void test_merge_different_roots_pin_none(void **state)
 		tw(w, ev_write(MM, A));
 		tw(w, ev_write(MM, A + 2 * PG));
 		tw(w, ev_mprotect(MM, A + 2 * PG, 2 * PG, RW));
-		assert_int_equal(tw_vma_count(w, MM), k == 2 ? 1 : 2);
+		if (k == 2) /* allow: + R2's object pinned */
+			tw_assert_layout(w, MM, A, "[rw L(R1) . . .]");
+		else        /* refuse */
+			tw_assert_layout(w, MM, A, "[rw L(R1) .][rw L(R2) .]");
 		assert_int_equal(st(w)->pinned_vmas_peak, k == 2 ? 1 : 0);
 		world_destroy(w);
 	}
@@ -238,24 +244,25 @@ static void test_merge_different_roots_pin_none(void **state)
  * §3.4 / §9.2 "full munmap" (I, PARAM): munmap of the upper part removes
  * the root VMA object (the split's new piece keeps the lower part, as
  * __split_vma does) while the lower part's folio still names the root:
- * pinned.  Unmapping the rest frees the folio, then the object.
- *   before  [rw L(R) 4 pages, folios at A, A+3]   (R's object = this VMA)
- *   munmap A+1..A+4:  [rw L(R) 1 page]  + R's object pinned
- *   munmap A:         nothing left, nothing pinned
+ * pinned.  Unmapping the rest frees the folio, then the object.  Folios at
+ * A and A+3; R's object is the VMA's.
  */
 static void test_munmap_root_pinned_until_last_folio(void **state)
 {
 	struct world *w = lazy_world(NULL);
+	struct tw_names n = { 0 };
 
 	(void)state;
 	tw(w, ev_mmap(MM, A, 4 * PG, RW, ANON));
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + 3 * PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R) . . .]");
 	tw(w, ev_munmap(MM, A + PG, 3 * PG));
-	assert_int_equal(tw_vma_count(w, MM), 1);
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R)] . . ."); /* + R's object pinned */
 	assert_int_equal(st(w)->pinned_vmas, 1);
 	assert_int_equal(tw_live(w, MODEL_OBJ_VMA), 2);
 	tw(w, ev_munmap(MM, A, PG));
+	tw_assert_layout(w, MM, A, ". . . .");
 	assert_int_equal(st(w)->pinned_vmas, 0);
 	assert_int_equal(tw_live(w, MODEL_OBJ_VMA), 0);
 	world_destroy(w);
@@ -287,11 +294,11 @@ static void test_munmap_root_pin_none_rewrites(void **state)
  * AVC), no anon_vma.  Total +1/+2.  Eager for the whole stream: first fault
  * +1/+1, fork +1 anon_vma +2 AVCs (eager.md §2.5): 2 anon_vmas, 3 AVCs
  * against lazy's 1 and 2.
- *   parent  [rw L(R)] -> [rw *X]       child  [rw T -> X]
  */
 static void test_fork_upgrades_lazy_parent(void **state)
 {
 	struct world *w = lazy_world(NULL), *e = tw_world("eager", 3);
+	struct tw_names n = { 0 }, ne = { 0 };
 	struct tw_mark m;
 	int i;
 
@@ -302,15 +309,19 @@ static void test_fork_upgrades_lazy_parent(void **state)
 		tw(w, ev_write(MM, A + i * PG));
 		tw(e, ev_write(MM, A + i * PG));
 	}
+	tw_assert_layout(w, MM, A, "[rw L(R) . . .]");
 	m = tw_mark(w);
 	tw(w, ev_fork(MM, C1));
 	tw(e, ev_fork(MM, C1));
 	tw_assert_delta(w, &m, 1, 0, 2, 0);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X . . .]");
+	tw_assert_layout_n(w, &n, C1, A, "[rw T(X) . . .]");
+	tw_assert_layout_n(e, &ne, MM, A, "[rw*X L=1 . . .]");
+	tw_assert_layout_n(e, &ne, C1, A, "[rw*X1 L=2 . . .]");
 	assert_int_equal(st(w)->upgrades, 1);
 	assert_int_equal(st(w)->folio_rewrites, 3);
 	assert_false(lazy_owner(w, MM, A));
 	assert_int_equal(owner_at(w, C1, A), owner_at(w, MM, A)); /* shared, rewritten once */
-	assert_true(tw_faulted(w, C1, A));
 	assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 1);
 	assert_int_equal(tw_live(w, MODEL_OBJ_AVC), 2);
 	assert_int_equal(tw_live(e, MODEL_OBJ_ANON_VMA), 2);
@@ -323,13 +334,13 @@ static void test_fork_upgrades_lazy_parent(void **state)
  * Upgrade of a split family: the three pieces share one root, so the first
  * upgrade allocates the anon_vma and the other two link into it, as
  * mainline's split halves share theirs: +1 anon_vma, +3 AVCs in the parent,
- * +3 cloned AVCs for the three TREE_PARENT children.  2 folios rewritten.
- *   parent  [rw L(R)][r L(R)][rw L(R)]  ->  [rw *X][r *X][rw *X]
- *   child   [rw T][r T][rw T]  (chains [X])
+ * +3 cloned AVCs for the three TREE_PARENT children (chains [X]).  2 folios
+ * rewritten.
  */
 static void test_fork_split_family_shares_anon_vma(void **state)
 {
 	struct world *w = lazy_world(NULL);
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
@@ -337,9 +348,12 @@ static void test_fork_split_family_shares_anon_vma(void **state)
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + 3 * PG));
 	tw(w, ev_mprotect(MM, A + PG, 2 * PG, PROT_READ));
+	tw_assert_layout(w, MM, A, "[rw L(R)][r L(R) .][rw L(R)]");
 	m = tw_mark(w);
 	tw(w, ev_fork(MM, C1));
 	tw_assert_delta(w, &m, 1, 0, 6, 0);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X][r*X .][rw*X]");
+	tw_assert_layout_n(w, &n, C1, A, "[rw T(X)][r T(X) .][rw T(X)]");
 	assert_int_equal(st(w)->upgrades, 3);
 	assert_int_equal(st(w)->folio_rewrites, 2);
 	assert_int_equal(owner_at(w, MM, A), owner_at(w, MM, A + 3 * PG));
@@ -356,7 +370,7 @@ static void cow_parent_av(struct config *c)
  * (default): the child's CoW copy names the child VMA as a new lazy root;
  * parent_av: it goes into the parent's anon_vma X.  No allocation either
  * way (eager: the child's own anon_vma already exists, no allocation too).
- *   child  [rw T]  write A:  new folio -> child root (or X)
+ * The child's write at A: a new folio naming the child's root (or X).
  */
 static void test_child_cow_owner_policies(void **state)
 {
@@ -370,6 +384,8 @@ static void test_child_cow_owner_policies(void **state)
 	tw(p, ev_write(MM, A));
 	tw(w, ev_fork(MM, C1));
 	tw(p, ev_fork(MM, C1));
+	tw_assert_layout(w, C1, A, "[rw T(X) .]");
+	tw_assert_layout(p, C1, A, "[rw T(X) .]");
 	m = tw_mark(w);
 	mp = tw_mark(p);
 	tw(w, ev_write_present(C1, A));
@@ -390,11 +406,11 @@ static void test_child_cow_owner_policies(void **state)
  * AVC (anon_vma_fork step 4, deferred); its CoW folio (naming C1's root)
  * is re-pointed to K.  C2's VMA is TREE_PARENT with a clone of C1's chain
  * [K, X]: +2 AVCs.  Total +1 anon_vma, +3 AVCs, 1 rewrite.
- *   C1  [rw T(chain X)] -> [rw *K (chain K, X)]     C2  [rw T (chain K, X)]
  */
 static void test_child_fork_upgrades_tree_parent(void **state)
 {
 	struct world *w = lazy_world(NULL);
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 	uint64_t rewrites;
 
@@ -403,10 +419,14 @@ static void test_child_fork_upgrades_tree_parent(void **state)
 	tw(w, ev_write(MM, A));
 	tw(w, ev_fork(MM, C1));
 	tw(w, ev_write_present(C1, A));
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X .]");
+	tw_assert_layout_n(w, &n, C1, A, "[rw T(X) .]");
 	rewrites = st(w)->folio_rewrites;
 	m = tw_mark(w);
 	tw(w, ev_fork(C1, C2));
 	tw_assert_delta(w, &m, 1, 0, 3, 0);
+	tw_assert_layout_n(w, &n, C1, A, "[rw*K .]");
+	tw_assert_layout_n(w, &n, C2, A, "[rw T(K) .]");
 	assert_int_equal(st(w)->upgrades, 2);
 	assert_int_equal(st(w)->folio_rewrites - rewrites, 1);
 	assert_false(lazy_owner(w, C1, A));
@@ -419,11 +439,11 @@ static void test_child_fork_upgrades_tree_parent(void **state)
  * The parent (already upgraded by its first fork) forks again: the child
  * clones the chain [X] (+1 AVC) and allocates nothing else.  Eager: +1
  * anon_vma and +2 AVCs (no reuse: X has 2 children, eager.md §2.5).
- *   parent [rw *X]    child2 [rw T (chain X)]
  */
 static void test_fork_regular_parent(void **state)
 {
 	struct world *w = lazy_world(NULL), *e = tw_world("eager", 3);
+	struct tw_names n = { 0 };
 	struct tw_mark m, me;
 
 	(void)state;
@@ -439,6 +459,8 @@ static void test_fork_regular_parent(void **state)
 	tw(e, ev_fork(MM, C2));
 	tw_assert_delta(w, &m, 0, 0, 1, 0);
 	tw_assert_delta(e, &me, 1, 0, 2, 0);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X .]");
+	tw_assert_layout_n(w, &n, C2, A, "[rw T(X) .]");
 	assert_int_equal(st(w)->upgrades, 1);
 	world_destroy(w);
 	world_destroy(e);
@@ -448,7 +470,6 @@ static void test_fork_regular_parent(void **state)
  * dup_mmap skips VM_DONTCOPY VMAs, so a lazy MADV_DONTFORK VMA is not
  * upgraded and stays lazy after the fork (the fork_end invariant allows
  * it); a WIPEONFORK one likewise (the child's copy has no anon state).
- *   parent [rw L dontfork] . [rw L wipeonfork]    child  [rw . wipeonfork]
  */
 static void test_fork_skips_dontcopy_wipeonfork(void **state)
 {
@@ -466,8 +487,8 @@ static void test_fork_skips_dontcopy_wipeonfork(void **state)
 	tw(w, ev_fork(MM, C1));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
 	assert_int_equal(st(w)->upgrades, 0);
-	assert_true(lazy_owner(w, MM, A));
-	assert_false(tw_faulted(w, C1, A + 4 * PG));
+	tw_assert_layout(w, MM, A, "[rw L dontfork] . . . [rw L wipeonfork]");
+	tw_assert_layout(w, C1, A, ". . . . [rw wipeonfork]");
 	world_destroy(w);
 }
 
@@ -487,12 +508,12 @@ static struct avm_event at(struct avm_event ev, uint64_t t)
  * is mainline's (+1/+1, the VMA stays regular); a fault after it is lazy
  * (0/0).  A fork after it: the regular VMA's child is TREE_PARENT (+1 AVC),
  * the lazy VMA is upgraded (+1/+1) and its child TREE_PARENT (+1 AVC).
- *   t=0     [rw *X] . [rw .]          t=2000  [rw *X] . [rw L(R)]
- *   fork    parent [rw *X] . [rw *Y]  child  [rw T(X)] . [rw T(Y)]
+ * A and B are one page each, far apart.
  */
 static void test_runtime_switch(void **state)
 {
 	struct world *w = lazy_world(switch_at_1000);
+	struct tw_names n = { 0 };
 	struct tw_mark m;
 
 	(void)state;
@@ -501,14 +522,21 @@ static void test_runtime_switch(void **state)
 	m = tw_mark(w);
 	tw(w, at(ev_write(MM, A), 10));
 	tw_assert_delta(w, &m, 1, 0, 1, 0);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X]");
+	tw_assert_layout_n(w, &n, MM, B, "[rw]");
 	assert_false(lazy_owner(w, MM, A));
 	m = tw_mark(w);
 	tw(w, at(ev_write(MM, B), 2000));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw_assert_layout_n(w, &n, MM, B, "[rw L(R)]");
 	assert_true(lazy_owner(w, MM, B));
 	m = tw_mark(w);
 	tw(w, at(ev_fork(MM, C1), 3000));
 	tw_assert_delta(w, &m, 1, 0, 3, 0);
+	tw_assert_layout_n(w, &n, MM, A, "[rw*X]");
+	tw_assert_layout_n(w, &n, MM, B, "[rw*Y]");
+	tw_assert_layout_n(w, &n, C1, A, "[rw T(X)]");
+	tw_assert_layout_n(w, &n, C1, B, "[rw T(Y)]");
 	assert_int_equal(st(w)->upgrades, 1);
 	world_destroy(w);
 }
@@ -541,7 +569,6 @@ static void mremap_rebase(struct config *c)
  * upgraded (+1/+1) before copy_vma clones its chain into the new VMA (+1
  * AVC); unmapping the source frees its AVC (-1).  The 2 moved folios are
  * rewritten to the anon_vma.
- *   before  [rw L(R) at A, 2 pages]       after  [rw *X at B]
  */
 static void test_mremap_upgrade(void **state)
 {
@@ -552,13 +579,15 @@ static void test_mremap_upgrade(void **state)
 	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + PG));
+	tw_assert_layout(w, MM, A, "[rw L(R) .]");
 	m = tw_mark(w);
 	tw(w, ev_mremap(MM, A, 2 * PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, (int64_t)B, B));
 	tw_assert_delta(w, &m, 1, 0, 2, 1);
 	assert_int_equal(st(w)->upgrades, 1);
 	assert_int_equal(st(w)->folio_rewrites, 2);
 	assert_false(lazy_owner(w, MM, B));
-	assert_null(tw_vma(w, MM, A));
+	tw_assert_layout(w, MM, A, ". .");
+	tw_assert_layout(w, MM, B, "[rw*X .]");
 	world_destroy(w);
 }
 
@@ -566,7 +595,6 @@ static void test_mremap_upgrade(void **state)
  * Policy lazy.mremap=rebase: the moved VMA is a new lazy root at its own
  * base; the 2 moved folios are re-pointed to it; nothing is allocated and
  * the old root dies with its VMA.
- *   before  [rw L(R) at A]       after  [rw L(R') at B]
  */
 static void test_mremap_rebase(void **state)
 {
@@ -579,9 +607,12 @@ static void test_mremap_rebase(void **state)
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + PG));
 	before = owner_at(w, MM, A);
+	tw_assert_layout(w, MM, A, "[rw L(R) .]");
 	m = tw_mark(w);
 	tw(w, ev_mremap(MM, A, 2 * PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, (int64_t)B, B));
 	tw_assert_delta(w, &m, 0, 0, 0, 0);
+	tw_assert_layout(w, MM, A, ". .");
+	tw_assert_layout(w, MM, B, "[rw L(R2) .]"); /* R2 is new: compared below */
 	assert_int_equal(st(w)->upgrades, 0);
 	assert_int_equal(st(w)->folio_rewrites, 2);
 	assert_true(lazy_owner(w, MM, B));
@@ -593,17 +624,20 @@ static void test_mremap_rebase(void **state)
 /*
  * Rebase of a partial move: only the moved folio is re-pointed; the one
  * left behind keeps naming the old root.
- *   before  [rw L(R) at A, 2 pages]   after  [rw L(R) at A, 1] ... [rw L(R') at B, 1]
  */
 static void test_mremap_rebase_partial(void **state)
 {
 	struct world *w = lazy_world(mremap_rebase);
+	struct tw_names n = { 0 };
 
 	(void)state;
 	tw(w, ev_mmap(MM, A, 2 * PG, RW, ANON));
 	tw(w, ev_write(MM, A));
 	tw(w, ev_write(MM, A + PG));
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R) .]");
 	tw(w, ev_mremap(MM, A + PG, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED, (int64_t)B, B));
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R)] .");
+	tw_assert_layout_n(w, &n, MM, B, "[rw L(R2)]");
 	assert_int_equal(st(w)->folio_rewrites, 1);
 	assert_int_not_equal(owner_at(w, MM, A), owner_at(w, MM, B));
 	assert_true(lazy_owner(w, MM, A));
@@ -616,12 +650,12 @@ static void test_mremap_rebase_partial(void **state)
  * middle of a 3-page VMA and grows it to 2 pages.  copy_vma's new VMA has 2
  * pages of index (pgoff+1, pgoff+2), but only the page at A+PG moves; the
  * one at A+2PG stays in the source's tail and keeps the old root.  1 rewrite.
- *   before  [rw L(R) at A, 3 pages: * * *]
- *   after   [rw L(R) A, *] . [rw L(R) A+2PG, *]    [rw L(R') at B, * .]
+ * Every page at A was written; at B, only the first has a folio.
  */
 static void test_mremap_rebase_grown_middle(void **state)
 {
 	struct world *w = lazy_world(mremap_rebase);
+	struct tw_names n = { 0 };
 	uint64_t root;
 
 	(void)state;
@@ -630,7 +664,10 @@ static void test_mremap_rebase_grown_middle(void **state)
 	tw(w, ev_write(MM, A + PG));
 	tw(w, ev_write(MM, A + 2 * PG));
 	root = owner_at(w, MM, A);
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R) . .]");
 	tw(w, ev_mremap(MM, A + PG, PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, (int64_t)B, B));
+	tw_assert_layout_n(w, &n, MM, A, "[rw L(R)] . [rw L(R)]");
+	tw_assert_layout_n(w, &n, MM, B, "[rw L(R2) .]");
 	assert_int_equal(st(w)->folio_rewrites, 1);
 	assert_int_equal(owner_at(w, MM, A + 2 * PG), root);
 	assert_int_not_equal(owner_at(w, MM, B), root);
@@ -660,7 +697,6 @@ static void test_reuse_in_place_keeps_counts(void **state)
  * 8 anonymous VMAs each written once: eager allocates 8 anon_vmas and 8
  * AVCs, lazy none; VMA layouts and page counts are the same.  On exit both
  * end with nothing live.
- *   [rw*] . [rw*] . ... (8 VMAs, one page apart)
  */
 static void test_never_forking_process(void **state)
 {
@@ -674,6 +710,9 @@ static void test_never_forking_process(void **state)
 		tw(w, ev_write(MM, A + 2 * i * PG));
 		tw(e, ev_write(MM, A + 2 * i * PG));
 	}
+	tw_assert_layout(w, MM, A, "[rw L] . [rw L] . [rw L] . [rw L] . "
+				   "[rw L] . [rw L] . [rw L] . [rw L]");
+	tw_assert_layout(e, MM, A, "[rw*] . [rw*] . [rw*] . [rw*] . [rw*] . [rw*] . [rw*] . [rw*]");
 	assert_int_equal(tw_live(e, MODEL_OBJ_ANON_VMA), 8);
 	assert_int_equal(tw_live(e, MODEL_OBJ_AVC), 8);
 	assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 0);
@@ -759,8 +798,8 @@ static void test_models_agree_on_layouts(void **state)
 /*
  * exec (lazy.md §4.5): the VMAs the kernel faulted during execve (data
  * segment COW, stack) are lazy roots in the lazy world: nothing allocated,
- * where eager counts 2 anon_vmas and 2 AVCs as exec allocations.
- *   new mm:  [text r-x file][data rw L file][stack rw L]
+ * where eager counts 2 anon_vmas and 2 AVCs as exec allocations.  The new
+ * mm: text, data (a file's COW), a 33-page stack.
  */
 static void test_exec_faulted_vmas_are_lazy(void **state)
 {
@@ -778,7 +817,12 @@ static void test_exec_faulted_vmas_are_lazy(void **state)
 	assert_int_equal(st(w)->obj[MODEL_OBJ_ANON_VMA].allocs, 0);
 	assert_int_equal(st(w)->obj[MODEL_OBJ_AVC].allocs, 0);
 	assert_int_equal(world_stats(e)->obj[MODEL_OBJ_ANON_VMA].allocs, 2);
-	assert_true(tw_faulted(w, C1, A + 4 * PG));
+	tw_assert_layout(w, C1, A, "[rx file . . .][rw L file .]");
+	tw_assert_layout(w, C1, 0x7ff000000000ULL, "[rw L growsdown . . . . . . . . . . . . . . . ."
+								   " . . . . . . . . . . . . . . . .]");
+	tw_assert_layout(e, C1, A, "[rx file . . .][rw*D file .]");
+	tw_assert_layout(e, C1, 0x7ff000000000ULL, "[rw*S growsdown . . . . . . . . . . . . . . . ."
+								   " . . . . . . . . . . . . . . . .]");
 	/* a write in the stack names its root; a fork upgrades both lazy VMAs */
 	tw(w, ev_write(C1, 0x7ff000020000ULL));
 	assert_true(lazy_owner(w, C1, 0x7ff000020000ULL));
@@ -802,8 +846,7 @@ static void adopt_optimistic(struct config *c)
  * 4 AVCs, lazy 2 and 3.  conservative (default): u had an anon_vma when
  * the recording started, so it keeps it (its family may have forked before,
  * num_children only says it has no child now): lazy adopts 3 and 4, as eager.
- *   optimistic    P: [u rw L] . [f rw *500]      C: [f rw *501 (chain 501, 500)]
- *   conservative  P: [u rw *400] . [f rw *500]   C: the same
+ * u is at A, f at B; C's f has the chain [501, 500].
  */
 static void start_snapshot_case(bool optimistic)
 {
@@ -841,7 +884,13 @@ static void start_snapshot_case(bool optimistic)
 	assert_int_equal(world_stats(e)->obj[MODEL_OBJ_AVC].preexisting, 4);
 	assert_int_equal(st(w)->obj[MODEL_OBJ_ANON_VMA].preexisting, optimistic ? 2 : 3);
 	assert_int_equal(st(w)->obj[MODEL_OBJ_AVC].preexisting, optimistic ? 3 : 4);
-	assert_true(tw_faulted(w, 10, A));
+	{
+		struct tw_names n = { 0 };
+
+		tw_assert_layout_n(w, &n, 10, A, optimistic ? "[rw L(U)]" : "[rw*U]");
+		tw_assert_layout_n(w, &n, 10, B, "[rw*F]");
+		tw_assert_layout_n(w, &n, 11, B, "[rw*F1]");
+	}
 	tw(w, ev_write(10, A));
 	assert_int_equal(lazy_owner(w, 10, A), optimistic);
 	tw(w, ev_write(10, B));
@@ -916,7 +965,6 @@ static void test_checker_catches_dead_root(void **state)
  * page_table_lock section per PTE table, 2 x folio_rewrite_ns, no
  * acquisition of its own), and clones the child's chain (lock + insert,
  * why fork).  dup_mmap write-locks the parent VMA (one VMA write section).
- *   parent [rw L(R), 2 folios] -> [rw *X]     child [rw T(X)]
  */
 static void test_lock_sections(void **state)
 {
@@ -929,7 +977,14 @@ static void test_lock_sections(void **state)
 	tw(w, ev_write(MM, A + PG));
 	assert_int_equal(tw_lock_sum(w, LOCKS_ANON_VMA, LOCKS_WRITE).count, 0);
 	assert_int_equal(tw_lock_sum(w, LOCKS_MMAP, LOCKS_READ).count, 0);
+	tw_assert_layout(w, MM, A, "[rw L(R) . . .]"); /* 2 folios */
 	tw(w, ev_fork(MM, C1));
+	{
+		struct tw_names n = { 0 };
+
+		tw_assert_layout_n(w, &n, MM, A, "[rw*X . . .]");
+		tw_assert_layout_n(w, &n, C1, A, "[rw T(X) . . .]");
+	}
 	wr = tw_lock_sum(w, LOCKS_ANON_VMA, LOCKS_WRITE);
 	assert_int_equal(wr.count, 2);
 	assert_int_equal(wr.count_by_why[LOCKS_WHY_UPGRADE], 1);

@@ -1,7 +1,8 @@
 /*
  * test_lazy_locks.c - what the worlds record as lock sections: the mainline
  * sections both designs pay (VMA write locks, eager.md §5), lazy's own
- * synchronisation (lazy.md §9.3, fidelity review row 5/#6), and each lazy policy that
+ * synchronisation (lazy.md §9.3; rows 5 and 6 of the fidelity review,
+ * docs/reviews/kernel-fidelity-2026-12.md), and each lazy policy that
  * moves a section (docs/lazy-model.md "Locks").  One test per rule, profile
  * P3, x86_64-4level costs (configs/arch/x86_64-4level.yaml):
  *   lock 20, AV alloc 60, AVC alloc 40, insert 50, folio rewrite 15,

@@ -154,7 +154,7 @@ static void test_keys_and_values(void **state)
 	assert_null(cJSON_GetObjectItem(at(r, "trace.host"), "schema_version"));
 	assert_null(cJSON_GetObjectItem(at(r, "trace.host"), "events"));
 
-	/* the five stable keys of issue 2 per object kind */
+	/* the five stable keys per object kind (docs/report.md) */
 	assert_true(num(r, "models.eager.anon_vma.allocs") == 10);
 	assert_true(num(r, "models.eager.anon_vma.frees") == 4);
 	assert_true(num(r, "models.eager.anon_vma.live_end") == 6);
@@ -441,7 +441,7 @@ static void test_merge_sections(void **state)
 	cJSON_Delete(r[1]);
 }
 
-/* ---- savings in context, the verdict, the merge of issue 6 sections -------------- */
+/* ---- savings in context, the verdict, the merge of the arch sections ------------ */
 
 /* A duration histogram of the given values, as every report section writes it. */
 static cJSON *hist_ns(const uint64_t *v, size_t n)

@@ -5,7 +5,7 @@
  * (an mm the trace never made, a range no address space holds), mm release,
  * and the invariant checker catching a broken state.
  */
-#include "evbuild.h"
+#include "layout.h"
 
 #include <string.h>
 
@@ -18,7 +18,7 @@
  * §2.7 execve: each distinct anon_vma of the exec snapshot was allocated by
  * the kernel during exec (the stack, the data segment COW): counted as
  * MODEL_WHY_EXEC allocations.  The old mm loses its last user and goes.
- *   new mm:  [text r-x file][data rw* file][bss rw][stack rw*]
+ * The new mm: text, data (a file's COW), bss, a 33-page stack.
  */
 static void test_exec_adopts_snapshot(void **state)
 {
@@ -43,13 +43,47 @@ static void test_exec_adopts_snapshot(void **state)
 	assert_int_equal(world_stats(w)->allocs_by_why[MODEL_OBJ_VMA][MODEL_WHY_EXEC], 4);
 	assert_null(tw_mm(w, OLD));
 	assert_int_equal(tw_vma_count(w, NEW), 4);
-	assert_true(tw_faulted(w, NEW, A + 4 * PG));
-	assert_false(tw_faulted(w, NEW, A + 6 * PG));
+	tw_assert_layout(w, NEW, A, "[rx file . . .][rw*D file .][rw .]");
+	tw_assert_layout(w, NEW, 0x7ff000000000ULL, "[rw*S growsdown . . . . . . . . . . . . . . . ."
+						      " . . . . . . . . . . . . . . . .]");
 	/* the bss (anonymous) cannot reuse the data segment's AV: different file (§2.3 rule 3) */
 	m = tw_mark(w);
 	tw(w, ev_write(NEW, A + 6 * PG));
 	tw_assert_delta(w, &m, 1, 0, 1, 0);
 	world_destroy(w);
+}
+
+/*
+ * A snapshot whose rows overlap is refused whole, before any row is adopted
+ * (no half-built mm whose anon state the model never finished counting),
+ * in both models; and a world destroyed with a start snapshot's adoption
+ * still open tears it down cleanly.
+ */
+static void test_broken_snapshot_adopts_nothing(void **state)
+{
+	const char *models[2] = { "eager", "lazy" };
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct world *w = tw_world(models[k], 3);
+		struct avm_snap_vma rows[2];
+		struct avm_event ev = ev_exec(OLD, NEW, 1);
+		struct avm_err err = { { 0 } };
+
+		tw(w, ev_mmap(OLD, A, PG, RW, ANON));
+		rows[0] = ev_snap_row(NEW, A, A + 2 * PG, EV_DATA_FLAGS, 0, 100);
+		rows[1] = ev_snap_row(NEW, A + PG, A + 3 * PG, EV_DATA_FLAGS, 0, 101);
+		assert_int_equal(world_exec(w, &ev, rows, 2, &err), -1);
+		assert_non_null(strstr(err.msg, "overlaps or is out of order"));
+		assert_int_equal(tw_vma_count(w, NEW), 0);
+		assert_int_equal(tw_live(w, MODEL_OBJ_ANON_VMA), 0);
+		world_destroy(w);
+
+		w = tw_world(models[k], 3);
+		if (world_adopt_start(w, 10, rows, 1, NULL, 0, &err))
+			fail_msg("adopt: %s", err.msg);
+		world_destroy(w); /* the adoption was never closed by an event */
+	}
 }
 
 /* An exec without a snapshot builds an empty mm; a vfork child's exec keeps the parent's mm. */
@@ -279,6 +313,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec_adopts_snapshot),
 		cmocka_unit_test(test_exec_vfork_child),
+		cmocka_unit_test(test_broken_snapshot_adopts_nothing),
 		cmocka_unit_test(test_start_snapshot_adopt),
 		cmocka_unit_test(test_ignored_kinds_and_opaque_mm),
 		cmocka_unit_test(test_unknown_mm_skipped),

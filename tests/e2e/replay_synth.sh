@@ -45,7 +45,7 @@ for name, m in r["models"].items():
     else:
         assert m["anon_vma"]["allocs"] > 0, "a prefork server faults anonymous memory"
     assert m["bytes_peak_total"] <= sum(m[k]["bytes_peak"] for k in kinds)
-# issue 6 sections: the arch the trace's meta names, page tables and lock holds per model
+# arch sections: the arch the trace's meta names, page tables and lock holds per model
 assert r["arch"]["name"] == "x86_64-4level", r["arch"].get("name")
 for name, m in r["models"].items():
     assert m["page_tables"]["bytes_peak"] >= m["page_tables"]["bytes_end"] > 0
