@@ -183,7 +183,7 @@ static void check_walk(struct rmap_walk *rw, const struct mm_folio_ref *f, uint6
 	uint64_t missed = 0, extra = 0;
 
 	rw->ntruth = 0;
-	if (mm_sim_folio_mappings(rw->check, f->id, check_truth, rw) || rw->check_oom)
+	if (mm_sim_folio_mappings(rw->check, f->id, f->index, f->nr, check_truth, rw) || rw->check_oom)
 		return;
 	for (size_t j = 0; j < rw->nvis; j++) {
 		const struct mm_vma *v = rw->vis[j];
