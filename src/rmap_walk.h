@@ -41,8 +41,9 @@
  * Completeness (opt-in, rmap_walk_set_check; anonvma-replay --check-rmap):
  * after every walk that ran, the VMAs the design visited (model_walk.visit)
  * are compared with the truth, the world's page-table entries of the folio
- * (mm.h mm_sim_folio_mappings, a scan of the mapped pages: O(mapped pages)
- * per walk, which is why it is opt-in).  A mapping is one (mm, VMA) that
+ * (mm.h mm_sim_folio_mappings: the folio's linear addresses in every VMA of
+ * the world that covers them, O(VMAs) per walk, which is why it is opt-in).
+ * A mapping is one (mm, VMA) that
  * holds at least one page of the folio; the design found it when it visited
  * that VMA and the VMA's linear offset puts one of the folio's pages at an
  * address the VMA maps it at (vma_address, what page_vma_mapped_walk
