@@ -407,6 +407,40 @@ static void test_off_by_default(void **state)
 	world_destroy(w);
 }
 
+/* Fleet merge: the counts summed when both reports checked, left out otherwise. */
+static void test_merge(void **state)
+{
+	struct rmap_walk_stats a = { .checked = true, .check_walks = 3, .missed = 2, .extra = 1,
+				     .missed_walks = 1, .extra_walks = 1,
+				     .first_missed = { true, 10, 20, 3, 0x1000 } };
+	struct rmap_walk_stats b = { .checked = true, .check_walks = 4, .missed = 5,
+				     .missed_walks = 2 };
+	struct avm_err err = { { 0 } };
+	cJSON *ja, *jb, *jc, *m = NULL;
+
+	(void)state;
+	ja = rmap_walk_json(&a, &err);
+	jb = rmap_walk_json(&b, &err);
+	b.checked = false;
+	jc = rmap_walk_json(&b, &err);
+	assert_true(ja && jb && jc);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(
+				 cJSON_GetObjectItemCaseSensitive(ja, "first_missed"), "seq")->valuedouble, 10);
+	assert_int_equal(rmap_walk_json_merge(ja, jb, &m, &err), 0);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "checked_walks")->valuedouble, 7);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "missed")->valuedouble, 7);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "missed_walks")->valuedouble, 3);
+	assert_null(cJSON_GetObjectItemCaseSensitive(m, "first_missed"));
+	cJSON_Delete(m);
+	m = NULL;
+	assert_int_equal(rmap_walk_json_merge(ja, jc, &m, &err), 0);
+	assert_null(cJSON_GetObjectItemCaseSensitive(m, "missed"));
+	cJSON_Delete(m);
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+	cJSON_Delete(jc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_exec_stack_relocation),
 		cmocka_unit_test(test_thp_across_split),
 		cmocka_unit_test(test_off_by_default),
+		cmocka_unit_test(test_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
