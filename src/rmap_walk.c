@@ -13,9 +13,10 @@
  * and what it holds (model_ops.rmap_walk: eager.md §5, lazy.md §5).
  *
  * The completeness check (rmap_walk.h) collects the visited VMAs of a walk
- * in a small array (inline for the usual few, grown beyond), gathers the
- * truth's (mm, VMA, address) mappings the same way, and compares the two
- * by VMA pointer; both arrays are reused from walk to walk.
+ * in an array, gathers the truth's (mm, VMA, address) mappings in another,
+ * and compares the two by VMA pointer (O(visited x mappings): both are a
+ * few); both arrays are kept from walk to walk, so a walk allocates only
+ * when it is the largest so far.
  */
 #include "rmap_walk.h"
 
@@ -26,8 +27,6 @@
 
 #include "array.h"
 #include "mm.h"
-
-#define CHECK_INLINE 16
 
 /* One mapping of the truth: the VMA holding the folio, the first page's address. */
 struct check_map {
@@ -55,7 +54,7 @@ struct rmap_walk {
 	struct mm_sim *check;
 	uint64_t ev_seq, ev_pid;
 	bool check_oom;
-	const struct mm_vma *vis_inline[CHECK_INLINE], **vis;
+	const struct mm_vma **vis;
 	size_t nvis, capvis;
 	struct check_map *truth;
 	size_t ntruth, captruth;
@@ -84,8 +83,7 @@ void rmap_walk_destroy(struct rmap_walk *rw)
 {
 	if (!rw)
 		return;
-	if (rw->vis != rw->vis_inline)
-		free(rw->vis);
+	free(rw->vis);
 	free(rw->truth);
 	free(rw);
 }
@@ -94,10 +92,6 @@ void rmap_walk_set_check(struct rmap_walk *rw, struct mm_sim *sim)
 {
 	rw->check = sim;
 	rw->st.checked = sim != NULL;
-	if (!rw->vis) {
-		rw->vis = rw->vis_inline;
-		rw->capvis = CHECK_INLINE;
-	}
 }
 
 void rmap_walk_set_event(struct rmap_walk *rw, uint64_t seq, uint64_t pid)
@@ -126,20 +120,9 @@ static void check_visit(void *ctx, const struct mm_vma *v)
 {
 	struct rmap_walk *rw = ctx;
 
-	if (rw->nvis == rw->capvis) {
-		size_t cap = rw->capvis * 2;
-		const struct mm_vma **n;
-
-		n = rw->vis == rw->vis_inline ? malloc(cap * sizeof(*n))
-					       : realloc(rw->vis, cap * sizeof(*n));
-		if (!n) {
-			rw->check_oom = true;
-			return;
-		}
-		if (rw->vis == rw->vis_inline)
-			memcpy(n, rw->vis_inline, sizeof(rw->vis_inline));
-		rw->vis = n;
-		rw->capvis = cap;
+	if (array_grow((void **)&rw->vis, &rw->capvis, rw->nvis + 1, sizeof(*rw->vis), 16)) {
+		rw->check_oom = true;
+		return;
 	}
 	rw->vis[rw->nvis++] = v;
 }
