@@ -627,6 +627,7 @@ void av_rmap_walk(const struct av_space *sp, const struct mm_folio_ref *f, struc
 		if (v->pgoff > last || v->pgoff + mm_vma_pages(v, ps) <= f->index)
 			continue;
 		wk->visited++;
+		model_walk_visit(wk, v);
 		if (!av_vma_maps_folio(v, f, ps))
 			wk->stale++; /* a false positive: e.g. the VMA CoW-copied its page */
 	}

@@ -3493,6 +3493,90 @@ uint64_t mm_vma_page_count(struct mm_vma *v)
 
 /* ---- folios for rmap walks (rmap_walk.c) ---------------------------------------- */
 
+/*
+ * The truth for the rmap completeness check (rmap_walk.h), two ways.
+ * _scan: every page-table entry of the world mapping folio id, by scanning
+ * each mm's chunks: O(mapped pages), a cross-check for tests.
+ * mm_sim_folio_mappings: the same entries found from the folio's side: in
+ * every VMA of every mm whose linear page range covers the folio's, the
+ * entries at the folio's linear addresses (vma_address).  O(VMAs + pages
+ * of the folio) per call.  It equals the scan because the simulator only
+ * ever maps a folio page at its linear address (every folio_new and index
+ * move uses linear_index; mremap keeps the moved VMA's pgoff), which the
+ * tests check on the rule layouts (test_rmap_check.c).
+ */
+int mm_sim_folio_mappings_scan(struct mm_sim *s, uint64_t folio_id,
+			  int (*cb)(void *ctx, struct mm_space *mm, struct mm_vma *v,
+				    uint64_t addr),
+			  void *ctx)
+{
+	uint64_t it = 0, id;
+	void *val;
+
+	while (u64map_next(&s->mms, &it, &id, &val)) {
+		struct mm_space *mm = val;
+		uint64_t cit = 0, key;
+		void *cv;
+
+		while (u64map_next(&mm->chunks, &cit, &key, &cv)) {
+			const struct chunk *c = cv;
+			uint64_t base = (key - 1) << s->pmd_shift;
+
+			if (!c->sl)
+				continue;
+			for (size_t i = slot_next(c->sl, 0, s->chunk_pages); i < s->chunk_pages;
+			     i = slot_next(c->sl, i + 1, s->chunk_pages)) {
+				uint64_t addr = base + ((uint64_t)i << s->page_shift);
+				int rc;
+
+				if (!c->sl->pg[i] || c->sl->pg[i]->id != folio_id)
+					continue;
+				rc = cb(ctx, mm, mm_find_vma(mm, addr), addr);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+int mm_sim_folio_mappings(struct mm_sim *s, uint64_t folio_id, uint64_t index, uint32_t nr,
+			  int (*cb)(void *ctx, struct mm_space *mm, struct mm_vma *v,
+				    uint64_t addr),
+			  void *ctx)
+{
+	uint64_t it = 0, id, end = index + (nr ? nr : 1);
+	void *val;
+
+	while (u64map_next(&s->mms, &it, &id, &val)) {
+		struct mm_space *mm = val;
+
+		for (size_t i = 0; i < mm->nvma; i++) {
+			struct mm_vma *v = mm->vma[i];
+			uint64_t lo = v->pgoff, hi = v->pgoff + mm_vma_pages(v, s->p.page_size);
+
+			if (hi <= index || lo >= end)
+				continue;
+			for (uint64_t pg = lo > index ? lo : index; pg < hi && pg < end; pg++) {
+				uint64_t addr = v->start + ((pg - v->pgoff) << s->page_shift);
+				const struct chunk *c = u64map_get(&mm->chunks, chunk_key(s, addr));
+				const struct folio *f;
+				int rc;
+
+				if (!c || !c->sl)
+					continue;
+				f = c->sl->pg[page_slot(s, addr)];
+				if (!f || f->id != folio_id)
+					continue;
+				rc = cb(ctx, mm, v, addr);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
 bool mm_folio_at(struct mm_space *mm, uint64_t addr, struct mm_folio_ref *out)
 {
 	struct mm_sim *s = mm->sim;

@@ -217,6 +217,23 @@ struct mm_folio_ref {
 	uint32_t nr;             /* pages in the folio */
 	bool shared;             /* folio_maybe_mapped_shared: mapped by more than one mm */
 };
+/*
+ * Every page-table entry of the world mapping folio id (the rmap
+ * completeness check's truth): cb(mm, VMA holding addr, addr) per entry; a
+ * non-zero return stops and is returned.  This one looks at the folio's
+ * linear addresses (index, nr pages) in every VMA whose page range covers
+ * them: O(VMAs + nr).  _scan looks at every mapped page (O(mapped pages)):
+ * the same entries, since a folio page is only ever mapped at its linear
+ * address (a test checks it).
+ */
+int mm_sim_folio_mappings(struct mm_sim *s, uint64_t folio_id, uint64_t index, uint32_t nr,
+			  int (*cb)(void *ctx, struct mm_space *mm, struct mm_vma *v,
+				    uint64_t addr),
+			  void *ctx);
+int mm_sim_folio_mappings_scan(struct mm_sim *s, uint64_t folio_id,
+			       int (*cb)(void *ctx, struct mm_space *mm, struct mm_vma *v,
+					 uint64_t addr),
+			       void *ctx);
 /* The anon folio mapped at addr in mm; false if none. */
 bool mm_folio_at(struct mm_space *mm, uint64_t addr, struct mm_folio_ref *out);
 

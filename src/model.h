@@ -179,7 +179,20 @@ struct model_walk {
 	uint64_t visited;   /* VMAs visited */
 	uint64_t stale;     /* visited VMAs that no longer map the folio */
 	uint64_t hold_ns;   /* the section's length; 0 when locks are not modelled */
+	/*
+	 * In, optional (the completeness check, rmap_walk.h): called once per
+	 * VMA the walk visits, so the caller can compare what the design
+	 * found with the page tables.  NULL: no per-VMA cost.
+	 */
+	void (*visit)(void *ctx, const struct mm_vma *v);
+	void *visit_ctx;
 };
+
+static inline void model_walk_visit(struct model_walk *w, const struct mm_vma *v)
+{
+	if (w->visit)
+		w->visit(w->visit_ctx, v);
+}
 
 struct model_ops {
 	const char *name; /* "eager", "lazy" */

@@ -1077,6 +1077,7 @@ static void walk_lookup(struct walk_ctx *wc, struct cc_ctx *x, int64_t off)
 	if (!v || vma_offset(m, v) != off)
 		return;
 	wc->w->visited++;
+	model_walk_visit(wc->w, v);
 	wc->pt_walks++;
 	if (!av_vma_maps_folio(v, wc->f, m->page_size)) {
 		wc->w->stale++;

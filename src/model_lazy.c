@@ -1178,6 +1178,8 @@ static void lazy_rmap_walk(struct model *m, const struct mm_folio_ref *f, struct
 	mm = r->vma && r->vma->mm ? r->vma->mm : f->mm;
 	v = mm_find_vma(mm, r->base + f->index * m->page_size);
 	w->visited = v != NULL;
+	if (v)
+		model_walk_visit(w, v);
 	w->stale = v && !av_vma_maps_folio(v, f, m->page_size);
 	if (m->cfg->lazy_walk_lock == LAZY_WALK_VMA_READ && v) {
 		cls = LOCKS_VMA;

@@ -1241,6 +1241,7 @@ static int replay_setup(struct replay *r, struct avm_err *err)
 				return avm_err_prefix(err, "%s world", o->models[i]);
 			r->nworkers++;
 			world_set_check(wk->w, o->check_invariants);
+			world_set_check_rmap(wk->w, o->check_rmap);
 			/* --calibrate: the eager world is the kernel that recorded the holds */
 			if (c == 0 && o->calibrate_path && !strcmp(o->models[i], "eager") &&
 			    world_set_calibrate(wk->w, true, err))

@@ -71,6 +71,7 @@ struct replay_opts {
 	const char *models[REPLAY_MAX_MODELS]; /* names for model_find(), in report order */
 	size_t nmodels;                  /* 0: replay_default_models() */
 	bool check_invariants;           /* world checkers after every event (slow) */
+	bool check_rmap;                 /* rmap walks compared with the page tables */
 	bool validate;                   /* compare the eager world with the kernel records */
 	struct validate_params vparams;  /* used when validate */
 	const char *calibrate_path;      /* --calibrate FILE: fit the arch's lock and fork costs

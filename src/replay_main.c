@@ -136,6 +136,9 @@ static void usage(FILE *out)
 		"                         VMAs whose exit layout differs, allowed: 0 to 1\n"
 		"                         (default 0.01)\n"
 		"      --check-invariants run the models' invariant checkers after every event\n"
+		"      --check-rmap       compare every rmap walk of each design with the\n"
+		"                         simulated page tables: models.<m>.rmap_walks.missed\n"
+		"                         and .extra (slower: a page scan per walk)\n"
 		"      --set KEY=VALUE    override one config key after --config (docs/config.md),\n"
 		"                         e.g. --set lazy.mremap=rebase; may be repeated\n"
 		"      --sweep KEY=V1,V2  replay every combination of the swept values in one\n"
@@ -228,7 +231,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total, double seconds
 int main(int argc, char **argv)
 {
 	enum { OPT_VALIDATE = 256, OPT_TOLERANCE, OPT_CHECK, OPT_ARCH, OPT_CALIBRATE, OPT_SET,
-	       OPT_SWEEP, OPT_NO_SENS };
+	       OPT_SWEEP, OPT_NO_SENS, OPT_CHECK_RMAP };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'c' },
@@ -238,6 +241,7 @@ int main(int argc, char **argv)
 		{ "validate", no_argument, NULL, OPT_VALIDATE },
 		{ "tolerance", required_argument, NULL, OPT_TOLERANCE },
 		{ "check-invariants", no_argument, NULL, OPT_CHECK },
+		{ "check-rmap", no_argument, NULL, OPT_CHECK_RMAP },
 		{ "set", required_argument, NULL, OPT_SET },
 		{ "sweep", required_argument, NULL, OPT_SWEEP },
 		{ "no-sensitivity", no_argument, NULL, OPT_NO_SENS },
@@ -285,6 +289,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_CHECK: ro.check_invariants = true; break;
+		case OPT_CHECK_RMAP: ro.check_rmap = true; break;
 		case OPT_SET:
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
 				fprintf(stderr, "anonvma-replay: --set '%s' is not KEY=VALUE\n", optarg);

@@ -11,6 +11,12 @@
  * walking that many folios from each source's cursor; then an observed walk
  * is resolved to a folio and walked.  The model decides what a walk visits
  * and what it holds (model_ops.rmap_walk: eager.md §5, lazy.md §5).
+ *
+ * The completeness check (rmap_walk.h) collects the visited VMAs of a walk
+ * in an array, gathers the truth's (mm, VMA, address) mappings in another,
+ * and compares the two by VMA pointer (O(visited x mappings): both are a
+ * few); both arrays are kept from walk to walk, so a walk allocates only
+ * when it is the largest so far.
  */
 #include "rmap_walk.h"
 
@@ -19,7 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "mm.h"
+
+/* One mapping of the truth: the VMA holding the folio, the first page's address. */
+struct check_map {
+	const struct mm_vma *v;
+	uint64_t mm, addr;
+	bool found;
+};
 
 struct rmap_walk_src {
 	double per_tick;    /* walks per tick per live folio (compaction: folios) */
@@ -36,6 +50,14 @@ struct rmap_walk {
 	/* the observed migration walk in progress: folio and phase (1 set, 2 remove) */
 	uint64_t mig_folio;
 	int mig_phase;
+	/* the completeness check: the truth's world, the event, scratch arrays */
+	struct mm_sim *check;
+	uint64_t ev_seq, ev_pid;
+	bool check_oom;
+	const struct mm_vma **vis;
+	size_t nvis, capvis;
+	struct check_map *truth;
+	size_t ntruth, captruth;
 };
 
 int rmap_walk_create(const struct config *cfg, struct rmap_walk **out, struct avm_err *err)
@@ -59,7 +81,23 @@ int rmap_walk_create(const struct config *cfg, struct rmap_walk **out, struct av
 
 void rmap_walk_destroy(struct rmap_walk *rw)
 {
+	if (!rw)
+		return;
+	free(rw->vis);
+	free(rw->truth);
 	free(rw);
+}
+
+void rmap_walk_set_check(struct rmap_walk *rw, struct mm_sim *sim)
+{
+	rw->check = sim;
+	rw->st.checked = sim != NULL;
+}
+
+void rmap_walk_set_event(struct rmap_walk *rw, uint64_t seq, uint64_t pid)
+{
+	rw->ev_seq = seq;
+	rw->ev_pid = pid;
 }
 
 bool rmap_walk_pressure(const struct rmap_walk *rw)
@@ -77,6 +115,92 @@ void rmap_walk_set_measured_holds(struct rmap_walk *rw, uint64_t n)
 	rw->st.measured_mmap_holds = n;
 }
 
+/* model_walk.visit: remember a VMA the design visited. */
+static void check_visit(void *ctx, const struct mm_vma *v)
+{
+	struct rmap_walk *rw = ctx;
+
+	if (array_grow((void **)&rw->vis, &rw->capvis, rw->nvis + 1, sizeof(*rw->vis), 16)) {
+		rw->check_oom = true;
+		return;
+	}
+	rw->vis[rw->nvis++] = v;
+}
+
+/* mm_sim_folio_mappings: one truth mapping per (mm, VMA), its lowest page address. */
+static int check_truth(void *ctx, struct mm_space *mm, struct mm_vma *v, uint64_t addr)
+{
+	struct rmap_walk *rw = ctx;
+	size_t i;
+
+	for (i = 0; i < rw->ntruth && rw->truth[i].v != v; i++)
+		;
+	if (i < rw->ntruth) {
+		if (addr < rw->truth[i].addr)
+			rw->truth[i].addr = addr;
+		return 0;
+	}
+	if (array_grow((void **)&rw->truth, &rw->captruth, rw->ntruth + 1, sizeof(*rw->truth), 8)) {
+		rw->check_oom = true;
+		return 1;
+	}
+	rw->truth[rw->ntruth++] = (struct check_map){ v, mm_space_id(mm), addr, false };
+	return 0;
+}
+
+static void check_first(struct rmap_walk *rw, struct rmap_walk_first *fi, uint64_t mm,
+			uint64_t addr)
+{
+	if (fi->set)
+		return;
+	*fi = (struct rmap_walk_first){ true, rw->ev_seq, rw->ev_pid, mm, addr };
+}
+
+/*
+ * Compare the visited VMAs with the truth.  A visited VMA finds a truth
+ * mapping in it when its linear offset puts a page of f at the mapped
+ * address (vma_address: start + (index - pgoff) pages).
+ */
+static void check_walk(struct rmap_walk *rw, const struct mm_folio_ref *f, uint64_t ps)
+{
+	uint64_t missed = 0, extra = 0;
+
+	rw->ntruth = 0;
+	if (mm_sim_folio_mappings(rw->check, f->id, f->index, f->nr, check_truth, rw) || rw->check_oom)
+		return;
+	for (size_t j = 0; j < rw->nvis; j++) {
+		const struct mm_vma *v = rw->vis[j];
+		bool hit = false;
+
+		for (size_t i = 0; i < rw->ntruth; i++) {
+			struct check_map *t = &rw->truth[i];
+			uint64_t pg;
+
+			if (t->v != v || !v || t->addr < v->start)
+				continue;
+			pg = v->pgoff + (t->addr - v->start) / ps;
+			hit = true; /* the VMA holds the folio: not extra */
+			if (pg >= f->index && pg < f->index + (f->nr ? f->nr : 1))
+				t->found = true;
+		}
+		if (!hit) {
+			extra++;
+			check_first(rw, &rw->st.first_extra, v && v->mm ? mm_space_id(v->mm) : 0,
+				    v ? v->start : 0);
+		}
+	}
+	for (size_t i = 0; i < rw->ntruth; i++)
+		if (!rw->truth[i].found) {
+			missed++;
+			check_first(rw, &rw->st.first_missed, rw->truth[i].mm, rw->truth[i].addr);
+		}
+	rw->st.check_walks++;
+	rw->st.missed += missed;
+	rw->st.extra += extra;
+	rw->st.missed_walks += missed > 0;
+	rw->st.extra_walks += extra > 0;
+}
+
 void rmap_walk_one(struct rmap_walk *rw, const struct model_ops *ops, struct model *model,
 		   const struct mm_folio_ref *f, enum rmap_walk_source src)
 {
@@ -88,7 +212,14 @@ void rmap_walk_one(struct rmap_walk *rw, const struct model_ops *ops, struct mod
 	rw->st.by_source[src]++;
 	if (!ops->rmap_walk)
 		return;
+	if (rw->check) {
+		rw->nvis = 0;
+		w.visit = check_visit;
+		w.visit_ctx = rw;
+	}
 	ops->rmap_walk(model, f, &w);
+	if (rw->check && !w.failed)
+		check_walk(rw, f, mm_sim_params(rw->check)->page_size);
 	rw->st.lazy_folio_walks += w.lazy;
 	if (w.failed) {
 		rw->st.failed++;
@@ -192,6 +323,7 @@ static void observed_migration(struct rmap_walk *rw, struct mm_sim *sim,
 int rmap_walk_event(struct rmap_walk *rw, struct mm_sim *sim, const struct model_ops *ops,
 		    struct model *model, const struct avm_event *ev, struct avm_err *err)
 {
+	rmap_walk_set_event(rw, ev->seq, ev->pid);
 	if (rw->pressure && pressure(rw, sim, ops, model, ev->t, err))
 		return avm_err_prefix(err, "rmap walk pressure at event %llu",
 				      (unsigned long long)ev->seq);
@@ -213,6 +345,9 @@ int rmap_walk_event(struct rmap_walk *rw, struct mm_sim *sim, const struct model
 	default:
 		break;
 	}
+	if (rw->check_oom)
+		return avm_errf(err, "out of memory (rmap completeness check at event %llu)",
+				(unsigned long long)ev->seq);
 	return 0;
 }
 
@@ -222,6 +357,8 @@ static const char *const source_key[RMAP_WALK_SOURCE_NR] = {
 	"migration", "reclaim", "compaction", "page_idle",
 };
 static const char *const unresolved_key[] = { "migration", "ksm", "thp" };
+static const char *const check_key[] = { "checked_walks", "missed", "extra", "missed_walks",
+					 "extra_walks" };
 static const char *const count_key[] = { "walks", "failed", "stale_vmas", "lazy_folio_walks" };
 
 static bool add_num(cJSON *o, const char *k, uint64_t v)
@@ -254,6 +391,17 @@ static bool add_counts(cJSON *o, const char *k, const char *const *keys, const u
 	return ok;
 }
 
+static bool add_first(cJSON *o, const char *k, const struct rmap_walk_first *fi)
+{
+	cJSON *g;
+
+	if (!fi->set)
+		return cJSON_AddNullToObject(o, k) != NULL;
+	g = cJSON_AddObjectToObject(o, k);
+	return g && add_num(g, "seq", fi->seq) && add_num(g, "pid", fi->pid) &&
+	       add_num(g, "mm", fi->mm) && add_num(g, "addr", fi->addr);
+}
+
 cJSON *rmap_walk_json(const struct rmap_walk_stats *st, struct avm_err *err)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -270,6 +418,15 @@ cJSON *rmap_walk_json(const struct rmap_walk_stats *st, struct avm_err *err)
 	ok = ok && add_num(o, "lazy_folio_walks", st->lazy_folio_walks);
 	ok = ok && add_hist(o, "hold", &st->hold, "ns");
 	ok = ok && add_num(o, "measured_mmap_holds", st->measured_mmap_holds);
+	if (st->checked) {
+		ok = ok && add_num(o, "checked_walks", st->check_walks);
+		ok = ok && add_num(o, "missed", st->missed);
+		ok = ok && add_num(o, "extra", st->extra);
+		ok = ok && add_num(o, "missed_walks", st->missed_walks);
+		ok = ok && add_num(o, "extra_walks", st->extra_walks);
+		ok = ok && add_first(o, "first_missed", &st->first_missed);
+		ok = ok && add_first(o, "first_extra", &st->first_extra);
+	}
 	if (!ok) {
 		cJSON_Delete(o);
 		avm_errf(err, "out of memory (rmap_walks report)");
@@ -353,6 +510,12 @@ int rmap_walk_json_merge(const cJSON *a, const cJSON *b, cJSON **out, struct avm
 	    cJSON_GetObjectItemCaseSensitive(b, "measured_mmap_holds") &&
 	    merge_count(a, b, o, "", "measured_mmap_holds", err))
 		goto out;
+	/* the completeness counts when both checked (first_* name one trace: left out) */
+	for (size_t i = 0; i < sizeof(check_key) / sizeof(check_key[0]); i++)
+		if (cJSON_GetObjectItemCaseSensitive(a, check_key[i]) &&
+		    cJSON_GetObjectItemCaseSensitive(b, check_key[i]) &&
+		    merge_count(a, b, o, "", check_key[i], err))
+			goto out;
 	*out = o;
 	o = NULL;
 	rc = 0;

@@ -37,6 +37,21 @@
  * sample every mm, so both worlds walk the same share of their folios, spread
  * over all processes, and reruns are identical.  Walks are taken at the
  * time and CPU of the event that crossed the tick.
+ *
+ * Completeness (opt-in, rmap_walk_set_check; anonvma-replay --check-rmap):
+ * after every walk that ran, the VMAs the design visited (model_walk.visit)
+ * are compared with the truth, the world's page-table entries of the folio
+ * (mm.h mm_sim_folio_mappings: the folio's linear addresses in every VMA of
+ * the world that covers them, O(VMAs) per walk, which is why it is opt-in).
+ * A mapping is one (mm, VMA) that
+ * holds at least one page of the folio; the design found it when it visited
+ * that VMA and the VMA's linear offset puts one of the folio's pages at an
+ * address the VMA maps it at (vma_address, what page_vma_mapped_walk
+ * checks).  missed = mappings not found (a correctness hole: migration
+ * would leave them behind, reclaim would misjudge the folio); extra =
+ * visited VMAs that hold no page of it (cost).  The first walk with each
+ * is kept (event seq, pid, mm, address).  Swap entries are not simulated,
+ * so a folio's swapped-out mappings are neither truth nor found.
  */
 #ifndef ANONVMA_RMAP_WALK_H
 #define ANONVMA_RMAP_WALK_H
@@ -78,6 +93,15 @@ struct rmap_walk_stats {
 	uint64_t measured_mmap_holds;           /* the trace's mmap_lock write holds so far */
 	struct locks_hist vmas_visited;         /* per walk that ran (not failed) */
 	struct locks_hist hold;                 /* ns per walk that ran */
+	/* completeness check (rmap_walk_set_check); all 0 when off */
+	bool checked;
+	uint64_t check_walks;                   /* walks compared with the truth */
+	uint64_t missed, extra;                 /* mappings missed, VMAs visited in vain */
+	uint64_t missed_walks, extra_walks;     /* walks with at least one of each */
+	struct rmap_walk_first {
+		bool set;
+		uint64_t seq, pid, mm, addr;    /* the event, the missed mapping / extra VMA */
+	} first_missed, first_extra;
 };
 
 struct rmap_walk;
@@ -106,6 +130,10 @@ void rmap_walk_one(struct rmap_walk *rw, const struct model_ops *ops, struct mod
 		   const struct mm_folio_ref *f, enum rmap_walk_source src);
 
 const struct rmap_walk_stats *rmap_walk_stats(const struct rmap_walk *rw);
+/* Compare every later walk with sim's page tables (the completeness check above). */
+void rmap_walk_set_check(struct rmap_walk *rw, struct mm_sim *sim);
+/* The event the next walks belong to (first_missed/first_extra); rmap_walk_event sets it. */
+void rmap_walk_set_event(struct rmap_walk *rw, uint64_t seq, uint64_t pid);
 /* The world's count of measured mmap_lock write holds (locks_measured_holds). */
 void rmap_walk_set_measured_holds(struct rmap_walk *rw, uint64_t n);
 
@@ -114,7 +142,10 @@ void rmap_walk_set_measured_holds(struct rmap_walk *rw, uint64_t n);
  *   { "walks": n, "by_source": { "migration", "reclaim", "compaction",
  *     "page_idle" }, "unresolved": { "migration", "ksm", "thp" },
  *     "failed": n, "vmas_visited": H, "stale_vmas": n,
- *     "lazy_folio_walks": n, "hold": Hns, "measured_mmap_holds": n }
+ *     "lazy_folio_walks": n, "hold": Hns, "measured_mmap_holds": n,
+ *     and with the check: "checked_walks", "missed", "extra", "missed_walks",
+ *     "extra_walks": n, "first_missed", "first_extra": { "seq", "pid",
+ *     "mm", "addr" } or null }
  * H = locks_hist_json(h, NULL), Hns = locks_hist_json(h, "ns").  NULL (err
  * filled) on out of memory.
  */

@@ -199,6 +199,11 @@ void world_set_check(struct world *w, bool on)
 	w->check = on;
 }
 
+void world_set_check_rmap(struct world *w, bool on)
+{
+	rmap_walk_set_check(w->rw, on ? w->sim : NULL);
+}
+
 int world_check(struct world *w, struct avm_err *err)
 {
 	if (mm_sim_check(w->sim, err))

@@ -82,6 +82,8 @@ int world_adopt_start(struct world *w, uint64_t mm, const struct avm_snap_vma *v
 		      const struct avm_snap_av *avs, size_t navs, struct avm_err *err);
 
 void world_set_check(struct world *w, bool on);
+/* Compare every rmap walk with the page tables (rmap_walk.h completeness; O(pages) a walk). */
+void world_set_check_rmap(struct world *w, bool on);
 /* Run both invariant checkers now (also done after every event when checking is on). */
 int world_check(struct world *w, struct avm_err *err);
 

@@ -143,6 +143,23 @@ grep -q "^verdict: \(lazy pays off\|lazy does not pay off\|undecided .*\)$" "$tm
 	fail "summary: not 5 criteria"
 grep -q "^robustness: " "$tmp/one.txt" || fail "summary: robustness"
 
+# --check-rmap adds the completeness keys (docs/report.md "rmap completeness"):
+# valid, and a malformed first_missed is not
+"$BUILD/anonvma-replay" -q --check-rmap --set pressure.page_idle_sweep_s=0.1 "$tmp/prefork.db" \
+	-o "$tmp/rmap.json"
+validate "$tmp/rmap.json" || fail "a --check-rmap report does not match $schema"
+"$py" - "$tmp/rmap.json" "$tmp/badrmap.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+w = r["models"]["eager"]["rmap_walks"]
+assert w["checked_walks"] > 0 and w["missed"] == 0, w
+w["first_missed"] = {"seq": 1}
+json.dump(r, open(sys.argv[2], "w"))
+PY
+if validate "$tmp/badrmap.json" 2> /dev/null; then
+	fail "a report with a malformed first_missed validates"
+fi
+
 # a missing required key fails validation: one report, and one fleet report
 drop() { # in out dotted.key
 	"$py" - "$@" <<'PY'
