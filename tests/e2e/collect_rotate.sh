@@ -61,7 +61,20 @@ for i in "${!segs[@]}"; do
 	[ "$(q "$s" "SELECT value FROM meta WHERE key = 'hostname'")" = "$(hostname)" ] || fail "$s: hostname"
 	[ "$(q "$s" "SELECT value FROM meta WHERE key = 'boot_id'")" = "$(cat /proc/sys/kernel/random/boot_id)" ] || fail "$s: boot_id"
 	# alone: a complete trace
-	"$R" -q --validate "$s" -o "alone$i.json" || fail "$s does not replay alone with --validate"
+	# alone: a complete trace.  A segment's start snapshot has the race every
+	# recording's start has (a fork between the parent's and the child's read),
+	# so alone the eager model may be off by an object or two: exit 3 is
+	# accepted when the report says so within 2 objects; the joined replay
+	# below (no mid-trace snapshot) must be exact.
+	rc=0
+	"$R" -q --validate "$s" -o "alone$i.json" 2> "alone$i.err" || rc=$?
+	[ "$rc" = 0 ] || [ "$rc" = 3 ] || fail "$s does not replay alone: $(cat "alone$i.err")"
+	python3 - "alone$i.json" <<'PY' || fail "$s alone: the eager model is off by more than the start race"
+import json, sys
+v = json.load(open(sys.argv[1]))["validation"]
+for kind in ("anon_vma", "anon_vma_chain"):
+    assert abs(v[kind]["kernel_allocs"] - v[kind]["model_allocs"]) <= 2, (kind, v[kind])
+PY
 	sum=$((sum + $(q "$s" "SELECT value FROM meta WHERE key = 'events'")))
 done
 ids=$(for s in "${segs[@]}"; do q "$s" "SELECT value FROM meta WHERE key = 'trace_id'"; done | sort -u | wc -l)
