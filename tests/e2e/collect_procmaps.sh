@@ -11,13 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db=$tmp/t.db
 fail=0
-q() { sqlite3 -batch -noheader "$db" "$1"; }
-check() {
-	if [ "$2" != "$3" ]; then
-		echo "collect_procmaps: $1: expected '$2', got '$3'" >&2
-		fail=1
-	fi
-}
+. tests/lib/dbcheck.sh
 
 # The command execs sh, which execs sleep: sleep runs long enough for its
 # maps to be read (a /proc snapshot races with the process it lists).

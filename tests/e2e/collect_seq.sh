@@ -17,13 +17,7 @@ db=$tmp/t.db
 out=$tmp/seq.out
 fail=0
 
-q() { sqlite3 -batch -noheader "$db" "$1"; }
-check() { # name expected actual
-	if [ "$2" != "$3" ]; then
-		echo "collect_seq: $1: expected '$2', got '$3'" >&2
-		fail=1
-	fi
-}
+. tests/lib/dbcheck.sh
 
 "$BUILD/anonvma-collect" -o "$db" -- "$BUILD/progs/collect_seq" "$out"
 [ "$(stat -c %a "$db")" = 600 ] || { echo "collect_seq: trace mode is not 0600" >&2; fail=1; }

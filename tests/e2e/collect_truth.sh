@@ -15,13 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 db=$tmp/t.db
 fail=0
 
-q() { sqlite3 -batch -noheader "$db" "$1"; }
-check() {
-	if [ "$2" != "$3" ]; then
-		echo "collect_truth: $1: expected '$2', got '$3'" >&2
-		fail=1
-	fi
-}
+. tests/lib/dbcheck.sh
 
 "$BUILD/anonvma-collect" -o "$db" -- "$BUILD/progs/collect_gt" "$tmp/gt.out"
 read -r _ pid _ child < "$tmp/gt.out"

@@ -20,13 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 db=$tmp/t.db
 fail=0
 
-q() { sqlite3 -batch -noheader "$db" "$1"; }
-check() {
-	if [ "$2" != "$3" ]; then
-		echo "collect_uffd: $1: expected '$2', got '$3'" >&2
-		fail=1
-	fi
-}
+. tests/lib/dbcheck.sh
 
 "$BUILD/anonvma-collect" -o "$db" -- "$BUILD/progs/uffd_gc" "$tmp/gc.out" 2> "$tmp/collect.log" || {
 	cat "$tmp/collect.log" >&2
