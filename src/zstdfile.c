@@ -32,6 +32,22 @@ int zstdfile_is_zstd(const char *path, struct avm_err *err)
 }
 
 /* Write all of buf to fd. */
+/* read(2) that retries on EINTR: the bytes read (0 at the end), or -1 with err set. */
+static ssize_t zstdfile_read(int fd, void *buf, size_t len, const char *path,
+			     struct avm_err *err)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno != EINTR) {
+			avm_errf(err, "%s: cannot read: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+}
+
 static int zstdfile_write(int fd, const void *buf, size_t len, const char *path,
 			  struct avm_err *err)
 {
@@ -80,15 +96,11 @@ int zstdfile_compress(const char *path, const char *out, int level,
 		goto out;
 	}
 	while (!last) {
-		ssize_t n = read(ifd, in, inlen);
+		ssize_t n = zstdfile_read(ifd, in, inlen, path, err);
 		ZSTD_inBuffer ib = { in, 0, 0 };
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			avm_errf(err, "%s: cannot read: %s", path, strerror(errno));
+		if (n < 0)
 			goto out;
-		}
 		if (stop && *stop) {
 			avm_errf(err, "%s: compression interrupted", path);
 			goto out;
@@ -157,15 +169,11 @@ int zstdfile_decompress_fd(const char *path, int fd, const volatile sig_atomic_t
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(ifd, in, inlen);
+		ssize_t n = zstdfile_read(ifd, in, inlen, path, err);
 		ZSTD_inBuffer ib = { in, 0, 0 };
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			avm_errf(err, "%s: cannot read: %s", path, strerror(errno));
+		if (n < 0)
 			goto out;
-		}
 		if (n == 0)
 			break;
 		if (stop && *stop) {
